@@ -1,0 +1,5 @@
+import sys
+
+from imcsim.cli.main import main
+
+sys.exit(main())
