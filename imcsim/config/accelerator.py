@@ -1,0 +1,194 @@
+"""The accelerator spec: chip (tiles, global buffer, DRAM, NoC, clock, node), tile (macros, buffer,
+digital unit, write drivers) and macro (device, geometry, precisions).
+
+Presets are YAML files ``devices/acc-*.yaml``; a preset may ``inherits:`` another and override any
+nested key (deep merge), so a user writes a variant in a few lines. Numbers that are design choices
+are plain fields; every number that is a *cost* (energy, bandwidth, area) names its source and tag
+in the preset's ``sources`` mapping (dotted field -> "TAG: source"), which a test enforces.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from imcsim.config.loader import StrictModel, load_yaml, validate
+from imcsim.errors import SpecError
+from imcsim.paths import devices_dir
+
+PRESET_PREFIX = "acc-"
+
+
+class MacroSpec(StrictModel):
+    """One IMC macro: ``rows x cols`` cells of ``device`` with its bit-serial periphery."""
+
+    device: str = Field(description="device card name or path")
+    rows: int = Field(gt=0)
+    cols: int = Field(gt=0)
+    rows_parallel: int = Field(gt=0, description="inputs of one adder tree: rows summed per cycle (at most rows)")
+    column_mux: int = Field(1, gt=0, description="columns sharing one sense amplifier (1: every column sensed)")
+    in_bits: int = Field(8, ge=1, le=8)
+    w_bits: int = Field(8, ge=1, le=8)
+    bits_per_cell: int = Field(1, ge=1, le=4)
+
+    # Both periphery sizes are given relative to the array, so that an array-size sweep keeps them valid:
+    # an adder tree never has more inputs than the array has rows, and the mux divides the columns.
+    @property
+    def rows_parallel_effective(self) -> int:
+        return min(self.rows_parallel, self.rows)
+
+    @property
+    def sense_amps(self) -> int:
+        return -(-self.cols // self.column_mux)
+
+
+class DigitalUnitSpec(StrictModel):
+    """The tile's digital unit: the ops an array cannot do (weight gradients, attention, norms, elementwise)."""
+
+    macs_per_cycle: int = Field(gt=0)
+    energy_pj_per_mac: float = Field(gt=0)
+    vector_ops_per_cycle: int = Field(gt=0)
+    energy_pj_per_vector_op: float = Field(gt=0)
+    area_um2: float = Field(ge=0)
+    precision: Literal["int8", "fp16", "fp32"] = "fp32"
+
+
+class TileSpec(StrictModel):
+    macros: int | None = Field(None, gt=0, description="macros per tile; derived from chip.cell_capacity_mbit if unset")
+    buffer_kib: float = Field(gt=0)
+    buffer_bytes_per_cycle: float = Field(gt=0)
+    buffer_read_pj_per_byte: float = Field(ge=0)
+    buffer_write_pj_per_byte: float = Field(ge=0)
+    digital_unit: DigitalUnitSpec
+    write_drivers: int = Field(gt=0, description="macros of the tile that can be written at the same time")
+
+
+class ChipSpec(StrictModel):
+    tiles: int = Field(gt=0)
+    cell_capacity_mibit: float | None = Field(
+        None, gt=0, description="total IMC cells in Mibit (2^20); when set, macros per tile follow from it and "
+                                "the array size, so an array-size sweep compares chips of equal capacity")
+    node_nm: float = Field(gt=0)
+    clock_mhz: float = Field(gt=0)
+    global_buffer_kib: float = Field(gt=0)
+    global_buffer_bytes_per_cycle: float = Field(gt=0)
+    global_buffer_read_pj_per_byte: float = Field(ge=0)
+    global_buffer_write_pj_per_byte: float = Field(ge=0)
+    sram_leakage_uw_per_kib: float = Field(ge=0)
+    sram_area_um2_per_bit: float = Field(gt=0)
+    dram_bandwidth_gb_per_s: float = Field(gt=0)
+    dram_energy_pj_per_bit: float = Field(ge=0)
+    noc_width_bits: int = Field(gt=0)
+    noc_hop_latency_cycles: float = Field(ge=0)
+    noc_energy_pj_per_bit_per_mm: float = Field(ge=0)
+    tile_pitch_mm: float = Field(gt=0)
+    reloads: bool = Field(True, description="allow weight reloads from DRAM when the network does not fit")
+    contention: bool = Field(True, description="model shared NoC/DRAM/buffer ports as exclusive resources")
+
+
+class AcceleratorSpec(StrictModel):
+    kind: Literal["accelerator"] = "accelerator"
+    name: str
+    description: str = ""
+    inherits: str | None = None
+    chip: ChipSpec
+    tile: TileSpec
+    macro: MacroSpec
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _macros_per_tile(self) -> AcceleratorSpec:
+        if self.tile.macros is None:
+            if self.chip.cell_capacity_mibit is None:
+                raise ValueError("set tile.macros or chip.cell_capacity_mibit")
+            cells = self.chip.cell_capacity_mibit * 2**20
+            per_tile = cells / (self.chip.tiles * self.macro.rows * self.macro.cols)
+            object.__setattr__(self.tile, "macros", max(1, int(-(-per_tile // 1))))
+        return self
+
+    @property
+    def n_macros(self) -> int:
+        return self.chip.tiles * int(self.tile.macros or 0)
+
+    @property
+    def weight_capacity(self) -> int:
+        """INT weights of ``macro.w_bits`` the chip holds at once."""
+        m = self.macro
+        cells_per_weight = -(-m.w_bits // m.bits_per_cell)
+        return self.n_macros * m.rows * (m.cols // cells_per_weight)
+
+    @property
+    def cycle_ns(self) -> float:
+        return 1e3 / self.chip.clock_mhz
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in devices_dir().glob(f"{PRESET_PREFIX}*.yaml"))
+
+
+def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> AcceleratorSpec:
+    """Load a preset by name (``acc-sas-mram``) or path, resolve ``inherits``, apply dotted overrides.
+
+    ``overrides`` maps dotted fields (``macro.rows``, ``chip.tiles``) to values; a wrong field is a
+    SpecError naming it, and the result is validated as a whole.
+    """
+    data, file = _resolve(name_or_path, seen=())
+    if overrides:
+        data = copy.deepcopy(data)
+        for dotted, value in overrides.items():
+            _set_dotted(data, dotted, value, file)
+    return validate(AcceleratorSpec, data, file)
+
+
+def _resolve(name_or_path: str | Path, seen: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = devices_dir() / f"{name_or_path}.yaml"
+        if not path.exists() or not path.stem.startswith(PRESET_PREFIX):
+            raise SpecError(None, "accelerator", str(name_or_path), problem="unknown accelerator preset",
+                            allowed=", ".join(list_presets()))
+    data = load_yaml(path)
+    file = str(path)
+    parent = data.get("inherits")
+    if parent:
+        key = str(Path(file).resolve())
+        if key in seen:
+            raise SpecError(file, "inherits", parent, problem="inheritance cycle")
+        parent_ref = parent
+        if str(parent).endswith((".yaml", ".yml")):
+            parent_ref = str((path.parent / parent).resolve())
+        base, _ = _resolve(parent_ref, seen + (key,))
+        data = _deep_merge(base, data)
+    return data, file
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any, file: str) -> None:
+    parts = dotted.split(".")
+    node: Any = data
+    model: Any = AcceleratorSpec
+    for i, part in enumerate(parts):
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            guess = difflib.get_close_matches(part, list(fields), n=1)
+            hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+            raise SpecError(file, ".".join(parts[: i + 1]), problem=f"unknown accelerator field{hint}",
+                            allowed=", ".join(sorted(fields)))
+        if i == len(parts) - 1:
+            node[part] = value
+        else:
+            node = node.setdefault(part, {})
+            model = fields[part].annotation

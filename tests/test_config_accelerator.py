@@ -1,0 +1,75 @@
+"""Accelerator presets: validation, inheritance, derived sizes, and a source for every number."""
+
+import pytest
+from pydantic import BaseModel
+
+from imcsim.config.accelerator import list_presets, load_accelerator
+from imcsim.errors import SpecError
+
+STRUCTURAL = {"chip.reloads", "chip.contention"}  # switches, not quantities
+
+
+def _numeric_leaves(model, prefix=""):
+    for name, value in model:
+        path = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            yield from _numeric_leaves(value, path + ".")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and path not in STRUCTURAL:
+            yield path
+
+
+def test_four_presets_of_one_class():
+    assert {"acc-sas-mram", "acc-sot-mram", "acc-reram", "acc-sram"} <= set(list_presets())
+    specs = {p: load_accelerator(p) for p in ("acc-sas-mram", "acc-sot-mram", "acc-reram", "acc-sram")}
+    # same capacity and chip: they differ in the macro only
+    assert len({s.weight_capacity for s in specs.values()}) == 1
+    assert len({s.chip.model_dump_json() for s in specs.values()}) == 1
+    assert {s.macro.device for s in specs.values()} == {"sas-mram", "sot-mram", "reram", "sram"}
+
+
+@pytest.mark.parametrize("preset", ["acc-sas-mram", "acc-sot-mram", "acc-reram", "acc-sram"])
+def test_every_number_has_a_source(preset):
+    spec = load_accelerator(preset)
+    missing = [p for p in _numeric_leaves(spec) if p not in spec.sources and p != "tile.macros"]
+    assert not missing, f"{preset}: no source for {missing}"
+    assert all(v.split(":")[0] in {"S", "T", "D", "A"} for v in spec.sources.values())
+
+
+def test_capacity_derives_macros_per_tile():
+    # 64 Mibit = 2^26 cells; 64 tiles of 128x128 macros -> 2^26 / (64 * 2^14) = 64 macros per tile
+    spec = load_accelerator("acc-sas-mram")
+    assert spec.tile.macros == 64 and spec.n_macros == 4096
+    # 8-bit weights in 1-bit cells: 128 rows x 16 weights per row x 4096 macros = 8,388,608 weights
+    assert spec.weight_capacity == 8_388_608
+    small = load_accelerator("acc-sas-mram", {"macro.rows": 32, "macro.cols": 32})
+    # same capacity in 32x32 arrays: 2^26 / (64 * 2^10) = 1024 per tile; adder tree capped at the 32 rows
+    assert small.tile.macros == 1024 and small.macro.rows_parallel_effective == 32
+    assert small.weight_capacity == spec.weight_capacity
+
+
+def test_reram_column_mux():
+    spec = load_accelerator("acc-reram")
+    assert spec.macro.column_mux == 8 and spec.macro.sense_amps == 128 // 8
+
+
+def test_bad_overrides_and_names():
+    with pytest.raises(SpecError, match=r"macro.rowz: unknown accelerator field \(did you mean 'rows'\?\)"):
+        load_accelerator("acc-sas-mram", {"macro.rowz": 3})
+    with pytest.raises(SpecError, match=r"macro.rows: bad value 0"):
+        load_accelerator("acc-sas-mram", {"macro.rows": 0})
+    with pytest.raises(SpecError, match=r"unknown accelerator preset.*acc-reram"):
+        load_accelerator("acc-nope")
+
+
+def test_inheritance_cycle(tmp_path):
+    (tmp_path / "a.yaml").write_text("inherits: b.yaml\nname: a\n")
+    (tmp_path / "b.yaml").write_text("inherits: a.yaml\nname: b\n")
+    with pytest.raises(SpecError, match="inheritance cycle"):
+        load_accelerator(tmp_path / "a.yaml")
+
+
+def test_user_variant_in_a_few_lines(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text("inherits: acc-sas-mram\nname: mine\nmacro: {rows: 256, cols: 256}\nchip: {clock_mhz: 700}\n")
+    spec = load_accelerator(f)
+    assert (spec.macro.rows, spec.chip.clock_mhz, spec.macro.device) == (256, 700, "sas-mram")
