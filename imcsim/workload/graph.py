@@ -40,6 +40,12 @@ OPS: dict[str, str] = {
     "flatten": "(C, H, W) -> (C*H*W,)",
     "embedding": "vocab, dim; (T,) token ids -> (T, dim)",
     "dropout": "identity at inference; kept for accounting parity with the reference profilers",
+    "param": "a learned tensor used as an activation (ViT class token, position embedding); no inputs",
+    "rel_pos_bias": "T5 bucketed relative-position bias: buckets, heads, bidirectional; no inputs; "
+                    "-> (heads, T, S), added to the attention scores",
+    "tokens": "(C, H, W) -> (H*W, C): a feature map read as a token sequence (ViT patch embedding)",
+    "select": "index; (T, D) -> (D,): one token of a sequence (ViT class token)",
+    "reshape": "shape; any shape -> the same number of elements in another shape (ONNX Reshape)",
 }
 
 WEIGHT_OPS = ("conv", "linear")
@@ -265,10 +271,16 @@ class GraphBuilder:
         attrs = dict(in_features=d, out_features=out_features, bias=bias)
         return self._add("linear", (x,), (*shape[:-1], out_features), attrs, params, weight * tokens, name, tags)
 
-    def embedding(self, x: str, vocab: int, dim: int, name: str | None = None) -> str:
+    def embedding(self, x: str, vocab: int, dim: int, name: str | None = None,
+                  tied_to: str | None = None) -> str:
+        """Token lookup. ``tied_to`` names an earlier embedding whose table this one reuses (T5's shared
+        encoder/decoder embedding): the node then holds no parameters, so the table is counted once."""
         (t,) = self._shapes[x]
-        return self._add("embedding", (x,), (t, dim), dict(vocab=vocab, dim=dim), {"weight": vocab * dim}, 0,
-                         name, ())
+        if tied_to is not None and (tied_to not in self._shapes or self._op_of(tied_to) != "embedding"):
+            raise ValueError(f"embedding {name or ''}: tied_to {tied_to!r} is not an earlier embedding")
+        params = {} if tied_to else {"weight": vocab * dim}
+        attrs = dict(vocab=vocab, dim=dim, **({"tied_to": tied_to} if tied_to else {}))
+        return self._add("embedding", (x,), (t, dim), attrs, params, 0, name, ())
 
     def matmul(self, a: str, b: str, kind: str, heads: int, name: str | None = None) -> str:
         """Attention matmul of activations. ``qk``: (T, D) x (S, D) -> (heads, T, S);
@@ -288,6 +300,45 @@ class GraphBuilder:
             raise ValueError(f"matmul kind {kind!r}; allowed: qk, av")
         attrs = dict(kind=kind, heads=heads, m=m, n=n, k=k)
         return self._add("matmul", (a, b), out, attrs, {}, heads * m * n * k, name, ())
+
+    # ------------------------------------------------------------------ sources (nodes without inputs)
+    def extra_input(self, name: str, shape: Shape) -> str:
+        """A second graph input (T5's decoder token ids; a SCALE-Sim row's own IFMAP). Its
+        ``in_shape`` is ``()``: it reads nothing."""
+        return self._add_source("input", name, shape, {}, {}, ())
+
+    def param(self, name: str, shape: Shape, tags: Sequence[str] = ()) -> str:
+        """A learned tensor used as an activation (ViT class token and position embedding)."""
+        shape = tuple(int(s) for s in shape)
+        return self._add_source("param", name, shape, dict(shape=shape), {"weight": math.prod(shape)}, tags)
+
+    def rel_pos_bias(self, t: int, s: int, buckets: int, heads: int, bidirectional: bool = True,
+                     name: str | None = None) -> str:
+        """T5's relative-position bias: a ``buckets x heads`` table looked up per (query, key) pair,
+        giving ``(heads, t, s)`` to add to the attention scores. It has parameters but no MACs."""
+        attrs = dict(buckets=buckets, heads=heads, bidirectional=bidirectional)
+        return self._add_source("rel_pos_bias", name or "rel_pos_bias", (heads, t, s), attrs,
+                                {"weight": buckets * heads}, ())
+
+    # ------------------------------------------------------------------ layout changes (no MACs)
+    def tokens(self, x: str, name: str | None = None) -> str:
+        """(C, H, W) -> (H*W, C): patches as a token sequence (ViT's flatten(2).transpose(1, 2))."""
+        c, h, w = self._chw(x, "tokens")
+        return self._add("tokens", (x,), (h * w, c), {}, {}, 0, name, ())
+
+    def select(self, x: str, index: int = 0, name: str | None = None) -> str:
+        """(T, D) -> (D,): one token (ViT reads the class token, index 0, into its head)."""
+        shape = self._shapes[x]
+        if len(shape) != 2 or not 0 <= index < shape[0]:
+            raise ValueError(f"select {name or ''}: index {index} of shape {shape}")
+        return self._add("select", (x,), (shape[1],), dict(index=index), {}, 0, name, ())
+
+    def reshape(self, x: str, shape: Shape, name: str | None = None) -> str:
+        """Same elements, another per-sample shape (ONNX Reshape to something other than a vector)."""
+        shape = tuple(int(s) for s in shape)
+        if math.prod(shape) != math.prod(self._shapes[x]) or min(shape, default=1) < 1:
+            raise ValueError(f"reshape {name or ''}: {self._shapes[x]} cannot become {shape}")
+        return self._add("reshape", (x,), shape, dict(shape=shape), {}, 0, name, ())
 
     # ------------------------------------------------------------------ ops without MACs
     def norm(self, x: str, kind: str = "bn", groups: int | None = None, affine: bool = True,
@@ -360,6 +411,27 @@ class GraphBuilder:
         if len(shape) != 3:
             raise ValueError(f"{op} needs a (C, H, W) input, got {shape} from {x!r}")
         return shape  # type: ignore[return-value]
+
+    def _op_of(self, name: str) -> str:
+        return next(n.op for n in reversed(self.nodes) if n.name == name)
+
+    def _add_source(self, op: str, name: str | None, shape: Shape, attrs: dict[str, Any],
+                    params: dict[str, int], tags: Sequence[str]) -> str:
+        """Add a node that reads no other node (``inputs == ()``, ``in_shape == ()``)."""
+        if name is None:
+            self._counter += 1
+            name = f"{op}{self._counter}"
+        full = self._full(name)
+        if full in self._shapes:
+            raise ValueError(f"duplicate node name {full!r}")
+        all_tags = frozenset(tags).union(*self._tags) if self._tags else frozenset(tags)
+        block = self._open_blocks[-1][0] if self._open_blocks else None
+        node = Node(full, op, (), (), tuple(int(s) for s in shape), attrs, params, 0, block, all_tags)
+        self.nodes.append(node)
+        self._shapes[full] = node.out_shape
+        for blk in self._open_blocks:
+            blk[4].append(full)
+        return full
 
     def _full(self, name: str) -> str:
         return ".".join([*self._scope, name])
