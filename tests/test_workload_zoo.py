@@ -103,3 +103,108 @@ def test_batch_is_meta_only():
     g1, g8 = zoo.build("proxylessnas-mobile"), zoo.build("proxylessnas-mobile", batch=8)
     assert g1.meta["batch"] == 1 and g8.meta["batch"] == 8
     assert (g1.n_params, g1.macs) == (g8.n_params, g8.macs)
+
+
+# ---------------------------------------------------------------- MobileNetV2 (section 11.2)
+# Per-layer table of section 11.2: (layer, Cin, Cout, k, s, groups, Hin, Hout, params w/o BN, MACs, in-act elems).
+# The reference's "pw" after a depthwise conv is imcsim's ".project", "exp" is ".expand".
+MNV2_LAYERS = [
+    ("features.0.conv", 3, 32, 3, 2, 1, 224, 112, 864, 10838016, 150528),
+    ("features.1.dw", 32, 32, 3, 1, 32, 112, 112, 288, 3612672, 401408),
+    ("features.1.project", 32, 16, 1, 1, 1, 112, 112, 512, 6422528, 401408),
+    ("features.2.expand", 16, 96, 1, 1, 1, 112, 112, 1536, 19267584, 200704),
+    ("features.2.dw", 96, 96, 3, 2, 96, 112, 56, 864, 2709504, 1204224),
+    ("features.2.project", 96, 24, 1, 1, 1, 56, 56, 2304, 7225344, 301056),
+    ("features.3.expand", 24, 144, 1, 1, 1, 56, 56, 3456, 10838016, 75264),
+    ("features.3.dw", 144, 144, 3, 1, 144, 56, 56, 1296, 4064256, 451584),
+    ("features.3.project", 144, 24, 1, 1, 1, 56, 56, 3456, 10838016, 451584),
+    ("features.4.expand", 24, 144, 1, 1, 1, 56, 56, 3456, 10838016, 75264),
+    ("features.4.dw", 144, 144, 3, 2, 144, 56, 28, 1296, 1016064, 451584),
+    ("features.4.project", 144, 32, 1, 1, 1, 28, 28, 4608, 3612672, 112896),
+    ("features.5.expand", 32, 192, 1, 1, 1, 28, 28, 6144, 4816896, 25088),
+    ("features.5.dw", 192, 192, 3, 1, 192, 28, 28, 1728, 1354752, 150528),
+    ("features.5.project", 192, 32, 1, 1, 1, 28, 28, 6144, 4816896, 150528),
+    ("features.6.expand", 32, 192, 1, 1, 1, 28, 28, 6144, 4816896, 25088),
+    ("features.6.dw", 192, 192, 3, 1, 192, 28, 28, 1728, 1354752, 150528),
+    ("features.6.project", 192, 32, 1, 1, 1, 28, 28, 6144, 4816896, 150528),
+    ("features.7.expand", 32, 192, 1, 1, 1, 28, 28, 6144, 4816896, 25088),
+    ("features.7.dw", 192, 192, 3, 2, 192, 28, 14, 1728, 338688, 150528),
+    ("features.7.project", 192, 64, 1, 1, 1, 14, 14, 12288, 2408448, 37632),
+    *[(f"features.{i}.{k}", *row) for i in (8, 9, 10) for k, row in (
+        ("expand", (64, 384, 1, 1, 1, 14, 14, 24576, 4816896, 12544)),
+        ("dw", (384, 384, 3, 1, 384, 14, 14, 3456, 677376, 75264)),
+        ("project", (384, 64, 1, 1, 1, 14, 14, 24576, 4816896, 75264)))],
+    ("features.11.expand", 64, 384, 1, 1, 1, 14, 14, 24576, 4816896, 12544),
+    ("features.11.dw", 384, 384, 3, 1, 384, 14, 14, 3456, 677376, 75264),
+    ("features.11.project", 384, 96, 1, 1, 1, 14, 14, 36864, 7225344, 75264),
+    *[(f"features.{i}.{k}", *row) for i in (12, 13) for k, row in (
+        ("expand", (96, 576, 1, 1, 1, 14, 14, 55296, 10838016, 18816)),
+        ("dw", (576, 576, 3, 1, 576, 14, 14, 5184, 1016064, 112896)),
+        ("project", (576, 96, 1, 1, 1, 14, 14, 55296, 10838016, 112896)))],
+    ("features.14.expand", 96, 576, 1, 1, 1, 14, 14, 55296, 10838016, 18816),
+    ("features.14.dw", 576, 576, 3, 2, 576, 14, 7, 5184, 254016, 112896),
+    ("features.14.project", 576, 160, 1, 1, 1, 7, 7, 92160, 4515840, 28224),
+    *[(f"features.{i}.{k}", *row) for i in (15, 16) for k, row in (
+        ("expand", (160, 960, 1, 1, 1, 7, 7, 153600, 7526400, 7840)),
+        ("dw", (960, 960, 3, 1, 960, 7, 7, 8640, 423360, 47040)),
+        ("project", (960, 160, 1, 1, 1, 7, 7, 153600, 7526400, 47040)))],
+    ("features.17.expand", 160, 960, 1, 1, 1, 7, 7, 153600, 7526400, 7840),
+    ("features.17.dw", 960, 960, 3, 1, 960, 7, 7, 8640, 423360, 47040),
+    ("features.17.project", 960, 320, 1, 1, 1, 7, 7, 307200, 15052800, 47040),
+    ("features.18.conv", 320, 1280, 1, 1, 1, 7, 7, 409600, 20070400, 15680),
+]
+
+
+def test_mobilenetv2_totals_match_reference():
+    g = zoo.build("mobilenetv2")
+    # section 11.1/11.2: 3,504,872 parameters including 34,112 BN affine; 300,774,272 MACs
+    assert g.n_params == 3_504_872
+    assert g.params_of("norm") == 34_112
+    assert g.macs == 300_774_272
+    # section 11.2: "The sum of all conv inputs is 6,765,920 elements per sample."
+    assert sum(n.in_elems for n in g.by_op("conv")) == 6_765_920
+    # row 52: classifier 1280 -> 1000, 1,281,000 params, 1,280,000 MACs, input 1280
+    fc = g["classifier"]
+    assert (fc.n_params, fc.macs, fc.in_elems, "classifier" in fc.tags) == (1_281_000, 1_280_000, 1280, True)
+    # 52 convs + 1 FC (the table has rows 0..52)
+    assert len(g.weight_nodes()) == 53 == len(MNV2_LAYERS) + 1
+
+
+@pytest.mark.parametrize("row", MNV2_LAYERS, ids=[r[0] for r in MNV2_LAYERS])
+def test_mobilenetv2_per_layer_table(row):
+    name, cin, cout, k, s, groups, hin, hout, params, macs, in_elems = row
+    n = zoo.build("mobilenetv2")[name]
+    a = n.attrs
+    assert (a["in_ch"], a["out_ch"], a["kernel"], a["stride"], a["groups"]) == (cin, cout, (k, k), (s, s), groups)
+    assert (n.in_shape[1], n.out_shape[1]) == (hin, hout)
+    assert (n.n_params, n.macs, n.in_elems) == (params, macs, in_elems)
+
+
+def test_mobilenetv2_blocks_and_tags():
+    g = zoo.build("mobilenetv2")
+    # identity shortcut when s = 1 and Cin = Cout (section 11.2): features 3, 5, 6, 8-10, 12, 13, 15, 16
+    with_res = sorted(int(n.split(".")[1]) for n, b in g.blocks.items() if b.kind == "irb" and b.shortcut)
+    assert with_res == [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
+    assert g.blocks["features.3"].input == "features.2.project_bn"
+    assert g["features.3.add"].inputs == ("features.3.project_bn", "features.2.project_bn")
+    # ReLU6 after every conv except the projections (linear bottleneck)
+    assert {g.consumers(n.name)[0].op for n in g.by_op("conv") if "project" not in n.tags} == {"norm"}
+    assert all(g.consumers(g.consumers(n.name)[0].name)[0].attrs.get("kind") == "relu6"
+               for n in g.by_op("conv") if "project" not in n.tags)
+    assert all(g.consumers(g.consumers(n.name)[0].name)[0].op != "act" for n in g.by_op("conv") if "project" in n.tags)
+    assert len([n for n in g.by_op("conv") if "depthwise" in n.tags and n.is_depthwise]) == 17
+
+
+def test_mobilenetv2_width_multiplier_rounding():
+    g = zoo.build("mobilenetv2", width=0.35)
+    # torchvision _make_divisible(c * 0.35, 8): 32->11.2->16 (8 < 0.9*11.2, bumped), 16->5.6->8, 24->8.4->8,
+    # 32->16, 64->22.4->24, 96->33.6->32, 160->56, 320->112; last conv keeps 1280 (width < 1)
+    assert g["features.0.conv"].attrs["out_ch"] == 16
+    outs = [g[f"features.{i}.project"].attrs["out_ch"] for i in (1, 2, 4, 7, 11, 14, 17)]
+    assert outs == [8, 8, 16, 24, 32, 56, 112]
+    assert g["features.18.conv"].attrs["out_ch"] == 1280
+    # hidden = int(round(8 * 6)) = 48 in features.2
+    assert g["features.2.expand"].attrs["out_ch"] == 48
+    # width 1.4: last conv is _make_divisible(1280 * 1.4) = 1792; stem _make_divisible(44.8) = 48
+    g14 = zoo.build("mobilenetv2", width=1.4)
+    assert g14["features.18.conv"].attrs["out_ch"] == 1792 and g14["features.0.conv"].attrs["out_ch"] == 48
