@@ -1,0 +1,201 @@
+"""The tally ledger: what one evaluated study costs, and how it is written out.
+
+A :class:`Result` holds energy by component, latency, per-op records (per layer and per phase),
+writes and wear, area by component, the mapping summary and the assumptions the numbers rest on.
+``summary()`` flattens it into one record of unit-suffixed metrics (what sweeps store); ``write()``
+produces ``summary.csv``, ``layers.csv`` and ``ledger.json`` in an output folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imcsim.engine.schedule import Timeline
+
+#: Energy components, in report order. Macro components come from the circuit model, ``write`` from the
+#: device model, the rest from the chip-level costs of the accelerator spec.
+COMPONENTS: tuple[str, ...] = (
+    "cell_read", "sense_amp", "adder_tree", "shift_accumulate", "control",
+    "buffer", "noc", "dram", "digital_unit", "write", "leakage",
+)
+PHASES: tuple[str, ...] = ("forward", "backward_error", "weight_gradient", "update", "reload")
+
+
+@dataclass
+class OpRecord:
+    """One priced op of the step: per-execution cycles, executions per step, energy per step."""
+
+    name: str
+    node: str
+    phase: str
+    kind: str
+    resource: str
+    executions: int
+    cycles_per_execution: float
+    energy_pj: dict[str, float]
+    macs: int = 0
+    weights_written: int = 0
+    macros: int = 0
+
+    @property
+    def total_energy_pj(self) -> float:
+        return float(sum(self.energy_pj.values()))
+
+
+@dataclass
+class WriteSummary:
+    """Array writes of one training step (updates and reloads) and the wear they cause."""
+
+    weights_written: int = 0
+    bits_written: float = 0.0
+    cells_written: float = 0.0
+    pulses: float = 0.0
+    energy_pj: float = 0.0
+    latency_ns: float = 0.0
+    max_cell_wear_per_step: float = 0.0
+    mean_cell_wear_per_step: float = 0.0
+    reload_weights: int = 0
+    endurance_cycles: float = math.inf
+    steps_per_day: float = 0.0
+    lifetime_years: float = math.inf
+
+
+@dataclass
+class Result:
+    study: dict[str, Any]
+    engine: str
+    cycle_ns: float
+    latency_cycles: float
+    energy_pj: dict[str, float]
+    ops: list[OpRecord]
+    writes: WriteSummary
+    area_um2: dict[str, float]
+    mapping: dict[str, Any]
+    assumptions: list[str] = field(default_factory=list)
+    timeline: Timeline | None = None
+    analytic_latency_cycles: float | None = None
+
+    @property
+    def latency_ns(self) -> float:
+        return self.latency_cycles * self.cycle_ns
+
+    @property
+    def total_energy_pj(self) -> float:
+        return float(sum(self.energy_pj.values()))
+
+    def summary(self) -> dict[str, Any]:
+        """One flat record of unit-suffixed metrics (the row a sweep stores)."""
+        total = self.total_energy_pj
+        area_mm2 = sum(self.area_um2.values()) / 1e6
+        rec: dict[str, Any] = {
+            "engine": self.engine,
+            "latency_cycles": self.latency_cycles,
+            "latency_ns": self.latency_ns,
+            "energy_pj": total,
+            "edp_pj_ns": total * self.latency_ns,
+            "area_mm2": area_mm2,
+            "write_energy_pj": self.writes.energy_pj,
+            "write_energy_share": (self.writes.energy_pj / total) if total else 0.0,
+            "write_latency_ns": self.writes.latency_ns,
+            "weights_written": self.writes.weights_written,
+            "reload_weights": self.writes.reload_weights,
+            "max_cell_wear_per_step": self.writes.max_cell_wear_per_step,
+            "mean_cell_wear_per_step": self.writes.mean_cell_wear_per_step,
+            "lifetime_years": self.writes.lifetime_years,
+            "macs": sum(o.macs * o.executions for o in self.ops),
+        }
+        for c in COMPONENTS:
+            rec[f"energy_{c}_pj"] = self.energy_pj.get(c, 0.0)
+        for key, value in self.mapping.items():
+            if isinstance(value, (int, float, bool, str)):
+                rec[f"map_{key}"] = value
+        for c, v in self.area_um2.items():
+            rec[f"area_{c}_um2"] = v
+        return rec
+
+    def layer_records(self) -> list[dict[str, Any]]:
+        """Per op (layer x phase): cycles, executions, energy by component."""
+        rows = []
+        for o in self.ops:
+            row: dict[str, Any] = {
+                "op": o.name, "node": o.node, "phase": o.phase, "kind": o.kind, "resource": o.resource,
+                "executions": o.executions, "cycles_per_execution": o.cycles_per_execution,
+                "macs": o.macs, "macros": o.macros, "weights_written": o.weights_written,
+                "energy_pj": o.total_energy_pj,
+            }
+            for c in COMPONENTS:
+                row[f"energy_{c}_pj"] = o.energy_pj.get(c, 0.0)
+            rows.append(row)
+        return rows
+
+    def phase_records(self) -> list[dict[str, Any]]:
+        """Energy and busy cycles summed per training phase."""
+        out = []
+        for phase in PHASES:
+            ops = [o for o in self.ops if o.phase == phase]
+            if not ops:
+                continue
+            out.append({
+                "phase": phase,
+                "ops": len(ops),
+                "busy_cycles": sum(o.cycles_per_execution * o.executions for o in ops),
+                "energy_pj": sum(o.total_energy_pj for o in ops),
+            })
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "engine": self.engine,
+            "summary": _clean(self.summary()),
+            "energy_pj": self.energy_pj,
+            "area_um2": self.area_um2,
+            "writes": _clean(asdict(self.writes)),
+            "mapping": _clean(self.mapping),
+            "phases": self.phase_records(),
+            "assumptions": self.assumptions,
+            "analytic_latency_cycles": self.analytic_latency_cycles,
+        }
+
+    def write(self, out_dir: str | Path, prefix: str = "") -> list[Path]:
+        """Write summary.csv, layers.csv and ledger.json (names prefixed for multi-run studies)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [out / f"{prefix}summary.csv", out / f"{prefix}layers.csv", out / f"{prefix}ledger.json"]
+        summary = {**_flat_study(self.study), **self.summary()}
+        _write_csv(paths[0], [summary])
+        _write_csv(paths[1], self.layer_records())
+        paths[2].write_text(json.dumps(self.to_json(), indent=1))
+        return paths
+
+
+def _flat_study(study: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in study.items() if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    cols: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON has no inf/nan: write them as strings so the file stays valid and readable."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and (math.isinf(obj) or math.isnan(obj)):
+        return str(obj)
+    return obj

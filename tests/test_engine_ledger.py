@@ -1,0 +1,57 @@
+"""Ledger: totals, the flat summary, written files, and the trace formats."""
+
+import csv
+import json
+import math
+
+import pytest
+
+from imcsim.engine.ledger import COMPONENTS, OpRecord, Result, WriteSummary
+from imcsim.engine.schedule import Stage, simulate
+from imcsim.engine.trace import write_trace
+from imcsim.errors import SpecError
+
+
+def _result():
+    ops = [
+        OpRecord("a:fwd", "a", "forward", "mvm", "macros:a", 2, 10.0, {"cell_read": 3.0, "adder_tree": 1.0}, macs=5),
+        OpRecord("a:upd", "a", "update", "write", "macros:a", 1, 4.0, {"write": 6.0}, weights_written=7),
+    ]
+    energy = {"cell_read": 3.0, "adder_tree": 1.0, "write": 6.0}
+    return Result({"device": "sram", "rows": 8}, "analytic", 2.0, 24.0, energy, ops,
+                  WriteSummary(weights_written=7, energy_pj=6.0, lifetime_years=math.inf),
+                  {"cells": 1.5e6, "periphery": 0.5e6}, {"macros_used": 3, "fits": True})
+
+
+def test_summary_totals_and_shares():
+    s = _result().summary()
+    # energy 3 + 1 + 6 = 10 pJ; latency 24 cycles x 2 ns = 48 ns; write share 6 / 10
+    assert s["energy_pj"] == 10.0 and s["latency_ns"] == 48.0 and s["edp_pj_ns"] == 480.0
+    assert s["write_energy_share"] == pytest.approx(0.6)
+    assert s["area_mm2"] == pytest.approx(2.0)
+    assert s["macs"] == 10 and s["map_macros_used"] == 3
+    assert all(f"energy_{c}_pj" in s for c in COMPONENTS)
+    assert sum(s[f"energy_{c}_pj"] for c in COMPONENTS) == s["energy_pj"]
+
+
+def test_written_files(tmp_path):
+    paths = _result().write(tmp_path)
+    assert [p.name for p in paths] == ["summary.csv", "layers.csv", "ledger.json"]
+    rows = list(csv.DictReader(paths[1].open()))
+    assert [r["op"] for r in rows] == ["a:fwd", "a:upd"] and float(rows[1]["energy_write_pj"]) == 6.0
+    ledger = json.loads(paths[2].read_text())
+    assert ledger["writes"]["lifetime_years"] == "inf"  # JSON has no infinity
+    assert [p["phase"] for p in ledger["phases"]] == ["forward", "update"]
+
+
+def test_trace_formats(tmp_path):
+    tl = simulate([Stage("x", "macros:x", 3), Stage("y", "digital", 2)], [], 2, {"macros:x", "digital"})
+    chrome = json.loads(write_trace(tl, tmp_path / "t.json", cycle_ns=2.0).read_text())
+    spans = [e for e in chrome["traceEvents"] if e["ph"] == "X"]
+    assert len(spans) == 4 and {e["name"] for e in spans} == {"x", "y"}
+    # sample 1 waits for sample 0 on macros:x: it starts at cycle 3 = 6 ns = 0.006 us
+    assert sorted(e["ts"] for e in spans if e["name"] == "x") == [0.0, 0.006]
+    rows = list(csv.DictReader(write_trace(tl, tmp_path / "t.csv", 2.0).open()))
+    assert len(rows) == 4 and float(rows[-1]["end_ns"]) == tl.cycles * 2.0
+    with pytest.raises(SpecError, match="unknown trace format"):
+        write_trace(tl, tmp_path / "t.txt", 2.0)
