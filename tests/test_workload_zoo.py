@@ -208,3 +208,33 @@ def test_mobilenetv2_width_multiplier_rounding():
     # width 1.4: last conv is _make_divisible(1280 * 1.4) = 1792; stem _make_divisible(44.8) = 48
     g14 = zoo.build("mobilenetv2", width=1.4)
     assert g14["features.18.conv"].attrs["out_ch"] == 1792 and g14["features.0.conv"].attrs["out_ch"] == 48
+
+
+# ---------------------------------------------------------------- tiny CNN (hand arithmetic)
+def test_tiny_cnn_by_hand():
+    g = zoo.build("tiny-cnn")
+    # params: stem 3*8*9 = 216 + BN 16; res1 2*(8*8*9) + 2*16 = 1184;
+    # irb1 expand 8*32 + 64 + dw 32*9 + 64 + project 32*16 + 32 = 1216;
+    # irb2 expand 16*32 + 64 + dw 288 + 64 + SE (32*8+8) + (8*32+32) + project 512 + 32 = 2024; FC 16*10+10 = 170
+    assert g.n_params == 216 + 16 + 1184 + 1216 + 2024 + 170 == 4826
+    # MACs at 32x32: stem 216*1024 = 221,184; res1 2*576*1024 = 1,179,648; irb1 expand 256*1024 = 262,144,
+    # dw (s2 -> 16x16) 288*256 = 73,728, project 512*256 = 131,072; irb2 expand 131,072, dw 73,728,
+    # SE 256 + 256 = 512, project 131,072; FC 160
+    by_hand = 221_184 + 1_179_648 + 262_144 + 73_728 + 131_072 + 131_072 + 73_728 + 512 + 131_072 + 160
+    assert g.macs == by_hand == 2_204_320
+    acts = {n.attrs["kind"] for n in g.by_op("act")}
+    assert {"relu", "relu6", "hswish", "sigmoid"} <= acts
+    assert g.blocks["res1"].shortcut == "identity" and g.blocks["res1"].kind == "basic"
+    assert g.blocks["irb1"].shortcut is None and g.blocks["irb2"].shortcut == "identity"
+    assert g.blocks["irb2.se"].parent == "irb2" and g["irb2.se.scale"].op == "mul"
+    assert g["irb1.dw"].is_depthwise and "depthwise" in g["irb1.dw"].tags
+    assert g["classifier"].out_shape == (10,) and "classifier" in g["classifier"].tags
+
+
+def test_tiny_cnn_resolution():
+    g = zoo.build("tiny-cnn", resolution=16, classes=3)
+    assert g["irb2.project"].out_shape == (16, 8, 8)
+    # only the head changes parameters: 16*3 + 3 = 51 instead of 170
+    assert g.n_params == 4826 - 170 + 51
+    with pytest.raises(SpecError, match="cannot be built"):
+        zoo.build("tiny-cnn", resolution=0)
