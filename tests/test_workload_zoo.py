@@ -238,3 +238,67 @@ def test_tiny_cnn_resolution():
     assert g.n_params == 4826 - 170 + 51
     with pytest.raises(SpecError, match="cannot be built"):
         zoo.build("tiny-cnn", resolution=0)
+
+
+# ---------------------------------------------------------------- Flan-T5-large (section 11.5)
+def test_flan_t5_large_parameter_breakdown():
+    g = zoo.build("flan-t5-large")
+    # section 11.5: 783,150,080 in total =
+    #   shared embedding 32,899,072 (32128 * 1024) + 24 encoder layers x 12,847,104 + 24 decoder layers x 17,042,432
+    #   + untied LM head 32,899,072 + final layer norms 2 x 1024 + relative position biases 2 x (32 buckets x 16 heads)
+    assert 32_899_072 * 2 + 24 * 12_847_104 + 24 * 17_042_432 + 2 * 1024 + 2 * 32 * 16 == 783_150_080
+    assert g.n_params == 783_150_080
+    assert g["shared"].n_params == 32_899_072 and g["lm_head"].n_params == 32_899_072
+    assert g["decoder.embed_tokens"].n_params == 0 and g["decoder.embed_tokens"].attrs["tied_to"] == "shared"
+    assert g["encoder.relative_attention_bias"].n_params == 512 == g["decoder.relative_attention_bias"].n_params
+
+    def layer_params(prefix):
+        return sum(n.n_params for n in g if n.block and (n.block == prefix or n.block.startswith(prefix + ".")))
+
+    for i in (0, 23):
+        # encoder layer: 4 * 1024^2 (q,k,v,o) + 3 * 1024 * 2816 (wi_0, wi_1, wo) + 2 RMS norms * 1024
+        assert layer_params(f"encoder.{i}") == 4 * 1024**2 + 3 * 1024 * 2816 + 2 * 1024 == 12_847_104
+        # decoder layer adds cross-attention q,k,v,o and a third norm
+        assert layer_params(f"decoder.{i}") == 8 * 1024**2 + 3 * 1024 * 2816 + 3 * 1024 == 17_042_432
+
+
+def test_flan_t5_names_and_tags_for_lora():
+    g = zoo.build("flan-t5-large")
+    q = g["encoder.3.SelfAttention.q"]
+    assert q.op == "linear" and not q.attrs["bias"] and {"q", "encoder"} <= q.tags
+    assert {"v", "decoder", "cross"} <= g["decoder.5.EncDecAttention.v"].tags
+    assert "cross" not in g["decoder.5.SelfAttention.v"].tags
+    # LoRA targets (section 6): q and v of every attention block = 24*2 + 24*4 = 144 matrices of 1024 x 1024
+    qv = [n for n in g.by_op("linear") if n.tags & {"q", "v"}]
+    assert len(qv) == 144 and all(n.params == {"weight": 1024 * 1024} for n in qv)
+    assert all(n.attrs["kind"] == "rms" and "shift" not in n.params for n in g.by_op("norm"))
+    ffn = g["encoder.0.DenseReluDense.wi_0"]
+    assert (ffn.attrs["in_features"], ffn.attrs["out_features"], ffn.attrs["bias"]) == (1024, 2816, False)
+    assert g.blocks["encoder.0.SelfAttention"].kind == "attention"
+    assert g.blocks["encoder.0.SelfAttention"].shortcut == "identity"
+    assert g.blocks["decoder.0.DenseReluDense"].parent == "decoder.0"
+    # cross-attention keys and values read the encoder output
+    assert g["decoder.7.EncDecAttention.k"].inputs == ("encoder.final_dropout",)
+    assert "classifier" in g["lm_head"].tags
+
+
+def test_flan_t5_macs_by_formula():
+    t, s = 8, 4  # encoder tokens, decoder tokens
+    g = zoo.build("flan-t5-large", seq_len=t, dec_len=s)
+    d, ff, v = 1024, 2816, 32128
+    # section 11.5: per token per encoder layer 4 d^2 + 3 d d_ff, plus attention 2 L d (QK^T and AV)
+    enc_layer = t * (4 * d * d + 3 * d * ff) + 2 * t * t * d
+    # decoder layer: self-attn 4 d^2 per decoder token + 2 s^2 d; cross-attn q,o on decoder tokens,
+    # k,v on encoder tokens, scores/AV 2 s t d; FFN 3 d d_ff per decoder token
+    dec_layer = s * 4 * d * d + 2 * s * s * d + s * 2 * d * d + t * 2 * d * d + 2 * s * t * d + s * 3 * d * ff
+    assert g.macs == 24 * enc_layer + 24 * dec_layer + s * d * v
+    assert g["encoder.0.SelfAttention.scores"].out_shape == (16, t, t)
+    assert g["decoder.0.EncDecAttention.scores"].out_shape == (16, s, t)
+    assert g.input_shape == (t,) and g["decoder_input_ids"].out_shape == (s,)
+    assert g["lm_head"].out_shape == (s, v)
+
+
+def test_flan_t5_fewer_layers_option():
+    g = zoo.build("flan-t5-large", layers=2, seq_len=4, dec_len=2)
+    # 2 x 32,899,072 + 2 x 12,847,104 + 2 x 17,042,432 + 2048 + 1024
+    assert g.n_params == 2 * 32_899_072 + 2 * 12_847_104 + 2 * 17_042_432 + 2048 + 1024
