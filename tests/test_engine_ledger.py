@@ -45,7 +45,7 @@ def test_written_files(tmp_path):
 
 
 def test_trace_formats(tmp_path):
-    tl = simulate([Stage("x", "macros:x", 3), Stage("y", "digital", 2)], [], 2, {"macros:x", "digital"})
+    tl = simulate([Stage("x", "macros:x", 3), Stage("y", "digital", 2)], 2, {"macros:x", "digital"})
     chrome = json.loads(write_trace(tl, tmp_path / "t.json", cycle_ns=2.0).read_text())
     spans = [e for e in chrome["traceEvents"] if e["ph"] == "X"]
     assert len(spans) == 4 and {e["name"] for e in spans} == {"x", "y"}

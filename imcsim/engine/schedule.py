@@ -1,8 +1,9 @@
 """Timing of a priced training step: the analytic bound and the SimPy event simulation.
 
 Both engines see the same thing: a **chain** of stages that every sample walks in order (forward ops,
-then backward), followed by a chain of **step stages** that run once per step after all samples
-(weight updates). A stage occupies one resource for a number of cycles. Resources are the pooled
+then backward), in which a :class:`Barrier` marks work done once per step for the whole batch (a
+weight reload before a layer, the weight updates at the end): every sample must arrive, the barrier's
+stages run once, then the samples go on. A stage occupies one resource for a number of cycles. Resources are the pooled
 macros of one layer (``macros:<layer>``), the digital unit, the NoC, the DRAM channel, the global
 buffer port and the write drivers. A resource named in ``exclusive`` is a SimPy Resource of capacity
 one (first come, first served); any other resource is uncontended (its stages just take their time).
@@ -11,7 +12,8 @@ Why the analytic latency is exact without contention, and a lower bound with it:
 for a resource r used by stages of busy time ``busy_r`` per sample, the first sample cannot reach r
 before ``head_r`` (the chain before r's first stage), r must serve all B samples (``B * busy_r``), and
 the last sample still has ``tail_r`` to go after r's last stage, so
-``latency >= max(sum(t), max_r(head_r + B * busy_r + tail_r)) + sum(step stages)``.
+``latency >= max(sum(t), max_r(head_r + B * busy_r + tail_r))`` for each segment between barriers;
+the segments and the barriers then add up.
 When every exclusive resource serves one contiguous run of the chain (inference with resident
 weights: each layer's macros once), the FIFO event schedule is a permutation flow shop of identical
 jobs whose makespan equals that bound exactly. When a resource serves separated parts of the chain
@@ -32,6 +34,16 @@ class Stage:
     op: str
     resource: str
     cycles: float
+
+
+@dataclass(frozen=True)
+class Barrier:
+    """Stages run once for the whole batch, after every sample has arrived (reloads, updates)."""
+
+    stages: tuple[Stage, ...]
+
+
+Item = Stage | Barrier
 
 
 @dataclass(frozen=True)
@@ -60,14 +72,25 @@ class Timeline:
         return busy
 
 
-def analytic_cycles(chain: Sequence[Stage], step_stages: Sequence[Stage], batch: int,
-                    exclusive: Iterable[str]) -> float:
-    """Latency in cycles of ``batch`` samples through ``chain`` then the step stages (see module doc)."""
+def analytic_cycles(items: Sequence[Item], batch: int, exclusive: Iterable[str]) -> float:
+    """Latency in cycles of ``batch`` samples through ``items`` (see the module docstring)."""
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
+    exclusive = set(exclusive)
+    total = 0.0
+    segment: list[Stage] = []
+    for item in items:
+        if isinstance(item, Barrier):
+            total += _flow_shop_bound(segment, batch, exclusive) + sum(s.cycles for s in item.stages)
+            segment = []
+        else:
+            segment.append(item)
+    return total + _flow_shop_bound(segment, batch, exclusive)
+
+
+def _flow_shop_bound(chain: Sequence[Stage], batch: int, exclusive: set[str]) -> float:
     total = float(sum(s.cycles for s in chain))
     bound = total
-    exclusive = set(exclusive)
     if batch > 1 and chain:
         first: dict[str, int] = {}
         last: dict[str, int] = {}
@@ -85,12 +108,11 @@ def analytic_cycles(chain: Sequence[Stage], step_stages: Sequence[Stage], batch:
             head = prefix[first[r]]
             tail = total - prefix[last[r] + 1]
             bound = max(bound, head + batch * b + tail)
-    return bound + float(sum(s.cycles for s in step_stages))
+    return bound
 
 
-def simulate(chain: Sequence[Stage], step_stages: Sequence[Stage], batch: int, exclusive: Iterable[str],
-             record: bool = True) -> Timeline:
-    """Run the SimPy event simulation: ``batch`` sample processes walk the chain, then the step stages.
+def simulate(items: Sequence[Item], batch: int, exclusive: Iterable[str], record: bool = True) -> Timeline:
+    """Run the SimPy event simulation: ``batch`` sample processes walk ``items``; barriers run once.
 
     Events are one per stage and sample (a batch of macro operations), never per clock cycle.
     """
@@ -122,17 +144,30 @@ def simulate(chain: Sequence[Stage], step_stages: Sequence[Stage], batch: int, e
                 yield req
                 yield from hold(stages, sample)
 
-    chain_runs = _runs(chain)
-    step_runs = _runs(step_stages)
+    # Split into segments of per-sample stages separated by barriers.
+    segments: list[list[list[Stage]]] = [[]]
+    barriers: list[list[list[Stage]]] = []
+    pending: list[Stage] = []
+    for item in items:
+        if isinstance(item, Barrier):
+            segments[-1] = _runs(pending)
+            barriers.append(_runs(list(item.stages)))
+            segments.append([])
+            pending = []
+        else:
+            pending.append(item)
+    segments[-1] = _runs(pending)
 
-    def walk(sample: int):
-        for stages in chain_runs:
+    def walk(runs: list[list[Stage]], sample: int):
+        for stages in runs:
             yield from run(stages, sample)
 
     def step():
-        yield env.all_of([env.process(walk(b)) for b in range(batch)])
-        for stages in step_runs:
-            yield from run(stages, -1)
+        for k, runs in enumerate(segments):
+            yield env.all_of([env.process(walk(runs, b)) for b in range(batch)])
+            if k < len(barriers):
+                for stages in barriers[k]:
+                    yield from run(stages, -1)
 
     env.process(step())
     env.run()
