@@ -302,3 +302,81 @@ def test_flan_t5_fewer_layers_option():
     g = zoo.build("flan-t5-large", layers=2, seq_len=4, dec_len=2)
     # 2 x 32,899,072 + 2 x 12,847,104 + 2 x 17,042,432 + 2048 + 1024
     assert g.n_params == 2 * 32_899_072 + 2 * 12_847_104 + 2 * 17_042_432 + 2048 + 1024
+
+
+# ---------------------------------------------------------------- models the reference has no totals for
+# Published torchvision figures (pytorch.org/vision model docs, "num_params" and "GFLOPS", where GFLOPS are
+# multiply-accumulates of conv/linear and attention matmuls at 224):
+#   mobilenet_v3_large 5,483,032 params, 0.22 GFLOPS; vgg16 138,357,544, 15.47; vgg16_bn 138,365,992, 15.47;
+#   vit_b_16 86,567,656, 17.56.
+@pytest.mark.parametrize("name,opts,params,gmacs", [
+    ("mobilenetv3-large", {}, 5_483_032, 0.22),
+    ("vgg16", {}, 138_357_544, 15.47),
+    ("vgg16", {"bn": True}, 138_365_992, 15.47),
+    ("vit-b16", {}, 86_567_656, 17.56),
+])
+def test_torchvision_published_totals(name, opts, params, gmacs):
+    g = zoo.build(name, **opts)
+    assert g.n_params == params
+    assert round(g.macs / 1e9, 2) == gmacs
+
+
+def test_mobilenetv3_structure():
+    g = zoo.build("mobilenetv3-large")
+    # features.4: k5, 24 -> 72 expand, SE squeeze _make_divisible(72 // 4, 8) = 24, project to 40, stride 2
+    assert g["features.4.se.fc1"].attrs["out_features"] == 24
+    assert g["features.4.se.gate"].attrs["kind"] == "hsigmoid"
+    assert g["features.4.dw"].attrs["kernel"] == (5, 5) and g.blocks["features.4"].shortcut is None
+    assert g.blocks["features.5"].shortcut == "identity"
+    # features.1 has no expand conv (expanded 16 == input 16)
+    assert "features.1.expand" not in g and g.blocks["features.1"].shortcut == "identity"
+    assert g["features.16.conv"].attrs["out_ch"] == 960
+    assert g["classifier.3"].attrs["in_features"] == 1280 and "classifier" in g["classifier.3"].tags
+    # 11 bnecks use h-swish, the stem and last conv too, and classifier.1
+    assert sum(1 for n in g.by_op("act") if n.attrs["kind"] == "hswish") > 20
+    # MACs: hand check for the stem: 16 * 3 * 9 = 432 weights x 112 x 112
+    assert g["features.0.conv"].macs == 432 * 112 * 112
+
+
+def test_vgg16_structure_and_resolution():
+    g = zoo.build("vgg16")
+    # classifier.0: 25088 = 512 * 7 * 7 inputs, 4096 outputs, with bias: 102,764,544 params
+    assert g["classifier.0"].n_params == 25088 * 4096 + 4096
+    assert len(g.by_op("conv")) == 13 and all(n.attrs["bias"] for n in g.by_op("conv"))
+    # at 32x32 the last map is 1x1; adaptive pooling replicates it to 7x7, so the parameters do not change
+    g32 = zoo.build("vgg16", resolution=32)
+    assert g32.n_params == 138_357_544 and g32["avgpool"].out_shape == (512, 7, 7)
+    with pytest.raises(SpecError, match="adaptively"):
+        zoo.build("vgg16", resolution=320)
+
+
+def test_vit_b16_structure():
+    g = zoo.build("vit-b16")
+    # (224/16)^2 = 196 patches + class token = 197 tokens of 768
+    assert g["encoder.add_pos_embedding"].out_shape == (197, 768)
+    assert g["encoder.pos_embedding"].n_params == 197 * 768 and g["class_token"].n_params == 768
+    q = g["encoder.layers.11.self_attention.q"]
+    assert q.macs == 197 * 768 * 768 and "q" in q.tags and q.attrs["bias"]
+    assert g["encoder.layers.0.self_attention.scores"].out_shape == (12, 197, 197)
+    assert g["heads.head"].in_shape == (768,) and "classifier" in g["heads.head"].tags
+    # 384 input: 24 * 24 + 1 = 577 tokens, position embedding grows to 577 * 768
+    g384 = zoo.build("vit-b16", resolution=384)
+    assert g384.n_params == 86_567_656 + (577 - 197) * 768
+    with pytest.raises(SpecError, match="multiple of the patch"):
+        zoo.build("vit-b16", resolution=200)
+
+
+def test_every_zoo_model_builds_consistently():
+    for name in zoo.names():
+        g = zoo.build(name)
+        assert g.n_params > 0 and g.macs > 0, name
+        # every node input is produced earlier (forward order) or is the graph input
+        seen = {"input"}
+        for n in g:
+            assert set(n.inputs) <= seen, (name, n.name)
+            seen.add(n.name)
+        # a block's nodes exist and start after its input
+        for blk in g.blocks.values():
+            assert all(m in g for m in blk.nodes), (name, blk.name)
+            if blk.input != "input":
+                assert g.index(blk.input) < g.index(blk.nodes[0]), (name, blk.name)
