@@ -1,0 +1,347 @@
+"""Device cards: YAML files in ``devices/`` that give every cell parameter with its unit, tag and source.
+
+A card is validated in two stages so that every mistake is reported as one line naming the file and
+the dotted field: first the file's shape (:class:`CardFile`), then, after ``inherits`` is resolved,
+the parameters and options of its technology (one strict model per write physics below). Units are
+fixed per parameter (the name carries the unit too); a card that states another unit is rejected
+rather than silently converted.
+
+Card lookup lives here (not in :mod:`imcsim.device`) so that other specs, e.g. a study, can check a
+device name without importing the cost models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from imcsim.config.loader import StrictModel, load_yaml, validate
+from imcsim.errors import SpecError
+from imcsim.paths import devices_dir
+
+TAGS = ("S", "T", "D", "A")
+TECHNOLOGIES = ("sas_mram", "sot_mram", "stt_mram", "reram", "sram")
+PRESET_PREFIX = "acc-"  # accelerator presets share devices/ and are not device cards
+OVERRIDES_FILE = "<overrides>"
+Tag = Literal["S", "T", "D", "A"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage 1: the file as written (a child card may leave out unit; it is taken from the parent).
+
+
+class ParamEntry(StrictModel):
+    """One parameter as written in a card. ``unit`` may be omitted only by an inheriting card."""
+
+    value: float
+    unit: str | None = None
+    tag: Tag
+    source: str = Field(min_length=1)
+
+
+class CardFile(StrictModel):
+    """The top level of a device card file."""
+
+    kind: Literal["device"]
+    name: str | None = None
+    technology: Literal["sas_mram", "sot_mram", "stt_mram", "reram", "sram"] | None = None
+    inherits: str | None = None
+    description: str = ""
+    provenance: str | None = None
+    options: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, ParamEntry] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage 2: the resolved parameters, one model per technology, with per-parameter constraints.
+
+
+class Param(StrictModel):
+    """A resolved parameter: value, unit, provenance tag (S/T/D/A) and source."""
+
+    value: float
+    unit: str
+    tag: Tag
+    source: str = Field(min_length=1)
+
+
+class PositiveParam(Param):
+    value: float = Field(gt=0)
+
+
+class NonNegParam(Param):
+    value: float = Field(ge=0)
+
+
+class FractionParam(Param):
+    value: float = Field(ge=0, le=1)
+
+
+class CountParam(Param):
+    value: int = Field(gt=0)
+
+
+class BitsPerCellParam(Param):
+    value: int = Field(ge=1, le=4)
+
+
+def _p(unit: str, description: str) -> Any:
+    """Field metadata: the one unit a parameter may be given in, and what it means."""
+    return Field(description=description, json_schema_extra={"unit": unit})
+
+
+class CommonParams(StrictModel):
+    """Parameters every device has: read/compute, area, leakage, reliability, write parallelism."""
+
+    read_energy_per_bit_fj: NonNegParam = _p("fJ", "one sensed bit: cell + bit line")
+    read_latency_ns: PositiveParam = _p("ns", "one read (sense) of a cell")
+    sense_amp_energy_fj: NonNegParam = _p("fJ", "sense-amplifier latch, per sense")
+    and_energy_factor: PositiveParam = _p("1", "x read energy for an in-memory AND (input-gated read)")
+    cell_area_f2: PositiveParam = _p("F2", "area of one cell in F^2 (F = node)")
+    cell_leakage_nw: NonNegParam = _p("nW", "leakage of one cell (one bit for 1 bit/cell)")
+    endurance_cycles: PositiveParam = _p("cycles", "write cycles (ReRAM: program pulses) a cell survives")
+    retention_years: NonNegParam = _p("years", "data retention (0 = volatile)")
+    write_drivers: CountParam = _p("1", "write units driven at once (groups, bits or columns)")
+
+
+class SasMramParams(CommonParams):
+    mtj_per_line: CountParam = _p("1", "MTJs sharing one heavy-metal (SOT) line = bits per write group")
+    mtj_length_nm: PositiveParam = _p("nm", "MTJ long axis")
+    mtj_width_nm: PositiveParam = _p("nm", "MTJ short axis")
+    sot_pulse_ns: PositiveParam = _p("ns", "SOT (and STT-assist) pulse width t_p")
+    sot_current_ua: PositiveParam = _p("uA", "SOT current in the shared line")
+    sot_voltage_v: PositiveParam = _p("V", "SOT drive voltage (line + shared transistor)")
+    stt_assist_current_ua: NonNegParam = _p("uA", "STT-assist current through each MTJ")
+    stt_assist_voltage_v: NonNegParam = _p("V", "STT-assist voltage")
+    write_setup_ns: NonNegParam = _p("ns", "driver set-up per write step")
+    tmr_pct: PositiveParam = _p("%", "tunnel magnetoresistance")
+
+
+class PerBitMramParams(CommonParams):
+    write_pulse_ns: PositiveParam = _p("ns", "write pulse width")
+    write_current_ua: PositiveParam = _p("uA", "write current")
+    write_voltage_v: PositiveParam = _p("V", "write voltage")
+    write_setup_ns: NonNegParam = _p("ns", "driver set-up per write step")
+    tmr_pct: PositiveParam = _p("%", "tunnel magnetoresistance")
+
+
+class ReramParams(CommonParams):
+    bits_per_cell: BitsPerCellParam = _p("1", "bits stored per multi-level cell (1-4)")
+    program_pulse_energy_pj: PositiveParam = _p("pJ", "one SET or RESET pulse")
+    set_pulse_ns: PositiveParam = _p("ns", "SET pulse width")
+    reset_pulse_ns: PositiveParam = _p("ns", "RESET pulse width")
+    set_voltage_v: PositiveParam = _p("V", "SET voltage")
+    reset_voltage_v: PositiveParam = _p("V", "RESET voltage")
+    write_verify_iterations: CountParam = _p("1", "program pulse + verify read iterations per cell")
+    r_on_kohm: PositiveParam = _p("kOhm", "low-resistance state")
+    on_off_ratio: PositiveParam = _p("1", "R_off / R_on")
+    c2c_sigma_frac: FractionParam = _p("1", "cycle-to-cycle sigma as a fraction of the conductance range")
+    d2d_sigma_frac: FractionParam = _p("1", "device-to-device sigma as a fraction of the conductance range")
+
+
+class SramParams(CommonParams):
+    write_energy_per_bit_fj: PositiveParam = _p("fJ", "write of one bit")
+    write_latency_ns: PositiveParam = _p("ns", "one write cycle")
+    cell_area_6t_f2: PositiveParam = _p("F2", "6T cell, for reference (the IMC cell is cell_area_f2)")
+
+
+class MramOptions(StrictModel):
+    write_policy: Literal["all", "diff"] = "all"
+
+
+class SasMramOptions(MramOptions):
+    write_scheme: Literal["one_step", "two_step"] = "one_step"
+    bit_placement: Literal["weight_bits", "interleaved"] = "weight_bits"
+
+
+PARAMS_MODEL: dict[str, type[CommonParams]] = {
+    "sas_mram": SasMramParams,
+    "sot_mram": PerBitMramParams,
+    "stt_mram": PerBitMramParams,
+    "reram": ReramParams,
+    "sram": SramParams,
+}
+OPTIONS_MODEL: dict[str, type[MramOptions]] = {
+    "sas_mram": SasMramOptions,
+    "sot_mram": MramOptions,
+    "stt_mram": MramOptions,
+    "reram": MramOptions,
+    "sram": MramOptions,
+}
+
+
+def param_unit(technology: str, name: str) -> str | None:
+    """The unit a parameter of ``technology`` must be given in (None if the name is unknown)."""
+    info = PARAMS_MODEL[technology].model_fields.get(name)
+    return None if info is None else (info.json_schema_extra or {}).get("unit")
+
+
+# --------------------------------------------------------------------------------------------------
+# The resolved card.
+
+
+class DeviceCard(StrictModel):
+    """A validated, inheritance-resolved device card.
+
+    ``chain`` lists the card files from this one up to its root; ``defined_in`` says which card of the
+    chain set each parameter (so ``imcsim devices show`` can say where a value comes from).
+    """
+
+    name: str
+    technology: Literal["sas_mram", "sot_mram", "stt_mram", "reram", "sram"]
+    description: str
+    provenance: str
+    file: str
+    chain: list[str]
+    options: MramOptions
+    params: CommonParams
+    defined_in: dict[str, str]
+
+    def param(self, name: str) -> Param:
+        value = getattr(self.params, name, None)
+        if not isinstance(value, Param):
+            raise KeyError(name)
+        return value
+
+    def value(self, name: str) -> float:
+        return self.param(name).value
+
+    def param_names(self) -> list[str]:
+        return list(type(self.params).model_fields)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lookup and loading.
+
+
+def builtin_card_names() -> list[str]:
+    """Names of the built-in device cards (``devices/*.yaml`` other than accelerator presets)."""
+    return sorted(p.stem for p in devices_dir().glob("*.yaml") if not p.stem.startswith(PRESET_PREFIX))
+
+
+def _looks_like_path(ref: str) -> bool:
+    return "/" in ref or "\\" in ref or ref.endswith((".yaml", ".yml"))
+
+
+def resolve_card_path(ref: str, base_dir: Path | None = None, *, file: str = "<flags>",
+                      field: str = "device") -> Path:
+    """Turn a built-in name or a path (relative to ``base_dir``) into a card file path.
+
+    An unknown name is a SpecError listing the known ones; a path that does not exist is reported
+    by :func:`load_yaml` when the card is read.
+    """
+    if _looks_like_path(ref):
+        path = Path(ref).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return path
+    if ref.startswith(PRESET_PREFIX):
+        raise SpecError(file, field, ref, ", ".join(builtin_card_names()),
+                        problem="is an accelerator preset, not a device card:")
+    path = devices_dir() / f"{ref}.yaml"
+    if not path.is_file():
+        raise SpecError(file, field, ref, ", ".join(builtin_card_names()) + " or a path to a card",
+                        problem="unknown device")
+    return path
+
+
+def load_card(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> DeviceCard:
+    """Load, resolve and validate a device card; ``overrides`` maps parameter or option names to values.
+
+    An override value is either a number (it replaces the value; the tag becomes A and the source
+    ``override``) or a full ``{value, unit, tag, source}`` mapping; option overrides are strings.
+    """
+    ref = str(name_or_path)
+    path = resolve_card_path(ref) if not isinstance(name_or_path, Path) else name_or_path
+    chain, merged = _resolve(path, [])
+    root_tech = merged["technology"]
+    if overrides:
+        _apply_overrides(merged, overrides, root_tech)
+    return _build(merged, chain)
+
+
+def _resolve(path: Path, seen: list[Path]) -> tuple[list[str], dict[str, Any]]:
+    """Read ``path`` and its ancestors; return the chain and the merged raw content."""
+    key = path.resolve()
+    if key in seen:
+        loop = " -> ".join(p.name for p in seen + [key])
+        raise SpecError(str(seen[-1]), "inherits", str(path), problem=f"inheritance cycle ({loop}):",
+                        allowed="a card that does not inherit, directly or not, from itself")
+    raw = load_yaml(path)
+    card = validate(CardFile, raw, path)
+    file = str(path)
+    if card.inherits is None:
+        if card.technology is None:
+            raise SpecError(file, "technology", problem="missing required field",
+                            allowed=", ".join(TECHNOLOGIES))
+        if card.provenance is None:
+            raise SpecError(file, "provenance", problem="missing required field",
+                            allowed="a one-line summary of what is measured and what is assumed")
+        merged: dict[str, Any] = {"technology": card.technology, "options": {}, "params": {},
+                                  "defined_in": {}}
+        chain: list[str] = []
+    else:
+        parent = resolve_card_path(card.inherits, path.parent, file=file, field="inherits")
+        chain, merged = _resolve(parent, seen + [key])
+        if card.technology is not None and card.technology != merged["technology"]:
+            raise SpecError(file, "technology", card.technology, merged["technology"],
+                            problem="differs from the inherited card's technology:")
+    label = path.stem
+    merged["name"] = card.name or label
+    merged["description"] = card.description or merged.get("description", "")
+    merged["provenance"] = card.provenance or merged.get("provenance", "")
+    merged["file"] = file
+    merged["options"].update(card.options)
+    for name, entry in card.params.items():
+        base = dict(merged["params"].get(name, {}))
+        if entry.unit is None and "unit" not in base:
+            raise SpecError(file, f"params.{name}.unit", problem="missing required field",
+                            allowed=f"{param_unit(merged['technology'], name) or 'the parameter unit'}"
+                                    " (only an inheriting card may leave it out)")
+        base.update(entry.model_dump(exclude_none=True))
+        merged["params"][name] = base
+        merged["defined_in"][name] = label
+        merged.setdefault("files", {})[name] = file
+    return [file] + chain, merged
+
+
+def _apply_overrides(merged: dict[str, Any], overrides: dict[str, Any], technology: str) -> None:
+    options_fields = OPTIONS_MODEL[technology].model_fields
+    for name, value in overrides.items():
+        if name in options_fields:
+            merged["options"][name] = value
+            continue
+        if isinstance(value, dict):
+            entry = validate(ParamEntry, value, OVERRIDES_FILE, prefix=name)
+            new = dict(merged["params"].get(name, {}))
+            new.update(entry.model_dump(exclude_none=True))
+        else:
+            new = dict(merged["params"].get(name, {"unit": param_unit(technology, name)}))
+            new.update(value=value, tag="A", source="override")
+        merged["params"][name] = new
+        merged["defined_in"][name] = "override"
+        merged.setdefault("files", {})[name] = OVERRIDES_FILE
+
+
+def _build(merged: dict[str, Any], chain: list[str]) -> DeviceCard:
+    technology = merged["technology"]
+    files: dict[str, str] = merged.get("files", {})
+    # Validate parameters one by one so an error names the file that set the bad value.
+    params_model = PARAMS_MODEL[technology]
+    for name, entry in merged["params"].items():
+        if name not in params_model.model_fields:
+            # Let the whole-model validation below produce the did-you-mean message.
+            validate(params_model, merged["params"], files.get(name, chain[0]), prefix="params")
+        info = params_model.model_fields[name]
+        validate(info.annotation, entry, files.get(name, chain[0]), prefix=f"params.{name}")
+        unit = (info.json_schema_extra or {}).get("unit")
+        if entry.get("unit") != unit:
+            raise SpecError(files.get(name, chain[0]), f"params.{name}.unit", entry.get("unit"), unit,
+                            problem="wrong unit")
+    params = validate(params_model, merged["params"], chain[-1], prefix="params")
+    options = validate(OPTIONS_MODEL[technology], merged["options"], chain[0], prefix="options")
+    return DeviceCard(name=merged["name"], technology=technology, description=merged["description"],
+                      provenance=merged["provenance"], file=merged["file"], chain=chain,
+                      options=options, params=params, defined_in=merged["defined_in"])
