@@ -1,0 +1,432 @@
+"""Sweep specs: a Cartesian product over study fields, from flags or a sweep YAML, with filters.
+
+The spec knows nothing of the engine. The caller says which fields exist and their Python types
+(``{"rows": int, "device": str, "engine": Literal["analytic", "event"], ...}``, for example from
+:func:`field_types_from_model` on the Study model), and every value is checked against them, so a
+typo or a wrong type is one :class:`SpecError` line before anything runs.
+
+Values, on a flag or as a string in YAML:
+
+- ``a,b,c``             a list (each item typed by the field)
+- ``start:stop:step``   an arithmetic range, stop included when it is hit (``64:256:64``)
+- ``start:stop*factor`` a geometric range, stop included when it is hit (``64:1024*2``)
+
+Ranges are for ``int`` and ``float`` fields only; for text fields ``:`` is an ordinary character.
+
+Each :class:`Point` gets a stable id, a hash of its canonical parameters, so the same design point
+has the same id in every run and ``--resume`` can skip it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+import math
+import re
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from imcsim.config.loader import StrictModel, load_yaml, validate
+from imcsim.errors import SpecError
+from imcsim.sweep.expr import Filter, compile_filter
+
+FLAGS = "<flags>"
+MAX_AXIS_VALUES = 100_000  # a range longer than this is almost surely a typo (0:1e9:1)
+ID_LENGTH = 16  # hex digits of sha256 kept in a point id (64 bits; collisions are checked)
+
+FieldTypes = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design point: its position in the expansion, its stable id, and its study fields."""
+
+    index: int
+    id: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Fixed fields (``base``), swept fields (``axes``, in order, first outermost) and filters."""
+
+    base: dict[str, Any]
+    axes: dict[str, tuple[Any, ...]]
+    filters: tuple[Filter, ...] = ()
+    source: str = FLAGS
+
+    @property
+    def fields(self) -> list[str]:
+        """Every field a point carries: base fields, then axes."""
+        return list(self.base) + [a for a in self.axes if a not in self.base]
+
+    def product_size(self) -> int:
+        """Number of combinations before filters."""
+        return math.prod(len(v) for v in self.axes.values())
+
+    def iter_points(self) -> Iterator[Point]:
+        """Yield the points that pass every filter, lazily, numbered from 0 in expansion order."""
+        names = list(self.axes)
+        index = 0
+        for combo in itertools.product(*self.axes.values()):
+            params = dict(self.base)
+            params.update(zip(names, combo))
+            if all(f.keeps(params) for f in self.filters):
+                yield Point(index=index, id=point_id(params), params=params)
+                index += 1
+
+    def expand(self) -> list[Point]:
+        """All points; a spec whose filters drop every combination is a SpecError."""
+        points = list(self.iter_points())
+        if not points:
+            texts = "; ".join(f.text for f in self.filters)
+            raise SpecError(self.source, "filters", texts,
+                            problem=f"the filters drop all {self.product_size()} combinations:",
+                            allowed="filters that keep at least one point")
+        return points
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical JSON-able form, written to the manifest and compared on resume."""
+        return {"base": dict(self.base), "axes": {k: list(v) for k, v in self.axes.items()},
+                "filters": [f.text for f in self.filters]}
+
+    def updated(self, other: SweepSpec) -> SweepSpec:
+        """``other`` (e.g. flags) overrides this spec (e.g. a YAML file) field by field."""
+        base = {k: v for k, v in self.base.items() if k not in other.axes}
+        base.update(other.base)
+        axes = {k: v for k, v in self.axes.items() if k not in other.base}
+        axes.update(other.axes)
+        return SweepSpec(base=base, axes=axes, filters=self.filters + other.filters,
+                         source=f"{self.source} + {other.source}")
+
+
+def point_id(params: Mapping[str, Any]) -> str:
+    """Stable id of a point: sha256 of its parameters as canonical JSON (sorted keys)."""
+    text = json.dumps(dict(params), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:ID_LENGTH]
+
+
+# ---------------------------------------------------------------------------------------- flags
+
+
+def split_flag_args(args: Sequence[str], source: str = FLAGS) -> list[tuple[str, str]]:
+    """``["--rows", "64,128", "--rows-parallel=16"]`` -> ``[("rows", "64,128"), ("rows_parallel", "16")]``.
+
+    The sweep CLI takes any study field as a flag, so the flags it does not know itself come here.
+    """
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or arg == "--":
+            raise SpecError(source, None, arg, problem="unexpected argument",
+                            allowed="--FIELD VALUES pairs, e.g. --rows 64,128,256")
+        name, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                raise SpecError(source, f"--{name}", problem="needs a value")
+            value = args[i + 1]
+            i += 1
+        pairs.append((name.replace("-", "_"), value))
+        i += 1
+    return pairs
+
+
+def spec_from_flags(flags: Mapping[str, str] | Iterable[tuple[str, str]], field_types: FieldTypes,
+                    filters: Sequence[str] = (), source: str = FLAGS) -> SweepSpec:
+    """A spec from ``field -> "values"`` text. One value is a fixed field; several make an axis."""
+    items = list(flags.items()) if isinstance(flags, Mapping) else list(flags)
+    base: dict[str, Any] = {}
+    axes: dict[str, tuple[Any, ...]] = {}
+    for name, text in items:
+        _check_field(name, field_types, source, flag=True)
+        flag = "--" + name.replace("_", "-")
+        if name in base or name in axes:
+            raise SpecError(source, flag, text, problem="given twice; second value",
+                            allowed="each field once (list several values with commas)")
+        values = parse_values(text, field_types[name], flag, source)
+        if len(values) == 1 and not _is_range_text(text, field_types[name]):
+            base[name] = values[0]
+        else:
+            axes[name] = values
+    known = list(base) + list(axes)
+    compiled = tuple(compile_filter(t, known, source) for t in filters)
+    return SweepSpec(base=base, axes=axes, filters=compiled, source=source)
+
+
+def parse_values(text: str, ftype: Any, where: str, source: str = FLAGS) -> tuple[Any, ...]:
+    """Parse ``a,b,c`` / ``start:stop:step`` / ``start:stop*factor`` into typed values."""
+    if not isinstance(text, str) or not text.strip():
+        raise SpecError(source, where, text, problem="empty value", allowed=_describe(ftype))
+    text = text.strip()
+    if _is_range_text(text, ftype):
+        values = _parse_range_text(text, ftype, where, source)
+    else:
+        values = tuple(_coerce_text(item.strip(), ftype, where, source) for item in text.split(","))
+    _check_unique(values, where, source)
+    return values
+
+
+_RANGE = re.compile(r"^\s*([^:*]+):([^:*]+)(?::([^:*]+)|\*([^:*]+))\s*$")
+
+
+def _is_range_text(text: str, ftype: Any) -> bool:
+    return _base_type(ftype) in (int, float) and ":" in text
+
+
+def _parse_range_text(text: str, ftype: Any, where: str, source: str) -> tuple[Any, ...]:
+    m = _RANGE.match(text)
+    if not m:
+        raise SpecError(source, where, text, problem="bad range",
+                        allowed="start:stop:step or start:stop*factor, e.g. 64:256:64 or 64:1024*2")
+    start, stop, step, factor = m.groups()
+    num = _base_type(ftype)
+    return make_range(_coerce_text(start, num, where, source), _coerce_text(stop, num, where, source),
+                      step=None if step is None else _coerce_text(step, num, where, source),
+                      factor=None if factor is None else _coerce_text(factor, float, where, source),
+                      ftype=ftype, where=where, source=source, text=text)
+
+
+def make_range(start: float, stop: float, *, step: float | None = None, factor: float | None = None,
+               ftype: Any = float, where: str = "", source: str = FLAGS, text: Any = None) -> tuple[Any, ...]:
+    """Inclusive arithmetic (``step``) or geometric (``factor``) range, typed by ``ftype``."""
+    shown = text if text is not None else {"start": start, "stop": stop, "step": step, "factor": factor}
+    num = _base_type(ftype)
+    if num not in (int, float):
+        raise SpecError(source, where, shown, problem="a range needs a number field; got range",
+                        allowed=f"a list of {_describe(ftype)}")
+    if (step is None) == (factor is None):
+        raise SpecError(source, where, shown, problem="a range needs exactly one of step or factor; got",
+                        allowed="{start, stop, step} or {start, stop, factor}")
+    if stop < start:
+        raise SpecError(source, where, shown, problem="empty range (stop below start)",
+                        allowed="start <= stop")
+    values: list[float] = []
+    if step is not None:
+        if step <= 0:
+            raise SpecError(source, where, shown, problem="empty range (step must be positive)",
+                            allowed="step > 0")
+        count = math.floor((stop - start) / step * (1 + 1e-12) + 1e-9) + 1
+        _check_length(count, where, source, shown)
+        values = [start + i * step for i in range(count)]
+    else:
+        assert factor is not None
+        if factor <= 1 or start <= 0:
+            raise SpecError(source, where, shown, problem="empty range (needs factor > 1 and start > 0)",
+                            allowed="start > 0, factor > 1")
+        count = math.floor(math.log(stop / start) / math.log(factor) + 1e-9) + 1
+        _check_length(count, where, source, shown)
+        values = [start * factor ** i for i in range(count)]
+    if num is int:
+        if any(abs(v - round(v)) > 1e-9 for v in values):
+            raise SpecError(source, where, shown, problem="range gives non-integer values for an integer field:",
+                            allowed="integer start, step and factor")
+        return tuple(int(round(v)) for v in values)
+    return tuple(float(v) for v in values)
+
+
+def _check_length(count: int, where: str, source: str, shown: Any) -> None:
+    if count > MAX_AXIS_VALUES:
+        raise SpecError(source, where, shown, problem=f"range has {count} values",
+                        allowed=f"at most {MAX_AXIS_VALUES} values per axis")
+
+
+def _check_unique(values: Sequence[Any], where: str, source: str) -> None:
+    seen: set[str] = set()
+    for v in values:
+        key = json.dumps(v)
+        if key in seen:
+            raise SpecError(source, where, v, problem="value listed twice:", allowed="each value once")
+        seen.add(key)
+
+
+# ----------------------------------------------------------------------------------------- YAML
+
+
+class RangeSpec(StrictModel):
+    """``{start, stop, step}`` or ``{start, stop, factor}``; stop is included when it is hit."""
+
+    start: float
+    stop: float
+    step: float | None = None
+    factor: float | None = None
+
+
+class SweepFile(StrictModel):
+    """A sweep YAML: fixed ``base`` fields, ``axes`` to sweep, and ``filters`` that drop points."""
+
+    base: dict[str, Any] = {}
+    axes: dict[str, Any]
+    filters: list[str] = []
+
+
+def load_sweep(path: str | Path, field_types: FieldTypes) -> SweepSpec:
+    """Read and check a sweep YAML (see :class:`SweepFile`)."""
+    src = str(path)
+    model = validate(SweepFile, load_yaml(path), src)
+    return spec_from_mapping(model.base, model.axes, model.filters, field_types, source=src)
+
+
+def spec_from_mapping(base: Mapping[str, Any], axes: Mapping[str, Any], filters: Sequence[str],
+                      field_types: FieldTypes, source: str = "<sweep>") -> SweepSpec:
+    """Build a spec from already-parsed YAML values (lists, range mappings, or flag-style strings)."""
+    typed_base: dict[str, Any] = {}
+    for name, value in base.items():
+        where = f"base.{name}"
+        _check_field(name, field_types, source, where=where)
+        typed_base[name] = coerce(value, field_types[name], where, source)
+    typed_axes: dict[str, tuple[Any, ...]] = {}
+    if not axes:
+        raise SpecError(source, "axes", problem="no axes to sweep",
+                        allowed="a mapping of field -> list of values or {start, stop, step|factor}")
+    for name, value in axes.items():
+        where = f"axes.{name}"
+        _check_field(name, field_types, source, where=where)
+        if name in typed_base:
+            raise SpecError(source, where, problem="field is both in base and in axes",
+                            allowed="each field in one of them")
+        typed_axes[name] = _axis_values(value, field_types[name], where, source)
+    known = list(typed_base) + list(typed_axes)
+    compiled = tuple(compile_filter(t, known, source) for t in filters)
+    return SweepSpec(base=typed_base, axes=typed_axes, filters=compiled, source=source)
+
+
+def _axis_values(value: Any, ftype: Any, where: str, source: str) -> tuple[Any, ...]:
+    if isinstance(value, Mapping):
+        validate(RangeSpec, dict(value), source, prefix=where)  # keys and number-ness, one line each
+        num = _base_type(ftype)
+        if num not in (int, float):
+            raise SpecError(source, where, dict(value), problem="a range needs a number field; got range",
+                            allowed=f"a list of {_describe(ftype)}")
+        raw = dict(value)
+        start = coerce(raw["start"], num, f"{where}.start", source)
+        stop = coerce(raw["stop"], num, f"{where}.stop", source)
+        step = None if raw.get("step") is None else coerce(raw["step"], num, f"{where}.step", source)
+        factor = None if raw.get("factor") is None else coerce(raw["factor"], float, f"{where}.factor", source)
+        return make_range(start, stop, step=step, factor=factor, ftype=ftype, where=where,
+                          source=source, text=raw)
+    if isinstance(value, str):
+        return parse_values(value, ftype, where, source)
+    if isinstance(value, list):
+        if not value:
+            raise SpecError(source, where, value, problem="empty list", allowed=f"one or more {_describe(ftype)}")
+        values = tuple(coerce(v, ftype, f"{where}[{i}]", source) for i, v in enumerate(value))
+        _check_unique(values, where, source)
+        return values
+    return (coerce(value, ftype, where, source),)
+
+
+# ---------------------------------------------------------------------------------------- types
+
+
+def field_types_from_model(model: type[BaseModel]) -> dict[str, Any]:
+    """Sweepable fields of a pydantic model: those typed int, float, str, bool, Literal, or Optional of them."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        if _base_type(ann) is not None:
+            out[name] = ann
+    return out
+
+
+def _optional_inner(ftype: Any) -> tuple[Any, bool]:
+    """(inner type, accepts None) for ``X | None``; (ftype, False) otherwise."""
+    origin = typing.get_origin(ftype)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(ftype) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(ftype)) == 2:
+            return args[0], True
+    return ftype, False
+
+
+def _base_type(ftype: Any) -> type | None:
+    """The Python type values of ``ftype`` have (``str`` for a Literal of strings), or None."""
+    inner, _ = _optional_inner(ftype)
+    if typing.get_origin(inner) is Literal:
+        kinds = {type(a) for a in typing.get_args(inner)}
+        return kinds.pop() if len(kinds) == 1 and kinds <= {int, float, str, bool} else None
+    return inner if inner in (int, float, str, bool) else None
+
+
+def _describe(ftype: Any) -> str:
+    inner, nullable = _optional_inner(ftype)
+    if typing.get_origin(inner) is Literal:
+        text = "one of " + ", ".join(str(a) for a in typing.get_args(inner))
+    else:
+        text = {int: "integers", float: "numbers", str: "text values", bool: "true/false"}.get(inner, str(inner))
+    return text + (" or none" if nullable else "")
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _coerce_text(text: str, ftype: Any, where: str, source: str) -> Any:
+    """A value from flag text, typed by the field."""
+    inner, nullable = _optional_inner(ftype)
+    if nullable and text.lower() in ("none", "null"):
+        return None
+    base = _base_type(inner)
+    value: Any = text
+    try:
+        if base is int:
+            value = int(text)
+        elif base is float:
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+        elif base is bool:
+            low = text.lower()
+            if low not in _TRUE | _FALSE:
+                raise ValueError
+            value = low in _TRUE
+    except ValueError:
+        raise SpecError(source, where, text, problem="wrong type of value", allowed=_describe(ftype)) from None
+    return coerce(value, ftype, where, source)
+
+
+def coerce(value: Any, ftype: Any, where: str, source: str) -> Any:
+    """Check a native value (from YAML or already parsed) against the field type; ints pass for floats."""
+    inner, nullable = _optional_inner(ftype)
+    if value is None:
+        if nullable:
+            return None
+        raise SpecError(source, where, "null", problem="wrong type of value", allowed=_describe(ftype))
+    base = _base_type(inner)
+    if base is None:
+        raise SpecError(source, where, str(ftype), problem="field cannot be swept: its type is",
+                        allowed="int, float, str, bool or a Literal of them")
+    ok = False
+    if base is bool:
+        ok = isinstance(value, bool)
+    elif base is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif base is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        value = float(value) if ok else value
+    elif base is str:
+        ok = isinstance(value, str) and value != ""
+    if not ok:
+        raise SpecError(source, where, value, problem="wrong type of value", allowed=_describe(ftype))
+    if typing.get_origin(inner) is Literal and value not in typing.get_args(inner):
+        raise SpecError(source, where, value, problem="not an allowed value:", allowed=_describe(ftype))
+    return value
+
+
+def _check_field(name: str, field_types: FieldTypes, source: str, *, flag: bool = False,
+                 where: str | None = None) -> None:
+    if name in field_types:
+        return
+    known = sorted(field_types)
+    guess = difflib.get_close_matches(name, known, n=1)
+    shown = f"--{name.replace('_', '-')}" if flag else (where or name)
+    hint = f" (did you mean {('--' + guess[0].replace('_', '-')) if flag else guess[0]!r}?)" if guess else ""
+    raise SpecError(source, shown, problem=f"unknown field{hint}", allowed=", ".join(known))
