@@ -195,10 +195,12 @@ class DeviceModel(ABC):
         """Closed-form (expected) cost of updating ``n_weights`` weights of ``bits`` bits.
 
         Each bit of an updated weight flips with probability ``flip_prob`` (independently); stored
-        bits are 1 with probability ``ones_prob``. Updated weights come in contiguous runs of
-        ``run_weights`` (default: one run of all of them) that start on a line boundary, with live
-        neighbours after a run's end. For policy ``all`` the result equals :meth:`write` on any data
-        of that layout exactly (except SAS two-step, whose assists depend on the data's ones).
+        bits are 1 with probability ``ones_prob``. By default the weights are one contiguous region
+        that shares its lines with nothing else (like :meth:`write` without a mask). With
+        ``run_weights`` they come in runs of that many weights, each starting on a line boundary and
+        sharing its last line with live neighbours (a sparse update: read-modify-write on SAS-MRAM
+        with interleaved placement). For policy ``all`` the result equals :meth:`write` on any data of
+        that layout exactly (except SAS two-step, whose assists depend on the data's ones).
         """
         policy = check_policy(policy or self.default_policy)
         if n_weights < 0:

@@ -115,15 +115,17 @@ class SasMramModel(DeviceModel):
         if n_weights != int(n_weights):
             raise ValueError(f"interleaved placement needs a whole number of weights, got {n_weights}")
         n = int(n_weights)
-        run = run_weights or max(n, 1)
-        runs, tail = divmod(n, run)
+        if run_weights is None:  # the request is the whole region: its last line holds nothing else
+            full, rem = divmod(n, N)
+            return [(full * bits, N, 0), (bits if rem else 0, rem, 0)]
+        runs, tail = divmod(n, run_weights)
         types: list[GroupType] = []
-        for count, length in ((runs, run), (1, tail)):
+        for count, length in ((runs, run_weights), (1, tail)):
             if count == 0 or length == 0:
                 continue
             full, rem = divmod(length, N)
             types.append((count * full * bits, N, 0))
-            if rem:
+            if rem:  # the run's last line is shared with live neighbours: read-modify-write
                 types.append((count * bits, rem, N - rem))
         return types
 
