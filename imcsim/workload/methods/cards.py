@@ -1,0 +1,72 @@
+"""Method cards: ``workloads/methods/<name>.yaml`` -- what a method is, its source, default options.
+
+A card either describes a built-in method (``name`` is the method) or defines a variant that
+``inherits`` a method or another card and overrides options (e.g. ``repnet-k3``). Cards are the
+user's way to add a method variant without code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from imcsim.config.loader import StrictModel, load_yaml, validate
+from imcsim.errors import SpecError
+from imcsim.paths import workloads_dir
+
+
+class MethodCard(StrictModel):
+    name: str
+    description: str
+    source: str
+    inherits: str | None = None
+    options: dict[str, Any] = {}
+    trains: str = ""
+    stores: str = ""
+    propagates: str = ""
+    writes: str = ""
+    notes: list[str] = []
+    file: str | None = None
+
+    def resolved(self, _depth: int = 0) -> tuple[str, dict[str, Any], list[str]]:
+        """(built-in method, merged options, notes) following ``inherits``."""
+        from imcsim.workload.methods import _METHODS, ALIASES, _load_all
+
+        _load_all()
+        if _depth > 10:
+            raise SpecError(self.file, "inherits", self.inherits, problem="inheritance loop at")
+        base = self.inherits or self.name
+        base = ALIASES.get(base, base)
+        if base in _METHODS and (self.inherits is not None or base == self.name):
+            return base, dict(self.options), list(self.notes)
+        parent = find_card(base) if base != self.name else None
+        if parent is None:
+            raise SpecError(self.file, "inherits", base, problem="unknown method or card",
+                            allowed=", ".join(sorted(_METHODS)))
+        pbase, popts, pnotes = parent.resolved(_depth + 1)
+        return pbase, {**popts, **self.options}, pnotes + list(self.notes)
+
+
+def cards_dir() -> Path:
+    return workloads_dir() / "methods"
+
+
+def load_card(path: str | Path) -> MethodCard:
+    data = load_yaml(path)
+    card = validate(MethodCard, data, path)
+    card.file = str(path)
+    return card
+
+
+def find_card(name: str) -> MethodCard | None:
+    """A card by path (``*.yaml``) or by name in the built-in folder; None when there is none."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml"):
+        return load_card(p)
+    candidate = cards_dir() / f"{name}.yaml"
+    return load_card(candidate) if candidate.is_file() else None
+
+
+def all_cards() -> list[MethodCard]:
+    d = cards_dir()
+    return [load_card(p) for p in sorted(d.glob("*.yaml"))] if d.is_dir() else []
