@@ -221,7 +221,7 @@ def builtin_card_names() -> list[str]:
     return sorted(p.stem for p in devices_dir().glob("*.yaml") if not p.stem.startswith(PRESET_PREFIX))
 
 
-def _looks_like_path(ref: str) -> bool:
+def looks_like_path(ref: str) -> bool:
     return "/" in ref or "\\" in ref or ref.endswith((".yaml", ".yml"))
 
 
@@ -232,7 +232,7 @@ def resolve_card_path(ref: str, base_dir: Path | None = None, *, file: str = "<f
     An unknown name is a SpecError listing the known ones; a path that does not exist is reported
     by :func:`load_yaml` when the card is read.
     """
-    if _looks_like_path(ref):
+    if looks_like_path(ref):
         path = Path(ref).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
@@ -294,6 +294,8 @@ def _resolve(path: Path, seen: list[Path]) -> tuple[list[str], dict[str, Any]]:
     merged["provenance"] = card.provenance or merged.get("provenance", "")
     merged["file"] = file
     merged["options"].update(card.options)
+    for name in card.options:
+        merged.setdefault("option_files", {})[name] = file
     for name, entry in card.params.items():
         base = dict(merged["params"].get(name, {}))
         if entry.unit is None and "unit" not in base:
@@ -312,6 +314,7 @@ def _apply_overrides(merged: dict[str, Any], overrides: dict[str, Any], technolo
     for name, value in overrides.items():
         if name in options_fields:
             merged["options"][name] = value
+            merged.setdefault("option_files", {})[name] = OVERRIDES_FILE
             continue
         if isinstance(value, dict):
             entry = validate(ParamEntry, value, OVERRIDES_FILE, prefix=name)
@@ -341,7 +344,12 @@ def _build(merged: dict[str, Any], chain: list[str]) -> DeviceCard:
             raise SpecError(files.get(name, chain[0]), f"params.{name}.unit", entry.get("unit"), unit,
                             problem="wrong unit")
     params = validate(params_model, merged["params"], chain[-1], prefix="params")
-    options = validate(OPTIONS_MODEL[technology], merged["options"], chain[0], prefix="options")
+    try:
+        options = validate(OPTIONS_MODEL[technology], merged["options"], chain[0], prefix="options")
+    except SpecError as exc:  # name the card (or overrides) that set the bad option
+        key = (exc.field or "").split(".")[1] if "." in (exc.field or "") else ""
+        file = merged.get("option_files", {}).get(key, chain[0])
+        raise SpecError(file, exc.field, exc.value, exc.allowed, problem=exc.problem) from None
     return DeviceCard(name=merged["name"], technology=technology, description=merged["description"],
                       provenance=merged["provenance"], file=merged["file"], chain=chain,
                       options=options, params=params, defined_in=merged["defined_in"])

@@ -1,0 +1,81 @@
+"""The Study skeleton: defaults, device resolution, and one-line errors naming file and field."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from imcsim.config.study import Study, load_study
+from imcsim.errors import SpecError
+
+
+def study_file(tmp_path, text, name="study.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_minimal_study_gets_defaults(tmp_path):
+    s = load_study(study_file(tmp_path, """\
+        device: sas-mram
+        workload: {name: resnet18}
+        """))
+    assert isinstance(s, Study)
+    assert s.device == "sas-mram" and s.accelerator is None
+    assert s.workload.name == "resnet18" and s.workload.options == {}
+    assert s.method.name == "inference"
+    assert s.options.write_policy == "all" and s.options.activity == 0.5 and s.options.seed == 0
+
+
+def test_full_study(tmp_path):
+    s = load_study(study_file(tmp_path, """\
+        name: cl
+        device: reram
+        accelerator: acc-reram
+        workload: {name: resnet18, options: {resolution: 224}}
+        method: {name: repnet, options: {rank: 4}}
+        options: {write_policy: diff, activity: 0.3, seed: 7, steps_per_day: 200, flip_prob: 0.1}
+        """))
+    assert s.method.options == {"rank": 4} and s.options.write_policy == "diff"
+    assert s.options.steps_per_day == 200 and s.options.flip_prob == 0.1
+
+
+def test_device_path_is_resolved_relative_to_the_study(tmp_path):
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "mine.yaml").write_text("kind: device\ninherits: sas-mram\n")
+    s = load_study(study_file(tmp_path, "device: cards/mine.yaml\nworkload: {name: resnet18}\n"))
+    assert Path(s.device) == (tmp_path / "cards" / "mine.yaml").resolve()
+
+
+@pytest.mark.parametrize("body, pattern", [
+    ("device: sas-mram\nworkload: {name: r}\noptions: {activty: 0.2}\n",
+     r"study.yaml: options.activty: unknown key \(did you mean 'activity'\?\)"),
+    ("device: sas-mram\nworkload: {name: r}\noptions: {activity: 1.2}\n",
+     r"study.yaml: options.activity: bad value 1.2; allowed: .*less than or equal to 1"),
+    ("device: sas-mram\nworkload: {name: r}\noptions: {steps_per_day: 0}\n",
+     r"study.yaml: options.steps_per_day: bad value 0; allowed: .*greater than 0"),
+    ("device: sas-mram\nworkload: {name: r}\noptions: {seed: many}\n",
+     r"study.yaml: options.seed: bad value 'many'; allowed: .*integer"),
+    ("device: sas-mram\nworkload: {name: r}\noptions: {write_policy: some}\n",
+     r"study.yaml: options.write_policy: bad value 'some'; allowed: .*'all' or 'diff'"),
+    ("device: sas-mram\n", r"study.yaml: workload: missing required field"),
+    ("device: nosuch\nworkload: {name: r}\n",
+     r"study.yaml: device: unknown device 'nosuch'; allowed: reram, sas-mram, .*stt-mram"),
+    ("device: ./none.yaml\nworkload: {name: r}\n", r"study.yaml: device: card file does not exist: './none.yaml'"),
+    ("device: sas-mram\nworkload: {name: r\n", r"study.yaml: YAML does not parse at line 3"),
+])
+def test_bad_studies(tmp_path, body, pattern):
+    with pytest.raises(SpecError, match=pattern):
+        load_study(study_file(tmp_path, body))
+
+
+def test_missing_study_file(tmp_path):
+    with pytest.raises(SpecError, match="does not exist"):
+        load_study(tmp_path / "nope.yaml")
+
+
+def test_bad_card_behind_a_study_names_the_card(tmp_path):
+    (tmp_path / "bad.yaml").write_text("kind: device\ninherits: sas-mram\nparams:\n"
+                                       "  sot_current_ua: {value: 0, tag: A, source: x}\n")
+    with pytest.raises(SpecError, match=r"bad.yaml: params.sot_current_ua.value: bad value 0"):
+        load_study(study_file(tmp_path, "device: bad.yaml\nworkload: {name: r}\n"))
