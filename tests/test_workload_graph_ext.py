@@ -71,3 +71,10 @@ def test_source_nodes_join_open_blocks():
         b.add(b.input, p, name="add")
     g = b.build()
     assert g.blocks["blk"].nodes == ("blk.p", "blk.add") and g["blk.p"].block == "blk"
+
+
+def test_pool_that_empties_the_map_is_an_error():
+    b = GraphBuilder("t", (4, 1, 1))
+    # (1 + 0 - 2) // 2 + 1 = 0 rows
+    with pytest.raises(ValueError, match="output 0x0"):
+        b.pool(b.input, "max", 2, 2)

@@ -369,6 +369,8 @@ class GraphBuilder:
         stride = stride or kernel
         ho = (h + 2 * padding - kernel) // stride + 1
         wo = (w + 2 * padding - kernel) // stride + 1
+        if ho < 1 or wo < 1:
+            raise ValueError(f"pool {name or ''}: output {ho}x{wo} from input {h}x{w}")
         attrs = dict(kind=kind, kernel=(kernel, kernel), stride=(stride, stride), padding=(padding, padding))
         return self._add("pool", (x,), (c, ho, wo), attrs, {}, 0, name, ())
 
