@@ -26,7 +26,7 @@ FP32_BITS = 32
 
 def spec_error(method: str, graph: Graph, missing: str) -> SpecError:
     """One line naming the method, the workload and what is missing."""
-    return SpecError(None, "method", method, problem=f"cannot apply to workload {graph.name!r}: {missing}; method")
+    return SpecError(None, "method", None, problem=f"{method!r} cannot apply to workload {graph.name!r}: {missing}")
 
 
 def classifier(graph: Graph) -> Node:
