@@ -4,7 +4,7 @@ They stand in for ``imcsim.engine.evaluate_point``: deterministic metrics from t
 one that fails for some points, one that logs every call to a side file (to count evaluations across
 runs and processes), and one that stops after k calls the way Ctrl-C would.
 
-Run as a script (``python tests/sweep_helpers.py OUT_DIR [--resume]``) it runs a slow logged sweep;
+Run as a script (``python tests/sweep_helpers.py OUT_DIR [--resume] [--jobs N]``) it runs a slow logged sweep;
 the kill test starts it in a subprocess and kills it halfway.
 """
 
@@ -67,6 +67,15 @@ def stop_after(params: dict[str, Any]) -> dict[str, Any]:
     return logged(params)
 
 
+def warm() -> None:
+    """A warm-up hook: records which process ran it in $IMCSIM_TEST_WARM_FILE."""
+    fd = os.open(os.environ["IMCSIM_TEST_WARM_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+
+
 def reset_calls() -> None:
     global _calls
     _calls = 0
@@ -106,7 +115,13 @@ def main(argv: list[str]) -> int:
     from imcsim.sweep.runner import run_sweep
 
     out = argv[0]
-    summary = run_sweep(demo_spec(), logged, out, resume="--resume" in argv, progress="lines",
+    jobs = int(argv[argv.index("--jobs") + 1]) if "--jobs" in argv else 1
+    evaluate = logged
+    if jobs > 1:
+        import sweep_helpers  # workers import it by this name, not as __main__
+
+        evaluate = sweep_helpers.logged
+    summary = run_sweep(demo_spec(), evaluate, out, jobs=jobs, resume="--resume" in argv, progress="lines",
                         flush_every=1, compact_when_done=False)
     print(f"evaluated={summary.evaluated} skipped={summary.skipped}")
     return 0

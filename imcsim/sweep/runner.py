@@ -1,0 +1,467 @@
+"""Running a sweep: serially, on local worker processes, or on a Dask cluster, into a result store.
+
+The runner is engine-agnostic: it takes ``evaluate(params) -> dict of metrics`` (the engine's
+``imcsim.engine.evaluate_point`` in the CLI, small functions in tests). For worker processes and Dask
+that function must be picklable by reference (a module-level function).
+
+Why it is built this way:
+
+- Points go out in chunks so per-point overhead is small. The chunk size adapts: the first chunks
+  hold one point, then chunks are sized to take about ``CHUNK_TARGET_S`` seconds from the measured
+  cost per point (a 1 ms analytic point gets chunks of a few hundred, a 10 s event-engine point
+  gets chunks of one, so Ctrl-C never waits long).
+- Only a few chunks are in flight per worker, and every finished point goes straight to the store,
+  so memory stays flat however many points the sweep has.
+- A point whose evaluation raises is recorded with ``status="error"`` and a one-line message; the
+  sweep goes on. A dead worker process or a lost Dask worker stops the sweep (after storing what
+  finished): ``--resume`` picks up from there.
+- Ctrl-C (and SIGTERM) stop the sweep, store every finished point, record the run in the manifest
+  and raise :class:`SweepInterrupted` (a KeyboardInterrupt carrying the summary).
+- The result table is ordered by the plan, so it does not depend on ``jobs`` or ``scheduler``.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from imcsim.errors import SpecError
+from imcsim.sweep.progress import make_progress
+from imcsim.sweep.spec import Point, SweepSpec
+from imcsim.sweep.store import RESERVED, ResultStore, compact, now_iso
+
+Evaluate = Callable[[dict[str, Any]], Mapping[str, Any]]
+
+CHUNK_TARGET_S = 0.25   # wall time one chunk should take once the cost per point is known
+MAX_CHUNK = 512
+INFLIGHT_PER_SLOT = 2   # chunks queued per worker slot: enough to keep workers busy, few to hold
+ERROR_CHARS = 300
+DASK_CONNECT_TIMEOUT_S = 20
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What one call of :func:`run_sweep` did."""
+
+    out_dir: Path
+    total: int          # points in the plan
+    skipped: int        # already stored by an earlier run (resume)
+    evaluated: int      # evaluated and stored by this run
+    failed: int         # of those, recorded with status "error"
+    cleared: int        # stored results deleted by force
+    complete: bool      # every planned point is now stored
+    elapsed_s: float
+
+    @property
+    def points_per_s(self) -> float:
+        return self.evaluated / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a sweep; everything finished is stored. ``summary`` says how much."""
+
+    def __init__(self, summary: SweepSummary) -> None:
+        super().__init__(f"sweep interrupted: {summary.skipped + summary.evaluated} of {summary.total} "
+                         f"points stored in {summary.out_dir}; rerun with --resume to finish")
+        self.summary = summary
+
+
+def run_sweep(points: SweepSpec | Sequence[Point], evaluate: Evaluate, out_dir: str | Path, jobs: int = 1,
+              scheduler: Any = None, resume: bool = False, force: bool = False, progress: str | bool = "auto",
+              *, warmup: Callable[[], Any] | None = None, retry_failed: bool = False,
+              chunk_size: int | None = None, flush_every: int = 64, flush_seconds: float = 2.0,
+              compact_when_done: bool = True, progress_stream: TextIO | None = None,
+              spec: Mapping[str, Any] | None = None) -> SweepSummary:
+    """Evaluate every point not yet stored in ``out_dir`` and stream the results there.
+
+    ``points``: a :class:`SweepSpec` (expanded here) or points already expanded. ``jobs > 1``: local
+    worker processes; ``scheduler``: a Dask scheduler address (or a ``distributed.Client``).
+    ``resume``: skip points already stored (with ``retry_failed``, re-run those stored as errors).
+    ``force``: delete the folder's stored results first. ``warmup()`` runs once per worker process
+    before its first point (e.g. to compile kernels or load device cards).
+    """
+    if isinstance(points, SweepSpec):
+        spec = spec if spec is not None else points.to_dict()
+        fields = points.fields
+        plan = points.expand()
+    else:
+        plan = list(points)
+        fields = list(dict.fromkeys(k for p in plan for k in p.params))
+    if not plan:
+        raise SpecError(None, "points", problem="the sweep has no points")
+    _check_unique_ids(plan)
+    if jobs < 1:
+        raise SpecError("<flags>", "--jobs", jobs, problem="bad value", allowed="an integer >= 1")
+    parallel = scheduler is not None or jobs > 1
+    if parallel:
+        _check_picklable(evaluate, "evaluate")
+        if warmup is not None:
+            _check_picklable(warmup, "warmup")
+
+    client, own_client = _connect(scheduler) if scheduler is not None else (None, False)
+    try:
+        return _run(plan, fields, spec, evaluate, out_dir, jobs, client, resume, force, progress, warmup,
+                    retry_failed, chunk_size, flush_every, flush_seconds, compact_when_done, progress_stream)
+    finally:
+        if own_client:
+            client.close()
+
+
+def _run(plan: list[Point], fields: list[str], spec: Mapping[str, Any] | None, evaluate: Evaluate,
+         out_dir: str | Path, jobs: int, client: Any, resume: bool, force: bool, progress: str | bool,
+         warmup: Callable[[], Any] | None, retry_failed: bool, chunk_size: int | None, flush_every: int,
+         flush_seconds: float, compact_when_done: bool, progress_stream: TextIO | None) -> SweepSummary:
+    store = ResultStore.open(out_dir, plan, fields=fields, spec=spec, resume=resume, force=force,
+                             flush_every=flush_every, flush_seconds=flush_seconds)
+    done = store.stored_status
+    todo = [p for p in plan if p.id not in done or (retry_failed and done[p.id] == "error")]
+    skipped = len(plan) - len(todo)
+    bar = make_progress(progress, len(plan), skipped, progress_stream)
+    counts = {"evaluated": 0, "failed": 0}
+    started, t0 = now_iso(), time.monotonic()
+
+    def on_result(point: Point, status: str, error: str | None, metrics: Mapping[str, Any]) -> None:
+        store.add(point, status, error, metrics)
+        counts["evaluated"] += 1
+        failed = status != "ok"
+        counts["failed"] += failed
+        bar.update(1, int(failed))
+
+    interrupted = False
+    try:
+        with _sigterm_as_interrupt():
+            if client is not None:
+                _run_dask(todo, evaluate, warmup, client, chunk_size, on_result)
+            elif jobs > 1:
+                _run_processes(todo, evaluate, warmup, jobs, chunk_size, on_result)
+            else:
+                _run_serial(todo, evaluate, warmup, on_result)
+    except KeyboardInterrupt:
+        interrupted = True  # stored below; re-raised with the summary attached
+    finally:
+        bar.close()
+        complete = all(p.id in store.stored_status for p in plan)
+        run = {"started": started, "ended": now_iso(), "jobs": jobs,
+               "scheduler": None if client is None else _address(client),
+               "resumed": resume, "skipped": skipped, "evaluated": counts["evaluated"],
+               "failed": counts["failed"], "interrupted": interrupted}
+        store.close(run, complete=complete)
+        summary = SweepSummary(out_dir=Path(out_dir), total=len(plan), skipped=skipped,
+                               evaluated=counts["evaluated"], failed=counts["failed"], cleared=store.cleared,
+                               complete=complete, elapsed_s=time.monotonic() - t0)
+    if interrupted:
+        raise SweepInterrupted(summary)
+    if complete and compact_when_done:
+        compact(out_dir)
+    return summary
+
+
+# ---------------------------------------------------------------------- evaluating one point
+
+
+def evaluate_safely(evaluate: Evaluate, params: Mapping[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
+    """(status, error, metrics) for one point; an exception (not Ctrl-C) becomes a one-line error."""
+    try:
+        result = evaluate(dict(params))
+    except Exception as exc:  # a failing point is data, not a crash: record it and go on
+        return "error", one_line_error(exc), {}
+    try:
+        return "ok", None, clean_metrics(result, params)
+    except ValueError as exc:
+        return "error", one_line_error(exc), {}
+
+
+def clean_metrics(result: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check an evaluate result: a flat mapping of names to numbers, text or booleans.
+
+    numpy scalars become Python values; a metric that echoes a study field with the same value is
+    dropped (the field is already a column); any other clash with a field or a reserved column
+    (``point``, ``point_id``, ``status``, ``error``) is an error, so a column never means two things.
+    """
+    if not isinstance(result, Mapping):
+        raise ValueError(f"evaluate returned {type(result).__name__}, expected a dict of metrics")
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if not isinstance(key, str):
+            raise ValueError(f"metric name {key!r} is not text")
+        if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+            value = value.item()
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise ValueError(f"metric {key!r} is a {type(value).__name__}; metrics must be numbers, text or booleans")
+        if key in RESERVED:
+            raise ValueError(f"metric name {key!r} is reserved for the result table")
+        if key in params:
+            if params[key] == value:
+                continue
+            raise ValueError(f"metric {key!r}={value!r} clashes with the study field {key}={params[key]!r}")
+        out[key] = value
+    return out
+
+
+def one_line_error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
+
+
+# ---------------------------------------------------------------------- chunks (worker side)
+
+
+_WARM: set[str] = set()
+_WARM_LOCK = threading.Lock()
+_WORKER_EVALUATE: Evaluate | None = None
+_WORKER_WARMUP: Callable[[], Any] | None = None
+
+ChunkResult = tuple[list[tuple[int, str, str | None, dict[str, Any]]], float]
+
+
+def _ensure_warm(warmup: Callable[[], Any] | None) -> None:
+    """Run ``warmup`` once per process (Dask worker threads share it, hence the lock)."""
+    if warmup is None:
+        return
+    key = f"{getattr(warmup, '__module__', '')}.{getattr(warmup, '__qualname__', repr(warmup))}"
+    with _WARM_LOCK:
+        if key not in _WARM:
+            warmup()
+            _WARM.add(key)
+
+
+def run_chunk(evaluate: Evaluate, warmup: Callable[[], Any] | None,
+              chunk: Sequence[tuple[int, dict[str, Any]]]) -> ChunkResult:
+    """Evaluate a chunk of (position, params); returns the results and the seconds it took."""
+    _ensure_warm(warmup)
+    t0 = time.perf_counter()
+    out = [(i, *evaluate_safely(evaluate, params)) for i, params in chunk]
+    return out, time.perf_counter() - t0
+
+
+def _init_worker(evaluate: Evaluate, warmup: Callable[[], Any] | None) -> None:
+    """Worker process start: Ctrl-C is the parent's to handle (it stores results and stops us)."""
+    global _WORKER_EVALUATE, _WORKER_WARMUP
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_EVALUATE, _WORKER_WARMUP = evaluate, warmup
+    _ensure_warm(warmup)
+
+
+def _run_worker_chunk(chunk: Sequence[tuple[int, dict[str, Any]]]) -> ChunkResult:
+    assert _WORKER_EVALUATE is not None, "worker not initialised"
+    return run_chunk(_WORKER_EVALUATE, _WORKER_WARMUP, chunk)
+
+
+# ---------------------------------------------------------------------- backends (driver side)
+
+
+OnResult = Callable[[Point, str, str | None, Mapping[str, Any]], None]
+
+
+def _run_serial(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], Any] | None,
+                on_result: OnResult) -> None:
+    _ensure_warm(warmup)
+    for point in todo:
+        on_result(point, *evaluate_safely(evaluate, point.params))
+
+
+class _Chunker:
+    """Hands out chunks of the remaining points, sized from the measured cost per point."""
+
+    def __init__(self, todo: Sequence[Point], slots: int, fixed: int | None) -> None:
+        self.queue = deque(range(len(todo)))
+        self.todo = todo
+        self.slots = slots
+        self.fixed = fixed
+        self.points_timed = 0
+        self.seconds = 0.0
+
+    def record(self, n: int, seconds: float) -> None:
+        self.points_timed += n
+        self.seconds += seconds
+
+    def next(self) -> list[tuple[int, dict[str, Any]]]:
+        if self.fixed:
+            size = self.fixed
+        elif self.points_timed == 0:
+            size = 1
+        else:
+            per_point = max(self.seconds / self.points_timed, 1e-6)
+            size = max(1, min(MAX_CHUNK, int(CHUNK_TARGET_S / per_point)))
+            size = min(size, max(1, math.ceil(len(self.queue) / self.slots)))  # keep the tail balanced
+        n = min(size, len(self.queue))
+        return [(i, self.todo[i].params) for i in (self.queue.popleft() for _ in range(n))]
+
+
+def _drive(todo: Sequence[Point], slots: int, chunk_size: int | None, submit: Callable[[list], Any],
+           wait_any: Callable[[set], tuple[set, set]], cancel: Callable[[set], None],
+           on_result: OnResult) -> None:
+    """The loop shared by processes and Dask: keep chunks in flight, store results as they land."""
+    chunker = _Chunker(todo, slots, chunk_size)
+    inflight: set = set()
+    sizes: dict[Any, int] = {}
+
+    def fill() -> None:
+        while chunker.queue and len(inflight) < slots * INFLIGHT_PER_SLOT:
+            chunk = chunker.next()
+            fut = submit(chunk)
+            inflight.add(fut)
+            sizes[fut] = len(chunk)
+
+    def collect(fut: Any) -> None:
+        inflight.discard(fut)
+        sizes.pop(fut, None)
+        results, seconds = fut.result()
+        chunker.record(len(results), seconds)
+        for i, status, error, metrics in results:
+            on_result(todo[i], status, error, metrics)
+
+    try:
+        fill()
+        while inflight:
+            done, _ = wait_any(inflight)
+            for fut in done:
+                collect(fut)
+            fill()
+    except KeyboardInterrupt:
+        # Keep what already came back, then drop the rest.
+        for fut in [f for f in inflight if _finished_ok(f)]:
+            collect(fut)
+        cancel(inflight)
+        raise
+
+
+def _finished_ok(fut: Any) -> bool:
+    try:
+        return fut.done() and not fut.cancelled() and fut.exception() is None
+    except Exception:
+        return False
+
+
+def _run_processes(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], Any] | None, jobs: int,
+                   chunk_size: int | None, on_result: OnResult) -> None:
+    if not todo:
+        return
+    jobs = min(jobs, len(todo))
+    # spawn, not fork: the parent may hold threads (tqdm, Dask, numba) that fork would copy half-locked.
+    ctx = multiprocessing.get_context("spawn")
+    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(evaluate, warmup))
+
+    def cancel(inflight: set) -> None:
+        for f in inflight:
+            f.cancel()
+        _stop_workers(ex)
+
+    ok = False
+    try:
+        _drive(todo, jobs, chunk_size, lambda chunk: ex.submit(_run_worker_chunk, chunk),
+               lambda fs: futures_wait(fs, return_when=FIRST_COMPLETED), cancel, on_result)
+        ok = True
+    finally:
+        if ok:
+            ex.shutdown(wait=True)
+        else:
+            _stop_workers(ex)
+            ex.shutdown(wait=False, cancel_futures=True)
+
+
+def _stop_workers(ex: ProcessPoolExecutor) -> None:
+    """Stop the workers now (Ctrl-C must not wait for their current chunk)."""
+    terminate = getattr(ex, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for proc in list((getattr(ex, "_processes", None) or {}).values()):  # older Pythons: no public API
+        if proc.is_alive():
+            proc.terminate()
+
+
+def _connect(scheduler: Any) -> tuple[Any, bool]:
+    """A Dask client for ``scheduler`` (an address, or a Client used as is); (client, we own it)."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise SpecError("<flags>", "--scheduler", scheduler, problem="needs dask.distributed, which is not installed;",
+                        allowed="pip install 'imcsim[cluster]'") from None
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    try:
+        return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S), True
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise SpecError("<flags>", "--scheduler", scheduler,
+                        problem=f"cannot reach the Dask scheduler ({one_line_error(exc)}):",
+                        allowed="the address of a running scheduler, e.g. tcp://host:8786") from None
+
+
+def _address(client: Any) -> str:
+    scheduler = getattr(client, "scheduler", None)
+    return str(getattr(scheduler, "address", None) or client)
+
+
+def _run_dask(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], Any] | None, client: Any,
+              chunk_size: int | None, on_result: OnResult) -> None:
+    if not todo:
+        return
+    from dask.distributed import wait
+
+    slots = max(1, sum(client.nthreads().values()))
+
+    def submit(chunk: list) -> Any:
+        return client.submit(run_chunk, evaluate, warmup, chunk, pure=False)
+
+    def wait_any(fs: set) -> tuple[set, set]:
+        res = wait(list(fs), return_when="FIRST_COMPLETED")
+        return set(res.done), set(res.not_done)
+
+    def cancel(fs: set) -> None:
+        if fs:
+            client.cancel(list(fs))
+
+    _drive(todo, slots, chunk_size, submit, wait_any, cancel, on_result)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _check_unique_ids(plan: Sequence[Point]) -> None:
+    seen: dict[str, Point] = {}
+    for p in plan:
+        other = seen.get(p.id)
+        if other is not None:
+            raise SpecError(None, "points", p.params, problem=(
+                f"design point {p.index} has the same id as point {other.index} (listed twice?):"))
+        seen[p.id] = p
+
+
+def _check_picklable(fn: Any, name: str) -> None:
+    try:
+        pickle.dumps(fn)
+    except Exception as exc:
+        raise TypeError(f"{name} must be a module-level function to run in worker processes or on Dask "
+                        f"({one_line_error(exc)})") from None
+
+
+class _sigterm_as_interrupt:
+    """SIGTERM (``kill``, a batch system's stop) takes the Ctrl-C path, so finished points are stored."""
+
+    def __enter__(self) -> None:
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum} (pid {os.getpid()})")

@@ -1,0 +1,439 @@
+"""The sweep result store: append-only Parquet parts in the output folder, plus a manifest.
+
+Layout of an output folder::
+
+    sweep.json              manifest: format, version, spec, fields, point count, plan hash, runs
+    plan.parquet            the planned points in order: point (int), point_id (str)
+    results/part-NNNNNN.parquet
+                            one row per finished point: point_id, the study fields, status
+                            ("ok" | "error"), error (one line or null), then the metrics
+
+Why this shape: rows stream to disk in small batches while the sweep runs, each part written to a
+temporary name and renamed into place, so a crash, a kill or Ctrl-C loses at most the unflushed
+batch and never leaves a half-written part. Memory stays flat: the store holds one batch, and the
+set of finished point ids for resume. Reading concatenates the parts (a later row for the same point
+id wins, which is how a retried point replaces its failure) and orders them by the plan, so the
+table does not depend on how many workers produced it or in which order they finished.
+
+Safety: opening a folder that holds a different sweep, or the same sweep without ``resume``, is a
+:class:`SpecError` raised before anything in the folder is written. ``force`` deletes the stored
+results (and only the store's own files: ``sweep.json``, ``plan.parquet``, ``results/*.parquet``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+import imcsim
+from imcsim.errors import SpecError
+from imcsim.sweep.spec import Point
+
+log = logging.getLogger("imcsim.sweep")
+
+FORMAT = "imcsim-sweep"
+VERSION = 1
+MANIFEST = "sweep.json"
+PLAN = "plan.parquet"
+RESULTS = "results"
+LOCK = ".sweep.lock"
+RESERVED = ("point", "point_id", "status", "error")
+_PART = re.compile(r"^part-(\d{6,})\.parquet$")
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def plan_hash(points: Sequence[Point]) -> str:
+    """Identity of a sweep: the ordered point ids (two specs giving the same points are the same sweep)."""
+    h = hashlib.sha256()
+    for p in points:
+        h.update(p.id.encode("ascii") + b"\n")
+    return h.hexdigest()
+
+
+class ResultStore:
+    """Writes result rows of one sweep run into an output folder; use :meth:`open`, then ``close``."""
+
+    def __init__(self, out_dir: Path, manifest: dict[str, Any], done: dict[str, str], next_seq: int,
+                 cleared: int, flush_every: int, flush_seconds: float, lock: Path | None = None) -> None:
+        self.out_dir = out_dir
+        self._lock = lock
+        self.manifest = manifest
+        self.stored_status = done          # point_id -> latest stored status
+        self.cleared = cleared             # rows deleted by force
+        self.flush_every = max(1, int(flush_every))
+        self.flush_seconds = float(flush_seconds)
+        self._seq = next_seq
+        self._buffer: list[dict[str, Any]] = []
+        self._last_flush = time.monotonic()
+        self._closed = False
+        self.rows_written = 0
+        self.parts_written = 0
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, out_dir: str | Path, points: Sequence[Point], *, fields: Sequence[str],
+             spec: Mapping[str, Any] | None = None, resume: bool = False, force: bool = False,
+             flush_every: int = 64, flush_seconds: float = 2.0) -> ResultStore:
+        """Check the folder, then (only then) clear/prepare it and write the plan and manifest."""
+        out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise SpecError(str(out), None, problem="output path exists and is not a folder",
+                            allowed="a new or empty folder, or a sweep output folder")
+        bad = [f for f in fields if f in RESERVED]
+        if bad:
+            raise SpecError(str(out), bad[0], problem="field name is reserved by the result table",
+                            allowed=f"names other than {', '.join(RESERVED)}")
+        h = plan_hash(points)
+        _check_not_locked(out)
+        old = _read_manifest(out) if (out / MANIFEST).exists() else None
+        if old is None and _part_files(out):
+            raise SpecError(str(out), RESULTS, problem="holds result parts but no sweep.json; not touching it",
+                            allowed="a new or empty output folder")
+        status = _stored_status(out) if old is not None else {}
+        if old is not None and not force and not resume:
+            if old.get("plan_hash") == h:
+                raise SpecError(str(out), MANIFEST, problem=(
+                    f"already holds this sweep ({_count_planned(status, points)} of {len(points)} "
+                    "points stored)"), allowed=(
+                    "--resume to finish it, --force to delete the stored results and start over, "
+                    "or another output folder"))
+            raise SpecError(str(out), MANIFEST, problem=(
+                f"holds a different sweep ({old.get('n_points')} points over "
+                f"{', '.join(old.get('fields', []))}; this one has {len(points)} points)"), allowed=(
+                "another output folder, --resume to keep its results and reuse the points both share, "
+                "or --force to delete its stored results"))
+        # Every check passed: from here on the folder is ours to write.
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _acquire_lock(out)
+        try:
+            cleared = 0
+            if old is not None and force:
+                cleared = len(status)
+                _clear(out)
+                log.warning("--force: deleted %d stored results from %s", cleared, out)
+                old, status = None, {}
+            (out / RESULTS).mkdir(exist_ok=True)
+            _remove_temporaries(out)
+            manifest = {
+                "format": FORMAT, "version": VERSION, "imcsim_version": imcsim.__version__,
+                "spec": dict(spec) if spec is not None else None, "fields": list(fields),
+                "n_points": len(points), "plan_hash": h,
+                "started": (old or {}).get("started") or now_iso(), "finished": None,
+                "runs": list((old or {}).get("runs", [])),
+            }
+            _write_plan(out, points)
+            _write_json(out / MANIFEST, manifest)
+            seqs = [_seq_of(p) for p in _part_files(out)]
+            return cls(out, manifest, status, max(seqs, default=-1) + 1, cleared, flush_every,
+                       flush_seconds, lock)
+        except BaseException:
+            _release_lock(lock)
+            raise
+
+    # ------------------------------------------------------------------ writing
+
+    def add(self, point: Point, status: str, error: str | None, metrics: Mapping[str, Any]) -> None:
+        """Buffer one finished point; flush when the batch is full or old enough."""
+        row: dict[str, Any] = {"point_id": point.id}
+        row.update(point.params)
+        row["status"] = status
+        row["error"] = error
+        row.update(metrics)
+        self._buffer.append(row)
+        self.stored_status[point.id] = status
+        if len(self._buffer) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered rows as one new part (temporary name, then an atomic rename)."""
+        self._last_flush = time.monotonic()
+        if not self._buffer:
+            return
+        rows, self._buffer = self._buffer, []
+        final = self.out_dir / RESULTS / f"part-{self._seq:06d}.parquet"
+        tmp = final.with_name("." + final.name + ".tmp")
+        pq.write_table(rows_to_table(rows), tmp)
+        os.replace(tmp, final)
+        self._seq += 1
+        self.rows_written += len(rows)
+        self.parts_written += 1
+
+    def close(self, run: Mapping[str, Any], *, complete: bool) -> None:
+        """Flush, record this run in the manifest (``finished`` once every planned point is stored)."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+            self.manifest["runs"].append(dict(run))
+            self.manifest["finished"] = now_iso() if complete else None
+            _write_json(self.out_dir / MANIFEST, self.manifest)
+        finally:
+            self._closed = True
+            _release_lock(self._lock)
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def read_results(folder: str | Path, *, all_rows: bool = False):
+    """The result table of a sweep folder as one pandas DataFrame, ordered by the plan.
+
+    Columns: ``point`` (position in the plan), ``point_id``, the study fields, ``status``, ``error``,
+    then the metrics. Rows of points outside the current plan (kept from an earlier spec by
+    ``--resume``) are left out unless ``all_rows``; they then come last with ``point`` missing.
+    """
+    out = Path(folder)
+    manifest = _read_manifest(out)
+    table = _read_parts(out)
+    df = table.to_pandas() if table is not None else _empty_frame(manifest.get("fields", []))
+    df = df.drop_duplicates("point_id", keep="last")
+    plan = pq.read_table(out / PLAN).to_pandas()
+    df = df.merge(plan, on="point_id", how="left" if all_rows else "inner", validate="one_to_one")
+    df = df.sort_values(["point", "point_id"], na_position="last", kind="stable").reset_index(drop=True)
+    if not all_rows:
+        df["point"] = df["point"].astype("int64")
+    first = ["point", "point_id"] + [f for f in manifest.get("fields", []) if f in df.columns] + ["status", "error"]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The ``sweep.json`` of a sweep folder (SpecError if there is none or it is not ours)."""
+    return _read_manifest(Path(folder))
+
+
+def compact(folder: str | Path) -> int:
+    """Merge the parts of a folder into one (latest row per point, plan order); returns parts merged.
+
+    The merged part is renamed into place before the old parts are deleted, and a later row wins
+    on reading, so an interruption at any moment leaves a readable store.
+    """
+    out = Path(folder)
+    _read_manifest(out)
+    lock = _acquire_lock(out)
+    try:
+        parts = _part_files(out)
+        if len(parts) <= 1:
+            return len(parts)
+        df = read_results(out, all_rows=True).drop(columns=["point"])
+        seq = max(_seq_of(p) for p in parts) + 1
+        final = out / RESULTS / f"part-{seq:06d}.parquet"
+        tmp = final.with_name("." + final.name + ".tmp")
+        pq.write_table(_frame_to_table(df), tmp)
+        os.replace(tmp, final)
+        for p in parts:
+            p.unlink()
+        return len(parts)
+    finally:
+        _release_lock(lock)
+
+
+def rows_to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows (dicts with possibly different keys) to a table; a column of mixed kinds becomes text."""
+    names: dict[str, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r))
+    arrays = []
+    for name in names:
+        values = [r.get(name) for r in rows]
+        arrays.append(_array(values))
+    return pa.table(arrays, names=list(names))
+
+
+def _array(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _frame_to_table(df) -> pa.Table:
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        rows = df.to_dict("records")
+        return rows_to_table([{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+                              for r in rows])
+
+
+def _read_parts(out: Path) -> pa.Table | None:
+    tables = [pq.read_table(p) for p in _part_files(out)]
+    if not tables:
+        return None
+    return _concat(tables)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate parts whose columns differ; numbers promote, a kind clash becomes text."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        kinds: dict[str, set[pa.DataType]] = {}
+        for t in tables:
+            for f in t.schema:
+                if not pa.types.is_null(f.type):
+                    kinds.setdefault(f.name, set()).add(f.type)
+        clash = {n for n, k in kinds.items()
+                 if len(k) > 1 and not all(pa.types.is_integer(x) or pa.types.is_floating(x) for x in k)}
+        fixed = []
+        for t in tables:
+            for name in clash & set(t.column_names):
+                i = t.column_names.index(name)
+                t = t.set_column(i, name, pc.cast(t.column(name), pa.string()))
+            fixed.append(t)
+        return pa.concat_tables(fixed, promote_options="permissive")
+
+
+def _empty_frame(fields: Sequence[str]):
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in ["point_id", *fields, "status", "error"]})
+
+
+def _stored_status(out: Path) -> dict[str, str]:
+    """point_id -> latest stored status, reading only those two columns (small, even for big sweeps)."""
+    status: dict[str, str] = {}
+    for p in _part_files(out):
+        t = pq.read_table(p, columns=["point_id", "status"])
+        status.update(zip(t.column("point_id").to_pylist(), t.column("status").to_pylist()))
+    return status
+
+
+def _count_planned(status: Mapping[str, str], points: Sequence[Point]) -> int:
+    return sum(1 for p in points if p.id in status)
+
+
+# ---------------------------------------------------------------------- files
+
+
+def _part_files(out: Path) -> list[Path]:
+    folder = out / RESULTS
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if _PART.match(p.name)), key=_seq_of)
+
+
+def _seq_of(path: Path) -> int:
+    m = _PART.match(path.name)
+    return int(m.group(1)) if m else -1
+
+
+def _remove_temporaries(out: Path) -> None:
+    """Half-written parts of a killed run (they never got their final name)."""
+    for p in (out / RESULTS).glob(".part-*.parquet.tmp"):
+        p.unlink(missing_ok=True)
+
+
+def _clear(out: Path) -> None:
+    for p in _part_files(out):
+        p.unlink()
+    if (out / RESULTS).is_dir():
+        _remove_temporaries(out)
+    for name in (PLAN, MANIFEST):
+        (out / name).unlink(missing_ok=True)
+
+
+def _write_plan(out: Path, points: Sequence[Point]) -> None:
+    table = pa.table({"point": pa.array([p.index for p in points], pa.int64()),
+                      "point_id": pa.array([p.id for p in points], pa.string())})
+    tmp = out / f".{PLAN}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, out / PLAN)
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_manifest(out: Path) -> dict[str, Any]:
+    path = out / MANIFEST
+    if not path.exists():
+        raise SpecError(str(out), None, problem="is not a sweep output folder (no sweep.json)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(str(path), None, problem=f"cannot be read ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SpecError(str(path), "format", data.get("format") if isinstance(data, dict) else None,
+                        problem="not an imcsim sweep manifest:", allowed=FORMAT)
+    if data.get("version", 0) > VERSION:
+        raise SpecError(str(path), "version", data.get("version"), problem="written by a newer imcsim:",
+                        allowed=f"version <= {VERSION}")
+    return data
+
+
+# ---------------------------------------------------------------------- lock
+
+
+def _acquire_lock(out: Path) -> Path:
+    """One writer per folder: a lock file holding our pid; a lock of a dead process is taken over."""
+    path = out / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid = _lock_pid(path)
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                raise SpecError(str(out), LOCK, pid, problem="another sweep is writing into this folder, pid",
+                                allowed="wait for it to finish, or use another output folder") from None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return path
+    raise SpecError(str(out), LOCK, problem="cannot take the folder's lock file")
+
+
+def _check_not_locked(out: Path) -> None:
+    pid = _lock_pid(out / LOCK)
+    if pid is not None and pid != os.getpid() and _alive(pid):
+        raise SpecError(str(out), LOCK, pid, problem="another sweep is writing into this folder, pid",
+                        allowed="wait for it to finish, or use another output folder")
+
+
+def _release_lock(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):
+            if _lock_pid(path) == os.getpid():
+                path.unlink()
+
+
+def _lock_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def iter_part_paths(folder: str | Path) -> Iterator[Path]:
+    """The result part files of a folder, oldest first (for tools that stream them)."""
+    yield from _part_files(Path(folder))
