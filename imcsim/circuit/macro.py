@@ -1,0 +1,675 @@
+"""Cycles, energy by component and area of the bit-serial digital IMC macro (DESIGN.md section 4).
+
+The macro: ``rows x cols`` cells of one device. A weight of ``w_bits`` spans
+``cols_per_weight = ceil(w_bits / bits_per_cell)`` adjacent columns. Each cycle the macro drives the
+word lines of ``rows_parallel`` rows (only those whose input bit is 1: input-gated reads) and senses
+``sense_amps`` columns (a column mux of ``cols / sense_amps``). Every sensed column is a *lane*: one
+sense latch and one AND gate per active row, a popcount adder tree of ``rows_parallel`` inputs
+(``bits_per_cell`` bits wide), and a shift-accumulator that adds the popcount at weight ``2^i`` (sign
+of the input plane applied). When a column group is finished, the ``cols_per_weight`` lane sums of each
+weight are combined (shift by the weight-bit position, signed) into the output.
+
+Loop order of one matrix-vector (MVM) step: column groups (outer), row groups, input bit-planes (inner);
+one cycle per (column group, row group, plane) -- or ``access_cycles`` cycles where the device read is
+slower than the clock. Everything here is a pure function of numbers so that the analytic engine can
+call it with numpy arrays of design points; the event engine and the reports call the same functions.
+A cost has exactly one formula, here: count the events of a step (:func:`step_events`), then price them
+(:func:`step_energy`).
+
+Energy components of a step (pJ), with ``d_in`` the input-bit density and ``d_and`` the AND density:
+
+- ``cell_read``: input-gated reads ``d_in x Bi x R x C`` x device read energy x AND factor. The AND
+  is the gated read itself (devices.md 2.4 option (a): a 0 input skips the word line, a 1 input reads
+  the weight bit and the sensed bit is the product), so there is no AND gate per cell; the SRAM card's
+  read *is* its local AND gate. One read per cell whatever its bits (the card's figure is per sensed
+  cell). Cells of a sensed column on a driven row are read even when they hold no weight
+  (block-diagonal packing, unused columns): the tile footprint ``R x C`` is read.
+- ``sense_amp``: one sense per read; a multi-level cell needs ``2^bits_per_cell - 1`` latch
+  comparisons (flash-style, A). Energy per latch from the device card (0 for SRAM: no sense amp).
+- ``adder_tree``: AND products that are 1 (``d_and x Bi x Bw x weights``) x full adders per tree input
+  bit x full-adder energy at 100 % activity: a tree input that is 0 switches nothing (A), so the tree
+  energy follows the AND density. At d_and = 0.25 and a 64-row tree this is 1.6 fJ per 1-bit product,
+  close to devices.md 6.4's 64 x 1.7 fJ per INT8 MAC.
+- ``shift_accumulate``: one accumulate (``acc_bits`` full adders at 50 % activity + ``acc_bits``
+  register bits) per lane per cycle, plus ``cols_per_weight - 1`` combine adds per output per step.
+- ``control``: word-line drive (``d_in x Bi x R x column groups`` pulses, each charging ``cols`` cells
+  of word-line capacitance, T6) + per input bit presented, one input-register DFF write and one AND
+  gate (input bit AND row select: the word-line gating). Decoders and clock tree are not modelled
+  separately (A: small next to the word lines).
+- ``leakage``: (cell leakage per bit x bits stored + periphery gates x gate leakage) x step time;
+  non-volatile cards give ~0 cell leakage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from imcsim.circuit.gates import GateSet, gates_at
+from imcsim.errors import SpecError
+
+COMPONENTS = ("cell_read", "sense_amp", "adder_tree", "shift_accumulate", "control", "leakage")
+AREA_COMPONENTS = ("cells", "sense_amps", "adder_trees", "accumulators", "control")
+
+#: The activity assumed when no functional run is given (A): input bits are 1 with probability 0.5,
+#: weight bits too, independently, so an AND product is 1 with probability 0.25.
+DEFAULT_INPUT_DENSITY = 0.5
+DEFAULT_AND_DENSITY = 0.25
+
+_MACRO_FILE = "<macro>"
+
+
+class DeviceLike(Protocol):
+    """What the macro needs from a device model (``imcsim.device`` DeviceModel)."""
+
+    name: str
+    read_energy_per_bit_fj: float
+    and_energy_factor: float
+    read_latency_ns: float
+    sense_amp_energy_fj: float
+    bits_per_cell: int
+    leakage_w_per_bit: float
+
+    def cell_area_um2(self, node_nm: float) -> float: ...
+
+
+# ---------------------------------------------------------------------------------------------- geometry
+def cols_per_weight(w_bits: ArrayLike, bits_per_cell: ArrayLike) -> Any:
+    """Columns one weight occupies: ceil(w_bits / bits_per_cell)."""
+    return -(-np.asarray(w_bits) // np.asarray(bits_per_cell))
+
+
+def weights_per_row(cols: ArrayLike, w_bits: ArrayLike, bits_per_cell: ArrayLike) -> Any:
+    """Whole weights that fit side by side in one row (a weight is never split across macros)."""
+    return np.asarray(cols) // cols_per_weight(w_bits, bits_per_cell)
+
+
+def adder_tree_full_adders(n_inputs: ArrayLike, input_bits: ArrayLike) -> Any:
+    """Full adders of a ripple-carry adder tree summing ``n_inputs`` numbers of ``input_bits`` bits.
+
+    Level l of a binary tree has n/2^l adders of (input_bits + l - 1) bits, so the total is
+    n (b + 1) - (b + d + 1) with d = ceil(log2 n) (exact for powers of two, close otherwise; the same
+    count as the ZigZag-IMC DIMC model, T6). 64 one-bit inputs: 64 x 2 - (1 + 6 + 1) = 120.
+    """
+    n = np.asarray(n_inputs, dtype=float)
+    b = np.asarray(input_bits, dtype=float)
+    depth = np.ceil(np.log2(np.maximum(n, 1.0)))
+    return np.maximum(n * (b + 1) - (b + depth + 1), 0.0)
+
+
+def accumulator_bits(in_bits: ArrayLike, w_bits: ArrayLike, rows: ArrayLike) -> Any:
+    """Accumulator width: the full dot product of one macro column, Bi + Bw + ceil(log2 rows)."""
+    return np.asarray(in_bits) + np.asarray(w_bits) + np.ceil(np.log2(np.maximum(np.asarray(rows, float), 1.0)))
+
+
+# ---------------------------------------------------------------------------------------------- timing
+def access_cycles(read_latency_ns: ArrayLike, clock_mhz: ArrayLike) -> Any:
+    """Clock cycles one array access takes: ceil(read latency / clock period), at least 1.
+
+    A read slower than the clock holds the bit lines for several cycles (it cannot be pipelined).
+    """
+    period_ns = 1e3 / np.asarray(clock_mhz, dtype=float)
+    return np.maximum(np.ceil(np.asarray(read_latency_ns, dtype=float) / period_ns - 1e-9), 1.0)
+
+
+def mvm_cycles(rows_used: ArrayLike, cols_used: ArrayLike, rows_parallel: ArrayLike, sense_amps: ArrayLike,
+               in_bits: ArrayLike, access: ArrayLike = 1) -> Any:
+    """Cycles of one MVM step: Bi x ceil(rows_used / rows_parallel) x ceil(cols_used / sense_amps) x access.
+
+    The pipeline fill (:func:`pipeline_depth_cycles`) is paid once per stream of steps, not per step.
+    """
+    r = np.asarray(rows_used, dtype=float)
+    c = np.asarray(cols_used, dtype=float)
+    return (np.asarray(in_bits) * np.ceil(r / np.asarray(rows_parallel)) * np.ceil(c / np.asarray(sense_amps))
+            * np.asarray(access))
+
+
+def adder_tree_delay_ns(n_inputs: ArrayLike, input_bits: ArrayLike, gates: GateSet) -> Any:
+    """Combinational delay of the ripple-carry adder tree (the T6 delay model).
+
+    One sum path per level above the last, then the last level's carry ripple over its output width:
+    (d - 1) t_sum + t_in->cout + (b + d - 2) t_cin->cout, d = ceil(log2 n); 0 for a single input.
+    """
+    n = np.asarray(n_inputs, dtype=float)
+    b = np.asarray(input_bits, dtype=float)
+    d = np.ceil(np.log2(np.maximum(n, 1.0)))
+    delay = ((d - 1) * gates.fa_in_to_sum_ns + gates.fa_in_to_cout_ns
+             + np.maximum(b + d - 2, 0) * gates.fa_cin_to_cout_ns)
+    return np.where(d >= 1, delay, 0.0)
+
+
+def accumulator_delay_ns(acc_bits: ArrayLike, gates: GateSet) -> Any:
+    """Ripple-carry accumulate: t_in->cout + (acc_bits - 1) t_cin->cout."""
+    return gates.fa_in_to_cout_ns + (np.asarray(acc_bits, dtype=float) - 1) * gates.fa_cin_to_cout_ns
+
+
+def pipeline_depth_cycles(tree_delay_ns: ArrayLike, acc_delay_ns: ArrayLike, clock_mhz: ArrayLike) -> Any:
+    """Fill latency of a stream: the adder tree and the accumulator are cut into as many register stages
+    as the clock needs (ceil(delay / period), at least one each). A carry-save accumulator is assumed so
+    that one accumulate per cycle is sustained."""
+    period_ns = 1e3 / np.asarray(clock_mhz, dtype=float)
+    tree = np.maximum(np.ceil(np.asarray(tree_delay_ns) / period_ns - 1e-9), 1.0)
+    acc = np.maximum(np.ceil(np.asarray(acc_delay_ns) / period_ns - 1e-9), 1.0)
+    return tree + acc
+
+
+# ---------------------------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class StepEvents:
+    """What one MVM step on one macro does (floats or numpy arrays of design points)."""
+
+    cycles: Any         # core cycles, pipeline fill excluded
+    cell_reads: Any     # input-gated cell reads (cells, not bits)
+    and_ones: Any       # 1-bit AND products equal to 1 entering the adder trees
+    accumulates: Any    # accumulator add + register-write operations (lanes and output combines)
+    wl_pulses: Any      # word-line activations
+    input_bits: Any     # input bits latched into the input register
+
+
+def step_events(rows_used: ArrayLike, cols_used: ArrayLike, weights: ArrayLike, *, rows_parallel: ArrayLike,
+                sense_amps: ArrayLike, in_bits: ArrayLike, w_bits: ArrayLike, bits_per_cell: ArrayLike,
+                input_density: ArrayLike, and_density: ArrayLike, access: ArrayLike = 1) -> StepEvents:
+    """Count the events of one MVM step over a tile footprint of ``rows_used x cols_used`` cells holding
+    ``weights`` weights (equal to rows_used x cols_used / cols_per_weight for a dense tile, fewer for a
+    block-diagonal one). ``and_density`` is per real weight-bit product (as counted by
+    :class:`~imcsim.circuit.activity.Activity`)."""
+    r = np.asarray(rows_used, dtype=float)
+    c = np.asarray(cols_used, dtype=float)
+    bi = np.asarray(in_bits, dtype=float)
+    row_groups = np.ceil(r / np.asarray(rows_parallel))
+    col_groups = np.ceil(c / np.asarray(sense_amps))
+    cpw = cols_per_weight(w_bits, bits_per_cell)
+    outputs = np.ceil(c / cpw)
+    d_in = np.asarray(input_density, dtype=float)
+    return StepEvents(
+        cycles=mvm_cycles(r, c, rows_parallel, sense_amps, bi, access),
+        cell_reads=d_in * bi * r * c,
+        and_ones=np.asarray(and_density, dtype=float) * bi * np.asarray(w_bits) * np.asarray(weights, dtype=float),
+        accumulates=bi * row_groups * c + outputs * (cpw - 1),
+        wl_pulses=d_in * bi * r * col_groups,
+        input_bits=bi * r * col_groups,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- energy
+def cell_read_energy_pj(cell_reads: ArrayLike, read_energy_per_bit_fj: float, and_energy_factor: float) -> Any:
+    """Input-gated reads x device read energy x AND factor (the gated read is the AND)."""
+    return np.asarray(cell_reads) * read_energy_per_bit_fj * and_energy_factor * 1e-3
+
+
+def sense_amp_energy_pj(cell_reads: ArrayLike, sense_amp_energy_fj: float, bits_per_cell: ArrayLike) -> Any:
+    """One latch sense per read; 2^b - 1 comparisons for a b-bit cell (A: flash-style MLC sensing)."""
+    return np.asarray(cell_reads) * (2.0 ** np.asarray(bits_per_cell) - 1) * sense_amp_energy_fj * 1e-3
+
+
+def adder_tree_energy_pj(and_ones: ArrayLike, rows_parallel: ArrayLike, bits_per_cell: ArrayLike,
+                         fa_full_fj: float) -> Any:
+    """1-products x full adders per tree input bit x full-adder energy at 100 % activity."""
+    p = np.asarray(rows_parallel, dtype=float)
+    b = np.asarray(bits_per_cell, dtype=float)
+    fa_per_input_bit = adder_tree_full_adders(p, b) / (p * b)
+    return np.asarray(and_ones) * fa_per_input_bit * fa_full_fj * 1e-3
+
+
+def shift_accumulate_energy_pj(accumulates: ArrayLike, acc_bits: ArrayLike, fa_fj: float, dff_fj: float) -> Any:
+    """Accumulates x acc_bits x (full adder at 50 % activity + register bit write)."""
+    return np.asarray(accumulates) * np.asarray(acc_bits) * (fa_fj + dff_fj) * 1e-3
+
+
+def control_energy_pj(wl_pulses: ArrayLike, cols: ArrayLike, input_bits: ArrayLike, wl_per_cell_fj: float,
+                      dff_fj: float, and_gate_fj: float) -> Any:
+    """Word-line pulses x cols x word-line charge per cell + input bits x (register write + gating AND)."""
+    return (np.asarray(wl_pulses) * np.asarray(cols) * wl_per_cell_fj
+            + np.asarray(input_bits) * (dff_fj + and_gate_fj)) * 1e-3
+
+
+def leakage_energy_pj(leakage_w: ArrayLike, cycles: ArrayLike, clock_mhz: ArrayLike) -> Any:
+    """Leakage power x time: W x cycles / (MHz x 1e6) s -> pJ."""
+    return np.asarray(leakage_w) * np.asarray(cycles) / (np.asarray(clock_mhz) * 1e6) * 1e12
+
+
+@dataclass(frozen=True)
+class EnergyBreakdown:
+    """Energy by component in pJ (floats, or arrays over design points)."""
+
+    cell_read_pj: Any = 0.0
+    sense_amp_pj: Any = 0.0
+    adder_tree_pj: Any = 0.0
+    shift_accumulate_pj: Any = 0.0
+    control_pj: Any = 0.0
+    leakage_pj: Any = 0.0
+
+    @property
+    def total_pj(self) -> Any:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __add__(self, other: EnergyBreakdown) -> EnergyBreakdown:
+        return EnergyBreakdown(**{k: v + getattr(other, k) for k, v in self.as_dict().items()})
+
+    def scaled(self, k: ArrayLike) -> EnergyBreakdown:
+        return EnergyBreakdown(**{n: v * k for n, v in self.as_dict().items()})
+
+
+@dataclass(frozen=True)
+class MacroPrices:
+    """Per-event prices of one macro design (device card + gate table at its node)."""
+
+    read_energy_per_bit_fj: float
+    and_energy_factor: float
+    sense_amp_energy_fj: float
+    and_gate_fj: float
+    fa_full_fj: float
+    fa_fj: float
+    dff_fj: float
+    wl_per_cell_fj: float
+    leakage_w: float       # whole macro: cells + periphery
+    clock_mhz: float
+
+
+def step_energy(ev: StepEvents, prices: MacroPrices, *, cols: ArrayLike, rows_parallel: ArrayLike,
+                bits_per_cell: ArrayLike, acc_bits: ArrayLike) -> EnergyBreakdown:
+    """Price the events of a step; the only place the component formulas are combined."""
+    return EnergyBreakdown(
+        cell_read_pj=cell_read_energy_pj(ev.cell_reads, prices.read_energy_per_bit_fj, prices.and_energy_factor),
+        sense_amp_pj=sense_amp_energy_pj(ev.cell_reads, prices.sense_amp_energy_fj, bits_per_cell),
+        adder_tree_pj=adder_tree_energy_pj(ev.and_ones, rows_parallel, bits_per_cell, prices.fa_full_fj),
+        shift_accumulate_pj=shift_accumulate_energy_pj(ev.accumulates, acc_bits, prices.fa_fj, prices.dff_fj),
+        control_pj=control_energy_pj(ev.wl_pulses, cols, ev.input_bits, prices.wl_per_cell_fj, prices.dff_fj,
+                                     prices.and_gate_fj),
+        leakage_pj=leakage_energy_pj(prices.leakage_w, ev.cycles, prices.clock_mhz),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- area
+@dataclass(frozen=True)
+class AreaBreakdown:
+    """Macro area by component in um^2."""
+
+    cells_um2: Any = 0.0
+    sense_amps_um2: Any = 0.0
+    adder_trees_um2: Any = 0.0
+    accumulators_um2: Any = 0.0
+    control_um2: Any = 0.0
+
+    @property
+    def total_um2(self) -> Any:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    @property
+    def total_mm2(self) -> Any:
+        return self.total_um2 * 1e-6
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def periphery_counts(rows: ArrayLike, cols: ArrayLike, rows_parallel: ArrayLike, sense_amps: ArrayLike,
+                     bits_per_cell: ArrayLike, acc_bits: ArrayLike, has_sense_amp: ArrayLike = True) -> dict[str, Any]:
+    """Gate counts of the periphery: latches, full adders, register bits, drivers.
+
+    Lanes = sense_amps; each lane has rows_parallel x (2^b - 1) sense latches (none when the device
+    reads through local logic, ``has_sense_amp`` False: the SRAM card), one adder tree and one
+    accumulator (acc_bits full adders + acc_bits register bits). Control: one word-line driver (with
+    its input-gating AND) and one NAND2-equivalent decoder gate per row (A), an input register of
+    rows_parallel bits, and one NAND2-equivalent mux switch per column when columns are muxed (A).
+    """
+    s = np.asarray(sense_amps, dtype=float)
+    p = np.asarray(rows_parallel, dtype=float)
+    b = np.asarray(bits_per_cell, dtype=float)
+    acc = np.asarray(acc_bits, dtype=float)
+    cols_f = np.asarray(cols, dtype=float)
+    rows_f = np.asarray(rows, dtype=float)
+    return {
+        "latches": np.where(np.asarray(has_sense_amp, dtype=bool), s * p * (2.0 ** b - 1), 0.0),
+        "tree_full_adders": s * adder_tree_full_adders(p, b),
+        "acc_full_adders": s * acc,
+        "acc_register_bits": s * acc,
+        "input_register_bits": p,
+        "wl_drivers": rows_f,
+        "nand2_gates": rows_f + np.where(s < cols_f, cols_f, 0.0),
+    }
+
+
+def macro_area(counts: dict[str, Any], cells: ArrayLike, cell_area_um2: float, gates: GateSet) -> AreaBreakdown:
+    """Area from the gate counts (:func:`periphery_counts`) and the cell area of the device card."""
+    return AreaBreakdown(
+        cells_um2=np.asarray(cells, dtype=float) * cell_area_um2,
+        sense_amps_um2=counts["latches"] * gates.sense_latch_area_um2,
+        adder_trees_um2=counts["tree_full_adders"] * gates.fa_area_um2,
+        accumulators_um2=counts["acc_full_adders"] * gates.fa_area_um2 + counts["acc_register_bits"] * gates.dff_area_um2,
+        control_um2=(counts["wl_drivers"] * gates.wl_driver_area_um2 + counts["nand2_gates"] * gates.nand2_area_um2
+                     + counts["input_register_bits"] * gates.dff_area_um2),
+    )
+
+
+def periphery_leakage_w(counts: dict[str, Any], gates: GateSet) -> Any:
+    """Leakage of the periphery: full adders, register bits and latches (a latch leaks like a DFF, A)."""
+    return ((counts["tree_full_adders"] + counts["acc_full_adders"]) * gates.fa_leak_w
+            + (counts["acc_register_bits"] + counts["input_register_bits"] + counts["latches"]) * gates.dff_leak_w)
+
+
+# ---------------------------------------------------------------------------------------------- the macro
+@dataclass(frozen=True)
+class MacroConfig:
+    """One macro design. ``bits_per_cell`` defaults to the device card's value.
+
+    Build it from a device model (``imcsim.device.load_device``) or, for convenience, a device name.
+    Invalid geometry raises :class:`SpecError` naming the field.
+    """
+
+    device: DeviceLike
+    rows: int
+    cols: int
+    rows_parallel: int
+    sense_amps: int
+    in_bits: int = 8
+    w_bits: int = 8
+    bits_per_cell: int | None = None
+    node_nm: float = 28.0
+    clock_mhz: float = 500.0
+    gates: GateSet = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.device, str):
+            from imcsim.device.library import load_device
+
+            object.__setattr__(self, "device", load_device(self.device))
+        if self.bits_per_cell is None:
+            object.__setattr__(self, "bits_per_cell", int(self.device.bits_per_cell))
+        _check_int("rows", self.rows, 1, None)
+        _check_int("cols", self.cols, 1, None)
+        _check_int("rows_parallel", self.rows_parallel, 1, self.rows, "1 .. rows")
+        _check_int("sense_amps", self.sense_amps, 1, self.cols, "1 .. cols (columns sensed per cycle)")
+        _check_int("in_bits", self.in_bits, 1, 8)
+        _check_int("w_bits", self.w_bits, 1, 8)
+        _check_int("bits_per_cell", self.bits_per_cell, 1, 4)
+        if self.cols_per_weight > self.cols:
+            raise SpecError(_MACRO_FILE, "cols", self.cols, f">= {self.cols_per_weight} (columns of one weight)",
+                            problem="too few columns for one weight:")
+        for name in ("node_nm", "clock_mhz"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise SpecError(_MACRO_FILE, name, v, "a positive number")
+        object.__setattr__(self, "gates", gates_at(self.node_nm))
+
+    @classmethod
+    def from_spec(cls, spec: Any, node_nm: float, clock_mhz: float, device: DeviceLike | str | None = None
+                  ) -> MacroConfig:
+        """From an accelerator preset's ``macro`` section (``imcsim.config.accelerator.MacroSpec``)."""
+        return cls(device=device if device is not None else spec.device, rows=spec.rows, cols=spec.cols,
+                   rows_parallel=spec.rows_parallel_effective, sense_amps=spec.sense_amps, in_bits=spec.in_bits,
+                   w_bits=spec.w_bits, bits_per_cell=spec.bits_per_cell, node_nm=node_nm, clock_mhz=clock_mhz)
+
+    # -------------------------------------------------------------- derived geometry and timing
+    @property
+    def cols_per_weight(self) -> int:
+        return int(cols_per_weight(self.w_bits, self.bits_per_cell))
+
+    @property
+    def weights_per_row(self) -> int:
+        return int(weights_per_row(self.cols, self.w_bits, self.bits_per_cell))
+
+    @property
+    def weight_capacity(self) -> int:
+        return self.rows * self.weights_per_row
+
+    @property
+    def acc_bits(self) -> int:
+        return int(accumulator_bits(self.in_bits, self.w_bits, self.rows))
+
+    @property
+    def access_cycles(self) -> int:
+        return int(access_cycles(self.device.read_latency_ns, self.clock_mhz))
+
+    @property
+    def pipeline_depth_cycles(self) -> int:
+        tree = adder_tree_delay_ns(self.rows_parallel, self.bits_per_cell, self.gates)
+        acc = accumulator_delay_ns(self.acc_bits, self.gates)
+        return int(pipeline_depth_cycles(tree, acc, self.clock_mhz))
+
+    @property
+    def cycle_ns(self) -> float:
+        return 1e3 / self.clock_mhz
+
+    def counts(self) -> dict[str, Any]:
+        return periphery_counts(self.rows, self.cols, self.rows_parallel, self.sense_amps, self.bits_per_cell,
+                                self.acc_bits, has_sense_amp=float(self.device.sense_amp_energy_fj) > 0)
+
+    @property
+    def leakage_w(self) -> float:
+        cells_w = self.rows * self.cols * self.bits_per_cell * self.device.leakage_w_per_bit
+        return float(cells_w + periphery_leakage_w(self.counts(), self.gates))
+
+    @property
+    def prices(self) -> MacroPrices:
+        g = self.gates
+        d = self.device
+        return MacroPrices(read_energy_per_bit_fj=float(d.read_energy_per_bit_fj),
+                           and_energy_factor=float(d.and_energy_factor),
+                           sense_amp_energy_fj=float(d.sense_amp_energy_fj), and_gate_fj=g.and_fj,
+                           fa_full_fj=g.fa_full_fj, fa_fj=g.fa_fj, dff_fj=g.dff_fj, wl_per_cell_fj=g.wl_per_cell_fj,
+                           leakage_w=self.leakage_w, clock_mhz=float(self.clock_mhz))
+
+    def area(self) -> AreaBreakdown:
+        return macro_area(self.counts(), self.rows * self.cols, float(self.device.cell_area_um2(self.node_nm)),
+                          self.gates)
+
+    # -------------------------------------------------------------- one step
+    def step_events(self, rows_used: ArrayLike, cols_used: ArrayLike, weights: ArrayLike,
+                    input_density: ArrayLike = DEFAULT_INPUT_DENSITY,
+                    and_density: ArrayLike = DEFAULT_AND_DENSITY) -> StepEvents:
+        return step_events(rows_used, cols_used, weights, rows_parallel=self.rows_parallel,
+                           sense_amps=self.sense_amps, in_bits=self.in_bits, w_bits=self.w_bits,
+                           bits_per_cell=self.bits_per_cell, input_density=input_density,
+                           and_density=and_density, access=self.access_cycles)
+
+    def step_energy(self, events: StepEvents) -> EnergyBreakdown:
+        return step_energy(events, self.prices, cols=self.cols, rows_parallel=self.rows_parallel,
+                           bits_per_cell=self.bits_per_cell, acc_bits=self.acc_bits)
+
+    def dense_tile(self) -> TileUse:
+        """The whole array filled with weights (the peak workload)."""
+        wpr = self.weights_per_row
+        return TileUse(rows_used=self.rows, cols_used=wpr * self.cols_per_weight, weights=self.rows * wpr, count=1)
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration as one flat record (unit-suffixed keys)."""
+        return {"device": self.device.name, "rows": self.rows, "cols": self.cols,
+                "rows_parallel": self.rows_parallel, "sense_amps": self.sense_amps, "in_bits": self.in_bits,
+                "w_bits": self.w_bits, "bits_per_cell": self.bits_per_cell, "cols_per_weight": self.cols_per_weight,
+                "node_nm": self.node_nm, "gate_regime": self.gates.regime, "vdd_v": self.gates.vdd_v,
+                "clock_mhz": self.clock_mhz, "access_cycles": self.access_cycles, "acc_bits": self.acc_bits,
+                "pipeline_depth_cycles": self.pipeline_depth_cycles, "weight_capacity": self.weight_capacity}
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int | None, allowed: str | None = None) -> None:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= lo
+    if ok and hi is not None:
+        ok = value <= hi
+    if not ok:
+        text = allowed or (f"an integer {lo} .. {hi}" if hi is not None else f"an integer >= {lo}")
+        raise SpecError(_MACRO_FILE, name, value, text)
+
+
+# ---------------------------------------------------------------------------------------------- layers
+@dataclass(frozen=True)
+class TileUse:
+    """``count`` macros that each hold ``weights`` weights in a ``rows_used x cols_used`` footprint.
+
+    The mapper (:mod:`imcsim.mapping`) describes a layer as a few such tile shapes (full tiles and the
+    remainders); every macro of a layer runs the same number of MVM steps per sample.
+    """
+
+    rows_used: int
+    cols_used: int
+    weights: int
+    count: int
+
+
+@dataclass(frozen=True)
+class ActivityAssumption:
+    """The densities a cost was computed with and where they came from."""
+
+    input_density: float
+    and_density: float
+    source: str  # "functional run" | "default (A)"
+
+
+def activity_densities(activity: Any | None, in_bits: int, w_bits: int) -> ActivityAssumption:
+    """Mean densities of an :class:`~imcsim.circuit.activity.Activity`, or the stated default.
+
+    The mean is exact for the energy: every plane (pair) has the same number of slots, and the energy
+    is linear in the counts.
+    """
+    if activity is None:
+        return ActivityAssumption(DEFAULT_INPUT_DENSITY, DEFAULT_AND_DENSITY, "default (A)")
+    if activity.in_bits != in_bits or activity.w_bits != w_bits:
+        raise SpecError(_MACRO_FILE, "activity", f"{activity.in_bits}x{activity.w_bits} bits",
+                        f"{in_bits}x{w_bits} bits (the macro's in_bits x w_bits)",
+                        problem="activity precision does not match the macro:")
+    return ActivityAssumption(float(activity.mean_input_density), float(activity.mean_and_density),
+                              "functional run")
+
+
+@dataclass(frozen=True)
+class Performance:
+    """Throughput and efficiency of a macro (or a set of macros) on a workload."""
+
+    ops: float             # 2 x MACs at the macro's precision
+    latency_ns: float
+    energy: EnergyBreakdown
+    area_mm2: float
+    in_bits: int
+    w_bits: int
+
+    @property
+    def tops(self) -> float:
+        return self.ops / self.latency_ns * 1e-3 if self.latency_ns else 0.0
+
+    @property
+    def tops_per_w(self) -> float:
+        """ops / pJ = TOPS/W."""
+        e = float(self.energy.total_pj)
+        return self.ops / e if e else 0.0
+
+    @property
+    def tops_per_mm2(self) -> float:
+        return self.tops / self.area_mm2 if self.area_mm2 else 0.0
+
+    @property
+    def int8_factor(self) -> float:
+        """Normalisation to INT8 ops (T7 CarbonSpot convention: ops x Bi x Bw / 64)."""
+        return self.in_bits * self.w_bits / 64.0
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Cost of one layer, one sample, all its tiles on their own macros (running in parallel)."""
+
+    energy: EnergyBreakdown
+    cycles: float               # latency per sample: steps x slowest tile + pipeline fill
+    macro_busy_cycles: float    # sum over macros of their busy cycles
+    macro_steps: float          # MVM steps summed over macros
+    macs: float
+    macros: int
+    activity: ActivityAssumption
+    performance: Performance
+
+    def record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {f"{k}": float(v) for k, v in self.energy.as_dict().items()}
+        rec.update(energy_pj=float(self.energy.total_pj), cycles=self.cycles, macros=self.macros, macs=self.macs,
+                   input_density=self.activity.input_density, and_density=self.activity.and_density,
+                   activity_source=self.activity.source, tops=self.performance.tops,
+                   tops_per_w=self.performance.tops_per_w, tops_per_mm2=self.performance.tops_per_mm2)
+        return rec
+
+
+def layer_cost(macro: MacroConfig, tiles: Iterable[TileUse], mvm_steps: int, activity: Any | None = None,
+               stream_fill: bool = True) -> LayerCost:
+    """Energy and cycles of one layer per sample: every macro of the layer runs ``mvm_steps`` steps
+    (one per output position, divided among replicas by the caller) over its tile footprint.
+
+    Partial sums of row tiles on different macros are added outside the macro (tile accumulator); that
+    cost is not part of the macro model.
+    """
+    act = activity_densities(activity, macro.in_bits, macro.w_bits)
+    tiles = list(tiles)
+    energy = EnergyBreakdown()
+    slowest = 0.0
+    busy = 0.0
+    macs = 0.0
+    n_macros = 0
+    for t in tiles:
+        if t.count <= 0:
+            continue
+        ev = macro.step_events(t.rows_used, t.cols_used, t.weights, act.input_density, act.and_density)
+        energy = energy + macro.step_energy(ev).scaled(float(mvm_steps) * t.count)
+        slowest = max(slowest, float(ev.cycles))
+        busy += float(ev.cycles) * mvm_steps * t.count
+        macs += float(t.weights) * mvm_steps * t.count
+        n_macros += t.count
+    fill = macro.pipeline_depth_cycles if (stream_fill and mvm_steps > 0 and tiles) else 0
+    cycles = slowest * mvm_steps + fill
+    area_mm2 = float(macro.area().total_mm2) * n_macros
+    perf = Performance(ops=2 * macs, latency_ns=cycles * macro.cycle_ns, energy=energy, area_mm2=area_mm2,
+                       in_bits=macro.in_bits, w_bits=macro.w_bits)
+    return LayerCost(energy=energy, cycles=cycles, macro_busy_cycles=busy, macro_steps=float(mvm_steps * n_macros),
+                     macs=macs, macros=n_macros, activity=act, performance=perf)
+
+
+def dense_step(macro: MacroConfig, act: ActivityAssumption) -> tuple[StepEvents, Performance]:
+    """The dense full-array workload, steady state (pipeline fill amortised away): one MVM step with
+    every row and every whole-weight column in use."""
+    t = macro.dense_tile()
+    ev = macro.step_events(t.rows_used, t.cols_used, t.weights, act.input_density, act.and_density)
+    perf = Performance(ops=2.0 * t.weights, latency_ns=float(ev.cycles) * macro.cycle_ns,
+                       energy=macro.step_energy(ev), area_mm2=float(macro.area().total_mm2),
+                       in_bits=macro.in_bits, w_bits=macro.w_bits)
+    return ev, perf
+
+
+def peak_performance(macro: MacroConfig, activity: Any | None = None) -> Performance:
+    """Peak TOPS, TOPS/W, TOPS/mm^2: the dense full-array step at the given activity or the default."""
+    return dense_step(macro, activity_densities(activity, macro.in_bits, macro.w_bits))[1]
+
+
+def macro_summary(macro: MacroConfig, activity: Any | None = None, input_density: float | None = None,
+                  and_density: float | None = None) -> dict[str, Any]:
+    """One flat record (unit-suffixed keys) of a macro on the dense full-array workload: configuration,
+    cycles and energy of one MVM step by component, TOPS, TOPS/W, TOPS/mm^2 (also INT8-normalised)
+    and the area by component. Densities given explicitly override the activity (source "given")."""
+    act = activity_densities(activity, macro.in_bits, macro.w_bits)
+    if input_density is not None or and_density is not None:
+        d_in = act.input_density if input_density is None else float(input_density)
+        d_and = act.and_density if and_density is None else float(and_density)
+        for name, v in (("input_density", d_in), ("and_density", d_and)):
+            if not 0.0 <= v <= 1.0:
+                raise SpecError(_MACRO_FILE, name, v, "a fraction in [0, 1]")
+        if d_and > d_in:
+            raise SpecError(_MACRO_FILE, "and_density", d_and, f"<= input_density ({d_in}): a product is 1 only "
+                            "where the input bit is 1")
+        act = ActivityAssumption(d_in, d_and, "given")
+    t = macro.dense_tile()
+    ev, perf = dense_step(macro, act)
+    energy = perf.energy
+    area = macro.area()
+    rec = macro.describe()
+    rec.update(step_cycles=float(ev.cycles), step_macs=t.weights, step_latency_ns=perf.latency_ns,
+               input_density=act.input_density, and_density=act.and_density, activity_source=act.source)
+    rec.update({k: float(v) for k, v in energy.as_dict().items()})
+    total = float(energy.total_pj)
+    rec.update(step_energy_pj=total, energy_fj_per_mac=total / t.weights * 1e3 if t.weights else 0.0,
+               tops=perf.tops, tops_per_w=perf.tops_per_w, tops_per_mm2=perf.tops_per_mm2,
+               tops_int8=perf.tops * perf.int8_factor, tops_per_w_int8=perf.tops_per_w * perf.int8_factor,
+               tops_per_mm2_int8=perf.tops_per_mm2 * perf.int8_factor)
+    rec.update({k: float(v) for k, v in area.as_dict().items()})
+    rec.update(area_um2=float(area.total_um2), area_mm2=float(area.total_mm2))
+    return rec
