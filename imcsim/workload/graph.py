@@ -10,7 +10,8 @@ Conventions
   ``Node.macs`` counts multiply-accumulates of one sample (conv, linear, attention matmul only;
   norms, activations, pools and adds are 0, as in the reference tables).
 - Nodes are kept in forward (topological) order; ``inputs`` name the producers (``"input"`` is the
-  graph input). Residual blocks are recorded as :class:`Block` s, never flattened away.
+  graph input). Source nodes (ops ``input``, ``param``, ``rel_pos_bias``) read nothing: ``inputs == ()``
+  and ``in_shape == ()``. Residual blocks are recorded as :class:`Block` s, never flattened away.
 """
 
 from __future__ import annotations
