@@ -1,0 +1,183 @@
+"""A whole network onto a budget of macros: does it fit, which layers are replicated, what is reloaded.
+
+Every conv and linear node of the graph is mapped with :func:`~imcsim.mapping.layer.map_layer` (a
+training step's graph, with its added branches or adapters, is mapped the same way: pass the step or
+its ``.graph``). Ops without stationary weights (attention ``matmul``, embeddings, norms) are not
+placed on macros; they are listed in ``NetworkMapping.not_on_macros``.
+
+**Fits.** The network fits when the layers' macros add up to at most ``n_macros``; then every layer is
+resident and nothing is reloaded.
+
+**Replication** (``replicate=True``, only when it fits). Layers run as a pipeline, one sample after
+another; a layer's time per sample is ``ceil(M / replicas) x step cycles`` (replicas split the M output
+positions). Greedy: while spare macros remain, give one more copy to the slowest layer if its macro
+count fits in the spare; stop when the slowest layer cannot be copied or a copy would not make it
+faster (M = 1). Deterministic; ties go to the earlier layer.
+
+**Reloads** (it does not fit). Policy ``forward-first-fit with a streaming pool``:
+
+1. A *pool* is set aside for the layers that are not resident: the macros of the largest such layer,
+   capped at half the budget (rounded up) so that one huge layer cannot evict every other layer.
+2. The other ``n_macros - pool`` macros take resident layers, first fit in forward order (a layer that
+   does not fit is skipped, later smaller layers may still fit).
+3. When the residents change the largest streamed layer, the pool shrinks to it and step 2 runs again
+   over the freed macros, until nothing changes.
+
+Every streamed layer is written into the pool each time it runs, so its weights are reloaded once per
+pass over the network (per batch); a streamed layer larger than the pool runs in
+``ceil(macros / pool)`` rounds. The policy is simple, not optimal (it does not minimise reloaded
+weights); it is what ``reloaded``, ``reload_weights`` and ``reload_cells`` report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from imcsim.circuit.macro import MacroConfig
+from imcsim.errors import SpecError
+from imcsim.mapping.layer import LayerMapping, map_layer, step_cycles
+from imcsim.workload.graph import WEIGHT_OPS, Graph
+
+RELOAD_POLICY = "forward-first-fit with a streaming pool"
+
+
+@dataclass(frozen=True)
+class NetworkMapping:
+    """The placement of one network on ``n_macros`` macros."""
+
+    layers: tuple[LayerMapping, ...]
+    n_macros: int                       # the budget
+    macros_required: int                # all layers resident, one copy each
+    fits: bool
+    replicas: dict[str, int]            # copies per layer (1 unless replicated)
+    step_cycles: dict[str, int]         # cycles of one MVM step of each layer
+    resident: tuple[str, ...]
+    reloaded: tuple[str, ...]
+    pool_macros: int                    # macros set aside for streamed layers (0 when it fits)
+    reload_rounds: dict[str, int]       # pool loads per pass for each streamed layer
+    not_on_macros: tuple[str, ...]      # nodes with MACs but no stationary weights (attention matmuls)
+    policy: str = RELOAD_POLICY
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def layer(self, name: str) -> LayerMapping:
+        for lm in self.layers:
+            if lm.name == name:
+                return lm
+        raise KeyError(name)
+
+    @property
+    def macros_used(self) -> int:
+        """Macros occupied: resident copies (with replicas) plus the streaming pool."""
+        resident = set(self.resident)
+        return sum(lm.macros * self.replicas[lm.name] for lm in self.layers if lm.name in resident) + self.pool_macros
+
+    @property
+    def reload_weights(self) -> int:
+        """Weights written into the pool per pass over the network."""
+        gone = set(self.reloaded)
+        return sum(lm.weights for lm in self.layers if lm.name in gone)
+
+    @property
+    def reload_cells(self) -> int:
+        gone = set(self.reloaded)
+        return sum(lm.cells_used for lm in self.layers if lm.name in gone)
+
+    def layer_cycles(self, name: str) -> int:
+        """Pipeline-stage time of a layer per sample: ceil(M / replicas) x step cycles."""
+        lm = self.layer(name)
+        return -(-lm.m // self.replicas[name]) * self.step_cycles[name]
+
+    @property
+    def bottleneck(self) -> str | None:
+        if not self.layers:
+            return None
+        return max(self.layers, key=lambda lm: self.layer_cycles(lm.name)).name
+
+    def records(self) -> list[dict[str, Any]]:
+        resident = set(self.resident)
+        out = []
+        for lm in self.layers:
+            rec = lm.record()
+            rec.update(replicas=self.replicas[lm.name], step_cycles=self.step_cycles[lm.name],
+                       layer_cycles=self.layer_cycles(lm.name),
+                       placement="resident" if lm.name in resident else "reloaded",
+                       reload_rounds=self.reload_rounds.get(lm.name, 0))
+            out.append(rec)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"n_macros": self.n_macros, "macros_required": self.macros_required, "macros_used": self.macros_used,
+                "fits": self.fits, "layers": len(self.layers), "resident_layers": len(self.resident),
+                "reloaded_layers": len(self.reloaded), "pool_macros": self.pool_macros,
+                "reload_weights": self.reload_weights, "reload_cells": self.reload_cells,
+                "bottleneck": self.bottleneck, "policy": self.policy}
+
+
+def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, replicate: bool = False
+                ) -> NetworkMapping:
+    """Map every conv/linear node of a graph (or a training step's ``.graph``) onto ``n_macros`` macros."""
+    graph = graph_or_step if isinstance(graph_or_step, Graph) else getattr(graph_or_step, "graph", None)
+    if not isinstance(graph, Graph):
+        raise SpecError(None, "workload", type(graph_or_step).__name__, "a Graph or an object with .graph",
+                        problem="cannot map")
+    if isinstance(n_macros, bool) or not isinstance(n_macros, int) or n_macros < 1:
+        raise SpecError(None, "n_macros", n_macros, "an integer >= 1")
+    layers = tuple(map_layer(node, macro) for node in graph.nodes if node.op in WEIGHT_OPS)
+    not_on_macros = tuple(node.name for node in graph.nodes if node.op not in WEIGHT_OPS and node.macs > 0)
+    cycles = {lm.name: step_cycles(lm, macro) for lm in layers}
+    required = sum(lm.macros for lm in layers)
+    replicas = {lm.name: 1 for lm in layers}
+    notes: list[str] = []
+    if required <= n_macros:
+        if replicate:
+            _replicate(layers, cycles, replicas, n_macros - required)
+        return NetworkMapping(layers=layers, n_macros=n_macros, macros_required=required, fits=True,
+                              replicas=replicas, step_cycles=cycles, resident=tuple(lm.name for lm in layers),
+                              reloaded=(), pool_macros=0, reload_rounds={}, not_on_macros=not_on_macros,
+                              notes=tuple(notes))
+    if replicate:
+        notes.append("replication skipped: the network does not fit in the budget")
+    resident, pool = _residency(layers, n_macros)
+    reloaded = tuple(lm.name for lm in layers if lm.name not in resident)
+    rounds = {lm.name: -(-lm.macros // pool) for lm in layers if lm.name in reloaded}
+    return NetworkMapping(layers=layers, n_macros=n_macros, macros_required=required, fits=False,
+                          replicas=replicas, step_cycles=cycles,
+                          resident=tuple(lm.name for lm in layers if lm.name in resident), reloaded=reloaded,
+                          pool_macros=pool, reload_rounds=rounds, not_on_macros=not_on_macros, notes=tuple(notes))
+
+
+def _replicate(layers: tuple[LayerMapping, ...], cycles: dict[str, int], replicas: dict[str, int],
+               spare: int) -> None:
+    """Greedy bottleneck replication (module docstring); updates ``replicas`` in place."""
+    if not layers:
+        return
+    while True:
+        def stage(lm: LayerMapping) -> int:
+            return -(-lm.m // replicas[lm.name]) * cycles[lm.name]
+
+        slow = max(layers, key=stage)  # max() keeps the first of equals: ties go to the earlier layer
+        r = replicas[slow.name]
+        faster = -(-slow.m // (r + 1)) < -(-slow.m // r)
+        if slow.macros > spare or not faster:
+            return
+        replicas[slow.name] = r + 1
+        spare -= slow.macros
+
+
+def _residency(layers: tuple[LayerMapping, ...], n_macros: int) -> tuple[set[str], int]:
+    """Resident layer names and the pool size under the forward-first-fit policy (module docstring)."""
+    resident: set[str] = set()
+    cap = -(-n_macros // 2)
+    pool = min(cap, max(lm.macros for lm in layers))
+    while True:
+        budget = n_macros - pool - sum(lm.macros for lm in layers if lm.name in resident)
+        for lm in layers:
+            if lm.name not in resident and lm.macros <= budget:
+                resident.add(lm.name)
+                budget -= lm.macros
+        streamed = [lm.macros for lm in layers if lm.name not in resident]
+        new_pool = min(cap, max(streamed)) if streamed else 0
+        if new_pool == pool:
+            return resident, pool
+        pool = new_pool
