@@ -225,6 +225,18 @@ def test_layer_cost_adds_tiles(small):
     assert cost.macros == 3 and cost.macs == 5 * (2 * 32 + 20)
 
 
+def test_replicas_split_latency_not_energy(small):
+    t = TileUse(16, 16, 32, 2)
+    one = layer_cost(small, [t], mvm_steps=5)
+    three = layer_cost(small, [t], mvm_steps=5, replicas=3)
+    # each of the 5 steps runs on one copy: same energy; 3 copies take ceil(5/3) = 2 steps of 64 cycles
+    assert three.energy.total_pj == pytest.approx(float(one.energy.total_pj))
+    assert three.cycles == 2 * 64 + small.pipeline_depth_cycles
+    assert three.macros == 6 and three.macs == one.macs
+    with pytest.raises(SpecError, match="replicas"):
+        layer_cost(small, [t], 5, replicas=0)
+
+
 # ---------------------------------------------------------------------------------------------- config
 @pytest.mark.parametrize("field,value", [("rows_parallel", 17), ("sense_amps", 0), ("in_bits", 9),
                                          ("rows", 0), ("clock_mhz", -1.0), ("bits_per_cell", 5)])

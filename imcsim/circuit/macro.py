@@ -576,10 +576,10 @@ class LayerCost:
 
     energy: EnergyBreakdown
     cycles: float               # latency per sample: steps x slowest tile + pipeline fill
-    macro_busy_cycles: float    # sum over macros of their busy cycles
+    macro_busy_cycles: float    # sum over macros of their busy cycles (replicas split, not add, them)
     macro_steps: float          # MVM steps summed over macros
     macs: float
-    macros: int
+    macros: int                 # with replicas
     activity: ActivityAssumption
     performance: Performance
 
@@ -593,36 +593,41 @@ class LayerCost:
 
 
 def layer_cost(macro: MacroConfig, tiles: Iterable[TileUse], mvm_steps: int, activity: Any | None = None,
-               stream_fill: bool = True) -> LayerCost:
-    """Energy and cycles of one layer per sample: every macro of the layer runs ``mvm_steps`` steps
-    (one per output position, divided among replicas by the caller) over its tile footprint.
+               replicas: int = 1, stream_fill: bool = True) -> LayerCost:
+    """Energy and cycles of one layer per sample over its tile shapes; ``mvm_steps`` is the layer's M
+    (one step per output position) and ``replicas`` the copies of its weights (from
+    :func:`imcsim.mapping.map_network`). Every step runs on exactly one copy, so the energy is that of
+    M steps whatever the replication; the copies split the steps, so the latency is
+    ceil(M / replicas) steps of the slowest tile plus the pipeline fill.
 
     Partial sums of row tiles on different macros are added outside the macro (tile accumulator); that
     cost is not part of the macro model.
     """
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise SpecError(_MACRO_FILE, "replicas", replicas, "an integer >= 1")
     act = activity_densities(activity, macro.in_bits, macro.w_bits)
-    tiles = list(tiles)
+    tiles = [t for t in tiles if t.count > 0]
     energy = EnergyBreakdown()
     slowest = 0.0
     busy = 0.0
     macs = 0.0
     n_macros = 0
     for t in tiles:
-        if t.count <= 0:
-            continue
         ev = macro.step_events(t.rows_used, t.cols_used, t.weights, act.input_density, act.and_density)
         energy = energy + macro.step_energy(ev).scaled(float(mvm_steps) * t.count)
         slowest = max(slowest, float(ev.cycles))
         busy += float(ev.cycles) * mvm_steps * t.count
         macs += float(t.weights) * mvm_steps * t.count
-        n_macros += t.count
+        n_macros += t.count * replicas
+    steps_per_copy = -(-int(mvm_steps) // replicas)
     fill = macro.pipeline_depth_cycles if (stream_fill and mvm_steps > 0 and tiles) else 0
-    cycles = slowest * mvm_steps + fill
+    cycles = slowest * steps_per_copy + fill
     area_mm2 = float(macro.area().total_mm2) * n_macros
     perf = Performance(ops=2 * macs, latency_ns=cycles * macro.cycle_ns, energy=energy, area_mm2=area_mm2,
                        in_bits=macro.in_bits, w_bits=macro.w_bits)
-    return LayerCost(energy=energy, cycles=cycles, macro_busy_cycles=busy, macro_steps=float(mvm_steps * n_macros),
-                     macs=macs, macros=n_macros, activity=act, performance=perf)
+    return LayerCost(energy=energy, cycles=cycles, macro_busy_cycles=busy,
+                     macro_steps=float(mvm_steps * sum(t.count for t in tiles)), macs=macs, macros=n_macros,
+                     activity=act, performance=perf)
 
 
 def dense_step(macro: MacroConfig, act: ActivityAssumption) -> tuple[StepEvents, Performance]:
