@@ -1,0 +1,114 @@
+"""``build_report``: read a results folder, write its tables, plots and ``report.html``.
+
+Written, and only these (other files in the output folder are never touched)::
+
+    OUT/tables/<name>.csv, OUT/tables/<name>.parquet     summary, components, phases, layers, pareto, failed
+    OUT/plots/<name>.png, OUT/plots/<name>.svg           one pair per drawn plot
+    OUT/report.html                                      self-contained page
+
+``OUT`` defaults to the results folder itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from imcsim.errors import SpecError
+from imcsim.report.assumptions import DeviceAssumptions, device_assumptions
+from imcsim.report.html import Page, render
+from imcsim.report.load import ReportInput, parameter_columns, read_folder
+from imcsim.report.plots import Plot, all_plots
+from imcsim.report.tables import build_tables, ok_rows, varying, write_tables
+
+HTML_NAME = "report.html"
+MAX_LISTED_VALUES = 12
+
+
+@dataclass
+class ReportFiles:
+    """What :func:`make_report` wrote."""
+
+    html: Path
+    tables: list[Path] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
+    devices: list[DeviceAssumptions] = field(default_factory=list)
+
+    @property
+    def written(self) -> list[Path]:
+        return self.tables + [f for p in self.plots for f in p.files] + [self.html]
+
+
+def _out_dir(data: ReportInput, out: str | Path | None) -> Path:
+    target = Path(out) if out is not None else data.folder
+    if target.exists() and not target.is_dir():
+        raise SpecError(str(target), "--out", problem="exists and is not a folder", allowed="a folder")
+    for sub in ("tables", "plots"):
+        if (target / sub).exists() and not (target / sub).is_dir():
+            raise SpecError(str(target / sub), "--out", problem="exists and is not a folder; not replacing it",
+                            allowed="an output folder whose tables/ and plots/ are folders or absent")
+    if (target / HTML_NAME).is_dir():
+        raise SpecError(str(target / HTML_NAME), "--out", problem="is a folder; not replacing it",
+                        allowed=f"an output folder without a folder named {HTML_NAME}")
+    return target
+
+
+def _swept_values(data: ReportInput) -> dict[str, list[Any]]:
+    """The values each varying parameter takes (for the header), at most a dozen listed each."""
+    df = data.results
+    out = {}
+    for c in varying(df, parameter_columns(df, data.swept)):
+        values = list(dict.fromkeys(df[c].tolist()))
+        out[c] = values if len(values) <= MAX_LISTED_VALUES else values[:MAX_LISTED_VALUES] + ["..."]
+    return out
+
+
+def _id_last(df: pd.DataFrame) -> pd.DataFrame:
+    """The page shows the point id (a hash, for finding a row in the store) after the readable columns."""
+    if "point_id" not in df.columns:
+        return df
+    return df[[c for c in df.columns if c != "point_id"] + ["point_id"]]
+
+
+def make_report(folder: str | Path, out: str | Path | None = None, *,
+                card_loader: Callable[[str], Any] | None = None) -> ReportFiles:
+    """Write the tables, plots and HTML of ``folder`` into ``out`` (default: ``folder``).
+
+    ``card_loader`` maps a device name to its card (default: the device library); a device without a
+    card is reported in the Assumptions section, not an error. A folder with no results is a SpecError.
+    """
+    data = read_folder(folder)
+    out_dir = _out_dir(data, out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = build_tables(data)
+    table_paths = write_tables(tables, out_dir / "tables")
+    good = ok_rows(data.results)
+    devices = device_assumptions(good["device"].tolist() if "device" in good.columns else [], card_loader)
+    endurance = {d.device: d.endurance.value for d in devices if d.endurance is not None}
+    params = parameter_columns(data.results, data.swept)
+    plots = all_plots(data.results, out_dir / "plots", params, endurance)
+    notes = []
+    if "layers" not in tables:
+        notes.append("No per-layer records in this folder (sweep stores keep one summary row per point), "
+                     "so there are no per-layer or per-phase tables.")
+    page = Page(
+        title=f"imcsim report: {data.folder.resolve().name}",
+        folder=data.folder, out_dir=out_dir, description=data.description,
+        summary=_id_last(tables["summary"]), failed=_id_last(tables["failed"]), plots=plots, devices=devices, run_assumptions=data.assumptions,
+        files=table_paths + [f for p in plots for f in p.files], swept_values=_swept_values(data), notes=notes,
+    )
+    html_path = out_dir / HTML_NAME
+    tmp = html_path.with_name("." + HTML_NAME + ".tmp")
+    tmp.write_text(render(page), encoding="utf-8")
+    os.replace(tmp, html_path)
+    return ReportFiles(html_path, table_paths, plots, devices)
+
+
+def build_report(folder: str | Path, out: str | Path | None = None) -> Path:
+    """Write tables, plots and report.html for a sweep or run folder; returns the path of report.html."""
+    return make_report(folder, out).html

@@ -1,0 +1,205 @@
+"""Report tables built from a results table (and, for run folders, the per-op layer records).
+
+Every function here takes DataFrames and returns DataFrames: no numbers are computed beyond sums and
+selections of what the engine already wrote, and nothing is drawn. :func:`write_tables` stores each
+table as CSV and Parquet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imcsim.engine.ledger import COMPONENTS
+from imcsim.report.load import ReportInput, parameter_columns
+from imcsim.report.pareto import pareto_mask
+
+#: Metrics of the summary table, in order (those present in the results are kept).
+SUMMARY_METRICS: tuple[str, ...] = (
+    "latency_cycles", "latency_ns", "energy_pj", "edp_pj_ns", "area_mm2", "write_energy_pj",
+    "write_energy_share", "write_latency_ns", "weights_written", "reload_weights",
+    "max_cell_wear_per_step", "lifetime_years", "macs", "map_utilisation", "map_macros_used", "map_fits",
+)
+#: The objectives of the Pareto front, all minimised.
+PARETO_OBJECTIVES: tuple[str, ...] = ("energy_pj", "latency_ns", "area_mm2")
+
+
+def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of points that evaluated (failed points are listed, never plotted)."""
+    return df[df["status"] == "ok"] if "status" in df.columns else df
+
+
+def varying(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Those of ``columns`` that take more than one value in ``df``."""
+    return [c for c in columns if c in df.columns and df[c].astype(str).nunique(dropna=False) > 1]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def point_labels(df: pd.DataFrame, params: list[str]) -> pd.Series:
+    """A short name per row from the parameters that vary (``sas-mram / repnet / 128x128``).
+
+    ``rows`` and ``cols`` are joined as ``RxC``; with nothing varying the run name, device or
+    row number is used so a label is never empty.
+    """
+    vary = varying(df, params)
+    parts: list[pd.Series] = []
+    size_done = False
+    for c in vary:
+        if c in ("rows", "cols"):
+            if size_done:
+                continue
+            size_done = True
+            if "rows" in df.columns and "cols" in df.columns:
+                parts.append(df["rows"].map(_fmt) + "x" + df["cols"].map(_fmt))
+                continue
+        parts.append(df[c].map(_fmt) if c not in ("rows_parallel", "column_mux", "batch", "bits_per_cell")
+                     else c + "=" + df[c].map(_fmt))
+    if not parts:
+        for c in ("run", "device"):
+            if c in df.columns:
+                return df[c].map(_fmt)
+        return pd.Series([f"point {i}" for i in range(len(df))], index=df.index)
+    label = parts[0]
+    for p in parts[1:]:
+        label = label + " / " + p
+    return label
+
+
+def summary_table(data: ReportInput) -> pd.DataFrame:
+    """One row per design point: its parameters, status, and the key metrics."""
+    df = data.results
+    params = parameter_columns(df, data.swept)
+    lead = [c for c in ("run", "point_id") if c in df.columns]
+    metrics = [c for c in SUMMARY_METRICS if c in df.columns]
+    return df[lead + params + ["status"] + metrics].reset_index(drop=True)
+
+
+def component_columns(df: pd.DataFrame) -> list[str]:
+    """``energy_<component>_pj`` columns present, in the ledger's component order."""
+    return [f"energy_{c}_pj" for c in COMPONENTS if f"energy_{c}_pj" in df.columns]
+
+
+def component_table(data: ReportInput) -> pd.DataFrame | None:
+    """Energy by component per evaluated point (pJ per step), with the total beside them."""
+    df = ok_rows(data.results)
+    comps = component_columns(df)
+    if not comps or df.empty:
+        return None
+    params = parameter_columns(df, data.swept)
+    lead = [c for c in ("run", "point_id") if c in df.columns]
+    total = ["energy_pj"] if "energy_pj" in df.columns else []
+    return df[lead + params + total + comps].reset_index(drop=True)
+
+
+def _layer_sums(layers: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sum busy cycles, energy by component, MACs and writes of the ops under ``keys``."""
+    df = layers.copy()
+    agg: dict[str, Any] = {}
+    if "cycles_per_execution" in df.columns and "executions" in df.columns:
+        df["busy_cycles"] = df["cycles_per_execution"] * df["executions"]
+        agg["busy_cycles"] = "sum"
+    if "op" in df.columns:
+        df["ops"] = 1
+        agg["ops"] = "sum"
+    for c in ["macs", "weights_written", "energy_pj"] + component_columns(df):
+        if c in df.columns:
+            agg[c] = "sum"
+    return df.groupby(keys, sort=False, dropna=False).agg(agg).reset_index()
+
+
+def phase_table(data: ReportInput) -> pd.DataFrame | None:
+    """Per run and training phase: ops, busy cycles, energy by component (from layers.csv).
+
+    Falls back to the ``phases`` records of ledger.json when a run has no layers file.
+    """
+    frames: list[pd.DataFrame] = []
+    have_layers: set[str] = set()
+    if data.layers is not None and "phase" in data.layers.columns:
+        frames.append(_layer_sums(data.layers, ["run", "phase"]))
+        have_layers = set(data.layers["run"].astype(str))
+    for run, ledger in data.ledgers.items():
+        if run in have_layers or not ledger.get("phases"):
+            continue
+        ph = pd.DataFrame(ledger["phases"])
+        ph.insert(0, "run", run)
+        frames.append(ph)
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True)
+
+
+def layer_table(data: ReportInput) -> pd.DataFrame | None:
+    """Per run and layer (IR node), summed over its ops in every phase."""
+    if data.layers is None or "node" not in data.layers.columns:
+        return None
+    return _layer_sums(data.layers, ["run", "node"])
+
+
+def pareto_table(data: ReportInput) -> pd.DataFrame | None:
+    """Evaluated points with all three objectives, and whether each is on the energy-latency-area front."""
+    df = ok_rows(data.results)
+    if any(c not in df.columns for c in PARETO_OBJECTIVES):
+        return None
+    df = df.dropna(subset=list(PARETO_OBJECTIVES))
+    if df.empty:
+        return None
+    params = parameter_columns(df, data.swept)
+    lead = [c for c in ("run", "point_id") if c in df.columns]
+    out = df[lead + params + list(PARETO_OBJECTIVES)].reset_index(drop=True)
+    out["on_front"] = pareto_mask(out[list(PARETO_OBJECTIVES)].to_numpy(dtype=float))
+    return out
+
+
+def failed_table(data: ReportInput) -> pd.DataFrame:
+    """Points that did not evaluate, with their parameters and error message."""
+    df = data.results
+    bad = df[df["status"] != "ok"]
+    params = parameter_columns(df, data.swept)
+    lead = [c for c in ("run", "point_id") if c in df.columns]
+    return bad[lead + params + ["status", "error"]].reset_index(drop=True)
+
+
+def build_tables(data: ReportInput) -> dict[str, pd.DataFrame]:
+    """Every report table that the input supports, by file stem (missing inputs -> no table)."""
+    tables: dict[str, pd.DataFrame | None] = {
+        "summary": summary_table(data),
+        "components": component_table(data),
+        "phases": phase_table(data),
+        "layers": layer_table(data),
+        "pareto": pareto_table(data),
+        "failed": failed_table(data),
+    }
+    return {name: t for name, t in tables.items() if t is not None}
+
+
+def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet needs one type per column: object columns mixing types are stored as text."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            kinds = {type(v) for v in out[c] if v is not None and not (isinstance(v, float) and np.isnan(v))}
+            if len(kinds) > 1:
+                out[c] = out[c].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                    else str(v))
+    return out
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
+    """Write each table as ``<name>.csv`` and ``<name>.parquet`` in ``out_dir``; returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for name, df in tables.items():
+        csv_path, pq_path = out / f"{name}.csv", out / f"{name}.parquet"
+        df.to_csv(csv_path, index=False)
+        _parquet_safe(df).to_parquet(pq_path, index=False)
+        paths += [csv_path, pq_path]
+    return paths
