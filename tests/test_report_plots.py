@@ -93,6 +93,8 @@ def test_lifetime_notes_state_endurance_and_steps_per_day():
     assert P.lifetime_notes(df)["sas-mram"] == "endurance 5e5 cycles (run), steps/day 100"
     assert P.lifetime_notes(df.drop(columns=["steps_per_day", "endurance_cycles"]))["reram"] == \
         "endurance unknown, steps/day not recorded"
+    sram = synthetic_results(devices=("sram",), methods=("repnet",))
+    assert P.lifetime_notes(sram, {"sram": math.inf})["sram"] == "unlimited endurance (card), steps/day not recorded"
 
 
 def test_si_scale():

@@ -34,6 +34,8 @@ from imcsim.report.tables import component_columns, ok_rows, point_labels, varyi
 DAYS_PER_YEAR = 365.25
 MAX_BARS = 48          # more design points than this: the breakdown shows one point per device/method
 MAX_PANEL_METHODS = 4  # more methods than this: the heatmap averages over methods
+MAX_PANEL_COLUMNS = 3  # heatmap panels per row when there is one panel per device
+RASTER_POINTS = 500    # scatter layers with more points are embedded as bitmaps in the SVG (size, speed)
 _RC = {
     "svg.hashsalt": "imcsim-report",
     "font.size": 9,
@@ -170,6 +172,8 @@ def plot_energy_breakdown(df: pd.DataFrame, out_dir: str | Path, params: Sequenc
     labels = point_labels(data, list(params))
     values = data[comps].fillna(0.0).to_numpy(dtype=float)
     totals = values.sum(axis=1)
+    if (values < 0).any():
+        caption += " Some component energies are negative, which no cost model should produce: check those points."
     factor, unit = si_scale(float(totals.max()), _ENERGY_UNITS)
     n = len(data)
     with matplotlib.rc_context(_RC):
@@ -238,7 +242,8 @@ def plot_vs_array_size(df: pd.DataFrame, out_dir: str | Path) -> Plot:
                     ax.plot(best.index, best.to_numpy() / factor, "-o", color=colour, label=str(device),
                             markersize=4)
                     if several:
-                        ax.scatter(d["cells"], d[metric] / factor, color=colour, alpha=0.3, s=12)
+                        ax.scatter(d["cells"], d[metric] / factor, color=colour, alpha=0.3, s=12,
+                                   rasterized=len(data) > RASTER_POINTS)
                 ax.set_xscale("log", base=2)
                 ax.set_yscale("log")
                 _plain_log(ax.yaxis)
@@ -296,6 +301,7 @@ def plot_pareto(df: pd.DataFrame, out_dir: str | Path) -> Plot:
                     m = sel & (front == on)
                     if not m.any():
                         continue
+                    kw = {**kw, "rasterized": len(data) > RASTER_POINTS}
                     e = data["energy_pj"].to_numpy()[m] / efactor
                     ax_t.scatter(data["latency_ns"].to_numpy()[m] / tfactor, e, color=colour, marker=marker, **kw)
                     ax_a.scatter(data["area_mm2"].to_numpy()[m], e, color=colour, marker=marker, **kw)
@@ -421,8 +427,6 @@ def plot_writes(df: pd.DataFrame, out_dir: str | Path) -> Plot:
 
 
 def _fmt_number(v: float) -> str:
-    if not math.isfinite(v):
-        return "inf"
     return f"{v:.0e}".replace("e+0", "e").replace("e+", "e") if v >= 1e4 else f"{v:g}"
 
 
@@ -457,7 +461,12 @@ def lifetime_notes(df: pd.DataFrame, endurance: Mapping[str, float] | None = Non
                 lo, hi = float(implied.min()), float(implied.max())
                 same = math.isclose(lo, hi, rel_tol=1e-3)
                 spd_text = f"steps/day {_fmt_rate(lo)}" + ("" if same else f"-{_fmt_rate(hi)}") + " (implied)"
-        end_text = f"endurance {_fmt_number(end)} cycles ({end_src})" if end is not None else "endurance unknown"
+        if end is None:
+            end_text = "endurance unknown"
+        elif math.isinf(end):
+            end_text = f"unlimited endurance ({end_src})"
+        else:
+            end_text = f"endurance {_fmt_number(end)} cycles ({end_src})"
         notes[str(device)] = f"{end_text}, {spd_text}"
     return notes
 
@@ -498,9 +507,12 @@ def plot_lifetime(df: pd.DataFrame, out_dir: str | Path, endurance: Mapping[str,
                 x = g_i + (k - (len(devices) - 1) / 2) * width
                 if np.isinf(v).all():
                     top = y_max / 3
+                    wear = data.loc[sel, "max_cell_wear_per_step"] if "max_cell_wear_per_step" in data else None
+                    why = "no writes" if wear is not None and (wear.fillna(0) == 0).all() else "no wear-out"
                     ax.annotate("", xy=(x, y_max * 0.95), xytext=(x, top / 4),
                                 arrowprops={"arrowstyle": "-|>", "color": colours[device], "lw": 1.5})
                     ax.text(x, top / 5, "\u221e", ha="center", va="top", fontsize=14, color=colours[device])
+                    ax.text(x, top / 40, why, ha="center", va="top", fontsize=7, color=colours[device])
                     continue
                 fin = v[np.isfinite(v)]
                 worst = float(fin.min())
@@ -522,7 +534,8 @@ def plot_lifetime(df: pd.DataFrame, out_dir: str | Path, endurance: Mapping[str,
         files = _save(fig, Path(out_dir), name)
     caption = ("Years until the most-written cell reaches its endurance at the stated steps per day; dots are "
                "the worst point of each device and method, a line spans to the best; an arrow with \u221e "
-               "means no array cell is written (unlimited lifetime). Endurance is in write cycles "
+               "is an unlimited lifetime: no array cell is written (no writes), or the device does not wear "
+               "out (no wear-out). Endurance is in write cycles "
                "(ReRAM: program pulses).")
     return Plot(name, title, caption, files)
 
@@ -546,42 +559,47 @@ def plot_utilisation(df: pd.DataFrame, out_dir: str | Path) -> Plot:
     devices = _values(data, "device")
     methods = _values(data, "method")
     by_method = 1 < len(methods) <= MAX_PANEL_METHODS and len(varying(data, ["method"])) > 0
-    panel_rows = methods if by_method else ["all"]
+    # one panel per device (and method); panels of one method wrap after MAX_PANEL_COLUMNS devices
+    panels = [(m, d) for m in (methods if by_method else ["all"]) for d in devices]
+    ncols = len(devices) if by_method else min(len(devices), MAX_PANEL_COLUMNS)
+    nrows = math.ceil(len(panels) / ncols)
     keys = ["rows", "cols"]
     averaged = False
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(1.0 + (1.0 + 0.55 * len(cols)) * len(devices) + 1.0,
-                              0.9 + (0.8 + 0.42 * len(rows)) * len(panel_rows)), layout="constrained")
-        axes = fig.subplots(len(panel_rows), len(devices), squeeze=False, sharex=True, sharey=True)
+        fig = Figure(figsize=(1.0 + (1.0 + 0.55 * len(cols)) * ncols + 1.0,
+                              0.9 + (0.8 + 0.42 * len(rows)) * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+        for ax in axes.flat[len(panels):]:
+            ax.set_visible(False)
         image = None
-        for i, method in enumerate(panel_rows):
-            for j, device in enumerate(devices):
-                ax = axes[i][j]
-                sel = _col(data, "device") == device
-                if by_method:
-                    sel &= _col(data, "method") == method
-                sub = data[sel]
-                counts = sub.groupby(keys).size()
-                averaged |= bool((counts > 1).any())
-                grid = sub.groupby(keys)["map_utilisation"].mean().unstack("cols")
-                grid = grid.reindex(index=rows, columns=cols).to_numpy(dtype=float) * 100
-                image = ax.imshow(grid, vmin=0, vmax=100, cmap="viridis", origin="lower", aspect="auto")
-                for r in range(len(rows)):
-                    for c in range(len(cols)):
-                        val = grid[r, c]
-                        if np.isnan(val):
-                            continue
-                        ax.text(c, r, f"{val:.0f}%", ha="center", va="center", fontsize=7,
-                                color="white" if val < 60 else "black")
-                ax.set_xticks(range(len(cols)), [_fmt_count(c) for c in cols])
-                ax.set_yticks(range(len(rows)), [_fmt_count(r) for r in rows])
-                ax.grid(False)
-                head = str(device) if device != "all" else "all devices"
-                ax.set_title(head + (f" / {method}" if by_method else ""))
-                if i == len(panel_rows) - 1:
-                    ax.set_xlabel("array columns")
-                if j == 0:
-                    ax.set_ylabel("array rows")
+        for k, (method, device) in enumerate(panels):
+            i, j = divmod(k, ncols)
+            ax = axes[i][j]
+            sel = _col(data, "device") == device
+            if by_method:
+                sel &= _col(data, "method") == method
+            sub = data[sel]
+            counts = sub.groupby(keys).size()
+            averaged |= bool((counts > 1).any())
+            grid = sub.groupby(keys)["map_utilisation"].mean().unstack("cols")
+            grid = grid.reindex(index=rows, columns=cols).to_numpy(dtype=float) * 100
+            image = ax.imshow(grid, vmin=0, vmax=100, cmap="viridis", origin="lower", aspect="auto")
+            for r in range(len(rows)):
+                for c in range(len(cols)):
+                    val = grid[r, c]
+                    if np.isnan(val):
+                        continue
+                    ax.text(c, r, f"{val:.0f}%", ha="center", va="center", fontsize=7,
+                            color="white" if val < 60 else "black")
+            ax.set_xticks(range(len(cols)), [_fmt_count(c) for c in cols])
+            ax.set_yticks(range(len(rows)), [_fmt_count(r) for r in rows])
+            ax.grid(False)
+            head = str(device) if device != "all" else "all devices"
+            ax.set_title(head + (f" / {method}" if by_method else ""))
+            if k + ncols >= len(panels):
+                ax.set_xlabel("array columns")
+            if j == 0:
+                ax.set_ylabel("array rows")
         if image is not None:
             fig.colorbar(image, ax=axes, label="utilisation (% of cells holding weights)", shrink=0.9)
         fig.suptitle(title + " per device" + (" and method" if by_method else ""))

@@ -22,7 +22,7 @@ _DEVICES: dict[str, tuple[float, float, float]] = {
     "sas-mram": (0.6, 2.0, 1e12),
     "sot-mram": (1.2, 1.0, 1e12),
     "reram": (40.0, 100.0, 1e6),
-    "stt-mram": (2.0, 10.0, 1e12),
+    "stt-mram": (2.0, 10.0, 1e6),
     "sram": (0.05, 0.5, math.inf),
 }
 
@@ -46,7 +46,7 @@ def synthetic_results(devices: Sequence[str] = ("sas-mram", "sot-mram", "reram")
                     energy = {comp: macs * 1e-3 * (k + 1) / len(COMPONENTS) * (1 + 0.3 * rng.random())
                               for k, comp in enumerate(COMPONENTS)}
                     energy["leakage"] = cycles * cells * 1e-6
-                    written = int(2e5 * (1 + math.log2(cells / 4096))) if training else 0
+                    written = int(2e5 * math.sqrt(cells / 4096)) if training else 0
                     energy["write"] = written * 8 * w_e
                     write_ns = written / 64 * w_t
                     total = sum(energy.values())
