@@ -36,20 +36,20 @@ def test_every_number_has_a_source(preset):
 
 
 def test_capacity_derives_macros_per_tile():
-    # 64 Mibit = 2^26 cells; 64 tiles of 128x128 macros -> 2^26 / (64 * 2^14) = 64 macros per tile
+    # 128 Mibit = 2^27 cells; 64 tiles of 256x256 macros -> 2^27 / (64 * 2^16) = 32 macros per tile
     spec = load_accelerator("acc-sas-mram")
-    assert spec.tile.macros == 64 and spec.n_macros == 4096
-    # 8-bit weights in 1-bit cells: 128 rows x 16 weights per row x 4096 macros = 8,388,608 weights
-    assert spec.weight_capacity == 8_388_608
+    assert spec.tile.macros == 32 and spec.n_macros == 2048
+    # 8-bit weights in 1-bit cells: 256 rows x 32 weights per row x 2048 macros = 16,777,216 weights
+    assert spec.weight_capacity == 16_777_216
     small = load_accelerator("acc-sas-mram", {"macro.rows": 32, "macro.cols": 32})
-    # same capacity in 32x32 arrays: 2^26 / (64 * 2^10) = 1024 per tile; adder tree capped at the 32 rows
-    assert small.tile.macros == 1024 and small.macro.rows_parallel_effective == 32
+    # same capacity in 32x32 arrays: 2^27 / (64 * 2^10) = 2048 per tile; adder tree capped at the 32 rows
+    assert small.tile.macros == 2048 and small.macro.rows_parallel_effective == 32
     assert small.weight_capacity == spec.weight_capacity
 
 
 def test_reram_column_mux():
     spec = load_accelerator("acc-reram")
-    assert spec.macro.column_mux == 8 and spec.macro.sense_amps == 128 // 8
+    assert spec.macro.column_mux == 8 and spec.macro.sense_amps == 256 // 8
 
 
 def test_bad_overrides_and_names():

@@ -1,8 +1,13 @@
 """The study spec: which device, accelerator, workload and training method, and the run options.
 
-This is the skeleton later issues extend (each adds its own validated fields). What it checks now:
-the shape of the file, value ranges of the options, and that the device names a built-in card or an
-existing card file (a path is resolved relative to the study file and the card itself is validated).
+What it checks: the shape of the file, value ranges of the options, and that the device names a
+built-in card or an existing card file (a path is resolved relative to the study file and the card
+itself is validated). Workload, method and accelerator names are checked when the engine builds them.
+
+A study also has a *flat* form, one key per sweepable field (``device``, ``rows``, ``method``,
+``write_policy``, ``workload.resolution``, ``chip.tiles`` ...): :func:`study_from_params` builds a
+Study from it and :func:`flat_field_types` lists its fields for the sweep spec, so that
+``imcsim sweep --rows 64,128 --device sas-mram,reram`` and a study file speak the same names.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from imcsim.config.device_card import builtin_card_names, load_card, looks_like_path, resolve_card_path
 from imcsim.config.loader import StrictModel, load_yaml, validate
@@ -24,6 +29,26 @@ class NamedSpec(StrictModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+def _named(value: Any) -> Any:
+    """``workload: resnet18`` is shorthand for ``workload: {name: resnet18}``."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+class MacroOverrides(StrictModel):
+    """Macro geometry that overrides the accelerator preset (the common sweep axes)."""
+
+    rows: int | None = Field(None, gt=0)
+    cols: int | None = Field(None, gt=0)
+    rows_parallel: int | None = Field(None, gt=0)
+    column_mux: int | None = Field(None, gt=0)
+    bits_per_cell: int | None = Field(None, ge=1, le=4)
+    in_bits: int | None = Field(None, ge=1, le=8)
+    w_bits: int | None = Field(None, ge=1, le=8)
+
+    def dotted(self) -> dict[str, Any]:
+        return {f"macro.{k}": v for k, v in self.model_dump().items() if v is not None}
+
+
 class StudyOptions(StrictModel):
     """Run options shared by every engine."""
 
@@ -32,25 +57,106 @@ class StudyOptions(StrictModel):
     flip_prob: float = Field(0.5, ge=0, le=1, description="probability a weight bit flips in an update")
     seed: int = Field(0, ge=0, description="seed of every random draw (results are deterministic)")
     steps_per_day: float = Field(1000.0, gt=0, description="training steps per day, for lifetime [A]")
-    batch_size: int = Field(1, gt=0)
-    node_nm: float = Field(28.0, gt=0, description="technology node of the cells and periphery [A]")
+    batch_size: int | None = Field(None, gt=0, description="samples per step (default: the workload card's batch)")
+    node_nm: float | None = Field(None, gt=0, description="technology node; overrides the accelerator preset")
+    backward: Literal["transposed-array", "digital", "transposed-copy"] = Field(
+        "transposed-array", description="where the backward-error MVM runs: the same array read transposed, "
+                                        "the tile's digital unit, or a second transposed copy of the weights")
+    replicate: bool = Field(False, description="copy bottleneck layers into spare macros to balance the pipeline")
+    steps_per_task: int = Field(1000, gt=0, description="training steps to learn one new task (compare) [A]")
+    dataset_size: int = Field(10000, gt=0, description="samples per epoch (compare) [A]")
 
 
 class Study(StrictModel):
-    """One evaluation: device + accelerator + workload + method + options."""
+    """One evaluation: device + accelerator + workload + method + options.
+
+    ``device`` replaces the preset's macro device; without ``accelerator`` the preset ``acc-<device>``
+    is used when it exists, else ``acc-sas-mram`` (every preset shares chip and periphery).
+    """
 
     name: str | None = None
-    device: str = Field(min_length=1, description="built-in device card name or a card path")
-    accelerator: str | None = Field(None, description="accelerator preset name (devices/acc-*.yaml)")
+    device: str | None = Field(None, min_length=1, description="built-in device card name or a card path")
+    accelerator: str | None = Field(None, description="accelerator preset name (devices/acc-*.yaml) or path")
+    macro: MacroOverrides = Field(default_factory=MacroOverrides)
+    accelerator_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="dotted accelerator fields, e.g. chip.tiles: 32")
     workload: NamedSpec
     method: NamedSpec = Field(default_factory=lambda: NamedSpec(name="inference"))
+    engine: Literal["analytic", "event"] = "analytic"
     options: StudyOptions = Field(default_factory=StudyOptions)
+
+    _named_workload = field_validator("workload", mode="before")(lambda cls, v: _named(v))
+    _named_method = field_validator("method", mode="before")(lambda cls, v: _named(v))
+
+    def flat(self) -> dict[str, Any]:
+        """The flat form (see module docstring): what a sweep row records about its study."""
+        out: dict[str, Any] = {"device": self.device, "accelerator": self.accelerator,
+                               "workload": self.workload.name, "method": self.method.name, "engine": self.engine}
+        out.update({k: v for k, v in self.macro.model_dump().items() if v is not None})
+        out.update(self.options.model_dump())
+        out.update({f"workload.{k}": v for k, v in self.workload.options.items()})
+        out.update({f"method.{k}": v for k, v in self.method.options.items()})
+        out.update(self.accelerator_overrides)
+        return out
+
+
+#: Prefixes of flat keys that go into the accelerator overrides.
+_ACCEL_PREFIXES = ("chip.", "tile.", "macro.")
+
+
+def flat_field_types() -> dict[str, Any]:
+    """Flat field name -> type, for the sweep spec (``workload.*``, ``method.*``, ``chip.*`` and
+    ``tile.*`` keys are accepted too, typed by the package that reads them)."""
+    types: dict[str, Any] = {"name": str, "device": str, "accelerator": str, "workload": str, "method": str,
+                             "engine": Study.model_fields["engine"].annotation}
+    for model in (MacroOverrides, StudyOptions):
+        for key, info in model.model_fields.items():
+            types[key] = info.annotation
+    types["batch"] = StudyOptions.model_fields["batch_size"].annotation
+    return types
+
+
+def study_from_params(params: dict[str, Any], file: str = "<params>") -> Study:
+    """Build a Study from its flat form (a sweep point); unknown keys are a SpecError."""
+    top: dict[str, Any] = {"workload": {"name": "resnet18", "options": {}}, "method": {"name": "inference",
+                                                                                        "options": {}},
+                           "macro": {}, "options": {}, "accelerator_overrides": {}}
+    for key, value in params.items():
+        if key in ("name", "device", "accelerator", "engine"):
+            top[key] = value
+        elif key in ("workload", "method"):
+            top[key]["name"] = value
+        elif key.startswith("workload.") or key.startswith("method."):
+            head, _, opt = key.partition(".")
+            top[head]["options"][opt] = value
+        elif key in MacroOverrides.model_fields:
+            top["macro"][key] = value
+        elif key == "batch":
+            top["options"]["batch_size"] = value
+        elif key in StudyOptions.model_fields:
+            top["options"][key] = value
+        elif key.startswith(_ACCEL_PREFIXES):
+            top["accelerator_overrides"][key] = value
+        else:
+            import difflib
+
+            known = sorted(flat_field_types())
+            guess = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+            raise SpecError(file, key, problem=f"unknown study field{hint}",
+                            allowed=", ".join(known) + ", workload.*, method.*, chip.*, tile.*")
+    return validate(Study, top, file)
 
 
 def load_study(path: str | Path) -> Study:
     """Read and validate a study file; the device is checked and a card path made absolute."""
     path = Path(path)
-    study = validate(Study, load_yaml(path), path)
+    data = load_yaml(path)
+    data.pop("sweep", None)  # a study file may carry a sweep section (read by imcsim.sweep)
+    data.pop("report", None)
+    study = validate(Study, data, path)
+    if study.device is None:
+        return study
     card_path = resolve_card_path(study.device, path.parent, file=str(path), field="device")
     if looks_like_path(study.device):
         if not card_path.is_file():

@@ -96,6 +96,8 @@ def _kernel(nominal: int, k: int) -> int:
 def build_repnet_graph(graph: Graph, kernel: int = 5) -> tuple[Graph, list[str]]:
     """The backbone with Rep-Net's branch modules added (one of the three code variants)."""
     name = graph.name
+    if name not in SUPPORTED:
+        raise spec_error("repnet", graph, f"Rep-Net branches are defined for {', '.join(SUPPORTED)} only")
     res = graph.input_shape[1]
     notes: list[str] = []
     rb = _Builder(graph)

@@ -1,0 +1,108 @@
+"""Everything one evaluation needs, built once from a Study: accelerator, device, macro, step, mapping.
+
+The pieces are cached by their inputs, so a sweep over array sizes builds the workload graph and the
+training step once per (workload, method) and the device once per card. This is the ZigZag-style
+"flow as a plain list of stages": load spec -> build workload -> apply method -> map -> price -> time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from imcsim.circuit.macro import MacroConfig
+from imcsim.config.accelerator import AcceleratorSpec, list_presets, load_accelerator
+from imcsim.config.study import Study
+from imcsim.device.base import DeviceModel
+from imcsim.device.library import load_device
+from imcsim.errors import SpecError
+from imcsim.mapping.network import NetworkMapping, map_network
+from imcsim.workload.step import TrainingStep
+
+
+@dataclass(frozen=True)
+class Context:
+    study: Study
+    accel: AcceleratorSpec
+    device: DeviceModel
+    macro: MacroConfig
+    step: TrainingStep
+    mapping: NetworkMapping
+    batch: int
+
+    @property
+    def cycle_ns(self) -> float:
+        return self.macro.cycle_ns
+
+
+def preset_for(study: Study) -> str:
+    """The accelerator preset a study runs on (see :class:`~imcsim.config.study.Study`)."""
+    if study.accelerator:
+        return study.accelerator
+    if study.device and f"acc-{study.device}" in list_presets():
+        return f"acc-{study.device}"
+    return "acc-sas-mram"
+
+
+def build_context(study: Study) -> Context:
+    overrides = dict(study.accelerator_overrides)
+    overrides.update(study.macro.dotted())
+    if study.options.node_nm is not None:
+        overrides["chip.node_nm"] = study.options.node_nm
+    preset = preset_for(study)
+    accel = _accelerator(preset, _freeze(overrides))
+    device_name = study.device or accel.macro.device
+    device = _device(device_name)
+    macro = _macro(accel.macro.model_dump_json(), device_name, accel.chip.node_nm, accel.chip.clock_mhz)
+    step = _step(study.workload.name, _freeze(study.workload.options), study.method.name,
+                 _freeze(study.method.options))
+    batch = study.options.batch_size or int(step.graph.meta.get("batch", 1) or 1)
+    mapping = _mapping(study.workload.name, _freeze(study.workload.options), study.method.name,
+                       _freeze(study.method.options), macro, accel.n_macros, study.options.replicate)
+    if not mapping.fits and not accel.chip.reloads:
+        too_big = max(mapping.layers, key=lambda lm: lm.macros)
+        raise SpecError(preset, "chip.reloads", False, problem=(
+            f"the network needs {mapping.macros_required} macros but the chip has {accel.n_macros} "
+            f"(largest layer {too_big.name}: {too_big.macros}) and reloads are disabled:"),
+            allowed="chip.reloads: true, a larger chip (chip.cell_capacity_mibit, chip.tiles) or larger arrays")
+    return Context(study, accel, device, macro, step, mapping, batch)
+
+
+# ------------------------------------------------------------------ cached builders
+def _freeze(d: dict[str, Any]) -> str:
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+@lru_cache(maxsize=256)
+def _accelerator(preset: str, overrides: str) -> AcceleratorSpec:
+    return load_accelerator(preset, json.loads(overrides) or None)
+
+
+@lru_cache(maxsize=64)
+def _device(name: str) -> DeviceModel:
+    return load_device(name)
+
+
+@lru_cache(maxsize=512)
+def _macro(macro_json: str, device: str, node_nm: float, clock_mhz: float) -> MacroConfig:
+    from imcsim.config.accelerator import MacroSpec
+
+    spec = MacroSpec.model_validate_json(macro_json)
+    return MacroConfig.from_spec(spec, node_nm, clock_mhz, device=_device(device))
+
+
+@lru_cache(maxsize=32)
+def _step(workload: str, workload_opts: str, method: str, method_opts: str) -> TrainingStep:
+    from imcsim.workload import methods
+    from imcsim.workload.cards import load_workload
+
+    graph = load_workload(workload, **json.loads(workload_opts))
+    return methods.apply(graph, method, **json.loads(method_opts))
+
+
+@lru_cache(maxsize=512)
+def _mapping(workload: str, workload_opts: str, method: str, method_opts: str, macro: MacroConfig,
+             n_macros: int, replicate: bool) -> NetworkMapping:
+    return map_network(_step(workload, workload_opts, method, method_opts), macro, n_macros, replicate=replicate)

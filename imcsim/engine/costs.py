@@ -1,0 +1,409 @@
+"""Pricing a training step on an accelerator: the ONE place every op gets its cycles and energy.
+
+Both engines call :func:`price_step`; they differ only in how they turn the resulting stages into a
+latency (:mod:`imcsim.engine.schedule`). Macro costs come from :mod:`imcsim.circuit.macro`, writes
+from the device model, everything else from the accelerator spec. Each assumption made here is
+appended to ``PricedStep.assumptions`` so that reports can say what a result rests on.
+
+Per op (``StepOp``):
+
+- ``mvm`` on an array-resident layer: :func:`~imcsim.circuit.macro.layer_cost` over the layer's tiles
+  (energy of M steps, latency of ceil(M / replicas) steps), row-tile partial sums added in the tile
+  accumulator (acc_bits full adders each), input read from and output written to the tile buffer at
+  the activation width, and the output sent one NoC hop (A) to the next layer's tile. The backward-
+  error MVM (``transposed``) runs, per ``backward``: on the same array read transposed (priced as a
+  forward step with the op's own M: A), on the digital unit as a GEMM, or on a transposed copy (its own
+  macros, written at every update as well).
+- ``gemm`` and ``vector``: on the digital units of all tiles pooled (chip throughput =
+  tiles x per-tile rate), operands through the global buffer (gemm, fp32) or the tile buffer (vector).
+- ``write``: the device's closed-form write cost for the weights per macro, times the layer's macros
+  (every replica); macros are written ``tile.write_drivers`` per tile at a time.
+- Layers that do not fit are streamed: before the layer runs (once per batch: a barrier), its weights
+  are read from DRAM and written into the pool macros; the backward pass reloads them again when the
+  error MVM runs on the array. Trained streamed weights go back to DRAM at the update.
+- Stored-for-backward tensors are written to the global buffer in forward and read in backward;
+  what exceeds the buffer spills to DRAM (written and read back, a barrier between the phases).
+- Leakage: a macro's periphery (and cells) leak while it computes (the macro model's component). Idle
+  macros are power-gated (A), which non-volatile cells survive; volatile cells (SRAM) keep leaking, and
+  so do the SRAM buffers: that standby power is charged over the contention-free latency in both
+  engines, so that their energies are equal by construction (A: waiting on a contended resource adds
+  idle leakage that is not charged).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
+from imcsim.circuit.macro import MacroConfig, layer_cost
+from imcsim.device.base import DeviceModel, WriteCost
+from imcsim.engine.context import Context, _device
+from imcsim.engine.ledger import COMPONENTS, OpRecord
+from imcsim.engine.schedule import Barrier, Item, Stage
+from imcsim.mapping.layer import LayerMapping, map_layer
+from imcsim.workload.step import StepOp
+
+POOL = "macros:pool"
+DIGITAL = "digital"
+NOC = "noc"
+DRAM = "dram"
+NOC_HOPS = 1  # A: consecutive layers sit on neighbouring tiles
+FP32_BYTES = 4
+
+
+@dataclass
+class Wear:
+    """Worst-cell wear per step, accumulated by source (update writes, reloads)."""
+
+    update: float = 0.0
+    reload: float = 0.0
+    cells_written: float = 0.0
+    pulses: float = 0.0
+    write_energy_pj: float = 0.0
+    write_latency_ns: float = 0.0
+    weights_written: int = 0
+    reload_weights: int = 0
+    deploy: WriteCost = field(default_factory=WriteCost)
+    deploy_latency_ns: float = 0.0
+
+
+@dataclass
+class PricedStep:
+    """The step as the engines see it: timed items, per-op records, wear, and what it rests on."""
+
+    items: list[Item]
+    records: list[OpRecord]
+    exclusive: set[str]
+    wear: Wear
+    standby_power_w: float
+    area_um2: dict[str, float]
+    assumptions: list[str]
+    mapping_summary: dict[str, Any]
+
+    def energy_without_leakage_pj(self) -> dict[str, float]:
+        total = {c: 0.0 for c in COMPONENTS}
+        for r in self.records:
+            for c, v in r.energy_pj.items():
+                total[c] += v
+        return total
+
+
+def _zero() -> dict[str, float]:
+    return {c: 0.0 for c in COMPONENTS}
+
+
+class _Pricer:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.accel = ctx.accel
+        self.chip = ctx.accel.chip
+        self.tile = ctx.accel.tile
+        self.du = ctx.accel.tile.digital_unit
+        self.macro = ctx.macro
+        self.opts = ctx.study.options
+        self.batch = ctx.batch
+        self.cycle_ns = ctx.cycle_ns
+        self.mapping = ctx.mapping
+        self.layers = {lm.name: lm for lm in ctx.mapping.layers}
+        self.resident = set(ctx.mapping.resident)
+        self.streamed = set(ctx.mapping.reloaded)
+        self.activity = _activity(self.opts.activity, self.macro)
+        self.assumptions: list[str] = []
+        self.wear = Wear()
+        self.records: list[OpRecord] = []
+        self.items: list[Item] = []
+        self._sram_macro: MacroConfig | None = None
+        self._sram_layers: dict[str, LayerMapping] = {}
+        self._loaded: str | None = None  # streamed layer currently in the pool
+
+    # -------------------------------------------------------------- helpers
+    def _act_bytes(self, phase: str) -> float:
+        # INT8 activations through the arrays in forward; fp32 errors and gradients in backward (A)
+        return self.macro.in_bits / 8 if phase == "forward" else FP32_BYTES
+
+    def _record(self, op: StepOp | None, name: str, node: str, phase: str, kind: str, resource: str,
+                executions: int, cycles: float, energy: dict[str, float], *, macs: int = 0,
+                weights_written: int = 0, macros: int = 0) -> None:
+        self.records.append(OpRecord(name, node, phase, kind, resource, executions, cycles,
+                                     {c: v * executions for c, v in energy.items() if v}, macs=macs,
+                                     weights_written=weights_written, macros=macros))
+
+    def _write_waves(self, macros: int) -> int:
+        per_wave = self.tile.write_drivers * max(1, min(self.chip.tiles, -(-macros // int(self.tile.macros or 1))))
+        return -(-macros // per_wave)
+
+    def _array_write(self, device: DeviceModel, weights: float, macros: int, flip_prob: float,
+                     policy: str) -> tuple[WriteCost, float]:
+        """Cost of writing ``weights`` spread over ``macros`` macros, and its latency in ns."""
+        if weights <= 0 or macros <= 0:
+            return WriteCost(), 0.0
+        per_macro = device.expected_write(weights / macros, bits=self.macro.w_bits, policy=policy,
+                                          flip_prob=flip_prob)
+        total = per_macro.scaled(macros)
+        latency_ns = per_macro.latency_ns * self._write_waves(macros)
+        return WriteCost(pulses=total.pulses, energy_pj=total.energy_pj, latency_ns=latency_ns,
+                         cells_written=total.cells_written, verify_reads=total.verify_reads,
+                         rmw_reads=total.rmw_reads, max_cell_wear=per_macro.max_cell_wear), latency_ns
+
+    def _dram(self, nbytes: float) -> tuple[float, float]:
+        """(energy pJ, cycles) of moving ``nbytes`` over the DRAM channel."""
+        ns = nbytes / self.chip.dram_bandwidth_gb_per_s  # bytes / (GB/s) = ns
+        return nbytes * 8 * self.chip.dram_energy_pj_per_bit, ns / self.cycle_ns
+
+    # -------------------------------------------------------------- op kinds
+    def mvm(self, op: StepOp) -> list[Item]:
+        layer = op.node
+        backward = op.phase == "backward_error"
+        mode = self.opts.backward if backward else "forward"
+        if mode == "digital":
+            return self.digital_gemm(op, note="backward error on the digital unit")
+        items: list[Item] = []
+        if op.location == "sram":
+            lm, macro = self._sram_layer(layer), self._sram_macro_cfg()
+            resource, replicas = f"sram_macros:{layer}", 1
+        else:
+            lm, macro = self.layers[layer], self.macro
+            replicas = self.mapping.replicas.get(layer, 1)
+            if layer in self.streamed:
+                items += self._reload(layer, op.phase)
+                resource = POOL
+            else:
+                resource = f"macros_T:{layer}" if mode == "transposed-copy" else f"macros:{layer}"
+        steps = op.gemm[1] if op.gemm else lm.m
+        cost = layer_cost(macro, lm.tiles, steps, self.activity, replicas=replicas)
+        energy = _zero()
+        for c in MACRO_COMPONENTS:  # leakage here: the layer's macros while they are busy
+            energy[c] = float(getattr(cost.energy, f"{c}_pj"))
+        # row tiles on different macros: (row_tiles - 1) partial-sum adds per output, acc_bits FAs each
+        partial_adds = max(lm.row_tiles - 1, 0) * steps * lm.n * lm.groups
+        energy["shift_accumulate"] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
+        act_b = self._act_bytes(op.phase)
+        in_elems = op.gemm[0] * op.gemm[1] * op.gemm[2] if op.gemm else lm.m * lm.k * lm.groups
+        out_elems = op.gemm[0] * op.gemm[1] * op.gemm[3] if op.gemm else lm.m * lm.n * lm.groups
+        node = self.ctx.step.graph[layer]
+        in_bytes = min(in_elems, node.in_elems if not backward else node.out_elems) * act_b
+        out_bytes = (node.out_elems if not backward else node.in_elems) * act_b
+        energy["buffer"] += in_bytes * self.tile.buffer_read_pj_per_byte + out_bytes * self.tile.buffer_write_pj_per_byte
+        noc_bits = out_bytes * 8
+        energy["noc"] += noc_bits * NOC_HOPS * self.chip.tile_pitch_mm * self.chip.noc_energy_pj_per_bit_per_mm
+        noc_cycles = noc_bits / self.chip.noc_width_bits + NOC_HOPS * self.chip.noc_hop_latency_cycles
+        self._record(op, op.name, layer, op.phase, "mvm", resource, self.batch, cost.cycles, energy,
+                     macs=op.macs, macros=lm.macros * replicas)
+        self._record(op, op.name + ":noc", layer, op.phase, "noc", NOC, self.batch, noc_cycles, {})
+        return items + [Stage(op.name, resource, cost.cycles), Stage(op.name + ":noc", NOC, noc_cycles)]
+
+    def digital_gemm(self, op: StepOp, note: str | None = None) -> list[Item]:
+        g, m, k, n = op.gemm
+        rate = self.du.macs_per_cycle * self.chip.tiles
+        cycles = op.macs / rate
+        energy = _zero()
+        energy["digital_unit"] = op.macs * self.du.energy_pj_per_mac
+        nbytes_in = g * (m * k + k * n) * FP32_BYTES
+        nbytes_out = g * m * n * FP32_BYTES
+        energy["buffer"] = (nbytes_in * self.chip.global_buffer_read_pj_per_byte
+                            + nbytes_out * self.chip.global_buffer_write_pj_per_byte)
+        executions = 1 if op.batch_shared else self.batch
+        self._record(op, op.name, op.node, op.phase, "gemm", DIGITAL, executions, cycles, energy, macs=op.macs)
+        stage = Stage(op.name, DIGITAL, cycles)
+        return [Barrier((stage,))] if op.batch_shared else [stage]
+
+    def vector(self, op: StepOp) -> list[Item]:
+        rate = self.du.vector_ops_per_cycle * self.chip.tiles
+        cycles = op.macs / rate
+        energy = _zero()
+        energy["digital_unit"] = op.macs * self.du.energy_pj_per_vector_op
+        width = self._act_bytes(op.phase) if not op.batch_shared else FP32_BYTES
+        energy["buffer"] = op.macs * width * (self.tile.buffer_read_pj_per_byte + self.tile.buffer_write_pj_per_byte)
+        executions = 1 if op.batch_shared else self.batch
+        self._record(op, op.name, op.node, op.phase, "vector", DIGITAL, executions, cycles, energy)
+        stage = Stage(op.name, DIGITAL, cycles)
+        return [Barrier((stage,))] if op.batch_shared else [stage]
+
+    def write(self, op: StepOp) -> list[Item]:
+        layer = op.node
+        energy = _zero()
+        if op.location == "imc" and layer in self.streamed:
+            # the streamed layer's home is DRAM: write the updated weights back there
+            nbytes = op.weights * self.macro.w_bits / 8
+            energy["dram"], cycles = self._dram(nbytes)
+            self._record(op, op.name, layer, "update", "write", DRAM, 1, cycles, energy)
+            self.wear.weights_written += op.weights
+            return [Barrier((Stage(op.name, DRAM, cycles),))]
+        if op.location == "sram":
+            device, lm = _device("sram"), self._sram_layer(layer)
+            macros, resource = lm.macros, f"sram_macros:{layer}"
+        else:
+            device, lm = self.ctx.device, self.layers[layer]
+            copies = self.mapping.replicas.get(layer, 1) * (2 if self.opts.backward == "transposed-copy" else 1)
+            macros, resource = lm.macros * copies, f"macros:{layer}"
+        weights = op.weights * macros / lm.macros
+        cost, latency_ns = self._array_write(device, weights, macros, self.opts.flip_prob, self.opts.write_policy)
+        energy["write"] = cost.energy_pj
+        cycles = latency_ns / self.cycle_ns
+        self._record(op, op.name, layer, "update", "write", resource, 1, cycles, energy,
+                     weights_written=op.weights, macros=macros)
+        if op.location == "imc":
+            self.wear.update = max(self.wear.update, cost.max_cell_wear)
+            self.wear.cells_written += cost.cells_written
+            self.wear.pulses += cost.pulses
+            self.wear.write_energy_pj += cost.energy_pj
+            self.wear.write_latency_ns += latency_ns
+            self.wear.weights_written += op.weights
+        return [Barrier((Stage(op.name, resource, cycles),))]
+
+    def _reload(self, layer: str, phase: str) -> list[Item]:
+        """Stream a layer's weights from DRAM into the pool (once per batch), unless it is already there."""
+        if self._loaded == layer:
+            return []
+        self._loaded = layer
+        lm = self.layers[layer]
+        nbytes = lm.weights * self.macro.w_bits / 8
+        energy = _zero()
+        energy["dram"], dram_cycles = self._dram(nbytes)
+        # the pool held another layer: on average half the bits flip (A)
+        cost, latency_ns = self._array_write(self.ctx.device, lm.weights, lm.macros, 0.5, self.opts.write_policy)
+        energy["write"] = cost.energy_pj
+        write_cycles = latency_ns / self.cycle_ns
+        name = f"{layer}:reload:{phase}"
+        self._record(None, name, layer, "reload", "write", POOL, 1, dram_cycles + write_cycles, energy,
+                     weights_written=lm.weights, macros=lm.macros)
+        self.wear.reload += cost.max_cell_wear
+        self.wear.cells_written += cost.cells_written
+        self.wear.pulses += cost.pulses
+        self.wear.write_energy_pj += cost.energy_pj
+        self.wear.write_latency_ns += latency_ns
+        self.wear.reload_weights += lm.weights
+        return [Barrier((Stage(name + ":dram", DRAM, dram_cycles), Stage(name + ":write", POOL, write_cycles)))]
+
+    def _sram_macro_cfg(self) -> MacroConfig:
+        if self._sram_macro is None:
+            m = self.macro
+            self._sram_macro = MacroConfig(_device("sram"), m.rows, m.cols, m.rows_parallel, m.sense_amps,
+                                           m.in_bits, m.w_bits, 1, m.node_nm, m.clock_mhz)
+            self.assumptions.append("re-trained weights in SRAM arrays of the same geometry (Hyb-Learn split)")
+        return self._sram_macro
+
+    def _sram_layer(self, layer: str) -> LayerMapping:
+        if layer not in self._sram_layers:
+            self._sram_layers[layer] = map_layer(self.ctx.step.graph[layer], self._sram_macro_cfg())
+        return self._sram_layers[layer]
+
+    # -------------------------------------------------------------- the whole step
+    def price(self) -> PricedStep:
+        step = self.ctx.step
+        ops = list(step.ops)
+        phases_done: set[str] = set()
+        for op in ops:
+            if op.phase != "forward" and "forward" not in phases_done:
+                phases_done.add("forward")
+                self.items += self._spill_barrier()
+                self._loaded = None  # backward walks the layers in reverse: reload streamed ones again
+            if op.kind == "mvm":
+                self.items += self.mvm(op)
+            elif op.kind == "gemm":
+                self.items += self.digital_gemm(op)
+            elif op.kind == "vector":
+                self.items += self.vector(op)
+            elif op.kind == "write":
+                self.items += self.write(op)
+        self._deploy()
+        exclusive = {s.resource for it in self.items for s in (it.stages if isinstance(it, Barrier) else (it,))
+                     if s.resource.startswith(("macros", "sram_macros"))}
+        if self.chip.contention:
+            exclusive |= {DIGITAL, NOC, DRAM}
+        self._note_assumptions()
+        mapping = dict(self.mapping.summary())
+        cells_used = sum(lm.cells_used for lm in self.mapping.layers)
+        cells_avail = sum(lm.cells_available for lm in self.mapping.layers)
+        mapping["utilisation"] = cells_used / cells_avail if cells_avail else 0.0
+        total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
+        mapping["chip_fill"] = sum(self.layers[n].cells_used for n in self.resident) / total_cells
+        return PricedStep(self.items, self.records, exclusive, self.wear, self._standby_power_w(), self._area(),
+                          self.assumptions, mapping)
+
+    def _spill_barrier(self) -> list[Item]:
+        step = self.ctx.step
+        if not step.stored:
+            return []
+        stored = step.stored_bytes * self.batch
+        capacity = self.chip.global_buffer_kib * 1024
+        energy = _zero()
+        energy["buffer"] = min(stored, capacity) * (self.chip.global_buffer_write_pj_per_byte
+                                                    + self.chip.global_buffer_read_pj_per_byte)
+        spill = max(0.0, stored - capacity)
+        dram_pj, cycles = self._dram(2 * spill) if spill else (0.0, 0.0)
+        energy["dram"] = dram_pj
+        self._record(None, "stored:for-backward", "stored", "forward", "buffer", DRAM, 1, cycles, energy)
+        if spill:
+            self.assumptions.append(f"{spill / 1e6:.3g} MB of stored activations spill to DRAM (global buffer "
+                                    f"{capacity / 1e6:.3g} MB)")
+        return [Barrier((Stage("stored:spill", DRAM, cycles),))] if cycles else []
+
+    def _deploy(self) -> None:
+        """One-time write of every resident weight (deployment), reported apart from the step."""
+        total = WriteCost()
+        latency = 0.0
+        for name in self.resident:
+            lm = self.layers[name]
+            copies = self.mapping.replicas.get(name, 1)
+            cost, lat = self._array_write(self.ctx.device, lm.weights * copies, lm.macros * copies, 0.5, "all")
+            total, latency = total + cost, latency + lat
+        self.wear.deploy, self.wear.deploy_latency_ns = total, latency
+
+    def _standby_power_w(self) -> float:
+        """Volatile cells of every macro (idle periphery is gated, A) plus the SRAM buffers."""
+        cells = self.accel.n_macros * self.macro.rows * self.macro.cols * self.macro.bits_per_cell
+        sram_kib = self.chip.global_buffer_kib + self.chip.tiles * self.tile.buffer_kib
+        return (cells * self.ctx.device.leakage_w_per_bit
+                + sram_kib * self.chip.sram_leakage_uw_per_kib * 1e-6)
+
+    def _area(self) -> dict[str, float]:
+        area = {f"macro_{k.removesuffix('_um2')}": float(v) * self.accel.n_macros
+                for k, v in self.macro.area().as_dict().items() if not k.startswith("total")}
+        bits = (self.chip.global_buffer_kib + self.chip.tiles * self.tile.buffer_kib) * 8192
+        area["sram_buffers"] = bits * self.chip.sram_area_um2_per_bit
+        area["digital_units"] = self.chip.tiles * self.du.area_um2
+        return area
+
+    def _note_assumptions(self) -> None:
+        a = self.assumptions
+        src = "functional run" if self.activity is not None and getattr(self.activity, "source", "") else None
+        a.append(f"activity: input-bit density {self.opts.activity}, AND density {self.opts.activity * 0.5} "
+                 f"({src or 'stated default, A'})")
+        if any(op.phase == "backward_error" and op.kind == "mvm" for op in self.ctx.step.ops):
+            a.append({"transposed-array": "backward error read through the same array transposed, priced as a "
+                                          "forward MVM step (A)",
+                      "digital": "backward error computed on the tile digital units (fp32)",
+                      "transposed-copy": "backward error on a transposed copy of the weights, which is written "
+                                         "at every update too (A)"}[self.opts.backward])
+        if self.streamed:
+            a.append(f"{len(self.streamed)} layers do not fit and are streamed from DRAM "
+                     f"({self.mapping.policy}); each reload rewrites the pool macros")
+        a.append(f"layer outputs travel {NOC_HOPS} NoC hop of {self.chip.tile_pitch_mm} mm (A)")
+        a.append("idle macros power-gated; volatile cells and SRAM buffers leak over the contention-free "
+                 "latency (A)")
+        a.extend(self.ctx.step.notes)
+
+
+@dataclass(frozen=True)
+class _Assumed:
+    """An activity given as densities (duck-types :class:`~imcsim.circuit.activity.Activity`)."""
+
+    in_bits: int
+    w_bits: int
+    mean_input_density: float
+    mean_and_density: float
+
+
+def _activity(activity: float, macro: MacroConfig) -> Any:
+    """None means the macro model's stated default (0.5 / 0.25); another value sets the input density,
+    with weight bits 1 half the time (A)."""
+    if math.isclose(activity, 0.5):
+        return None
+    return _Assumed(macro.in_bits, macro.w_bits, activity, activity * 0.5)
+
+
+def price_step(ctx: Context) -> PricedStep:
+    return _Pricer(ctx).price()
