@@ -5,8 +5,8 @@ import pytest
 
 from imcsim.config.study import study_from_params
 from imcsim.engine import evaluate
-from imcsim.engine.costs import price_step
 from imcsim.engine.context import build_context
+from imcsim.engine.costs import price_step
 from imcsim.engine.ledger import COMPONENTS
 from imcsim.errors import SpecError
 from imcsim.workload import methods

@@ -179,11 +179,11 @@ class _Pricer:
         # row tiles on different macros: (row_tiles - 1) partial-sum adds per output, acc_bits FAs each
         partial_adds = max(lm.row_tiles - 1, 0) * steps * lm.n * lm.groups
         energy["shift_accumulate"] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
+        # the layer's input feature map is read once from the tile buffer (the im2col window reuse happens
+        # in the input registers) and its output map written once; backward swaps the two
         act_b = self._act_bytes(op.phase)
-        in_elems = op.gemm[0] * op.gemm[1] * op.gemm[2] if op.gemm else lm.m * lm.k * lm.groups
-        out_elems = op.gemm[0] * op.gemm[1] * op.gemm[3] if op.gemm else lm.m * lm.n * lm.groups
         node = self.ctx.step.graph[layer]
-        in_bytes = min(in_elems, node.in_elems if not backward else node.out_elems) * act_b
+        in_bytes = (node.in_elems if not backward else node.out_elems) * act_b
         out_bytes = (node.out_elems if not backward else node.in_elems) * act_b
         energy["buffer"] += in_bytes * self.tile.buffer_read_pj_per_byte + out_bytes * self.tile.buffer_write_pj_per_byte
         noc_bits = out_bytes * 8
