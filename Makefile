@@ -28,7 +28,7 @@ $(STAMP): setup.cfg pyproject.toml | $(PY)
 install: $(STAMP)
 
 run: $(STAMP)
-	$(IMCSIM) --help
+	$(IMCSIM) run --default --out $(OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -165,3 +165,56 @@ def load_study(path: str | Path) -> Study:
         study.device = str(card_path.resolve())
     load_card(card_path)
     return study
+
+
+class StudyFile(StrictModel):
+    """What a study YAML holds: one study, or several ``runs`` that override a shared base, plus an
+    optional ``sweep`` section (axes and filters, read by :mod:`imcsim.sweep`)."""
+
+    path: str
+    description: str = ""
+    runs: list[tuple[str, Study]]
+    sweep: dict[str, Any] | None = None
+
+
+def load_study_file(path: str | Path) -> StudyFile:
+    """Read a study file: the base study, each of its ``runs`` merged over it, and its sweep section."""
+    path = Path(path)
+    data = load_yaml(path)
+    description = str(data.pop("description", "") or "")
+    sweep = data.pop("sweep", None)
+    data.pop("report", None)
+    runs = data.pop("runs", None)
+    if sweep is not None and not isinstance(sweep, dict):
+        raise SpecError(str(path), "sweep", sweep, problem="must be a mapping", allowed="axes:, filters:")
+    if runs is None:
+        runs = [{}]
+    if not isinstance(runs, list) or not runs:
+        raise SpecError(str(path), "runs", runs, problem="must be a non-empty list of studies")
+    out: list[tuple[str, Study]] = []
+    for i, run in enumerate(runs):
+        if not isinstance(run, dict):
+            raise SpecError(str(path), f"runs[{i}]", run, problem="must be a mapping")
+        merged = _merge(data, run)
+        study = validate(Study, merged, path, prefix=f"runs[{i}]" if len(runs) > 1 else "")
+        if study.device is not None:
+            card_path = resolve_card_path(study.device, path.parent, file=str(path), field="device")
+            if looks_like_path(study.device):
+                study.device = str(card_path.resolve())
+            load_card(card_path)
+        name = study.name or (f"{study.workload.name}-{study.method.name}" if len(runs) > 1 else "")
+        out.append((name, study))
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        raise SpecError(str(path), "runs", names, problem="run names must differ")
+    return StudyFile(path=str(path), description=description, runs=out, sweep=sweep)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out

@@ -107,6 +107,8 @@ class Result:
             "max_cell_wear_per_step": self.writes.max_cell_wear_per_step,
             "mean_cell_wear_per_step": self.writes.mean_cell_wear_per_step,
             "lifetime_years": self.writes.lifetime_years,
+            "endurance_cycles": self.writes.endurance_cycles,
+            "steps_per_day": self.writes.steps_per_day,
             "macs": sum(o.macs * o.executions for o in self.ops),
         }
         for c in COMPONENTS:
