@@ -1,0 +1,35 @@
+"""Small helpers shared by the benchmarks: repeat-and-take-best timing, peak RSS, JSON output.
+
+The machine is shared and noisy, so every timing is repeated; benchmarks report the best (the
+least disturbed run) and the median.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def timed(fn: Callable[[], Any], repeat: int = 5) -> dict[str, float]:
+    """Call ``fn`` ``repeat`` times; best and median wall time in ms."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"best_ms": min(times), "median_ms": statistics.median(times)}
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def print_json(obj: dict[str, Any]) -> None:
+    json.dump(obj, sys.stdout, indent=1)
+    sys.stdout.write("\n")
