@@ -252,7 +252,10 @@ def test_device_by_name_and_from_spec():
 
     acc = load_accelerator("acc-sas-mram")
     m = MacroConfig.from_spec(acc.macro, acc.chip.node_nm, acc.chip.clock_mhz)
-    assert (m.device.name, m.rows, m.cols, m.rows_parallel, m.sense_amps) == ("sas-mram", 128, 128, 64, 128)
+    # the preset's 256 x 256 array with a 4:1 column mux senses 256 / 4 = 64 columns per cycle
+    spec = acc.macro
+    assert (m.device.name, m.rows, m.cols, m.rows_parallel) == (spec.device, spec.rows, spec.cols, spec.rows_parallel)
+    assert m.sense_amps == spec.cols // spec.column_mux
 
 
 # ---------------------------------------------------------------------------------------------- silicon

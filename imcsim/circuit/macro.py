@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -421,15 +422,17 @@ class MacroConfig:
     def weight_capacity(self) -> int:
         return self.rows * self.weights_per_row
 
-    @property
+    # The derived figures below depend on the (frozen) configuration only; they are cached on the
+    # instance because the engine asks for them for every layer of every design point.
+    @cached_property
     def acc_bits(self) -> int:
         return int(accumulator_bits(self.in_bits, self.w_bits, self.rows))
 
-    @property
+    @cached_property
     def access_cycles(self) -> int:
         return int(access_cycles(self.device.read_latency_ns, self.clock_mhz))
 
-    @property
+    @cached_property
     def pipeline_depth_cycles(self) -> int:
         tree = adder_tree_delay_ns(self.rows_parallel, self.bits_per_cell, self.gates)
         acc = accumulator_delay_ns(self.acc_bits, self.gates)
@@ -440,15 +443,19 @@ class MacroConfig:
         return 1e3 / self.clock_mhz
 
     def counts(self) -> dict[str, Any]:
+        return dict(self._counts)
+
+    @cached_property
+    def _counts(self) -> dict[str, Any]:
         return periphery_counts(self.rows, self.cols, self.rows_parallel, self.sense_amps, self.bits_per_cell,
                                 self.acc_bits, has_sense_amp=float(self.device.sense_amp_energy_fj) > 0)
 
-    @property
+    @cached_property
     def leakage_w(self) -> float:
         cells_w = self.rows * self.cols * self.bits_per_cell * self.device.leakage_w_per_bit
-        return float(cells_w + periphery_leakage_w(self.counts(), self.gates))
+        return float(cells_w + periphery_leakage_w(self._counts, self.gates))
 
-    @property
+    @cached_property
     def prices(self) -> MacroPrices:
         g = self.gates
         d = self.device
@@ -459,7 +466,11 @@ class MacroConfig:
                            leakage_w=self.leakage_w, clock_mhz=float(self.clock_mhz))
 
     def area(self) -> AreaBreakdown:
-        return macro_area(self.counts(), self.rows * self.cols, float(self.device.cell_area_um2(self.node_nm)),
+        return self._area
+
+    @cached_property
+    def _area(self) -> AreaBreakdown:
+        return macro_area(self._counts, self.rows * self.cols, float(self.device.cell_area_um2(self.node_nm)),
                           self.gates)
 
     # -------------------------------------------------------------- one step

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
@@ -139,8 +140,7 @@ class _Pricer:
         """Cost of writing ``weights`` spread over ``macros`` macros, and its latency in ns."""
         if weights <= 0 or macros <= 0:
             return WriteCost(), 0.0
-        per_macro = device.expected_write(weights / macros, bits=self.macro.w_bits, policy=policy,
-                                          flip_prob=flip_prob)
+        per_macro = _expected_write(device, weights / macros, self.macro.w_bits, policy, flip_prob)
         total = per_macro.scaled(macros)
         latency_ns = per_macro.latency_ns * self._write_waves(macros)
         return WriteCost(pulses=total.pulses, energy_pj=total.energy_pj, latency_ns=latency_ns,
@@ -172,7 +172,7 @@ class _Pricer:
             else:
                 resource = f"macros_T:{layer}" if mode == "transposed-copy" else f"macros:{layer}"
         steps = op.gemm[1] if op.gemm else lm.m
-        cost = layer_cost(macro, lm.tiles, steps, self.activity, replicas=replicas)
+        cost = _layer_cost(macro, lm.tiles, steps, self.activity, replicas)
         energy = _zero()
         for c in MACRO_COMPONENTS:  # leakage here: the layer's macros while they are busy
             energy[c] = float(getattr(cost.energy, f"{c}_pj"))
@@ -403,6 +403,18 @@ def _activity(activity: float, macro: MacroConfig) -> Any:
     if math.isclose(activity, 0.5):
         return None
     return _Assumed(macro.in_bits, macro.w_bits, activity, activity * 0.5)
+
+
+# Pure functions of hashable inputs, memoised: a training step prices a layer in forward and backward,
+# and a sweep revisits the same layer on the same macro for every non-geometric axis.
+@lru_cache(maxsize=1 << 16)
+def _layer_cost(macro: MacroConfig, tiles: tuple, steps: int, activity: Any, replicas: int):
+    return layer_cost(macro, tiles, steps, activity, replicas=replicas)
+
+
+@lru_cache(maxsize=1 << 16)
+def _expected_write(device: DeviceModel, weights: float, bits: int, policy: str, flip_prob: float) -> WriteCost:
+    return device.expected_write(weights, bits=bits, policy=policy, flip_prob=flip_prob)
 
 
 def price_step(ctx: Context) -> PricedStep:
