@@ -288,7 +288,6 @@ def _input_column_sums(x, bits, kh, kw_, sh, sw, ph, pw, dh, dw, ho, wo):
     hp = h + 2 * ph
     wp = w + 2 * pw
     cs = np.zeros((bits, kh, kw_, n_ch), np.int64)
-    cnt = np.zeros(bits, np.int64)
     for pa in range(sh):
         for pb in range(sw):
             used = False
@@ -303,18 +302,27 @@ def _input_column_sums(x, bits, kh, kw_, sh, sw, ph, pw, dh, dw, ho, wo):
             s = np.zeros((hq + 1, wq + 1, n_ch, bits), np.int64)
             for qy in range(hq):
                 iy = pa + qy * sh - ph
+                if iy < 0 or iy >= h:
+                    continue
                 for qx in range(wq):
                     ix = pb + qx * sw - pw
-                    inside = 0 <= iy < h and 0 <= ix < w
+                    if ix < 0 or ix >= w:
+                        continue
+                    for b in range(n_batch):
+                        for c in range(n_ch):
+                            v = x[b, iy, ix, c]
+                            for i in range(bits):
+                                s[qy + 1, qx + 1, c, i] += (v >> i) & 1
+            for qy in range(1, hq + 1):          # prefix sums along x, then along y
+                for qx in range(2, wq + 1):
                     for c in range(n_ch):
-                        cnt[:] = 0
-                        if inside:
-                            for b in range(n_batch):
-                                v = x[b, iy, ix, c]
-                                for i in range(bits):
-                                    cnt[i] += (v >> i) & 1
                         for i in range(bits):
-                            s[qy + 1, qx + 1, c, i] = cnt[i] + s[qy, qx + 1, c, i] + s[qy + 1, qx, c, i] - s[qy, qx, c, i]
+                            s[qy, qx, c, i] += s[qy, qx - 1, c, i]
+            for qy in range(2, hq + 1):
+                for qx in range(1, wq + 1):
+                    for c in range(n_ch):
+                        for i in range(bits):
+                            s[qy, qx, c, i] += s[qy - 1, qx, c, i]
             for dy in range(kh):
                 a = dy * dh
                 if a % sh != pa:
