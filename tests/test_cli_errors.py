@@ -60,7 +60,7 @@ def test_bad_card(tmp_path, case):
 def test_unknown_device_name_lists_known_ones():
     proc = imcsim("devices", "show", "sas-mramm")
     assert_one_line_error(proc, ["<flags>: device: unknown device 'sas-mramm'",
-                                 "reram, sas-mram, sas-mram-optimistic, sot-mram, sram, stt-mram"])
+                                 "reram, sas-mram, sas-mram-calibrated, sas-mram-optimistic, sot-mram, sram, stt-mram"])
     proc = imcsim("devices", "compare", "sas-mram", "nosuch")
     assert_one_line_error(proc, ["<flags>: device: unknown device 'nosuch'"])
 

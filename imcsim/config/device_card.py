@@ -52,6 +52,8 @@ class CardFile(StrictModel):
     provenance: str | None = None
     options: dict[str, str] = Field(default_factory=dict)
     params: dict[str, ParamEntry] = Field(default_factory=dict)
+    # parameter -> record of its fit to silicon (fitted_to, method, residual, date); read by imcsim validate
+    calibration: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------
