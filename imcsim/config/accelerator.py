@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -138,19 +139,34 @@ def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None 
     """
     data, file = _resolve(name_or_path, seen=())
     if overrides:
-        data = copy.deepcopy(data)
         for dotted, value in overrides.items():
             _set_dotted(data, dotted, value, file)
     return validate(AcceleratorSpec, data, file)
 
 
 def _resolve(name_or_path: str | Path, seen: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """The preset's data with ``inherits`` merged (a fresh copy: callers may change it)."""
+    path = _preset_path(name_or_path)
+    data, file = _resolve_cached(str(path), path.stat().st_mtime_ns, seen)
+    return copy.deepcopy(data), file
+
+
+def _preset_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = devices_dir() / f"{name_or_path}.yaml"
         if not path.exists() or not path.stem.startswith(PRESET_PREFIX):
             raise SpecError(None, "accelerator", str(name_or_path), problem="unknown accelerator preset",
                             allowed=", ".join(list_presets()))
+    if not path.exists():
+        raise SpecError(str(path), None, problem="file does not exist")
+    return path
+
+
+@lru_cache(maxsize=128)
+def _resolve_cached(path_text: str, mtime_ns: int, seen: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    # Sweeps build thousands of accelerators from one preset: parse its YAML once per file version.
+    path = Path(path_text)
     data = load_yaml(path)
     file = str(path)
     parent = data.get("inherits")

@@ -19,6 +19,9 @@ from imcsim.errors import SpecError
 
 M = TypeVar("M", bound=BaseModel)
 
+# libyaml's C parser when PyYAML was built with it (same safe semantics, ~10x faster)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class StrictModel(BaseModel):
     """Base of every spec model: unknown keys are errors, values are checked on assignment too."""
@@ -38,7 +41,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), None, problem=f"cannot be read ({exc.__class__.__name__})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown line"

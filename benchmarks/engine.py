@@ -1,0 +1,97 @@
+"""Engine speed: event-engine wall time and events/s, analytic design points per second, peak RSS.
+
+Prints one JSON object. Each event case is timed against the analytic engine on the same study in the
+same run (the ratio says what the SimPy timeline costs on top of pricing). Cases: ResNet-18 inference
+and one Rep-Net training step (ProxylessNAS-Mobile, batch 8) at 128x128 and 32x32 arrays, and
+Flan-T5-large LoRA / LoRAFusion on ReRAM (issue target: under a minute). Analytic throughput is given
+for two ResNet-18 sweeps: over non-geometric axes (write policy, flip probability: the mapping and layer
+costs are reused) and over array geometries (every point maps and prices the network anew).
+For context only (not measured here): SCALE-Sim, a cycle-accurate peer, needs about 130 s and 4 GB for
+ResNet-18 on a 128x128 array on this class of machine (issue 5).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import peak_rss_mib, print_json, timed  # noqa: E402
+
+from imcsim.config.study import study_from_params  # noqa: E402
+from imcsim.engine import evaluate, evaluate_point  # noqa: E402
+
+EVENT_CASES = {
+    "resnet18-inference-128x128": {"workload": "resnet18", "rows": 128, "cols": 128},
+    "resnet18-inference-32x32": {"workload": "resnet18", "rows": 32, "cols": 32},
+    "repnet-step-128x128": {"workload": "proxylessnas-mobile", "method": "repnet", "batch": 8,
+                            "rows": 128, "cols": 128},
+    "repnet-step-32x32": {"workload": "proxylessnas-mobile", "method": "repnet", "batch": 8,
+                          "rows": 32, "cols": 32},
+}
+BIG_CASES = {
+    "flan-t5-large-lora-reram": {"workload": "flan-t5-large", "method": "lora", "device": "reram"},
+    "flan-t5-large-lorafusion-reram": {"workload": "flan-t5-large", "method": "lorafusion", "device": "reram"},
+}
+
+
+def event_case(params: dict) -> dict:
+    study = study_from_params(params)
+    evaluate(study, engine="event")  # build and cache the workload, step and mapping once
+    holder: dict = {}
+
+    def run_event() -> None:
+        holder["r"] = evaluate(study, engine="event")
+
+    ev = timed(run_event, repeat=3)
+    an = timed(lambda: evaluate(study, engine="analytic"), repeat=3)
+    r = holder["r"]
+    events = r.mapping["events"]
+    return {"event_best_ms": ev["best_ms"], "event_median_ms": ev["median_ms"], "analytic_best_ms": an["best_ms"],
+            "event_over_analytic": ev["best_ms"] / an["best_ms"], "events": events,
+            "events_per_s": events / (ev["best_ms"] / 1e3),
+            "latency_event_over_analytic": r.latency_cycles / r.analytic_latency_cycles,
+            "fits": r.mapping["fits"]}
+
+
+def big_case(params: dict) -> dict:
+    t0 = time.perf_counter()
+    r = evaluate(study_from_params(params), engine="event")
+    total_s = time.perf_counter() - t0
+    return {"event_wall_s_including_build": total_s, "events": r.mapping["events"],
+            "layers_on_macros": r.mapping["layers"], "fits": r.mapping["fits"]}
+
+
+def analytic_rate(points: list[dict]) -> dict:
+    evaluate_point(points[0])
+    t0 = time.perf_counter()
+    for p in points:
+        evaluate_point(p)
+    dt = time.perf_counter() - t0
+    return {"points": len(points), "seconds": dt, "points_per_s": len(points) / dt}
+
+
+def main() -> None:
+    out: dict = {"benchmark": "engine", "event": {}}
+    for name, params in EVENT_CASES.items():
+        out["event"][name] = event_case(params)
+    out["peak_rss_mib_after_resnet18_and_repnet"] = peak_rss_mib()
+    for name, params in BIG_CASES.items():
+        out["event"][name] = big_case(params)
+    out["peak_rss_mib_after_flan_t5"] = peak_rss_mib()
+    same_geometry = [{"workload": "resnet18", "write_policy": w, "flip_prob": f / 100, "steps_per_day": s}
+                     for w in ("all", "diff") for f in range(0, 100, 4) for s in (100, 1000, 10000)]
+    geometries = [{"workload": "resnet18", "device": d, "rows": r, "cols": c, "rows_parallel": p}
+                  for d in ("sas-mram", "sot-mram", "reram") for r in (32, 64, 128, 256)
+                  for c in (32, 64, 128, 256) for p in (16, 32)]
+    out["analytic_resnet18"] = {"non_geometric_axes": analytic_rate(same_geometry),
+                                "array_geometries": analytic_rate(geometries)}
+    out["targets"] = {"event_resnet18_128x128_ms": 1500, "rss_mib": 300, "analytic_points_per_s": 1000,
+                      "flan_t5_event_s": 60}
+    print_json(out)
+
+
+if __name__ == "__main__":
+    main()
