@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("verify", help="bit-exact functional run of a network's layers against the integer reference",
                        description=__doc__.split("\n\n")[1])
-    p.add_argument("--workload", required=True, help="a zoo network name (see `imcsim workloads`)")
+    p.add_argument("--workload", required=True,
+                   help="a workload card, zoo network, .onnx or SCALE-Sim .csv (see `imcsim workloads`)")
     p.add_argument("--layer", action="append", metavar="NAME",
                    help="only this conv/linear layer (repeatable); default: all of them")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated data (default 0)")
@@ -34,15 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _graph(name: str, resolution: int | None):
-    from imcsim.workload import zoo
+    from imcsim.workload.cards import load_workload
 
-    opts = {} if resolution is None else {"resolution": resolution}
-    try:
-        return zoo.build(name, **opts)
-    except TypeError as exc:  # a network without a resolution option
-        from imcsim.errors import SpecError
-
-        raise SpecError("<flags>", "resolution", resolution, f"no --resolution for {name}", problem=str(exc)) from None
+    # the card loader validates the options (a resolution a network cannot take is a one-line error)
+    return load_workload(name, resolution=resolution)
 
 
 def handler(args: argparse.Namespace) -> int:
