@@ -170,7 +170,7 @@ def run(spec: MacroSpec, label: str, param: str, values: list[float], metric: st
         w = csv.DictWriter(fh, fieldnames=list(records[0]), lineterminator="\n")
         w.writeheader()
         w.writerows(records)
-    title = (f"{label} ({spec.device}): {metric} moves {summary['swing_pct']:.0f} % of its study value "
+    title = (f"{label} ({spec.device})\n{metric} moves {summary['swing_pct']:.0f} % of its study value "
              f"over {param} {values[0]:g}..{values[-1]:g}")
     paths = [csv_path] + plot(records, param, metric, bx, by, title, out_dir)
     return records, summary, paths
