@@ -60,17 +60,18 @@ def point_labels(df: pd.DataFrame, params: list[str]) -> pd.Series:
             if "rows" in df.columns and "cols" in df.columns:
                 parts.append(df["rows"].map(_fmt) + "x" + df["cols"].map(_fmt))
                 continue
-        parts.append(df[c].map(_fmt) if c not in ("rows_parallel", "column_mux", "batch", "bits_per_cell")
-                     else c + "=" + df[c].map(_fmt))
+        text = df[c].map(_fmt)
+        if c in ("rows_parallel", "column_mux", "batch", "bits_per_cell"):
+            text = c + "=" + text
+        # a parameter a point does not have (a run without workload options, say) adds nothing to its label
+        parts.append(text.where(df[c].notna(), ""))
     if not parts:
         for c in ("run", "device"):
             if c in df.columns:
                 return df[c].map(_fmt)
         return pd.Series([f"point {i}" for i in range(len(df))], index=df.index)
-    label = parts[0]
-    for p in parts[1:]:
-        label = label + " / " + p
-    return label
+    frame = pd.concat(parts, axis=1)
+    return frame.apply(lambda row: " / ".join(v for v in row if v), axis=1)
 
 
 def summary_table(data: ReportInput) -> pd.DataFrame:
