@@ -25,3 +25,36 @@ def test_builtin_folders_found_from_checkout():
 
     assert paths.devices_dir() == ROOT / "devices"
     assert paths.workloads_dir() == ROOT / "workloads"
+
+
+def test_installed_wheel_finds_the_builtin_cards(tmp_path):
+    """Build the wheel, unpack it elsewhere, and run imcsim from another directory: the cards must come
+    from the wheel's imcsim/_builtin/, not from this checkout."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = wheels.glob("imcsim-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    assert (site / "imcsim" / "_builtin" / "devices" / "sas-mram.yaml").is_file()
+    assert (site / "imcsim" / "_builtin" / "workloads" / "studies" / "default.yaml").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    probe = subprocess.run([sys.executable, "-c", "import imcsim, imcsim.paths as p; "
+                            "print(imcsim.__file__); print(p.devices_dir())"],
+                           capture_output=True, text=True, cwd=elsewhere, env=env)
+    module_file, devices = probe.stdout.split()
+    assert module_file.startswith(str(site)) and devices.startswith(str(site)), probe.stdout
+    listed = subprocess.run([sys.executable, "-m", "imcsim", "devices", "--format", "json"],
+                            capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert listed.returncode == 0, listed.stderr
+    names = {rec["device"] for rec in json.loads(listed.stdout)}
+    assert {"sas-mram", "sot-mram", "stt-mram", "reram", "sram"} <= names
