@@ -421,20 +421,7 @@ class GraphBuilder:
     def _add_source(self, op: str, name: str | None, shape: Shape, attrs: dict[str, Any],
                     params: dict[str, int], tags: Sequence[str]) -> str:
         """Add a node that reads no other node (``inputs == ()``, ``in_shape == ()``)."""
-        if name is None:
-            self._counter += 1
-            name = f"{op}{self._counter}"
-        full = self._full(name)
-        if full in self._shapes:
-            raise ValueError(f"duplicate node name {full!r}")
-        all_tags = frozenset(tags).union(*self._tags) if self._tags else frozenset(tags)
-        block = self._open_blocks[-1][0] if self._open_blocks else None
-        node = Node(full, op, (), (), tuple(int(s) for s in shape), attrs, params, 0, block, all_tags)
-        self.nodes.append(node)
-        self._shapes[full] = node.out_shape
-        for blk in self._open_blocks:
-            blk[4].append(full)
-        return full
+        return self._insert(op, (), (), shape, attrs, params, 0, name, tags)
 
     def _full(self, name: str) -> str:
         return ".".join([*self._scope, name])
@@ -444,6 +431,11 @@ class GraphBuilder:
         for i in inputs:
             if i not in self._shapes:
                 raise ValueError(f"{op} {name or ''}: unknown input {i!r}")
+        return self._insert(op, inputs, self._shapes[inputs[0]], out_shape, attrs, params, macs, name, tags)
+
+    def _insert(self, op: str, inputs: tuple[str, ...], in_shape: Shape, out_shape: Shape,
+                attrs: dict[str, Any], params: dict[str, int], macs: int, name: str | None,
+                tags: Sequence[str]) -> str:
         if name is None:
             self._counter += 1
             name = f"{op}{self._counter}"
@@ -452,8 +444,8 @@ class GraphBuilder:
             raise ValueError(f"duplicate node name {full!r}")
         all_tags = frozenset(tags).union(*self._tags) if self._tags else frozenset(tags)
         block = self._open_blocks[-1][0] if self._open_blocks else None
-        node = Node(full, op, inputs, self._shapes[inputs[0]], tuple(int(s) for s in out_shape), attrs,
-                    params, int(macs), block, all_tags)
+        node = Node(full, op, inputs, tuple(in_shape), tuple(int(s) for s in out_shape), attrs, params, int(macs),
+                    block, all_tags)
         self.nodes.append(node)
         self._shapes[full] = node.out_shape
         for blk in self._open_blocks:
