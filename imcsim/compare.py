@@ -1,0 +1,142 @@
+"""Devices side by side for one workload and training methods: what reprogramming costs on each.
+
+:func:`compare` evaluates every (method, device) pair of one workload and turns each result into one
+record: energy and time of one training step, of one new task (``steps_per_task`` steps) and of one
+epoch (``ceil(dataset_size / batch)`` steps; a partial last batch is still a step), the part of it
+spent writing the arrays, the lifetime at ``steps_per_day``, the deploy cost (writing every resident
+weight once, ``Result.mapping["deploy_energy_pj"]``), and ratios to the first device of the same
+method. ``steps_per_task``, ``dataset_size`` and ``steps_per_day`` are study options ([A]ssumptions
+the user sets with ``--set``); the per-task and per-epoch figures are the per-step ones times the
+step count, nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from imcsim.errors import SpecError
+
+#: metrics compared with the first device of the same method (record key -> ratio key)
+RATIOS = {
+    "energy_per_step_pj": "energy_vs_first",
+    "time_per_step_ns": "time_vs_first",
+    "write_energy_per_step_pj": "write_energy_vs_first",
+    "write_time_per_step_ns": "write_time_vs_first",
+    "deploy_energy_pj": "deploy_energy_vs_first",
+    "lifetime_years": "lifetime_vs_first",
+}
+
+
+def compare(devices: Sequence[str], workload: str, methods: Sequence[str], overrides: Mapping[str, Any] | None = None,
+            engine: str = "analytic", source: str = "<flags>") -> list[dict[str, Any]]:
+    """One record per (method, device), methods outermost, devices in the order given."""
+    from imcsim.config.study import study_from_params
+    from imcsim.engine.evaluate import evaluate
+
+    if not devices:
+        raise SpecError(source, "--device", None, problem="missing:", allowed="one or more devices, e.g. sas-mram,reram")
+    if not methods:
+        raise SpecError(source, "--method", None, problem="missing:", allowed="one or more methods, e.g. lora,lorafusion")
+    for flag, values in (("--device", devices), ("--method", methods)):
+        if len(set(values)) != len(values):
+            raise SpecError(source, flag, ",".join(values), problem="a value is listed twice:", allowed="each once")
+    from imcsim.config.device_card import load_card, resolve_card_path
+
+    for device in devices:  # every name checked before the first (possibly long) evaluation
+        load_card(resolve_card_path(device, file=source, field="--device"))
+    records: list[dict[str, Any]] = []
+    for method in methods:
+        first: dict[str, Any] | None = None
+        for device in devices:
+            params = {**dict(overrides or {}), "device": device, "workload": workload, "method": method,
+                      "engine": engine}
+            study = study_from_params(params, source)
+            result = evaluate(study)
+            rec = record(result.summary(), result.mapping, study.options)
+            rec = {"method": method, "device": device, "workload": workload, **rec}
+            first = first or rec
+            rec.update(ratios(rec, first))
+            records.append(rec)
+    return records
+
+
+def record(summary: Mapping[str, Any], mapping: Mapping[str, Any], options: Any) -> dict[str, Any]:
+    """Per-step figures from one result, scaled to a task and an epoch."""
+    batch = int(mapping.get("batch") or 1)
+    steps_per_task = int(options.steps_per_task)
+    steps_per_epoch = math.ceil(options.dataset_size / batch)
+    step_e = float(summary["energy_pj"])
+    step_t = float(summary["latency_ns"])
+    write_e = float(summary["write_energy_pj"])
+    write_t = float(summary["write_latency_ns"])
+    rec: dict[str, Any] = {
+        "batch": batch,
+        "energy_per_step_pj": step_e,
+        "time_per_step_ns": step_t,
+        "write_energy_per_step_pj": write_e,
+        "write_time_per_step_ns": write_t,
+        "weights_written_per_step": int(summary["weights_written"]),
+        "reload_weights_per_step": int(summary["reload_weights"]),
+        "write_energy_share": float(summary["write_energy_share"]),
+        "steps_per_task": steps_per_task,
+        "energy_per_task_pj": step_e * steps_per_task,
+        "time_per_task_ns": step_t * steps_per_task,
+        "write_energy_per_task_pj": write_e * steps_per_task,
+        "write_time_per_task_ns": write_t * steps_per_task,
+        "dataset_size": int(options.dataset_size),
+        "steps_per_epoch": steps_per_epoch,
+        "energy_per_epoch_pj": step_e * steps_per_epoch,
+        "time_per_epoch_ns": step_t * steps_per_epoch,
+        "write_energy_per_epoch_pj": write_e * steps_per_epoch,
+        "write_time_per_epoch_ns": write_t * steps_per_epoch,
+        "deploy_energy_pj": float(mapping.get("deploy_energy_pj", 0.0)),
+        "deploy_time_ns": float(mapping.get("deploy_latency_ns", 0.0)),
+        "steps_per_day": float(summary["steps_per_day"]),
+        "lifetime_years": float(summary["lifetime_years"]),
+        "endurance_cycles": float(summary["endurance_cycles"]),
+        "fits": bool(mapping.get("fits", True)),
+    }
+    return rec
+
+
+def ratio(value: float, reference: float) -> float | None:
+    """value / reference; None when both are zero or both infinite (no meaningful ratio)."""
+    if reference == 0:
+        return None if value == 0 else math.inf
+    if math.isinf(reference):
+        return None if math.isinf(value) else 0.0
+    return value / reference
+
+
+def ratios(rec: Mapping[str, Any], first: Mapping[str, Any]) -> dict[str, float | None]:
+    return {out: ratio(float(rec[key]), float(first[key])) for key, out in RATIOS.items()}
+
+
+def write_files(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
+    """Write ``compare.csv`` and ``compare.json`` into ``out_dir`` (only those two files). JSON has no
+    infinity, so an infinite lifetime (no writes) is the string ``"inf"`` there, and a ratio with no
+    meaning (0/0) is ``null``; CSV writes ``inf`` and an empty cell."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise SpecError(str(out), "--out", problem="exists and is not a folder", allowed="a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    cols = list(dict.fromkeys(k for r in records for k in r))
+    csv_path, json_path = out / "compare.csv", out / "compare.json"
+    with csv_path.open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(cols)
+        for r in records:
+            writer.writerow(["" if r.get(c) is None else r.get(c) for c in cols])
+    json_path.write_text(json.dumps([{c: _json_value(r.get(c)) for c in cols} for r in records], indent=1) + "\n")
+    return [csv_path, json_path]
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return "inf" if v > 0 else ("-inf" if v < 0 else None)
+    return v
