@@ -103,8 +103,8 @@ def _workload_option_types() -> dict[str, Any]:
 
 
 def _method_option_types() -> dict[str, Any]:
-    """Options of every registered method; a name two methods type differently is typed ``str``-free
-    by its first method (methods validate their own options when a point runs)."""
+    """Options of every registered method, typed by the first method that declares each (a method
+    validates its own options again when a point runs)."""
     from imcsim.workload import methods
 
     out: dict[str, Any] = {}
