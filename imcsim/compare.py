@@ -36,7 +36,7 @@ def compare(devices: Sequence[str], workload: str, methods: Sequence[str], overr
             engine: str = "analytic", source: str = "<flags>") -> list[dict[str, Any]]:
     """One record per (method, device), methods outermost, devices in the order given."""
     from imcsim.config.study import study_from_params
-    from imcsim.engine.evaluate import evaluate
+    from imcsim.engine.evaluation import evaluate
 
     if not devices:
         raise SpecError(source, "--device", None, problem="missing:", allowed="one or more devices, e.g. sas-mram,reram")

@@ -31,7 +31,7 @@ def compared(tmp_path_factory):
 
 def test_records_are_methods_by_devices_with_the_engines_per_step_figures(compared):
     from imcsim.config.study import study_from_params
-    from imcsim.engine.evaluate import evaluate
+    from imcsim.engine.evaluation import evaluate
 
     records, _ = compared
     assert [(r["method"], r["device"]) for r in records] == [("full", "sas-mram"), ("full", "reram"),

@@ -32,13 +32,18 @@ def test_installed_wheel_finds_the_builtin_cards(tmp_path):
     from the wheel's imcsim/_builtin/, not from this checkout."""
     import json
     import os
+    import shutil
     import subprocess
     import sys
     import zipfile
 
+    # build from a copy: setuptools leaves build/ and *.egg-info next to the sources it builds
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "reports", "__pycache__",
+                                                             "*.egg-info", ".pytest_cache", ".hypothesis"))
     wheels = tmp_path / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
+                            "-w", str(wheels), str(src)], capture_output=True, text=True, cwd=tmp_path)
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = wheels.glob("imcsim-*.whl")
     site = tmp_path / "site"

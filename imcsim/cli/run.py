@@ -101,7 +101,7 @@ def _studies(args: argparse.Namespace) -> tuple[str, str, list[tuple[str, Any]]]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from imcsim.engine.evaluate import evaluate
+    from imcsim.engine.evaluation import evaluate
     from imcsim.engine.trace import write_trace
 
     title, description, runs = _studies(args)

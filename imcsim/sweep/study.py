@@ -429,4 +429,4 @@ def _check_workload(name: str) -> None:
 
 def warm_engine() -> None:
     """Worker warm-up: import the engine once per worker process before its first point."""
-    import imcsim.engine.evaluate  # noqa: F401
+    import imcsim.engine.evaluation  # noqa: F401
