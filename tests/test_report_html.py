@@ -157,7 +157,7 @@ def test_only_report_files_are_written(sweep_report):
 def test_table_sorter_sorts_numbers_in_node(sweep_report):
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node not installed")
+        pytest.skip(reason="node not installed")
     _, _, _, page = sweep_report
     parser = _Tables()
     parser.feed(page)
