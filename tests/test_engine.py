@@ -160,3 +160,13 @@ def test_clear_errors(tmp_path):
         build_context(study_from_params({"workload": "resnet18", "device": str(card)}))
     with pytest.raises(SpecError, match="unknown study field"):
         study_from_params({"rowz": 1})
+
+
+def test_temporal_utilisation_shares_one_numerator():
+    # same compute macro-cycles in both engines; only the latency it is spread over differs
+    params = {"workload": "proxylessnas-mobile", "method": "repnet", "batch": 4}
+    a = evaluate(study_from_params(params), engine="analytic")
+    e = evaluate(study_from_params(params), engine="event")
+    ua, ue = a.mapping["temporal_utilisation"], e.mapping["temporal_utilisation"]
+    assert 0 < ue < ua <= 1
+    assert ue == pytest.approx(ua * a.latency_cycles / e.latency_cycles, rel=1e-12)

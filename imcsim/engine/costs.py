@@ -83,7 +83,12 @@ class PricedStep:
     assumptions: list[str]
     mapping_summary: dict[str, Any]
 
-    def energy_without_leakage_pj(self) -> dict[str, float]:
+    def macro_busy_cycles(self) -> float:
+        """Macro-cycles of compute (MVM ops x their macros), the same for both engines."""
+        return sum(r.cycles_per_execution * r.executions * r.macros for r in self.records if r.kind == "mvm")
+
+    def op_energy_pj(self) -> dict[str, float]:
+        """Energy of the priced ops by component (their busy leakage included, chip standby leakage not)."""
         total = {c: 0.0 for c in COMPONENTS}
         for r in self.records:
             for c, v in r.energy_pj.items():
@@ -124,7 +129,7 @@ class _Pricer:
         # INT8 activations through the arrays in forward; fp32 errors and gradients in backward (A)
         return self.macro.in_bits / 8 if phase == "forward" else FP32_BYTES
 
-    def _record(self, op: StepOp | None, name: str, node: str, phase: str, kind: str, resource: str,
+    def _record(self, name: str, node: str, phase: str, kind: str, resource: str,
                 executions: int, cycles: float, energy: dict[str, float], *, macs: int = 0,
                 weights_written: int = 0, macros: int = 0) -> None:
         self.records.append(OpRecord(name, node, phase, kind, resource, executions, cycles,
@@ -158,7 +163,7 @@ class _Pricer:
         backward = op.phase == "backward_error"
         mode = self.opts.backward if backward else "forward"
         if mode == "digital":
-            return self.digital_gemm(op, note="backward error on the digital unit")
+            return self.digital_gemm(op)
         items: list[Item] = []
         if op.location == "sram":
             lm, macro = self._sram_layer(layer), self._sram_macro_cfg()
@@ -189,12 +194,12 @@ class _Pricer:
         noc_bits = out_bytes * 8
         energy["noc"] += noc_bits * NOC_HOPS * self.chip.tile_pitch_mm * self.chip.noc_energy_pj_per_bit_per_mm
         noc_cycles = noc_bits / self.chip.noc_width_bits + NOC_HOPS * self.chip.noc_hop_latency_cycles
-        self._record(op, op.name, layer, op.phase, "mvm", resource, self.batch, cost.cycles, energy,
+        self._record(op.name, layer, op.phase, "mvm", resource, self.batch, cost.cycles, energy,
                      macs=op.macs, macros=lm.macros * replicas)
-        self._record(op, op.name + ":noc", layer, op.phase, "noc", NOC, self.batch, noc_cycles, {})
+        self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch, noc_cycles, {})
         return items + [Stage(op.name, resource, cost.cycles), Stage(op.name + ":noc", NOC, noc_cycles)]
 
-    def digital_gemm(self, op: StepOp, note: str | None = None) -> list[Item]:
+    def digital_gemm(self, op: StepOp) -> list[Item]:
         g, m, k, n = op.gemm
         rate = self.du.macs_per_cycle * self.chip.tiles
         cycles = op.macs / rate
@@ -205,7 +210,7 @@ class _Pricer:
         energy["buffer"] = (nbytes_in * self.chip.global_buffer_read_pj_per_byte
                             + nbytes_out * self.chip.global_buffer_write_pj_per_byte)
         executions = 1 if op.batch_shared else self.batch
-        self._record(op, op.name, op.node, op.phase, "gemm", DIGITAL, executions, cycles, energy, macs=op.macs)
+        self._record(op.name, op.node, op.phase, "gemm", DIGITAL, executions, cycles, energy, macs=op.macs)
         stage = Stage(op.name, DIGITAL, cycles)
         return [Barrier((stage,))] if op.batch_shared else [stage]
 
@@ -217,7 +222,7 @@ class _Pricer:
         width = self._act_bytes(op.phase) if not op.batch_shared else FP32_BYTES
         energy["buffer"] = op.macs * width * (self.tile.buffer_read_pj_per_byte + self.tile.buffer_write_pj_per_byte)
         executions = 1 if op.batch_shared else self.batch
-        self._record(op, op.name, op.node, op.phase, "vector", DIGITAL, executions, cycles, energy)
+        self._record(op.name, op.node, op.phase, "vector", DIGITAL, executions, cycles, energy)
         stage = Stage(op.name, DIGITAL, cycles)
         return [Barrier((stage,))] if op.batch_shared else [stage]
 
@@ -228,7 +233,7 @@ class _Pricer:
             # the streamed layer's home is DRAM: write the updated weights back there
             nbytes = op.weights * self.macro.w_bits / 8
             energy["dram"], cycles = self._dram(nbytes)
-            self._record(op, op.name, layer, "update", "write", DRAM, 1, cycles, energy)
+            self._record(op.name, layer, "update", "write", DRAM, 1, cycles, energy)
             self.wear.weights_written += op.weights
             return [Barrier((Stage(op.name, DRAM, cycles),))]
         if op.location == "sram":
@@ -242,7 +247,7 @@ class _Pricer:
         cost, latency_ns = self._array_write(device, weights, macros, self.opts.flip_prob, self.opts.write_policy)
         energy["write"] = cost.energy_pj
         cycles = latency_ns / self.cycle_ns
-        self._record(op, op.name, layer, "update", "write", resource, 1, cycles, energy,
+        self._record(op.name, layer, "update", "write", resource, 1, cycles, energy,
                      weights_written=op.weights, macros=macros)
         if op.location == "imc":
             self.wear.update = max(self.wear.update, cost.max_cell_wear)
@@ -267,7 +272,7 @@ class _Pricer:
         energy["write"] = cost.energy_pj
         write_cycles = latency_ns / self.cycle_ns
         name = f"{layer}:reload:{phase}"
-        self._record(None, name, layer, "reload", "write", POOL, 1, dram_cycles + write_cycles, energy,
+        self._record(name, layer, "reload", "write", POOL, 1, dram_cycles + write_cycles, energy,
                      weights_written=lm.weights, macros=lm.macros)
         self.wear.reload += cost.max_cell_wear
         self.wear.cells_written += cost.cells_written
@@ -335,7 +340,7 @@ class _Pricer:
         spill = max(0.0, stored - capacity)
         dram_pj, cycles = self._dram(2 * spill) if spill else (0.0, 0.0)
         energy["dram"] = dram_pj
-        self._record(None, "stored:for-backward", "stored", "forward", "buffer", DRAM, 1, cycles, energy)
+        self._record("stored:for-backward", "stored", "forward", "buffer", DRAM, 1, cycles, energy)
         if spill:
             self.assumptions.append(f"{spill / 1e6:.3g} MB of stored activations spill to DRAM (global buffer "
                                     f"{capacity / 1e6:.3g} MB)")
@@ -369,9 +374,8 @@ class _Pricer:
 
     def _note_assumptions(self) -> None:
         a = self.assumptions
-        src = "functional run" if self.activity is not None and getattr(self.activity, "source", "") else None
         a.append(f"activity: input-bit density {self.opts.activity}, AND density {self.opts.activity * 0.5} "
-                 f"({src or 'stated default, A'})")
+                 "(stated default, A)")
         if any(op.phase == "backward_error" and op.kind == "mvm" for op in self.ctx.step.ops):
             a.append({"transposed-array": "backward error read through the same array transposed, priced as a "
                                           "forward MVM step (A)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from imcsim.config.study import Study, study_from_params
-from imcsim.engine.context import build_context
+from imcsim.engine.context import Context, build_context, preset_for
 from imcsim.engine.costs import PricedStep, price_step
 from imcsim.engine.ledger import Result, WriteSummary
 from imcsim.engine.schedule import analytic_cycles, simulate
@@ -36,9 +36,9 @@ def evaluate(study: Study, engine: str | None = None, record_trace: bool = False
     return _result(study, ctx, priced, engine, cycles, bound, timeline)
 
 
-def _result(study: Study, ctx, priced: PricedStep, engine: str, cycles: float, bound: float,
+def _result(study: Study, ctx: Context, priced: PricedStep, engine: str, cycles: float, bound: float,
             timeline) -> Result:
-    energy = priced.energy_without_leakage_pj()
+    energy = priced.op_energy_pj()
     # W x ns = nJ; x 1e3 -> pJ. Charged over the contention-free latency in both engines (costs.py).
     energy["leakage"] = priced.standby_power_w * bound * ctx.cycle_ns * 1e3
     wear = priced.wear
@@ -59,26 +59,18 @@ def _result(study: Study, ctx, priced: PricedStep, engine: str, cycles: float, b
     mapping["batch"] = ctx.batch
     mapping["trainable_params"] = ctx.step.trainable_params
     if timeline is not None:
-        macro_busy = sum(v for r, v in timeline.busy_cycles().items() if r.startswith("macros"))
         mapping["events"] = timeline.events
-    else:
-        macro_busy = sum(r.cycles_per_execution * r.executions for r in priced.records
-                         if r.resource.startswith("macros") and r.kind != "write")
-    mapping["temporal_utilisation"] = macro_busy / (len(ctx.mapping.layers) * cycles) if cycles else 0.0
+    # fraction of the occupied macros' time spent computing, over this engine's latency
+    used = ctx.mapping.macros_used
+    mapping["temporal_utilisation"] = priced.macro_busy_cycles() / (used * cycles) if cycles and used else 0.0
     flat = study.flat()
-    flat["accelerator"] = flat.get("accelerator") or _preset(ctx)
+    flat["accelerator"] = flat.get("accelerator") or preset_for(study)
     flat["device"] = flat.get("device") or ctx.device.name
     flat.update({"rows": ctx.macro.rows, "cols": ctx.macro.cols, "rows_parallel": ctx.macro.rows_parallel,
                  "column_mux": ctx.accel.macro.column_mux, "bits_per_cell": ctx.macro.bits_per_cell,
                  "batch": ctx.batch})
     return Result(flat, engine, ctx.cycle_ns, cycles, energy, priced.records, writes, priced.area_um2, mapping,
                   priced.assumptions, timeline, analytic_latency_cycles=bound)
-
-
-def _preset(ctx) -> str:
-    from imcsim.engine.context import preset_for
-
-    return preset_for(ctx.study)
 
 
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:
