@@ -208,6 +208,11 @@ def test_write_cost_add_and_scale():
     assert (s.pulses, s.energy_pj, s.latency_ns, s.cells_written, s.max_cell_wear) == (3, 3.0, 4.0, 5, 8)
     k = a.scaled(3)
     assert (k.energy_pj, k.max_cell_wear, k.latency_ns) == (6.0, 3, 9.0)
+    # sequence() is the one-pass form of a + b + ...: sums, worst wear the larger; empty is zero
+    c = WriteCost(pulses=4, energy_pj=0.5, latency_ns=2.0, cells_written=2, verify_reads=3, max_cell_wear=2)
+    assert WriteCost.sequence([a, b, c]) == a + b + c == WriteCost(
+        pulses=7, energy_pj=3.5, latency_ns=6.0, cells_written=7, verify_reads=3, max_cell_wear=8)
+    assert WriteCost.sequence([]) == WriteCost()
 
 
 def test_policy_default_comes_from_the_card():

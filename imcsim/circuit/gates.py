@@ -32,6 +32,7 @@ Node scaling (``energy_scale``), one curve per gate kind, normalised to 1 at 28 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -192,6 +193,7 @@ class GateSet:
         return 2 * self.nand2_delay_ns
 
 
+@lru_cache(maxsize=64)  # a frozen value per node; every macro of a sweep asks for it
 def gates_at(node_nm: float) -> GateSet:
     """The 28 nm defaults scaled to ``node_nm`` (one scalar node)."""
     node = float(node_nm)

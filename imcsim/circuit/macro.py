@@ -79,15 +79,48 @@ class DeviceLike(Protocol):
     def cell_area_um2(self, node_nm: float) -> float: ...
 
 
+# ---------------------------------------------------------------------------------------------- helpers
+# The formulas below are written once and take Python numbers or numpy arrays of design points. The
+# helpers keep scalar calls in plain Python (a sweep prices every layer of every point; numpy on
+# scalars costs ~1 us per operation) and broadcast over arrays.
+def _is_scalar(x: Any) -> bool:
+    return not isinstance(x, np.ndarray)
+
+
+def _ceil_div(a: ArrayLike, b: ArrayLike) -> Any:
+    """ceil(a / b) for non-negative numbers or arrays (exact for integers)."""
+    return -(-a // b)
+
+
+def _ceil(x: ArrayLike) -> Any:
+    return float(math.ceil(x)) if _is_scalar(x) else np.ceil(x)
+
+
+def _ceil_log2(n: ArrayLike) -> Any:
+    """ceil(log2(max(n, 1)))."""
+    if _is_scalar(n):
+        return float(math.ceil(math.log2(max(n, 1.0))))
+    return np.ceil(np.log2(np.maximum(np.asarray(n, dtype=float), 1.0)))
+
+
+def _at_least(x: ArrayLike, lo: float) -> Any:
+    return max(x, lo) if _is_scalar(x) else np.maximum(x, lo)
+
+
+def _arr(x: ArrayLike) -> Any:
+    """Lists and tuples become arrays; numbers and arrays pass through."""
+    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+
+
 # ---------------------------------------------------------------------------------------------- geometry
 def cols_per_weight(w_bits: ArrayLike, bits_per_cell: ArrayLike) -> Any:
     """Columns one weight occupies: ceil(w_bits / bits_per_cell)."""
-    return -(-np.asarray(w_bits) // np.asarray(bits_per_cell))
+    return _ceil_div(_arr(w_bits), _arr(bits_per_cell))
 
 
 def weights_per_row(cols: ArrayLike, w_bits: ArrayLike, bits_per_cell: ArrayLike) -> Any:
     """Whole weights that fit side by side in one row (a weight is never split across macros)."""
-    return np.asarray(cols) // cols_per_weight(w_bits, bits_per_cell)
+    return _arr(cols) // cols_per_weight(w_bits, bits_per_cell)
 
 
 def adder_tree_full_adders(n_inputs: ArrayLike, input_bits: ArrayLike) -> Any:
@@ -97,15 +130,13 @@ def adder_tree_full_adders(n_inputs: ArrayLike, input_bits: ArrayLike) -> Any:
     n (b + 1) - (b + d + 1) with d = ceil(log2 n) (exact for powers of two, close otherwise; the same
     count as the ZigZag-IMC DIMC model, T6). 64 one-bit inputs: 64 x 2 - (1 + 6 + 1) = 120.
     """
-    n = np.asarray(n_inputs, dtype=float)
-    b = np.asarray(input_bits, dtype=float)
-    depth = np.ceil(np.log2(np.maximum(n, 1.0)))
-    return np.maximum(n * (b + 1) - (b + depth + 1), 0.0)
+    n, b = _arr(n_inputs), _arr(input_bits)
+    return _at_least(n * (b + 1.0) - (b + _ceil_log2(n) + 1.0), 0.0)
 
 
 def accumulator_bits(in_bits: ArrayLike, w_bits: ArrayLike, rows: ArrayLike) -> Any:
     """Accumulator width: the full dot product of one macro column, Bi + Bw + ceil(log2 rows)."""
-    return np.asarray(in_bits) + np.asarray(w_bits) + np.ceil(np.log2(np.maximum(np.asarray(rows, float), 1.0)))
+    return _arr(in_bits) + _arr(w_bits) + _ceil_log2(_arr(rows))
 
 
 # ---------------------------------------------------------------------------------------------- timing
@@ -114,8 +145,8 @@ def access_cycles(read_latency_ns: ArrayLike, clock_mhz: ArrayLike) -> Any:
 
     A read slower than the clock holds the bit lines for several cycles (it cannot be pipelined).
     """
-    period_ns = 1e3 / np.asarray(clock_mhz, dtype=float)
-    return np.maximum(np.ceil(np.asarray(read_latency_ns, dtype=float) / period_ns - 1e-9), 1.0)
+    period_ns = 1e3 / _arr(clock_mhz)
+    return _at_least(_ceil(_arr(read_latency_ns) / period_ns - 1e-9), 1.0)
 
 
 def mvm_cycles(rows_used: ArrayLike, cols_used: ArrayLike, rows_parallel: ArrayLike, sense_amps: ArrayLike,
@@ -124,10 +155,8 @@ def mvm_cycles(rows_used: ArrayLike, cols_used: ArrayLike, rows_parallel: ArrayL
 
     The pipeline fill (:func:`pipeline_depth_cycles`) is paid once per stream of steps, not per step.
     """
-    r = np.asarray(rows_used, dtype=float)
-    c = np.asarray(cols_used, dtype=float)
-    return (np.asarray(in_bits) * np.ceil(r / np.asarray(rows_parallel)) * np.ceil(c / np.asarray(sense_amps))
-            * np.asarray(access))
+    return (_arr(in_bits) * _ceil_div(_arr(rows_used), _arr(rows_parallel))
+            * _ceil_div(_arr(cols_used), _arr(sense_amps)) * _arr(access))
 
 
 def adder_tree_delay_ns(n_inputs: ArrayLike, input_bits: ArrayLike, gates: GateSet) -> Any:
@@ -136,26 +165,27 @@ def adder_tree_delay_ns(n_inputs: ArrayLike, input_bits: ArrayLike, gates: GateS
     One sum path per level above the last, then the last level's carry ripple over its output width:
     (d - 1) t_sum + t_in->cout + (b + d - 2) t_cin->cout, d = ceil(log2 n); 0 for a single input.
     """
-    n = np.asarray(n_inputs, dtype=float)
-    b = np.asarray(input_bits, dtype=float)
-    d = np.ceil(np.log2(np.maximum(n, 1.0)))
+    b = _arr(input_bits)
+    d = _ceil_log2(_arr(n_inputs))
     delay = ((d - 1) * gates.fa_in_to_sum_ns + gates.fa_in_to_cout_ns
-             + np.maximum(b + d - 2, 0) * gates.fa_cin_to_cout_ns)
+             + _at_least(b + d - 2, 0.0) * gates.fa_cin_to_cout_ns)
+    if _is_scalar(delay):
+        return delay if d >= 1 else 0.0
     return np.where(d >= 1, delay, 0.0)
 
 
 def accumulator_delay_ns(acc_bits: ArrayLike, gates: GateSet) -> Any:
     """Ripple-carry accumulate: t_in->cout + (acc_bits - 1) t_cin->cout."""
-    return gates.fa_in_to_cout_ns + (np.asarray(acc_bits, dtype=float) - 1) * gates.fa_cin_to_cout_ns
+    return gates.fa_in_to_cout_ns + (_arr(acc_bits) - 1.0) * gates.fa_cin_to_cout_ns
 
 
 def pipeline_depth_cycles(tree_delay_ns: ArrayLike, acc_delay_ns: ArrayLike, clock_mhz: ArrayLike) -> Any:
     """Fill latency of a stream: the adder tree and the accumulator are cut into as many register stages
     as the clock needs (ceil(delay / period), at least one each). A carry-save accumulator is assumed so
     that one accumulate per cycle is sustained."""
-    period_ns = 1e3 / np.asarray(clock_mhz, dtype=float)
-    tree = np.maximum(np.ceil(np.asarray(tree_delay_ns) / period_ns - 1e-9), 1.0)
-    acc = np.maximum(np.ceil(np.asarray(acc_delay_ns) / period_ns - 1e-9), 1.0)
+    period_ns = 1e3 / _arr(clock_mhz)
+    tree = _at_least(_ceil(_arr(tree_delay_ns) / period_ns - 1e-9), 1.0)
+    acc = _at_least(_ceil(_arr(acc_delay_ns) / period_ns - 1e-9), 1.0)
     return tree + acc
 
 
@@ -179,18 +209,16 @@ def step_events(rows_used: ArrayLike, cols_used: ArrayLike, weights: ArrayLike, 
     ``weights`` weights (equal to rows_used x cols_used / cols_per_weight for a dense tile, fewer for a
     block-diagonal one). ``and_density`` is per real weight-bit product (as counted by
     :class:`~imcsim.circuit.activity.Activity`)."""
-    r = np.asarray(rows_used, dtype=float)
-    c = np.asarray(cols_used, dtype=float)
-    bi = np.asarray(in_bits, dtype=float)
-    row_groups = np.ceil(r / np.asarray(rows_parallel))
-    col_groups = np.ceil(c / np.asarray(sense_amps))
+    r, c, bi = _arr(rows_used), _arr(cols_used), _arr(in_bits)
+    row_groups = _ceil_div(r, _arr(rows_parallel))
+    col_groups = _ceil_div(c, _arr(sense_amps))
     cpw = cols_per_weight(w_bits, bits_per_cell)
-    outputs = np.ceil(c / cpw)
-    d_in = np.asarray(input_density, dtype=float)
+    outputs = _ceil_div(c, cpw)
+    d_in = _arr(input_density)
     return StepEvents(
-        cycles=mvm_cycles(r, c, rows_parallel, sense_amps, bi, access),
+        cycles=bi * row_groups * col_groups * _arr(access),  # = mvm_cycles(...)
         cell_reads=d_in * bi * r * c,
-        and_ones=np.asarray(and_density, dtype=float) * bi * np.asarray(w_bits) * np.asarray(weights, dtype=float),
+        and_ones=_arr(and_density) * bi * _arr(w_bits) * _arr(weights),
         accumulates=bi * row_groups * c + outputs * (cpw - 1),
         wl_pulses=d_in * bi * r * col_groups,
         input_bits=bi * r * col_groups,
@@ -200,38 +228,36 @@ def step_events(rows_used: ArrayLike, cols_used: ArrayLike, weights: ArrayLike, 
 # ---------------------------------------------------------------------------------------------- energy
 def cell_read_energy_pj(cell_reads: ArrayLike, read_energy_per_bit_fj: float, and_energy_factor: float) -> Any:
     """Input-gated reads x device read energy x AND factor (the gated read is the AND)."""
-    return np.asarray(cell_reads) * read_energy_per_bit_fj * and_energy_factor * 1e-3
+    return _arr(cell_reads) * read_energy_per_bit_fj * and_energy_factor * 1e-3
 
 
 def sense_amp_energy_pj(cell_reads: ArrayLike, sense_amp_energy_fj: float, bits_per_cell: ArrayLike) -> Any:
     """One latch sense per read; 2^b - 1 comparisons for a b-bit cell (A: flash-style MLC sensing)."""
-    return np.asarray(cell_reads) * (2.0 ** np.asarray(bits_per_cell) - 1) * sense_amp_energy_fj * 1e-3
+    return _arr(cell_reads) * (2.0 ** _arr(bits_per_cell) - 1) * sense_amp_energy_fj * 1e-3
 
 
 def adder_tree_energy_pj(and_ones: ArrayLike, rows_parallel: ArrayLike, bits_per_cell: ArrayLike,
                          fa_full_fj: float) -> Any:
     """1-products x full adders per tree input bit x full-adder energy at 100 % activity."""
-    p = np.asarray(rows_parallel, dtype=float)
-    b = np.asarray(bits_per_cell, dtype=float)
+    p, b = _arr(rows_parallel), _arr(bits_per_cell)
     fa_per_input_bit = adder_tree_full_adders(p, b) / (p * b)
-    return np.asarray(and_ones) * fa_per_input_bit * fa_full_fj * 1e-3
+    return _arr(and_ones) * fa_per_input_bit * fa_full_fj * 1e-3
 
 
 def shift_accumulate_energy_pj(accumulates: ArrayLike, acc_bits: ArrayLike, fa_fj: float, dff_fj: float) -> Any:
     """Accumulates x acc_bits x (full adder at 50 % activity + register bit write)."""
-    return np.asarray(accumulates) * np.asarray(acc_bits) * (fa_fj + dff_fj) * 1e-3
+    return _arr(accumulates) * _arr(acc_bits) * (fa_fj + dff_fj) * 1e-3
 
 
 def control_energy_pj(wl_pulses: ArrayLike, cols: ArrayLike, input_bits: ArrayLike, wl_per_cell_fj: float,
                       dff_fj: float, and_gate_fj: float) -> Any:
     """Word-line pulses x cols x word-line charge per cell + input bits x (register write + gating AND)."""
-    return (np.asarray(wl_pulses) * np.asarray(cols) * wl_per_cell_fj
-            + np.asarray(input_bits) * (dff_fj + and_gate_fj)) * 1e-3
+    return (_arr(wl_pulses) * _arr(cols) * wl_per_cell_fj + _arr(input_bits) * (dff_fj + and_gate_fj)) * 1e-3
 
 
 def leakage_energy_pj(leakage_w: ArrayLike, cycles: ArrayLike, clock_mhz: ArrayLike) -> Any:
     """Leakage power x time: W x cycles / (MHz x 1e6) s -> pJ."""
-    return np.asarray(leakage_w) * np.asarray(cycles) / (np.asarray(clock_mhz) * 1e6) * 1e12
+    return _arr(leakage_w) * _arr(cycles) / (_arr(clock_mhz) * 1e6) * 1e12
 
 
 @dataclass(frozen=True)
@@ -245,18 +271,28 @@ class EnergyBreakdown:
     control_pj: Any = 0.0
     leakage_pj: Any = 0.0
 
+    def values(self) -> tuple[Any, ...]:
+        """The components in field order (``ENERGY_FIELDS``)."""
+        return (self.cell_read_pj, self.sense_amp_pj, self.adder_tree_pj, self.shift_accumulate_pj,
+                self.control_pj, self.leakage_pj)
+
     @property
     def total_pj(self) -> Any:
-        return sum(getattr(self, f.name) for f in fields(self))
+        return sum(self.values())
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return dict(zip(ENERGY_FIELDS, self.values()))
 
     def __add__(self, other: EnergyBreakdown) -> EnergyBreakdown:
-        return EnergyBreakdown(**{k: v + getattr(other, k) for k, v in self.as_dict().items()})
+        return EnergyBreakdown(*(a + b for a, b in zip(self.values(), other.values())))
 
     def scaled(self, k: ArrayLike) -> EnergyBreakdown:
-        return EnergyBreakdown(**{n: v * k for n, v in self.as_dict().items()})
+        return EnergyBreakdown(*(v * k for v in self.values()))
+
+
+#: EnergyBreakdown's fields, in order (component name + "_pj").
+ENERGY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EnergyBreakdown))
+assert ENERGY_FIELDS == tuple(f"{c}_pj" for c in COMPONENTS)
 
 
 @dataclass(frozen=True)
@@ -618,18 +654,21 @@ def layer_cost(macro: MacroConfig, tiles: Iterable[TileUse], mvm_steps: int, act
         raise SpecError(_MACRO_FILE, "replicas", replicas, "an integer >= 1")
     act = activity_densities(activity, macro.in_bits, macro.w_bits)
     tiles = [t for t in tiles if t.count > 0]
-    energy = EnergyBreakdown()
+    totals = [0.0] * len(ENERGY_FIELDS)
     slowest = 0.0
     busy = 0.0
     macs = 0.0
     n_macros = 0
     for t in tiles:
         ev = macro.step_events(t.rows_used, t.cols_used, t.weights, act.input_density, act.and_density)
-        energy = energy + macro.step_energy(ev).scaled(float(mvm_steps) * t.count)
+        k = float(mvm_steps) * t.count
+        for i, v in enumerate(macro.step_energy(ev).values()):
+            totals[i] += v * k
         slowest = max(slowest, float(ev.cycles))
         busy += float(ev.cycles) * mvm_steps * t.count
         macs += float(t.weights) * mvm_steps * t.count
         n_macros += t.count * replicas
+    energy = EnergyBreakdown(*totals)
     steps_per_copy = -(-int(mvm_steps) // replicas)
     fill = macro.pipeline_depth_cycles if (stream_fill and mvm_steps > 0 and tiles) else 0
     cycles = slowest * steps_per_copy + fill

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -50,21 +51,37 @@ class WriteCost:
     max_cell_wear: float = 0.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):  # counts arrive as ints from data; keep one numeric type
-            object.__setattr__(self, f.name, float(getattr(self, f.name)))
+        for name in _WRITE_COST_FIELDS:  # counts arrive as ints from data; keep one numeric type
+            object.__setattr__(self, name, float(getattr(self, name)))
 
     def __add__(self, other: WriteCost) -> WriteCost:
         if not isinstance(other, WriteCost):
             return NotImplemented
-        values = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        values = {n: getattr(self, n) + getattr(other, n) for n in _WRITE_COST_FIELDS}
         values["max_cell_wear"] = max(self.max_cell_wear, other.max_cell_wear)
         return WriteCost(**values)
 
     def scaled(self, k: float) -> WriteCost:
-        return WriteCost(**{f.name: getattr(self, f.name) * k for f in fields(self)})
+        return WriteCost(**{n: getattr(self, n) * k for n in _WRITE_COST_FIELDS})
+
+    @staticmethod
+    def sequence(costs: Iterable[WriteCost]) -> WriteCost:
+        """``c1 + c2 + ...`` in one pass (requests one after the other on different cells)."""
+        total = dict.fromkeys(_WRITE_COST_FIELDS, 0.0)
+        wear = 0.0
+        for c in costs:
+            for n in _WRITE_COST_FIELDS:
+                total[n] += getattr(c, n)
+            wear = max(wear, c.max_cell_wear)
+        total["max_cell_wear"] = wear
+        return WriteCost(**total)
 
     def as_dict(self) -> dict[str, float]:
-        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+        return {n: float(getattr(self, n)) for n in _WRITE_COST_FIELDS}
+
+
+# read once: dataclasses.fields() is slow, and a sweep adds write costs for every layer of every point
+_WRITE_COST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(WriteCost))
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from functools import lru_cache
 from typing import Any
 
 from imcsim.circuit.macro import MacroConfig
-from imcsim.config.accelerator import AcceleratorSpec, list_presets, load_accelerator
+from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
 from imcsim.config.study import Study
 from imcsim.device.base import DeviceModel
 from imcsim.device.library import load_device
 from imcsim.errors import SpecError
 from imcsim.mapping.network import NetworkMapping, map_network
+from imcsim.paths import devices_dir
 from imcsim.workload.step import TrainingStep
 
 
@@ -41,7 +42,7 @@ def preset_for(study: Study) -> str:
     """The accelerator preset a study runs on (see :class:`~imcsim.config.study.Study`)."""
     if study.accelerator:
         return study.accelerator
-    if study.device and f"acc-{study.device}" in list_presets():
+    if study.device and (devices_dir() / f"acc-{study.device}.yaml").is_file():
         return f"acc-{study.device}"
     return "acc-sas-mram"
 

@@ -96,10 +96,6 @@ class PricedStep:
         return total
 
 
-def _zero() -> dict[str, float]:
-    return {c: 0.0 for c in COMPONENTS}
-
-
 class _Pricer:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -146,11 +142,12 @@ class _Pricer:
         if weights <= 0 or macros <= 0:
             return WriteCost(), 0.0
         per_macro = _expected_write(device, weights / macros, self.macro.w_bits, policy, flip_prob)
-        total = per_macro.scaled(macros)
         latency_ns = per_macro.latency_ns * self._write_waves(macros)
-        return WriteCost(pulses=total.pulses, energy_pj=total.energy_pj, latency_ns=latency_ns,
-                         cells_written=total.cells_written, verify_reads=total.verify_reads,
-                         rmw_reads=total.rmw_reads, max_cell_wear=per_macro.max_cell_wear), latency_ns
+        # the macros are written in parallel waves: counts and energy scale, wear does not
+        return WriteCost(pulses=per_macro.pulses * macros, energy_pj=per_macro.energy_pj * macros,
+                         latency_ns=latency_ns, cells_written=per_macro.cells_written * macros,
+                         verify_reads=per_macro.verify_reads * macros, rmw_reads=per_macro.rmw_reads * macros,
+                         max_cell_wear=per_macro.max_cell_wear), latency_ns
 
     def _dram(self, nbytes: float) -> tuple[float, float]:
         """(energy pJ, cycles) of moving ``nbytes`` over the DRAM channel."""
@@ -178,9 +175,8 @@ class _Pricer:
                 resource = f"macros_T:{layer}" if mode == "transposed-copy" else f"macros:{layer}"
         steps = op.gemm[1] if op.gemm else lm.m
         cost = _layer_cost(macro, lm.tiles, steps, self.activity, replicas)
-        energy = _zero()
-        for c in MACRO_COMPONENTS:  # leakage here: the layer's macros while they are busy
-            energy[c] = float(getattr(cost.energy, f"{c}_pj"))
+        # leakage here: the layer's macros while they are busy
+        energy = dict(zip(MACRO_COMPONENTS, map(float, cost.energy.values())))
         # row tiles on different macros: (row_tiles - 1) partial-sum adds per output, acc_bits FAs each
         partial_adds = max(lm.row_tiles - 1, 0) * steps * lm.n * lm.groups
         energy["shift_accumulate"] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
@@ -190,9 +186,9 @@ class _Pricer:
         node = self.ctx.step.graph[layer]
         in_bytes = (node.in_elems if not backward else node.out_elems) * act_b
         out_bytes = (node.out_elems if not backward else node.in_elems) * act_b
-        energy["buffer"] += in_bytes * self.tile.buffer_read_pj_per_byte + out_bytes * self.tile.buffer_write_pj_per_byte
+        energy["buffer"] = in_bytes * self.tile.buffer_read_pj_per_byte + out_bytes * self.tile.buffer_write_pj_per_byte
         noc_bits = out_bytes * 8
-        energy["noc"] += noc_bits * NOC_HOPS * self.chip.tile_pitch_mm * self.chip.noc_energy_pj_per_bit_per_mm
+        energy["noc"] = noc_bits * NOC_HOPS * self.chip.tile_pitch_mm * self.chip.noc_energy_pj_per_bit_per_mm
         noc_cycles = noc_bits / self.chip.noc_width_bits + NOC_HOPS * self.chip.noc_hop_latency_cycles
         self._record(op.name, layer, op.phase, "mvm", resource, self.batch, cost.cycles, energy,
                      macs=op.macs, macros=lm.macros * replicas)
@@ -203,8 +199,7 @@ class _Pricer:
         g, m, k, n = op.gemm
         rate = self.du.macs_per_cycle * self.chip.tiles
         cycles = op.macs / rate
-        energy = _zero()
-        energy["digital_unit"] = op.macs * self.du.energy_pj_per_mac
+        energy = {"digital_unit": op.macs * self.du.energy_pj_per_mac}
         nbytes_in = g * (m * k + k * n) * FP32_BYTES
         nbytes_out = g * m * n * FP32_BYTES
         energy["buffer"] = (nbytes_in * self.chip.global_buffer_read_pj_per_byte
@@ -217,8 +212,7 @@ class _Pricer:
     def vector(self, op: StepOp) -> list[Item]:
         rate = self.du.vector_ops_per_cycle * self.chip.tiles
         cycles = op.macs / rate
-        energy = _zero()
-        energy["digital_unit"] = op.macs * self.du.energy_pj_per_vector_op
+        energy = {"digital_unit": op.macs * self.du.energy_pj_per_vector_op}
         width = self._act_bytes(op.phase) if not op.batch_shared else FP32_BYTES
         energy["buffer"] = op.macs * width * (self.tile.buffer_read_pj_per_byte + self.tile.buffer_write_pj_per_byte)
         executions = 1 if op.batch_shared else self.batch
@@ -228,7 +222,7 @@ class _Pricer:
 
     def write(self, op: StepOp) -> list[Item]:
         layer = op.node
-        energy = _zero()
+        energy: dict[str, float] = {}
         if op.location == "imc" and layer in self.streamed:
             # the streamed layer's home is DRAM: write the updated weights back there
             nbytes = op.weights * self.macro.w_bits / 8
@@ -265,7 +259,7 @@ class _Pricer:
         self._loaded = layer
         lm = self.layers[layer]
         nbytes = lm.weights * self.macro.w_bits / 8
-        energy = _zero()
+        energy: dict[str, float] = {}
         energy["dram"], dram_cycles = self._dram(nbytes)
         # the pool held another layer: on average half the bits flip (A)
         cost, latency_ns = self._array_write(self.ctx.device, lm.weights, lm.macros, 0.5, self.opts.write_policy)
@@ -334,7 +328,7 @@ class _Pricer:
             return []
         stored = step.stored_bytes * self.batch
         capacity = self.chip.global_buffer_kib * 1024
-        energy = _zero()
+        energy: dict[str, float] = {}
         energy["buffer"] = min(stored, capacity) * (self.chip.global_buffer_write_pj_per_byte
                                                     + self.chip.global_buffer_read_pj_per_byte)
         spill = max(0.0, stored - capacity)
@@ -348,14 +342,13 @@ class _Pricer:
 
     def _deploy(self) -> None:
         """One-time write of every resident weight (deployment), reported apart from the step."""
-        total = WriteCost()
-        latency = 0.0
+        costs = []
         for name in self.resident:
             lm = self.layers[name]
             copies = self.mapping.replicas.get(name, 1)
-            cost, lat = self._array_write(self.ctx.device, lm.weights * copies, lm.macros * copies, 0.5, "all")
-            total, latency = total + cost, latency + lat
-        self.wear.deploy, self.wear.deploy_latency_ns = total, latency
+            costs.append(self._array_write(self.ctx.device, lm.weights * copies, lm.macros * copies, 0.5, "all")[0])
+        self.wear.deploy = WriteCost.sequence(costs)
+        self.wear.deploy_latency_ns = self.wear.deploy.latency_ns
 
     def _standby_power_w(self) -> float:
         """Volatile cells of every macro (idle periphery is gated, A) plus the SRAM buffers."""
