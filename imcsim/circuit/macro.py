@@ -446,11 +446,13 @@ class MacroConfig:
                    w_bits=spec.w_bits, bits_per_cell=spec.bits_per_cell, node_nm=node_nm, clock_mhz=clock_mhz)
 
     # -------------------------------------------------------------- derived geometry and timing
-    @property
+    # The derived figures below depend on the (frozen) configuration only; they are cached on the
+    # instance because the engine asks for them for every layer of every design point.
+    @cached_property
     def cols_per_weight(self) -> int:
         return int(cols_per_weight(self.w_bits, self.bits_per_cell))
 
-    @property
+    @cached_property
     def weights_per_row(self) -> int:
         return int(weights_per_row(self.cols, self.w_bits, self.bits_per_cell))
 
@@ -458,8 +460,6 @@ class MacroConfig:
     def weight_capacity(self) -> int:
         return self.rows * self.weights_per_row
 
-    # The derived figures below depend on the (frozen) configuration only; they are cached on the
-    # instance because the engine asks for them for every layer of every design point.
     @cached_property
     def acc_bits(self) -> int:
         return int(accumulator_bits(self.in_bits, self.w_bits, self.rows))

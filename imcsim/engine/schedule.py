@@ -25,10 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Stage:
+# Named tuples rather than frozen dataclasses: a sweep creates about a hundred per design point, and a
+# frozen dataclass pays object.__setattr__ for every field.
+class Stage(NamedTuple):
     """``cycles`` on ``resource``, on behalf of op ``op`` (for traces and per-op latency)."""
 
     op: str
@@ -36,8 +38,7 @@ class Stage:
     cycles: float
 
 
-@dataclass(frozen=True)
-class Barrier:
+class Barrier(NamedTuple):
     """Stages run once for the whole batch, after every sample has arrived (reloads, updates)."""
 
     stages: tuple[Stage, ...]

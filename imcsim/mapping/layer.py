@@ -32,9 +32,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from imcsim.circuit.macro import MacroConfig, TileUse
+from imcsim.circuit.macro import MacroConfig, TileUse, mvm_cycles
 from imcsim.errors import SpecError
 from imcsim.workload.graph import WEIGHT_OPS, Node
 
@@ -91,11 +92,10 @@ def _splits(total: int, size: int) -> list[tuple[int, int]]:
     return out
 
 
-def _dense_tiles(k: int, n: int, macro: MacroConfig, repeat: int = 1) -> list[TileUse]:
-    cpw = macro.cols_per_weight
+def _dense_tiles(k: int, n: int, rows: int, wpr: int, cpw: int, repeat: int = 1) -> list[TileUse]:
     tiles = []
-    for rows_used, nr in _splits(k, macro.rows):
-        for outs, nc in _splits(n, macro.weights_per_row):
+    for rows_used, nr in _splits(k, rows):
+        for outs, nc in _splits(n, wpr):
             tiles.append(TileUse(rows_used=rows_used, cols_used=outs * cpw, weights=rows_used * outs,
                                  count=nr * nc * repeat))
     return tiles
@@ -107,37 +107,45 @@ def map_layer(node: Node, macro: MacroConfig) -> LayerMapping:
         raise SpecError(None, f"layer {node.name}", node.op, "conv or linear (weights held in IMC arrays)",
                         problem="op cannot be mapped onto macros:")
     groups, m, k, n = (int(v) for v in node.gemm_shape())
-    cpw = macro.cols_per_weight
-    wpr = macro.weights_per_row
+    return _map_gemm(node.name, node.op, groups, m, k, n, macro.rows, macro.cols, macro.cols_per_weight,
+                     macro.weights_per_row)
+
+
+# The placement depends on the macro's geometry only (not on its device, clock or adder trees): a sweep
+# over devices or rows_parallel reuses it.
+@lru_cache(maxsize=1 << 14)
+def _map_gemm(name: str, op: str, groups: int, m: int, k: int, n: int, rows: int, cols: int, cpw: int,
+              wpr: int) -> LayerMapping:
     weights = groups * k * n
     if groups == 1:
         scheme, gpm = "dense", 1
-        row_tiles, col_tiles = -(-k // macro.rows), -(-n // wpr)
+        row_tiles, col_tiles = -(-k // rows), -(-n // wpr)
         macros = row_tiles * col_tiles
-        tiles = _dense_tiles(k, n, macro)
-    elif k <= macro.rows and n <= wpr:
+        tiles = _dense_tiles(k, n, rows, wpr, cpw)
+    elif k <= rows and n <= wpr:
         scheme = "block_diagonal"
-        gpm = min(macro.rows // k, wpr // n, groups)
+        gpm = min(rows // k, wpr // n, groups)
         row_tiles = col_tiles = 1
         macros = -(-groups // gpm)
         tiles = [TileUse(rows_used=g * k, cols_used=g * n * cpw, weights=g * k * n, count=c)
                  for g, c in _splits(groups, gpm)]
     else:
         scheme, gpm = "group_tiled", 1
-        row_tiles, col_tiles = -(-k // macro.rows), -(-n // wpr)
+        row_tiles, col_tiles = -(-k // rows), -(-n // wpr)
         macros = groups * row_tiles * col_tiles
-        tiles = _dense_tiles(k, n, macro, repeat=groups)
+        tiles = _dense_tiles(k, n, rows, wpr, cpw, repeat=groups)
     merged: Counter[tuple[int, int, int]] = Counter()
     for t in tiles:
         merged[(t.rows_used, t.cols_used, t.weights)] += t.count
     tile_uses = tuple(TileUse(r, c, w, cnt) for (r, c, w), cnt in sorted(merged.items(), reverse=True))
     assert sum(t.count for t in tile_uses) == macros and sum(t.weights * t.count for t in tile_uses) == weights
-    return LayerMapping(name=node.name, op=node.op, scheme=scheme, groups=groups, m=m, k=k, n=n,
+    return LayerMapping(name=name, op=op, scheme=scheme, groups=groups, m=m, k=k, n=n,
                         cols_per_weight=cpw, row_tiles=row_tiles, col_tiles=col_tiles, groups_per_macro=gpm,
                         macros=macros, weights=weights, cells_used=weights * cpw,
-                        cells_available=macros * macro.rows * macro.cols, tiles=tile_uses)
+                        cells_available=macros * rows * cols, tiles=tile_uses)
 
 
 def step_cycles(mapping: LayerMapping, macro: MacroConfig) -> int:
     """Cycles of one MVM step of the layer: its slowest tile (all tiles run in parallel)."""
-    return max(int(macro.step_events(t.rows_used, t.cols_used, t.weights).cycles) for t in mapping.tiles)
+    return max(int(mvm_cycles(t.rows_used, t.cols_used, macro.rows_parallel, macro.sense_amps, macro.in_bits,
+                              macro.access_cycles)) for t in mapping.tiles)
