@@ -505,6 +505,10 @@ class MacroConfig:
         return self._area
 
     @cached_property
+    def area_mm2(self) -> float:
+        return float(self._area.total_mm2)
+
+    @cached_property
     def _area(self) -> AreaBreakdown:
         return macro_area(self._counts, self.rows * self.cols, float(self.device.cell_area_um2(self.node_nm)),
                           self.gates)
@@ -521,6 +525,24 @@ class MacroConfig:
     def step_energy(self, events: StepEvents) -> EnergyBreakdown:
         return step_energy(events, self.prices, cols=self.cols, rows_parallel=self.rows_parallel,
                            bits_per_cell=self.bits_per_cell, acc_bits=self.acc_bits)
+
+    def tile_step(self, rows_used: int, cols_used: int, weights: int, input_density: float,
+                  and_density: float) -> tuple[float, tuple[float, ...]]:
+        """(cycles, energy components in ``ENERGY_FIELDS`` order) of one step on one tile footprint.
+
+        Memoised on the instance: the layers of a network share a few tile shapes (full arrays and
+        remainders), and a sweep prices every layer of every design point.
+        """
+        key = (rows_used, cols_used, weights, input_density, and_density)
+        hit = self._tile_steps.get(key)
+        if hit is None:
+            ev = self.step_events(rows_used, cols_used, weights, input_density, and_density)
+            hit = self._tile_steps[key] = (float(ev.cycles), tuple(map(float, self.step_energy(ev).values())))
+        return hit
+
+    @cached_property
+    def _tile_steps(self) -> dict[tuple, tuple[float, tuple[float, ...]]]:
+        return {}
 
     def dense_tile(self) -> TileUse:
         """The whole array filled with weights (the peak workload)."""
@@ -660,19 +682,20 @@ def layer_cost(macro: MacroConfig, tiles: Iterable[TileUse], mvm_steps: int, act
     macs = 0.0
     n_macros = 0
     for t in tiles:
-        ev = macro.step_events(t.rows_used, t.cols_used, t.weights, act.input_density, act.and_density)
+        step_cycles, step_energy_pj = macro.tile_step(t.rows_used, t.cols_used, t.weights, act.input_density,
+                                                      act.and_density)
         k = float(mvm_steps) * t.count
-        for i, v in enumerate(macro.step_energy(ev).values()):
+        for i, v in enumerate(step_energy_pj):
             totals[i] += v * k
-        slowest = max(slowest, float(ev.cycles))
-        busy += float(ev.cycles) * mvm_steps * t.count
+        slowest = max(slowest, step_cycles)
+        busy += step_cycles * mvm_steps * t.count
         macs += float(t.weights) * mvm_steps * t.count
         n_macros += t.count * replicas
     energy = EnergyBreakdown(*totals)
     steps_per_copy = -(-int(mvm_steps) // replicas)
     fill = macro.pipeline_depth_cycles if (stream_fill and mvm_steps > 0 and tiles) else 0
     cycles = slowest * steps_per_copy + fill
-    area_mm2 = float(macro.area().total_mm2) * n_macros
+    area_mm2 = macro.area_mm2 * n_macros
     perf = Performance(ops=2 * macs, latency_ns=cycles * macro.cycle_ns, energy=energy, area_mm2=area_mm2,
                        in_bits=macro.in_bits, w_bits=macro.w_bits)
     return LayerCost(energy=energy, cycles=cycles, macro_busy_cycles=busy,
