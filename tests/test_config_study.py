@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from imcsim.config.study import Study, load_study
+from imcsim.config.study import Study, load_study, study_from_params
 from imcsim.errors import SpecError
 
 
@@ -79,3 +79,13 @@ def test_bad_card_behind_a_study_names_the_card(tmp_path):
                                        "  sot_current_ua: {value: 0, tag: A, source: x}\n")
     with pytest.raises(SpecError, match=r"bad.yaml: params.sot_current_ua.value: bad value 0"):
         load_study(study_file(tmp_path, "device: bad.yaml\nworkload: {name: r}\n"))
+
+
+def test_flat_field_with_the_yaml_options_level_suggests_the_flat_name():
+    # `--set workload.options.seq_len=64` mixes the YAML nesting into the flat form; the answer must
+    # name what to type instead (workload.seq_len), not the bare option name
+    with pytest.raises(SpecError, match=r"workload\.options\.seq_len.*did you mean 'workload\.seq_len'"):
+        study_from_params({"workload": "flan-t5-large", "workload.options.seq_len": 64})
+    with pytest.raises(SpecError, match=r"did you mean 'method\.rank'"):
+        study_from_params({"method": "lora", "method.options.rank": 8})
+    assert study_from_params({"workload": "flan-t5-large", "workload.seq_len": 64}).workload.options == {"seq_len": 64}

@@ -128,6 +128,10 @@ def study_from_params(params: dict[str, Any], file: str = "<params>") -> Study:
             top[key]["name"] = value
         elif key.startswith("workload.") or key.startswith("method."):
             head, _, opt = key.partition(".")
+            if opt.startswith("options."):  # the YAML nesting typed as a flat field
+                short = f"{head}.{opt.removeprefix('options.')}"
+                raise SpecError(file, key, problem=f"the flat form has no 'options' level (did you mean "
+                                f"{short!r}?)", allowed=f"{head}.<option>, e.g. {short}")
             top[head]["options"][opt] = value
         elif key in MacroOverrides.model_fields:
             top["macro"][key] = value
