@@ -4,8 +4,13 @@ Prints one JSON object. Each event case is timed against the analytic engine on 
 same run (the ratio says what the SimPy timeline costs on top of pricing). Cases: ResNet-18 inference
 and one Rep-Net training step (ProxylessNAS-Mobile, batch 8) at 128x128 and 32x32 arrays, and
 Flan-T5-large LoRA / LoRAFusion on ReRAM (issue target: under a minute). Analytic throughput is given
-for two ResNet-18 sweeps: over non-geometric axes (write policy, flip probability: the mapping and layer
-costs are reused) and over array geometries (every point maps and prices the network anew).
+for two ResNet-18 sweeps: over non-geometric axes (write policy, flip probability, steps per day: the
+mapping and layer costs are reused) and over 1,000 array geometries (5 devices x rows x cols x
+rows_parallel x column_mux: every point builds its macro, maps and prices the network anew; placements
+are shared between points of equal geometry, as in a real sweep). Each analytic sweep runs in a fresh
+process (empty caches, warm-up on one point outside the sweep) on one core, and the geometry sweep once
+more on two worker processes (``multiprocessing``, chunks of 50 points; ``points_per_s`` counts from the
+first submitted point, ``points_per_s_with_start`` includes starting and warming the workers).
 For context only (not measured here): SCALE-Sim, a cycle-accurate peer, needs about 130 s and 4 GB for
 ResNet-18 on a 128x128 array on this class of machine (issue 5).
 """
@@ -21,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import peak_rss_mib, print_json, timed  # noqa: E402
 
 from imcsim.config.study import study_from_params  # noqa: E402
-from imcsim.engine import evaluate, evaluate_point  # noqa: E402
+from imcsim.engine import evaluate  # noqa: E402
 
 EVENT_CASES = {
     "resnet18-inference-128x128": {"workload": "resnet18", "rows": 128, "cols": 128},
@@ -64,13 +69,47 @@ def big_case(params: dict) -> dict:
             "layers_on_macros": r.mapping["layers"], "fits": r.mapping["fits"]}
 
 
-def analytic_rate(points: list[dict]) -> dict:
-    evaluate_point(points[0])
+NON_GEOMETRIC = [{"workload": "resnet18", "write_policy": w, "flip_prob": f / 100, "steps_per_day": s}
+                 for w in ("all", "diff") for f in range(0, 100, 4) for s in (100, 1000, 10000)]
+#: 5 x 5 x 5 x 4 x 2 = 1,000 points, the grid of benchmarks/sweep.py's 1k case
+GEOMETRIES = [{"workload": "resnet18", "device": d, "rows": r, "cols": c, "rows_parallel": p, "column_mux": m}
+              for d in ("sas-mram", "sot-mram", "stt-mram", "reram", "sram") for r in (32, 64, 128, 256, 512)
+              for c in (32, 64, 128, 256, 512) for p in (8, 16, 32, 64) for m in (1, 2) if p <= r]
+
+_ANALYTIC_CHILD = r"""
+import json, sys, time
+from imcsim.engine import evaluate_point
+points, workers = json.loads(sys.argv[1]), int(sys.argv[2])
+evaluate_point({"workload": "resnet18", "rows": 48, "cols": 48})  # warm-up on a point outside the sweep
+if workers == 1:
     t0 = time.perf_counter()
     for p in points:
         evaluate_point(p)
     dt = time.perf_counter() - t0
-    return {"points": len(points), "seconds": dt, "points_per_s": len(points) / dt}
+    out = {"points": len(points), "seconds": dt, "points_per_s": len(points) / dt, "workers": 1}
+else:
+    import multiprocessing as mp
+    from imcsim.sweep.study import warm_engine
+    t_start = time.perf_counter()
+    with mp.get_context("spawn").Pool(workers, initializer=warm_engine) as pool:
+        pool.map(evaluate_point, [{"workload": "resnet18", "rows": 48, "cols": 48}] * workers, chunksize=1)
+        t0 = time.perf_counter()
+        pool.map(evaluate_point, points, chunksize=50)
+        t1 = time.perf_counter()
+    out = {"points": len(points), "seconds": t1 - t0, "points_per_s": len(points) / (t1 - t0),
+           "points_per_s_with_start": len(points) / (t1 - t_start), "workers": workers}
+json.dump(out, sys.stdout)
+"""
+
+
+def analytic_rate(points: list[dict], workers: int = 1) -> dict:
+    """Points per second in a fresh process (see the module docstring)."""
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _ANALYTIC_CHILD, json.dumps(points), str(workers)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
 
 
 def main() -> None:
@@ -81,13 +120,9 @@ def main() -> None:
     for name, params in BIG_CASES.items():
         out["event"][name] = big_case(params)
     out["peak_rss_mib_after_flan_t5"] = peak_rss_mib()
-    same_geometry = [{"workload": "resnet18", "write_policy": w, "flip_prob": f / 100, "steps_per_day": s}
-                     for w in ("all", "diff") for f in range(0, 100, 4) for s in (100, 1000, 10000)]
-    geometries = [{"workload": "resnet18", "device": d, "rows": r, "cols": c, "rows_parallel": p}
-                  for d in ("sas-mram", "sot-mram", "reram") for r in (32, 64, 128, 256)
-                  for c in (32, 64, 128, 256) for p in (16, 32)]
-    out["analytic_resnet18"] = {"non_geometric_axes": analytic_rate(same_geometry),
-                                "array_geometries": analytic_rate(geometries)}
+    out["analytic_resnet18"] = {"non_geometric_axes": analytic_rate(NON_GEOMETRIC),
+                                "array_geometries": analytic_rate(GEOMETRIES),
+                                "array_geometries_2_workers": analytic_rate(GEOMETRIES, workers=2)}
     out["targets"] = {"event_resnet18_128x128_ms": 1500, "rss_mib": 300, "analytic_points_per_s": 1000,
                       "flan_t5_event_s": 60}
     print_json(out)
