@@ -1,8 +1,9 @@
 """``imcsim run``: evaluate one study (flags or a YAML study file) and write its results.
 
 Writes, per run, ``summary.csv``, ``layers.csv`` and ``ledger.json`` into the output folder (prefixed
-with the run name when the study has several runs), prints a summary table, and builds
-``report.html`` unless ``--no-report``.
+with the run name when the study has several runs), prints a summary table (and, for a run that streams
+layers it cannot hold, a line saying what the reloads cost), and builds ``report.html`` unless
+``--no-report``.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def _studies(args: argparse.Namespace) -> tuple[str, str, list[tuple[str, Any]]]
 def _run(args: argparse.Namespace) -> int:
     from imcsim.engine.evaluation import evaluate
     from imcsim.engine.trace import write_trace
+    from imcsim.report.reloads import reload_sentence
 
     title, description, runs = _studies(args)
     out = Path(args.out or Path("reports") / (title or _auto_name(runs[0][1])))
@@ -110,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         raise SpecError("<flags>", "--trace", args.trace, problem="a trace needs the event engine:",
                         allowed="add --engine event")
     rows = []
+    reload_lines = []
     for name, study in runs:
         engine = args.engine or study.engine
         result = evaluate(study, engine=engine, record_trace=bool(args.trace))
@@ -125,10 +128,16 @@ def _run(args: argparse.Namespace) -> int:
                      "batch": result.mapping.get("batch"), **summary,
                      "latency_us": summary["latency_ns"] / 1e3, "energy_uj": summary["energy_pj"] / 1e6,
                      "write_energy_uj": summary["write_energy_pj"] / 1e6})
+        line = reload_sentence(rows[-1])
+        if line:
+            reload_lines.append(f"{name}: {line}" if name else line)
     if description:
         (out / "description.txt").write_text(description + "\n")
     emit(rows, args.format, columns=SUMMARY_COLUMNS if args.format == "table" else None,
          title=f"imcsim run -> {out}")
+    if args.format == "table":
+        for line in reload_lines:
+            print(line)
     if not args.no_report:
         from imcsim.report.build import build_report
 

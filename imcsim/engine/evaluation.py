@@ -10,9 +10,9 @@ from typing import Any
 
 from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, preset_for
-from imcsim.engine.costs import PricedStep, price_step
+from imcsim.engine.costs import POOL, PricedStep, price_step
 from imcsim.engine.ledger import Result, WriteSummary
-from imcsim.engine.schedule import analytic_cycles, simulate
+from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
 
 ENGINES = ("analytic", "event")
 
@@ -69,8 +69,17 @@ def _result(study: Study, ctx: Context, priced: PricedStep, engine: str, cycles:
     flat.update({"rows": ctx.macro.rows, "cols": ctx.macro.cols, "rows_parallel": ctx.macro.rows_parallel,
                  "column_mux": ctx.accel.macro.column_mux, "bits_per_cell": ctx.macro.bits_per_cell,
                  "batch": ctx.batch})
+    # a reload is a barrier (DRAM stage, then a write stage on the streaming pool); no other barrier uses the pool
+    reload_write_cycles = sum(s.cycles for it in priced.items if isinstance(it, Barrier)
+                              for s in it.stages if s.resource == POOL)
+    assumptions = list(priced.assumptions)
+    if wear.reload_weights:
+        assumptions.append("reloads run once per step as barriers that nothing overlaps: their time adds to the "
+                           "latency, and reload energy counts the chip standby power "
+                           f"({priced.standby_power_w:.3g} W: volatile cells, SRAM buffers) over that time")
     return Result(flat, engine, ctx.cycle_ns, cycles, energy, priced.records, writes, priced.area_um2, mapping,
-                  priced.assumptions, timeline, analytic_latency_cycles=bound)
+                  assumptions, timeline, analytic_latency_cycles=bound,
+                  standby_power_w=priced.standby_power_w, reload_write_cycles=reload_write_cycles)
 
 
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:

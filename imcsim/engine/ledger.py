@@ -4,6 +4,14 @@ A :class:`Result` holds energy by component, latency, per-op records (per layer 
 writes and wear, area by component, the mapping summary and the assumptions the numbers rest on.
 ``summary()`` flattens it into one record of unit-suffixed metrics (what sweeps store); ``write()``
 produces ``summary.csv``, ``layers.csv`` and ``ledger.json`` in an output folder.
+
+Reload attribution (``reload_*`` in the summary): a streamed layer's reload is one ``reload``-phase op
+run once per step as a barrier (DRAM fetch, then the pool write). A barrier runs alone on the critical
+path in both engines, so the reload ops' cycles add to the latency exactly: ``reload_latency_ns`` is
+their sum, ``reload_write_latency_ns`` its pool-write part (the rest is the DRAM fetch). Their energy is
+what they were priced (``write`` and ``dram``) plus the chip's standby power over that time
+(``standby_power_w`` x ``reload_latency_ns``): the part of the ``leakage`` component the chip spends
+waiting on reloads.
 """
 
 from __future__ import annotations
@@ -24,6 +32,11 @@ COMPONENTS: tuple[str, ...] = (
     "buffer", "noc", "dram", "digital_unit", "write", "leakage",
 )
 PHASES: tuple[str, ...] = ("forward", "backward_error", "weight_gradient", "update", "reload")
+#: Reload attribution metrics of ``Result.summary()``, in report order (see the module docstring).
+RELOAD_METRICS: tuple[str, ...] = (
+    "reload_latency_ns", "reload_latency_share", "reload_write_latency_ns", "reload_energy_pj",
+    "reload_energy_share", "reload_write_energy_pj", "reload_dram_energy_pj", "reload_standby_energy_pj",
+)
 
 
 @dataclass
@@ -79,6 +92,10 @@ class Result:
     assumptions: list[str] = field(default_factory=list)
     timeline: Timeline | None = None
     analytic_latency_cycles: float | None = None
+    #: chip standby power (volatile cells, SRAM buffers) charged as ``leakage`` over the latency
+    standby_power_w: float = 0.0
+    #: cycles of the reloads' pool writes (the rest of the reload ops' cycles is the DRAM fetch)
+    reload_write_cycles: float = 0.0
 
     @property
     def latency_ns(self) -> float:
@@ -88,16 +105,33 @@ class Result:
     def total_energy_pj(self) -> float:
         return float(sum(self.energy_pj.values()))
 
+    def _op_totals(self) -> tuple[int, float, float, float]:
+        """One pass over the ops: (MACs, reload cycles, reload write pJ, reload DRAM pJ) per step."""
+        macs = 0
+        cycles = write = dram = 0.0
+        for o in self.ops:
+            macs += o.macs * o.executions
+            if o.phase == "reload":
+                cycles += o.cycles_per_execution * o.executions
+                write += o.energy_pj.get("write", 0.0)
+                dram += o.energy_pj.get("dram", 0.0)
+        return macs, cycles, write, dram
+
     def summary(self) -> dict[str, Any]:
         """One flat record of unit-suffixed metrics (the row a sweep stores)."""
         total = self.total_energy_pj
         area_mm2 = sum(self.area_um2.values()) / 1e6
+        macs, reload_cycles, reload_write, reload_dram = self._op_totals()
+        latency_ns = self.latency_ns
+        reload_ns = reload_cycles * self.cycle_ns
+        reload_standby = self.standby_power_w * reload_ns * 1e3  # W x ns = nJ; x 1e3 -> pJ
+        reload_energy = reload_write + reload_dram + reload_standby
         rec: dict[str, Any] = {
             "engine": self.engine,
             "latency_cycles": self.latency_cycles,
-            "latency_ns": self.latency_ns,
+            "latency_ns": latency_ns,
             "energy_pj": total,
-            "edp_pj_ns": total * self.latency_ns,
+            "edp_pj_ns": total * latency_ns,
             "area_mm2": area_mm2,
             "write_energy_pj": self.writes.energy_pj,
             "write_energy_share": (self.writes.energy_pj / total) if total else 0.0,
@@ -109,7 +143,15 @@ class Result:
             "lifetime_years": self.writes.lifetime_years,
             "endurance_cycles": self.writes.endurance_cycles,
             "steps_per_day": self.writes.steps_per_day,
-            "macs": sum(o.macs * o.executions for o in self.ops),
+            "macs": macs,
+            "reload_latency_ns": reload_ns,
+            "reload_latency_share": reload_ns / latency_ns if latency_ns else 0.0,
+            "reload_write_latency_ns": self.reload_write_cycles * self.cycle_ns,
+            "reload_energy_pj": reload_energy,
+            "reload_energy_share": reload_energy / total if total else 0.0,
+            "reload_write_energy_pj": reload_write,
+            "reload_dram_energy_pj": reload_dram,
+            "reload_standby_energy_pj": reload_standby,
         }
         for c in COMPONENTS:
             rec[f"energy_{c}_pj"] = self.energy_pj.get(c, 0.0)
@@ -162,6 +204,7 @@ class Result:
             "phases": self.phase_records(),
             "assumptions": self.assumptions,
             "analytic_latency_cycles": self.analytic_latency_cycles,
+            "standby_power_w": self.standby_power_w,
         }
 
     def write(self, out_dir: str | Path, prefix: str = "") -> list[Path]:

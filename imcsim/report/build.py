@@ -24,10 +24,12 @@ from imcsim.report.assumptions import DeviceAssumptions, device_assumptions
 from imcsim.report.html import Page, render
 from imcsim.report.load import ReportInput, parameter_columns, read_folder
 from imcsim.report.plots import Plot, all_plots
-from imcsim.report.tables import build_tables, ok_rows, varying, write_tables
+from imcsim.report.reloads import reload_sentence
+from imcsim.report.tables import build_tables, ok_rows, point_labels, varying, write_tables
 
 HTML_NAME = "report.html"
 MAX_LISTED_VALUES = 12
+MAX_RELOAD_LINES = 12
 
 
 @dataclass
@@ -75,6 +77,19 @@ def _id_last(df: pd.DataFrame) -> pd.DataFrame:
     return df[[c for c in df.columns if c != "point_id"] + ["point_id"]]
 
 
+def _reload_lines(data: ReportInput, reloads: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """(point label, sentence) for the first points that stream layers (all of them are in the table)."""
+    if reloads is None:
+        return []
+    labels = point_labels(reloads, parameter_columns(data.results, data.swept))
+    out = []
+    for label, row in zip(labels, reloads.head(MAX_RELOAD_LINES).to_dict("records")):
+        line = reload_sentence(row)
+        if line:
+            out.append((str(label), line))
+    return out
+
+
 def make_report(folder: str | Path, out: str | Path | None = None, *,
                 card_loader: Callable[[str], Any] | None = None) -> ReportFiles:
     """Write the tables, plots and HTML of ``folder`` into ``out`` (default: ``folder``).
@@ -101,6 +116,8 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
         folder=data.folder, out_dir=out_dir, description=data.description,
         summary=_id_last(tables["summary"]), failed=_id_last(tables["failed"]), plots=plots, devices=devices, run_assumptions=data.assumptions,
         files=table_paths + [f for p in plots for f in p.files], swept_values=_swept_values(data), notes=notes,
+        reloads=_id_last(tables["reloads"]) if "reloads" in tables else None,
+        reload_lines=_reload_lines(data, tables.get("reloads")),
     )
     html_path = out_dir / HTML_NAME
     tmp = html_path.with_name("." + HTML_NAME + ".tmp")

@@ -94,6 +94,8 @@ class Page:
     files: Sequence[Path] = field(default_factory=list)
     swept_values: Mapping[str, list[Any]] = field(default_factory=dict)
     notes: Sequence[str] = field(default_factory=list)
+    reloads: pd.DataFrame | None = None                     # points that stream layers (None: no point does)
+    reload_lines: Sequence[tuple[str, str]] = field(default_factory=list)   # (point label, sentence)
 
 
 def esc(value: Any) -> str:
@@ -233,12 +235,31 @@ def _assumptions(page: Page) -> str:
     return "\n".join(out)
 
 
+def _reloads(page: Page) -> str:
+    assert page.reloads is not None
+    n = len(page.reloads)
+    out = [f"<p>{n} evaluated point(s) do not fit on the chip: the layers that do not fit are streamed, "
+           "i.e. read from DRAM and written into a pool of macros once per step (a barrier that nothing "
+           "overlaps). Reload time is that barrier time; reload energy is the pool writes, the DRAM fetch, "
+           "and the chip's standby power (volatile cells, SRAM buffers) over the reload time.</p>"]
+    if page.reload_lines:
+        out.append("<ul>" + "".join(f"<li><b>{esc(label)}</b>: {esc(line)}</li>"
+                                    for label, line in page.reload_lines) + "</ul>")
+        if n > len(page.reload_lines):
+            out.append(f'<p class="note">First {len(page.reload_lines)} of {n} points described; the table '
+                       "lists all of them.</p>")
+    out.append('<p class="note">Times in ns, energies in pJ, shares of the point\'s latency and energy.</p>')
+    out.append(table_html(page.reloads, table_id="reloads-table"))
+    return "\n".join(out)
+
+
 def render(page: Page) -> str:
     """The whole page as one string."""
     drawn = [p for p in page.plots if not p.skipped and p.png is not None]
     skipped = [p for p in page.plots if p.skipped]
-    nav = ['<a href="#summary">Summary</a>', '<a href="#plots">Plots</a>', '<a href="#failed">Failed points</a>',
-           '<a href="#assumptions">Assumptions</a>', '<a href="#files">Files</a>']
+    nav = ['<a href="#summary">Summary</a>'] + (['<a href="#reloads">Reloads</a>'] if page.reloads is not None else [])
+    nav += ['<a href="#plots">Plots</a>', '<a href="#failed">Failed points</a>',
+            '<a href="#assumptions">Assumptions</a>', '<a href="#files">Files</a>']
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -251,6 +272,8 @@ def render(page: Page) -> str:
               '<p class="note">One row per design point; click a column header to sort. Energies in pJ, '
               "times in ns, area in mm\u00b2, per step (one training step or one inference batch).</p>",
               table_html(page.summary, table_id="summary-table")]
+    if page.reloads is not None:
+        parts += ['<h2 id="reloads">Reloads</h2>', _reloads(page)]
     parts.append('<h2 id="plots">Plots</h2>')
     parts += [_figure(p, page.out_dir) for p in drawn]
     if skipped:

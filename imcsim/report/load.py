@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from imcsim.engine.ledger import RELOAD_METRICS
 from imcsim.errors import SpecError
 
 #: Study parameters the reports know by name (others found in a table are treated as parameters too).
@@ -34,7 +35,7 @@ METRICS: tuple[str, ...] = (
     "latency_cycles", "latency_ns", "energy_pj", "edp_pj_ns", "area_mm2", "write_energy_pj",
     "write_energy_share", "write_latency_ns", "weights_written", "reload_weights",
     "max_cell_wear_per_step", "mean_cell_wear_per_step", "lifetime_years", "macs",
-    "endurance_cycles", "steps_per_day",
+    "endurance_cycles", "steps_per_day", *RELOAD_METRICS,
 )
 METRIC_PREFIXES: tuple[str, ...] = ("energy_", "map_", "area_")
 #: Bookkeeping columns: neither a parameter nor a metric.

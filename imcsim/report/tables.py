@@ -20,8 +20,15 @@ from imcsim.report.pareto import pareto_mask
 #: Metrics of the summary table, in order (those present in the results are kept).
 SUMMARY_METRICS: tuple[str, ...] = (
     "latency_cycles", "latency_ns", "energy_pj", "edp_pj_ns", "area_mm2", "write_energy_pj",
-    "write_energy_share", "write_latency_ns", "weights_written", "reload_weights",
-    "max_cell_wear_per_step", "lifetime_years", "macs", "map_utilisation", "map_macros_used", "map_fits",
+    "write_energy_share", "write_latency_ns", "weights_written", "reload_weights", "reload_latency_share",
+    "reload_energy_share", "max_cell_wear_per_step", "lifetime_years", "macs", "map_utilisation",
+    "map_macros_used", "map_fits",
+)
+#: Columns of the reloads table (points that stream layers), in order (those present are kept).
+RELOAD_COLUMNS: tuple[str, ...] = (
+    "map_reloaded_layers", "reload_weights", "latency_ns", "reload_latency_ns", "reload_latency_share",
+    "reload_write_latency_ns", "energy_pj", "reload_energy_pj", "reload_energy_share", "reload_write_energy_pj",
+    "reload_dram_energy_pj", "reload_standby_energy_pj",
 )
 #: The objectives of the Pareto front, all minimised.
 PARETO_OBJECTIVES: tuple[str, ...] = ("energy_pj", "latency_ns", "area_mm2")
@@ -144,6 +151,22 @@ def layer_table(data: ReportInput) -> pd.DataFrame | None:
     return _layer_sums(data.layers, ["run", "node"])
 
 
+def reload_table(data: ReportInput) -> pd.DataFrame | None:
+    """Evaluated points that stream layers: what their reloads cost in time and energy (None if none do)."""
+    df = ok_rows(data.results)
+    if "reload_weights" not in df.columns or "reload_latency_ns" not in df.columns:
+        return None
+    df = df[pd.to_numeric(df["reload_weights"], errors="coerce").fillna(0) > 0]
+    if df.empty:
+        return None
+    # the parameters that tell points apart, plus what names a point (the summary table lists every parameter)
+    params = parameter_columns(data.results, data.swept)
+    shown = set(varying(data.results, params)) | {"device", "workload", "method", "batch"}
+    lead = [c for c in ("run", "point_id") if c in df.columns]
+    return df[lead + [c for c in params if c in shown] + [c for c in RELOAD_COLUMNS if c in df.columns]
+              ].reset_index(drop=True)
+
+
 def pareto_table(data: ReportInput) -> pd.DataFrame | None:
     """Evaluated points with all three objectives, and whether each is on the energy-latency-area front."""
     df = ok_rows(data.results)
@@ -175,6 +198,7 @@ def build_tables(data: ReportInput) -> dict[str, pd.DataFrame]:
         "components": component_table(data),
         "phases": phase_table(data),
         "layers": layer_table(data),
+        "reloads": reload_table(data),
         "pareto": pareto_table(data),
         "failed": failed_table(data),
     }
