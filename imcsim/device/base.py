@@ -52,7 +52,9 @@ class WriteCost:
 
     def __post_init__(self) -> None:
         for name in _WRITE_COST_FIELDS:  # counts arrive as ints from data; keep one numeric type
-            object.__setattr__(self, name, float(getattr(self, name)))
+            v = getattr(self, name)
+            if type(v) is not float:
+                object.__setattr__(self, name, float(v))
 
     def __add__(self, other: WriteCost) -> WriteCost:
         if not isinstance(other, WriteCost):
