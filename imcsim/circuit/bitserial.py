@@ -12,30 +12,41 @@ for bit, and the tests hold it to a numpy reference (:mod:`imcsim.circuit.refere
 
 Data layout
 - The reduction axis K of a group (the im2col row: C_in/groups x kh x kw) is ordered (dy, dx, c),
-  channel-last, so one im2col row is kh x kw contiguous copies out of an NHWC input. Any K order
-  gives the same sums as long as inputs and weights share it.
-- Operands are converted to their two's complement bit pattern as uint8 (bits above the declared
-  width are sign extension and never read). A K-row is zero-padded to a multiple of 64 bytes and
-  packed into ``KW = ceil(K / 64)`` 64-bit words per bit-plane: byte t of the row's 8-byte word g
-  goes to bit 8t + g, so a plane word is eight shift-mask-or steps over whole 64-bit loads
-  (``_pack_row``). Inputs and weights use the same packing, so positions match.
-- Weights are packed once per layer into ``wq[group, kw, j * N + n]`` (word kw of plane j of output
-  channel n): for one input word the inner loop runs over all Bw x N weight words contiguously.
-- Input rows are packed on the fly, per im2col row, inside the parallel loop (no im2col matrix, no
-  float copy): memory is the weight planes plus a few KiB per thread.
+  channel-last. Operands are converted to their two's complement bit pattern as uint8 (bits above
+  the declared width are sign extension and never read). A K-row is zero-padded to a multiple of 64
+  and packed into ``KW = ceil(K / 64)`` 64-bit words per bit-plane, bit p of word kw being element
+  64 kw + p: one AVX-512 VPTESTMB of 64 bytes against the plane's bit mask gives a plane word
+  (:func:`_bitplane`). Inputs and weights use the same packing, so positions match.
+- Weights (:class:`PackedWeights`, packed once and reused, like the weights resident in the array):
+  ``wq[group, kw, j * Np + n]``, word kw of plane j of output channel n, with N padded to ``Np``
+  (a multiple of 32) so a block of output channels never straddles two planes; plus the weights'
+  per-K column sums for the activity counts.
+- Inputs: one pass (:func:`_prep_input`, parallel over input rows) converts the NCHW integers to
+  NHWC bit patterns, checks the range, computes the activity row sums and, when C/groups is a
+  multiple of 64 ("pixel path"), packs every input pixel's channels into plane words once
+  (``xpk[b, iy, ix, cw, slot]``). An im2col row is then just the list of the pixel words of its
+  in-bounds taps (padding taps are skipped: they are zero). Otherwise ("row path", e.g. the RGB
+  stem with C = 3) each task assembles and packs its im2col rows from the NHWC bytes.
 
-The inner loop (``_acc_planes8``) takes the Bi words of one input row at one K word and, for every
-weight word (j, n), adds ``sum_i s(i) 2^i popcount(x_i AND w)``: one weight load serves all input
-planes, and LLVM turns the loop into AVX-512 VPOPCNTQ over 8 (j, n) lanes. The input plane weights
-2^i are applied there (a shift per plane); the weight plane weights 2^j and the weight sign are
-applied once per output row when the accumulator is folded into y. Accumulation is int64 (no
-overflow for any K below 2^48); the output is int64.
+The inner kernel (:func:`_make_block`, emitted as LLVM IR with ``<8 x i64>`` vectors) computes, for
+one im2col row and a block of 16 (8-bit inputs) or 32 (<= 4-bit inputs) output channels, the
+finished outputs: for each weight plane j, ``sum_i s(i) 2^i sum_k popcount(x_i[k] AND w_j[k, n])``
+with the K loop innermost and one accumulator register per (input slot, 8 channels), so per 8
+plane-pair words it is one AND (with the input word broadcast from memory), one VPOPCNTQ and one
+add, and one weight load serves all input planes; after each j the input-plane shifts and sign are
+applied and the result is added with weight 2^j (negated for the sign plane of signed weights).
+Each output is stored once. Accumulation is int64 (no overflow for any K below 2^48).
+
+The output is written channels-last, ``y[b, oy, ox, n]`` (the layout of a GEMM's (M, N) result),
+and returned as an NCHW-shaped view of it.
 
 Activity (:class:`imcsim.circuit.activity.Activity`) is derived, not counted in the inner loop:
-sum over (m, n, k) of x_i[m, k] AND w_j[k, n] = sum over k of (sum_m x_i[m, k]) (sum_n w_j[k, n]),
-so AND ones need only the per-k column sums of the input planes (window sums over the padded input,
-from 2-D prefix sums per stride phase) and of the weight planes. This is exact integer arithmetic;
-``tests/test_circuit_kernels_bitserial.py`` checks it against a count of every AND product.
+sum over (m, n, k) of x_i[m, k] AND w_j[k, n] = sum over k of (sum_m x_i[m, k]) (sum_n w_j[k, n]).
+The input column sums are window sums over the padded input, separable into per-row sums (a
+prefix sum per stride phase along x, computed in the input pass) and a sum over the rows each tap
+row sees; the weight column sums are computed when the weights are packed. This is exact integer
+arithmetic; ``tests/test_circuit_kernels_bitserial.py`` checks it against a count of every AND
+product.
 
 Values outside the declared bit width raise :class:`BitWidthError` (a ``SpecError`` and a
 ``ValueError``), never wrap silently.
@@ -49,195 +60,401 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from imcsim.circuit.activity import Activity
 from imcsim.errors import SpecError
 
-#: At most this many im2col rows per parallel task (each task packs its rows and multiplies them by
-#: every output channel); fewer when that leaves too few tasks to balance the threads.
+#: At most this many im2col rows per parallel task; fewer when that leaves too few tasks to balance
+#: the threads.
 MAX_ROWS_PER_TASK = 64
+#: Output channels per parallel task (at most): the weight words of one task's channels
+#: (KW x Bw x 64 x 8 bytes, 295 KiB for K = 4608) stay in L2 while the task's rows stream past.
+CHANNELS_PER_TASK = 64
+#: N is padded to a multiple of this so a lane block never straddles two weight planes.
+LANE_ALIGN = 32
 
-_LOW_BITS = np.uint64(0x0101010101010101)
+_I64 = ir.IntType(64)
+_I32 = ir.IntType(32)
+_BITS = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(np.int32)  # _BITS[v, i] = bit i of v
 
 
 class BitWidthError(SpecError, ValueError):
     """An operand does not fit its declared bit width, or shapes/widths are inconsistent."""
 
 
-# ---------------------------------------------------------------------------------------- numba parts
+# ---------------------------------------------------------------------------------------- LLVM parts
+def _splat(builder, value, vty):
+    """Broadcast a scalar into every lane of vector type ``vty``."""
+    undef = ir.Constant(vty, ir.Undefined)
+    one = builder.insert_element(undef, value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, vty.count), [0] * vty.count))
+
+
+def _as_i64(context, builder, val, ty):
+    return context.cast(builder, val, ty, types.int64)
+
+
 @intrinsic
-def _popcount64(typingctx, x):
-    """LLVM ``ctpop.i64``: one POPCNT (or a VPOPCNTQ lane once vectorised)."""
-    sig = types.int64(types.uint64)
+def _bitplane(typingctx, arr, off, bit):
+    """Word whose bit p is bit ``bit`` of ``arr[off + p]`` (p < 64): one VPTESTMB on 64 bytes."""
+    sig = types.uint64(arr, off, bit)
 
     def codegen(context, builder, signature, args):
-        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
-        return builder.call(fn, args)
+        a = context.make_array(signature.args[0])(context, builder, args[0])
+        off_ = _as_i64(context, builder, args[1], signature.args[1])
+        bit_ = _as_i64(context, builder, args[2], signature.args[2])
+        vty = ir.VectorType(ir.IntType(8), 64)
+        ptr = builder.bitcast(builder.gep(a.data, [off_]), vty.as_pointer())
+        v = builder.load(ptr, align=1)
+        mask = builder.trunc(builder.shl(ir.Constant(_I64, 1), bit_), ir.IntType(8))
+        hit = builder.icmp_unsigned("!=", builder.and_(v, _splat(builder, mask, vty)), ir.Constant(vty, [0] * 64))
+        return builder.bitcast(hit, _I64)
 
     return sig, codegen
 
 
-@njit(cache=True, inline="always")
-def _pack_row(rowu, n_planes, last_row, out):
-    """Pack a zero-padded byte row (viewed as uint64, 8 per K word) into bit-plane words.
+def _make_block(n_slots: int, n_vec: int):
+    """Intrinsic ``blk(out, oo, w, wbase, jstride, w_bits, wo, x, xo, nk, sl, neg, wneg)``: 8 n_vec outputs.
 
-    Plane i < n_planes - 1 goes to ``out[i, kw]``, the top plane to ``out[last_row, kw]``.
+    For the 8 n_vec output channels t after ``wbase`` (weight plane j, word k of channel t at
+    ``w[wo[k] + wbase + j jstride + t]``; input slot s, word k at ``x[xo[k] + s]``) it stores
+
+        out[oo + t] = sum_{j < w_bits} s_w(j) 2^j ( sum_{s < n_slots - 1} 2^s A_js[t]  +/-  2^sl A_j,top[t] )
+
+    with A_js[t] = sum_{k < nk} popcount(x_s,k AND w_j,k,t), the top input slot negative when ``neg``
+    and the top weight plane when ``wneg``. The k loop is innermost; the A_js of one j live in
+    n_slots x n_vec vector registers and are folded into the running sum after each j.
     """
-    n_words = out.shape[1]
-    for kw in range(n_words):
-        for i in range(n_planes):
-            sh = np.uint64(i)
-            word = np.uint64(0)
-            for g in range(8):
-                word |= ((rowu[kw * 8 + g] >> sh) & _LOW_BITS) << np.uint64(g)
-            out[last_row if i == n_planes - 1 else i, kw] = word
+    vty = ir.VectorType(_I64, 8)
+
+    @intrinsic
+    def blk(typingctx, out, oo, w, wbase, jstride, w_bits, wo, x, xo, nk, sl, neg, wneg):
+        sig = types.void(out, oo, w, wbase, jstride, w_bits, wo, x, xo, nk, sl, neg, wneg)
+
+        def codegen(context, builder, signature, args):
+            ta = signature.args
+            a_out = context.make_array(ta[0])(context, builder, args[0])
+            a_w = context.make_array(ta[2])(context, builder, args[2])
+            a_wo = context.make_array(ta[6])(context, builder, args[6])
+            a_x = context.make_array(ta[7])(context, builder, args[7])
+            a_xo = context.make_array(ta[8])(context, builder, args[8])
+            oo_, wbase_, jstride_, wbits_, nk_, sl_, neg_, wneg_ = (
+                _as_i64(context, builder, args[i], ta[i]) for i in (1, 3, 4, 5, 9, 10, 11, 12))
+            ctpop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty]), "llvm.ctpop.v8i64")
+            zero = ir.Constant(vty, [0] * 8)
+            accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(n_slots)] for _ in range(n_vec)]
+            tots = [cgutils.alloca_once_value(builder, zero) for _ in range(n_vec)]
+            slv = _splat(builder, sl_, vty)
+            negv = _splat(builder, builder.sub(ir.Constant(_I64, 0), neg_), vty)  # all ones when negative
+            last_j = builder.sub(wbits_, ir.Constant(_I64, 1))
+            for v in range(n_vec):
+                builder.store(zero, tots[v])
+            with cgutils.for_range(builder, wbits_) as jloop:
+                j = jloop.index
+                for v in range(n_vec):
+                    for s in range(n_slots):
+                        builder.store(zero, accs[v][s])
+                wj = builder.add(wbase_, builder.mul(j, jstride_))
+                with cgutils.for_range(builder, nk_) as loop:
+                    k = loop.index
+                    wp = builder.gep(a_w.data, [builder.add(builder.load(builder.gep(a_wo.data, [k])), wj)])
+                    xo_k = builder.load(builder.gep(a_xo.data, [k]))
+                    xs = [_splat(builder, builder.load(builder.gep(a_x.data, [builder.add(xo_k, ir.Constant(_I64, s))])),
+                                 vty) for s in range(n_slots)]
+                    for v in range(n_vec):
+                        wv = builder.load(builder.bitcast(builder.gep(wp, [ir.Constant(_I64, 8 * v)]),
+                                                          vty.as_pointer()), align=8)
+                        for s in range(n_slots):
+                            cnt = builder.call(ctpop, [builder.and_(wv, xs[s])])
+                            builder.store(builder.add(builder.load(accs[v][s]), cnt), accs[v][s])
+                # the weight sign: all ones for the top plane of signed weights
+                wm = builder.sub(ir.Constant(_I64, 0), builder.and_(wneg_, builder.zext(
+                    builder.icmp_signed("==", j, last_j), _I64)))
+                wmv = _splat(builder, wm, vty)
+                jv = _splat(builder, j, vty)
+                for v in range(n_vec):
+                    val = zero
+                    for s in range(n_slots - 1):
+                        val = builder.add(val, builder.shl(builder.load(accs[v][s]), ir.Constant(vty, [s] * 8)))
+                    top = builder.shl(builder.load(accs[v][n_slots - 1]), slv)
+                    val = builder.add(val, builder.sub(builder.xor(top, negv), negv))   # (top ^ m) - m = -top
+                    val = builder.sub(builder.xor(builder.shl(val, jv), wmv), wmv)
+                    builder.store(builder.add(builder.load(tots[v]), val), tots[v])
+            for v in range(n_vec):
+                dst = builder.gep(a_out.data, [builder.add(oo_, ir.Constant(_I64, 8 * v))])
+                builder.store(builder.load(tots[v]), builder.bitcast(dst, vty.as_pointer()), align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return blk
 
 
-@njit(cache=True, inline="always")
-def _acc8(acc, w, k, x0, x1, x2, x3, x4, x5, x6, xl, sl, neg):
-    """acc[t] += sum_{i<7} 2^i popcount(x_i & w[t]) -/+ 2^sl popcount(xl & w[t]) (unused x_i are 0)."""
-    mask = -np.int64(neg)  # all ones when the top plane is a sign bit: (top ^ mask) - mask = -top
-    for t in range(acc.shape[0]):
-        v = w[k, t]
-        a = (_popcount64(x0 & v) + (_popcount64(x1 & v) << 1)) + \
-            ((_popcount64(x2 & v) << 2) + (_popcount64(x3 & v) << 3))
-        b = ((_popcount64(x4 & v) << 4) + (_popcount64(x5 & v) << 5)) + (_popcount64(x6 & v) << 6)
-        top = _popcount64(xl & v) << sl
-        acc[t] += (a + b) + ((top ^ mask) - mask)
+#: (input slots, 8-lane vectors per block): 8-bit inputs use 8 slots x 2 vectors (16 accumulators),
+#: inputs of at most 4 bits 4 slots x 4 vectors. Unused slots hold zero words; the top plane always
+#: sits in the last slot.
+_WIDE = (8, 2)
+_NARROW = (4, 4)
+_blk_wide = _make_block(*_WIDE)
+_blk_narrow = _make_block(*_NARROW)
 
 
-@njit(cache=True, inline="always")
-def _acc8x2(acc, w, k, x0, x1, x2, x3, x4, x5, x6, xl, y0, y1, y2, y3, y4, y5, y6, yl, sl, neg):
-    """:func:`_acc8` for two consecutive K words (x with w, y with u): one shift per plane pair."""
-    mask = -np.int64(neg)  # all ones when the top plane is a sign bit: (top ^ mask) - mask = -top
-    for t in range(acc.shape[0]):
-        v = w[k, t]
-        q = w[k + 1, t]
-        a = ((_popcount64(x0 & v) + _popcount64(y0 & q))
-             + ((_popcount64(x1 & v) + _popcount64(y1 & q)) << 1)) + \
-            (((_popcount64(x2 & v) + _popcount64(y2 & q)) << 2)
-             + ((_popcount64(x3 & v) + _popcount64(y3 & q)) << 3))
-        b = (((_popcount64(x4 & v) + _popcount64(y4 & q)) << 4)
-             + ((_popcount64(x5 & v) + _popcount64(y5 & q)) << 5)) + \
-            ((_popcount64(x6 & v) + _popcount64(y6 & q)) << 6)
-        top = (_popcount64(xl & v) + _popcount64(yl & q)) << sl
-        acc[t] += (a + b) + ((top ^ mask) - mask)
+def _slots_for(in_bits: int) -> tuple[int, int]:
+    return _WIDE if in_bits > 4 else _NARROW
 
 
-@njit(cache=True, inline="always")
-def _acc4(acc, w, k, x0, x1, x2, xl, sl, neg):
-    """:func:`_acc8` for inputs of at most 4 bits (3 low planes and the top one)."""
-    mask = -np.int64(neg)  # all ones when the top plane is a sign bit: (top ^ mask) - mask = -top
-    for t in range(acc.shape[0]):
-        v = w[k, t]
-        a = (_popcount64(x0 & v) + (_popcount64(x1 & v) << 1)) + (_popcount64(x2 & v) << 2)
-        top = _popcount64(xl & v) << sl
-        acc[t] += a + ((top ^ mask) - mask)
-
-
-@njit(cache=True, inline="always")
-def _acc4x2(acc, w, k, x0, x1, x2, xl, y0, y1, y2, yl, sl, neg):
-    """:func:`_acc8x2` for inputs of at most 4 bits."""
-    mask = -np.int64(neg)  # all ones when the top plane is a sign bit: (top ^ mask) - mask = -top
-    for t in range(acc.shape[0]):
-        v = w[k, t]
-        q = w[k + 1, t]
-        a = ((_popcount64(x0 & v) + _popcount64(y0 & q))
-             + ((_popcount64(x1 & v) + _popcount64(y1 & q)) << 1)) + \
-            ((_popcount64(x2 & v) + _popcount64(y2 & q)) << 2)
-        top = (_popcount64(xl & v) + _popcount64(yl & q)) << sl
-        acc[t] += a + ((top ^ mask) - mask)
-
-
-@njit(cache=True)
-def _pack_weights(wrows, w_bits):
-    """wrows[g, n, KW*8] (uint64 view of zero-padded byte rows) -> wq[g, kw, j * N + n]."""
-    n_groups, n_out, n_u = wrows.shape
-    n_words = n_u // 8
-    wq = np.empty((n_groups, n_words, w_bits * n_out), np.uint64)
-    planes = np.empty((w_bits, n_words), np.uint64)
-    for row in range(n_groups * n_out):
-        g = row // n_out
-        n = row - g * n_out
-        _pack_row(wrows[g, n], w_bits, w_bits - 1, planes)
-        for j in range(w_bits):
-            for kw in range(n_words):
-                wq[g, kw, j * n_out + n] = planes[j, kw]
+# ---------------------------------------------------------------------------------------- numba parts
+@njit(cache=True, parallel=True)
+def _pack_weight_words(wb, w_bits, n_pad):
+    """wb[g, n, KW * 64] zero-padded uint8 patterns -> wq[g, kw, j * n_pad + n] (lanes n >= N stay zero)."""
+    n_groups, n_out, n_bytes = wb.shape
+    n_words = n_bytes // 64
+    flat = wb.reshape(-1)
+    wq = np.zeros((n_groups, n_words, w_bits * n_pad), np.uint64)
+    for gk in prange(n_groups * n_words):
+        g = gk // n_words
+        kw = gk - g * n_words
+        for n in range(n_out):
+            src = (g * n_out + n) * n_bytes + kw * 64
+            for j in range(w_bits):
+                wq[g, kw, j * n_pad + n] = _bitplane(flat, src, j)
     return wq
 
 
 @njit(cache=True, parallel=True)
-def _bitserial_core(x, wq, kh, kw_, sh, sw, ph, pw, dh, dw, ho, wo, in_bits, in_signed, w_bits, w_signed,
-                    rows_per_task):
-    """y[b*M + m, g*N + n] of a grouped conv on NHWC uint8 bit patterns ``x``, weights packed as ``wq``."""
-    n_batch, h, w, _ = x.shape
+def _weight_column_sums(wb, k):
+    """csw[g, t, j] = ones of bit j of the weight patterns at reduction index t < k, over a group's outputs."""
+    n_groups, n_out, _ = wb.shape
+    csw = np.zeros((n_groups, k, 8), np.int64)
+    n_parts = min(k, 16)
+    for task in prange(n_groups * n_parts):
+        g = task // n_parts
+        part = task - g * n_parts
+        t0 = part * k // n_parts
+        t1 = (part + 1) * k // n_parts
+        for n in range(n_out):
+            for t in range(t0, t1):
+                v = wb[g, n, t]
+                for j in range(8):
+                    csw[g, t, j] += _BITS[v, j]
+    return csw
+
+
+@njit(cache=True, parallel=True)
+def _prep_input(x, n_words_px, n_slots, in_bits, kw_, sw, pw, dw, wo):
+    """One pass over the NCHW integer input, parallel over input rows. Returns
+
+    - ``xn[b, iy, ix, c]``: the uint8 bit patterns, NHWC;
+    - ``xpk[(((b H + iy) W + ix) n_words_px + cw) n_slots + s]``: input slot s of the plane words of
+      channels 64 cw .. 64 cw + 63 of a pixel (pixel path; ``n_words_px = 0``: not packed);
+    - ``rs[b H + iy, dx, i, c]``: ones of bit i of channel c over the input columns that tap dx sees
+      in row iy;
+    - the smallest and largest value of each row (the range check).
+    """
+    n_batch, n_ch, h, w = x.shape
+    n_rows = n_batch * h
+    xn = np.empty((n_batch, h, w, n_ch), np.uint8)
+    xflat = xn.reshape(-1)
+    xpk = np.zeros(max(1, n_rows * w * n_words_px * n_slots), np.uint64)
+    rs = np.zeros((n_rows, kw_, in_bits, n_ch), np.int32)
+    lo = np.empty(n_rows, np.int64)
+    hi = np.empty(n_rows, np.int64)
+    for row in prange(n_rows):
+        b = row // h
+        iy = row - b * h
+        mn = np.int64(0x7FFFFFFFFFFFFFFF)
+        mx = -mn - 1
+        for c in range(n_ch):
+            for ix in range(w):
+                v = np.int64(x[b, c, iy, ix])
+                mn = min(mn, v)
+                mx = max(mx, v)
+                xn[b, iy, ix, c] = np.uint8(v & 0xFF)
+        lo[row] = mn
+        hi[row] = mx
+        # rs[row, dx] = ones over the row's columns in the stride phase of tap dx (all of them, a
+        # pass with the channels innermost) minus the few columns of that phase outside its window
+        tot = np.zeros((sw, in_bits, n_ch), np.int32)
+        for ix in range(w):
+            p = ix % sw
+            for i in range(in_bits):
+                for c in range(n_ch):
+                    tot[p, i, c] += (xn[b, iy, ix, c] >> i) & 1
+        for dx in range(kw_):
+            off = dx * dw - pw                                  # tap dx of output ox reads ix = ox sw + off
+            ox_lo = max(0, (sw - 1 - off) // sw)
+            ox_hi = min(wo - 1, (w - 1 - off) // sw)
+            if ox_lo > ox_hi:
+                continue
+            first = ox_lo * sw + off
+            last = ox_hi * sw + off
+            p = first % sw
+            for i in range(in_bits):
+                for c in range(n_ch):
+                    rs[row, dx, i, c] = tot[p, i, c]
+            for ix in range(p, first, sw):
+                for i in range(in_bits):
+                    for c in range(n_ch):
+                        rs[row, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
+            for ix in range(last + sw, w, sw):
+                for i in range(in_bits):
+                    for c in range(n_ch):
+                        rs[row, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
+        if n_words_px > 0:
+            for ix in range(w):
+                pix = row * w + ix
+                for cw in range(n_words_px):
+                    src = pix * n_ch + cw * 64
+                    dst = (pix * n_words_px + cw) * n_slots
+                    for s in range(in_bits - 1):
+                        xpk[dst + s] = _bitplane(xflat, src, s)
+                    xpk[dst + n_slots - 1] = _bitplane(xflat, src, in_bits - 1)
+    return xn, xpk, rs, lo, hi
+
+
+@njit(cache=True)
+def _activity_counts(rs, n_batch, h, kh, sh, ph, dh, ho, cg, csw, w_bits):
+    """Input ones per plane and AND ones per plane pair from the row sums and the weight column sums."""
+    _, kw_, in_bits, n_ch = rs.shape
+    n_groups = n_ch // cg
+    cs = np.zeros((kh, kw_, in_bits, n_ch), np.int64)       # cs[dy, dx, i, c]: the input column sums
+    for b in range(n_batch):
+        for dy in range(kh):
+            for oy in range(ho):
+                iy = oy * sh - ph + dy * dh
+                if 0 <= iy < h:
+                    r = b * h + iy
+                    for dx in range(kw_):
+                        for i in range(in_bits):
+                            for c in range(n_ch):
+                                cs[dy, dx, i, c] += rs[r, dx, i, c]
+    input_ones = np.zeros(in_bits, np.int64)
+    and_ones = np.zeros((in_bits, w_bits), np.int64)
+    for g in range(n_groups):
+        for dy in range(kh):
+            for dx in range(kw_):
+                for c in range(cg):
+                    k = (dy * kw_ + dx) * cg + c
+                    for i in range(in_bits):
+                        xi = cs[dy, dx, i, g * cg + c]
+                        input_ones[i] += xi
+                        for j in range(w_bits):
+                            and_ones[i, j] += xi * csw[g, k, j]
+    return input_ones, and_ones
+
+
+@njit(cache=True, parallel=True)
+def _gemm(xn, xpk, n_words_px, wq, y, wo, w_bits, w_signed, kh, kw_, sh, sw, ph, pw, dh, dw, in_bits,
+          in_signed, rows_per_task, n_chunk):
+    """y[(b Ho + oy) Wo + ox, g Ng + n] of a grouped conv (channels last, filled in place); Ng =
+    y.shape[1] / groups is N when N is a multiple of the block width, else the padded Np (the caller
+    drops the pad); see the module docstring.
+
+    Tasks are (group, block of output pixels, block of n_chunk output channels). Pixel path
+    (``n_words_px > 0``): an im2col row is the list of pixel words of its in-bounds taps. Row path:
+    each row is assembled from the NHWC bytes ``xn`` and packed into a per-task buffer.
+    """
+    n_batch, h, w, n_ch = xn.shape
     n_groups, n_words, lanes = wq.shape
-    n_out = lanes // w_bits
-    cg = x.shape[3] // n_groups
-    m_per = ho * wo
-    n_rows = n_batch * m_per
+    n_pad = lanes // w_bits
+    n_rows, y_cols = y.shape
+    y_group = y_cols // n_groups
+    cg = n_ch // n_groups
+    cwg = cg // 64
+    pix = n_words_px > 0
+    n_slots = 8 if in_bits > 4 else 4
+    blk_lanes = 16 if in_bits > 4 else 32
+    m_per = n_rows // n_batch
     n_blocks = (n_rows + rows_per_task - 1) // rows_per_task
-    y = np.zeros((n_rows, n_groups * n_out), np.int64)
-    sl = in_bits - 1
-    wide = in_bits > 4
-    top = 7 if wide else 3
-    wmask = -np.int64(w_signed)  # (v ^ wmask) - wmask negates v when the weights are signed
-    for task in prange(n_groups * n_blocks):
-        g = task // n_blocks
-        blk = task - g * n_blocks
-        c0 = g * cg
-        wg = wq[g]
-        rowu = np.zeros(n_words * 8, np.uint64)  # tail beyond K stays zero
-        rowb = rowu.view(np.uint8)
-        xr = np.zeros((8, n_words), np.uint64)   # slot rows: planes 0..Bi-2, then the top plane in `top`
-        acc = np.empty(lanes, np.int64)
-        for r in range(blk * rows_per_task, min(n_rows, (blk + 1) * rows_per_task)):
+    n_chunks = (n_pad + n_chunk - 1) // n_chunk
+    sl = np.int64(in_bits - 1)
+    neg = np.int64(in_signed)
+    wneg = np.int64(w_signed)
+    wflat = wq.reshape(-1)
+    xflat = xn.reshape(-1)
+    yflat = y.reshape(-1)
+    contiguous = n_groups == 1 and dw == 1
+    for task in prange(n_groups * n_blocks * n_chunks):
+        chunk = task % n_chunks
+        rest = task // n_chunks
+        blk = rest % n_blocks
+        g = rest // n_blocks
+        n0 = chunk * n_chunk
+        nc = min(n_chunk, n_pad - n0)
+        nv = min(nc, y_group - n0)                      # lanes of this chunk that y holds
+        r0 = blk * rows_per_task
+        r1 = min(n_rows, r0 + rows_per_task)
+        wo_ = np.empty(n_words, np.int64)
+        xo_ = np.empty(n_words, np.int64)
+        rowb = np.zeros(n_words * 64, np.uint8)           # row path: tail beyond K stays zero
+        xrow = np.zeros(n_words * n_slots, np.uint64)     # row path: unused slots stay zero
+        xsrc = xpk if pix else xrow
+        for r in range(r0, r1):
             b = r // m_per
             m = r - b * m_per
             oy = m // wo
             ox = m - oy * wo
-            pos = 0
-            for dy in range(kh):
-                iy = oy * sh - ph + dy * dh
-                for dx in range(kw_):
-                    ix = ox * sw - pw + dx * dw
-                    if 0 <= iy < h and 0 <= ix < w:
-                        for c in range(cg):
-                            rowb[pos + c] = x[b, iy, ix, c0 + c]
-                    else:
-                        for c in range(cg):
-                            rowb[pos + c] = 0
-                    pos += cg
-            _pack_row(rowu, in_bits, top, xr)
-            acc[:] = 0
-            k = 0
-            if wide:
-                while k + 2 <= n_words:
-                    _acc8x2(acc, wg, k, xr[0, k], xr[1, k], xr[2, k], xr[3, k], xr[4, k], xr[5, k],
-                            xr[6, k], xr[7, k], xr[0, k + 1], xr[1, k + 1], xr[2, k + 1], xr[3, k + 1],
-                            xr[4, k + 1], xr[5, k + 1], xr[6, k + 1], xr[7, k + 1], sl, in_signed)
-                    k += 2
-                if k < n_words:
-                    _acc8(acc, wg, k, xr[0, k], xr[1, k], xr[2, k], xr[3, k], xr[4, k], xr[5, k], xr[6, k],
-                          xr[7, k], sl, in_signed)
+            nk = 0
+            if pix:
+                for dy in range(kh):
+                    iy = oy * sh - ph + dy * dh
+                    if iy < 0 or iy >= h:
+                        continue
+                    for dx in range(kw_):
+                        ix = ox * sw - pw + dx * dw
+                        if ix < 0 or ix >= w:
+                            continue
+                        wk = (g * n_words + (dy * kw_ + dx) * cwg) * lanes
+                        xk = (((b * h + iy) * w + ix) * n_words_px + g * cwg) * n_slots
+                        for cw in range(cwg):
+                            wo_[nk] = wk + cw * lanes
+                            xo_[nk] = xk + cw * n_slots
+                            nk += 1
             else:
-                while k + 2 <= n_words:
-                    _acc4x2(acc, wg, k, xr[0, k], xr[1, k], xr[2, k], xr[3, k], xr[0, k + 1],
-                            xr[1, k + 1], xr[2, k + 1], xr[3, k + 1], sl, in_signed)
-                    k += 2
-                if k < n_words:
-                    _acc4(acc, wg, k, xr[0, k], xr[1, k], xr[2, k], xr[3, k], sl, in_signed)
-            # fold: weight plane j weighs 2^j, the top one -2^(Bw-1) when signed (no slices in the hot
-            # loop: a view of a shared array costs an atomic reference count per call)
-            ybase = g * n_out
-            for n in range(n_out):
-                tot = np.int64(0)
-                for j in range(w_bits - 1):
-                    tot += acc[j * n_out + n] << j
-                last = acc[(w_bits - 1) * n_out + n] << (w_bits - 1)
-                y[r, ybase + n] = tot + ((last ^ wmask) - wmask)
-    return y
+                pos = 0
+                ix0 = ox * sw - pw
+                for dy in range(kh):
+                    iy = oy * sh - ph + dy * dh
+                    if iy < 0 or iy >= h:
+                        for t in range(pos, pos + kw_ * cg):
+                            rowb[t] = 0
+                        pos += kw_ * cg
+                    elif contiguous:        # the kw taps of row iy are one run of NHWC bytes
+                        lo_ = min(kw_, max(0, -ix0))             # taps [lo_, hi_) are inside the row
+                        hi_ = max(lo_, min(kw_, w - ix0))
+                        for t in range(pos, pos + lo_ * cg):
+                            rowb[t] = 0
+                        src = ((b * h + iy) * w + ix0) * n_ch
+                        for t in range(lo_ * cg, hi_ * cg):
+                            rowb[pos + t] = xflat[src + t]
+                        for t in range(pos + hi_ * cg, pos + kw_ * cg):
+                            rowb[t] = 0
+                        pos += kw_ * cg
+                    else:
+                        for dx in range(kw_):
+                            ix = ix0 + dx * dw
+                            if 0 <= ix < w:
+                                for c in range(cg):
+                                    rowb[pos + c] = xn[b, iy, ix, g * cg + c]
+                            else:
+                                for c in range(cg):
+                                    rowb[pos + c] = 0
+                            pos += cg
+                for kk in range(n_words):
+                    for s in range(in_bits - 1):
+                        xrow[kk * n_slots + s] = _bitplane(rowb, kk * 64, s)
+                    xrow[kk * n_slots + n_slots - 1] = _bitplane(rowb, kk * 64, in_bits - 1)
+                    wo_[kk] = (g * n_words + kk) * lanes
+                    xo_[kk] = kk * n_slots
+                nk = n_words
+            yo = r * y_cols + g * y_group + n0
+            for s0 in range(0, nv, blk_lanes):
+                if n_slots == 8:
+                    _blk_wide(yflat, yo + s0, wflat, n0 + s0, n_pad, w_bits, wo_, xsrc, xo_, nk, sl, neg, wneg)
+                else:
+                    _blk_narrow(yflat, yo + s0, wflat, n0 + s0, n_pad, w_bits, wo_, xsrc, xo_, nk, sl, neg, wneg)
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -252,20 +469,43 @@ def _check_bits(bits: int, field: str) -> int:
     return int(bits)
 
 
+def _check_range(amin: int, amax: int, bits: int, signed: bool, field: str) -> None:
+    lo, hi = value_range(bits, signed)
+    if amin < lo or amax > hi:
+        bad = amin if amin < lo else amax
+        kind = "signed" if signed else "unsigned"
+        raise BitWidthError(None, field, bad, f"{kind} {bits}-bit values in [{lo}, {hi}]",
+                            problem="value outside the declared bit width:")
+
+
+def _check_dtype(a: np.ndarray, field: str) -> None:
+    if a.dtype.kind not in "iub":
+        raise BitWidthError(None, field, str(a.dtype), "an integer array", problem="bad dtype")
+
+
 def _to_pattern(a: np.ndarray, bits: int, signed: bool, field: str) -> np.ndarray:
     """Check ``a`` fits ``bits`` (signed or not) and return its two's complement bit pattern as uint8."""
     a = np.asarray(a)
-    if a.dtype.kind not in "iub":
-        raise BitWidthError(None, field, str(a.dtype), "an integer array", problem="bad dtype")
-    lo, hi = value_range(bits, signed)
+    _check_dtype(a, field)
     if a.size:
-        amin, amax = int(a.min()), int(a.max())
-        if amin < lo or amax > hi:
-            bad = amin if amin < lo else amax
-            kind = "signed" if signed else "unsigned"
-            raise BitWidthError(None, field, bad, f"{kind} {bits}-bit values in [{lo}, {hi}]",
-                                problem="value outside the declared bit width:")
+        _check_range(int(a.min()), int(a.max()), bits, signed, field)
     return (a.astype(np.int16) & 0xFF).astype(np.uint8)
+
+
+def _input_array(x: np.ndarray, bits: int, signed: bool) -> np.ndarray:
+    """``x`` as a C-contiguous signed or narrow unsigned integer array for :func:`_prep_input`.
+
+    The range check itself happens in that pass; only uint64 (whose large values would wrap to
+    negative int64 there) and bool are checked or converted here.
+    """
+    _check_dtype(x, "x")
+    if x.dtype == np.bool_:
+        x = x.astype(np.uint8)
+    elif x.dtype == np.uint64:
+        if x.size:
+            _check_range(0, int(x.max()), bits, signed, "x")
+        x = x.astype(np.int64)
+    return np.ascontiguousarray(x)
 
 
 def _pair(v: int | Sequence[int], field: str, minimum: int) -> tuple[int, int]:
@@ -275,171 +515,173 @@ def _pair(v: int | Sequence[int], field: str, minimum: int) -> tuple[int, int]:
     return int(p[0]), int(p[1])
 
 
-# ---------------------------------------------------------------------------------------- activity
-@njit(cache=True)
-def _input_column_sums(x, bits, kh, kw_, sh, sw, ph, pw, dh, dw, ho, wo):
-    """cs[i, dy, dx, c] = ones of input plane i at tap (dy, dx), channel c, summed over all outputs.
+# ---------------------------------------------------------------------------------------- weights
+class PackedWeights:
+    """Conv weights bit-plane packed once for :func:`conv2d` and reused across calls.
 
-    The taps of one (dy, dx) over all output positions form a lattice with the stride as step; each
-    stride phase of the padded input gets a 2-D prefix sum of plane ones (summed over the batch), so
-    a window sum is four lookups. Work: one pass over the input per plane plus kh x kw x C lookups.
+    In the macro the weights are written into the array once and stay there while inputs stream
+    past; this is that state. ``w`` is (C_out, C_in/groups, kh, kw) integers within ``w_bits``
+    (two's complement unless ``w_signed=False``); a linear layer's (N, D) weights are
+    ``w[:, :, None, None]``. Passing a ``PackedWeights`` to :func:`conv2d` (or :func:`linear`) gives
+    the same outputs and activity as passing the raw weights, without re-packing.
+
+    Attributes: ``shape`` (of ``w``), ``groups``, ``w_bits``, ``w_signed``, ``in_channels``,
+    ``out_channels``; ``wq`` the packed words [groups, KW, w_bits x Np], ``csw`` the weight column
+    sums [groups, K, 8] (activity), ``weight_ones`` / ``weight_slots``.
     """
-    n_batch, h, w, n_ch = x.shape
-    hp = h + 2 * ph
-    wp = w + 2 * pw
-    cs = np.zeros((bits, kh, kw_, n_ch), np.int64)
-    for pa in range(sh):
-        for pb in range(sw):
-            used = False
-            for dy in range(kh):
-                for dx in range(kw_):
-                    if (dy * dh) % sh == pa and (dx * dw) % sw == pb:
-                        used = True
-            if not used:
-                continue
-            hq = (hp - pa + sh - 1) // sh
-            wq = (wp - pb + sw - 1) // sw
-            s = np.zeros((hq + 1, wq + 1, n_ch, bits), np.int64)
-            for qy in range(hq):
-                iy = pa + qy * sh - ph
-                if iy < 0 or iy >= h:
-                    continue
-                for qx in range(wq):
-                    ix = pb + qx * sw - pw
-                    if ix < 0 or ix >= w:
-                        continue
-                    for b in range(n_batch):
-                        for c in range(n_ch):
-                            v = x[b, iy, ix, c]
-                            for i in range(bits):
-                                s[qy + 1, qx + 1, c, i] += (v >> i) & 1
-            for qy in range(1, hq + 1):          # prefix sums along x, then along y
-                for qx in range(2, wq + 1):
-                    for c in range(n_ch):
-                        for i in range(bits):
-                            s[qy, qx, c, i] += s[qy, qx - 1, c, i]
-            for qy in range(2, hq + 1):
-                for qx in range(1, wq + 1):
-                    for c in range(n_ch):
-                        for i in range(bits):
-                            s[qy, qx, c, i] += s[qy - 1, qx, c, i]
-            for dy in range(kh):
-                a = dy * dh
-                if a % sh != pa:
-                    continue
-                qa = a // sh
-                for dx in range(kw_):
-                    bb = dx * dw
-                    if bb % sw != pb:
-                        continue
-                    qb = bb // sw
-                    for c in range(n_ch):
-                        for i in range(bits):
-                            cs[i, dy, dx, c] = (s[qa + ho, qb + wo, c, i] - s[qa, qb + wo, c, i]
-                                                - s[qa + ho, qb, c, i] + s[qa, qb, c, i])
-    return cs
+
+    def __init__(self, w: np.ndarray, groups: int = 1, w_bits: int = 8, w_signed: bool = True) -> None:
+        w_bits = _check_bits(w_bits, "w_bits")
+        w = np.asarray(w)
+        if w.ndim != 4 or min(w.shape) < 1:
+            raise BitWidthError(None, "shape", w.shape, "w (C_out, C_in/groups, kh, kw), none of them 0")
+        c_out, cg, kh, kw = w.shape
+        if isinstance(groups, bool) or int(groups) != groups or groups < 1 or c_out % groups:
+            raise BitWidthError(None, "groups", groups, f"a divisor of C_out={c_out}")
+        groups = int(groups)
+        wp = _to_pattern(w, w_bits, w_signed, "w")
+        n_out = c_out // groups
+        k = kh * kw * cg
+        n_words = -(-k // 64)
+        padded = np.zeros((groups, n_out, n_words * 64), np.uint8)
+        padded[:, :, :k] = wp.reshape(groups, n_out, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, n_out, k)
+        self.shape: tuple[int, int, int, int] = (c_out, cg, kh, kw)
+        self.groups = groups
+        self.w_bits = w_bits
+        self.w_signed = bool(w_signed)
+        self.n_pad = -(-n_out // LANE_ALIGN) * LANE_ALIGN
+        self.wq = _pack_weight_words(padded, w_bits, self.n_pad)
+        self.csw = _weight_column_sums(padded, k)
+        self.weight_ones = self.csw[:, :, :w_bits].sum(axis=(0, 1))
+        self.weight_slots = int(w.size)
+
+    @property
+    def in_channels(self) -> int:
+        return self.shape[1] * self.groups
+
+    @property
+    def out_channels(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        sign = "signed" if self.w_signed else "unsigned"
+        return f"PackedWeights(shape={self.shape}, groups={self.groups}, {sign} {self.w_bits}-bit)"
 
 
-@njit(cache=True)
-def _weight_column_sums(w_rows, bits):
-    """csw[g, j, k] = ones of weight plane j at reduction index k, summed over a group's outputs."""
-    n_groups, n_out, k = w_rows.shape
-    csw = np.zeros((n_groups, bits, k), np.int64)
-    for g in range(n_groups):
-        for n in range(n_out):
-            for j in range(bits):
-                for t in range(k):
-                    csw[g, j, t] += (w_rows[g, n, t] >> j) & 1
-    return csw
+def pack_weights(w: np.ndarray, groups: int = 1, w_bits: int = 8, w_signed: bool = True) -> PackedWeights:
+    """Pack conv weights (C_out, C_in/groups, kh, kw) once for reuse: ``PackedWeights(w, ...)``."""
+    return PackedWeights(w, groups, w_bits, w_signed)
 
 
-def _activity(x_nhwc: np.ndarray, w_rows: np.ndarray, geom: tuple[int, ...], in_bits: int,
-              w_bits: int, n_groups: int) -> Activity:
-    """Exact activity of one conv run from column sums (see the module docstring)."""
-    kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = geom
-    n_batch, _, _, n_ch = x_nhwc.shape
-    cg = n_ch // n_groups
-    n_out_g, k = w_rows.shape[1], w_rows.shape[2]
-    cs = _input_column_sums(x_nhwc, in_bits, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo)   # [Bi, kh, kw, C]
-    csx = cs.reshape(in_bits, kh, kw, n_groups, cg).transpose(3, 0, 1, 2, 4).reshape(n_groups, in_bits, k)
-    csw = _weight_column_sums(np.ascontiguousarray(w_rows), w_bits)                   # [G, Bw, K]
-    and_ones = np.matmul(csx, csw.transpose(0, 2, 1)).sum(axis=0)                      # sum_g sum_k
-    m = ho * wo
-    return Activity(
-        input_ones=cs.sum(axis=(1, 2, 3)), input_slots=n_batch * m * kh * kw * n_ch,
-        and_ones=and_ones, and_slots=n_batch * m * k * n_out_g * n_groups,
-        weight_ones=csw.sum(axis=(0, 2)), weight_slots=w_rows.size)
+def _packed_for(w, groups, w_bits, w_signed) -> PackedWeights:
+    """``w`` if it is a PackedWeights agreeing with the given options (None = its own), else pack it."""
+    if isinstance(w, PackedWeights):
+        for name, given, have in (("groups", groups, w.groups), ("w_bits", w_bits, w.w_bits),
+                                  ("w_signed", w_signed, w.w_signed)):
+            if given is not None and given != have:
+                raise BitWidthError(None, name, given, f"{have!r} (the value the weights were packed with) or None",
+                                    problem="disagrees with the packed weights:")
+        return w
+    return PackedWeights(w, 1 if groups is None else groups, 8 if w_bits is None else w_bits,
+                         True if w_signed is None else w_signed)
 
 
 # ---------------------------------------------------------------------------------------- public API
-def conv2d(x: np.ndarray, w: np.ndarray, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
-           dilation: int | Sequence[int] = 1, groups: int = 1, in_bits: int = 8, w_bits: int = 8,
-           in_signed: bool = True, w_signed: bool = True) -> tuple[np.ndarray, Activity]:
+def conv2d(x: np.ndarray, w: np.ndarray | PackedWeights, stride: int | Sequence[int] = 1,
+           padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, groups: int | None = None,
+           in_bits: int = 8, w_bits: int | None = None, in_signed: bool = True,
+           w_signed: bool | None = None) -> tuple[np.ndarray, Activity]:
     """Bit-serial grouped 2-D convolution, bit-exact.
 
     ``x``: (B, C_in, H, W) integers within ``in_bits`` (signed or unsigned); ``w``: (C_out,
-    C_in/groups, kh, kw) integers within ``w_bits`` (two's complement unless ``w_signed=False``).
-    Returns ``y`` (B, C_out, Ho, Wo) int64 and the run's :class:`Activity`.
+    C_in/groups, kh, kw) integers within ``w_bits`` (two's complement unless ``w_signed=False``), or a
+    :class:`PackedWeights` (then ``groups``, ``w_bits``, ``w_signed`` default to, and must agree with,
+    the packed ones). Unpacked weights default to ``groups=1``, ``w_bits=8``, signed. Returns ``y``
+    (B, C_out, Ho, Wo) int64 (a view of channels-last memory; ``np.ascontiguousarray`` gives NCHW
+    memory) and the run's :class:`Activity`.
     """
     in_bits = _check_bits(in_bits, "in_bits")
-    w_bits = _check_bits(w_bits, "w_bits")
+    if w_bits is not None:
+        w_bits = _check_bits(w_bits, "w_bits")
     x = np.asarray(x)
-    w = np.asarray(w)
-    if x.ndim != 4 or w.ndim != 4:
-        raise BitWidthError(None, "shape", (x.shape, w.shape), "x (B, C, H, W) and w (C_out, C_in/g, kh, kw)")
+    w_shape = w.shape if isinstance(w, PackedWeights) else np.shape(w)
+    if x.ndim != 4 or len(w_shape) != 4:
+        raise BitWidthError(None, "shape", (x.shape, w_shape), "x (B, C, H, W) and w (C_out, C_in/g, kh, kw)")
     sh, sw = _pair(stride, "stride", 1)
     ph, pw = _pair(padding, "padding", 0)
     dh, dw = _pair(dilation, "dilation", 1)
     n_batch, n_ch, h, wd = x.shape
-    c_out, cg, kh, kw = w.shape
-    if int(groups) != groups or groups < 1 or n_ch % groups or c_out % groups or cg * groups != n_ch:
-        raise BitWidthError(None, "groups", groups,
-                            f"a divisor of C_in={n_ch} and C_out={c_out} with C_in/groups = {cg}")
-    groups = int(groups)
+    c_out, cg, kh, kw = w_shape
+    if isinstance(w, PackedWeights):
+        if n_ch != w.in_channels:
+            raise BitWidthError(None, "shape", (x.shape, w.shape),
+                                f"x with C_in = {w.in_channels} channels for {w!r}",
+                                problem="input channels do not match the packed weights:")
+    else:
+        g = 1 if groups is None else groups
+        if isinstance(g, bool) or int(g) != g or g < 1 or n_ch % g or c_out % g or cg * g != n_ch:
+            raise BitWidthError(None, "groups", g, f"a divisor of C_in={n_ch} and C_out={c_out} with C_in/groups = {cg}")
     ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     if ho < 1 or wo < 1 or min(kh, kw, c_out) < 1:
-        raise BitWidthError(None, "shape", (x.shape, w.shape), "a kernel that fits the padded input")
-    xp = np.ascontiguousarray(_to_pattern(x, in_bits, in_signed, "x").transpose(0, 2, 3, 1))
-    wp = _to_pattern(w, w_bits, w_signed, "w")
+        raise BitWidthError(None, "shape", (x.shape, w_shape), "a kernel that fits the padded input")
+    x = _input_array(x, in_bits, in_signed)
+    pk = _packed_for(w, groups, w_bits, w_signed)
+    groups = pk.groups
     n_out = c_out // groups
-    k = kh * kw * cg
-    n_words = -(-k // 64)
-    w_rows = wp.reshape(groups, n_out, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, n_out, k)
-    padded = np.zeros((groups, n_out, n_words * 64), np.uint8)
-    padded[:, :, :k] = w_rows
-    wq = _pack_weights(padded.view(np.uint64), w_bits)
+    n_slots = _slots_for(in_bits)[0]
+    n_words_px = n_ch // 64 if cg % 64 == 0 else 0
+    xn, xpk, rs, lo, hi = _prep_input(x, n_words_px, n_slots, in_bits, kw, sw, pw, dw, wo)
+    if lo.size:
+        _check_range(int(lo.min()), int(hi.max()), in_bits, in_signed, "x")
+    n_chunk = min(pk.n_pad, CHANNELS_PER_TASK)
+    per_block = groups * -(-pk.n_pad // n_chunk)
     n_rows = n_batch * ho * wo
-    rows_per_task = max(1, min(MAX_ROWS_PER_TASK, -(-n_rows // (16 * numba.get_num_threads()))))
-    y = _bitserial_core(xp, wq, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, in_bits, bool(in_signed), w_bits,
-                        bool(w_signed), rows_per_task)
-    y = np.ascontiguousarray(y.reshape(n_batch, ho, wo, c_out).transpose(0, 3, 1, 2))
-    act = _activity(xp, w_rows, (kh, kw, sh, sw, ph, pw, dh, dw, ho, wo), in_bits, w_bits, groups)
+    rows_per_task = max(1, min(MAX_ROWS_PER_TASK, -(-n_rows * per_block // (16 * numba.get_num_threads()))))
+    direct = n_out % (8 * _slots_for(in_bits)[1]) == 0          # no padded lanes to drop
+    y = np.empty((n_rows, c_out if direct else groups * pk.n_pad), np.int64)
+    _gemm(xn, xpk, n_words_px, pk.wq, y, wo, pk.w_bits, pk.w_signed, kh, kw, sh, sw, ph, pw, dh, dw, in_bits,
+          bool(in_signed), rows_per_task, n_chunk)
+    if not direct:
+        y = y.reshape(n_rows, groups, pk.n_pad)[:, :, :n_out].reshape(n_rows, c_out)
+    y = y.reshape(n_batch, ho, wo, c_out).transpose(0, 3, 1, 2)   # NCHW view of channels-last memory
+    input_ones, and_ones = _activity_counts(rs, n_batch, h, kh, sh, ph, dh, ho, cg, pk.csw, pk.w_bits)
+    m = ho * wo
+    act = Activity(input_ones=input_ones, input_slots=n_batch * m * kh * kw * n_ch, and_ones=and_ones,
+                   and_slots=n_batch * m * kh * kw * cg * c_out, weight_ones=pk.weight_ones.copy(),
+                   weight_slots=pk.weight_slots)
     return y, act
 
 
-def linear(x: np.ndarray, w: np.ndarray, in_bits: int = 8, w_bits: int = 8, in_signed: bool = True,
-           w_signed: bool = True) -> tuple[np.ndarray, Activity]:
+def linear(x: np.ndarray, w: np.ndarray | PackedWeights, in_bits: int = 8, w_bits: int | None = None,
+           in_signed: bool = True, w_signed: bool | None = None) -> tuple[np.ndarray, Activity]:
     """Bit-serial ``y = x @ w.T``: ``x`` (..., D) (any leading batch/token axes), ``w`` (N, D).
 
-    Every row of ``x`` is one input vector presented to the array; returns y (..., N) int64.
+    ``w`` may also be a :class:`PackedWeights` of ``w[:, :, None, None]``. Every row of ``x`` is one
+    input vector presented to the array; returns y (..., N) int64.
     """
     x = np.asarray(x)
-    w = np.asarray(w)
-    if x.ndim < 1 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+    if isinstance(w, PackedWeights):
+        n, d = w.out_channels, w.in_channels
+        ok = w.shape[2:] == (1, 1) and w.groups == 1
+    else:
+        w = np.asarray(w)
+        ok = w.ndim == 2
+        n, d = w.shape if ok else (0, 0)
+        w = w[:, :, None, None] if ok else w
+    if x.ndim < 1 or not ok or x.shape[-1] != d:
         raise BitWidthError(None, "shape", (x.shape, w.shape), "x (..., D) and w (N, D)")
     lead = x.shape[:-1]
-    x4 = x.reshape(-1, x.shape[-1], 1, 1)
-    y, act = conv2d(x4, w[:, :, None, None], in_bits=in_bits, w_bits=w_bits, in_signed=in_signed,
-                    w_signed=w_signed)
-    return y.reshape(*lead, w.shape[0]), act
+    x4 = x.reshape(-1, d, 1, 1)
+    y, act = conv2d(x4, w, in_bits=in_bits, w_bits=w_bits, in_signed=in_signed, w_signed=w_signed)
+    return y.reshape(*lead, n), act
 
 
 def warm_up() -> None:
     """Compile (or load from the cache) every Numba function, so timings exclude compilation."""
-    x = np.zeros((1, 1, 1, 1), np.int8)
-    conv2d(x, x, in_bits=8)
-    conv2d(x, x, in_bits=2)
+    for dtype in (np.int8, np.int16, np.int64):
+        conv2d(np.zeros((1, 64, 1, 1), dtype), np.zeros((1, 64, 1, 1), dtype), in_bits=8)   # pixel path
+        conv2d(np.zeros((1, 1, 1, 1), dtype), np.zeros((1, 1, 1, 1), dtype), in_bits=2)     # row path
 
 
 def matmul(a: np.ndarray, b: np.ndarray, in_bits: int = 8, w_bits: int = 8, in_signed: bool = True,
