@@ -30,10 +30,13 @@ import sys
 from functools import partial
 from pathlib import Path
 
-# The machine is shared: with GNU OpenMP's default active waiting, a Numba parallel region whose
-# second thread is descheduled spins for milliseconds. Passive waiting (set before libgomp loads)
-# keeps the numbers closer to what the kernel does; it changes nothing on an idle machine.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+# Numba's threading layer here is GNU OpenMP. The machine is shared: with libgomp's default waiting
+# (about 300k spins, then sleep) a parallel region whose second thread is descheduled burns time
+# spinning; fully passive waiting (OMP_WAIT_POLICY=passive) instead pays a futex wake-up of
+# 30-130 us at every parallel region (two per conv2d call). A short bounded spin (set before libgomp
+# loads) keeps the quick hand-over between back-to-back regions and sleeps soon after; measured
+# 58-60 ms vs 62-69 ms passive over the 20 layers. workqueue was slower still (380 us per tiny call).
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import numpy as np  # noqa: E402
 
@@ -58,7 +61,7 @@ json.dump({{"whole_network_best_ms": t["best_ms"], "whole_network_median_ms": t[
 def _functional(repeat: int) -> dict:
     code = _FUNCTIONAL.format(here=str(Path(__file__).resolve().parent), repeat=repeat)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"]})
+                         env=dict(os.environ))   # same OpenMP settings
     return json.loads(out.stdout)
 
 
@@ -138,7 +141,8 @@ def main() -> None:
     print_json({
         "benchmark": "kernels", "network": "resnet18", "resolution": 224, "batch": 1, "repeat": args.repeat,
         "threads": numba.get_num_threads(), "threading_layer": numba.threading_layer(),
-        "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", "unset"),
         "blas_timing": "np.matmul(float32 im2col, float32 weights, out=...), im2col built beforehand (excluded)",
         "bitserial_timing": ("bitserial.conv2d(x, PackedWeights) with the weights packed beforehand (like BLAS's "
                              "float32 weights); the call includes the range check, conversion, input bit-plane "
