@@ -143,3 +143,16 @@ def test_several_channel_chunks_and_padded_lanes(n_out, in_bits):
         x = _values(rng, (2, c_in, 6, 7), in_bits, False)
         w = _values(rng, (n_out, c_in, 3, 3), 8, True)
         check_conv(x, w, stride=(1, 2), padding=1, in_bits=in_bits, in_signed=False, activity=c_in == 5)
+
+
+@pytest.mark.parametrize("in_signed", [True, False])
+@pytest.mark.parametrize("w_signed", [True, False])
+@pytest.mark.parametrize("c_in, k", [(64, 3), (3, 7), (64 * 5, 3)])
+@pytest.mark.parametrize("mode", ["uniform", "min", "max"])
+def test_int8_blocks_for_every_sign_combination(in_signed, w_signed, c_in, k, mode):
+    # 8-bit x 8-bit runs use sign-specialised blocks: short rows (pixel and row path) the diagonal
+    # accumulators, rows above DIAG_MAX_WORDS words (64*5*9/64 = 45) the per-plane block
+    rng = np.random.default_rng(c_in + k)
+    x = _values(rng, (1, c_in, 4, 4), 8, in_signed, mode)
+    w = _values(rng, (16, c_in, k, k), 8, w_signed, mode)
+    check_conv(x, w, padding=k // 2, in_signed=in_signed, w_signed=w_signed, activity=c_in == 3)

@@ -72,6 +72,9 @@ MAX_ROWS_PER_TASK = 64
 #: Output channels per parallel task (at most): the weight words of one task's channels
 #: (KW x Bw x 64 x 8 bytes, 295 KiB for K = 4608) stay in L2 while the task's rows stream past.
 CHANNELS_PER_TASK = 64
+#: INT8 x INT8 rows of at most this many K words use the diagonal-accumulator block (its weight
+#: stream per call, 512 bytes per word, then stays in L1); longer rows the per-plane block.
+DIAG_MAX_WORDS = 40
 #: N is padded to a multiple of this so a lane block never straddles two weight planes.
 LANE_ALIGN = 32
 
@@ -190,6 +193,64 @@ def _make_block(n_slots: int, n_vec: int):
         return sig, codegen
 
     return blk
+
+
+def _make_block88(x_neg: bool, w_neg: bool):
+    """Intrinsic ``blk(out, oo, w, wbase, jstride, wo, x, xo, nk)``: :func:`_make_block` for 8-bit
+    inputs and 8-bit weights, signs fixed at compile time, 8 output channels.
+
+    Every popcount of (input plane s, weight plane j) goes straight into the accumulator of its
+    diagonal d = s + j (subtracted when exactly one of the two is a sign plane), 15 registers; the
+    only per-output work left is ``sum_d 2^d D_d``.
+    """
+    vty = ir.VectorType(_I64, 8)
+
+    @intrinsic
+    def blk(typingctx, out, oo, w, wbase, jstride, wo, x, xo, nk):
+        sig = types.void(out, oo, w, wbase, jstride, wo, x, xo, nk)
+
+        def codegen(context, builder, signature, args):
+            ta = signature.args
+            a_out = context.make_array(ta[0])(context, builder, args[0])
+            a_w = context.make_array(ta[2])(context, builder, args[2])
+            a_wo = context.make_array(ta[5])(context, builder, args[5])
+            a_x = context.make_array(ta[6])(context, builder, args[6])
+            a_xo = context.make_array(ta[7])(context, builder, args[7])
+            oo_, wbase_, jstride_, nk_ = (_as_i64(context, builder, args[i], ta[i]) for i in (1, 3, 4, 8))
+            ctpop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty]), "llvm.ctpop.v8i64")
+            zero = ir.Constant(vty, [0] * 8)
+            diag = [cgutils.alloca_once_value(builder, zero) for _ in range(15)]
+            joff = [builder.mul(jstride_, ir.Constant(_I64, j)) for j in range(8)]
+            with cgutils.for_range(builder, nk_) as loop:
+                k = loop.index
+                wp = builder.gep(a_w.data, [builder.add(builder.load(builder.gep(a_wo.data, [k])), wbase_)])
+                xo_k = builder.load(builder.gep(a_xo.data, [k]))
+                xs = [_splat(builder, builder.load(builder.gep(a_x.data, [builder.add(xo_k, ir.Constant(_I64, i))])),
+                             vty) for i in range(8)]
+                for j in range(8):
+                    wv = builder.load(builder.bitcast(builder.gep(wp, [joff[j]]), vty.as_pointer()), align=8)
+                    for i in range(8):
+                        cnt = builder.call(ctpop, [builder.and_(wv, xs[i])])
+                        d = diag[i + j]
+                        if (x_neg and i == 7) != (w_neg and j == 7):
+                            builder.store(builder.sub(builder.load(d), cnt), d)
+                        else:
+                            builder.store(builder.add(builder.load(d), cnt), d)
+            tot = builder.load(diag[0])
+            for dd in range(1, 15):
+                tot = builder.add(tot, builder.shl(builder.load(diag[dd]), ir.Constant(vty, [dd] * 8)))
+            builder.store(tot, builder.bitcast(builder.gep(a_out.data, [oo_]), vty.as_pointer()), align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return blk
+
+
+_blk88_ss = _make_block88(True, True)
+_blk88_us = _make_block88(False, True)
+_blk88_su = _make_block88(True, False)
+_blk88_uu = _make_block88(False, False)
 
 
 #: (input slots, 8-lane vectors per block): 8-bit inputs use 8 slots x 2 vectors (16 accumulators),
@@ -376,6 +437,7 @@ def _gemm(xn, xpk, n_words_px, wq, y, wo, w_bits, w_signed, kh, kw_, sh, sw, ph,
     xflat = xn.reshape(-1)
     yflat = y.reshape(-1)
     contiguous = n_groups == 1 and dw == 1
+    int8 = in_bits == 8 and w_bits == 8
     for task in prange(n_groups * n_blocks * n_chunks):
         chunk = task % n_chunks
         rest = task // n_chunks
@@ -450,6 +512,18 @@ def _gemm(xn, xpk, n_words_px, wq, y, wo, w_bits, w_signed, kh, kw_, sh, sw, ph,
                     xo_[kk] = kk * n_slots
                 nk = n_words
             yo = r * y_cols + g * y_group + n0
+            if int8 and nk <= DIAG_MAX_WORDS:
+                for s0 in range(0, nv, 8):
+                    if in_signed:
+                        if w_signed:
+                            _blk88_ss(yflat, yo + s0, wflat, n0 + s0, n_pad, wo_, xsrc, xo_, nk)
+                        else:
+                            _blk88_su(yflat, yo + s0, wflat, n0 + s0, n_pad, wo_, xsrc, xo_, nk)
+                    elif w_signed:
+                        _blk88_us(yflat, yo + s0, wflat, n0 + s0, n_pad, wo_, xsrc, xo_, nk)
+                    else:
+                        _blk88_uu(yflat, yo + s0, wflat, n0 + s0, n_pad, wo_, xsrc, xo_, nk)
+                continue
             for s0 in range(0, nv, blk_lanes):
                 if n_slots == 8:
                     _blk_wide(yflat, yo + s0, wflat, n0 + s0, n_pad, w_bits, wo_, xsrc, xo_, nk, sl, neg, wneg)
