@@ -216,7 +216,7 @@ def step_events(rows_used: ArrayLike, cols_used: ArrayLike, weights: ArrayLike, 
     outputs = _ceil_div(c, cpw)
     d_in = _arr(input_density)
     return StepEvents(
-        cycles=bi * row_groups * col_groups * _arr(access),  # = mvm_cycles(...)
+        cycles=mvm_cycles(r, c, rows_parallel, sense_amps, bi, access),
         cell_reads=d_in * bi * r * c,
         and_ones=_arr(and_density) * bi * _arr(w_bits) * _arr(weights),
         accumulates=bi * row_groups * c + outputs * (cpw - 1),

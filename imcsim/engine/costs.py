@@ -67,7 +67,6 @@ class Wear:
     weights_written: int = 0
     reload_weights: int = 0
     deploy: WriteCost = field(default_factory=WriteCost)
-    deploy_latency_ns: float = 0.0
 
 
 @dataclass
@@ -348,7 +347,6 @@ class _Pricer:
             copies = self.mapping.replicas.get(name, 1)
             costs.append(self._array_write(self.ctx.device, lm.weights * copies, lm.macros * copies, 0.5, "all")[0])
         self.wear.deploy = WriteCost.sequence(costs)
-        self.wear.deploy_latency_ns = self.wear.deploy.latency_ns
 
     def _standby_power_w(self) -> float:
         """Volatile cells of every macro (idle periphery is gated, A) plus the SRAM buffers."""

@@ -55,7 +55,7 @@ def _result(study: Study, ctx: Context, priced: PricedStep, engine: str, cycles:
         lifetime_years=device.lifetime_years(max_wear * steps_day))
     mapping = dict(priced.mapping_summary)
     mapping["deploy_energy_pj"] = wear.deploy.energy_pj
-    mapping["deploy_latency_ns"] = wear.deploy_latency_ns
+    mapping["deploy_latency_ns"] = wear.deploy.latency_ns
     mapping["batch"] = ctx.batch
     mapping["trainable_params"] = ctx.step.trainable_params
     if timeline is not None:
