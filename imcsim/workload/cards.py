@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
@@ -43,6 +43,14 @@ class WorkloadOptions(StrictModel):
     bn: bool | None = Field(None, description="batch norm after every conv (VGG)")
     depthwise: Literal["dense", "lumped"] | None = Field(None, description="SCALE-Sim depthwise reading")
     input_shape: list[PositiveInt] | None = Field(None, description="ONNX per-sample input shape")
+    kind: str | None = Field(None, description="skipnet cell kind: densenet, resnet or mobilenet")
+    cells: PositiveInt | None = Field(None, description="skipnet cells")
+    depth: PositiveInt | list[PositiveInt] | None = Field(None, description="skipnet layers per cell")
+    channels: PositiveInt | list[PositiveInt] | None = Field(None, description="skipnet channels per layer, per cell")
+    skips: NonNegativeInt | list[NonNegativeInt] | None = Field(None, description="skipnet long-range links per layer")
+    kernel: PositiveInt | None = Field(None, description="skipnet conv kernel size")
+    stem: PositiveInt | None = Field(None, description="skipnet stem channels")
+    expand: PositiveInt | None = Field(None, description="skipnet inverted-residual expansion")
 
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}

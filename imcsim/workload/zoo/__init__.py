@@ -70,4 +70,6 @@ def build(name: str, **options_: Any) -> Graph:
 
 def _load_all() -> None:
     # Importing the modules registers their builders.
-    from imcsim.workload.zoo import mobilenetv2, mobilenetv3, proxylessnas, resnet, t5, tiny, vgg, vit  # noqa: F401
+    from imcsim.workload.zoo import (  # noqa: F401
+        mobilenetv2, mobilenetv3, proxylessnas, resnet, skipnet, t5, tiny, vgg, vit,
+    )
