@@ -71,5 +71,13 @@ def build(name: str, **options_: Any) -> Graph:
 def _load_all() -> None:
     # Importing the modules registers their builders.
     from imcsim.workload.zoo import (  # noqa: F401
-        mobilenetv2, mobilenetv3, proxylessnas, resnet, skipnet, t5, tiny, vgg, vit,
+        mobilenetv2,
+        mobilenetv3,
+        proxylessnas,
+        resnet,
+        skipnet,
+        t5,
+        tiny,
+        vgg,
+        vit,
     )
