@@ -6,6 +6,8 @@ the flat form of a study (a sweep point) and returns the flat summary record, wh
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from imcsim.config.study import Study, study_from_params
@@ -15,6 +17,42 @@ from imcsim.engine.ledger import Result, WriteSummary
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
 
 ENGINES = ("analytic", "event")
+PRICED_CACHE_SIZE = 64   # whole priced steps kept; one Flan-T5-large step holds ~12k records (~10 MiB)
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """A priced step and what both engines derive from it without the timeline (read-only, shared)."""
+
+    step: PricedStep
+    bound_cycles: float
+    op_energy_pj: dict[str, float]
+    macro_busy_cycles: float
+    reload_write_cycles: float
+
+
+_PRICED: OrderedDict[str, _Priced] = OrderedDict()
+
+
+def _priced(study: Study, ctx: Context) -> _Priced:
+    """Price a study's step once per distinct study: a repeated point (a re-run, a sweep revisiting a point,
+    the event engine after the analytic one) costs a dictionary lookup. The key is the whole study, so
+    nothing that pricing reads can be missed; results never mutate what is cached."""
+    key = study.model_dump_json()
+    hit = _PRICED.get(key)
+    if hit is not None:
+        _PRICED.move_to_end(key)
+        return hit
+    priced = price_step(ctx)
+    # a reload is a barrier (DRAM stage, then a write stage on the streaming pool); no other barrier uses the pool
+    reload_write_cycles = sum(s.cycles for it in priced.items if isinstance(it, Barrier)
+                              for s in it.stages if s.resource == POOL)
+    hit = _Priced(priced, analytic_cycles(priced.items, ctx.batch, priced.exclusive), priced.op_energy_pj(),
+                  priced.macro_busy_cycles(), reload_write_cycles)
+    _PRICED[key] = hit
+    if len(_PRICED) > PRICED_CACHE_SIZE:
+        _PRICED.popitem(last=False)
+    return hit
 
 
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:
@@ -25,20 +63,20 @@ def evaluate(study: Study, engine: str | None = None, record_trace: bool = False
 
         raise SpecError(None, "engine", engine, allowed=", ".join(ENGINES))
     ctx = build_context(study)
-    priced = price_step(ctx)
-    bound = analytic_cycles(priced.items, ctx.batch, priced.exclusive)
+    cached = _priced(study, ctx)
+    priced, bound = cached.step, cached.bound_cycles
     timeline = None
     if engine == "event":
         timeline = simulate(priced.items, ctx.batch, priced.exclusive, record=record_trace)
         cycles = timeline.cycles
     else:
         cycles = bound
-    return _result(study, ctx, priced, engine, cycles, bound, timeline)
+    return _result(study, ctx, cached, engine, cycles, timeline)
 
 
-def _result(study: Study, ctx: Context, priced: PricedStep, engine: str, cycles: float, bound: float,
-            timeline) -> Result:
-    energy = priced.op_energy_pj()
+def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: float, timeline) -> Result:
+    priced, bound = cached.step, cached.bound_cycles
+    energy = dict(cached.op_energy_pj)
     # W x ns = nJ; x 1e3 -> pJ. Charged over the contention-free latency in both engines (costs.py).
     energy["leakage"] = priced.standby_power_w * bound * ctx.cycle_ns * 1e3
     wear = priced.wear
@@ -62,16 +100,13 @@ def _result(study: Study, ctx: Context, priced: PricedStep, engine: str, cycles:
         mapping["events"] = timeline.events
     # fraction of the occupied macros' time spent computing, over this engine's latency
     used = ctx.mapping.macros_used
-    mapping["temporal_utilisation"] = priced.macro_busy_cycles() / (used * cycles) if cycles and used else 0.0
+    mapping["temporal_utilisation"] = cached.macro_busy_cycles / (used * cycles) if cycles and used else 0.0
     flat = study.flat()
     flat["accelerator"] = flat.get("accelerator") or preset_for(study)
     flat["device"] = flat.get("device") or ctx.device.name
     flat.update({"rows": ctx.macro.rows, "cols": ctx.macro.cols, "rows_parallel": ctx.macro.rows_parallel,
                  "column_mux": ctx.accel.macro.column_mux, "bits_per_cell": ctx.macro.bits_per_cell,
                  "batch": ctx.batch})
-    # a reload is a barrier (DRAM stage, then a write stage on the streaming pool); no other barrier uses the pool
-    reload_write_cycles = sum(s.cycles for it in priced.items if isinstance(it, Barrier)
-                              for s in it.stages if s.resource == POOL)
     assumptions = list(priced.assumptions)
     if wear.reload_weights:
         assumptions.append("reloads run once per step as barriers that nothing overlaps: their time adds to the "
@@ -79,7 +114,7 @@ def _result(study: Study, ctx: Context, priced: PricedStep, engine: str, cycles:
                            f"({priced.standby_power_w:.3g} W: volatile cells, SRAM buffers) over that time")
     return Result(flat, engine, ctx.cycle_ns, cycles, energy, priced.records, writes, priced.area_um2, mapping,
                   assumptions, timeline, analytic_latency_cycles=bound,
-                  standby_power_w=priced.standby_power_w, reload_write_cycles=reload_write_cycles)
+                  standby_power_w=priced.standby_power_w, reload_write_cycles=cached.reload_write_cycles)
 
 
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ weights); it is what ``reloaded``, ``reload_weights`` and ``reload_cells`` repor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from imcsim.circuit.macro import MacroConfig
@@ -60,11 +61,13 @@ class NetworkMapping:
     policy: str = RELOAD_POLICY
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @cached_property
+    def _by_name(self) -> dict[str, LayerMapping]:
+        return {lm.name: lm for lm in self.layers}
+
     def layer(self, name: str) -> LayerMapping:
-        for lm in self.layers:
-            if lm.name == name:
-                return lm
-        raise KeyError(name)
+        """The mapping of one layer by name (a dict lookup: big graphs ask for thousands)."""
+        return self._by_name[name]
 
     @property
     def macros_used(self) -> int:

@@ -21,7 +21,7 @@ from pydantic import Field
 from imcsim.workload.graph import Block, Graph, Node
 from imcsim.workload.methods import MethodOptions, register
 from imcsim.workload.methods._core import Trainable, add_roles, build_step, spec_error
-from imcsim.workload.methods._insert import add_node, splice, with_blocks
+from imcsim.workload.methods._insert import add_node, splice_many, with_blocks
 from imcsim.workload.step import StepOp, TrainingStep
 
 
@@ -65,7 +65,7 @@ def layer_key(name: str) -> str:
           LoRAOptions)
 def lora(graph: Graph, o: LoRAOptions) -> TrainingStep:
     tg = targets_of(graph, o.targets, "lora")
-    nodes = list(graph.nodes)
+    insertions: dict[str, tuple[list[Node], str]] = {}
     blocks: dict[str, Block] = {}
     trainable: Trainable = {}
     for t in tg:
@@ -73,11 +73,11 @@ def lora(graph: Graph, o: LoRAOptions) -> TrainingStep:
         a = _linear(f"{bname}.A", t.inputs[0], t.in_shape, o.rank, bname, ("lora",))
         b = _linear(f"{bname}.B", a.name, a.out_shape, t.attrs["out_features"], bname, ("lora",))
         add = add_node(f"{bname}.add", (t.name, b.name), t.out_shape, t.block, ("lora",), scale=o.alpha / o.rank)
-        nodes = splice(nodes, t.name, [a, b, add], t.name, add.name)
+        insertions[t.name] = ([a, b, add], add.name)
         blocks[bname] = Block(bname, "lora", t.inputs[0], (a.name, b.name, add.name), None, t.block)
         add_roles(trainable, a.name, "weight")
         add_roles(trainable, b.name, "weight")
-    g = with_blocks(graph, nodes, blocks)
+    g = with_blocks(graph, splice_many(graph.nodes, insertions), blocks)
     return build_step("lora", g, trainable, options=o.model_dump(), trained_weights_in=o.trained_weights_in)
 
 
@@ -86,7 +86,7 @@ def lora(graph: Graph, o: LoRAOptions) -> TrainingStep:
 def lorafusion(graph: Graph, o: LoRAFusionOptions) -> TrainingStep:
     tg = targets_of(graph, o.targets, "lorafusion")
     k, r = o.modules, o.rank
-    nodes = list(graph.nodes)
+    insertions: dict[str, tuple[list[Node], str]] = {}
     blocks: dict[str, Block] = {}
     trainable: Trainable = {}
     layers_seen: set[str] = set()
@@ -111,13 +111,13 @@ def lorafusion(graph: Graph, o: LoRAFusionOptions) -> TrainingStep:
         dora = Node(f"{bname}.dora", "mul", (add.name,), t.out_shape, t.out_shape, {"kind": "dora_magnitude"},
                     {"magnitude": d_out}, 0, bname, frozenset({"lorafusion", "dora"}))
         new = [*a_nodes, mix_a, *b_nodes, mix_b, add, dora]
-        nodes = splice(nodes, t.name, new, t.name, dora.name)
+        insertions[t.name] = (new, dora.name)
         blocks[bname] = Block(bname, "lorafusion", t.inputs[0], tuple(n.name for n in new), None, t.block)
         if coeff:
             add_roles(trainable, mix_a.name, "coeff")
         add_roles(trainable, dora.name, "magnitude")
         mixes.update((mix_a.name, mix_b.name))
-    g = with_blocks(graph, nodes, blocks)
+    g = with_blocks(graph, splice_many(graph.nodes, insertions), blocks)
 
     def override(node: Node, phase: str, default: list[StepOp]) -> list[StepOp]:
         if node.name not in mixes:
