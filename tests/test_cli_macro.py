@@ -52,3 +52,25 @@ def test_bad_flags_are_one_line_exit_2(capsys, args, flag):
     assert main(["macro"] + args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("imcsim: error:") and flag in err[0]
+
+
+def test_table_states_organisation_activity_model_and_clock_limit(capsys):
+    assert main(SRAM_22 + ["--organisation", "weight_column", "--input-bits-per-cycle", "2",
+                           "--activity-model", "toggle"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    # 64-input tree of 8 + 1 bit inputs at 22 nm: the limit is printed with the chosen models
+    m = MacroConfig("sram", rows=256, cols=256, rows_parallel=64, sense_amps=256, node_nm=22, clock_mhz=500,
+                    organisation="weight_column", input_bits_per_cycle=2, activity_model="toggle")
+    assert "organisation weight_column" in first and "2 input bit(s) per cycle" in first
+    assert "activity model toggle" in first and f"max unpipelined clock {m.max_clock_mhz:.0f} MHz" in first
+    assert "default toggles (A)" in out
+
+
+def test_clock_past_the_unpipelined_limit_without_pipelining_is_exit_2(capsys):
+    assert main(["macro", "--clock", "2000", "--pipeline", "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--clock" in err[0] and "MHz" in err[0]
+    assert main(["macro", "--clock", "2000", "--format", "json"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["tree_stages"] >= 2 and rec["tree_pipeline_register_bits"] > 0

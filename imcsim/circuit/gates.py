@@ -54,6 +54,7 @@ class Sourced:
 GATES_28NM: dict[str, Sourced] = {
     "vdd_v": Sourced(0.9, "V", "T", "T6 ZigZag-IMC TECH_PARAM_28NM vdd"),
     "and_fj": Sourced(0.28, "fJ", "D", "devices.md 6.2: 1-bit AND/NOR product, 0.7/2 fF x 0.81 V^2 (T6)"),
+    "xor_fj": Sourced(0.42, "fJ", "D", "XOR2 = 1.5 x NAND2 capacitance (T6): 1.5 x the 0.28 fJ AND product"),
     "fa_full_fj": Sourced(3.4, "fJ", "D", "devices.md 6.2: full-adder bit op at 100 % activity, 4.2 fF x 0.81 V^2 (T6)"),
     "fa_fj": Sourced(1.7, "fJ", "D", "devices.md 6.2: full-adder bit op at 50 % activity (T6; NeuroSim 1.1-2.2 fJ, T3)"),
     "dff_fj": Sourced(1.7, "fJ", "D", "devices.md 6.2: DFF bit write, 2.1 fF x 0.81 V^2 (T6)"),
@@ -161,6 +162,7 @@ class GateSet:
     vdd_v: float
     regime: str                  # anchor | interpolated (D) | extrapolated (A)
     and_fj: float                # one AND product
+    xor_fj: float                # one XOR2 switching (Booth digit select / negate)
     fa_full_fj: float            # full-adder bit op, 100 % activity
     fa_fj: float                 # full-adder bit op, 50 % activity
     dff_fj: float                # DFF bit write
@@ -170,6 +172,7 @@ class GateSet:
     dff_leak_w: float
     and_area_um2: float
     fa_area_um2: float
+    xor2_area_um2: float
     dff_area_um2: float
     sense_latch_area_um2: float
     wl_driver_area_um2: float
@@ -208,11 +211,13 @@ def gates_at(node_nm: float) -> GateSet:
     dly = float(delay_scale(node))
     return GateSet(
         node_nm=node, vdd_v=float(vdd_v(node)), regime=regime(node),
-        and_fj=g["and_fj"] * logic, fa_full_fj=g["fa_full_fj"] * logic, fa_fj=g["fa_fj"] * logic,
+        and_fj=g["and_fj"] * logic, xor_fj=g["xor_fj"] * logic, fa_full_fj=g["fa_full_fj"] * logic,
+        fa_fj=g["fa_fj"] * logic,
         dff_fj=g["dff_fj"] * dff, sense_latch_fj=g["sense_latch_fj"] * sense,
         wl_per_cell_fj=g["wl_per_cell_fj"] * logic,
         fa_leak_w=g["fa_leak_nw"] * 1e-9 * leak, dff_leak_w=g["dff_leak_nw"] * 1e-9 * leak,
         and_area_um2=g["and_area_um2"] * area, fa_area_um2=g["fa_area_um2"] * area,
+        xor2_area_um2=g["xor2_area_um2"] * area,
         dff_area_um2=g["dff_area_um2"] * area, sense_latch_area_um2=g["sense_latch_area_um2"] * area,
         wl_driver_area_um2=g["wl_driver_area_um2"] * area, nand2_area_um2=g["nand2_area_um2"] * area,
         nand2_delay_ns=g["nand2_delay_ns"] * dly, xor2_delay_ns=g["xor2_delay_ns"] * dly,

@@ -57,6 +57,23 @@ from imcsim.errors import SpecError
 COMPONENTS = ("cell_read", "sense_amp", "adder_tree", "shift_accumulate", "control", "leakage")
 AREA_COMPONENTS = ("cells", "sense_amps", "adder_trees", "accumulators", "control")
 
+#: How a column's bits are combined (docs/macro.md section 1): ``bit_column`` -- one popcount tree and one
+#: shift-accumulator per sensed *bit* column, lane sums of a weight combined at the end of the step;
+#: ``weight_column`` -- the cells of one weight sensed together, one bit-weighted adder tree over the
+#: weight's bits and one accumulator per *weight* column (TSMC DIMC, Tu et al. 2022, ZigZag-IMC DIMC).
+ORGANISATIONS = ("bit_column", "weight_column")
+#: What the tree energy follows: ``activity`` -- tree inputs that are 1 (a 0 switches nothing, A);
+#: ``data_independent`` -- every word line and every tree full adder every cycle at the gate table's
+#: 50 % activity (the convention of models that charge every gate, T6); ``toggle`` -- tree inputs that
+#: change between consecutive cycles (:mod:`imcsim.circuit.toggle`).
+ACTIVITY_MODELS = ("activity", "data_independent", "toggle")
+#: A clock above the unpipelined critical path: ``auto`` cuts the adder tree with priced pipeline
+#: registers; ``none`` refuses it (SpecError naming the highest clock).
+PIPELINES = ("auto", "none")
+#: Default toggle density of a tree input (A): independent bits, weight bit 1 with p = 0.5 and
+#: consecutive input bits differing with p = 2 x 0.5 x 0.5 = 0.5, so 0.25.
+DEFAULT_TOGGLE_DENSITY = 0.25
+
 #: The activity assumed when no functional run is given (A): input bits are 1 with probability 0.5,
 #: weight bits too, independently, so an AND product is 1 with probability 0.25.
 DEFAULT_INPUT_DENSITY = 0.5
@@ -134,6 +151,33 @@ def adder_tree_full_adders(n_inputs: ArrayLike, input_bits: ArrayLike) -> Any:
     return _at_least(n * (b + 1.0) - (b + _ceil_log2(n) + 1.0), 0.0)
 
 
+def input_cycles(in_bits: ArrayLike, input_bits_per_cycle: ArrayLike = 1) -> Any:
+    """Cycles to present every input bit: ceil(in_bits / input bits per cycle) (2 bits: Booth radix-4)."""
+    return _ceil_div(_arr(in_bits), _arr(input_bits_per_cycle))
+
+
+def digit_density(input_density: ArrayLike, input_bits_per_cycle: ArrayLike = 1) -> Any:
+    """Fraction of input digits that are non-zero, which is what gates a row's read: 1 - (1 - d)^k for
+    k input bits per cycle (independent bits, A); d itself for one bit per cycle."""
+    return 1.0 - (1.0 - _arr(input_density)) ** _arr(input_bits_per_cycle)
+
+
+def tree_input_bits(organisation: str, bits_per_cell: ArrayLike, w_bits: ArrayLike,
+                    input_bits_per_cycle: ArrayLike = 1) -> Any:
+    """Width of one adder-tree input: the cell's bits (bit column) or the weight's bits (weight column),
+    plus one bit for a 2-bit input digit (a Booth digit of +-2 doubles the partial product)."""
+    base = _arr(bits_per_cell) if organisation == "bit_column" else _arr(w_bits)
+    return base + (_arr(input_bits_per_cycle) - 1)
+
+
+def lanes(organisation: str, sense_amps: ArrayLike, cols_per_weight_: ArrayLike) -> Any:
+    """Adder trees (and accumulators) of the macro: one per sensed column (bit column) or one per sensed
+    weight column (weight column: ``sense_amps / cols_per_weight``)."""
+    if organisation == "bit_column":
+        return _arr(sense_amps)
+    return _arr(sense_amps) // _arr(cols_per_weight_)
+
+
 def accumulator_bits(in_bits: ArrayLike, w_bits: ArrayLike, rows: ArrayLike) -> Any:
     """Accumulator width: the full dot product of one macro column, Bi + Bw + ceil(log2 rows)."""
     return _arr(in_bits) + _arr(w_bits) + _ceil_log2(_arr(rows))
@@ -150,12 +194,13 @@ def access_cycles(read_latency_ns: ArrayLike, clock_mhz: ArrayLike) -> Any:
 
 
 def mvm_cycles(rows_used: ArrayLike, cols_used: ArrayLike, rows_parallel: ArrayLike, sense_amps: ArrayLike,
-               in_bits: ArrayLike, access: ArrayLike = 1) -> Any:
-    """Cycles of one MVM step: Bi x ceil(rows_used / rows_parallel) x ceil(cols_used / sense_amps) x access.
+               in_bits: ArrayLike, access: ArrayLike = 1, input_bits_per_cycle: ArrayLike = 1) -> Any:
+    """Cycles of one MVM step: ceil(Bi / bits per cycle) x ceil(rows_used / rows_parallel)
+    x ceil(cols_used / sense_amps) x access.
 
     The pipeline fill (:func:`pipeline_depth_cycles`) is paid once per stream of steps, not per step.
     """
-    return (_arr(in_bits) * _ceil_div(_arr(rows_used), _arr(rows_parallel))
+    return (input_cycles(in_bits, input_bits_per_cycle) * _ceil_div(_arr(rows_used), _arr(rows_parallel))
             * _ceil_div(_arr(cols_used), _arr(sense_amps)) * _arr(access))
 
 
@@ -179,6 +224,47 @@ def accumulator_delay_ns(acc_bits: ArrayLike, gates: GateSet) -> Any:
     return gates.fa_in_to_cout_ns + (_arr(acc_bits) - 1.0) * gates.fa_cin_to_cout_ns
 
 
+def carry_save_accumulate_delay_ns(gates: GateSet) -> Any:
+    """One carry-save accumulate per cycle: a full adder's input-to-sum path (2 XOR2); the carry is
+    resolved once per stream (the fill below)."""
+    return gates.fa_in_to_sum_ns
+
+
+def max_unpipelined_clock_mhz(tree_delay_ns: ArrayLike, gates: GateSet) -> Any:
+    """The highest clock at which the adder tree settles in one cycle and the carry-save accumulator
+    takes one accumulate per cycle: 1e3 / max(tree delay, accumulate delay). The cell read is not on
+    this path (a read slower than the clock takes :func:`access_cycles`); register set-up and clock
+    skew are not modelled (A)."""
+    crit = _at_least(_arr(tree_delay_ns), carry_save_accumulate_delay_ns(gates))
+    return 1e3 / crit
+
+
+def tree_stages(tree_delay_ns: ArrayLike, clock_mhz: ArrayLike) -> Any:
+    """Register stages the adder tree is cut into at a clock: ceil(delay / period), at least 1."""
+    period_ns = 1e3 / _arr(clock_mhz)
+    return _at_least(_ceil(_arr(tree_delay_ns) / period_ns - 1e-9), 1.0)
+
+
+def tree_pipeline_register_bits(n_inputs: int, input_bits: int, stages: int) -> int:
+    """Register bits added inside ONE adder tree cut into ``stages`` stages (0 for one stage).
+
+    Cut j of the ``stages - 1`` cuts sits after tree level l_j = round(j d / stages) (clamped to
+    1 .. d, d = ceil(log2 n)), where ceil(n / 2^l) partial sums of (input_bits + l) bits are live; cuts
+    past the last level (a clock faster than one level) register the root sum again (A: an even cut
+    by levels, not by delay). Example: 64 one-bit inputs, 2 stages: one cut after level 3, 8 sums of
+    4 bits = 32 register bits.
+    """
+    n, b, k = int(n_inputs), int(input_bits), int(stages)
+    d = max(int(math.ceil(math.log2(max(n, 1)))), 0)
+    if k <= 1 or d == 0:
+        return 0
+    bits = 0
+    for j in range(1, k):
+        lvl = min(d, max(1, round(j * d / k)))
+        bits += -(-n // 2**lvl) * (b + lvl)
+    return bits
+
+
 def pipeline_depth_cycles(tree_delay_ns: ArrayLike, acc_delay_ns: ArrayLike, clock_mhz: ArrayLike) -> Any:
     """Fill latency of a stream: the adder tree and the accumulator are cut into as many register stages
     as the clock needs (ceil(delay / period), at least one each). A carry-save accumulator is assumed so
@@ -196,32 +282,54 @@ class StepEvents:
 
     cycles: Any         # core cycles, pipeline fill excluded
     cell_reads: Any     # input-gated cell reads (cells, not bits)
-    and_ones: Any       # 1-bit AND products equal to 1 entering the adder trees
+    and_ones: Any       # tree input bits that switch (1-products, or toggles, per the activity model)
     accumulates: Any    # accumulator add + register-write operations (lanes and output combines)
     wl_pulses: Any      # word-line activations
     input_bits: Any     # input bits latched into the input register
+    tree_evals: Any = 0.0    # adder-tree evaluations (one per lane per cycle): clocks the tree's pipeline registers
+    digit_selects: Any = 0.0  # weight bits put through a Booth digit select (2 input bits per cycle only)
+    digits: Any = 0.0         # input digits Booth-encoded (2 input bits per cycle only)
 
 
 def step_events(rows_used: ArrayLike, cols_used: ArrayLike, weights: ArrayLike, *, rows_parallel: ArrayLike,
                 sense_amps: ArrayLike, in_bits: ArrayLike, w_bits: ArrayLike, bits_per_cell: ArrayLike,
-                input_density: ArrayLike, and_density: ArrayLike, access: ArrayLike = 1) -> StepEvents:
+                input_density: ArrayLike, and_density: ArrayLike, access: ArrayLike = 1,
+                organisation: str = "bit_column", input_bits_per_cycle: int = 1) -> StepEvents:
     """Count the events of one MVM step over a tile footprint of ``rows_used x cols_used`` cells holding
     ``weights`` weights (equal to rows_used x cols_used / cols_per_weight for a dense tile, fewer for a
     block-diagonal one). ``and_density`` is per real weight-bit product (as counted by
-    :class:`~imcsim.circuit.activity.Activity`)."""
+    :class:`~imcsim.circuit.activity.Activity`); under the toggle model it is the toggle density.
+
+    With k input bits per cycle a row is read when its k-bit digit is non-zero (:func:`digit_density`),
+    ceil(Bi / k) times per step. Bit column: one accumulate per used column per cycle plus
+    ``cols_per_weight - 1`` combines per output; weight column: one accumulate per weight column per
+    cycle and no combines (the tree already weights the bits).
+    """
     r, c, bi = _arr(rows_used), _arr(cols_used), _arr(in_bits)
     row_groups = _ceil_div(r, _arr(rows_parallel))
     col_groups = _ceil_div(c, _arr(sense_amps))
     cpw = cols_per_weight(w_bits, bits_per_cell)
     outputs = _ceil_div(c, cpw)
-    d_in = _arr(input_density)
+    ipc = int(input_bits_per_cycle)
+    ic = input_cycles(bi, ipc)
+    d_row = digit_density(input_density, ipc)
+    reads = d_row * ic * r * c
+    if organisation == "bit_column":
+        evals = ic * row_groups * c
+        accumulates = evals + outputs * (cpw - 1)
+    else:
+        evals = ic * row_groups * outputs
+        accumulates = evals
     return StepEvents(
-        cycles=mvm_cycles(r, c, rows_parallel, sense_amps, bi, access),
-        cell_reads=d_in * bi * r * c,
+        cycles=mvm_cycles(r, c, rows_parallel, sense_amps, bi, access, ipc),
+        cell_reads=reads,
         and_ones=_arr(and_density) * bi * _arr(w_bits) * _arr(weights),
-        accumulates=bi * row_groups * c + outputs * (cpw - 1),
-        wl_pulses=d_in * bi * r * col_groups,
+        accumulates=accumulates,
+        wl_pulses=d_row * ic * r * col_groups,
         input_bits=bi * r * col_groups,
+        tree_evals=evals,
+        digit_selects=reads * _arr(bits_per_cell) if ipc > 1 else 0.0,
+        digits=ic * r * col_groups if ipc > 1 else 0.0,
     )
 
 
@@ -238,7 +346,8 @@ def sense_amp_energy_pj(cell_reads: ArrayLike, sense_amp_energy_fj: float, bits_
 
 def adder_tree_energy_pj(and_ones: ArrayLike, rows_parallel: ArrayLike, bits_per_cell: ArrayLike,
                          fa_full_fj: float) -> Any:
-    """1-products x full adders per tree input bit x full-adder energy at 100 % activity."""
+    """1-products x full adders per tree input bit x full-adder energy at 100 % activity.
+    ``bits_per_cell`` is the tree input width (:func:`tree_input_bits`)."""
     p, b = _arr(rows_parallel), _arr(bits_per_cell)
     fa_per_input_bit = adder_tree_full_adders(p, b) / (p * b)
     return _arr(and_ones) * fa_per_input_bit * fa_full_fj * 1e-3
@@ -309,18 +418,42 @@ class MacroPrices:
     wl_per_cell_fj: float
     leakage_w: float       # whole macro: cells + periphery
     clock_mhz: float
+    xor_fj: float = 0.0    # Booth digit select / encoder gate (2 input bits per cycle)
+
+
+def pipeline_register_energy_pj(tree_evals: ArrayLike, register_bits: ArrayLike, dff_fj: float) -> Any:
+    """Tree evaluations x pipeline register bits of one tree x DFF bit write (every bit clocked, A)."""
+    return _arr(tree_evals) * _arr(register_bits) * dff_fj * 1e-3
+
+
+def booth_energy_pj(digit_selects: ArrayLike, digits: ArrayLike, xor_fj: float) -> Any:
+    """2 input bits per cycle: one XOR2-equivalent select/negate per weight bit read, and two per
+    input digit Booth-encoded (A: radix-4 encoder of 3 XOR-class gates shared by a row's columns)."""
+    return (_arr(digit_selects) + 2.0 * _arr(digits)) * xor_fj * 1e-3
 
 
 def step_energy(ev: StepEvents, prices: MacroPrices, *, cols: ArrayLike, rows_parallel: ArrayLike,
-                bits_per_cell: ArrayLike, acc_bits: ArrayLike) -> EnergyBreakdown:
-    """Price the events of a step; the only place the component formulas are combined."""
+                bits_per_cell: ArrayLike, acc_bits: ArrayLike, tree_bits: ArrayLike | None = None,
+                tree_register_bits: ArrayLike = 0) -> EnergyBreakdown:
+    """Price the events of a step; the only place the component formulas are combined.
+
+    ``tree_bits`` is the adder-tree input width (default ``bits_per_cell``: the bit-column tree);
+    ``tree_register_bits`` the pipeline register bits of one tree (charged to ``adder_tree``); the Booth
+    selects and encoders are charged to ``control``."""
+    width = bits_per_cell if tree_bits is None else tree_bits
+    tree = adder_tree_energy_pj(ev.and_ones, rows_parallel, width, prices.fa_full_fj)
+    if not (_is_scalar(tree_register_bits) and tree_register_bits == 0):
+        tree = tree + pipeline_register_energy_pj(ev.tree_evals, tree_register_bits, prices.dff_fj)
+    control = control_energy_pj(ev.wl_pulses, cols, ev.input_bits, prices.wl_per_cell_fj, prices.dff_fj,
+                                prices.and_gate_fj)
+    if prices.xor_fj and not (_is_scalar(ev.digits) and ev.digits == 0):
+        control = control + booth_energy_pj(ev.digit_selects, ev.digits, prices.xor_fj)
     return EnergyBreakdown(
         cell_read_pj=cell_read_energy_pj(ev.cell_reads, prices.read_energy_per_bit_fj, prices.and_energy_factor),
         sense_amp_pj=sense_amp_energy_pj(ev.cell_reads, prices.sense_amp_energy_fj, bits_per_cell),
-        adder_tree_pj=adder_tree_energy_pj(ev.and_ones, rows_parallel, bits_per_cell, prices.fa_full_fj),
+        adder_tree_pj=tree,
         shift_accumulate_pj=shift_accumulate_energy_pj(ev.accumulates, acc_bits, prices.fa_fj, prices.dff_fj),
-        control_pj=control_energy_pj(ev.wl_pulses, cols, ev.input_bits, prices.wl_per_cell_fj, prices.dff_fj,
-                                     prices.and_gate_fj),
+        control_pj=control,
         leakage_pj=leakage_energy_pj(prices.leakage_w, ev.cycles, prices.clock_mhz),
     )
 
@@ -349,14 +482,19 @@ class AreaBreakdown:
 
 
 def periphery_counts(rows: ArrayLike, cols: ArrayLike, rows_parallel: ArrayLike, sense_amps: ArrayLike,
-                     bits_per_cell: ArrayLike, acc_bits: ArrayLike, has_sense_amp: ArrayLike = True) -> dict[str, Any]:
+                     bits_per_cell: ArrayLike, acc_bits: ArrayLike, has_sense_amp: ArrayLike = True, *,
+                     organisation: str = "bit_column", w_bits: ArrayLike = 8, input_bits_per_cycle: int = 1,
+                     tree_register_bits: ArrayLike = 0) -> dict[str, Any]:
     """Gate counts of the periphery: latches, full adders, register bits, drivers.
 
-    Lanes = sense_amps; each lane has rows_parallel x (2^b - 1) sense latches (none when the device
-    reads through local logic, ``has_sense_amp`` False: the SRAM card), one adder tree and one
-    accumulator (acc_bits full adders + acc_bits register bits). Control: one word-line driver (with
-    its input-gating AND) and one NAND2-equivalent decoder gate per row (A), an input register of
-    rows_parallel bits, and one NAND2-equivalent mux switch per column when columns are muxed (A).
+    Every sensed column has rows_parallel x (2^b - 1) sense latches (none when the device reads through
+    local logic, ``has_sense_amp`` False: the SRAM card). Lanes (:func:`lanes`: sensed columns, or
+    sensed weight columns) each have one adder tree of :func:`tree_input_bits`-wide inputs, its
+    pipeline registers (``tree_register_bits`` per tree) and one accumulator (acc_bits full adders +
+    acc_bits register bits). Control: one word-line driver (with its input-gating AND) and one
+    NAND2-equivalent decoder gate per row (A), an input register of rows_parallel bits, one
+    NAND2-equivalent mux switch per column when columns are muxed (A); with 2 input bits per cycle, one
+    XOR2 select per sensed cell bit of a parallel row and 2 XOR2 per encoder (one per parallel row).
     """
     s = np.asarray(sense_amps, dtype=float)
     p = np.asarray(rows_parallel, dtype=float)
@@ -364,14 +502,20 @@ def periphery_counts(rows: ArrayLike, cols: ArrayLike, rows_parallel: ArrayLike,
     acc = np.asarray(acc_bits, dtype=float)
     cols_f = np.asarray(cols, dtype=float)
     rows_f = np.asarray(rows, dtype=float)
+    n_lanes = np.asarray(lanes(organisation, s, cols_per_weight(np.asarray(w_bits), b)), dtype=float)
+    width = np.asarray(tree_input_bits(organisation, b, np.asarray(w_bits, dtype=float), input_bits_per_cycle),
+                       dtype=float)
+    booth = input_bits_per_cycle > 1
     return {
         "latches": np.where(np.asarray(has_sense_amp, dtype=bool), s * p * (2.0 ** b - 1), 0.0),
-        "tree_full_adders": s * adder_tree_full_adders(p, b),
-        "acc_full_adders": s * acc,
-        "acc_register_bits": s * acc,
+        "tree_full_adders": n_lanes * adder_tree_full_adders(p, width),
+        "tree_register_bits": n_lanes * np.asarray(tree_register_bits, dtype=float),
+        "acc_full_adders": n_lanes * acc,
+        "acc_register_bits": n_lanes * acc,
         "input_register_bits": p,
         "wl_drivers": rows_f,
         "nand2_gates": rows_f + np.where(s < cols_f, cols_f, 0.0),
+        "xor2_gates": (s * p * b + 2.0 * p) if booth else np.zeros_like(p),
     }
 
 
@@ -380,17 +524,21 @@ def macro_area(counts: dict[str, Any], cells: ArrayLike, cell_area_um2: float, g
     return AreaBreakdown(
         cells_um2=np.asarray(cells, dtype=float) * cell_area_um2,
         sense_amps_um2=counts["latches"] * gates.sense_latch_area_um2,
-        adder_trees_um2=counts["tree_full_adders"] * gates.fa_area_um2,
+        adder_trees_um2=(counts["tree_full_adders"] * gates.fa_area_um2
+                         + counts["tree_register_bits"] * gates.dff_area_um2),
         accumulators_um2=counts["acc_full_adders"] * gates.fa_area_um2 + counts["acc_register_bits"] * gates.dff_area_um2,
         control_um2=(counts["wl_drivers"] * gates.wl_driver_area_um2 + counts["nand2_gates"] * gates.nand2_area_um2
-                     + counts["input_register_bits"] * gates.dff_area_um2),
+                     + counts["input_register_bits"] * gates.dff_area_um2
+                     + counts["xor2_gates"] * gates.xor2_area_um2),
     )
 
 
 def periphery_leakage_w(counts: dict[str, Any], gates: GateSet) -> Any:
-    """Leakage of the periphery: full adders, register bits and latches (a latch leaks like a DFF, A)."""
-    return ((counts["tree_full_adders"] + counts["acc_full_adders"]) * gates.fa_leak_w
-            + (counts["acc_register_bits"] + counts["input_register_bits"] + counts["latches"]) * gates.dff_leak_w)
+    """Leakage of the periphery: full adders, register bits and latches (a latch leaks like a DFF, an XOR2
+    select like half a full adder, A)."""
+    return ((counts["tree_full_adders"] + counts["acc_full_adders"] + 0.5 * counts["xor2_gates"]) * gates.fa_leak_w
+            + (counts["acc_register_bits"] + counts["tree_register_bits"] + counts["input_register_bits"]
+               + counts["latches"]) * gates.dff_leak_w)
 
 
 # ---------------------------------------------------------------------------------------------- the macro
@@ -412,6 +560,10 @@ class MacroConfig:
     bits_per_cell: int | None = None
     node_nm: float = 28.0
     clock_mhz: float = 500.0
+    organisation: str = "bit_column"
+    input_bits_per_cycle: int = 1
+    activity_model: str = "activity"
+    pipeline: str = "auto"
     gates: GateSet = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -435,7 +587,21 @@ class MacroConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise SpecError(_MACRO_FILE, name, v, "a positive number")
+        for name, allowed in (("organisation", ORGANISATIONS), ("activity_model", ACTIVITY_MODELS),
+                              ("pipeline", PIPELINES)):
+            if getattr(self, name) not in allowed:
+                raise SpecError(_MACRO_FILE, name, getattr(self, name), ", ".join(allowed))
+        _check_int("input_bits_per_cycle", self.input_bits_per_cycle, 1, 2, "1 or 2 (2: Booth radix-4 digits)")
+        if self.organisation == "weight_column" and self.sense_amps % self.cols_per_weight:
+            raise SpecError(_MACRO_FILE, "sense_amps", self.sense_amps,
+                            f"a multiple of {self.cols_per_weight} (the columns of one weight)",
+                            problem="a weight-column macro senses whole weights:")
         object.__setattr__(self, "gates", gates_at(self.node_nm))
+        if self.pipeline == "none" and self.clock_mhz > self.max_clock_mhz * (1 + 1e-9):
+            raise SpecError(_MACRO_FILE, "clock_mhz", self.clock_mhz,
+                            f"<= {self.max_clock_mhz:.4g} MHz (the unpipelined adder tree settles in "
+                            f"{self.tree_delay_ns:.3g} ns), or pipeline 'auto' to add priced registers",
+                            problem="clock too fast for an unpipelined macro:")
 
     @classmethod
     def from_spec(cls, spec: Any, node_nm: float, clock_mhz: float, device: DeviceLike | str | None = None
@@ -443,7 +609,11 @@ class MacroConfig:
         """From an accelerator preset's ``macro`` section (``imcsim.config.accelerator.MacroSpec``)."""
         return cls(device=device if device is not None else spec.device, rows=spec.rows, cols=spec.cols,
                    rows_parallel=spec.rows_parallel_effective, sense_amps=spec.sense_amps, in_bits=spec.in_bits,
-                   w_bits=spec.w_bits, bits_per_cell=spec.bits_per_cell, node_nm=node_nm, clock_mhz=clock_mhz)
+                   w_bits=spec.w_bits, bits_per_cell=spec.bits_per_cell, node_nm=node_nm, clock_mhz=clock_mhz,
+                   organisation=spec.organisation,
+                   input_bits_per_cycle=spec.input_bits_per_cycle,
+                   activity_model=spec.activity_model,
+                   pipeline=spec.pipeline)
 
     # -------------------------------------------------------------- derived geometry and timing
     # The derived figures below depend on the (frozen) configuration only; they are cached on the
@@ -469,10 +639,41 @@ class MacroConfig:
         return int(access_cycles(self.device.read_latency_ns, self.clock_mhz))
 
     @cached_property
+    def tree_bits(self) -> int:
+        """Width of one adder-tree input (:func:`tree_input_bits`)."""
+        return int(tree_input_bits(self.organisation, self.bits_per_cell, self.w_bits, self.input_bits_per_cycle))
+
+    @cached_property
+    def lanes(self) -> int:
+        """Adder trees of the macro (:func:`lanes`)."""
+        return int(lanes(self.organisation, self.sense_amps, self.cols_per_weight))
+
+    @cached_property
+    def input_cycles(self) -> int:
+        return int(input_cycles(self.in_bits, self.input_bits_per_cycle))
+
+    @cached_property
+    def tree_delay_ns(self) -> float:
+        return float(adder_tree_delay_ns(self.rows_parallel, self.tree_bits, self.gates))
+
+    @cached_property
+    def max_clock_mhz(self) -> float:
+        """Highest clock of the unpipelined macro (:func:`max_unpipelined_clock_mhz`)."""
+        return float(max_unpipelined_clock_mhz(self.tree_delay_ns, self.gates))
+
+    @cached_property
+    def tree_stages(self) -> int:
+        return int(tree_stages(self.tree_delay_ns, self.clock_mhz))
+
+    @cached_property
+    def tree_register_bits(self) -> int:
+        """Pipeline register bits inside one adder tree at this clock (0 when unpipelined)."""
+        return tree_pipeline_register_bits(self.rows_parallel, self.tree_bits, self.tree_stages)
+
+    @cached_property
     def pipeline_depth_cycles(self) -> int:
-        tree = adder_tree_delay_ns(self.rows_parallel, self.bits_per_cell, self.gates)
         acc = accumulator_delay_ns(self.acc_bits, self.gates)
-        return int(pipeline_depth_cycles(tree, acc, self.clock_mhz))
+        return int(pipeline_depth_cycles(self.tree_delay_ns, acc, self.clock_mhz))
 
     @property
     def cycle_ns(self) -> float:
@@ -484,7 +685,10 @@ class MacroConfig:
     @cached_property
     def _counts(self) -> dict[str, Any]:
         return periphery_counts(self.rows, self.cols, self.rows_parallel, self.sense_amps, self.bits_per_cell,
-                                self.acc_bits, has_sense_amp=float(self.device.sense_amp_energy_fj) > 0)
+                                self.acc_bits, has_sense_amp=float(self.device.sense_amp_energy_fj) > 0,
+                                organisation=self.organisation, w_bits=self.w_bits,
+                                input_bits_per_cycle=self.input_bits_per_cycle,
+                                tree_register_bits=self.tree_register_bits)
 
     @cached_property
     def leakage_w(self) -> float:
@@ -499,7 +703,7 @@ class MacroConfig:
                            and_energy_factor=float(d.and_energy_factor),
                            sense_amp_energy_fj=float(d.sense_amp_energy_fj), and_gate_fj=g.and_fj,
                            fa_full_fj=g.fa_full_fj, fa_fj=g.fa_fj, dff_fj=g.dff_fj, wl_per_cell_fj=g.wl_per_cell_fj,
-                           leakage_w=self.leakage_w, clock_mhz=float(self.clock_mhz))
+                           leakage_w=self.leakage_w, clock_mhz=float(self.clock_mhz), xor_fj=g.xor_fj)
 
     def area(self) -> AreaBreakdown:
         return self._area
@@ -520,11 +724,13 @@ class MacroConfig:
         return step_events(rows_used, cols_used, weights, rows_parallel=self.rows_parallel,
                            sense_amps=self.sense_amps, in_bits=self.in_bits, w_bits=self.w_bits,
                            bits_per_cell=self.bits_per_cell, input_density=input_density,
-                           and_density=and_density, access=self.access_cycles)
+                           and_density=and_density, access=self.access_cycles, organisation=self.organisation,
+                           input_bits_per_cycle=self.input_bits_per_cycle)
 
     def step_energy(self, events: StepEvents) -> EnergyBreakdown:
         return step_energy(events, self.prices, cols=self.cols, rows_parallel=self.rows_parallel,
-                           bits_per_cell=self.bits_per_cell, acc_bits=self.acc_bits)
+                           bits_per_cell=self.bits_per_cell, acc_bits=self.acc_bits, tree_bits=self.tree_bits,
+                           tree_register_bits=self.tree_register_bits)
 
     def tile_step(self, rows_used: int, cols_used: int, weights: int, input_density: float,
                   and_density: float) -> tuple[float, tuple[float, ...]]:
@@ -555,8 +761,14 @@ class MacroConfig:
                 "rows_parallel": self.rows_parallel, "sense_amps": self.sense_amps, "in_bits": self.in_bits,
                 "w_bits": self.w_bits, "bits_per_cell": self.bits_per_cell, "cols_per_weight": self.cols_per_weight,
                 "node_nm": self.node_nm, "gate_regime": self.gates.regime, "vdd_v": self.gates.vdd_v,
-                "clock_mhz": self.clock_mhz, "access_cycles": self.access_cycles, "acc_bits": self.acc_bits,
-                "pipeline_depth_cycles": self.pipeline_depth_cycles, "weight_capacity": self.weight_capacity}
+                "organisation": self.organisation, "input_bits_per_cycle": self.input_bits_per_cycle,
+                "activity_model": self.activity_model, "clock_mhz": self.clock_mhz,
+                "max_unpipelined_clock_mhz": self.max_clock_mhz, "tree_delay_ns": self.tree_delay_ns,
+                "pipeline": self.pipeline, "tree_stages": self.tree_stages,
+                "tree_pipeline_register_bits": self.tree_register_bits * self.lanes,
+                "access_cycles": self.access_cycles, "lanes": self.lanes, "tree_input_bits": self.tree_bits,
+                "acc_bits": self.acc_bits, "pipeline_depth_cycles": self.pipeline_depth_cycles,
+                "weight_capacity": self.weight_capacity}
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int | None, allowed: str | None = None) -> None:
@@ -585,27 +797,48 @@ class TileUse:
 
 @dataclass(frozen=True)
 class ActivityAssumption:
-    """The densities a cost was computed with and where they came from."""
+    """The densities a cost was computed with, where they came from and which activity model used them.
+
+    ``and_density`` is the switching density of a tree input bit: the 1-product density (``activity``),
+    the toggle density (``toggle``) or 0.5 at every input (``data_independent``)."""
 
     input_density: float
     and_density: float
-    source: str  # "functional run" | "default (A)"
+    source: str  # "functional run" | "default (A)" | ...
+    model: str = "activity"
 
 
-def activity_densities(activity: Any | None, in_bits: int, w_bits: int) -> ActivityAssumption:
-    """Mean densities of an :class:`~imcsim.circuit.activity.Activity`, or the stated default.
+def activity_densities(activity: Any | None, in_bits: int, w_bits: int,
+                       model: str = "activity") -> ActivityAssumption:
+    """Mean densities of an :class:`~imcsim.circuit.activity.Activity` (or a
+    :class:`~imcsim.circuit.toggle.ToggleActivity`) under an activity model, or the stated default.
 
-    The mean is exact for the energy: every plane (pair) has the same number of slots, and the energy
-    is linear in the counts.
+    - ``activity``: the mean input and 1-product densities. The mean is exact for the energy: every
+      plane (pair) has the same number of slots, and the energy is linear in the counts.
+    - ``data_independent``: every word line driven (input density 1) and every tree input switching at
+      the gate table's 50 % activity (density 0.5, so each full adder costs the 50 % figure once per
+      cycle); a functional run is ignored.
+    - ``toggle``: the input density as above; tree inputs switch when the product changes between
+      consecutive cycles (``and_toggle_density`` of the run, default 0.25, A).
     """
-    if activity is None:
-        return ActivityAssumption(DEFAULT_INPUT_DENSITY, DEFAULT_AND_DENSITY, "default (A)")
-    if activity.in_bits != in_bits or activity.w_bits != w_bits:
+    if model not in ACTIVITY_MODELS:
+        raise SpecError(_MACRO_FILE, "activity_model", model, ", ".join(ACTIVITY_MODELS))
+    if model == "data_independent":
+        return ActivityAssumption(1.0, 0.5, "data-independent (every gate every cycle)", model)
+    if activity is not None and (activity.in_bits != in_bits or activity.w_bits != w_bits):
         raise SpecError(_MACRO_FILE, "activity", f"{activity.in_bits}x{activity.w_bits} bits",
                         f"{in_bits}x{w_bits} bits (the macro's in_bits x w_bits)",
                         problem="activity precision does not match the macro:")
+    if model == "toggle":
+        d_in = DEFAULT_INPUT_DENSITY if activity is None else float(activity.mean_input_density)
+        toggles = getattr(activity, "and_toggle_density", None)
+        if toggles is None:
+            return ActivityAssumption(d_in, DEFAULT_TOGGLE_DENSITY, "default toggles (A)", model)
+        return ActivityAssumption(d_in, float(toggles), "functional run (toggles)", model)
+    if activity is None:
+        return ActivityAssumption(DEFAULT_INPUT_DENSITY, DEFAULT_AND_DENSITY, "default (A)", model)
     return ActivityAssumption(float(activity.mean_input_density), float(activity.mean_and_density),
-                              "functional run")
+                              "functional run", model)
 
 
 @dataclass(frozen=True)
@@ -656,7 +889,7 @@ class LayerCost:
         rec: dict[str, Any] = {f"{k}": float(v) for k, v in self.energy.as_dict().items()}
         rec.update(energy_pj=float(self.energy.total_pj), cycles=self.cycles, macros=self.macros, macs=self.macs,
                    input_density=self.activity.input_density, and_density=self.activity.and_density,
-                   activity_source=self.activity.source, tops=self.performance.tops,
+                   activity_source=self.activity.source, activity_model=self.activity.model, tops=self.performance.tops,
                    tops_per_w=self.performance.tops_per_w, tops_per_mm2=self.performance.tops_per_mm2)
         return rec
 
@@ -674,7 +907,7 @@ def layer_cost(macro: MacroConfig, tiles: Iterable[TileUse], mvm_steps: int, act
     """
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise SpecError(_MACRO_FILE, "replicas", replicas, "an integer >= 1")
-    act = activity_densities(activity, macro.in_bits, macro.w_bits)
+    act = activity_densities(activity, macro.in_bits, macro.w_bits, macro.activity_model)
     tiles = [t for t in tiles if t.count > 0]
     totals = [0.0] * len(ENERGY_FIELDS)
     slowest = 0.0
@@ -716,7 +949,7 @@ def dense_step(macro: MacroConfig, act: ActivityAssumption) -> tuple[StepEvents,
 
 def peak_performance(macro: MacroConfig, activity: Any | None = None) -> Performance:
     """Peak TOPS, TOPS/W, TOPS/mm^2: the dense full-array step at the given activity or the default."""
-    return dense_step(macro, activity_densities(activity, macro.in_bits, macro.w_bits))[1]
+    return dense_step(macro, activity_densities(activity, macro.in_bits, macro.w_bits, macro.activity_model))[1]
 
 
 def macro_summary(macro: MacroConfig, activity: Any | None = None, input_density: float | None = None,
@@ -724,17 +957,19 @@ def macro_summary(macro: MacroConfig, activity: Any | None = None, input_density
     """One flat record (unit-suffixed keys) of a macro on the dense full-array workload: configuration,
     cycles and energy of one MVM step by component, TOPS, TOPS/W, TOPS/mm^2 (also INT8-normalised)
     and the area by component. Densities given explicitly override the activity (source "given")."""
-    act = activity_densities(activity, macro.in_bits, macro.w_bits)
+    act = activity_densities(activity, macro.in_bits, macro.w_bits, macro.activity_model)
+    if macro.activity_model == "data_independent":
+        input_density = and_density = None  # the model fixes the densities
     if input_density is not None or and_density is not None:
         d_in = act.input_density if input_density is None else float(input_density)
         d_and = act.and_density if and_density is None else float(and_density)
         for name, v in (("input_density", d_in), ("and_density", d_and)):
             if not 0.0 <= v <= 1.0:
                 raise SpecError(_MACRO_FILE, name, v, "a fraction in [0, 1]")
-        if d_and > d_in:
+        if d_and > d_in and macro.activity_model == "activity":
             raise SpecError(_MACRO_FILE, "and_density", d_and, f"<= input_density ({d_in}): a product is 1 only "
                             "where the input bit is 1")
-        act = ActivityAssumption(d_in, d_and, "given")
+        act = ActivityAssumption(d_in, d_and, "given", macro.activity_model)
     t = macro.dense_tile()
     ev, perf = dense_step(macro, act)
     energy = perf.energy

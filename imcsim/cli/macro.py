@@ -26,6 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bits-per-cell", type=int, default=None, help="bits per cell (default: the device card's)")
     p.add_argument("--node", type=float, default=28.0, help="technology node of the periphery in nm (default 28)")
     p.add_argument("--clock", type=float, default=500.0, help="clock in MHz (default 500)")
+    p.add_argument("--organisation", choices=("bit_column", "weight_column"), default="bit_column",
+                   help="bit_column: popcount tree + accumulator per bit column (default); weight_column: "
+                        "bit-weighted tree over a weight's bits, one accumulator per weight column")
+    p.add_argument("--input-bits-per-cycle", type=int, choices=(1, 2), default=1,
+                   help="input bits per cycle (2: Booth radix-4 digits; default 1)")
+    p.add_argument("--activity-model", choices=("activity", "data_independent", "toggle"), default="activity",
+                   help="tree energy follows 1-products (default), every gate every cycle, or toggles")
+    p.add_argument("--pipeline", choices=("auto", "none"), default="auto",
+                   help="a clock above the unpipelined limit: auto adds priced pipeline registers, none refuses")
     p.add_argument("--input-density", type=float, default=None,
                    help="fraction of input bits that are 1 (default 0.5, an assumption)")
     p.add_argument("--and-density", type=float, default=None,
@@ -42,7 +51,9 @@ def _run(args: argparse.Namespace) -> int:
         macro = MacroConfig(device=args.device, rows=args.rows, cols=args.cols, rows_parallel=args.rows_parallel,
                             sense_amps=args.cols if args.sense_amps is None else args.sense_amps,
                             in_bits=args.in_bits, w_bits=args.w_bits, bits_per_cell=args.bits_per_cell,
-                            node_nm=args.node, clock_mhz=args.clock)
+                            node_nm=args.node, clock_mhz=args.clock, organisation=args.organisation,
+                            input_bits_per_cycle=args.input_bits_per_cycle, activity_model=args.activity_model,
+                            pipeline=args.pipeline)
         rec = macro_summary(macro, input_density=args.input_density, and_density=args.and_density)
     except SpecError as exc:
         if exc.file != "<macro>":
@@ -54,6 +65,9 @@ def _run(args: argparse.Namespace) -> int:
         emit([rec], args.format)
         return 0
     config_keys = list(macro.describe()) + ["input_density", "and_density", "activity_source"]
+    print(f"organisation {rec['organisation']}, {rec['input_bits_per_cycle']} input bit(s) per cycle, "
+          f"activity model {rec['activity_model']}, max unpipelined clock {rec['max_unpipelined_clock_mhz']:.0f} MHz"
+          f" (clock {rec['clock_mhz']:g} MHz, adder tree in {rec['tree_stages']} stage(s))")
     emit([{"parameter": k, "value": rec[k]} for k in config_keys], "table", title="configuration")
     total = rec["step_energy_pj"]
     rows = [{"component": c, "energy_pj": rec[f"{c}_pj"], "fj_per_mac": rec[f"{c}_pj"] / rec["step_macs"] * 1e3,

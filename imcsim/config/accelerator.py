@@ -34,6 +34,17 @@ class MacroSpec(StrictModel):
     in_bits: int = Field(8, ge=1, le=8)
     w_bits: int = Field(8, ge=1, le=8)
     bits_per_cell: int = Field(1, ge=1, le=4)
+    organisation: Literal["bit_column", "weight_column"] = Field(
+        "bit_column", description="bit_column: a popcount tree and accumulator per sensed bit column; "
+                                  "weight_column: a bit-weighted tree over a weight's bits and one accumulator "
+                                  "per weight column (docs/macro.md)")
+    input_bits_per_cycle: Literal[1, 2] = Field(1, description="input bits presented per cycle (2: Booth radix-4)")
+    activity_model: Literal["activity", "data_independent", "toggle"] = Field(
+        "activity", description="what the adder-tree energy follows: 1-products, every gate every cycle, or "
+                                "transitions between consecutive cycles")
+    pipeline: Literal["auto", "none"] = Field(
+        "auto", description="a clock above the unpipelined critical path: auto adds priced pipeline registers, "
+                            "none is an error")
 
     # Both periphery sizes are given relative to the array, so that an array-size sweep keeps them valid:
     # an adder tree never has more inputs than the array has rows, and the mux divides the columns.

@@ -367,6 +367,10 @@ class _Pricer:
         a = self.assumptions
         a.append(f"activity: input-bit density {self.opts.activity}, AND density {self.opts.activity * 0.5} "
                  "(stated default, A)")
+        m = self.macro
+        a.append(f"macro: {m.organisation} organisation, {m.input_bits_per_cycle} input bit(s) per cycle, activity "
+                 f"model {m.activity_model}, adder tree in {m.tree_stages} stage(s) at {m.clock_mhz:g} MHz "
+                 f"(unpipelined limit {m.max_clock_mhz:.0f} MHz)")
         if any(op.phase == "backward_error" and op.kind == "mvm" for op in self.ctx.step.ops):
             a.append({"transposed-array": "backward error read through the same array transposed, priced as a "
                                           "forward MVM step (A)",

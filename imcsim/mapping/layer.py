@@ -148,4 +148,4 @@ def _map_gemm(name: str, op: str, groups: int, m: int, k: int, n: int, rows: int
 def step_cycles(mapping: LayerMapping, macro: MacroConfig) -> int:
     """Cycles of one MVM step of the layer: its slowest tile (all tiles run in parallel)."""
     return max(int(mvm_cycles(t.rows_used, t.cols_used, macro.rows_parallel, macro.sense_amps, macro.in_bits,
-                              macro.access_cycles)) for t in mapping.tiles)
+                              macro.access_cycles, macro.input_bits_per_cycle)) for t in mapping.tiles)

@@ -90,6 +90,10 @@ class MacroSpec(StrictModel):
     clock_mhz: float = 500.0
     input_density: float | None = None
     and_density: float | None = None
+    organisation: Literal["bit_column", "weight_column"] = "bit_column"
+    input_bits_per_cycle: Literal[1, 2] = 1
+    activity_model: Literal["activity", "data_independent", "toggle"] = "activity"
+    pipeline: Literal["auto", "none"] = "auto"
 
 
 class Calibrates(StrictModel):

@@ -34,7 +34,9 @@ def build_macro(spec: MacroSpec, extra_overrides: dict[str, Any] | None = None) 
     return MacroConfig(device=device, rows=spec.rows, cols=spec.cols, rows_parallel=spec.rows_parallel,
                        sense_amps=spec.cols if spec.sense_amps is None else spec.sense_amps,
                        in_bits=spec.in_bits, w_bits=spec.w_bits, bits_per_cell=spec.bits_per_cell,
-                       node_nm=spec.node_nm, clock_mhz=spec.clock_mhz)
+                       node_nm=spec.node_nm, clock_mhz=spec.clock_mhz, organisation=spec.organisation,
+                       input_bits_per_cycle=spec.input_bits_per_cycle, activity_model=spec.activity_model,
+                       pipeline=spec.pipeline)
 
 
 def macro_record(spec: MacroSpec, extra_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
