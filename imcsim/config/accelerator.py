@@ -76,6 +76,8 @@ class TileSpec(StrictModel):
     buffer_write_pj_per_byte: float = Field(ge=0)
     digital_unit: DigitalUnitSpec
     write_drivers: int = Field(gt=0, description="macros of the tile that can be written at the same time")
+    double_buffering: bool = Field(True, description="output registers double-buffered: a layer computes its next "
+                                                     "row while the last one is sent (false: it waits for delivery)")
 
 
 class ChipSpec(StrictModel):
@@ -99,6 +101,11 @@ class ChipSpec(StrictModel):
     tile_pitch_mm: float = Field(gt=0)
     reloads: bool = Field(True, description="allow weight reloads from DRAM when the network does not fit")
     contention: bool = Field(True, description="model shared NoC/DRAM/buffer ports as exclusive resources")
+    pipeline: Literal["row", "layer"] = Field(
+        "row", description="event engine dataflow: row (a layer starts on the first rows its producers have "
+                           "delivered) or layer (each layer waits for the whole previous layer, kept for comparison)")
+    dram_channels: int = Field(1, gt=0, description="independent DRAM channels; chip.dram_bandwidth_gb_per_s is "
+                                                    "their total, split evenly")
 
 
 class AcceleratorSpec(StrictModel):

@@ -52,6 +52,8 @@ NOC = "noc"
 DRAM = "dram"
 NOC_HOPS = 1  # A: consecutive layers sit on neighbouring tiles
 FP32_BYTES = 4
+#: bytes per operand of the digital unit at its ``tile.digital_unit.precision``
+PRECISION_BYTES = {"int8": 1, "fp16": 2, "fp32": 4}
 
 
 @dataclass
@@ -81,6 +83,9 @@ class PricedStep:
     area_um2: dict[str, float]
     assumptions: list[str]
     mapping_summary: dict[str, Any]
+    #: per op (per sample): (port, bytes) through a buffer port: "tile" (the layer's tile buffer),
+    #: "global" (the global buffer) or "tiles" (all tile buffers, for work pooled on every digital unit)
+    port_bytes: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def macro_busy_cycles(self) -> float:
         """Macro-cycles of compute (MVM ops x their macros), the same for both engines."""
@@ -118,11 +123,14 @@ class _Pricer:
         self._sram_macro: MacroConfig | None = None
         self._sram_layers: dict[str, LayerMapping] = {}
         self._loaded: str | None = None  # streamed layer currently in the pool
+        self.port_bytes: dict[str, tuple[str, float]] = {}
+        self.du_bytes = PRECISION_BYTES[self.du.precision]
 
     # -------------------------------------------------------------- helpers
     def _act_bytes(self, phase: str) -> float:
-        # INT8 activations through the arrays in forward; fp32 errors and gradients in backward (A)
-        return self.macro.in_bits / 8 if phase == "forward" else FP32_BYTES
+        # INT8 activations through the arrays in forward; errors and gradients at the digital unit's precision
+        # (tile.digital_unit.precision, fp32 in the presets) in backward (A)
+        return self.macro.in_bits / 8 if phase == "forward" else self.du_bytes
 
     def _record(self, name: str, node: str, phase: str, kind: str, resource: str,
                 executions: int, cycles: float, energy: dict[str, float], *, macs: int = 0,
@@ -186,6 +194,7 @@ class _Pricer:
         in_bytes = (node.in_elems if not backward else node.out_elems) * act_b
         out_bytes = (node.out_elems if not backward else node.in_elems) * act_b
         energy["buffer"] = in_bytes * self.tile.buffer_read_pj_per_byte + out_bytes * self.tile.buffer_write_pj_per_byte
+        self.port_bytes[op.name] = ("tile", in_bytes + out_bytes)
         noc_bits = out_bytes * 8
         energy["noc"] = noc_bits * NOC_HOPS * self.chip.tile_pitch_mm * self.chip.noc_energy_pj_per_bit_per_mm
         noc_cycles = noc_bits / self.chip.noc_width_bits + NOC_HOPS * self.chip.noc_hop_latency_cycles
@@ -199,8 +208,9 @@ class _Pricer:
         rate = self.du.macs_per_cycle * self.chip.tiles
         cycles = op.macs / rate
         energy = {"digital_unit": op.macs * self.du.energy_pj_per_mac}
-        nbytes_in = g * (m * k + k * n) * FP32_BYTES
-        nbytes_out = g * m * n * FP32_BYTES
+        nbytes_in = g * (m * k + k * n) * self.du_bytes
+        nbytes_out = g * m * n * self.du_bytes
+        self.port_bytes[op.name] = ("global", nbytes_in + nbytes_out)
         energy["buffer"] = (nbytes_in * self.chip.global_buffer_read_pj_per_byte
                             + nbytes_out * self.chip.global_buffer_write_pj_per_byte)
         executions = 1 if op.batch_shared else self.batch
@@ -212,7 +222,8 @@ class _Pricer:
         rate = self.du.vector_ops_per_cycle * self.chip.tiles
         cycles = op.macs / rate
         energy = {"digital_unit": op.macs * self.du.energy_pj_per_vector_op}
-        width = self._act_bytes(op.phase) if not op.batch_shared else FP32_BYTES
+        width = self._act_bytes(op.phase) if not op.batch_shared else self.du_bytes
+        self.port_bytes[op.name] = ("tiles", op.macs * width * 2)
         energy["buffer"] = op.macs * width * (self.tile.buffer_read_pj_per_byte + self.tile.buffer_write_pj_per_byte)
         executions = 1 if op.batch_shared else self.batch
         self._record(op.name, op.node, op.phase, "vector", DIGITAL, executions, cycles, energy)
@@ -319,7 +330,7 @@ class _Pricer:
         total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
         mapping["chip_fill"] = sum(self.layers[n].cells_used for n in self.resident) / total_cells
         return PricedStep(self.items, self.records, exclusive, self.wear, self._standby_power_w(), self._area(),
-                          self.assumptions, mapping)
+                          self.assumptions, mapping, self.port_bytes)
 
     def _spill_barrier(self) -> list[Item]:
         step = self.ctx.step

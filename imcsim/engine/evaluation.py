@@ -66,19 +66,43 @@ def evaluate(study: Study, engine: str | None = None, record_trace: bool = False
     cached = _priced(study, ctx)
     priced, bound = cached.step, cached.bound_cycles
     timeline = None
-    if engine == "event":
+    plan = None
+    if engine == "event" and ctx.accel.chip.pipeline == "row":
+        from imcsim.engine.events import simulate_plan
+        from imcsim.engine.plan import build_plan
+
+        plan = build_plan(ctx, priced)
+        timeline = simulate_plan(plan, record=record_trace)
+        cycles = timeline.cycles
+    elif engine == "event":
         timeline = simulate(priced.items, ctx.batch, priced.exclusive, record=record_trace)
         cycles = timeline.cycles
     else:
         cycles = bound
-    return _result(study, ctx, cached, engine, cycles, timeline)
+    return _result(study, ctx, cached, engine, cycles, timeline, plan)
 
 
-def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: float, timeline) -> Result:
+def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: float, timeline,
+            plan=None) -> Result:
     priced, bound = cached.step, cached.bound_cycles
     energy = dict(cached.op_energy_pj)
-    # W x ns = nJ; x 1e3 -> pJ. Charged over the contention-free latency in both engines (costs.py).
-    energy["leakage"] = priced.standby_power_w * bound * ctx.cycle_ns * 1e3
+    # The ops' own leakage (macros while they compute) stays; the chip's standby power (volatile cells, SRAM
+    # buffers) is added over the latency of the engine that ran. W x ns = nJ; x 1e3 -> pJ.
+    energy["leakage"] += priced.standby_power_w * cycles * ctx.cycle_ns * 1e3
+    records = priced.records
+    if plan is not None and (plan.spill_bytes or plan.global_bytes):
+        # activations that do not fit a line buffer wait in the global buffer or in DRAM (row engine):
+        # written once, read once
+        from imcsim.engine.ledger import OpRecord
+
+        chip = ctx.accel.chip
+        extra = {"dram": plan.spill_bytes * 8 * chip.dram_energy_pj_per_bit * 2,
+                 "buffer": plan.global_bytes * (chip.global_buffer_write_pj_per_byte
+                                                + chip.global_buffer_read_pj_per_byte)}
+        records = records + [OpRecord("activations:staged", "activations", "forward", "buffer", "dram", 1, 0.0,
+                                      {k: v for k, v in extra.items() if v})]
+        for k, v in extra.items():
+            energy[k] += v
     wear = priced.wear
     device = ctx.device
     steps_day = study.options.steps_per_day
@@ -98,6 +122,16 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     mapping["trainable_params"] = ctx.step.trainable_params
     if timeline is not None:
         mapping["events"] = timeline.events
+    mapping["pipeline"] = ctx.accel.chip.pipeline if engine == "event" else "layer"
+    stalls: dict[str, float] = {}
+    bottleneck = None
+    if plan is not None:
+        stalls = dict(timeline.stalls)
+        tasks = {t.name for t in plan.tasks}
+        path = {k: v for k, v in timeline.critical_path.items() if k in tasks}
+        bottleneck = max(path, key=path.__getitem__) if path else None
+        mapping["activation_spill_bytes"] = plan.spill_bytes
+        mapping["activation_global_buffer_bytes"] = plan.global_bytes
     # fraction of the occupied macros' time spent computing, over this engine's latency
     used = ctx.mapping.macros_used
     mapping["temporal_utilisation"] = cached.macro_busy_cycles / (used * cycles) if cycles and used else 0.0
@@ -112,9 +146,17 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         assumptions.append("reloads run once per step as barriers that nothing overlaps: their time adds to the "
                            "latency, and reload energy counts the chip standby power "
                            f"({priced.standby_power_w:.3g} W: volatile cells, SRAM buffers) over that time")
-    return Result(flat, engine, ctx.cycle_ns, cycles, energy, priced.records, writes, priced.area_um2, mapping,
+    if plan is not None:
+        assumptions.append("row-pipelined event engine (chip.pipeline: row): each layer streams its output rows; a "
+                           "consumer row starts when the producer rows it needs are in its line buffer")
+        if plan.spill_bytes:
+            assumptions.append(f"{plan.spill_bytes / 1e6:.3g} MB of activation traffic through DRAM: line buffers "
+                               "too small for an edge's rows (written and read back)")
+    assumptions.append(f"chip standby leakage charged over the {engine} engine's latency")
+    return Result(flat, engine, ctx.cycle_ns, cycles, energy, records, writes, priced.area_um2, mapping,
                   assumptions, timeline, analytic_latency_cycles=bound,
-                  standby_power_w=priced.standby_power_w, reload_write_cycles=cached.reload_write_cycles)
+                  standby_power_w=priced.standby_power_w, reload_write_cycles=cached.reload_write_cycles,
+                  stall_cycles=stalls, bottleneck=bottleneck)
 
 
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:

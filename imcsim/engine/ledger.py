@@ -31,6 +31,8 @@ COMPONENTS: tuple[str, ...] = (
     "cell_read", "sense_amp", "adder_tree", "shift_accumulate", "control",
     "buffer", "noc", "dram", "digital_unit", "write", "leakage",
 )
+#: stall causes of the row engine (summary fields ``stall_cycles_<cause>``)
+STALL_CAUSES: tuple[str, ...] = ("input", "buffer", "compute", "noc", "dram", "write")
 PHASES: tuple[str, ...] = ("forward", "backward_error", "weight_gradient", "update", "reload")
 #: Reload attribution metrics of ``Result.summary()``, in report order (see the module docstring).
 RELOAD_METRICS: tuple[str, ...] = (
@@ -96,6 +98,10 @@ class Result:
     standby_power_w: float = 0.0
     #: cycles of the reloads' pool writes (the rest of the reload ops' cycles is the DRAM fetch)
     reload_write_cycles: float = 0.0
+    #: row engine: stall cycles by cause, summed over rows (events.STALL_CAUSES); empty otherwise
+    stall_cycles: dict[str, float] = field(default_factory=dict)
+    #: row engine: the op with the most time on the critical path
+    bottleneck: str | None = None
 
     @property
     def latency_ns(self) -> float:
@@ -155,6 +161,10 @@ class Result:
         }
         for c in COMPONENTS:
             rec[f"energy_{c}_pj"] = self.energy_pj.get(c, 0.0)
+        # stalls are timed by the row engine only; other engines leave them at 0
+        for c in STALL_CAUSES:
+            rec[f"stall_cycles_{c}"] = self.stall_cycles.get(c, 0.0)
+        rec["bottleneck_op"] = self.bottleneck or ""
         for key, value in self.mapping.items():
             if isinstance(value, (int, float, bool, str)):
                 rec[f"map_{key}"] = value

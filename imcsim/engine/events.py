@@ -1,0 +1,293 @@
+"""The row-pipelined, cycle-level event engine (SimPy) over a :class:`~imcsim.engine.plan.Plan`.
+
+Rules (the cycle-stepped reference in ``tests/cycle_reference.py`` implements the same ones, one clock
+cycle at a time, and the tests hold the two equal cycle for cycle):
+
+1. A task's rows run in order (sample by sample). Row ``g`` starts when (a) every input edge has
+   delivered the producer rows it needs (``Edge.need``), (b) every bounded output edge has a free row in
+   the consumer's line buffer (rows reserved - rows freed < ``cap``; the row is reserved then),
+   (c) without double buffering, the previous row has been delivered on every output edge.
+2. It then runs its stages in order; a stage on a contended resource waits for a unit of it.
+3. When its last stage ends the row is done: the producer rows below the next row's ``lo`` are freed on
+   every input edge, and the row is handed to every output edge (delivered at once inside a tile).
+4. An edge with transfer stages sends its rows in order: each stage (a NoC link, a DRAM channel) is
+   held for its cycles, then its delay (hop latency) passes; after the last one the row is delivered.
+5. **Arbitration.** At each instant, after every completion of that instant has been processed and every
+   request it caused has been made, each contended resource with a free unit grants the waiting requests
+   with the smallest keys: (0, task, row) for task rows, (1, edge, row) for transfers. (SimPy: the
+   grant is an event scheduled at the current time with a priority below SimPy's NORMAL, so it runs
+   after all same-time events.)
+6. Tasks of segment k start when barrier k - 1 ends; barrier k starts when every task and transfer of
+   segment k is done, and runs its stages one after the other.
+
+What it reports (:class:`RowTimeline`): latency, per-resource busy cycles, utilisation and longest queue,
+stall cycles by cause (``input``: waiting for producer rows; ``buffer``: a consumer's line buffer is
+full or, without double buffering, the last row not yet delivered; ``compute``: a busy macro, digital
+unit or buffer port; ``noc``: a busy link; ``dram``: a busy DRAM channel; ``write``: write drivers),
+summed over rows, and the critical path (the chain of rows and transfers that ended last, followed back
+through whatever each one waited for last) with its bottleneck op.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from imcsim.engine.ledger import STALL_CAUSES
+from imcsim.engine.plan import Plan
+from imcsim.engine.schedule import Interval
+
+#: SimPy's event priorities are URGENT = 0 and NORMAL = 1; arbitration runs after both at one instant.
+ARBITRATION = 2
+_CAUSE_OF_KIND = {"macros": "compute", "digital": "compute", "tile_buffer": "compute", "global_buffer": "compute",
+                  "link": "noc", "noc": "noc", "dram": "dram", "write": "write", "other": "compute"}
+
+
+@dataclass
+class RowTimeline:
+    """What the row engine returns (cycles throughout)."""
+
+    cycles: float
+    intervals: list[Interval] = field(default_factory=list)
+    events: int = 0
+    busy: dict[str, float] = field(default_factory=dict)
+    capacity: dict[str, int] = field(default_factory=dict)
+    longest_queue: dict[str, int] = field(default_factory=dict)
+    stalls: dict[str, float] = field(default_factory=dict)
+    critical_path: dict[str, float] = field(default_factory=dict)   # op -> cycles on the critical path
+    finish: dict[str, float] = field(default_factory=dict)          # op -> time its last row ended
+
+    def busy_cycles(self) -> dict[str, float]:
+        return dict(self.busy)
+
+    def utilisation(self) -> dict[str, float]:
+        return {r: b / (self.cycles * self.capacity.get(r, 1)) if self.cycles else 0.0 for r, b in self.busy.items()}
+
+    @property
+    def bottleneck(self) -> str | None:
+        return max(self.critical_path, key=self.critical_path.__getitem__) if self.critical_path else None
+
+
+class _Counter:
+    """A monotone count with waiters on thresholds (delivered, freed, done rows)."""
+
+    __slots__ = ("value", "waiters", "by")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.waiters: list[tuple[int, Any]] = []
+        self.by: Any = None  # the record that set the value last (critical path)
+
+    def set(self, value: int, by: Any) -> None:
+        self.value = value
+        self.by = by
+        if self.waiters:
+            keep = []
+            for n, ev in self.waiters:
+                if n <= value:
+                    ev.succeed(by)
+                else:
+                    keep.append((n, ev))
+            self.waiters = keep
+
+
+class _Arbiter:
+    """A contended resource: grants by smallest key after all events of an instant (rule 5)."""
+
+    __slots__ = ("env", "free", "queue", "scheduled", "seq", "longest", "last")
+
+    def __init__(self, env: Any, capacity: int) -> None:
+        self.env = env
+        self.free = capacity
+        self.queue: list[tuple[Any, int, Any]] = []
+        self.scheduled = False
+        self.seq = 0
+        self.longest = 0
+        self.last: Any = None  # record of the last release (critical path)
+
+    def request(self, key: Any) -> Any:
+        ev = self.env.event()
+        self.seq += 1
+        heapq.heappush(self.queue, (key, self.seq, ev))
+        self.longest = max(self.longest, len(self.queue))
+        self._kick()
+        return ev
+
+    def release(self, record: Any) -> None:
+        self.free += 1
+        self.last = record
+        self._kick()
+
+    def _kick(self) -> None:
+        if self.scheduled or not self.queue or self.free <= 0:
+            return
+        self.scheduled = True
+        ev = self.env.event()
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(self._grant)
+        self.env.schedule(ev, ARBITRATION)
+
+    def _grant(self, _ev: Any) -> None:
+        self.scheduled = False
+        while self.free > 0 and self.queue:
+            _, _, ev = heapq.heappop(self.queue)
+            self.free -= 1
+            ev.succeed(self.last)
+
+
+def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
+    """Run the plan under the rules of the module docstring."""
+    import simpy
+
+    env = simpy.Environment()
+    res = plan.resources
+    arb: list[_Arbiter | None] = [_Arbiter(env, r.capacity) if r.contended else None for r in res]
+    cause = [_CAUSE_OF_KIND.get(r.kind, "compute") for r in res]
+    busy = [0.0] * len(res)
+    stalls = dict.fromkeys(STALL_CAUSES, 0.0)
+    intervals: list[Interval] = []
+    n_events = [0]
+    tasks, edges = plan.tasks, plan.edges
+    delivered = [_Counter() for _ in edges]
+    freed = [_Counter() for _ in edges]
+    produced = [_Counter() for _ in edges]
+    reserved = [0] * len(edges)
+    totals = [t.total_rows for t in tasks]
+    finish: dict[str, float] = {}
+    last_record: list[Any] = [None]
+
+    # a record is (name, start, end, predecessor record) for the critical path
+    def hold(r: int, cycles: int, key: Any, name: str, sample: int, pred: Any):
+        """Stage on resource r (generator): returns the record of the hold."""
+        a = arb[r]
+        t0 = env.now
+        if a is not None:
+            granted_after = yield a.request(key)
+            if env.now > t0:
+                stalls[cause[r]] += env.now - t0
+                pred = granted_after if granted_after is not None else pred
+        start = env.now
+        yield env.timeout(cycles)
+        rec = (name, start, env.now, pred)
+        busy[r] += cycles
+        n_events[0] += 1
+        if record:
+            intervals.append(Interval(res[r].name, name, sample, start, env.now))
+        if a is not None:
+            a.release(rec)
+        return rec
+
+    def wait(counter: _Counter, n: int, why: str, pred: Any):
+        if counter.value >= n:
+            return pred
+        ev = env.event()
+        counter.waiters.append((n, ev))
+        t0 = env.now
+        by = yield ev
+        stalls[why] += env.now - t0
+        return by if by is not None else pred
+
+    def task_proc(ti: int):
+        t = tasks[ti]
+        total = totals[ti]
+        pred = None
+        for g in range(total):
+            for ei in t.in_edges:
+                pred = yield from wait(delivered[ei], edges[ei].need(g), "input", pred)
+            for ei in t.out_edges:
+                e = edges[ei]
+                if e.cap is not None:
+                    pred = yield from wait(freed[ei], reserved[ei] - e.cap + 1, "buffer", pred)
+                    reserved[ei] += 1
+            if not plan.double_buffering and g:
+                for ei in t.out_edges:
+                    pred = yield from wait(delivered[ei], g, "buffer", pred)
+            sample = g // t.rows
+            first = g % t.rows == 0
+            last_stage = len(t.stages) - 1
+            for si, (r, cycles) in enumerate(t.stages):
+                if first and si == last_stage:
+                    cycles += t.fill
+                pred = yield from hold(r, cycles, (0, ti, g), t.name, sample, pred)
+            for ei in t.in_edges:
+                e = edges[ei]
+                freed[ei].set(e.low(g + 1, total, totals[e.src]), pred)
+            for ei in t.out_edges:
+                produced[ei].set(g + 1, pred)
+                if not edges[ei].stages:
+                    delivered[ei].set(g + 1, pred)
+        finish[t.name] = env.now
+        last_record[0] = _later(last_record[0], pred)
+
+    def edge_proc(ei: int):
+        e = edges[ei]
+        name = f"{tasks[e.src].name}->{tasks[e.dst].name}"
+        pred = None
+        for j in range(totals[e.src]):
+            if produced[ei].value < j + 1:
+                ev = env.event()
+                produced[ei].waiters.append((j + 1, ev))
+                pred = yield ev
+            else:
+                pred = produced[ei].by if j + 1 == produced[ei].value else pred
+            for r, cycles, delay in e.stages:
+                pred = yield from hold(r, cycles, (1, ei, j), name, j // tasks[e.src].rows, pred)
+                if delay:
+                    yield env.timeout(delay)
+                    pred = (name + ":hop", env.now - delay, env.now, pred)
+            delivered[ei].set(j + 1, pred)
+        last_record[0] = _later(last_record[0], pred)
+
+    def barrier_proc(k: int, pred: Any):
+        for op, resource, cycles in plan.barriers[k]:
+            start = env.now
+            yield env.timeout(cycles)
+            pred = (op, start, env.now, pred)
+            n_events[0] += 1
+            if record:
+                intervals.append(Interval(resource, op, -1, start, env.now))
+        last_record[0] = _later(last_record[0], pred)
+
+    def run():
+        for k in range(plan.segments):
+            procs = [env.process(task_proc(i)) for i, t in enumerate(tasks) if t.segment == k]
+            procs += [env.process(edge_proc(i)) for i, e in enumerate(edges)
+                      if e.stages and tasks[e.src].segment == k]
+            if procs:
+                yield env.all_of(procs)
+            if k < len(plan.barriers):
+                yield from barrier_proc(k, last_record[0])
+
+    env.process(run())
+    env.run()
+    unfinished = [t.name for t in tasks if t.name not in finish]
+    if unfinished:
+        raise RuntimeError(f"row engine deadlock: {len(unfinished)} ops never finished, first {unfinished[0]}")
+    critical: dict[str, float] = {}
+    rec = last_record[0]
+    while rec is not None:
+        name, start, end, pred = rec
+        base = name.removesuffix(":hop")
+        critical[base] = critical.get(base, 0.0) + (end - start)
+        rec = pred
+    names = [r.name for r in res]
+    return RowTimeline(
+        cycles=float(env.now), intervals=intervals, events=n_events[0],
+        busy={n: b for n, b in zip(names, busy) if b},
+        capacity={r.name: r.capacity for r in res},
+        longest_queue={n: a.longest for n, a in zip(names, arb) if a is not None},
+        stalls=stalls, critical_path=critical, finish=finish)
+
+
+def _later(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b[2] >= a[2] else a
+
+
+RunFn = Callable[[Plan], RowTimeline]

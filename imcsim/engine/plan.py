@@ -1,0 +1,336 @@
+"""What each event of the row-pipelined engine costs: a priced step turned into row streams and edges.
+
+The plan is built from :class:`~imcsim.engine.costs.PricedStep` (so both engines price with one cost
+model: a layer's cycles come from ``circuit.macro.mvm_cycles`` through ``layer_cost``) and from the row
+dataflow (:mod:`imcsim.engine.dataflow`). It is plain data that :mod:`imcsim.engine.events` (SimPy) and
+the cycle-stepped reference of the tests both run, under the same rules.
+
+**Tasks.** One task per op, streaming its rows for every sample in turn (``rows x samples`` rows; sample
+b + 1's rows follow sample b's on the op's unit). Each row is a short sequence of *stages*, each a
+whole number of cycles (at least 1; the priced cycles rounded up) on one resource:
+
+- forward MVM row: the input rows and the output row through the tile buffer port
+  (``tile.buffer_bytes_per_cycle``; the op's buffer bytes per row), then the MVM steps of the row on the
+  layer's macros: ``(cycles - fill) / rows`` with the pipeline fill (``macro.pipeline_depth_cycles``)
+  added to the first row of each sample. Without replication this is ``W_out x`` the step cycles of
+  ``mvm_cycles``, so a layer's rows add up exactly to its priced cycles.
+- forward vector row (norm, activation, pooling, add): on the pooled digital units, ``max(ops /
+  (vector_ops_per_cycle x tiles), bytes / (buffer_bytes_per_cycle x tiles)) / rows``.
+- forward digital GEMM row (attention): operands through the global buffer port
+  (``chip.global_buffer_bytes_per_cycle``), then the pooled digital units.
+- every other op (backward, weight gradients: not row-pipelined): one row per sample holding its priced
+  stage, in the chain order of the priced step (the first one waits for the whole forward pass).
+
+**Edges.** A forward edge producer -> consumer carries the producer's rows (``row_bytes``) to the
+consumer's tile: over the NoC links of the XY route (each link ``ceil(row bits / noc_width_bits)``
+cycles, then ``noc_hop_latency_cycles``), or with no transfer event inside one tile. The consumer's
+input line buffer gets an equal share of its tile's buffer (``tile.buffer_kib`` over the edges that
+arrive at the tile), counted in rows; when that share cannot hold the edge's ``min_rows`` (a whole map
+for a global pool, the run-ahead of a residual shortcut), the edge **spills to DRAM**: each row is written
+to and read back from DRAM on one of ``chip.dram_channels`` channels (each ``bandwidth / channels``),
+and its traffic is priced (``spill_bytes``; energy added by :mod:`imcsim.engine.evaluation`).
+
+**Barriers.** Work the priced step runs once per step (reloads, updates, spills of stored tensors)
+stays a barrier: every task before it finishes, its stages run, then the next segment starts.
+
+**Resources.** Each stage names a resource with a capacity (1, or ``dram_channels``). A resource used by
+one stream only never contends (its rows are sequential anyway): the engine times it as a delay, not as
+a SimPy resource. ``chip.contention: false`` leaves only the macros contended.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from imcsim.engine.context import Context
+from imcsim.engine.costs import DIGITAL, POOL, PricedStep
+from imcsim.engine.dataflow import Dataflow, build_dataflow, op_rows
+from imcsim.engine.schedule import Barrier
+from imcsim.mapping.placement import POOL_NAME, Placement, place
+
+DRAM_RES = "dram"
+GBUF = "global_buffer"
+
+
+@dataclass
+class Resource:
+    name: str
+    capacity: int
+    kind: str            # macros | digital | tile_buffer | global_buffer | link | dram | noc | other
+    contended: bool = False
+    users: set = field(default_factory=set)
+
+
+@dataclass
+class Task:
+    name: str
+    node: str
+    phase: str
+    segment: int
+    rows: int                               # per sample
+    samples: int
+    stages: tuple[tuple[int, int], ...]     # (resource index, cycles) of every row
+    fill: int = 0                           # extra cycles on each sample's first row (last stage)
+    tile: int = 0
+    in_edges: list[int] = field(default_factory=list)
+    out_edges: list[int] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return self.rows * self.samples
+
+
+@dataclass
+class Edge:
+    src: int
+    dst: int
+    hi: list[int]           # per consumer row (of one sample): producer rows needed
+    lo: list[int]           # first producer row still read
+    src_rows: int
+    dst_rows: int
+    cap: int | None         # line-buffer rows (None: unbounded: DRAM or across a barrier)
+    stages: tuple[tuple[int, int, int], ...]   # per row: (resource, cycles, delay after)
+    row_bytes: float = 0.0
+    level: str = "tile"     # where its rows wait: tile (line buffer) | global (global buffer) | dram
+
+    @property
+    def spilled(self) -> bool:
+        return self.level == "dram"
+
+    def need(self, g: int) -> int:
+        """Producer rows (over the batch stream) the consumer's row ``g`` needs."""
+        b, r = divmod(g, self.dst_rows)
+        return b * self.src_rows + self.hi[r]
+
+    def low(self, g: int, total_dst: int, total_src: int) -> int:
+        """Producer rows freed once the consumer's rows before ``g`` are done."""
+        if g >= total_dst:
+            return total_src
+        b, r = divmod(g, self.dst_rows)
+        return b * self.src_rows + self.lo[r]
+
+
+@dataclass
+class Plan:
+    tasks: list[Task]
+    edges: list[Edge]
+    resources: list[Resource]
+    barriers: list[tuple[tuple[str, str, int], ...]]   # per segment boundary: (op, resource, cycles)
+    double_buffering: bool = True
+    spill_bytes: float = 0.0        # activation bytes written to DRAM (and read back once)
+    global_bytes: float = 0.0       # activation bytes staged in the global buffer (written, read back)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def segments(self) -> int:
+        return len(self.barriers) + 1
+
+
+def _cycles(x: float) -> int:
+    """A stage lasts a whole number of cycles, at least one."""
+    return max(1, math.ceil(x - 1e-9))
+
+
+class _Builder:
+    def __init__(self, ctx: Context, priced: PricedStep) -> None:
+        self.ctx, self.priced = ctx, priced
+        self.chip, self.tile = ctx.accel.chip, ctx.accel.tile
+        self.resources: list[Resource] = []
+        self.res_index: dict[str, int] = {}
+        self.tasks: list[Task] = []
+        self.task_index: dict[str, int] = {}
+        self.edges: list[Edge] = []
+        self.placement: Placement = place(ctx.mapping, self.chip.tiles, int(self.tile.macros or 1))
+        self.ops = {op.name: op for op in ctx.step.ops}
+        self.act_bytes = ctx.macro.in_bits / 8
+
+    def res(self, name: str, kind: str, capacity: int = 1) -> int:
+        i = self.res_index.get(name)
+        if i is None:
+            i = self.res_index[name] = len(self.resources)
+            self.resources.append(Resource(name, capacity, kind))
+        return i
+
+    def _kind(self, resource: str) -> str:
+        if resource.startswith(("macros", "sram_macros")):
+            return "macros"
+        return {DIGITAL: "digital", DRAM_RES: "dram", "noc": "noc"}.get(resource, "other")
+
+    def _tile_of(self, node: str, producers: list[str]) -> int:
+        home = self.placement.home
+        if node in home:
+            return home[node]
+        for p in producers:
+            return self.tasks[self.task_index[p]].tile
+        return 0
+
+    # ------------------------------------------------------------------ tasks
+    def forward_task(self, name: str, resource: str, cycles: float, segment: int, flow: Dataflow,
+                     producers: list[str]) -> Task:
+        op = self.ops[name]
+        rows = flow.rows[name]
+        port, nbytes = self.priced.port_bytes.get(name, ("", 0.0))
+        stages: list[tuple[int, int]] = []
+        fill = 0
+        kind = self._kind(resource)
+        layer = op.node if op.node in self.placement.home else None
+        if resource == POOL:
+            layer = POOL_NAME
+        tile = self._tile_of(layer or "", producers) if layer else self._tile_of(op.node, producers)
+        if op.kind == "mvm" and kind == "macros":
+            depth = int(self.ctx.macro.pipeline_depth_cycles)
+            fill = depth if cycles >= depth + rows else 0
+            if nbytes:
+                stages.append((self.res(f"tile_buffer:{tile}", "tile_buffer"),
+                               _cycles(nbytes / rows / self.tile.buffer_bytes_per_cycle)))
+            stages.append((self.res(resource, kind), _cycles((cycles - fill) / rows)))
+        elif op.kind == "gemm":
+            if nbytes:
+                stages.append((self.res(GBUF, "global_buffer"),
+                               _cycles(nbytes / rows / self.chip.global_buffer_bytes_per_cycle)))
+            stages.append((self.res(resource, kind), _cycles(cycles / rows)))
+        else:
+            port_cycles = nbytes / (self.tile.buffer_bytes_per_cycle * self.chip.tiles) if port == "tiles" else 0.0
+            stages.append((self.res(resource, kind), _cycles(max(cycles, port_cycles) / rows)))
+        return Task(name, op.node, op.phase, segment, rows, self.ctx.batch, tuple(stages), fill, tile)
+
+    def chain_task(self, name: str, resource: str, cycles: float, segment: int) -> Task:
+        op = self.ops.get(name.removesuffix(":noc"))
+        node = op.node if op else name
+        phase = op.phase if op else "forward"
+        stages = ((self.res(resource, self._kind(resource), self._capacity(resource)), _cycles(cycles)),)
+        return Task(name, node, phase, segment, 1, self.ctx.batch, stages)
+
+    def _capacity(self, resource: str) -> int:
+        return 1
+
+    def add_task(self, task: Task) -> int:
+        i = len(self.tasks)
+        self.tasks.append(task)
+        self.task_index[task.name] = i
+        for r, _ in task.stages:
+            self.resources[r].users.add(("task", i))
+        return i
+
+    def add_edge(self, edge: Edge) -> None:
+        i = len(self.edges)
+        self.edges.append(edge)
+        self.tasks[edge.src].out_edges.append(i)
+        self.tasks[edge.dst].in_edges.append(i)
+        for r, _, _ in edge.stages:
+            self.resources[r].users.add(("edge", i))
+
+    # ------------------------------------------------------------------ edges
+    def transfer_stages(self, src_tile: int, dst_tile: int, row_bytes: float) -> tuple[tuple[int, int, int], ...]:
+        bits = row_bytes * 8
+        hold = _cycles(bits / self.chip.noc_width_bits)
+        delay = int(round(self.chip.noc_hop_latency_cycles))
+        return tuple((self.res(f"link:{a}->{b}", "link"), hold, delay)
+                     for a, b in self.placement.route(src_tile, dst_tile))
+
+    def dram_stages(self, row_bytes: float) -> tuple[tuple[int, int, int], ...]:
+        per_channel_gb_s = self.chip.dram_bandwidth_gb_per_s / self.chip.dram_channels
+        cycles = _cycles(row_bytes / per_channel_gb_s / self.ctx.cycle_ns)  # bytes / (GB/s) = ns
+        r = self.res(DRAM_RES, "dram", self.chip.dram_channels)
+        return ((r, cycles, 0), (r, cycles, 0))
+
+    # ------------------------------------------------------------------ the whole plan
+    def build(self) -> Plan:
+        items = self.priced.items
+        forward = [(s.op, self.ops[s.op].node) for s in items
+                   if not isinstance(s, Barrier) and s.op in self.ops and self.ops[s.op].phase == "forward"]
+        flow = build_dataflow(self.ctx.step.graph, forward)
+        fwd_names = {name for name, _ in forward}
+        by_dst: dict[str, list] = {}
+        for e in flow.edges:
+            by_dst.setdefault(e.dst, []).append(e)
+        barriers: list[tuple[tuple[str, str, int], ...]] = []
+        segment = 0
+        prev_chain: int | None = None
+        pending_edges = []
+        for item in items:
+            if isinstance(item, Barrier):
+                barriers.append(tuple((s.op, s.resource, _cycles(s.cycles)) for s in item.stages))
+                segment += 1
+                continue
+            if item.op in fwd_names:
+                producers = [e.src for e in by_dst.get(item.op, ())]
+                t = self.add_task(self.forward_task(item.op, item.resource, item.cycles, segment, flow, producers))
+                pending_edges.extend((e, t) for e in by_dst.get(item.op, ()))
+                continue
+            if item.op.endswith(":noc") and item.op.removesuffix(":noc") in fwd_names:
+                continue  # replaced by the edges' transfers
+            t = self.add_task(self.chain_task(item.op, item.resource, item.cycles, segment))
+            if prev_chain is None:
+                srcs = [self.task_index[s] for s in flow.sinks]
+            else:
+                srcs = [prev_chain]
+            for s in srcs:
+                src = self.tasks[s]
+                self.add_edge(Edge(s, t, [src.rows], [0], src.rows, 1, None, ()))
+            prev_chain = t
+        self._forward_edges(pending_edges)
+        for r in self.resources:
+            if self.chip.contention or r.kind == "macros":
+                r.contended = len(r.users) >= 2
+        spill = sum(e.row_bytes * self.tasks[e.src].total_rows for e in self.edges if e.level == "dram")
+        staged = sum(e.row_bytes * self.tasks[e.src].total_rows for e in self.edges if e.level == "global")
+        return Plan(self.tasks, self.edges, self.resources, barriers, self.tile.double_buffering, spill, staged)
+
+    def _forward_edges(self, pending) -> None:
+        """Line buffers: per tile, the edges' minimum rows smallest first while they fit, the rest of the tile
+        buffer shared evenly as extra rows; an edge that does not fit its tile goes through the global buffer
+        (its minimum rows, while it has room), else through DRAM."""
+        graph = self.ctx.step.graph
+        tile_bytes = self.tile.buffer_kib * 1024
+        global_left = self.chip.global_buffer_kib * 1024
+        info = []
+        for e, t in pending:
+            s = self.task_index[e.src]
+            node = graph[self.tasks[s].node]
+            row_bytes = node.out_elems / op_rows(node.out_shape) * self.act_bytes
+            info.append((e, s, t, row_bytes))
+        by_tile: dict[int, list[int]] = {}
+        for i, (_e, s, t, _rb) in enumerate(info):
+            if self.tasks[s].segment == self.tasks[t].segment:
+                by_tile.setdefault(self.tasks[t].tile, []).append(i)
+        where: dict[int, tuple[str, int]] = {}
+        for _tile, idx in by_tile.items():
+            left = tile_bytes
+            local = []
+            for i in sorted(idx, key=lambda i: (info[i][0].min_rows * info[i][3], i)):
+                need_bytes = info[i][0].min_rows * info[i][3]
+                if need_bytes <= left:
+                    left -= need_bytes
+                    local.append(i)
+                elif need_bytes <= global_left:
+                    global_left -= need_bytes
+                    where[i] = ("global", info[i][0].min_rows)
+                else:
+                    where[i] = ("dram", 0)
+            for i in local:
+                extra = int(left / len(local) // info[i][3]) if info[i][3] else 0
+                where[i] = ("tile", info[i][0].min_rows + extra)
+        for i, (e, s, t, row_bytes) in enumerate(info):
+            src, dst = self.tasks[s], self.tasks[t]
+            hi, lo = [int(v) for v in e.need.hi], [int(v) for v in e.need.lo]
+            kind, cap = where.get(i, ("barrier", 0))
+            if kind == "barrier":
+                self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, None, (), row_bytes))
+            elif kind == "tile":
+                stages = self.transfer_stages(src.tile, dst.tile, row_bytes)
+                self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, cap, stages, row_bytes))
+            elif kind == "global":
+                port = _cycles(row_bytes / self.chip.global_buffer_bytes_per_cycle)
+                g = self.res(GBUF, "global_buffer")
+                self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, cap, ((g, port, 0), (g, port, 0)), row_bytes,
+                                   level="global"))
+            else:
+                self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, None, self.dram_stages(row_bytes), row_bytes,
+                                   level="dram"))
+
+
+def build_plan(ctx: Context, priced: PricedStep) -> Plan:
+    """The row-pipelined plan of a priced step (see the module docstring)."""
+    return _Builder(ctx, priced).build()
