@@ -175,6 +175,18 @@ def test_toggle_model_prices_toggles(sas):
     assert run.and_toggle_density < 0.25
 
 
+def test_local_mux_drives_only_the_sensed_entries(sas):
+    kw = dict(rows=16, cols=16, rows_parallel=4, sense_amps=8, node_nm=28, clock_mhz=500)
+    wl = MacroConfig(sas, **kw)
+    local = MacroConfig(sas, column_select="local_mux", **kw)
+    ev = wl.step_events(**TILE, input_density=0.5, and_density=0.25)
+    # word line: 80 pulses (0.5 x 8 x 10 x 2 column groups) x 16 cells x 0.28 fJ + 160 input bits x 1.98 fJ
+    assert wl.step_energy(ev).control_pj == pytest.approx((80 * 16 * 0.28 + 160 * 1.98) * 1e-3)
+    # local mux: the same pulses reach only the 8 sensed compute entries
+    assert local.step_energy(ev).control_pj == pytest.approx((80 * 8 * 0.28 + 160 * 1.98) * 1e-3)
+    assert local.step_energy(ev).cell_read_pj == wl.step_energy(ev).cell_read_pj
+
+
 def test_bad_organisation_inputs(sas):
     with pytest.raises(SpecError) as exc:
         small(sas, organisation="diagonal")

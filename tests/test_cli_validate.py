@@ -23,13 +23,15 @@ def test_list(capsys):
 
 
 def test_table_and_out_files(capsys, tmp_path):
-    cases = ["tsmc22-isscc2021-tops-per-w", "tu28-isscc2022-tops-per-w", "fp-smr-tops-per-w"]
+    cases = ["tsmc22-isscc2021-tops-per-w", "nvdcim-stt40-tops-per-w", "fp-smr-tops-per-w"]
     argv = ["validate", "--out", str(tmp_path)] + [a for c in cases for a in ("--case", c)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     for col in ("case", "source", "published", "simulated", "error_pct", "band", "verdict"):
         assert col in out.splitlines()[1]
-    assert "known deviation tu28-isscc2022-tops-per-w:" in out
+    assert "known deviation nvdcim-stt40-tops-per-w:" in out
+    # held-out silicon: tsmc22 (pass) and nvdcim (deviation); the fitted FP-SMR case is counted apart
+    assert "held-out silicon cases: 2, within their band: 1 (50 %); fitted silicon cases (not counted): 1" in out
     rows = list(csv.DictReader((tmp_path / "validation.csv").open()))
     assert [r["case"] for r in rows] == cases
     assert [r["verdict"] for r in rows] == ["pass", "known deviation", "fitted"]

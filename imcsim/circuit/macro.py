@@ -67,6 +67,11 @@ ORGANISATIONS = ("bit_column", "weight_column")
 #: 50 % activity (the convention of models that charge every gate, T6); ``toggle`` -- tree inputs that
 #: change between consecutive cycles (:mod:`imcsim.circuit.toggle`).
 ACTIVITY_MODELS = ("activity", "data_independent", "toggle")
+#: How a column group is selected when columns share a lane (sense_amps < cols): ``word_line`` -- the
+#: row's word line is pulsed across all ``cols`` cells and S of them are sensed (NVM arrays: the word line
+#: gates every cell's access transistor); ``local_mux`` -- ``cols / S`` cells share one compute entry
+#: through a local mux and the input line reaches only the S entries (SRAM DIMC "cell groups", T6).
+COLUMN_SELECTS = ("word_line", "local_mux")
 #: A clock above the unpipelined critical path: ``auto`` cuts the adder tree with priced pipeline
 #: registers; ``none`` refuses it (SpecError naming the highest clock).
 PIPELINES = ("auto", "none")
@@ -564,6 +569,7 @@ class MacroConfig:
     input_bits_per_cycle: int = 1
     activity_model: str = "activity"
     pipeline: str = "auto"
+    column_select: str = "word_line"
     gates: GateSet = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -588,7 +594,7 @@ class MacroConfig:
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise SpecError(_MACRO_FILE, name, v, "a positive number")
         for name, allowed in (("organisation", ORGANISATIONS), ("activity_model", ACTIVITY_MODELS),
-                              ("pipeline", PIPELINES)):
+                              ("pipeline", PIPELINES), ("column_select", COLUMN_SELECTS)):
             if getattr(self, name) not in allowed:
                 raise SpecError(_MACRO_FILE, name, getattr(self, name), ", ".join(allowed))
         _check_int("input_bits_per_cycle", self.input_bits_per_cycle, 1, 2, "1 or 2 (2: Booth radix-4 digits)")
@@ -613,7 +619,7 @@ class MacroConfig:
                    organisation=spec.organisation,
                    input_bits_per_cycle=spec.input_bits_per_cycle,
                    activity_model=spec.activity_model,
-                   pipeline=spec.pipeline)
+                   pipeline=spec.pipeline, column_select=spec.column_select)
 
     # -------------------------------------------------------------- derived geometry and timing
     # The derived figures below depend on the (frozen) configuration only; they are cached on the
@@ -728,7 +734,8 @@ class MacroConfig:
                            input_bits_per_cycle=self.input_bits_per_cycle)
 
     def step_energy(self, events: StepEvents) -> EnergyBreakdown:
-        return step_energy(events, self.prices, cols=self.cols, rows_parallel=self.rows_parallel,
+        line_cells = self.cols if self.column_select == "word_line" else self.sense_amps
+        return step_energy(events, self.prices, cols=line_cells, rows_parallel=self.rows_parallel,
                            bits_per_cell=self.bits_per_cell, acc_bits=self.acc_bits, tree_bits=self.tree_bits,
                            tree_register_bits=self.tree_register_bits)
 
@@ -764,7 +771,7 @@ class MacroConfig:
                 "organisation": self.organisation, "input_bits_per_cycle": self.input_bits_per_cycle,
                 "activity_model": self.activity_model, "clock_mhz": self.clock_mhz,
                 "max_unpipelined_clock_mhz": self.max_clock_mhz, "tree_delay_ns": self.tree_delay_ns,
-                "pipeline": self.pipeline, "tree_stages": self.tree_stages,
+                "pipeline": self.pipeline, "tree_stages": self.tree_stages, "column_select": self.column_select,
                 "tree_pipeline_register_bits": self.tree_register_bits * self.lanes,
                 "access_cycles": self.access_cycles, "lanes": self.lanes, "tree_input_bits": self.tree_bits,
                 "acc_bits": self.acc_bits, "pipeline_depth_cycles": self.pipeline_depth_cycles,

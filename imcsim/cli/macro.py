@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tree energy follows 1-products (default), every gate every cycle, or toggles")
     p.add_argument("--pipeline", choices=("auto", "none"), default="auto",
                    help="a clock above the unpipelined limit: auto adds priced pipeline registers, none refuses")
+    p.add_argument("--column-select", choices=("word_line", "local_mux"), default="word_line",
+                   help="with muxed columns: word line across the row (default) or local muxes to the sensed "
+                        "compute entries (SRAM cell groups)")
     p.add_argument("--input-density", type=float, default=None,
                    help="fraction of input bits that are 1 (default 0.5, an assumption)")
     p.add_argument("--and-density", type=float, default=None,
@@ -53,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
                             in_bits=args.in_bits, w_bits=args.w_bits, bits_per_cell=args.bits_per_cell,
                             node_nm=args.node, clock_mhz=args.clock, organisation=args.organisation,
                             input_bits_per_cycle=args.input_bits_per_cycle, activity_model=args.activity_model,
-                            pipeline=args.pipeline)
+                            pipeline=args.pipeline, column_select=args.column_select)
         rec = macro_summary(macro, input_density=args.input_density, and_density=args.and_density)
     except SpecError as exc:
         if exc.file != "<macro>":

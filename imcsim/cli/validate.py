@@ -39,6 +39,7 @@ def _short_source(source: str) -> str:
 def _run(args: argparse.Namespace) -> int:
     from imcsim.validate import load_cases, run_suite, select, write_outputs
     from imcsim.validate.calibration import calibration_report
+    from imcsim.validate.suite import hardware_summary_text
 
     cases = load_cases()
     chosen = select(cases, args.case)
@@ -68,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         for r in results:
             counts[r.verdict] = counts.get(r.verdict, 0) + 1
         print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items()))
+        print(hardware_summary_text(results))
         for r in results:
             if r.verdict == "known deviation":
                 print(f"known deviation {r.case.name}: {' '.join(r.case.known_deviation.split())}")

@@ -45,6 +45,9 @@ class MacroSpec(StrictModel):
     pipeline: Literal["auto", "none"] = Field(
         "auto", description="a clock above the unpipelined critical path: auto adds priced pipeline registers, "
                             "none is an error")
+    column_select: Literal["word_line", "local_mux"] = Field(
+        "word_line", description="muxed columns: the word line spans every cell of the row (word_line) or the "
+                                 "input line reaches only the sensed compute entries through local muxes (local_mux)")
 
     # Both periphery sizes are given relative to the array, so that an array-size sweep keeps them valid:
     # an adder tree never has more inputs than the array has rows, and the mux divides the columns.

@@ -94,6 +94,7 @@ class MacroSpec(StrictModel):
     input_bits_per_cycle: Literal[1, 2] = 1
     activity_model: Literal["activity", "data_independent", "toggle"] = "activity"
     pipeline: Literal["auto", "none"] = "auto"
+    column_select: Literal["word_line", "local_mux"] = "word_line"
 
 
 class Calibrates(StrictModel):

@@ -36,7 +36,7 @@ def build_macro(spec: MacroSpec, extra_overrides: dict[str, Any] | None = None) 
                        in_bits=spec.in_bits, w_bits=spec.w_bits, bits_per_cell=spec.bits_per_cell,
                        node_nm=spec.node_nm, clock_mhz=spec.clock_mhz, organisation=spec.organisation,
                        input_bits_per_cycle=spec.input_bits_per_cycle, activity_model=spec.activity_model,
-                       pipeline=spec.pipeline)
+                       pipeline=spec.pipeline, column_select=spec.column_select)
 
 
 def macro_record(spec: MacroSpec, extra_overrides: dict[str, Any] | None = None) -> dict[str, Any]:

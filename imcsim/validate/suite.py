@@ -76,6 +76,27 @@ def run_suite(cases: list[Case]) -> list[CaseResult]:
     return [run_case(c) for c in cases]
 
 
+def is_silicon(case: Case) -> bool:
+    """A macro case whose published figure was measured on a chip (tag S): what "held-out hardware" counts."""
+    return case.kind == "macro" and case.published.tag == "S"
+
+
+def hardware_summary(results: list[CaseResult]) -> dict[str, Any]:
+    """Held-out silicon cases (role validation) and how many land in their band; fitted silicon cases are
+    counted apart (they are calibration, not evidence)."""
+    held = [r for r in results if r.case.role == "validation" and is_silicon(r.case)]
+    within = sum(r.in_band for r in held)
+    return {"held_out_silicon": len(held), "within_band": within,
+            "within_band_pct": 100.0 * within / len(held) if held else 0.0,
+            "fitted_silicon": sum(r.case.role == "fitted" and is_silicon(r.case) for r in results)}
+
+
+def hardware_summary_text(results: list[CaseResult]) -> str:
+    h = hardware_summary(results)
+    return (f"held-out silicon cases: {h['held_out_silicon']}, within their band: {h['within_band']} "
+            f"({h['within_band_pct']:.0f} %); fitted silicon cases (not counted): {h['fitted_silicon']}")
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
@@ -120,7 +141,7 @@ def html_fragment(results: list[CaseResult]) -> str:
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     return (
         '<section class="imcsim-validation">\n<h2>Validation against published figures</h2>\n'
-        f"<p>{e(summary)}. Silicon macros: pass within a factor of 2; accounting claims: within the rounding "
+        f"<p>{e(summary)}; {e(hardware_summary_text(results))}. Silicon macros: pass within a factor of 2; accounting claims: within the rounding "
         "of the claim. <i>fitted</i> rows were used for calibration and are not evidence.</p>\n"
         "<style>.imcsim-validation table{border-collapse:collapse;font-size:90%}"
         ".imcsim-validation td,.imcsim-validation th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}"
