@@ -76,6 +76,7 @@ def _load_all() -> None:
         proxylessnas,
         resnet,
         skipnet,
+        snn_cifar,
         t5,
         tiny,
         vgg,

@@ -1,0 +1,356 @@
+"""Cycles and energy of an SNN on the IMC accelerator, one timestep of one layer at a time.
+
+Why per timestep: energy and latency of an SNN on IMC grow linearly with the timesteps ([DTSNN]); the
+dynamic-timestep exit stops a sample after t of T steps, so a sample's cost is "once + t steps".
+
+Per timestep (``docs/snn.md`` has the equations and what each rests on):
+
+- **Macro**: each weight layer fed by spikes runs its M MVM steps with ``in_bits = 1`` (one input plane:
+  no input bit-serial loop); spike counts (average pools of spikes) run ceil(log2(k + 1)) planes.
+  Priced by :func:`imcsim.circuit.macro.layer_cost` on the preset's macro with that input width, at the
+  layer's input-bit density (the spike rate) and AND density (spike rate x weight-bit density);
+  row-tile partial sums are added in the tile accumulator (acc_bits full adders each), as the engine does.
+- **Neurons** on the tile digital unit: every neuron is updated every timestep (integrate, compare,
+  reset; LIF adds the leak shift), at the preset's vector-op energy; the membrane is read from and
+  written back to the tile buffer at ``membrane_bits``; output spikes are written (1 bit each) and sent
+  one NoC hop to the next layer's tile; the next layer reads its input planes from the buffer.
+- **Other digital work**: pools and residual adds (one vector op per element and extra input), the
+  readout accumulation z_t += o_t (one op per class).
+- **Direct encoding**: the first layer runs once per sample at the macro's input precision (input from
+  the buffer, output current written at ``membrane_bits``); its neurons re-read that current every step.
+- **Exit unit** (dynamic timesteps only): softmax + entropy or max-confidence of z_t on one digital
+  unit after every timestep before the last; exp, log and divide are ``transcendental_ops`` vector ops.
+- **Standby**: SRAM buffers (and volatile cells) leak over the latency, as in the engine.
+
+Layers run one after another within a timestep and timesteps one after another (A: no layer
+pipelining across timesteps), so latency is linear in t. The INT8 CNN of the same graph is priced here
+by the same conventions (:func:`cnn_cost`) so that the comparison differs only in the SNN's choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
+from imcsim.circuit.macro import DEFAULT_AND_DENSITY, DEFAULT_INPUT_DENSITY, MacroConfig, layer_cost
+from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
+from imcsim.mapping.layer import map_layer
+from imcsim.snn.network import SNNNetwork, SpikeLayer
+from imcsim.snn.spec import ExitSpec, NeuronSpec
+
+#: Energy components of an SNN cost (pJ): the macro's six, then the digital unit, buffers, NoC, exit, standby.
+COMPONENTS: tuple[str, ...] = (*MACRO_COMPONENTS, "neuron", "digital", "buffer", "noc", "exit", "standby")
+
+#: Weight bits that are 1 (A: as the macro model's default, 0.25 / 0.5).
+WEIGHT_BIT_DENSITY = DEFAULT_AND_DENSITY / DEFAULT_INPUT_DENSITY
+NOC_HOPS = 1  # A: as the engine, a layer's output travels one hop
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Energy by component (pJ) and cycles of some work; costs add, and scale by a count."""
+
+    energy_pj: dict[str, float] = field(default_factory=dict)
+    cycles: float = 0.0
+
+    @property
+    def total_pj(self) -> float:
+        return float(sum(self.energy_pj.values()))
+
+    def __add__(self, other: Cost) -> Cost:
+        e = dict(self.energy_pj)
+        for k, v in other.energy_pj.items():
+            e[k] = e.get(k, 0.0) + v
+        return Cost(e, self.cycles + other.cycles)
+
+    def scaled(self, k: float) -> Cost:
+        return Cost({c: v * k for c, v in self.energy_pj.items()}, self.cycles * k)
+
+    def component(self, name: str) -> float:
+        return float(self.energy_pj.get(name, 0.0))
+
+
+def total(costs: Iterable[Cost]) -> Cost:
+    out = Cost()
+    for c in costs:
+        out = out + c
+    return out
+
+
+@dataclass(frozen=True)
+class Densities:
+    """Input-bit and AND densities of one layer (duck-types :class:`imcsim.circuit.activity.Activity`)."""
+
+    in_bits: int
+    w_bits: int
+    mean_input_density: float
+    mean_and_density: float
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """The accelerator an SNN runs on: a preset (chip, tile, digital unit) and its macro."""
+
+    accel: AcceleratorSpec
+    macro: MacroConfig
+
+    @cached_property
+    def _by_bits(self) -> dict[int, MacroConfig]:
+        return {self.macro.in_bits: self.macro}
+
+    def macro_for(self, in_bits: int) -> MacroConfig:
+        """The same macro presented ``in_bits`` input planes per MVM step (1 for spikes)."""
+        m = self._by_bits.get(in_bits)
+        if m is None:
+            m = self._by_bits[in_bits] = dataclasses.replace(self.macro, in_bits=in_bits)
+        return m
+
+    @property
+    def cycle_ns(self) -> float:
+        return self.macro.cycle_ns
+
+    @property
+    def vector_op_pj(self) -> float:
+        return float(self.accel.tile.digital_unit.energy_pj_per_vector_op)
+
+    @property
+    def vector_ops_per_cycle_chip(self) -> float:
+        """Neuron updates spread over every tile's digital unit (as the engine pools them)."""
+        return float(self.accel.tile.digital_unit.vector_ops_per_cycle * self.accel.chip.tiles)
+
+    @property
+    def vector_ops_per_cycle_tile(self) -> float:
+        return float(self.accel.tile.digital_unit.vector_ops_per_cycle)
+
+    @property
+    def buffer_read_pj_per_byte(self) -> float:
+        return float(self.accel.tile.buffer_read_pj_per_byte)
+
+    @property
+    def buffer_write_pj_per_byte(self) -> float:
+        return float(self.accel.tile.buffer_write_pj_per_byte)
+
+    @property
+    def tile_buffer_bytes(self) -> float:
+        return float(self.accel.tile.buffer_kib * 1024 * self.accel.chip.tiles)
+
+    def noc(self, bits: float) -> Cost:
+        """``bits`` sent one hop: link energy and (bits / width + hop latency) cycles."""
+        c = self.accel.chip
+        if bits <= 0:
+            return Cost()
+        return Cost({"noc": bits * NOC_HOPS * c.tile_pitch_mm * c.noc_energy_pj_per_bit_per_mm},
+                    bits / c.noc_width_bits + NOC_HOPS * c.noc_hop_latency_cycles)
+
+    @cached_property
+    def standby_power_w(self) -> float:
+        """Volatile cells of every macro plus the SRAM buffers (the engine's standby rule)."""
+        a, m = self.accel, self.macro
+        cells = a.n_macros * m.rows * m.cols * m.bits_per_cell
+        sram_kib = a.chip.global_buffer_kib + a.chip.tiles * a.tile.buffer_kib
+        return cells * m.device.leakage_w_per_bit + sram_kib * a.chip.sram_leakage_uw_per_kib * 1e-6
+
+    def standby(self, cycles: float) -> Cost:
+        """Standby energy over ``cycles``: W x ns = nJ, x 1e3 -> pJ."""
+        return Cost({"standby": self.standby_power_w * cycles * self.cycle_ns * 1e3}, 0.0)
+
+
+def load_hardware(preset: str = "acc-sas-mram", device: str | None = None,
+                  overrides: dict[str, Any] | None = None) -> Hardware:
+    """An accelerator preset (name or path) with optional device and dotted overrides."""
+    from imcsim.device.library import load_device
+
+    accel = load_accelerator(preset, overrides)
+    dev = load_device(device or accel.macro.device)
+    return Hardware(accel, MacroConfig.from_spec(accel.macro, accel.chip.node_nm, accel.chip.clock_mhz, device=dev))
+
+
+# ---------------------------------------------------------------------------------------------- pieces
+def mvm_cost(hw: Hardware, layer: SpikeLayer, in_bits: int, input_density: float, and_density: float) -> Cost:
+    """One pass of a weight layer (its M MVM steps) at ``in_bits`` planes and the given densities:
+    macro energy by component and cycles, row-tile partial sums, and the input planes read from the
+    tile buffer (in_elems x in_bits / 8 bytes)."""
+    macro = hw.macro_for(in_bits)
+    lm = map_layer(layer.node, macro)
+    lc = layer_cost(macro, lm.tiles, lm.m, Densities(in_bits, macro.w_bits, input_density, and_density))
+    energy = dict(zip(MACRO_COMPONENTS, map(float, lc.energy.values())))
+    partial_adds = max(lm.row_tiles - 1, 0) * lm.m * lm.n * lm.groups
+    energy["shift_accumulate"] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
+    energy["buffer"] = layer.node.in_elems * in_bits / 8 * hw.buffer_read_pj_per_byte
+    return Cost(energy, float(lc.cycles))
+
+
+def neuron_cost(hw: Hardware, neurons: int, neuron: NeuronSpec, reads_stored_current: bool = False) -> Cost:
+    """One timestep of a neuron layer: ``ops_per_update`` vector ops per neuron on the digital units of all
+    tiles, membrane read + write at ``membrane_bits``, spikes written (1 bit each) and sent one hop; a
+    direct-encoded layer also re-reads its stored input current (``membrane_bits``)."""
+    ops = neurons * neuron.ops_per_update
+    mb = neuron.membrane_bytes
+    buf = neurons * mb * (hw.buffer_read_pj_per_byte + hw.buffer_write_pj_per_byte)
+    buf += neurons / 8 * hw.buffer_write_pj_per_byte
+    if reads_stored_current:
+        buf += neurons * mb * hw.buffer_read_pj_per_byte
+    own = Cost({"neuron": ops * hw.vector_op_pj, "buffer": buf}, ops / hw.vector_ops_per_cycle_chip)
+    return own + hw.noc(neurons)
+
+
+def digital_cost(hw: Hardware, ops: float, component: str = "digital", per_tile: bool = False) -> Cost:
+    """``ops`` vector operations on the digital units (all tiles pooled, or one tile's)."""
+    rate = hw.vector_ops_per_cycle_tile if per_tile else hw.vector_ops_per_cycle_chip
+    return Cost({component: ops * hw.vector_op_pj}, ops / rate)
+
+
+def exit_ops(classes: int, spec: ExitSpec) -> int:
+    """Vector ops of one exit evaluation on z_t (K classes, X = ``transcendental_ops``):
+
+    - both: max of z (K compares) and z - max (K subtracts), for a stable softmax; 'mean' adds K scalings;
+    - entropy: per class exp, divide by the sum, log (3X), sum of exps, p x log p, sum (3 ops); then the
+      normalisation by log K and the compare (2 ops);
+    - confidence: per class exp (X) and the sum (1); then 1 / sum (X) and the compare (1).
+    """
+    k, x = classes, spec.transcendental_ops
+    base = 2 * k + (k if spec.accumulate == "mean" else 0)
+    if spec.rule == "entropy":
+        return base + k * (3 * x + 3) + 2
+    if spec.rule == "confidence":
+        return base + k * (x + 1) + x + 1
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- activity
+@dataclass(frozen=True)
+class ActivityTable:
+    """Densities every weight layer sees at every timestep, and where they come from.
+
+    ``layer_densities[name][t]`` is (input-bit density, AND density) of layer ``name`` at timestep t
+    (0-based; the direct-encoded layer has one entry); ``spike_rates[neuron][t]`` the firing rates.
+    """
+
+    layer_densities: dict[str, list[tuple[float, float]]]
+    spike_rates: dict[str, list[float]]
+    source: str   # "functional run" | "given table" | "default (A)"
+
+
+def activity_from_rates(net: SNNNetwork, timesteps: int, rates: dict[str, list[float]] | None = None,
+                        default_rate: float = 0.15, source: str | None = None) -> ActivityTable:
+    """Densities from spike rates per neuron layer and timestep (missing layers: ``default_rate``).
+
+    A layer fed by spikes sees its source's rate as input-bit density; a layer fed by spike counts the
+    same (A: each count plane about as dense as the spikes); AND density = input density x weight-bit
+    density 0.5 (A). The direct-encoded layer takes the macro's default 0.5 / 0.25 (A).
+    """
+    rates = dict(rates or {})
+    full: dict[str, list[float]] = {}
+    for neuron in net.neurons:
+        r = rates.get(neuron, [default_rate] * timesteps)
+        if len(r) == 1:
+            r = list(r) * timesteps
+        full[neuron] = [float(v) for v in r[:timesteps]]
+    dens: dict[str, list[tuple[float, float]]] = {}
+    for layer in net.layers:
+        if layer.once:
+            dens[layer.name] = [(DEFAULT_INPUT_DENSITY, DEFAULT_AND_DENSITY)]
+        else:
+            dens[layer.name] = [(r, r * WEIGHT_BIT_DENSITY) for r in full[layer.source]]
+    src = source or ("given table" if rates else "default (A)")
+    return ActivityTable(dens, full, src)
+
+
+# ---------------------------------------------------------------------------------------------- network
+@dataclass(frozen=True)
+class SNNCost:
+    """An SNN's cost split the way the exit needs it: once per sample, each timestep, one exit evaluation."""
+
+    once: Cost                    # direct-encoded layers + the final argmax
+    steps: tuple[Cost, ...]       # timestep t = 1..T (index t - 1)
+    exit_eval: Cost               # one exit-unit evaluation (zero when the rule is 'none'/'histogram')
+    hw: Hardware
+    layers: tuple[dict[str, Any], ...]   # per-layer, per-timestep records (for tables)
+
+    @property
+    def timesteps(self) -> int:
+        return len(self.steps)
+
+    def at_exit(self, t: int, evaluated: bool = True) -> Cost:
+        """Cost of a sample that stops after timestep t (1..T): once + steps 1..t + min(t, T - 1) exit
+        evaluations (none at T: the last step needs no decision) + standby over its latency."""
+        if not 1 <= t <= self.timesteps:
+            raise ValueError(f"exit timestep {t} outside 1..{self.timesteps}")
+        c = self.once + total(self.steps[:t])
+        if evaluated:
+            c = c + self.exit_eval.scaled(min(t, self.timesteps - 1))
+        return c + self.hw.standby(c.cycles)
+
+
+def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: ActivityTable, timesteps: int,
+             exit_spec: ExitSpec | None = None) -> SNNCost:
+    """Price the SNN form of a network: the once-per-sample part, every timestep, one exit evaluation."""
+    once = Cost()
+    steps = [Cost() for _ in range(timesteps)]
+    records: list[dict[str, Any]] = []
+    direct_neurons: set[str] = set()
+    for layer in net.layers:
+        feeds = _neuron_fed_by(net, layer.name)
+        if layer.once:
+            bits = hw.macro.in_bits
+            d_in, d_and = activity.layer_densities[layer.name][0]
+            c = mvm_cost(hw, layer, bits, d_in, d_and)
+            c = c + Cost({"buffer": layer.node.out_elems * neuron.membrane_bytes * hw.buffer_write_pj_per_byte})
+            once = once + c
+            if feeds:
+                direct_neurons.add(feeds)
+            records.append(_record(layer.name, "once", bits, d_in, d_and, c))
+            continue
+        for t in range(timesteps):
+            d_in, d_and = activity.layer_densities[layer.name][t]
+            c = mvm_cost(hw, layer, layer.in_bits, d_in, d_and)
+            steps[t] = steps[t] + c
+            records.append(_record(layer.name, t + 1, layer.in_bits, d_in, d_and, c))
+    for name, n in net.neurons.items():
+        c = neuron_cost(hw, n, neuron, reads_stored_current=name in direct_neurons)
+        for t in range(timesteps):
+            steps[t] = steps[t] + c
+    extra = sum(w.ops for w in net.work) + net.classes  # pools, residual adds, z_t += o_t
+    for t in range(timesteps):
+        steps[t] = steps[t] + digital_cost(hw, extra)
+    once = once + digital_cost(hw, net.classes, per_tile=True)  # the final argmax
+    spec = exit_spec or ExitSpec()
+    ev = digital_cost(hw, exit_ops(net.classes, spec), component="exit", per_tile=True)
+    return SNNCost(once, tuple(steps), ev, hw, tuple(records))
+
+
+def _neuron_fed_by(net: SNNNetwork, weight_layer: str) -> str | None:
+    """The neuron layer a weight layer's current drives (through norms and adds), if any."""
+    frontier = [weight_layer]
+    while frontier:
+        name = frontier.pop()
+        for node in net.graph.consumers(name):
+            if node.op == "act":
+                return node.name
+            if node.op in ("norm", "add"):
+                frontier.append(node.name)
+    return None
+
+
+def _record(name: str, t: int | str, bits: int, d_in: float, d_and: float, c: Cost) -> dict[str, Any]:
+    return {"layer": name, "timestep": t, "in_bits": bits, "input_density": d_in, "and_density": d_and,
+            "cycles": c.cycles, "energy_pj": c.total_pj}
+
+
+def cnn_cost(hw: Hardware, net: SNNNetwork) -> Cost:
+    """The INT8 CNN of the same graph on the same accelerator, by the same conventions: every weight
+    layer at the macro's input precision and default activity (A: 0.5 / 0.25), activations (1 byte) read
+    and written through the tile buffer and sent one hop, ReLU / pools / adds one vector op per element."""
+    c = Cost()
+    bits = hw.macro.in_bits
+    for layer in net.layers:
+        m = mvm_cost(hw, layer, bits, DEFAULT_INPUT_DENSITY, DEFAULT_AND_DENSITY)
+        m = m + Cost({"buffer": layer.node.out_elems * bits / 8 * hw.buffer_write_pj_per_byte})
+        c = c + m + hw.noc(layer.node.out_elems * bits)
+    relu = sum(net.neurons.values())
+    c = c + digital_cost(hw, relu + sum(w.ops for w in net.work)) + digital_cost(hw, net.classes, per_tile=True)
+    return c + hw.standby(c.cycles)

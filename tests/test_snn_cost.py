@@ -1,0 +1,152 @@
+"""SNN pricing: one layer by hand, linearity in T, the exit unit, the static/dynamic/INT8 comparison."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from imcsim.circuit.macro import layer_cost
+from imcsim.errors import SpecError
+from imcsim.mapping.layer import map_layer
+from imcsim.snn.cost import (
+    Densities,
+    activity_from_rates,
+    cnn_cost,
+    exit_ops,
+    load_hardware,
+    mvm_cost,
+    neuron_cost,
+    snn_cost,
+)
+from imcsim.snn.exits import two_point_histogram
+from imcsim.snn.network import snn_form
+from imcsim.snn.results import compare
+from imcsim.snn.spec import ExitSpec, NeuronSpec
+from imcsim.workload import zoo
+from imcsim.workload.graph import GraphBuilder
+
+
+@pytest.fixture(scope="module")
+def hw():
+    return load_hardware("acc-sas-mram")
+
+
+def _mlp():
+    """input (64,) -> fc0 64->32 (direct encoding) -> relu (32 neurons) -> fc1 32->10 (readout)."""
+    b = GraphBuilder("mlp", (64,))
+    x = b.act(b.linear(b.input, 32, bias=False, name="fc0"), "relu", name="spk0")
+    b.linear(x, 10, bias=False, name="fc1", tags=("classifier",))
+    return b.build()
+
+
+def test_snn_form_of_the_mlp():
+    net = snn_form(_mlp())
+    assert [(x.name, x.input, x.in_bits, x.source, x.once) for x in net.layers] == [
+        ("fc0", "image", 0, None, True), ("fc1", "spikes", 1, "spk0", False)]
+    assert net.neurons == {"spk0": 32} and net.readout == "fc1" and net.classes == 10
+
+
+def test_spike_layer_cycles_and_energy_by_hand(hw):
+    # acc-sas-mram macro: 256 x 256 SAS-MRAM cells, 64 rows per adder tree, 4:1 column mux -> 64 sense amps,
+    # 8-bit weights in 8 one-bit columns, 5.0 fJ per read bit (card), AND factor 1, 500 MHz (2 ns).
+    net = snn_form(_mlp())
+    fc1 = net.layer("fc1")
+    c = mvm_cost(hw, fc1, 1, 0.2, 0.1)
+    m1 = hw.macro_for(1)
+    assert (m1.rows, m1.rows_parallel, m1.sense_amps, m1.in_bits, m1.access_cycles) == (256, 64, 64, 1, 1)
+    # fc1: K = 32 rows, N = 10 weights x 8 columns = 80 columns, M = 1 step.
+    # cycles = 1 plane x ceil(32 / 64) row groups x ceil(80 / 64) column groups = 2, + the pipeline fill
+    assert c.cycles == 2 + m1.pipeline_depth_cycles
+    # cell reads = 0.2 x 1 plane x 32 x 80 = 512 -> 512 x 5.0 fJ x 1.0 = 2.56 pJ
+    assert c.energy_pj["cell_read"] == pytest.approx(2.56)
+    # the same layer with 8-bit inputs at the same density reads 8 planes: 8x the cells, 8x the cycles
+    c8 = mvm_cost(hw, fc1, 8, 0.2, 0.1)
+    assert c8.energy_pj["cell_read"] == pytest.approx(8 * 2.56)
+    assert c8.cycles - hw.macro.pipeline_depth_cycles == 8 * 2
+    # the macro components are layer_cost's at 1-bit inputs (one tile, no row-tile partial sums)
+    lm = map_layer(fc1.node, m1)
+    ref = layer_cost(m1, lm.tiles, lm.m, Densities(1, 8, 0.2, 0.1))
+    assert c.energy_pj["shift_accumulate"] == pytest.approx(ref.energy.shift_accumulate_pj)
+    # input planes from the tile buffer: 32 inputs x 1 bit / 8 = 4 bytes x 1.5 pJ/B = 6 pJ
+    assert c.energy_pj["buffer"] == pytest.approx(6.0)
+
+
+def test_neuron_layer_by_hand(hw):
+    # 32 LIF neurons, 16-bit membranes: 4 ops each (integrate, leak, compare, reset) = 128 ops x 0.56 pJ
+    c = neuron_cost(hw, 32, NeuronSpec(kind="lif", membrane_bits=16))
+    assert c.energy_pj["neuron"] == pytest.approx(128 * 0.56)
+    # membrane read + write: 32 x 2 B x (1.5 + 1.8) = 211.2 pJ; spikes written: 32 / 8 B x 1.8 = 7.2 pJ
+    assert c.energy_pj["buffer"] == pytest.approx(211.2 + 7.2)
+    # 32 spike bits one hop of 1 mm at 0.04 pJ/bit/mm = 1.28 pJ
+    assert c.energy_pj["noc"] == pytest.approx(1.28)
+    # cycles: 128 ops / (32 ops/cycle x 64 tiles) = 0.0625, + NoC 32 / 128 bits + 1 hop = 1.25
+    assert c.cycles == pytest.approx(0.0625 + 1.25)
+    # IF: 3 ops per neuron; a direct-encoded layer re-reads its stored current (32 x 2 B x 1.5 = 96 pJ)
+    c_if = neuron_cost(hw, 32, NeuronSpec(kind="if"), reads_stored_current=True)
+    assert c_if.energy_pj["neuron"] == pytest.approx(96 * 0.56)
+    assert c_if.energy_pj["buffer"] == pytest.approx(211.2 + 7.2 + 96.0)
+
+
+def test_exit_unit_ops_by_hand():
+    # K = 10, X = 4: stable softmax 2K = 20; entropy K (3X + 3) = 150, + 2 -> 172
+    assert exit_ops(10, ExitSpec(rule="entropy", threshold=0.5)) == 20 + 150 + 2
+    # confidence: 20 + K (X + 1) = 50, + X + 1 = 5 -> 75; the mean form scales z by 1/t: + K
+    assert exit_ops(10, ExitSpec(rule="confidence", threshold=0.5)) == 75
+    assert exit_ops(10, ExitSpec(rule="confidence", threshold=0.5, accumulate="mean")) == 85
+    assert exit_ops(10, ExitSpec()) == 0
+
+
+@pytest.mark.parametrize("name", ["vgg16-cifar", "resnet19"])
+def test_static_snn_energy_and_latency_linear_in_t(hw, name):
+    net = snn_form(zoo.build(name))
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 6), 6)
+    costs = [sc.at_exit(t, evaluated=False) for t in range(1, 7)]
+    de = [b.total_pj - a.total_pj for a, b in zip(costs, costs[1:])]
+    dl = [b.cycles - a.cycles for a, b in zip(costs, costs[1:])]
+    assert all(d > 0 for d in de)
+    assert max(de) == pytest.approx(min(de), rel=1e-9) and max(dl) == pytest.approx(min(dl), rel=1e-9)
+    # the intercept is the direct-encoded first layer (8 input planes) and the argmax
+    assert costs[0].total_pj - de[0] == pytest.approx(sc.once.total_pj + sc.hw.standby(sc.once.cycles).total_pj)
+
+
+def test_energy_follows_the_spikes(hw):
+    net = snn_form(zoo.build("vgg16-cifar"))
+    lo = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 1, default_rate=0.05), 1).steps[0]
+    hi = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 1, default_rate=0.30), 1).steps[0]
+    assert hi.energy_pj["cell_read"] == pytest.approx(6 * lo.energy_pj["cell_read"])
+    assert hi.cycles == lo.cycles  # no event-driven skipping: a cycle per plane whatever the spikes
+
+
+def test_dynamic_vs_static_and_cnn(hw):
+    net = snn_form(zoo.build("vgg16-cifar"))
+    spec = ExitSpec(rule="entropy", threshold=0.5)
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 4), 4, spec)
+    hist = two_point_histogram(1.46, 4)
+    assert hist == pytest.approx([0.54, 0.46, 0.0, 0.0])
+    recs = compare(sc, cnn_cost(hw, net), hist)
+    cnn, st, dy = recs
+    assert st["edp_vs_static"] == 1.0 and dy["timesteps_avg"] == pytest.approx(1.46)
+    assert 0 < dy["exit_share"] < 1e-3  # one evaluation of ~172 ops per sample
+    # energy and latency are linear in t, so the dynamic averages are E(1) + 0.46 (E(2) - E(1))
+    e1, e2 = sc.at_exit(1).total_pj, sc.at_exit(2).total_pj
+    assert dy["energy_pj"] == pytest.approx(0.54 * e1 + 0.46 * e2)
+    assert dy["edp_pj_ns"] == pytest.approx(dy["energy_pj"] * dy["latency_ns"])
+    assert cnn["energy_pj"] > st["energy_pj"]
+
+
+def test_unsupported_ops_are_refused():
+    with pytest.raises(SpecError, match="relu6"):
+        snn_form(zoo.build("tiny-cnn"))
+    b = GraphBuilder("bad", (16,))
+    x = b.linear(b.input, 8, name="fc0")
+    b.linear(x, 4, name="fc1")
+    with pytest.raises(SpecError, match="node fc1"):
+        snn_form(b.build())
+
+
+def test_spike_count_inputs_take_enough_planes():
+    net = snn_form(zoo.build("resnet19"))
+    # 2x2 average pool of spikes: counts 0..4 -> 3 planes; 8x8 global pool: 0..64 -> 7 planes
+    assert net.layer("layer2.0.downsample.1").in_bits == 3 == math.ceil(math.log2(5))
+    assert net.layer("fc1").in_bits == 7 == math.ceil(math.log2(65))
