@@ -50,7 +50,7 @@ def test_show_t5_seq_len(capsys):
 
 def test_errors_are_one_line_exit_2():
     for argv, needle in [
-        (["workloads", "show", "resnet19"], "unknown workload 'resnet19'"),
+        (["workloads", "show", "resnet20"], "unknown workload 'resnet20'"),
         (["workloads", "show", "flan-t5-large", "--resolution", "224"], "<flags>: resolution"),
         (["workloads", "show", "resnet18", "--batch", "0"], "<flags>: batch"),
     ]:

@@ -45,8 +45,8 @@ def test_overrides():
 
 
 def test_unknown_name_lists_known_ones():
-    with pytest.raises(SpecError, match="unknown workload 'resnet19'") as exc:
-        load_workload("resnet19")
+    with pytest.raises(SpecError, match="unknown workload 'resnet20'") as exc:
+        load_workload("resnet20")
     assert all(n in str(exc.value) for n in BUILTIN)
 
 

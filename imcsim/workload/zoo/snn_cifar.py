@@ -4,8 +4,8 @@ Layouts follow the authors' published code ([SEENN-CODE], ``models/resnet.py``, 
 every ``act`` node (ReLU here) is where the SNN has a LIF neuron, so :mod:`imcsim.snn` turns these
 graphs into spiking networks and the engine prices them as INT8 CNNs of the same shape.
 
-- ``resnet19``: 3x3 stem conv (stride 1) to 16 x width_mult channels, BN, neuron; pre-activation basic
-  blocks in three stages [3, 3, 2] of 1x, 2x, 4x the stem width (width_mult 8: 128/256/512); a
+- ``resnet19``: 3x3 stem conv (stride 1) to 16 x ``width`` channels (the code's width_mult), BN, neuron;
+  pre-activation basic blocks in three stages [3, 3, 2] of 1x, 2x, 4x the stem width (8: 128/256/512); a
   projection shortcut is a stride-sized average pool, then a 1x1 conv and BN; global average pool, FC.
 - ``vgg16-cifar``: configuration D (13 3x3 convs with bias, BN, neuron) with 2x2 **average** pools and
   no pool after the last stage, then a global average pool and a single FC of 512 inputs.
@@ -36,12 +36,12 @@ def _preact_basic(b: GraphBuilder, x: str, name: str, out_ch: int, stride: int) 
 
 
 @register("resnet19", "ResNet-19 of the DT-SNN/SEENN code (pre-activation basic blocks [3,3,2]), 32x32")
-def resnet19(resolution: int = 32, classes: int = 10, width_mult: int = 8) -> Graph:
-    if width_mult < 1:
-        raise ValueError(f"width_mult {width_mult} < 1")
+def resnet19(resolution: int = 32, classes: int = 10, width: float = 8) -> Graph:
+    if width < 1 or int(width) != width:
+        raise ValueError(f"width {width} is not a whole number >= 1")
     b = GraphBuilder("resnet19", (3, resolution, resolution), resolution=resolution, classes=classes,
-                     width_mult=width_mult)
-    w0 = 16 * width_mult
+                     width=width)
+    w0 = 16 * int(width)
     x = b.act(b.norm(b.conv(b.input, w0, 3, 1, name="conv1", tags=("stem",)), "bn", name="bn"), "relu",
               name="spike")
     for stage, (n, mult) in enumerate(zip((3, 3, 2), (1, 2, 4)), start=1):
