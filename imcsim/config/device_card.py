@@ -12,8 +12,10 @@ device name without importing the cost models.
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field
 
@@ -26,6 +28,7 @@ TECHNOLOGIES = ("sas_mram", "sot_mram", "stt_mram", "reram", "sram")
 PRESET_PREFIX = "acc-"  # accelerator presets share devices/ and are not device cards
 OVERRIDES_FILE = "<overrides>"
 Tag = Literal["S", "T", "D", "A"]
+M = TypeVar("M", bound=StrictModel)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,27 +260,35 @@ def load_card(name_or_path: str | Path, overrides: dict[str, Any] | None = None)
     """
     ref = str(name_or_path)
     path = resolve_card_path(ref) if not isinstance(name_or_path, Path) else name_or_path
-    chain, merged = _resolve(path, [])
+    chain, merged = resolve_card_chain(path, [])
     root_tech = merged["technology"]
     if overrides:
         _apply_overrides(merged, overrides, root_tech)
     return _build(merged, chain)
 
 
-def _resolve(path: Path, seen: list[Path]) -> tuple[list[str], dict[str, Any]]:
-    """Read ``path`` and its ancestors; return the chain and the merged raw content."""
+def resolve_card_chain(path: Path, seen: list[Path], *, file_model: type[CardFile] = CardFile,
+             find_parent: Callable[..., Path] = resolve_card_path,
+             unit_of: Callable[[str, str], str | None] | None = None) -> tuple[list[str], dict[str, Any]]:
+    """Read ``path`` and its ancestors; return the chain and the merged raw content.
+
+    Other sourced cards (sensor cards, :mod:`imcsim.frontend.card`) resolve through this same function
+    with their own ``file_model`` (a :class:`CardFile` subclass fixing ``kind`` and ``technology``),
+    parent lookup and unit table, so every card kind inherits and reports errors the same way.
+    """
+    unit_of = unit_of or param_unit
     key = path.resolve()
     if key in seen:
         loop = " -> ".join(p.name for p in seen + [key])
         raise SpecError(str(seen[-1]), "inherits", str(path), problem=f"inheritance cycle ({loop}):",
                         allowed="a card that does not inherit, directly or not, from itself")
     raw = load_yaml(path)
-    card = validate(CardFile, raw, path)
+    card = validate(file_model, raw, path)
     file = str(path)
     if card.inherits is None:
         if card.technology is None:
             raise SpecError(file, "technology", problem="missing required field",
-                            allowed=", ".join(TECHNOLOGIES))
+                            allowed=", ".join(_literal_values(file_model.model_fields["technology"].annotation)))
         if card.provenance is None:
             raise SpecError(file, "provenance", problem="missing required field",
                             allowed="a one-line summary of what is measured and what is assumed")
@@ -285,8 +296,9 @@ def _resolve(path: Path, seen: list[Path]) -> tuple[list[str], dict[str, Any]]:
                                   "defined_in": {}}
         chain: list[str] = []
     else:
-        parent = resolve_card_path(card.inherits, path.parent, file=file, field="inherits")
-        chain, merged = _resolve(parent, seen + [key])
+        parent = find_parent(card.inherits, path.parent, file=file, field="inherits")
+        chain, merged = resolve_card_chain(parent, seen + [key], file_model=file_model,
+                                           find_parent=find_parent, unit_of=unit_of)
         if card.technology is not None and card.technology != merged["technology"]:
             raise SpecError(file, "technology", card.technology, merged["technology"],
                             problem="differs from the inherited card's technology:")
@@ -302,13 +314,20 @@ def _resolve(path: Path, seen: list[Path]) -> tuple[list[str], dict[str, Any]]:
         base = dict(merged["params"].get(name, {}))
         if entry.unit is None and "unit" not in base:
             raise SpecError(file, f"params.{name}.unit", problem="missing required field",
-                            allowed=f"{param_unit(merged['technology'], name) or 'the parameter unit'}"
+                            allowed=f"{unit_of(merged['technology'], name) or 'the parameter unit'}"
                                     " (only an inheriting card may leave it out)")
         base.update(entry.model_dump(exclude_none=True))
         merged["params"][name] = base
         merged["defined_in"][name] = label
         merged.setdefault("files", {})[name] = file
     return [file] + chain, merged
+
+
+def _literal_values(annotation: Any) -> list[str]:
+    """The strings of a ``Literal[...] | None`` annotation (the technologies a card file allows)."""
+    if typing.get_origin(annotation) is Literal:
+        return [str(a) for a in typing.get_args(annotation)]
+    return [v for arg in typing.get_args(annotation) for v in _literal_values(arg)]
 
 
 def _apply_overrides(merged: dict[str, Any], overrides: dict[str, Any], technology: str) -> None:
@@ -332,9 +351,24 @@ def _apply_overrides(merged: dict[str, Any], overrides: dict[str, Any], technolo
 
 def _build(merged: dict[str, Any], chain: list[str]) -> DeviceCard:
     technology = merged["technology"]
+    params = validate_params(merged, chain, PARAMS_MODEL[technology])
+    try:
+        options = validate(OPTIONS_MODEL[technology], merged["options"], chain[0], prefix="options")
+    except SpecError as exc:  # name the card (or overrides) that set the bad option
+        key = (exc.field or "").split(".")[1] if "." in (exc.field or "") else ""
+        file = merged.get("option_files", {}).get(key, chain[0])
+        raise SpecError(file, exc.field, exc.value, exc.allowed, problem=exc.problem) from None
+    return DeviceCard(name=merged["name"], technology=technology, description=merged["description"],
+                      provenance=merged["provenance"], file=merged["file"], chain=chain,
+                      options=options, params=params, defined_in=merged["defined_in"])
+
+
+def validate_params(merged: dict[str, Any], chain: list[str], params_model: type[M]) -> M:
+    """The merged parameters of a resolved card as ``params_model``, each checked for its one unit.
+
+    Validated one by one first so that an error names the card file that set the bad value.
+    """
     files: dict[str, str] = merged.get("files", {})
-    # Validate parameters one by one so an error names the file that set the bad value.
-    params_model = PARAMS_MODEL[technology]
     for name, entry in merged["params"].items():
         if name not in params_model.model_fields:
             # Let the whole-model validation below produce the did-you-mean message.
@@ -345,13 +379,4 @@ def _build(merged: dict[str, Any], chain: list[str]) -> DeviceCard:
         if entry.get("unit") != unit:
             raise SpecError(files.get(name, chain[0]), f"params.{name}.unit", entry.get("unit"), unit,
                             problem="wrong unit")
-    params = validate(params_model, merged["params"], chain[-1], prefix="params")
-    try:
-        options = validate(OPTIONS_MODEL[technology], merged["options"], chain[0], prefix="options")
-    except SpecError as exc:  # name the card (or overrides) that set the bad option
-        key = (exc.field or "").split(".")[1] if "." in (exc.field or "") else ""
-        file = merged.get("option_files", {}).get(key, chain[0])
-        raise SpecError(file, exc.field, exc.value, exc.allowed, problem=exc.problem) from None
-    return DeviceCard(name=merged["name"], technology=technology, description=merged["description"],
-                      provenance=merged["provenance"], file=merged["file"], chain=chain,
-                      options=options, params=params, defined_in=merged["defined_in"])
+    return validate(params_model, merged["params"], chain[-1], prefix="params")
