@@ -78,7 +78,7 @@ def test_fitted_cases_are_not_counted_as_evidence(results):
 
 def test_silicon_bands_are_factor_two_and_accounting_bands_are_rounding():
     for c in CASES:
-        if c.kind in ("macro", "macro_ratio"):
+        if c.kind in ("macro", "macro_ratio", "frontend"):
             assert (c.band.type, c.band.factor) == ("factor", 2.0)
         else:
             assert c.band.type == "rounding"

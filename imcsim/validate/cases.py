@@ -17,6 +17,8 @@ Bands (``band``):
 - ``factor``: silicon macros, ``1/f <= simulated / published <= f`` (f = 2 by default): macro
   models that are not fitted to a chip agree with silicon within ~2x at best (devices.md section 7
   spreads 17-36 TOPS/W over 28 nm chips of one class).
+  Front-end cases (``frontend``: a ratio from :mod:`imcsim.frontend`, sensor card all assumptions)
+  use the same factor band.
 - ``rounding``: accounting claims, ``|simulated - published| <= step / 2``: the claim is exact
   arithmetic rounded to ``step`` in its own unit (148K: step 1 in K).
 """
@@ -115,7 +117,7 @@ class Case(StrictModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9.+-]*$")
     title: str
     source: str = Field(min_length=1)        # citation with the reference's source key
-    kind: Literal["macro", "macro_ratio", "accounting"]
+    kind: Literal["macro", "macro_ratio", "accounting", "frontend"]
     metric: str
     published: Published
     band: Band
@@ -127,6 +129,7 @@ class Case(StrictModel):
     macro: MacroSpec | None = None            # kind macro; numerator of macro_ratio
     baseline: MacroSpec | None = None         # denominator of macro_ratio
     accounting: dict[str, Any] = Field(default_factory=dict)  # kind accounting: the function's arguments
+    frontend: dict[str, Any] = Field(default_factory=dict)    # kind frontend: claim + study (imcsim.frontend.claims)
     calibrates: Calibrates | None = None      # role fitted: the card parameter fitted to this case
     file: str = ""
 
@@ -140,6 +143,8 @@ class Case(StrictModel):
             raise ValueError("calibrates is allowed only on a macro case with role fitted")
         if self.kind == "accounting" and "claim" not in self.accounting:
             raise ValueError("kind accounting needs accounting.claim (which accounting function)")
+        if self.kind == "frontend" and not {"claim", "study"} <= set(self.frontend):
+            raise ValueError("kind frontend needs frontend.claim and frontend.study (a front-end study file)")
         return self
 
 

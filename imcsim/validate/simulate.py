@@ -7,6 +7,8 @@ Three kinds:
 - ``macro_ratio``: the metric of ``macro`` divided by that of ``baseline`` (two modelled macros).
 - ``accounting``: a claim that follows from the workload accounting (:mod:`imcsim.workload`); the
   function is named by ``accounting.claim`` (:data:`CLAIMS`).
+- ``frontend``: a ratio of the in-sensor ROI front end (:mod:`imcsim.frontend.claims`), named by
+  ``frontend.claim``, computed on the study ``frontend.study``.
 
 Each returns ``(value, details)``; ``details`` are the intermediate numbers (what a reader needs to
 redo the arithmetic), shown in the CSV and the HTML.
@@ -167,6 +169,14 @@ def simulate(case: Case, extra_overrides: dict[str, Any] | None = None) -> tuple
         den, rec_d = macro_metric(case.baseline, case.metric, case.file)
         return num / den, {case.metric: num, f"baseline_{case.metric}": den, **_macro_details(rec_n),
                            **_macro_details(rec_d, "baseline_")}
+    if case.kind == "frontend":
+        from imcsim.frontend.claims import CLAIMS as FRONTEND_CLAIMS
+
+        name = case.frontend["claim"]
+        if name not in FRONTEND_CLAIMS:
+            raise SpecError(case.file, f"{case.name}.frontend.claim", name, ", ".join(FRONTEND_CLAIMS),
+                            problem="unknown front-end claim")
+        return FRONTEND_CLAIMS[name](case.frontend)
     claim = case.accounting["claim"]
     if claim not in CLAIMS:
         raise SpecError(case.file, f"{case.name}.accounting.claim", claim, ", ".join(CLAIMS),
