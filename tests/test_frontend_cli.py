@@ -87,3 +87,10 @@ def test_breakeven_bits_matches_the_closed_form():
     assert roi_for_fraction(res, 0.25) == (240, 320) and roi_for_fraction(res, 1.0) == (480, 640)
     assert [p["fraction"] for p in be.points] == [0.25, 1.0]
     assert be.points[1]["hirise_bits"] > be.points[1]["baseline_bits"]
+
+
+def test_imcsim_run_points_to_imcsim_sensor(capsys):
+    from imcsim.paths import workloads_dir
+
+    assert main(["run", str(workloads_dir() / "studies" / "hirise-paper.yaml")]) == 2
+    assert "imcsim sensor" in capsys.readouterr().err

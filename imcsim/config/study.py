@@ -185,6 +185,9 @@ def load_study_file(path: str | Path) -> StudyFile:
     """Read a study file: the base study, each of its ``runs`` merged over it, and its sweep section."""
     path = Path(path)
     data = load_yaml(path)
+    if "frontend" in data:  # an in-sensor front-end study (imcsim.frontend.spec), not an accelerator study
+        raise SpecError(str(path), "frontend", "...", problem="this is a front-end study; run it with",
+                        allowed=f"imcsim sensor {path}")
     description = str(data.pop("description", "") or "")
     sweep = data.pop("sweep", None)
     data.pop("report", None)

@@ -60,8 +60,8 @@ def plot_breakeven(points: list[dict[str, Any]], fractions: list[dict[str, Any]]
             be = next((f["breakeven_fraction"] for f in fractions if f["metric"] == metric), None)
             if be:
                 ax.axvline(be * 100, color="#444", lw=0.8)
-                ax.annotate(f"break-even {be * 100:.1f} %", (be * 100, 0), xytext=(-4, 4),
-                            textcoords="offset points", ha="right", fontsize=8)
+                ax.annotate(f"break-even {be * 100:.1f} %", (be * 100, 0.03), xycoords=("data", "axes fraction"),
+                            xytext=(-4, 0), textcoords="offset points", ha="right", fontsize=8)
             ax.set_xlabel("ROI area (% of the frame)")
             ax.set_ylabel(label)
             ax.legend(loc="upper left")
