@@ -328,7 +328,7 @@ class _Pricer:
         cells_avail = sum(lm.cells_available for lm in self.mapping.layers)
         mapping["utilisation"] = cells_used / cells_avail if cells_avail else 0.0
         total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
-        mapping["chip_fill"] = sum(self.layers[n].cells_used for n in self.resident) / total_cells
+        mapping["chip_fill"] = sum(self.layers[n].cells_used for n in dict.fromkeys(self.mapping.resident)) / total_cells
         return PricedStep(self.items, self.records, exclusive, self.wear, self._standby_power_w(), self._area(),
                           self.assumptions, mapping, self.port_bytes)
 
@@ -353,7 +353,8 @@ class _Pricer:
     def _deploy(self) -> None:
         """One-time write of every resident weight (deployment), reported apart from the step."""
         costs = []
-        for name in self.resident:
+        # mapping order, not the set's: float sums in hash order differ between runs (PYTHONHASHSEED)
+        for name in dict.fromkeys(self.mapping.resident):
             lm = self.layers[name]
             copies = self.mapping.replicas.get(name, 1)
             costs.append(self._array_write(self.ctx.device, lm.weights * copies, lm.macros * copies, 0.5, "all")[0])
