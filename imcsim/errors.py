@@ -51,3 +51,16 @@ class SpecError(ImcsimError):
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def os_error_line(exc: OSError) -> str:
+    """A file-system error as one line: the path, what went wrong (read-only, full, not a folder ...)."""
+    reason = exc.strerror or type(exc).__name__
+    path = exc.filename
+    if path is None:
+        return f"cannot write the output: {reason}"
+    text = str(path)
+    if len(text) > 120:
+        text = text[:57] + "..." + text[-60:]
+    return f"{text}: cannot write or read it: {reason}"
+

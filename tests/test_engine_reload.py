@@ -195,7 +195,7 @@ def test_study_file_reproduces_the_comparison(tmp_path, capsys):
     assert 'id="reloads"' in page and "standby while reloading" in page
     assert (out / "tables" / "reloads.csv").exists()
     capsys.readouterr()
-    assert main(["run", str(STUDY), "--out", str(out), "--no-report"]) == 0
+    assert main(["run", str(STUDY), "--out", str(out), "--no-report", "--force"]) == 0  # same folder: --force
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "Reloads:" in ln]
     assert len(lines) == 4 and lines[0].startswith("t5-reram: Reloads: 427 layers streamed")
     assert "= 99.2 % of latency" in lines[0]

@@ -232,9 +232,9 @@ def test_one_writer_per_folder(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         (tmp_path / LOCK).write_text(str(holder.pid))
-        with pytest.raises(SpecError, match=rf"another sweep is writing into this folder, pid {holder.pid}"):
+        with pytest.raises(SpecError, match=rf"another imcsim run or sweep is writing into this folder, pid {holder.pid}"):
             _open(tmp_path, spec, points, resume=True)
-        with pytest.raises(SpecError, match="another sweep is writing"):
+        with pytest.raises(SpecError, match="another imcsim run or sweep is writing"):
             compact(tmp_path)
         assert (tmp_path / LOCK).read_text() == str(holder.pid)
     finally:

@@ -222,3 +222,14 @@ def gates_at(node_nm: float) -> GateSet:
         wl_driver_area_um2=g["wl_driver_area_um2"] * area, nand2_area_um2=g["nand2_area_um2"] * area,
         nand2_delay_ns=g["nand2_delay_ns"] * dly, xor2_delay_ns=g["xor2_delay_ns"] * dly,
     )
+
+
+def fastest_clock_mhz(node_nm: float) -> float:
+    """Fastest clock a bit-serial macro can be pipelined for: one full adder (input to sum) per stage.
+
+    The adder tree and the carry-save accumulator are cut into register stages (see
+    ``circuit.macro.pipeline_depth_cycles``); a stage shorter than one full adder does not exist,
+    so a faster clock is not a design point (D, from the gate delays of this module).
+    """
+    return 1e3 / gates_at(float(node_nm)).fa_in_to_sum_ns
+

@@ -51,7 +51,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from imcsim.circuit.gates import GateSet, gates_at
+from imcsim.circuit.gates import GateSet, fastest_clock_mhz, gates_at
 from imcsim.errors import SpecError
 
 COMPONENTS = ("cell_read", "sense_amp", "adder_tree", "shift_accumulate", "control", "leakage")
@@ -602,6 +602,10 @@ class MacroConfig:
             raise SpecError(_MACRO_FILE, "sense_amps", self.sense_amps,
                             f"a multiple of {self.cols_per_weight} (the columns of one weight)",
                             problem="a weight-column macro senses whole weights:")
+        limit = fastest_clock_mhz(self.node_nm)
+        if self.clock_mhz > limit:
+            raise SpecError(_MACRO_FILE, "clock_mhz", self.clock_mhz, f"at most {limit:.0f} MHz at {self.node_nm:g} nm",
+                            problem="faster than one full-adder pipeline stage allows:")
         object.__setattr__(self, "gates", gates_at(self.node_nm))
         if self.pipeline == "none" and self.clock_mhz > self.max_clock_mhz * (1 + 1e-9):
             raise SpecError(_MACRO_FILE, "clock_mhz", self.clock_mhz,

@@ -54,8 +54,7 @@ def _list(text: str | None) -> list[str]:
 
 def parse_set(items: list[str]) -> dict[str, Any]:
     """``FIELD=VALUE`` items -> a flat-field dict (values read as YAML scalars: 12288 is a number)."""
-    import yaml
-
+    from imcsim.config.loader import parse_yaml
     from imcsim.config.study import flat_field_types
 
     out: dict[str, Any] = {}
@@ -73,10 +72,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
             hint = f" (did you mean {guess[0]!r}?)" if guess else ""
             raise SpecError("<flags>", f"--set {key}", problem=f"unknown study field{hint}",
                             allowed=", ".join(sorted(flat_field_types())) + ", workload.*, method.*, chip.*, tile.*")
-        try:
-            out[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise SpecError("<flags>", f"--set {key}", value, problem="cannot read value") from None
+        out[key] = parse_yaml(value, f"<flags>: --set {key}")
     return out
 
 

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
+from imcsim.errors import SpecError
+
 FORMATS = ("table", "csv", "json")
 
 
@@ -101,3 +103,10 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return None
     return v
+
+
+def bounded_int(flag: str, value: int | None, lo: int, hi: int) -> None:
+    """Every numeric option has an upper bound: out of ``lo .. hi`` is one SpecError line."""
+    if value is not None and not lo <= value <= hi:
+        raise SpecError("<flags>", flag, value, problem="out of range:", allowed=f"an integer {lo} .. {hi:,}")
+

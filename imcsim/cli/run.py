@@ -1,7 +1,9 @@
 """``imcsim run``: evaluate one study (flags or a YAML study file) and write its results.
 
 Writes, per run, ``summary.csv``, ``layers.csv`` and ``ledger.json`` into the output folder (prefixed
-with the run name when the study has several runs), prints a summary table (and, for a run that streams
+with the run name when the study has several runs) and ``run.json`` last. The folder is locked while
+written, files are staged and renamed into place, and a folder holding an earlier run or a sweep is
+refused unless ``--force`` (:class:`imcsim.sweep.outdir.RunFolder`). It prints a summary table (and, for a run that streams
 layers it cannot hold, a line saying what the reloads cost), and builds ``report.html`` unless
 ``--no-report``.
 """
@@ -54,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="any flat study field, e.g. workload.resolution=160, chip.tiles=32 (repeatable)")
     p.add_argument("--engine", choices=["analytic", "event"], help="timing engine (default: the study's, analytic)")
     p.add_argument("--out", "-o", default=None, help="output folder (default: reports/<study or run name>)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the results of an earlier run or sweep in the output folder (refused otherwise)")
     p.add_argument("--trace", help="write the event-engine timeline: FILE.json (Chrome trace / Perfetto) or FILE.csv")
     p.add_argument("--no-report", action="store_true", help="do not build report.html")
     add_format_option(p)
@@ -61,19 +65,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _parse_set(items: list[str]) -> dict[str, Any]:
-    import yaml
+    from imcsim.config.loader import parse_yaml
 
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SpecError("<flags>", "--set", item, problem="expected FIELD=VALUE", allowed="e.g. chip.tiles=32")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml(value, f"<flags>: --set {key.strip()}")
     return out
 
 
 def _studies(args: argparse.Namespace) -> tuple[str, str, list[tuple[str, Any]]]:
     from imcsim.config.study import load_study_file, study_from_params
+    from imcsim.engine.context import check_accelerator
     from imcsim.paths import workloads_dir
 
     flags = {field: getattr(args, flag) for flag, (field, _, _) in FLAGS.items() if getattr(args, flag) is not None}
@@ -91,20 +96,27 @@ def _studies(args: argparse.Namespace) -> tuple[str, str, list[tuple[str, Any]]]
             raise SpecError(path, "sweep", "...", problem="this study sweeps; run it with",
                             allowed=f"imcsim sweep {path}")
         runs = []
+        source = f"{path} + <flags>" if flags else path
         for name, study in sf.runs:
             params = {**study.flat(), **flags} if flags else None
-            runs.append((name, study_from_params(params, path) if params else study))
+            runs.append((name, study_from_params(params, source) if params else study))
+        for _, study in runs:
+            check_accelerator(study, source)
         return Path(path).stem, sf.description, runs
     if "workload" not in flags:
         raise SpecError("<flags>", "--workload", None, problem="missing: give a study file, --default or",
                         allowed="--workload NAME (and optionally --device, --method, --rows ...)")
-    return "", "", [("", study_from_params(flags, "<flags>"))]
+    study = study_from_params(flags, "<flags>")
+    check_accelerator(study, "<flags>")
+    return "", "", [("", study)]
 
 
 def _run(args: argparse.Namespace) -> int:
+    import imcsim
     from imcsim.engine.evaluation import evaluate
     from imcsim.engine.trace import write_trace
     from imcsim.report.reloads import reload_sentence
+    from imcsim.sweep.outdir import RunFolder, now_iso
 
     title, description, runs = _studies(args)
     out = Path(args.out or Path("reports") / (title or _auto_name(runs[0][1])))
@@ -113,37 +125,41 @@ def _run(args: argparse.Namespace) -> int:
                         allowed="add --engine event")
     rows = []
     reload_lines = []
-    for name, study in runs:
-        engine = args.engine or study.engine
-        result = evaluate(study, engine=engine, record_trace=bool(args.trace))
-        prefix = f"{name}_" if len(runs) > 1 else ""
-        result.write(out, prefix=prefix)
-        if args.trace and result.timeline is not None:
-            trace = Path(args.trace)
-            if len(runs) > 1:
-                trace = trace.with_name(f"{name}_{trace.name}")
-            write_trace(result.timeline, trace, result.cycle_ns)
-        summary = result.summary()
-        rows.append({"run": name or "-", **{k: result.study.get(k) for k in ("device", "workload", "method")},
-                     "batch": result.mapping.get("batch"), **summary,
-                     "latency_us": summary["latency_ns"] / 1e3, "energy_uj": summary["energy_pj"] / 1e6,
-                     "write_energy_uj": summary["write_energy_pj"] / 1e6})
-        line = reload_sentence(rows[-1])
-        if line:
-            reload_lines.append(f"{name}: {line}" if name else line)
-    if description:
-        (out / "description.txt").write_text(description + "\n")
-    emit(rows, args.format, columns=SUMMARY_COLUMNS if args.format == "table" else None,
-         title=f"imcsim run -> {out}")
-    if args.format == "table":
-        for line in reload_lines:
-            print(line)
-    if not args.no_report:
-        from imcsim.report.build import build_report
-
-        html = build_report(out)
+    with RunFolder(out, force=args.force) as folder:
+        for name, study in runs:
+            engine = args.engine or study.engine
+            result = evaluate(study, engine=engine, record_trace=bool(args.trace))
+            prefix = f"{name}_" if len(runs) > 1 else ""
+            result.write(folder.staging, prefix=prefix)
+            if args.trace and result.timeline is not None:
+                trace = Path(args.trace)
+                if len(runs) > 1:
+                    trace = trace.with_name(f"{name}_{trace.name}")
+                write_trace(result.timeline, trace, result.cycle_ns)
+            summary = result.summary()
+            rows.append({"run": name or "-", **{k: result.study.get(k) for k in ("device", "workload", "method")},
+                         "batch": result.mapping.get("batch"), **summary,
+                         "latency_us": summary["latency_ns"] / 1e3, "energy_uj": summary["energy_pj"] / 1e6,
+                         "write_energy_uj": summary["write_energy_pj"] / 1e6})
+            line = reload_sentence(rows[-1])
+            if line:
+                reload_lines.append(f"{name}: {line}" if name else line)
+        if description:
+            (folder.staging / "description.txt").write_text(description + "\n")
+        folder.commit({"imcsim_version": imcsim.__version__, "finished": now_iso(),
+                       "runs": [name or "-" for name, _ in runs], "engine": args.engine,
+                       "study": args.study or ("--default" if args.default else "<flags>")})
+        emit(rows, args.format, columns=SUMMARY_COLUMNS if args.format == "table" else None,
+             title=f"imcsim run -> {out}")
         if args.format == "table":
-            print(f"report: {html}")
+            for line in reload_lines:
+                print(line)
+        if not args.no_report:
+            from imcsim.report.build import build_report
+
+            html = build_report(out)
+            if args.format == "table":
+                print(f"report: {html}")
     return 0
 
 

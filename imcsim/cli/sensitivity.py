@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imcsim.cli.output import add_format_option, emit
+from imcsim.cli.output import add_format_option, bounded_int, emit
 
 ORDER = 91
+MAX_POINTS = 10_000  # one point costs a macro evaluation; more than this is a typo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="device card name or path (replaces the study's device)")
     p.add_argument("--param", required=True, help="device-card parameter or macro field to sweep")
     p.add_argument("--range", required=True, dest="range_", metavar="A:B", help="sweep from A to B, e.g. 3:30")
-    p.add_argument("--points", type=int, default=10, help="points in the range (default 10)")
+    p.add_argument("--points", type=int, default=10, help=f"points in the range (default 10, at most {MAX_POINTS})")
     p.add_argument("--metric", default="tops_per_w", help="headline result plotted (default tops_per_w; the "
                    "CSV has tops_per_w, tops_per_w_int8, energy_fj_per_mac, tops, tops_per_mm2, area_mm2)")
     p.add_argument("--out", type=Path, default=Path("reports") / "sensitivity",
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from imcsim.validate import sensitivity as sens
 
+    bounded_int("--points", args.points, 2, MAX_POINTS)
     values = sens.parse_range(args.range_, args.points)
     spec, label = sens.load_study(args.study, args.device)
     records, summary, paths = sens.run(spec, label, args.param, values, args.metric, args.out)

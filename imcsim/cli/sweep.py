@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from imcsim.cli.output import add_format_option, emit
+from imcsim.cli.output import add_format_option, bounded_int, emit
 from imcsim.errors import SpecError
+from imcsim.sweep.spec import MAX_POINTS, MAX_POINTS_LIMIT
 
 ORDER = 25
 PROGRESS = ("auto", "bar", "lines", "none")
+MAX_JOBS = 256
 
 SUMMARY_COLUMNS = ["points", "skipped", "evaluated", "failed", "cleared", "complete", "elapsed_s",
                    "points_per_s", "out"]
@@ -67,7 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="same as --FIELD VALUES (repeatable), e.g. --set workload.seq_len=128")
     p.add_argument("--out", "-o", default=None, metavar="DIR",
                    help="output folder (default: reports/<study file stem> or reports/sweep-<hash>)")
-    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="local worker processes (default 1)")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                   help=f"local worker processes (default 1, at most {MAX_JOBS})")
+    p.add_argument("--max-points", type=int, default=MAX_POINTS, metavar="N",
+                   help=f"refuse a plan with more combinations than N (default {MAX_POINTS:,}; "
+                        f"at most {MAX_POINTS_LIMIT:,}); checked before anything is expanded")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:8786)")
     p.add_argument("--resume", action="store_true", help="skip the points already stored in DIR")
     p.add_argument("--retry-failed", action="store_true", help="with --resume: evaluate failed points again")
@@ -124,11 +130,13 @@ def _sweep(args: argparse.Namespace) -> int:
                         allowed="one of --resume (keep stored points) or --force (delete them)")
     if args.retry_failed and not args.resume:
         raise SpecError("<flags>", "--retry-failed", True, problem="needs --resume")
+    bounded_int("--max-points", args.max_points, 1, MAX_POINTS_LIMIT)
+    bounded_int("--jobs", args.jobs, 1, MAX_JOBS)
     path, pairs = field_pairs(args)
     if path is not None:
-        plan = plan_from_file(path, pairs, args.filter)
+        plan = plan_from_file(path, pairs, args.filter, max_points=args.max_points)
     else:
-        plan = plan_from_flags(pairs, args.filter)
+        plan = plan_from_flags(pairs, args.filter, max_points=args.max_points)
     check_plan(plan)
     out = Path(args.out) if args.out else Path("reports") / plan.title
     try:

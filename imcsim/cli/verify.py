@@ -41,14 +41,22 @@ def _graph(name: str, resolution: int | None):
     return load_workload(name, resolution=resolution)
 
 
+MAX_BATCH = 1024
+MAX_RESOLUTION = 2048
+
+
 def handler(args: argparse.Namespace) -> int:
     from imcsim.circuit import functional
-    from imcsim.cli.output import emit
+    from imcsim.cli.output import bounded_int, emit
     from imcsim.errors import SpecError
 
     for field, bits in (("in-bits", args.in_bits), ("w-bits", args.w_bits)):
         if not 1 <= bits <= 8:
             raise SpecError("<flags>", field, bits, "1 to 8")
+    # the kernels hold every sample's activations: bounded so a typo cannot exhaust memory
+    bounded_int("--batch", args.batch, 1, MAX_BATCH)
+    bounded_int("--resolution", args.resolution, 1, MAX_RESOLUTION)
+    bounded_int("--seed", args.seed, 0, 2**32 - 1)
     graph = _graph(args.workload, args.resolution)
     runs = functional.run_graph(graph, batch=args.batch, seed=args.seed, layers=args.layer,
                                 in_bits=args.in_bits, w_bits=args.w_bits, check=True)

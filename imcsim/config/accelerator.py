@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from imcsim.config.loader import StrictModel, load_yaml, validate
+from imcsim.config.loader import FieldRule, StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
 
@@ -49,8 +49,16 @@ class MacroSpec(StrictModel):
         "word_line", description="muxed columns: the word line spans every cell of the row (word_line) or the "
                                  "input line reaches only the sensed compute entries through local muxes (local_mux)")
 
-    # Both periphery sizes are given relative to the array, so that an array-size sweep keeps them valid:
-    # an adder tree never has more inputs than the array has rows, and the mux divides the columns.
+    @model_validator(mode="after")
+    def _geometry(self) -> MacroSpec:
+        """The cross-field rules of a macro, the same ones ``imcsim macro`` (MacroConfig) applies, so
+        ``run``, ``sweep``, ``macro`` and the Python API accept and refuse the same geometries."""
+        check_macro_geometry(self.rows, self.cols, self.rows_parallel, self.column_mux, self.w_bits,
+                             self.bits_per_cell, self.organisation)
+        return self
+
+    # A preset's periphery follows the array when a study changes the array only (see
+    # :func:`load_accelerator`), so this is rows_parallel itself; kept for the callers that use it.
     @property
     def rows_parallel_effective(self) -> int:
         return min(self.rows_parallel, self.rows)
@@ -58,6 +66,26 @@ class MacroSpec(StrictModel):
     @property
     def sense_amps(self) -> int:
         return -(-self.cols // self.column_mux)
+
+
+def check_macro_geometry(rows: int, cols: int, rows_parallel: int, column_mux: int, w_bits: int,
+                         bits_per_cell: int, organisation: str = "bit_column") -> None:
+    """One place for the macro's cross-field rules (a :class:`FieldRule` names the field and the limit)."""
+    if rows_parallel > rows:
+        raise FieldRule("rows_parallel", rows_parallel, f"1 .. rows ({rows}): an adder tree sums at most every row",
+                        problem="more than rows:")
+    if column_mux > cols:
+        raise FieldRule("column_mux", column_mux, f"1 .. cols ({cols}): columns sharing one sense amplifier",
+                        problem="more than cols:")
+    per_weight = -(-w_bits // bits_per_cell)
+    if cols < per_weight:
+        raise FieldRule("cols", cols, f"cols >= {per_weight}, the columns of one {w_bits}-bit weight at "
+                        f"{bits_per_cell} bit(s) per cell", problem="too few columns for one weight:")
+    sense_amps = -(-cols // column_mux)
+    if organisation == "weight_column" and sense_amps % per_weight:
+        raise FieldRule("column_mux", column_mux, f"a mux leaving a multiple of {per_weight} sensed columns "
+                        "(a weight-column macro senses whole weights)",
+                        problem=f"leaves {sense_amps} sensed columns:")
 
 
 class DigitalUnitSpec(StrictModel):
@@ -122,6 +150,18 @@ class AcceleratorSpec(StrictModel):
     sources: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
+    def _clock(self) -> AcceleratorSpec:
+        """A clock whose period is shorter than one full adder cannot be pipelined (the macro's adder
+        tree and carry-save accumulator cut into stages of at least one full adder): refused."""
+        from imcsim.circuit.gates import fastest_clock_mhz
+
+        limit = fastest_clock_mhz(self.chip.node_nm)
+        if self.chip.clock_mhz > limit:
+            raise FieldRule("chip.clock_mhz", self.chip.clock_mhz, f"at most {limit:.0f} MHz at "
+                            f"{self.chip.node_nm:g} nm", problem="faster than one full-adder pipeline stage allows:")
+        return self
+
+    @model_validator(mode="after")
     def _macros_per_tile(self) -> AcceleratorSpec:
         if self.tile.macros is None:
             if self.chip.cell_capacity_mibit is None:
@@ -151,17 +191,40 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in devices_dir().glob(f"{PRESET_PREFIX}*.yaml"))
 
 
-def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> AcceleratorSpec:
+def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
+                     source: str = "<overrides>") -> AcceleratorSpec:
     """Load a preset by name (``acc-sas-mram``) or path, resolve ``inherits``, apply dotted overrides.
 
     ``overrides`` maps dotted fields (``macro.rows``, ``chip.tiles``) to values; a wrong field is a
-    SpecError naming it, and the result is validated as a whole.
+    SpecError naming it, and the result is validated as a whole. An error about an overridden field
+    is blamed on ``source`` (where the overrides were written: a study file, ``<flags>``), not on the
+    preset file.
     """
     data, file = _resolve(name_or_path, seen=())
     if overrides:
         for dotted, value in overrides.items():
-            _set_dotted(data, dotted, value, file)
-    return validate(AcceleratorSpec, data, file)
+            _set_dotted(data, dotted, value, source)
+        _follow_array(data.get("macro"), overrides)
+    try:
+        return validate(AcceleratorSpec, data, file)
+    except SpecError as exc:
+        if overrides and exc.field and any(exc.field == k or exc.field.startswith(k + ".") for k in overrides):
+            raise SpecError(source, exc.field, exc.value, allowed=exc.allowed, problem=exc.problem) from None
+        raise
+
+
+def _follow_array(macro: Any, overrides: dict[str, Any]) -> None:
+    """A study that changes the array but not its periphery keeps the preset's periphery where it
+    fits and shrinks it to the array where it does not (an adder tree of at most ``rows`` inputs, a
+    mux of at most ``cols`` columns), so an array-size sweep over a preset stays valid. A periphery
+    the study sets itself is never changed: a bad one is an error."""
+    if not isinstance(macro, dict):
+        return
+    for size, part in (("rows", "rows_parallel"), ("cols", "column_mux")):
+        n, k = macro.get(size), macro.get(part)
+        if (f"macro.{size}" in overrides and f"macro.{part}" not in overrides and isinstance(n, int)
+                and isinstance(k, int) and not isinstance(n, bool) and 0 < n < k):
+            macro[part] = n
 
 
 def _resolve(name_or_path: str | Path, seen: tuple[str, ...]) -> tuple[dict[str, Any], str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
@@ -37,6 +37,9 @@ M = TypeVar("M", bound=StrictModel)
 
 class ParamEntry(StrictModel):
     """One parameter as written in a card. ``unit`` may be omitted only by an inheriting card."""
+
+    # +inf passes here and is refused in stage 2 by every parameter but the unlimited ones
+    unlimited_fields: ClassVar[frozenset[str]] = frozenset({"value"})
 
     value: float
     unit: str | None = None
@@ -84,6 +87,12 @@ class FractionParam(Param):
     value: float = Field(ge=0, le=1)
 
 
+class UnlimitedParam(PositiveParam):
+    """A positive limit that may be ``.inf``: no limit (an SRAM cell does not wear out)."""
+
+    unlimited_fields: ClassVar[frozenset[str]] = frozenset({"value"})
+
+
 class CountParam(Param):
     value: int = Field(gt=0)
 
@@ -106,7 +115,8 @@ class CommonParams(StrictModel):
     and_energy_factor: PositiveParam = _p("1", "x read energy for an in-memory AND (input-gated read)")
     cell_area_f2: PositiveParam = _p("F2", "area of one cell in F^2 (F = node)")
     cell_leakage_nw: NonNegParam = _p("nW", "leakage of one cell (one bit for 1 bit/cell)")
-    endurance_cycles: PositiveParam = _p("cycles", "write cycles (ReRAM: program pulses) a cell survives")
+    endurance_cycles: UnlimitedParam = _p("cycles", "write cycles (ReRAM: program pulses) a cell survives "
+                                             "(.inf: no wear-out)")
     retention_years: NonNegParam = _p("years", "data retention (0 = volatile)")
     write_drivers: CountParam = _p("1", "write units driven at once (groups, bits or columns)")
 
@@ -246,10 +256,18 @@ def resolve_card_path(ref: str, base_dir: Path | None = None, *, file: str = "<f
         raise SpecError(file, field, ref, ", ".join(builtin_card_names()),
                         problem="is an accelerator preset, not a device card:")
     path = devices_dir() / f"{ref}.yaml"
-    if not path.is_file():
+    if not _is_file(path):
         raise SpecError(file, field, ref, ", ".join(builtin_card_names()) + " or a path to a card",
                         problem="unknown device")
     return path
+
+
+def _is_file(path: Path) -> bool:
+    """``is_file`` that says False for a name the file system refuses (too long, NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def load_card(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> DeviceCard:

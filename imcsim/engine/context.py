@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from imcsim.circuit.macro import MacroConfig
@@ -42,16 +43,35 @@ def preset_for(study: Study) -> str:
     """The accelerator preset a study runs on (see :class:`~imcsim.config.study.Study`)."""
     if study.accelerator:
         return study.accelerator
-    if study.device and (devices_dir() / f"acc-{study.device}.yaml").is_file():
+    if study.device and _is_file(devices_dir() / f"acc-{study.device}.yaml"):
         return f"acc-{study.device}"
     return "acc-sas-mram"
 
 
-def build_context(study: Study) -> Context:
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a device "name" the file system refuses (too long) is no preset
+        return False
+
+
+def accelerator_overrides(study: Study) -> dict[str, Any]:
+    """The dotted accelerator fields a study changes (its overrides, macro geometry and node)."""
     overrides = dict(study.accelerator_overrides)
     overrides.update(study.macro.dotted())
     if study.options.node_nm is not None:
         overrides["chip.node_nm"] = study.options.node_nm
+    return overrides
+
+
+def check_accelerator(study: Study, source: str) -> AcceleratorSpec:
+    """Build the study's accelerator now, so that a bad override is reported against ``source``
+    (the study file or ``<flags>``) before anything runs or is written."""
+    return load_accelerator(preset_for(study), accelerator_overrides(study) or None, source=source)
+
+
+def build_context(study: Study) -> Context:
+    overrides = accelerator_overrides(study)
     preset = preset_for(study)
     accel = _accelerator(preset, _freeze(overrides))
     device_name = study.device or accel.macro.device

@@ -178,15 +178,18 @@ def _read_runs(path: Path) -> ReportInput:
     for summary in _summary_files(path):
         prefix = summary.name[: -len("summary.csv")]
         run = run_name(prefix, path)
-        df = pd.read_csv(summary)
+        df = _read_csv(summary)
+        if df.empty:
+            raise SpecError(str(summary), None, problem="holds no result row",
+                            allowed="a summary.csv written by imcsim run")
         df.insert(0, "run", run)
         rows.append(df)
         layer_file = path / f"{prefix}layers.csv"
         if layer_file.is_file() and layer_file.stat().st_size > 0:
             try:
-                ldf = pd.read_csv(layer_file)
-            except pd.errors.EmptyDataError:
-                ldf = pd.DataFrame()
+                ldf = _read_csv(layer_file)
+            except SpecError:
+                ldf = pd.DataFrame()  # the layers are extra detail; the summary row still reports
             if not ldf.empty:
                 ldf.insert(0, "run", run)
                 layers.append(ldf)
@@ -198,6 +201,16 @@ def _read_runs(path: Path) -> ReportInput:
     description = {"kind": "run folder", "runs": ", ".join(results["run"].astype(str))}
     return ReportInput(path, "runs", results, pd.concat(layers, ignore_index=True) if layers else None,
                        ledgers, description)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV written by imcsim; an empty, binary or malformed file is a one-line SpecError."""
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split())[:100] or type(exc).__name__
+        raise SpecError(str(path), None, problem=f"cannot be read as a results table ({reason})",
+                        allowed="a CSV written by imcsim run") from None
 
 
 def _add_ledger_columns(results: pd.DataFrame, ledgers: dict[str, dict[str, Any]]) -> pd.DataFrame:

@@ -4,7 +4,10 @@ Filters come from user files, so they are never handed to ``eval``: the text is 
 :mod:`ast` and only a whitelist of node kinds is accepted (comparisons, ``+ - * / // %``, unary
 minus, ``and``/``or``/``not``, ``in``/``not in`` over literal lists, names of study fields, and
 literal numbers, strings, booleans and ``None``). There are no calls, attributes, subscripts or
-powers, so a filter cannot run code or build huge numbers. The walker below evaluates the tree.
+powers, so a filter cannot run code. Work is bounded too: a filter is at most
+:data:`MAX_FILTER_CHARS` characters and :data:`MAX_FILTER_NODES` nodes, arithmetic takes numbers only
+(``'a' * rows`` would build a huge string), ``+`` joins strings up to :data:`MAX_STRING` characters
+and no intermediate number exceeds :data:`MAX_NUMBER`. The walker below evaluates the tree.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+MAX_FILTER_CHARS = 1_000
+MAX_FILTER_NODES = 400
+MAX_STRING = 10_000
+MAX_NUMBER = 10**30
 _ALLOWED_TEXT = ("comparisons (== != < <= > >= in, not in), + - * / // %, and/or/not, "
                  "study field names, numbers, strings, true/false, lists of literals")
 
@@ -44,7 +51,7 @@ class Filter:
         """Evaluate on a point's fields; a runtime failure (``1/0``, ``'a' < 3``) is a SpecError."""
         try:
             value = _eval(self._tree.body, point)
-        except (TypeError, ZeroDivisionError, ValueError, OverflowError) as exc:
+        except (TypeError, ZeroDivisionError, ValueError, OverflowError, RecursionError) as exc:
             raise SpecError(self.source, "filters", self.text,
                             problem=f"filter fails on point {dict(point)!r} ({exc}):",
                             allowed=_ALLOWED_TEXT) from None
@@ -58,13 +65,22 @@ def compile_filter(text: str, known: Collection[str], source: str = "<flags>") -
     """Parse and check ``text``; names must be in ``known`` (the fields the sweep sets)."""
     if not isinstance(text, str) or not text.strip():
         raise SpecError(source, "filters", text, problem="bad filter", allowed="a non-empty condition string")
+    if len(text) > MAX_FILTER_CHARS:
+        raise SpecError(source, "filters", text, problem=f"filter is {len(text)} characters long:",
+                        allowed=f"at most {MAX_FILTER_CHARS}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise SpecError(source, "filters", text, problem=f"filter does not parse ({exc.msg}):",
                         allowed=_ALLOWED_TEXT) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise SpecError(source, "filters", text, problem="filter nests too deeply:", allowed=_ALLOWED_TEXT) from None
+    nodes = list(ast.walk(tree))
+    if len(nodes) > MAX_FILTER_NODES:
+        raise SpecError(source, "filters", text, problem=f"filter has {len(nodes)} parts:",
+                        allowed=f"at most {MAX_FILTER_NODES}")
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         _check_node(node, text, source)
         if isinstance(node, ast.Name) and node.id not in _LITERAL_NAMES:
             names.add(node.id)
@@ -123,7 +139,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
             return not _truth(operand)
         return _UNARY[type(node.op)](operand)
     if isinstance(node, ast.BinOp):
-        return _BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+        return _arith(node.op, _eval(node.left, env), _eval(node.right, env))
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env)
         for op, comp in zip(node.ops, node.comparators):
@@ -135,6 +151,24 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
             left = right
         return True
     raise TypeError(f"unsupported expression {type(node).__name__}")  # unreachable after _check_node
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _arith(op: ast.operator, left: Any, right: Any) -> Any:
+    """Arithmetic on numbers (and ``+`` on strings), checked before it can build something huge."""
+    if isinstance(op, ast.Add) and isinstance(left, str) and isinstance(right, str):
+        if len(left) + len(right) > MAX_STRING:
+            raise ValueError(f"joined text longer than {MAX_STRING} characters")
+        return left + right
+    if not (_is_number(left) and _is_number(right)):
+        raise TypeError(f"arithmetic takes numbers, got {left!r} and {right!r}")
+    value = _BINOPS[type(op)](left, right)
+    if abs(value) > MAX_NUMBER:
+        raise OverflowError(f"a number above {MAX_NUMBER:.0e}")
+    return value
 
 
 def _truth(value: Any) -> bool:

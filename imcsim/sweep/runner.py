@@ -247,12 +247,27 @@ def run_chunk(evaluate: Evaluate, warmup: Callable[[], Any] | None,
     return out, time.perf_counter() - t0
 
 
-def _init_worker(evaluate: Evaluate, warmup: Callable[[], Any] | None) -> None:
-    """Worker process start: Ctrl-C is the parent's to handle (it stores results and stops us)."""
+def _init_worker(evaluate: Evaluate, warmup: Callable[[], Any] | None, parent_pid: int | None = None) -> None:
+    """Worker process start: Ctrl-C is the parent's to handle (it stores results and stops us), and
+    a worker whose parent is gone (kill -9) exits instead of computing for nobody."""
     global _WORKER_EVALUATE, _WORKER_WARMUP
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True,
+                         name="imcsim-parent-watch").start()
     _WORKER_EVALUATE, _WORKER_WARMUP = evaluate, warmup
     _ensure_warm(warmup)
+
+
+PARENT_POLL_S = 0.5
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Poll the parent: once this process is re-parented (the parent died), exit at once."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(PARENT_POLL_S)
 
 
 def _run_worker_chunk(chunk: Sequence[tuple[int, dict[str, Any]]]) -> ChunkResult:
@@ -354,7 +369,7 @@ def _run_processes(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[
     # spawn, not fork: the parent may hold threads (tqdm, Dask, numba) that fork would copy half-locked.
     ctx = multiprocessing.get_context("spawn")
     ex = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(evaluate, warmup))
+                             initargs=(evaluate, warmup, os.getpid()))
 
     def cancel(inflight: set) -> None:
         for f in inflight:

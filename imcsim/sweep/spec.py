@@ -40,6 +40,8 @@ from imcsim.sweep.expr import Filter, compile_filter
 
 FLAGS = "<flags>"
 MAX_AXIS_VALUES = 100_000  # a range longer than this is almost surely a typo (0:1e9:1)
+MAX_POINTS = 1_000_000     # default bound on a plan's combinations (--max-points raises it)
+MAX_POINTS_LIMIT = 100_000_000  # what --max-points may be raised to (a point costs ~1 KiB in the plan)
 ID_LENGTH = 16  # hex digits of sha256 kept in a point id (64 bits; collisions are checked)
 
 FieldTypes = Mapping[str, Any]
@@ -72,6 +74,17 @@ class SweepSpec:
         """Number of combinations before filters."""
         return math.prod(len(v) for v in self.axes.values())
 
+    def check_size(self, max_points: int = MAX_POINTS, already: int = 0) -> int:
+        """The number of combinations, computed from the axis lengths before anything is expanded;
+        more than ``max_points`` (counting ``already`` planned points) is a SpecError."""
+        size = self.product_size()
+        if size + already > max_points:
+            axes = " x ".join(f"{len(v)} {k}" for k, v in self.axes.items())
+            raise SpecError(self.source, "axes", axes, problem=f"the sweep has {size + already:,} combinations:",
+                            allowed=f"at most {max_points:,} (fewer values, or raise --max-points up to "
+                                    f"{MAX_POINTS_LIMIT:,})")
+        return size
+
     def iter_points(self) -> Iterator[Point]:
         """Yield the points that pass every filter, lazily, numbered from 0 in expansion order."""
         names = list(self.axes)
@@ -83,8 +96,9 @@ class SweepSpec:
                 yield Point(index=index, id=point_id(params), params=params)
                 index += 1
 
-    def expand(self) -> list[Point]:
-        """All points; a spec whose filters drop every combination is a SpecError."""
+    def expand(self, max_points: int = MAX_POINTS) -> list[Point]:
+        """All points; too many combinations, or filters that drop every one, is a SpecError."""
+        self.check_size(max_points)
         points = list(self.iter_points())
         if not points:
             texts = "; ".join(f.text for f in self.filters)

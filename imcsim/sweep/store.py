@@ -27,7 +27,6 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import time
@@ -41,6 +40,14 @@ import pyarrow.parquet as pq
 
 import imcsim
 from imcsim.errors import SpecError
+from imcsim.sweep.outdir import (
+    LOCK,  # noqa: F401 (re-exported: the lock file name)
+    acquire_lock,
+    check_folder,
+    check_not_locked,
+    release_lock,
+    run_files,
+)
 from imcsim.sweep.spec import Point
 
 log = logging.getLogger("imcsim.sweep")
@@ -50,8 +57,8 @@ VERSION = 1
 MANIFEST = "sweep.json"
 PLAN = "plan.parquet"
 RESULTS = "results"
-LOCK = ".sweep.lock"
 RESERVED = ("point", "point_id", "status", "error")
+DAMAGED = "damaged"
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 
 
@@ -94,19 +101,22 @@ class ResultStore:
              flush_every: int = 64, flush_seconds: float = 2.0) -> ResultStore:
         """Check the folder, then (only then) clear/prepare it and write the plan and manifest."""
         out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise SpecError(str(out), None, problem="output path exists and is not a folder",
-                            allowed="a new or empty folder, or a sweep output folder")
+        check_folder(out)
         bad = [f for f in fields if f in RESERVED]
         if bad:
             raise SpecError(str(out), bad[0], problem="field name is reserved by the result table",
                             allowed=f"names other than {', '.join(RESERVED)}")
         h = plan_hash(points)
-        _check_not_locked(out)
-        old = _read_manifest(out) if (out / MANIFEST).exists() else None
-        if old is None and _part_files(out):
+        check_not_locked(out)
+        has_manifest = (out / MANIFEST).exists()
+        old = _read_manifest(out, damaged_ok=force) if has_manifest else None
+        if not has_manifest and _part_files(out):
             raise SpecError(str(out), RESULTS, problem="holds result parts but no sweep.json; not touching it",
                             allowed="a new or empty output folder")
+        runs = run_files(out)
+        if runs and not force:
+            raise SpecError(str(out), runs[0].name, problem="holds an imcsim run; a sweep would mix with it",
+                            allowed="another output folder, or --force to replace the run's results")
         status = _stored_status(out) if old is not None else {}
         if old is not None and not force and not resume:
             if old.get("plan_hash") == h:
@@ -122,16 +132,20 @@ class ResultStore:
                 "or --force to delete its stored results"))
         # Every check passed: from here on the folder is ours to write.
         out.mkdir(parents=True, exist_ok=True)
-        lock = _acquire_lock(out)
+        lock = acquire_lock(out)
         try:
             cleared = 0
-            if old is not None and force:
+            if force and (has_manifest or runs):
                 cleared = len(status)
                 _clear(out)
+                for p in runs:
+                    p.unlink(missing_ok=True)
                 log.warning("--force: deleted %d stored results from %s", cleared, out)
                 old, status = None, {}
             (out / RESULTS).mkdir(exist_ok=True)
             _remove_temporaries(out)
+            if quarantine_damaged(out):   # their points are not stored any more: evaluated again
+                status = _stored_status(out)
             manifest = {
                 "format": FORMAT, "version": VERSION, "imcsim_version": imcsim.__version__,
                 "spec": dict(spec) if spec is not None else None, "fields": list(fields),
@@ -145,7 +159,7 @@ class ResultStore:
             return cls(out, manifest, status, max(seqs, default=-1) + 1, cleared, flush_every,
                        flush_seconds, lock)
         except BaseException:
-            _release_lock(lock)
+            release_lock(lock)
             raise
 
     # ------------------------------------------------------------------ writing
@@ -187,7 +201,7 @@ class ResultStore:
             _write_json(self.out_dir / MANIFEST, self.manifest)
         finally:
             self._closed = True
-            _release_lock(self._lock)
+            release_lock(self._lock)
 
 
 # ---------------------------------------------------------------------- reading
@@ -205,7 +219,11 @@ def read_results(folder: str | Path, *, all_rows: bool = False):
     table = _read_parts(out)
     df = table.to_pandas() if table is not None else _empty_frame(manifest.get("fields", []))
     df = df.drop_duplicates("point_id", keep="last")
-    plan = pq.read_table(out / PLAN).to_pandas()
+    try:
+        plan = pq.read_table(out / PLAN).to_pandas()
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise SpecError(str(out / PLAN), None, problem=f"cannot be read ({type(exc).__name__})",
+                        allowed="the plan written by imcsim sweep (--resume or --force writes it again)") from None
     df = df.merge(plan, on="point_id", how="left" if all_rows else "inner", validate="one_to_one")
     df = df.sort_values(["point", "point_id"], na_position="last", kind="stable").reset_index(drop=True)
     if not all_rows:
@@ -220,29 +238,130 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
 
 
 def compact(folder: str | Path) -> int:
-    """Merge the parts of a folder into one (latest row per point, plan order); returns parts merged.
+    """Merge the parts of a folder (latest row per point) into parts of at most
+    :data:`COMPACT_ROWS_PER_PART` rows; returns the number of parts merged.
 
-    The merged part is renamed into place before the old parts are deleted, and a later row wins
-    on reading, so an interruption at any moment leaves a readable store.
+    Streaming, so memory is bounded by one part plus the point ids whatever the sweep's size: the
+    point-id column of every part is read first (which row of which part is the latest for each
+    point), then the parts are read one at a time, filtered to those rows, conformed to one schema
+    (numbers promote, a kind clash becomes text) and appended to a Parquet writer. Several output
+    parts, not one, so one damaged file later costs a bounded share of the results. The new parts
+    are renamed into place before the old ones are deleted, and a later row wins on reading, so an
+    interruption at any moment leaves a readable store. Damaged parts are skipped (see
+    :func:`quarantine_damaged`).
     """
     out = Path(folder)
     _read_manifest(out)
-    lock = _acquire_lock(out)
+    lock = acquire_lock(out)
     try:
-        parts = _part_files(out)
-        if len(parts) <= 1:
+        parts = [p for p in _part_files(out) if part_problem(p) is None]
+        if len(parts) <= 1 and all(pq.ParquetFile(p).metadata.num_rows <= COMPACT_ROWS_PER_PART for p in parts):
             return len(parts)
-        df = read_results(out, all_rows=True).drop(columns=["point"])
-        seq = max(_seq_of(p) for p in parts) + 1
-        final = out / RESULTS / f"part-{seq:06d}.parquet"
-        tmp = final.with_name("." + final.name + ".tmp")
-        pq.write_table(_frame_to_table(df), tmp)
-        os.replace(tmp, final)
+        latest: dict[str, tuple[int, int]] = {}
+        for i, p in enumerate(parts):
+            ids = pq.read_table(p, columns=["point_id"]).column(0).to_pylist()
+            latest.update((pid, (i, j)) for j, pid in enumerate(ids))
+        schema = _unified_schema([pq.read_schema(p) for p in parts])
+        writer = _PartWriter(out, max(_seq_of(p) for p in _part_files(out)) + 1, schema)
+        try:
+            for i, p in enumerate(parts):
+                table = pq.read_table(p)
+                ids = table.column("point_id").to_pylist()
+                keep = pa.array([latest.get(pid) == (i, j) for j, pid in enumerate(ids)], pa.bool_())
+                writer.write(_conform(table.filter(keep), schema))
+                del table
+            written = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        keep_names = {w.name for w in written}
         for p in parts:
-            p.unlink()
+            if p.name not in keep_names:
+                p.unlink()
         return len(parts)
     finally:
-        _release_lock(lock)
+        release_lock(lock)
+
+
+#: rows per part after compaction: bounded memory to read one, and a damaged file loses at most these
+COMPACT_ROWS_PER_PART = 50_000
+
+
+class _PartWriter:
+    """Appends tables to ``part-NNNNNN.parquet`` files of at most COMPACT_ROWS_PER_PART rows each,
+    under temporary names until :meth:`close` renames them all into place."""
+
+    def __init__(self, out: Path, seq: int, schema: pa.Schema) -> None:
+        self.out, self.seq, self.schema = out, seq, schema
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+        self.tmp: list[tuple[Path, Path]] = []
+
+    def write(self, table: pa.Table) -> None:
+        start = 0
+        while start < table.num_rows:
+            if self.writer is None or self.rows >= COMPACT_ROWS_PER_PART:
+                self._next()
+            n = min(table.num_rows - start, COMPACT_ROWS_PER_PART - self.rows)
+            self.writer.write_table(table.slice(start, n))  # type: ignore[union-attr]
+            self.rows += n
+            start += n
+
+    def _next(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        final = self.out / RESULTS / f"part-{self.seq:06d}.parquet"
+        tmp = final.with_name("." + final.name + ".tmp")
+        self.tmp.append((tmp, final))
+        self.writer = pq.ParquetWriter(tmp, self.schema)
+        self.seq += 1
+        self.rows = 0
+
+    def close(self) -> list[Path]:
+        if self.writer is not None:
+            self.writer.close()
+        for tmp, final in self.tmp:
+            os.replace(tmp, final)
+        return [final for _, final in self.tmp]
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.writer is not None:
+                self.writer.close()
+        for tmp, _ in self.tmp:
+            tmp.unlink(missing_ok=True)
+
+
+def _unified_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
+    """One schema for parts whose columns differ: numbers promote, a kind clash becomes text."""
+    kinds: dict[str, list[pa.DataType]] = {}
+    for schema in schemas:
+        for f in schema:
+            kinds.setdefault(f.name, []).append(f.type)
+    fields = []
+    for name, types in kinds.items():
+        real = [t for t in types if not pa.types.is_null(t)]
+        if not real:
+            kind = pa.null()
+        elif all(t == real[0] for t in real):
+            kind = real[0]
+        elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in real):
+            kind = pa.float64() if any(pa.types.is_floating(t) for t in real) else pa.int64()
+        else:
+            kind = pa.string()
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            columns.append(col if col.type == f.type else pc.cast(col, f.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def rows_to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -264,20 +383,54 @@ def _array(values: list[Any]) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
-def _frame_to_table(df) -> pa.Table:
-    try:
-        return pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        rows = df.to_dict("records")
-        return rows_to_table([{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-                              for r in rows])
-
-
 def _read_parts(out: Path) -> pa.Table | None:
-    tables = [pq.read_table(p) for p in _part_files(out)]
+    tables = [t for t in (_load_part(p) for p in _part_files(out)) if t is not None]
     if not tables:
         return None
     return _concat(tables)
+
+
+def _load_part(path: Path, columns: Sequence[str] | None = None) -> pa.Table | None:
+    """One part, or None (with a one-line warning naming it) when it is damaged or not ours."""
+    problem = part_problem(path)
+    if problem is not None:
+        log.warning("skipping damaged result part %s (%s); --resume evaluates its points again", path, problem)
+        return None
+    return pq.read_table(path, columns=list(columns) if columns is not None else None)
+
+
+def part_problem(path: Path) -> str | None:
+    """Why a part cannot be read as a result part (None when it can): unreadable, or not ours."""
+    try:
+        schema = pq.read_schema(path)
+        pq.ParquetFile(path).metadata  # noqa: B018 (the footer must parse too)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        return " ".join(str(exc).split())[:120] or type(exc).__name__
+    missing = [c for c in ("point_id", "status") if c not in schema.names]
+    if missing:
+        return f"no {missing[0]} column: not an imcsim result part"
+    return None
+
+
+def quarantine_damaged(out: Path) -> list[Path]:
+    """Move damaged or foreign parts to ``results/damaged/`` (the caller holds the lock); each is
+    named in a one-line warning. Nothing is deleted: the file can still be inspected."""
+    moved = []
+    for p in _part_files(out):
+        problem = part_problem(p)
+        if problem is None:
+            try:  # the footer can be fine and the data not: read it once to be sure
+                pq.read_table(p, columns=["point_id", "status"])
+                continue
+            except (OSError, pa.ArrowException, ValueError) as exc:
+                problem = " ".join(str(exc).split())[:120] or type(exc).__name__
+        target = out / RESULTS / DAMAGED / p.name
+        target.parent.mkdir(exist_ok=True)
+        os.replace(p, target)
+        log.warning("moved damaged result part %s to %s (%s); its points will be evaluated again", p, target,
+                    problem)
+        moved.append(target)
+    return moved
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -311,7 +464,10 @@ def _stored_status(out: Path) -> dict[str, str]:
     """point_id -> latest stored status, reading only those two columns (small, even for big sweeps)."""
     status: dict[str, str] = {}
     for p in _part_files(out):
-        t = pq.read_table(p, columns=["point_id", "status"])
+        try:
+            t = pq.read_table(p, columns=["point_id", "status"])
+        except (OSError, pa.ArrowException, ValueError, KeyError):
+            continue  # a damaged part stores nothing (quarantine_damaged moves it aside)
         status.update(zip(t.column("point_id").to_pylist(), t.column("status").to_pylist()))
     return status
 
@@ -341,6 +497,11 @@ def _remove_temporaries(out: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+def clear_store(out: str | Path) -> None:
+    """Delete a sweep's own files from a folder (``--force``; the caller holds the lock)."""
+    _clear(Path(out))
+
+
 def _clear(out: Path) -> None:
     for p in _part_files(out):
         p.unlink()
@@ -364,74 +525,37 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _read_manifest(out: Path) -> dict[str, Any]:
+def _read_manifest(out: Path, damaged_ok: bool = False) -> dict[str, Any] | None:
+    """The manifest, checked field by field; a damaged one is a one-line SpecError (or None when
+    ``damaged_ok``: ``--force`` replaces it)."""
     path = out / MANIFEST
     if not path.exists():
         raise SpecError(str(out), None, problem="is not a sweep output folder (no sweep.json)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SpecError(str(path), None, problem=f"cannot be read ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise SpecError(str(path), "format", data.get("format") if isinstance(data, dict) else None,
-                        problem="not an imcsim sweep manifest:", allowed=FORMAT)
-    if data.get("version", 0) > VERSION:
-        raise SpecError(str(path), "version", data.get("version"), problem="written by a newer imcsim:",
-                        allowed=f"version <= {VERSION}")
-    return data
-
-
-# ---------------------------------------------------------------------- lock
-
-
-def _acquire_lock(out: Path) -> Path:
-    """One writer per folder: a lock file holding our pid; a lock of a dead process is taken over."""
-    path = out / LOCK
-    for _ in range(2):
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            pid = _lock_pid(path)
-            if pid is not None and pid != os.getpid() and _alive(pid):
-                raise SpecError(str(out), LOCK, pid, problem="another sweep is writing into this folder, pid",
-                                allowed="wait for it to finish, or use another output folder") from None
-            path.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        return path
-    raise SpecError(str(out), LOCK, problem="cannot take the folder's lock file")
-
-
-def _check_not_locked(out: Path) -> None:
-    pid = _lock_pid(out / LOCK)
-    if pid is not None and pid != os.getpid() and _alive(pid):
-        raise SpecError(str(out), LOCK, pid, problem="another sweep is writing into this folder, pid",
-                        allowed="wait for it to finish, or use another output folder")
-
-
-def _release_lock(path: Path | None) -> None:
-    if path is not None:
-        with contextlib.suppress(OSError):
-            if _lock_pid(path) == os.getpid():
-                path.unlink()
-
-
-def _lock_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SpecError(str(path), None, problem=f"cannot be read ({exc.__class__.__name__})",
+                            allowed="a sweep.json written by imcsim sweep (--force replaces it)") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise SpecError(str(path), "format", data.get("format") if isinstance(data, dict) else None,
+                            problem="not an imcsim sweep manifest:", allowed=FORMAT)
+        version = data.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise SpecError(str(path), "version", version, problem="bad value", allowed="an integer")
+        if version > VERSION:
+            raise SpecError(str(path), "version", version, problem="written by a newer imcsim:",
+                            allowed=f"version <= {VERSION}")
+        for key, kind in (("fields", list), ("runs", list), ("n_points", int)):
+            if key in data and data[key] is not None and not isinstance(data[key], kind):
+                raise SpecError(str(path), key, data[key], problem="bad value",
+                                allowed=f"a {kind.__name__} (the file is damaged; --force replaces it)")
+    except SpecError:
+        if damaged_ok:
+            log.warning("%s is damaged; --force replaces it", path)
+            return None
+        raise
+    return data
 
 
 def iter_part_paths(folder: str | Path) -> Iterator[Path]:

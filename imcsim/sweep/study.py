@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from imcsim.errors import SpecError
-from imcsim.sweep.spec import FLAGS, Point, SweepSpec, coerce, spec_from_flags, spec_from_mapping
+from imcsim.sweep.spec import FLAGS, MAX_POINTS, Point, SweepSpec, coerce, spec_from_flags, spec_from_mapping
 
 #: prefixes of dotted flat fields and what types them
 ACCEL_PREFIXES = ("chip.", "tile.", "macro.")
@@ -159,21 +159,22 @@ def study_field_types(names: Iterable[str], source: str = FLAGS, *, flag: bool =
 # ------------------------------------------------------------------------------------------- plans
 
 
-def plan_from_flags(pairs: Sequence[tuple[str, str]], filters: Sequence[str] = ()) -> SweepPlan:
+def plan_from_flags(pairs: Sequence[tuple[str, str]], filters: Sequence[str] = (),
+                    max_points: int = MAX_POINTS) -> SweepPlan:
     """Plan of a flag-only sweep (``--device a,b --rows 64,128 ...``); engine analytic unless given."""
     spec = _merge_flags(_flag_spec(pairs), (), filters)
     if "workload" not in spec.fields:
         raise SpecError(FLAGS, "--workload", None, problem="missing: give a study or sweep file, or",
                         allowed="--workload NAME (one or several, e.g. --workload resnet18)")
     spec = _with_engine(spec)
-    plan = SweepPlan(points=spec.expand(), fields=spec.fields, spec=spec.to_dict(), title="",
+    plan = SweepPlan(points=spec.expand(max_points), fields=spec.fields, spec=spec.to_dict(), title="",
                      origins=_origins(spec, pairs, FLAGS, ""))
     plan.title = f"sweep-{plan.spec_hash()}"
     return plan
 
 
 def plan_from_file(path: str | Path, pairs: Sequence[tuple[str, str]] = (),
-                   filters: Sequence[str] = ()) -> SweepPlan:
+                   filters: Sequence[str] = (), max_points: int = MAX_POINTS) -> SweepPlan:
     """Plan from a sweep YAML (``base/axes/filters``) or a study file (with or without ``sweep:``).
 
     Flags override the file field by field; ``--filter`` adds to the file's filters.
@@ -188,14 +189,15 @@ def plan_from_file(path: str | Path, pairs: Sequence[tuple[str, str]] = (),
         if "workload" not in spec.fields:
             raise SpecError(src, "base.workload", None, problem="missing:",
                             allowed="a workload in base or axes (or --workload)")
-        points = spec.expand()
+        points = spec.expand(max_points)
         return SweepPlan(points=points, fields=spec.fields, spec={"file": src, **spec.to_dict()},
                          title=Path(src).stem, description=str(data.get("description") or ""),
                          origins=_origins(file_spec, pairs, src, "", base_prefix="base."))
-    return _plan_from_study_file(src, pairs, filters)
+    return _plan_from_study_file(src, pairs, filters, max_points)
 
 
-def _plan_from_study_file(src: str, pairs: Sequence[tuple[str, str]], filters: Sequence[str]) -> SweepPlan:
+def _plan_from_study_file(src: str, pairs: Sequence[tuple[str, str]], filters: Sequence[str],
+                          max_points: int = MAX_POINTS) -> SweepPlan:
     from imcsim.config.study import load_study_file
 
     sf = load_study_file(src)
@@ -223,8 +225,11 @@ def _plan_from_study_file(src: str, pairs: Sequence[tuple[str, str]], filters: S
         specs.append(_merge_flags(run_spec, pairs, filters))
     points: list[Point] = []
     fields: list[str] = []
+    planned = 0
+    for spec in specs:  # every run's size is known before any is expanded
+        planned += spec.check_size(max_points, already=planned)
     for spec in specs:
-        for p in spec.expand():
+        for p in spec.expand(max_points):
             points.append(Point(index=len(points), id=p.id, params=p.params))
         fields += [f for f in spec.fields if f not in fields]
     manifest = {"file": src, "runs": [n for n, _ in sf.runs] if several else None,
@@ -394,17 +399,12 @@ def _check_names(name: str, value: Any, study: Any, source: str, where: str) -> 
 
 
 def _check_accelerator(study: Any, source: str, where: str) -> None:
-    from imcsim.config.accelerator import load_accelerator
     from imcsim.config.device_card import load_card, resolve_card_path
-    from imcsim.engine.context import preset_for
+    from imcsim.engine.context import check_accelerator
 
     if study.device is not None:
         load_card(resolve_card_path(study.device, file=source, field=where))
-    overrides = dict(study.accelerator_overrides)
-    overrides.update(study.macro.dotted())
-    if study.options.node_nm is not None:
-        overrides["chip.node_nm"] = study.options.node_nm
-    load_accelerator(preset_for(study), overrides or None)
+    check_accelerator(study, source)
 
 
 def _check_workload(name: str) -> None:

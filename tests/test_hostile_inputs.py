@@ -1,0 +1,268 @@
+"""Hostile inputs (issue 18): every class the audit found stays closed.
+
+Classes: YAML bombs and duplicate keys, non-finite or absurd numbers in any spec field, macro
+geometries ``imcsim macro`` refuses, absurd clocks, unbounded sweep plans and filters, unbounded
+flags. Each bad input must be one SpecError line naming where it was written; nothing may hang.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
+from imcsim.config.loader import MAX_YAML_NODES, StrictModel, load_yaml, parse_yaml
+from imcsim.config.study import MacroOverrides, StudyOptions, study_from_params
+from imcsim.engine.context import check_accelerator
+from imcsim.errors import SpecError
+from imcsim.sweep.expr import compile_filter
+from imcsim.sweep.spec import spec_from_flags
+
+# --------------------------------------------------------------------------------------------- YAML
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, levels):
+        refs = ", ".join([f"*a{i - 1}"] * 9)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("text, pattern", [
+    (_alias_bomb(), rf"too many values \(aliases\?\); allowed: at most {MAX_YAML_NODES}"),
+    ("a: &x [*x]\n", r"nests too deeply"),
+    ("[" * 3000 + "]" * 3000, r"(nests too deeply|nesting depth)"),
+    ("rows: 64\ncols: 32\nrows: 128\n", r"line 3.*duplicate key 'rows' \(first given on line 1\)"),
+    ("a:\n  b: 1\n  b: 2\n", r"duplicate key 'b'"),
+])
+def test_yaml_bombs_and_duplicates_are_one_line(tmp_path, text, pattern):
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    assert len(text) < 64_000   # small inputs: the point is that they would expand
+    with pytest.raises(SpecError, match=pattern) as err:
+        load_yaml(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_merge_keys_may_override_what_they_merge():
+    assert parse_yaml("base: &b {x: 1}\nrun:\n  <<: *b\n  x: 2\n", "f") == {"base": {"x": 1}, "run": {"x": 2}}
+
+
+def test_an_oversized_file_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    import imcsim.config.loader as loader
+
+    monkeypatch.setattr(loader, "MAX_YAML_BYTES", 100)
+    path = tmp_path / "big.yaml"
+    path.write_text("a: " + "x" * 200 + "\n")
+    with pytest.raises(SpecError, match="too big for a spec file.*at most 100 bytes"):
+        load_yaml(path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=400))
+def test_random_bytes_as_a_spec_file(tmp_path, data):
+    path = tmp_path / "random.yaml"
+    path.write_bytes(data)
+    try:
+        out = load_yaml(path)
+    except SpecError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert isinstance(out, dict)
+
+
+_yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["workload", "device", "method", "macro", "options", "engine",
+                                        "accelerator_overrides", "name"]), _yaml_values, max_size=5))
+def test_random_yaml_trees_as_a_study(tmp_path, tree):
+    import yaml
+
+    from imcsim.config.study import load_study_file
+
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    try:
+        load_study_file(path)
+    except SpecError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+
+
+# --------------------------------------------------------------------------------------------- numbers
+
+
+def _float_fields(model: type[StrictModel], prefix: str = "") -> list[str]:
+    """Dotted names of every float field of a spec model, nested models included."""
+    out = []
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        args = typing.get_args(ann) or (ann,)
+        if float in args:
+            out.append(prefix + name)
+        for arg in args:
+            if isinstance(arg, type) and issubclass(arg, StrictModel):
+                out += _float_fields(arg, f"{prefix}{name}.")
+    return out
+
+
+ACCEL_FLOATS = [f for f in _float_fields(AcceleratorSpec) if f.startswith(("chip.", "tile."))]
+BAD_NUMBERS = [math.inf, -math.inf, math.nan, 1e300]
+
+
+def test_every_float_field_is_found():
+    assert {"chip.clock_mhz", "chip.dram_energy_pj_per_bit", "tile.buffer_kib",
+            "tile.digital_unit.energy_pj_per_mac"} <= set(ACCEL_FLOATS)
+
+
+@pytest.mark.parametrize("field", ACCEL_FLOATS)
+@pytest.mark.parametrize("value", BAD_NUMBERS, ids=["inf", "-inf", "nan", "1e300"])
+def test_non_finite_accelerator_field_is_refused_and_blamed_on_the_user(field, value):
+    with pytest.raises(SpecError) as err:
+        study = study_from_params({"workload": "tiny-cnn", field: value}, "<flags>")
+        check_accelerator(study, "<flags>")
+    text = str(err.value)
+    assert text.startswith("<flags>") and field.split(".")[-1] in text and "devices/acc-" not in text
+
+
+STUDY_FLOATS = [f for f in StudyOptions.model_fields if float in (typing.get_args(
+    StudyOptions.model_fields[f].annotation) or (StudyOptions.model_fields[f].annotation,))]
+
+
+@pytest.mark.parametrize("field", STUDY_FLOATS)
+@pytest.mark.parametrize("value", BAD_NUMBERS, ids=["inf", "-inf", "nan", "1e300"])
+def test_non_finite_study_option_is_refused(field, value):
+    with pytest.raises(SpecError, match=rf"<flags>: options.{field}: bad value"):
+        study_from_params({"workload": "tiny-cnn", field: value}, "<flags>")
+
+
+@pytest.mark.parametrize("where", ["workload.resolution", "method.rank"])
+def test_non_finite_free_form_option_is_refused(where):
+    with pytest.raises(SpecError, match=r"finite number.*got inf"):
+        study_from_params({"workload": "tiny-cnn", where: math.inf}, "<flags>")
+
+
+def test_non_finite_device_card_value_is_refused_but_sram_endurance_may_be_unlimited(tmp_path):
+    from imcsim.config.device_card import load_card
+
+    assert load_card("sram").params.endurance_cycles.value == math.inf   # "no wear-out" is a meaning
+    card = tmp_path / "hot.yaml"
+    card.write_text("kind: device\nname: hot\ninherits: sot-mram\nparams:\n"
+                    "  read_energy_per_bit_fj: {value: .inf, tag: A, source: x}\n")
+    with pytest.raises(SpecError, match=r"hot.yaml: params.read_energy_per_bit_fj.value: bad value inf"):
+        load_card(card)
+
+
+# --------------------------------------------------------------------------------------------- geometry
+
+
+@pytest.mark.parametrize("params, pattern", [
+    ({"rows": 64, "rows_parallel": 128}, r"macro.rows_parallel: more than rows: 128; allowed: 1 .. rows \(64\)"),
+    ({"cols": 64, "column_mux": 128}, r"macro.column_mux: more than cols: 128; allowed: 1 .. cols \(64\)"),
+    ({"cols": 4, "bits_per_cell": 1}, r"macro.cols: too few columns for one weight: 4"),
+    ({"chip.clock_mhz": 1e6}, r"chip.clock_mhz: faster than one full-adder pipeline stage allows"),
+])
+def test_geometry_macro_refuses_is_refused_by_run_and_sweep_too(params, pattern):
+    study = study_from_params({"workload": "tiny-cnn", **params}, "<flags>")
+    with pytest.raises(SpecError, match=pattern):
+        check_accelerator(study, "<flags>")
+
+
+def test_the_preset_periphery_follows_a_smaller_array():
+    # acc-sas-mram has a 64-row adder tree and a 4-column mux; an array-size sweep over the preset
+    # shrinks them to the array, a periphery the study sets itself is never changed
+    acc = load_accelerator("acc-sas-mram", {"macro.rows": 32, "macro.cols": 2 * 8})
+    assert (acc.macro.rows_parallel, acc.macro.column_mux) == (32, 4)
+    acc = load_accelerator("acc-sas-mram", {"macro.rows": 16, "macro.cols": 8, "macro.column_mux": 2})
+    assert (acc.macro.rows_parallel, acc.macro.column_mux) == (16, 2)
+
+
+def test_the_python_api_checks_geometry_too():
+    with pytest.raises(SpecError, match="rows_parallel"):
+        load_accelerator("acc-sas-mram", {"macro.rows": 32, "macro.rows_parallel": 64})
+    MacroOverrides(rows=32, rows_parallel=64)   # the override alone is fine; the built macro is not
+
+
+# --------------------------------------------------------------------------------------------- sweeps
+
+
+def test_plan_size_is_checked_before_expansion():
+    types = {"rows": int, "cols": int, "batch": int, "steps_per_day": float}
+    spec = spec_from_flags({"rows": "1:1000:1", "cols": "1:1000:1", "batch": "1:1000:1"}, types)
+    with pytest.raises(SpecError, match=r"the sweep has 1,000,000,000 combinations.*at most 1,000,000"):
+        spec.expand()                # would take minutes and gigabytes if it expanded first
+    assert len(spec_from_flags({"rows": "1:100:1"}, types).expand(max_points=200)) == 100  # stop included
+
+
+def test_cli_max_points_flag_is_bounded(tmp_path):
+    from imcsim.cli.main import main
+
+    assert main(["sweep", "--workload", "tiny-cnn", "--rows", "16:64*2", "--max-points", "2",
+                 "-o", str(tmp_path / "o")]) == 2
+    assert main(["sweep", "--workload", "tiny-cnn", "--max-points", str(10**12)]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("'a' * rows * rows * rows > 'b'", r"arithmetic takes numbers"),
+    ("rows" + " * rows" * 400 + " > 1", r"characters long"),
+    ("rows * 10000000000000000000 * 10000000000000000000 > 1", r"a number above"),
+    ("(" * 100 + "rows" + ")" * 100 + " + 1" * 300 + " > 0", r"(parts|characters long)"),
+    ("'%s' % rows == 'x'", r"arithmetic takes numbers"),
+])
+def test_filters_are_bounded(text, pattern):
+    with pytest.raises(SpecError, match=pattern):
+        f = compile_filter(text, ["rows"])
+        f.keeps({"rows": 64})
+
+
+@pytest.mark.parametrize("argv", [
+    ["macro", "--clock", "inf"], ["macro", "--rows", str(2**40)], ["sensitivity", "--param", "rows",
+                                                                   "--range", "1:2", "--points", "10000000"],
+    ["sweep", "--workload", "tiny-cnn", "--jobs", "100000"], ["verify", "--workload", "tiny-cnn", "--batch", "100000"],
+])
+def test_numeric_flags_have_upper_bounds(argv, capsys):
+    from imcsim.cli.main import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("imcsim: error: <flags>: --")
+
+
+# --------------------------------------------------------------------------------------------- property
+
+
+NUMERIC_FLAT = {"rows": int, "cols": int, "rows_parallel": int, "column_mux": int, "bits_per_cell": int,
+                "batch": int, "steps_per_day": float, "flip_prob": float, "activity": float, "seed": int,
+                "chip.clock_mhz": float, "chip.tiles": int, "tile.write_drivers": int,
+                "chip.dram_energy_pj_per_bit": float, "tile.buffer_kib": float}
+_numbers = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
+                     st.sampled_from([0, 1, 2, 3, 8, 16, 64, 128, 512, 0.5, 1e-300, 1e300]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(NUMERIC_FLAT)), _numbers, min_size=1, max_size=3))
+def test_random_numbers_in_study_fields_give_finite_results_or_one_line(values):
+    """Any numbers in any numeric study field: a finite result, or one SpecError line. Never a crash,
+    never inf or nan in a result."""
+    from imcsim.engine.evaluation import evaluate
+
+    try:
+        study = study_from_params({"workload": "tiny-cnn", **values}, "<flags>")
+        check_accelerator(study, "<flags>")
+        result = evaluate(study)
+    except SpecError as exc:
+        assert "\n" not in str(exc)
+        return
+    summary = result.summary()
+    for key in ("latency_ns", "energy_pj", "area_mm2", "write_energy_pj"):
+        assert math.isfinite(summary[key]) and summary[key] >= 0, (key, summary[key], values)
