@@ -15,10 +15,16 @@ Prints one JSON object:
   store live there) and the workers' (children's) peak RSS; once more with ``--jobs 2`` and without
   the final compaction of the store (which reads every row back at once), which isolates what the
   store holds while the sweep runs. ``parent_peak_rss_growth_1k_to_10k_mib`` sums it up.
+- ``store``: the streaming store at scale: a 1,000- and a 100,000-point ResNet-18 sweep with
+  ``--jobs 2``, each in a fresh process, run without compaction and then compacted separately, so
+  ``compaction_share`` = compaction time / (sweep + compaction) is measured on its own;
+  ``parent_peak_rss_growth_1k_to_100k_mib`` is the parent's peak RSS (plan, store, compaction
+  included) at 100k minus at 1k. Targets (issue 15): growth under 50 MiB, compaction under 5 %.
 - ``profile``: cProfile of ``evaluate_point`` over 300 warm points of the 10k sweep: ms per point and
   the functions with the most own time (for the engine owner).
 
-Usage: ``python benchmarks/sweep.py [--repeat N] [--quick]`` (``--quick``: 1k points only, no 10k).
+Usage: ``python benchmarks/sweep.py [--repeat N] [--quick] [--store-only]`` (``--quick``: 1k points only,
+no 10k or 100k; ``--store-only``: only the ``store`` section).
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ SCALING_FLAGS = {
             ("flip_prob", "0.1:0.5:0.1")],
 }
 
+#: 100,000 points: the 10k axes x 10 values of steps_per_day (cheap for the engine, real for the store)
+SCALING_FLAGS[100000] = SCALING_FLAGS[10000] + [("steps_per_day", "1000:10000:1000")]
+
 _CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
@@ -53,7 +62,7 @@ from imcsim.engine import evaluate_point
 from imcsim.sweep.runner import run_sweep
 from imcsim.sweep.study import check_plan, plan_from_flags, warm_engine
 pairs = [tuple(p) for p in json.loads(sys.argv[1])]
-jobs, out, compact = int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
+jobs, out, compact = int(sys.argv[2]), sys.argv[3], sys.argv[4]
 t1 = time.perf_counter()
 plan = plan_from_flags(pairs)
 t2 = time.perf_counter()
@@ -71,15 +80,22 @@ try:  # reset the peak (VmHWM) so that the peak during the sweep alone can be re
 except OSError:
     rss_start = None
 s = run_sweep(plan.points, evaluate_point, out, jobs=jobs, progress="none", warmup=warm_engine, spec=plan.spec,
-              compact_when_done=compact)
+              compact_when_done=compact == "1")
 t4 = time.perf_counter()
+compact_s = None
+if compact == "separate":
+    from imcsim.sweep.store import compact as compact_store
+    c0 = time.perf_counter()
+    compact_store(out)
+    compact_s = time.perf_counter() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 during = status_mib("VmHWM") if rss_start is not None else None
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 import pyarrow.parquet as pq
 from pathlib import Path
 stored = sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(Path(out, "results").glob("part-*.parquet")))
-print(json.dumps({"points": len(plan.points), "stored_rows": stored, "evaluated": s.evaluated, "failed": s.failed,
+parts = len(list(Path(out, "results").glob("part-*.parquet")))
+print(json.dumps({"points": len(plan.points), "stored_rows": stored, "parts": parts, "compact_s": compact_s, "evaluated": s.evaluated, "failed": s.failed,
                   "import_s": t1 - t0, "plan_s": t2 - t1, "check_s": t3 - t2, "sweep_s": t4 - t3,
                   "points_per_s": len(plan.points) / (t4 - t3), "total_s": t4 - t0,
                   "parent_peak_rss_before_sweep_mib": rss_plan, "parent_peak_rss_mib": peak,
@@ -88,11 +104,13 @@ print(json.dumps({"points": len(plan.points), "stored_rows": stored, "evaluated"
 """
 
 
-def _child(pairs: list[tuple[str, str]], jobs: int, compact: bool = True) -> dict:
-    """One sweep in a fresh process (so caches, RSS and worker start-up are those of a real run)."""
+def _child(pairs: list[tuple[str, str]], jobs: int, compact: bool | str = True) -> dict:
+    """One sweep in a fresh process (so caches, RSS and worker start-up are those of a real run);
+    ``compact``: True (when done, as the CLI), False (never) or "separate" (timed on its own)."""
+    mode = compact if isinstance(compact, str) else ("1" if compact else "0")
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(pairs), str(jobs), str(Path(tmp) / "s"),
-                               "1" if compact else "0"],
+                               mode],
                               capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
@@ -160,12 +178,31 @@ def _profile(n_points: int = 300) -> dict:
             "top_own_time": own, "top_cumulative_imcsim": ours}
 
 
+def _store() -> dict:
+    """The streaming store: 1k and 100k points on two workers, compaction timed on its own."""
+    runs = {n: _child(SCALING_FLAGS[n], 2, compact="separate") for n in (1000, 100000)}
+    out: dict = {}
+    for n, r in runs.items():
+        total = r["sweep_s"] + r["compact_s"]
+        out[f"{n}_jobs2"] = {**r, "compaction_share": r["compact_s"] / total}
+    big, small = runs[100000], runs[1000]
+    growth = big["parent_peak_rss_mib"] - small["parent_peak_rss_mib"]
+    share = out["100000_jobs2"]["compaction_share"]
+    out["parent_peak_rss_growth_1k_to_100k_mib"] = growth
+    out["targets"] = {"rss_growth_under_50_mib": growth < 50.0, "compaction_under_5_percent": share < 0.05}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="1k-point scaling only")
+    ap.add_argument("--store-only", action="store_true", help="only the 1k/100k streaming-store section")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    if args.store_only:
+        print_json({"benchmark": "sweep", "store": _store(), "elapsed_s": time.perf_counter() - t0})
+        return
     result: dict = {"benchmark": "sweep", "demo": _demo(args.repeat)}
     sizes = [1000] if args.quick else [1000, 10000]
     scaling = {}
@@ -192,6 +229,8 @@ def main() -> None:
         result["parent_rss_rise_10k_minus_1k_mib"] = {"jobs2_with_compaction": growth("jobs2"),
                                                       "jobs2_without_compaction": growth("jobs2_no_compact"),
                                                       "serial_with_compaction": growth("jobs1")}
+    if not args.quick:
+        result["store"] = _store()
     result["profile"] = _profile()
     result["elapsed_s"] = time.perf_counter() - t0
     print_json(result)
