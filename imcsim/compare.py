@@ -8,6 +8,11 @@ weight once, ``Result.mapping["deploy_energy_pj"]``), and ratios to the first de
 method. ``steps_per_task``, ``dataset_size`` and ``steps_per_day`` are study options ([A]ssumptions
 the user sets with ``--set``); the per-task and per-epoch figures are the per-step ones times the
 step count, nothing else.
+
+``iso`` sizes each device's chip before the comparison (:func:`iso_capacities`): ``capacity`` gives
+every chip the weight bits of the first device's chip; ``area`` gives every chip the cell-array area of
+the first device's chip, so a denser cell holds more weights in the same mm^2 (fewer reloads, and the
+leakage and latency that follow). ``None`` keeps each preset as it is.
 """
 
 from __future__ import annotations
@@ -32,9 +37,54 @@ RATIOS = {
 }
 
 
+ISO = ("capacity", "area")
+_MIBIT = 2**20
+
+
+def chip_cells(device: str, overrides: Mapping[str, Any], source: str = "<flags>") -> dict[str, float]:
+    """The IMC cell array of ``device``'s chip (its preset with ``overrides``): cells, bits, cell area
+    per bit at the chip's node (um^2) and the array area (mm^2)."""
+    from imcsim.config.accelerator import load_accelerator
+    from imcsim.config.study import study_from_params
+    from imcsim.device import load_device
+    from imcsim.engine.context import preset_for
+
+    study = study_from_params({**dict(overrides), "device": device}, source)
+    acc_over = {**study.accelerator_overrides, **study.macro.dotted()}
+    if study.options.node_nm is not None:
+        acc_over["chip.node_nm"] = study.options.node_nm
+    accel = load_accelerator(preset_for(study), acc_over or None)
+    cells = float(accel.n_macros * accel.macro.rows * accel.macro.cols)
+    bpc = accel.macro.bits_per_cell
+    cell_um2 = float(load_device(device).cell_area_um2(accel.chip.node_nm))
+    return {"cells": cells, "bits": cells * bpc, "bits_per_cell": bpc, "cell_area_um2": cell_um2,
+            "cell_area_um2_per_bit": cell_um2 / bpc, "array_area_mm2": cells * cell_um2 * 1e-6}
+
+
+def iso_capacities(devices: Sequence[str], overrides: Mapping[str, Any], iso: str,
+                   source: str = "<flags>") -> dict[str, float]:
+    """``chip.cell_capacity_mibit`` per device so that every chip matches the first device's chip in
+    weight bits (``capacity``) or in cell-array area (``area``): cells = reference bits / bits per
+    cell, or reference area / cell area. Macros per tile then follow (the preset's rounding up)."""
+    if iso not in ISO:
+        raise SpecError(source, "--iso", iso, ", ".join(ISO))
+    if "tile.macros" in overrides:
+        raise SpecError(source, "--set tile.macros", overrides["tile.macros"], problem="--iso sizes the chip itself:",
+                        allowed="no tile.macros override (set chip.cell_capacity_mibit for the first device's chip)")
+    ref = chip_cells(devices[0], overrides, source)
+    out = {}
+    for d in devices:
+        c = chip_cells(d, overrides, source)
+        cells = (ref["bits"] / c["bits_per_cell"] if iso == "capacity"
+                 else ref["array_area_mm2"] * 1e6 / c["cell_area_um2"])
+        out[d] = cells / _MIBIT
+    return out
+
+
 def compare(devices: Sequence[str], workload: str, methods: Sequence[str], overrides: Mapping[str, Any] | None = None,
-            engine: str = "analytic", source: str = "<flags>") -> list[dict[str, Any]]:
-    """One record per (method, device), methods outermost, devices in the order given."""
+            engine: str = "analytic", source: str = "<flags>", iso: str | None = None) -> list[dict[str, Any]]:
+    """One record per (method, device), methods outermost, devices in the order given; ``iso`` sizes
+    the chips first (:func:`iso_capacities`)."""
     from imcsim.config.study import study_from_params
     from imcsim.engine.evaluation import evaluate
 
@@ -49,16 +99,23 @@ def compare(devices: Sequence[str], workload: str, methods: Sequence[str], overr
 
     for device in devices:  # every name checked before the first (possibly long) evaluation
         load_card(resolve_card_path(device, file=source, field="--device"))
+    sizes = iso_capacities(devices, dict(overrides or {}), iso, source) if iso else {}
     records: list[dict[str, Any]] = []
     for method in methods:
         first: dict[str, Any] | None = None
         for device in devices:
             params = {**dict(overrides or {}), "device": device, "workload": workload, "method": method,
                       "engine": engine}
+            if iso:
+                params["chip.cell_capacity_mibit"] = sizes[device]
             study = study_from_params(params, source)
             result = evaluate(study)
             rec = record(result.summary(), result.mapping, study.options)
-            rec = {"method": method, "device": device, "workload": workload, **rec}
+            chip = chip_cells(device, {k: v for k, v in params.items() if k not in ("workload", "method", "engine")},
+                              source)
+            rec = {"method": method, "device": device, "workload": workload, "iso": iso or "preset",
+                   "cell_capacity_mibit": chip["cells"] / _MIBIT, "weight_capacity_mbit": chip["bits"] / 1e6,
+                   "cell_array_area_mm2": chip["array_area_mm2"], **rec}
             first = first or rec
             rec.update(ratios(rec, first))
             records.append(rec)

@@ -701,9 +701,23 @@ class MacroConfig:
                                 tree_register_bits=self.tree_register_bits)
 
     @cached_property
+    def periphery_leakage_w(self) -> float:
+        """Leakage of the periphery alone (what power gating an idle macro removes)."""
+        return float(periphery_leakage_w(self._counts, self.gates))
+
+    @cached_property
     def leakage_w(self) -> float:
         cells_w = self.rows * self.cols * self.bits_per_cell * self.device.leakage_w_per_bit
-        return float(cells_w + periphery_leakage_w(self._counts, self.gates))
+        return float(cells_w + self.periphery_leakage_w)
+
+    @cached_property
+    def wakeup_energy_pj(self) -> float:
+        """Energy to wake the gated periphery once: every gate of it charged once (A) -- full adders and
+        XOR2 selects at the full-adder 100 % figure, register bits and latches at the DFF write figure."""
+        c, g = self._counts, self.gates
+        fas = float(c["tree_full_adders"] + c["acc_full_adders"] + c["xor2_gates"])
+        regs = float(c["acc_register_bits"] + c["tree_register_bits"] + c["input_register_bits"] + c["latches"])
+        return (fas * g.fa_full_fj + regs * g.dff_fj) * 1e-3
 
     @cached_property
     def prices(self) -> MacroPrices:

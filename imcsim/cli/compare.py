@@ -25,6 +25,9 @@ TABLE_COLUMNS = ["method", "device", "energy_per_step_uj", "time_per_step_ms", "
                  "write_time_per_task_s", "write_energy_per_epoch_mj", "write_time_per_epoch_s", "lifetime_years",
                  "deploy_energy_uj", "deploy_time_ms", "energy_vs_first", "write_energy_vs_first",
                  "lifetime_vs_first"]
+ISO_COLUMNS = ["method", "device", "weight_capacity_mbit", "cell_array_area_mm2", "energy_per_step_uj",
+               "time_per_step_ms", "reload_weights_per_step", "write_energy_share", "energy_vs_first",
+               "time_vs_first"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="any flat study field, e.g. steps_per_task=500, dataset_size=50000, "
                         "workload.seq_len=128, chip.cell_capacity_mibit=12288 (repeatable)")
     p.add_argument("--engine", choices=["analytic", "event"], default="analytic", help="timing engine (default analytic)")
+    p.add_argument("--iso", choices=["capacity", "area"], default=None,
+                   help="size every device's chip to the first one's weight capacity or cell-array area "
+                        "(default: each preset as it is)")
     p.add_argument("--out", "-o", default=None, help="output folder for compare.csv/json (default: reports/compare-<workload>)")
     add_format_option(p)
     p.set_defaults(func=_compare)
@@ -87,14 +93,16 @@ def _compare(args: argparse.Namespace) -> int:
         raise SpecError("<flags>", "--workload", args.workload, problem="one workload per comparison; got",
                         allowed="a single workload name")
     overrides = parse_set(args.set)
-    records = compare(_list(args.device), args.workload, _list(args.method), overrides, engine=args.engine)
+    records = compare(_list(args.device), args.workload, _list(args.method), overrides, engine=args.engine,
+                      iso=args.iso)
     out = Path(args.out) if args.out else Path("reports") / f"compare-{Path(args.workload).stem}"
     files = write_files(records, out)
     if args.format == "table":
         shown = [_readable(r) for r in records]
-        emit(shown, "table", columns=TABLE_COLUMNS,
+        emit(shown, "table", columns=ISO_COLUMNS if args.iso else TABLE_COLUMNS,
              title=f"imcsim compare: {args.workload}; ratios to {records[0]['device']} "
-                   f"(per task: {records[0]['steps_per_task']} steps, per epoch: {records[0]['steps_per_epoch']} steps)")
+                   + (f"(iso-{args.iso} chips) " if args.iso else "")
+                   + f"(per task: {records[0]['steps_per_task']} steps, per epoch: {records[0]['steps_per_epoch']} steps)")
         print("written: " + ", ".join(str(f) for f in files))
     else:
         emit(records, args.format)

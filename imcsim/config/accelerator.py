@@ -132,6 +132,10 @@ class ChipSpec(StrictModel):
     tile_pitch_mm: float = Field(gt=0)
     reloads: bool = Field(True, description="allow weight reloads from DRAM when the network does not fit")
     contention: bool = Field(True, description="model shared NoC/DRAM/buffer ports as exclusive resources")
+    power_gating: Literal["none", "macros", "macros+buffers"] = Field(
+        "macros", description="what is power-gated while idle: nothing, idle macros' periphery (woken per "
+                              "layer at a priced wake-up energy), or also the SRAM buffer capacity that holds "
+                              "nothing (imcsim/engine/leakage.py)")
     pipeline: Literal["row", "layer"] = Field(
         "row", description="event engine dataflow: row (a layer starts on the first rows its producers have "
                            "delivered) or layer (each layer waits for the whole previous layer, kept for comparison)")

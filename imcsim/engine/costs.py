@@ -23,11 +23,10 @@ Per op (``StepOp``):
   error MVM runs on the array. Trained streamed weights go back to DRAM at the update.
 - Stored-for-backward tensors are written to the global buffer in forward and read in backward;
   what exceeds the buffer spills to DRAM (written and read back, a barrier between the phases).
-- Leakage: a macro's periphery (and cells) leak while it computes (the macro model's component). Idle
-  macros are power-gated (A), which non-volatile cells survive; volatile cells (SRAM) keep leaking, and
-  so do the SRAM buffers: that standby power is charged over the contention-free latency in both
-  engines, so that their energies are equal by construction (A: waiting on a contended resource adds
-  idle leakage that is not charged).
+- Leakage: a macro's periphery (and cells) leak while it computes (the macro model's component). What
+  leaks while idle follows ``chip.power_gating`` (imcsim/engine/leakage.py: idle macros gated or not,
+  empty buffer capacity gated or not, wake-ups priced); volatile cells (SRAM) always keep leaking. The
+  standby power is charged over the latency of the engine that ran (engine/evaluation.py).
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
 from imcsim.circuit.macro import MacroConfig, layer_cost
 from imcsim.device.base import DeviceModel, WriteCost
 from imcsim.engine.context import Context, _device
+from imcsim.engine.leakage import standby_sources
 from imcsim.engine.ledger import COMPONENTS, OpRecord
 from imcsim.engine.schedule import Barrier, Item, Stage
 from imcsim.mapping.layer import LayerMapping, map_layer
@@ -361,11 +361,9 @@ class _Pricer:
         self.wear.deploy = WriteCost.sequence(costs)
 
     def _standby_power_w(self) -> float:
-        """Volatile cells of every macro (idle periphery is gated, A) plus the SRAM buffers."""
-        cells = self.accel.n_macros * self.macro.rows * self.macro.cols * self.macro.bits_per_cell
-        sram_kib = self.chip.global_buffer_kib + self.chip.tiles * self.tile.buffer_kib
-        return (cells * self.ctx.device.leakage_w_per_bit
-                + sram_kib * self.chip.sram_leakage_uw_per_kib * 1e-6)
+        """Volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on
+        (imcsim/engine/leakage.py; idle macro periphery and wake-ups are added there by policy)."""
+        return standby_sources(self.ctx).standby_power_w(self.chip.power_gating)
 
     def _area(self) -> dict[str, float]:
         area = {f"macro_{k.removesuffix('_um2')}": float(v) * self.accel.n_macros
@@ -393,8 +391,12 @@ class _Pricer:
             a.append(f"{len(self.streamed)} layers do not fit and are streamed from DRAM "
                      f"({self.mapping.policy}); each reload rewrites the pool macros")
         a.append(f"layer outputs travel {NOC_HOPS} NoC hop of {self.chip.tile_pitch_mm} mm (A)")
-        a.append("idle macros power-gated; volatile cells and SRAM buffers leak over the contention-free "
-                 "latency (A)")
+        a.append({"none": "nothing power-gated: idle macros' periphery, volatile cells and SRAM buffers leak over "
+                          "the latency",
+                  "macros": "idle macros power-gated (woken once per layer per step at a priced wake-up energy, A); "
+                            "volatile cells and SRAM buffers leak over the latency",
+                  "macros+buffers": "idle macros and empty SRAM buffer capacity power-gated (A); volatile cells and "
+                                    "the buffers in use leak over the latency"}[self.chip.power_gating])
         a.extend(self.ctx.step.notes)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step
+from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, macro_wakeups, standby_sources
 from imcsim.engine.ledger import Result, WriteSummary
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
 
@@ -88,7 +89,15 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     energy = dict(cached.op_energy_pj)
     # The ops' own leakage (macros while they compute) stays; the chip's standby power (volatile cells, SRAM
     # buffers) is added over the latency of the engine that ran. W x ns = nJ; x 1e3 -> pJ.
-    energy["leakage"] += priced.standby_power_w * cycles * ctx.cycle_ns * 1e3
+    # By power-gating policy (chip.power_gating, imcsim/engine/leakage.py): idle macros' periphery (none) and
+    # macro wake-ups (macros, macros+buffers) are added too; the sum equals busy + standby + idle + wake-ups.
+    latency_ns = cycles * ctx.cycle_ns
+    src = standby_sources(ctx)
+    wakes = macro_wakeups(priced.records)
+    leak_args = (src, latency_ns, cached.macro_busy_cycles * ctx.cycle_ns, energy["leakage"], wakes)
+    by_policy = {p: leakage_by_source_pj(p, *leak_args) for p in POLICIES}
+    leak_by_source = by_policy[ctx.accel.chip.power_gating]
+    energy["leakage"] = sum(leak_by_source.values())
     records = priced.records
     if plan is not None and (plan.spill_bytes or plan.global_bytes):
         # activations that do not fit a line buffer wait in the global buffer or in DRAM (row engine):
@@ -156,7 +165,9 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     return Result(flat, engine, ctx.cycle_ns, cycles, energy, records, writes, priced.area_um2, mapping,
                   assumptions, timeline, analytic_latency_cycles=bound,
                   standby_power_w=priced.standby_power_w, reload_write_cycles=cached.reload_write_cycles,
-                  stall_cycles=stalls, bottleneck=bottleneck)
+                  stall_cycles=stalls, bottleneck=bottleneck, leakage_by_source_pj=leak_by_source,
+                  leakage_by_policy_pj={p: sum(v.values()) for p, v in by_policy.items()},
+                  power_gating=ctx.accel.chip.power_gating, macro_wakeups=wakes)
 
 
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:

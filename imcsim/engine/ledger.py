@@ -102,6 +102,12 @@ class Result:
     stall_cycles: dict[str, float] = field(default_factory=dict)
     #: row engine: the op with the most time on the critical path
     bottleneck: str | None = None
+    #: the ``leakage`` component by source (imcsim/engine/leakage.py SOURCES), under ``power_gating``
+    leakage_by_source_pj: dict[str, float] = field(default_factory=dict)
+    #: total leakage the same step would have under each power-gating policy (what gating saves)
+    leakage_by_policy_pj: dict[str, float] = field(default_factory=dict)
+    power_gating: str = ""
+    macro_wakeups: float = 0.0
 
     @property
     def latency_ns(self) -> float:
@@ -165,6 +171,13 @@ class Result:
         for c in STALL_CAUSES:
             rec[f"stall_cycles_{c}"] = self.stall_cycles.get(c, 0.0)
         rec["bottleneck_op"] = self.bottleneck or ""
+        if self.power_gating:
+            rec["power_gating"] = self.power_gating
+            rec["macro_wakeups"] = self.macro_wakeups
+            for k, v in self.leakage_by_source_pj.items():
+                rec[f"leakage_{k}_pj"] = v
+            for k, v in self.leakage_by_policy_pj.items():
+                rec[f"leakage_if_{k.replace('+', '_')}_pj"] = v
         for key, value in self.mapping.items():
             if isinstance(value, (int, float, bool, str)):
                 rec[f"map_{key}"] = value
@@ -215,6 +228,8 @@ class Result:
             "assumptions": self.assumptions,
             "analytic_latency_cycles": self.analytic_latency_cycles,
             "standby_power_w": self.standby_power_w,
+            "leakage_by_source_pj": self.leakage_by_source_pj,
+            "leakage_by_policy_pj": self.leakage_by_policy_pj,
         }
 
     def write(self, out_dir: str | Path, prefix: str = "") -> list[Path]:

@@ -118,6 +118,7 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
         files=table_paths + [f for p in plots for f in p.files], swept_values=_swept_values(data), notes=notes,
         reloads=_id_last(tables["reloads"]) if "reloads" in tables else None,
         reload_lines=_reload_lines(data, tables.get("reloads")),
+        leakage=_id_last(tables["leakage"]) if "leakage" in tables else None,
     )
     html_path = out_dir / HTML_NAME
     tmp = html_path.with_name("." + HTML_NAME + ".tmp")

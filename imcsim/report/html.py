@@ -96,6 +96,7 @@ class Page:
     notes: Sequence[str] = field(default_factory=list)
     reloads: pd.DataFrame | None = None                     # points that stream layers (None: no point does)
     reload_lines: Sequence[tuple[str, str]] = field(default_factory=list)   # (point label, sentence)
+    leakage: pd.DataFrame | None = None                     # leakage by source and by gating policy
 
 
 def esc(value: Any) -> str:
@@ -258,6 +259,7 @@ def render(page: Page) -> str:
     drawn = [p for p in page.plots if not p.skipped and p.png is not None]
     skipped = [p for p in page.plots if p.skipped]
     nav = ['<a href="#summary">Summary</a>'] + (['<a href="#reloads">Reloads</a>'] if page.reloads is not None else [])
+    nav += ['<a href="#leakage">Leakage</a>'] if page.leakage is not None else []
     nav += ['<a href="#plots">Plots</a>', '<a href="#failed">Failed points</a>',
             '<a href="#assumptions">Assumptions</a>', '<a href="#files">Files</a>']
     parts = [
@@ -274,6 +276,13 @@ def render(page: Page) -> str:
               table_html(page.summary, table_id="summary-table")]
     if page.reloads is not None:
         parts += ['<h2 id="reloads">Reloads</h2>', _reloads(page)]
+    if page.leakage is not None:
+        parts += ['<h2 id="leakage">Leakage</h2>',
+                  "<p>Leakage energy per step by source under the point's power-gating policy "
+                  "(<code>chip.power_gating</code>): macros while computing, idle macros' periphery (only when "
+                  "nothing is gated), volatile cells, SRAM buffers, and the wake-ups of gated macros; then the "
+                  "total each policy would give and what gating idle macros and empty buffers would save. "
+                  "Energies in pJ.</p>", table_html(page.leakage, table_id="leakage-table")]
     parts.append('<h2 id="plots">Plots</h2>')
     parts += [_figure(p, page.out_dir) for p in drawn]
     if skipped:

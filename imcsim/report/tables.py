@@ -167,6 +167,30 @@ def reload_table(data: ReportInput) -> pd.DataFrame | None:
               ].reset_index(drop=True)
 
 
+#: leakage by source under the point's power-gating policy, and the total under each policy
+LEAKAGE_COLUMNS = ("power_gating", "energy_leakage_pj", "leakage_busy_macros_pj", "leakage_idle_macros_pj",
+                   "leakage_volatile_cells_pj", "leakage_sram_buffers_pj", "leakage_wakeup_pj", "macro_wakeups",
+                   "leakage_if_none_pj", "leakage_if_macros_pj", "leakage_if_macros_buffers_pj")
+
+
+def leakage_table(data: ReportInput) -> pd.DataFrame | None:
+    """Per evaluated point: where its leakage comes from and what each power-gating policy would make of it
+    (None when the results predate the leakage breakdown)."""
+    df = ok_rows(data.results)
+    if "leakage_sram_buffers_pj" not in df.columns:
+        return None
+    params = parameter_columns(data.results, data.swept)
+    shown = set(varying(data.results, params)) | {"device", "workload", "method", "batch"}
+    lead = [c for c in ("run", "point_id") if c in df.columns]
+    out = df[lead + [c for c in params if c in shown] + [c for c in LEAKAGE_COLUMNS if c in df.columns]
+             ].reset_index(drop=True)
+    if "leakage_if_macros_buffers_pj" in out.columns:
+        cur = pd.to_numeric(out["energy_leakage_pj"], errors="coerce")
+        best = pd.to_numeric(out["leakage_if_macros_buffers_pj"], errors="coerce")
+        out["gating_would_save_pj"] = (cur - best).clip(lower=0.0)
+    return out
+
+
 def pareto_table(data: ReportInput) -> pd.DataFrame | None:
     """Evaluated points with all three objectives, and whether each is on the energy-latency-area front."""
     df = ok_rows(data.results)
@@ -199,6 +223,7 @@ def build_tables(data: ReportInput) -> dict[str, pd.DataFrame]:
         "phases": phase_table(data),
         "layers": layer_table(data),
         "reloads": reload_table(data),
+        "leakage": leakage_table(data),
         "pareto": pareto_table(data),
         "failed": failed_table(data),
     }
