@@ -88,9 +88,12 @@ def test_reload_time_adds_to_latency_exactly_and_standby_is_power_times_time():
     assert r.latency_cycles - analytic_cycles(kept, ctx.batch, priced.exclusive) == pytest.approx(cycles, rel=1e-9)
     # the power the leakage component is charged at, stored on the result
     assert r.standby_power_w == priced.standby_power_w == pytest.approx(SMALL_STANDBY_W)
-    # leakage = the macros' own leakage while they compute (in the ops) + standby power x latency
+    # leakage = the macros' own leakage while they compute (in the ops) + standby power x latency + the
+    # wake-ups of the gated macros (default chip.power_gating: macros; engine/leakage.py)
     ops_leakage = sum(o.energy_pj.get("leakage", 0.0) for o in r.ops)
-    assert s["energy_leakage_pj"] - ops_leakage == pytest.approx(SMALL_STANDBY_W * s["latency_ns"] * 1e3, rel=1e-9)
+    assert s["leakage_wakeup_pj"] == pytest.approx(r.macro_wakeups * ctx.macro.wakeup_energy_pj)
+    assert s["energy_leakage_pj"] - ops_leakage - s["leakage_wakeup_pj"] == pytest.approx(
+        SMALL_STANDBY_W * s["latency_ns"] * 1e3, rel=1e-9)
     assert s["reload_standby_energy_pj"] == pytest.approx(SMALL_STANDBY_W * s["reload_latency_ns"] * 1e3,
                                                           rel=1e-12)
     # components: the reload ops' own write and DRAM energy (inference: every write is a reload)

@@ -182,8 +182,9 @@ def leakage_table(data: ReportInput) -> pd.DataFrame | None:
     params = parameter_columns(data.results, data.swept)
     shown = set(varying(data.results, params)) | {"device", "workload", "method", "batch"}
     lead = [c for c in ("run", "point_id") if c in df.columns]
-    out = df[lead + [c for c in params if c in shown] + [c for c in LEAKAGE_COLUMNS if c in df.columns]
-             ].reset_index(drop=True)
+    cols = list(dict.fromkeys(lead + [c for c in params if c in shown] + [c for c in LEAKAGE_COLUMNS
+                                                                           if c in df.columns]))
+    out = df[cols].reset_index(drop=True)
     if "leakage_if_macros_buffers_pj" in out.columns:
         cur = pd.to_numeric(out["energy_leakage_pj"], errors="coerce")
         best = pd.to_numeric(out["leakage_if_macros_buffers_pj"], errors="coerce")
