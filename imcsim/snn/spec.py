@@ -30,6 +30,9 @@ class NeuronSpec(StrictModel):
                                            "'soft' subtracts the threshold (ANN-to-SNN conversion)")
     membrane_bits: int = Field(16, ge=2, le=32, description="membrane precision in the tile buffer, "
                                "saturating (A)")
+    initial_membrane: Literal["zero", "half-threshold"] = Field(
+        "zero", description="membrane at t = 0: 'zero' [P], or half the threshold (the QCFS conversion "
+        "convention, which removes the conversion's first-spike delay)")
 
     @property
     def ops_per_update(self) -> int:
