@@ -58,22 +58,28 @@ def test_spike_layer_cycles_and_energy_by_hand(hw):
     # fc1: K = 32 rows, N = 10 weights x 8 columns = 80 columns, M = 1 step.
     # cycles = 1 plane x ceil(32 / 64) row groups x ceil(80 / 64) column groups = 2, + the pipeline fill
     assert c.cycles == 2 + m1.pipeline_depth_cycles
-    # cell reads = 0.2 x 1 plane x 32 x 80 = 512 -> 512 x 5.0 fJ x 1.0 = 2.56 pJ
-    assert c.energy_pj["cell_read"] == pytest.approx(2.56)
+    # cell reads = 0.2 x 1 plane x 32 x 80 = 512 -> 512 x read energy x AND factor (card: 5.0 fJ x 1.0 = 2.56 pJ)
+    read_pj = 512 * m1.device.read_energy_per_bit_fj * m1.device.and_energy_factor * 1e-3
+    assert c.energy_pj["cell_read"] == pytest.approx(read_pj)
     # the same layer with 8-bit inputs at the same density reads 8 planes: 8x the cells, 8x the cycles
     c8 = mvm_cost(hw, fc1, 8, 0.2, 0.1)
-    assert c8.energy_pj["cell_read"] == pytest.approx(8 * 2.56)
+    assert c8.energy_pj["cell_read"] == pytest.approx(8 * read_pj)
     assert c8.cycles - hw.macro.pipeline_depth_cycles == 8 * 2
     # the macro components are layer_cost's at 1-bit inputs (one tile, no row-tile partial sums)
     lm = map_layer(fc1.node, m1)
     ref = layer_cost(m1, lm.tiles, lm.m, Densities(1, 8, 0.2, 0.1))
     assert c.energy_pj["shift_accumulate"] == pytest.approx(ref.energy.shift_accumulate_pj)
     # input planes from the tile buffer: 32 inputs x 1 bit / 8 = 4 bytes x 1.5 pJ/B = 6 pJ
-    assert c.energy_pj["buffer"] == pytest.approx(6.0)
+    assert hw.buffer_read_pj_per_byte == 1.5 and c.energy_pj["buffer"] == pytest.approx(6.0)
 
 
 def test_neuron_layer_by_hand(hw):
     # 32 LIF neurons, 16-bit membranes: 4 ops each (integrate, leak, compare, reset) = 128 ops x 0.56 pJ
+    # preset prices: vector op 0.56 pJ, 32 ops/cycle per tile, 64 tiles, buffer 1.5 / 1.8 pJ/B, NoC 0.04 pJ/bit/mm
+    a = hw.accel
+    assert (a.tile.digital_unit.energy_pj_per_vector_op, a.tile.digital_unit.vector_ops_per_cycle, a.chip.tiles,
+            a.tile.buffer_read_pj_per_byte, a.tile.buffer_write_pj_per_byte, a.chip.noc_energy_pj_per_bit_per_mm,
+            a.chip.tile_pitch_mm, a.chip.noc_width_bits) == (0.56, 32, 64, 1.5, 1.8, 0.04, 1.0, 128)
     c = neuron_cost(hw, 32, NeuronSpec(kind="lif", membrane_bits=16))
     assert c.energy_pj["neuron"] == pytest.approx(128 * 0.56)
     # membrane read + write: 32 x 2 B x (1.5 + 1.8) = 211.2 pJ; spikes written: 32 / 8 B x 1.8 = 7.2 pJ
