@@ -25,7 +25,7 @@ def test_every_constant_has_a_tag_and_source():
 
 def test_28nm_is_the_anchor_unchanged():
     g = gates_at(28)
-    # devices.md 6.2 values verbatim
+    # docs/macro.md section 5 values verbatim
     assert (g.and_fj, g.fa_full_fj, g.fa_fj, g.dff_fj, g.sense_latch_fj) == (0.28, 3.4, 1.7, 1.7, 0.7)
     # unit-gate areas of T6: NAND2 0.614 um^2; FA = 3 NAND2 + 2 XOR2(2.4x) = 1.842 + 2.9472 = 4.7892 um^2
     assert g.fa_area_um2 == pytest.approx(4.7892)

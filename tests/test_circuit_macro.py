@@ -261,12 +261,12 @@ def test_device_by_name_and_from_spec():
 # ---------------------------------------------------------------------------------------------- silicon
 def test_sram_22nm_against_tsmc_isscc2021():
     """Chih et al. (TSMC), ISSCC 2021 16.4, 22 nm: 6T SRAM, bit-serial input, adder tree, 64 Kb;
-    24.7 TOPS/W and 4.54 TOPS/mm^2 INT8-normalised (devices.md section 7).
+    24.7 TOPS/W and 4.54 TOPS/mm^2 INT8-normalised [CHIH21].
 
     Compared configuration: the ``sram`` card, 256 x 256 cells (64 Kb), 64-row adder trees, every column
-    sensed, INT8 x INT8, 22 nm periphery, 500 MHz (devices.md section 8 default clock, A), default
+    sensed, INT8 x INT8, 22 nm periphery, 500 MHz (default clock, A), default
     activity (input 0.5, AND 0.25, A). No constant is fitted to the chip. The model must land in the
-    digital-IMC window of devices.md section 7: 10-40 TOPS/W and 0.2-5 TOPS/mm^2 at the macro level.
+    digital-IMC window of docs/devices.md#bit-serial-sanity-checks: 10-40 TOPS/W and 0.2-5 TOPS/mm^2 at the macro level.
     """
     m = MacroConfig(load_device("sram"), rows=256, cols=256, rows_parallel=64, sense_amps=256, in_bits=8,
                     w_bits=8, node_nm=22, clock_mhz=500)
@@ -281,7 +281,7 @@ def test_sram_22nm_against_tsmc_isscc2021():
 
 
 def test_mram_macro_sits_below_sram():
-    # devices.md 6.4: a bit-serial MRAM macro with ~5 fJ reads lands at a few TOPS/W (3-8); SRAM's local AND
+    # docs/devices.md#bit-serial-sanity-checks: a bit-serial MRAM macro with ~5 fJ reads lands at a few TOPS/W (3-8); SRAM's local AND
     # read (0.28 fJ) makes it cheaper per MAC at the same periphery
     kw = dict(rows=128, cols=128, rows_parallel=64, sense_amps=128, node_nm=28, clock_mhz=500)
     p_mram = peak_performance(MacroConfig(load_device("sas-mram"), **kw))

@@ -10,7 +10,7 @@ from imcsim.cli.main import main
 def test_list_json_has_every_card_with_reference_totals(capsys):
     assert main(["workloads", "--format", "json"]) == 0
     rows = {r["workload"]: r for r in json.loads(capsys.readouterr().out)}
-    # reference training-methods.md 11.1 totals at the cards' defaults (224, 1000 classes)
+    # published totals ([MOBILENETV2], [PROXYLESSNAS], [RESNET]) at the cards' defaults (224, 1000 classes)
     assert rows["proxylessnas-mobile"]["params"] == 4_080_512
     assert rows["proxylessnas-mobile"]["macs"] == 320_427_584
     assert rows["mobilenetv2"]["macs"] == 300_774_272

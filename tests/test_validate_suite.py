@@ -1,6 +1,6 @@
 """The validation suite: every case lands in its band or is a stated known deviation, and the
 accounting cases' simulated values equal an independent recomputation from the reference arithmetic
-(training-methods.md sections 6, 8, 11.2)."""
+([P6], [GRADFILTER], [MOBILENETV2] in docs/references.md)."""
 
 import math
 
@@ -96,7 +96,7 @@ def test_band_logic():
 
 # ------------------------------------------------------------------ independent recomputations
 def test_lora_and_lorafusion_params_from_reference_arithmetic(results):
-    # training-methods.md 6: 144 adapted 1024x1024 matrices (24 enc x {q,v} + 24 dec x {self q,v; cross q,v})
+    # [P6]: 144 adapted 1024x1024 matrices (24 enc x {q,v} + 24 dec x {self q,v; cross q,v})
     matrices = 24 * 2 + 24 * 4
     lora = matrices * 16 * (1024 + 1024)           # r (d_in + d_out) = 4,718,592
     fusion = matrices * 1024 + 20 * 48              # magnitudes + coefficients = 148,416
@@ -137,7 +137,7 @@ def test_gradient_filter_backward_macs_from_reference_arithmetic(results):
 
 
 def test_mobiletl_mobilenetv2_from_reference_table(results):
-    # training-methods.md 11.2, blocks features.13-17: (|x|, |expand out| = |dw in|, |dw out| = |proj in|, |proj out|)
+    # MobileNetV2 [MOBILENETV2], blocks features.13-17: (|x|, |expand out| = |dw in|, |dw out| = |proj in|, |proj out|)
     blocks = [(18816, 112896, 112896, 18816), (18816, 112896, 28224, 7840), (7840, 47040, 47040, 7840),
               (7840, 47040, 47040, 7840), (7840, 47040, 47040, 15680)]
     mobiletl = ft_blks = 0
@@ -150,7 +150,7 @@ def test_mobiletl_mobilenetv2_from_reference_table(results):
 
 
 def test_mobiletl_mobilenetv3_from_the_graph_by_the_written_rules(results):
-    """No reference table for V3: the rules of training-methods.md 7 and 1.1 applied node by node."""
+    """No reference table for V3: the [MOBILETL] rules and the [TINYTL] convention applied node by node."""
     from imcsim.workload.cards import load_workload
     from imcsim.workload.methods.tinytl import irb_blocks
 

@@ -1,4 +1,4 @@
-"""The TinyTL/Rep-Net profiler convention (reference training-methods.md section 1), rule by rule,
+"""The TinyTL/Rep-Net profiler convention ([TINYTL], [P5]; docs/methods.md), rule by rule,
 on small hand-built graphs. Every expected number is worked out in the comment next to it."""
 
 from imcsim.workload.accounting import activation_walk, memory_report, param_bytes, peak_activation_bytes

@@ -26,7 +26,7 @@ def test_builtin_cards_load(name):
 
 
 def test_card_defaults_equal_zoo_reference_totals():
-    # reference training-methods.md 11.1: MobileNetV2 1.0 @224 300,774,272 MACs; ProxylessNAS 4,080,512 params
+    # published totals [MOBILENETV2] [PROXYLESSNAS]: MobileNetV2 1.0 @224 300,774,272 MACs; ProxylessNAS 4,080,512 params
     assert load_workload("mobilenetv2").macs == 300_774_272
     assert load_workload("proxylessnas-mobile").n_params == 4_080_512
     # resnet18-scalesim: the SCALE-Sim CSV has the same MACs as the zoo model (1,814,073,344)

@@ -49,7 +49,7 @@ def test_bad_shapes_are_errors():
 
 
 @pytest.mark.parametrize("name,params,macs", [
-    # training-methods.md section 11.1
+    # published totals, docs/references.md [RESNET] [MOBILENETV2]
     ("resnet18", 11_689_512, 1_814_073_344),
     ("resnet34", 21_797_672, 3_663_761_408),
     ("resnet50", 25_557_032, 4_089_184_256),

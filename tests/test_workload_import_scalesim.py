@@ -9,7 +9,7 @@ from imcsim.workload import zoo
 from imcsim.workload.importers import import_file
 from imcsim.workload.importers.scalesim import import_scalesim
 
-DATA = Path(__file__).parent / "data" / "scalesim"  # copies of /work/shared/data/scalesim
+DATA = Path(__file__).parent / "data" / "scalesim"  # SCALE-Sim topology files, as distributed with SCALE-Sim
 
 
 def test_resnet18_csv_matches_zoo_macs():

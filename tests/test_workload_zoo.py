@@ -1,6 +1,6 @@
 """Model zoo: totals and per-block tables against the reference, structure and tags methods rely on.
 
-Expected numbers come from ``/work/shared/reference/training-methods.md`` section 11 (cited per test);
+Expected numbers are the published totals of the backbones ([RESNET], [MOBILENETV2], [PROXYLESSNAS], [FLAN-T5] in docs/references.md), recomputed by hand (cited per test);
 totals the reference lacks are torchvision's published figures (cited where used).
 """
 

@@ -5,14 +5,14 @@ word-line drivers, sense latches) is ordinary CMOS logic, so its cost follows th
 the memory device. One table, anchored at 28 nm, feeds :mod:`imcsim.circuit.macro`; nothing else
 re-derives these numbers.
 
-Anchor (28 nm, 0.9 V): the unit gate of the ZigZag-IMC DIMC calibration (T6, fitted to four ISSCC
+Anchor (28 nm, 0.9 V): the unit gate of the ZigZag-IMC DIMC calibration ([T6], fitted to four ISSCC
 28 nm DIMC chips): NAND2 input capacitance 0.7 fF, area 0.614 um^2, delay 47.8 ps; XOR2 = 1.5x C,
-2.4x area, 2.4x delay; DFF = 3x C, 6x area; full adder = 2 XOR2 + 3 NAND2. Energies are the
-values of ``reference/devices.md`` section 6.2 (D: C x V^2 from those capacitances).
+2.4x area, 2.4x delay; DFF = 3x C, 6x area; full adder = 2 XOR2 + 3 NAND2. Energies are
+C x V^2 from those capacitances (D; table in docs/devices.md#sram-periphery-and-system-defaults).
 
 Node scaling (``energy_scale``), one curve per gate kind, normalised to 1 at 28 nm:
 
-- **22-45 nm: table interpolation (D).** The NeuroSim V1.4 gate models (T3; devices.md section 6.1)
+- **22-45 nm: table interpolation (D).** The NeuroSim V1.4 gate models ([T3])
   give each gate's energy at 45 / 32 / 22 nm (supplies 1.0 / 0.9 / 0.85 V). Between those nodes the
   energy is interpolated linearly in log(energy) vs log(node), and divided by the same interpolation
   at 28 nm. (The interpolation reproduces the 28 nm anchors: full adder 1.72 fJ vs 1.7; latch 0.70 fJ
@@ -42,7 +42,7 @@ ANCHOR_NODE_NM = 28.0
 
 @dataclass(frozen=True)
 class Sourced:
-    """A number with its unit, provenance tag (S/T/D/A) and source key (devices.md section 1)."""
+    """A number with its unit, provenance tag (S/T/D/A) and source key (defined in docs/references.md)."""
 
     value: float
     unit: str
@@ -50,34 +50,34 @@ class Sourced:
     source: str
 
 
-#: 28 nm, 0.9 V defaults of the bit-serial macro periphery (devices.md section 6.2 unless noted).
+#: 28 nm, 0.9 V defaults of the bit-serial macro periphery (docs/macro.md section 5).
 GATES_28NM: dict[str, Sourced] = {
-    "vdd_v": Sourced(0.9, "V", "T", "T6 ZigZag-IMC TECH_PARAM_28NM vdd"),
-    "and_fj": Sourced(0.28, "fJ", "D", "devices.md 6.2: 1-bit AND/NOR product, 0.7/2 fF x 0.81 V^2 (T6)"),
-    "xor_fj": Sourced(0.42, "fJ", "D", "XOR2 = 1.5 x NAND2 capacitance (T6): 1.5 x the 0.28 fJ AND product"),
-    "fa_full_fj": Sourced(3.4, "fJ", "D", "devices.md 6.2: full-adder bit op at 100 % activity, 4.2 fF x 0.81 V^2 (T6)"),
-    "fa_fj": Sourced(1.7, "fJ", "D", "devices.md 6.2: full-adder bit op at 50 % activity (T6; NeuroSim 1.1-2.2 fJ, T3)"),
-    "dff_fj": Sourced(1.7, "fJ", "D", "devices.md 6.2: DFF bit write, 2.1 fF x 0.81 V^2 (T6)"),
-    "sense_latch_fj": Sourced(0.7, "fJ", "T/D", "devices.md 6.2: NeuroSim voltage sense-amp latch, 22-32 nm (T3)"),
-    "wl_per_cell_fj": Sourced(0.28, "fJ", "D", "T6 word-line cap per cell = NAND2 cap / 2 = 0.35 fF x 0.81 V^2"),
-    "adder8_leak_nw": Sourced(1.5, "nW", "T/D", "devices.md 6.2: 8-bit adder leakage, NeuroSim 22-32 nm (T3)"),
+    "vdd_v": Sourced(0.9, "V", "T", "[T6] ZigZag-IMC TECH_PARAM_28NM vdd"),
+    "and_fj": Sourced(0.28, "fJ", "D", "1-bit AND/NOR product, 0.7/2 fF x 0.81 V^2 [T6]"),
+    "xor_fj": Sourced(0.42, "fJ", "D", "XOR2 = 1.5 x NAND2 capacitance [T6]: 1.5 x the 0.28 fJ AND product"),
+    "fa_full_fj": Sourced(3.4, "fJ", "D", "full-adder bit op at 100 % activity, 4.2 fF x 0.81 V^2 [T6]"),
+    "fa_fj": Sourced(1.7, "fJ", "D", "full-adder bit op at 50 % activity [T6] (NeuroSim 1.1-2.2 fJ [T3])"),
+    "dff_fj": Sourced(1.7, "fJ", "D", "DFF bit write, 2.1 fF x 0.81 V^2 [T6]"),
+    "sense_latch_fj": Sourced(0.7, "fJ", "T/D", "NeuroSim voltage sense-amp latch, 22-32 nm [T3]"),
+    "wl_per_cell_fj": Sourced(0.28, "fJ", "D", "[T6] word-line cap per cell = NAND2 cap / 2 = 0.35 fF x 0.81 V^2"),
+    "adder8_leak_nw": Sourced(1.5, "nW", "T/D", "8-bit adder leakage, NeuroSim 22-32 nm [T3]"),
     "fa_leak_nw": Sourced(1.5 / 8, "nW", "D", "8-bit adder leakage / 8 full adders"),
     "dff_leak_nw": Sourced(1.5 / 8, "nW", "A", "taken equal to one full adder's leakage (no sourced DFF leakage)"),
-    "nand2_area_um2": Sourced(0.614, "um^2", "T", "T6 nd2_area"),
-    "xor2_area_um2": Sourced(0.614 * 2.4, "um^2", "T", "T6 xor2_area = 2.4 x NAND2"),
-    "dff_area_um2": Sourced(0.614 * 6, "um^2", "T", "T6 dff_area = 6 x NAND2"),
-    "fa_area_um2": Sourced(3 * 0.614 + 2 * 0.614 * 2.4, "um^2", "D", "T6: full adder = 3 NAND2 + 2 XOR2"),
-    "and_area_um2": Sourced(0.614, "um^2", "T", "T6: 1-bit multiplier = one NOR2, costed as a NAND2"),
+    "nand2_area_um2": Sourced(0.614, "um^2", "T", "[T6] nd2_area"),
+    "xor2_area_um2": Sourced(0.614 * 2.4, "um^2", "T", "[T6] xor2_area = 2.4 x NAND2"),
+    "dff_area_um2": Sourced(0.614 * 6, "um^2", "T", "[T6] dff_area = 6 x NAND2"),
+    "fa_area_um2": Sourced(3 * 0.614 + 2 * 0.614 * 2.4, "um^2", "D", "[T6]: full adder = 3 NAND2 + 2 XOR2"),
+    "and_area_um2": Sourced(0.614, "um^2", "T", "[T6]: 1-bit multiplier = one NOR2, costed as a NAND2"),
     # 0.9 um^2 (22 nm) x (28/22)^1.995, the log-log interpolation of the NeuroSim latch areas 1.9 / 0.9 um^2.
-    "sense_latch_area_um2": Sourced(1.456, "um^2", "D", "devices.md 6.1 NeuroSim latch area, interpolated to 28 nm (T3)"),
+    "sense_latch_area_um2": Sourced(1.456, "um^2", "D", "NeuroSim latch area, interpolated to 28 nm [T3]"),
     "wl_driver_area_um2": Sourced(4 * 0.614, "um^2", "A", "word-line driver = 4 NAND2-equivalents (buffer chain)"),
-    "nand2_delay_ns": Sourced(0.0478, "ns", "T", "T6 nd2_dly"),
-    "xor2_delay_ns": Sourced(0.0478 * 2.4, "ns", "T", "T6 xor2_dly = 2.4 x NAND2"),
+    "nand2_delay_ns": Sourced(0.0478, "ns", "T", "[T6] nd2_dly"),
+    "xor2_delay_ns": Sourced(0.0478 * 2.4, "ns", "T", "[T6] xor2_dly = 2.4 x NAND2"),
 }
 
-#: NeuroSim V1.4 gate models (T3), devices.md section 6.1: node -> value. LSTP devices.
+#: NeuroSim V1.4 gate models ([T3]): node -> value. LSTP devices.
 NEUROSIM_TABLE: dict[str, dict[float, float]] = {
-    "vdd_v": {45.0: 1.0, 32.0: 0.9, 22.0: 0.85},          # T: T3 Technology.cpp (PTM)
+    "vdd_v": {45.0: 1.0, 32.0: 0.9, 22.0: 0.85},          # T: [T3] Technology.cpp (PTM)
     "fa_fj": {45.0: 4.3, 32.0: 2.2, 22.0: 1.1},           # T/D: 1-bit full-adder op
     "dff_fj": {45.0: 5.5, 32.0: 2.7, 22.0: 1.4},          # T/D: DFF write per bit (validated = false)
     "sense_latch_fj": {45.0: 1.7, 32.0: 0.87, 22.0: 0.48},  # T/D: voltage sense-amp latch per sense
@@ -187,12 +187,12 @@ class GateSet:
 
     @property
     def fa_in_to_cout_ns(self) -> float:
-        """Full adder, input to carry-out: XOR2 + 2 NAND2 (T6)."""
+        """Full adder, input to carry-out: XOR2 + 2 NAND2 [T6]."""
         return self.xor2_delay_ns + 2 * self.nand2_delay_ns
 
     @property
     def fa_cin_to_cout_ns(self) -> float:
-        """Full adder, carry-in to carry-out: 2 NAND2 (T6)."""
+        """Full adder, carry-in to carry-out: 2 NAND2 [T6]."""
         return 2 * self.nand2_delay_ns
 
 

@@ -19,7 +19,7 @@ A cost has exactly one formula, here: count the events of a step (:func:`step_ev
 Energy components of a step (pJ), with ``d_in`` the input-bit density and ``d_and`` the AND density:
 
 - ``cell_read``: input-gated reads ``d_in x Bi x R x C`` x device read energy x AND factor. The AND
-  is the gated read itself (devices.md 2.4 option (a): a 0 input skips the word line, a 1 input reads
+  is the gated read itself (docs/devices.md#in-memory-and option (a): a 0 input skips the word line, a 1 input reads
   the weight bit and the sensed bit is the product), so there is no AND gate per cell; the SRAM card's
   read *is* its local AND gate. One read per cell whatever its bits (the card's figure is per sensed
   cell). Cells of a sensed column on a driven row are read even when they hold no weight
@@ -29,7 +29,7 @@ Energy components of a step (pJ), with ``d_in`` the input-bit density and ``d_an
 - ``adder_tree``: AND products that are 1 (``d_and x Bi x Bw x weights``) x full adders per tree input
   bit x full-adder energy at 100 % activity: a tree input that is 0 switches nothing (A), so the tree
   energy follows the AND density. At d_and = 0.25 and a 64-row tree this is 1.6 fJ per 1-bit product,
-  close to devices.md 6.4's 64 x 1.7 fJ per INT8 MAC.
+  close to the 64 x 1.7 fJ of docs/devices.md#bit-serial-sanity-checks per INT8 MAC.
 - ``shift_accumulate``: one accumulate (``acc_bits`` full adders at 50 % activity + ``acc_bits``
   register bits) per lane per cycle, plus ``cols_per_weight - 1`` combine adds per output per step.
 - ``control``: word-line drive (``d_in x Bi x R x column groups`` pulses, each charging ``cols`` cells

@@ -2,7 +2,7 @@
 
 A weight of B bits occupies C = ceil(B / b) cells of b = ``bits_per_cell`` bits (cell k holds bits
 k*b .. k*b+b-1). Programming a cell takes I = ``write_verify_iterations`` iterations, each one
-SET or RESET pulse plus one verify read (devices.md sections 5 and 9):
+SET or RESET pulse plus one verify read (docs/devices.md#reram-defaults):
 
   E = n_c * I * (E_pulse + E_rd) + n_v * E_rd
   T = ceil(n_c / D) * I * (t_pulse + t_rd) + ceil(n_v / D) * t_rd

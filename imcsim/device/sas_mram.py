@@ -1,4 +1,4 @@
-"""SAS-MRAM: N MTJs on one shared heavy-metal (SOT) line, written group by group (devices.md 2.3).
+"""SAS-MRAM: N MTJs on one shared heavy-metal (SOT) line, written group by group (docs/devices.md#sas-mram-defaults).
 
 One SOT pulse on the shared line destabilises all N free layers; an STT-assist current through each
 MTJ sets its final state. So the group is the write unit:

@@ -1,7 +1,7 @@
 """Calibration of an assumption-tagged card parameter against one silicon anchor.
 
 Why: the per-bit MRAM read (sense) energy is the most important single knob of the macro energy
-(devices.md sections 6.4 and 11.2) and it is an assumption (A); the FP-SMR macro (P4) is the only
+(docs/devices.md#bit-serial-sanity-checks) and it is an assumption (A); the FP-SMR macro [P4] is the only
 SAS-MRAM silicon figure that constrains it. The fit is deliberately small:
 
 - one parameter, one anchor: solve ``metric(param) = published`` for the case's macro, every other

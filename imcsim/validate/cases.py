@@ -15,8 +15,8 @@ Roles (``role``):
 Bands (``band``):
 
 - ``factor``: silicon macros, ``1/f <= simulated / published <= f`` (f = 2 by default): macro
-  models that are not fitted to a chip agree with silicon within ~2x at best (devices.md section 7
-  spreads 17-36 TOPS/W over 28 nm chips of one class).
+  models that are not fitted to a chip agree with silicon within ~2x at best (published 28 nm
+  digital IMC macros, docs/references.md, spread 17-36 TOPS/W over 28 nm chips of one class).
   Front-end cases (``frontend``: a ratio from :mod:`imcsim.frontend`, sensor card all assumptions)
   use the same factor band.
 - ``rounding``: accounting claims, ``|simulated - published| <= step / 2``: the claim is exact
@@ -43,7 +43,7 @@ class Published(StrictModel):
 
     value: float
     unit: str
-    tag: Literal["S", "T", "D", "P", "U"]  # devices.md S/T/D; training-methods.md P (paper/code), U
+    tag: Literal["S", "T", "D", "P", "U"]  # S/T/D for numbers; P (paper/code), U (unverified): docs/references.md
     note: str = ""
 
 

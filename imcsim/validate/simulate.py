@@ -131,7 +131,7 @@ def gradient_filter_backward_speedup(args: dict[str, Any]) -> tuple[float, Detai
 def mobiletl_irb_memory_reduction_pct(args: dict[str, Any]) -> tuple[float, Details]:
     """1 - (MobileTL's stored bytes in the top ``blocks`` IRBs) / (vanilla fine-tuning of the same
     blocks, "FT-BLKs": every parameter of those blocks trained, stored per the profiler convention of
-    training-methods.md 1.1), in %. Only tensors stored by nodes inside the blocks count (the head
+    docs/methods.md, [TINYTL]), in %. Only tensors stored by nodes inside the blocks count (the head
     above them is the same for both)."""
     from imcsim.workload import methods
     from imcsim.workload.accounting import profiler_saved

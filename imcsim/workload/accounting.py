@@ -2,7 +2,7 @@
 
 Default convention ("tinytl"): the analytic profiler of TinyTL, also shipped by Rep-Net
 (mit-han-lab/tinyml ``tinytl/tinytl/utils/memory_cost_profiler.py`` and ASU-ESIC-FAN-Lab/RepNet
-``repnet/utils/memory_cost_profiler.py`` [P]; reference ``training-methods.md`` section 1):
+``repnet/utils/memory_cost_profiler.py`` [P]; [TINYTL], [P5]):
 
 - ``Mem = B * A_peak + P_bytes``; MB = 1e6 bytes.
 - ``P_bytes = 4 * trainable + 1 * frozen`` (parameters only; BN running statistics are buffers).

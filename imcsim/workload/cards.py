@@ -5,7 +5,7 @@ a SCALE-Sim topology CSV or an ONNX model), plus default options, a description 
 
     name: mobilenetv2
     description: MobileNetV2 1.0, torchvision layout
-    source: Sandler et al., CVPR 2018; torchvision mobilenetv2.py; reference training-methods.md 11.2
+    source: Sandler et al., CVPR 2018; torchvision mobilenetv2.py; [MOBILENETV2]
     model: mobilenetv2
     options: {resolution: 224, classes: 1000, batch: 1, width: 1.0}
 

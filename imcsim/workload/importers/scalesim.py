@@ -1,6 +1,6 @@
 """SCALE-Sim topology CSV -> layer graph.
 
-Format (reference ``peers.md`` section 2; scalesim-project/scale-sim-v2 ``topologies/``):
+Format ([SCALESIM]; scalesim-project/scale-sim-v2 ``topologies/``):
 - conv mode: ``Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter,
   Strides,`` -- a header row, one layer per row, every row ending with a comma;
 - GEMM mode (``-i gemm``): ``Layer Name, M, N, K,`` -- SCALE-Sim runs it as an M x K IFMAP against N

@@ -1,7 +1,7 @@
 """DA3 (Dynamic Additive Attention Adaption): an INTERPRETATION of the abstract, not the paper.
 
 Yang, Rakin, Fan, arXiv:2012.01362 v3; CVPRW 2022 (ECV) -- abstract facts only, no code, full text
-unavailable [U]; reference ``training-methods.md`` section 10.
+unavailable [U]; [DA3].
 
 Facts used: a frozen pre-trained backbone; a learned per-domain "additive attention adaptor"
 "designed to avoid activation memory buffering". Reading built here (imcsim's, flagged in every

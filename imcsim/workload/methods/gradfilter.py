@@ -1,7 +1,7 @@
 """Gradient filtering: train the last N convs with r x r patch-averaged output gradients.
 
 Yang, Li, Marculescu, CVPR 2023, arXiv:2301.00330; code SLDGroup/GradientFilter-CVPR23
-(``classification/custom_op/conv_avg.py``) [P]; reference ``training-methods.md`` section 8.
+(``classification/custom_op/conv_avg.py``) [P]; [GRADFILTER].
 
 Each trained conv stores x~ (its input summed over (r*s) x (r*s) patches: C_in * ceil(H_out/r) *
 ceil(W_out/r) values) and theta~ (the kernel summed spatially, C_out x C_in/groups). Backward:

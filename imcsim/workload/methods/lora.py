@@ -1,8 +1,8 @@
 """LoRA and LoRAFusion on attention projections (Flan-T5-large in the papers).
 
-LoRA: Hu et al.; configuration of LoRAFusion's baselines (``LoRAs/loraConfig.py``: r = 16, alpha
+LoRA: Hu et al. [LORA]; configuration of LoRAFusion's baselines (``LoRAs/loraConfig.py``: r = 16, alpha
 32, targets q and v) [P]. LoRAFusion: Guo, Ali, Yang, Fan, GLSVLSI 2025; code
-ASU-ESIC-FAN-Lab/LoRAFusion [P]; reference ``training-methods.md`` section 6.
+ASU-ESIC-FAN-Lab/LoRAFusion [P6] [P].
 
 LoRAFusion on crossbars (reference 6, "How the fused module runs", [D]): the K pre-trained LoRA
 pairs stay frozen in the arrays. Per adapted matrix: K MVMs A_i.x (rank r), a digital mix

@@ -1,7 +1,7 @@
 """MobileTL: fine-tune the top N inverted-residual blocks with cheap norms and 1-bit activation masks.
 
 Chiang, Frumkin, Liang, Marculescu, AAAI 2023, arXiv:2212.03246 (abstract and project page; code not
-available) [P rules, U per-block accounting]; reference ``training-methods.md`` section 7.
+available) [P rules, U per-block accounting]; [MOBILETL].
 
 In each trained IRB: conv weights trained; the two internal norms (after expand and depthwise) train
 their shift only and store nothing; the last norm trains scale, shift and statistics (stores its

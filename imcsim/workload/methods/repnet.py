@@ -2,7 +2,7 @@
 
 Yang, Rakin, Fan, CVPR 2022; code ASU-ESIC-FAN-Lab/RepNet ``repnet/model/reprogram.py``
 (``ProgramModule``, ``ProgramNet``, ``ResProgramNet``, ``MobiProgramNet``) and
-``tiny_train_repnet.py`` [P]; reference ``training-methods.md`` section 5.
+``tiny_train_repnet.py`` [P]; [P5].
 
 A branch (ProgramModule): avg-pool -> kxk conv (groups 2; 1 for the first) -> BN -> ReLU -> 1x1 conv
 -> BN -> bilinear upsample, added to a backbone block output. Mid width = make_divisible(in, 8).

@@ -2,7 +2,7 @@
 fraction of the output channels of chosen layers.
 
 Lin, Zhu, Chen, Wang, Gan, Han, NeurIPS 2022, arXiv:2206.15472; code mit-han-lab/tiny-training
-``algorithm/`` [P]; reference ``training-methods.md`` section 9.
+``algorithm/`` [P]; [SPARSE-UPDATE].
 
 Conventions: layers are the conv/linear nodes in forward order (index 0 = the first conv). The
 graph is int8 with BN folded, so a layer's "bias" is its own bias or, when it has none, the shift of

@@ -1,8 +1,8 @@
 """The TinyTL network and the lite-residual methods (TinyTL-L, TinyTL-L+B).
 
 Cai et al., NeurIPS 2020; code mit-han-lab/tinyml ``tinytl/tinytl/model/modules.py``
-(``LiteResidualModule.insert_lite_residual``) and ``tinytl_fgvc_train.py`` [P]; reference
-``training-methods.md`` sections 1.3 and 4.
+(``LiteResidualModule.insert_lite_residual``) and ``tinytl_fgvc_train.py`` [P];
+[TINYTL].
 
 The TinyTL network = the backbone with every BN replaced by GN (8 channels per group) and a
 lite-residual module in every MB block except the first. TinyTL runs EVERY one of its methods on

@@ -1,6 +1,6 @@
 """MobileNetV2 (torchvision layout), with width multiplier.
 
-Reference ``training-methods.md`` section 11.2 (1.0 @224: 3,504,872 parameters incl. 34,112 BN,
+[MOBILENETV2] (1.0 @224: 3,504,872 parameters incl. 34,112 BN,
 300,774,272 MACs). Channel rounding is torchvision's ``_make_divisible(c * width, 8)``; the last
 conv keeps at least 1280 channels (``1280 * max(1, width)``), and hidden widths are
 ``int(round(C_in * t))``, as in torchvision ``mobilenetv2.py``.

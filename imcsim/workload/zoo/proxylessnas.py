@@ -1,6 +1,6 @@
 """ProxylessNAS-Mobile: the TinyTL / Rep-Net / MobileTL backbone.
 
-Reference ``training-methods.md`` section 11.3 [P: mit-han-lab/tinyml ``netaug/models/base/proxylessnas.py``;
+[PROXYLESSNAS] [P: mit-han-lab/tinyml ``netaug/models/base/proxylessnas.py``;
 block-slot mapping from OFA ``ProxylessNASNets``]. Node names follow OFA: ``first_conv``, ``blocks.<i>``
 (i = 0..19, the real blocks), ``feature_mix_layer``, ``classifier``.
 

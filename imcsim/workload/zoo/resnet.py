@@ -1,4 +1,4 @@
-"""ResNet-18/34/50 (torchvision layout), reference ``training-methods.md`` section 11.4."""
+"""ResNet-18/34/50 (torchvision layout), [RESNET]."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Flan-T5-large (T5 v1.1 layout): the LoRA / LoRAFusion workload.
 
-Config [P, ``google/flan-t5-large`` config.json via reference ``training-methods.md`` section 11.5]:
+Config [P, ``google/flan-t5-large`` config.json; [FLAN-T5]]:
 d_model 1024, 16 heads x d_kv 64, gated-GELU FFN d_ff 2816, vocabulary 32128, 24 encoder and 24
 decoder layers, RMS layer norms (scale only), q/k/v/o without bias, relative position bias of 32
 buckets x 16 heads in the first self-attention layer of each stack (shared by the stack's other
