@@ -6,13 +6,14 @@ IMCSIM := $(VENV)/bin/imcsim
 STAMP  := $(VENV)/.installed
 OUT    ?= reports/default
 
-.PHONY: help install run test test-fast bench lint clean distclean
+.PHONY: help install run test test-fast bench lint docs clean distclean
 
 help:
 	@echo "make run    - set up .venv and run the built-in default study into $(OUT)/"
 	@echo "make test   - set up .venv and run the whole test suite"
 	@echo "make bench  - speed and memory benchmarks (JSON on stdout)"
 	@echo "make lint   - ruff"
+	@echo "make docs   - regenerate docs/study-reference.md from the pydantic models (after adding a field)"
 	@echo "make clean  - remove build output, caches and generated reports (keeps .venv)"
 	@echo "make distclean - clean, and remove .venv"
 
@@ -41,6 +42,9 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check imcsim tests benchmarks
+
+docs: $(STAMP)
+	$(IMCSIM) schema --reference docs/study-reference.md
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -27,13 +27,13 @@ class MacroSpec(StrictModel):
     """One IMC macro: ``rows x cols`` cells of ``device`` with its bit-serial periphery."""
 
     device: str = Field(description="device card name or path")
-    rows: int = Field(gt=0)
-    cols: int = Field(gt=0)
+    rows: int = Field(gt=0, description="cell rows of one macro")
+    cols: int = Field(gt=0, description="cell columns of one macro")
     rows_parallel: int = Field(gt=0, description="inputs of one adder tree: rows summed per cycle (at most rows)")
     column_mux: int = Field(1, gt=0, description="columns sharing one sense amplifier (1: every column sensed)")
-    in_bits: int = Field(8, ge=1, le=8)
-    w_bits: int = Field(8, ge=1, le=8)
-    bits_per_cell: int = Field(1, ge=1, le=4)
+    in_bits: int = Field(8, ge=1, le=8, description="input (activation) bits, fed one bit per cycle")
+    w_bits: int = Field(8, ge=1, le=8, description="weight bits")
+    bits_per_cell: int = Field(1, ge=1, le=4, description="bits stored per cell (multi-level cells)")
     organisation: Literal["bit_column", "weight_column"] = Field(
         "bit_column", description="bit_column: a popcount tree and accumulator per sensed bit column; "
                                   "weight_column: a bit-weighted tree over a weight's bits and one accumulator "
@@ -91,45 +91,49 @@ def check_macro_geometry(rows: int, cols: int, rows_parallel: int, column_mux: i
 class DigitalUnitSpec(StrictModel):
     """The tile's digital unit: the ops an array cannot do (weight gradients, attention, norms, elementwise)."""
 
-    macs_per_cycle: int = Field(gt=0)
-    energy_pj_per_mac: float = Field(gt=0)
-    vector_ops_per_cycle: int = Field(gt=0)
-    energy_pj_per_vector_op: float = Field(gt=0)
-    area_um2: float = Field(ge=0)
-    precision: Literal["int8", "fp16", "fp32"] = "fp32"
+    macs_per_cycle: int = Field(gt=0, description="MACs per cycle (GEMMs: weight gradients, attention)")
+    energy_pj_per_mac: float = Field(gt=0, description="energy of one MAC at the unit's precision")
+    vector_ops_per_cycle: int = Field(gt=0, description="elementwise ops per cycle (norms, biases, activations)")
+    energy_pj_per_vector_op: float = Field(gt=0, description="energy of one elementwise op")
+    area_um2: float = Field(ge=0, description="area of the unit")
+    precision: Literal["int8", "fp16", "fp32"] = Field("fp32", description="arithmetic precision (recorded; the energies are given for it)")
 
 
 class TileSpec(StrictModel):
+    """One tile: its macros, a local SRAM buffer, a digital unit and write drivers."""
+
     macros: int | None = Field(None, gt=0, description="macros per tile; derived from chip.cell_capacity_mbit if unset")
-    buffer_kib: float = Field(gt=0)
-    buffer_bytes_per_cycle: float = Field(gt=0)
-    buffer_read_pj_per_byte: float = Field(ge=0)
-    buffer_write_pj_per_byte: float = Field(ge=0)
-    digital_unit: DigitalUnitSpec
+    buffer_kib: float = Field(gt=0, description="tile SRAM buffer size")
+    buffer_bytes_per_cycle: float = Field(gt=0, description="tile buffer port width")
+    buffer_read_pj_per_byte: float = Field(ge=0, description="tile buffer read energy")
+    buffer_write_pj_per_byte: float = Field(ge=0, description="tile buffer write energy")
+    digital_unit: DigitalUnitSpec = Field(description="the tile's digital unit")
     write_drivers: int = Field(gt=0, description="macros of the tile that can be written at the same time")
     double_buffering: bool = Field(True, description="output registers double-buffered: a layer computes its next "
                                                      "row while the last one is sent (false: it waits for delivery)")
 
 
 class ChipSpec(StrictModel):
-    tiles: int = Field(gt=0)
+    """The chip: tiles, clock and node, the global buffer, DRAM and the NoC."""
+
+    tiles: int = Field(gt=0, description="tiles on the chip")
     cell_capacity_mibit: float | None = Field(
         None, gt=0, description="total IMC cells in Mibit (2^20); when set, macros per tile follow from it and "
                                 "the array size, so an array-size sweep compares chips of equal capacity")
-    node_nm: float = Field(gt=0)
-    clock_mhz: float = Field(gt=0)
-    global_buffer_kib: float = Field(gt=0)
-    global_buffer_bytes_per_cycle: float = Field(gt=0)
-    global_buffer_read_pj_per_byte: float = Field(ge=0)
-    global_buffer_write_pj_per_byte: float = Field(ge=0)
-    sram_leakage_uw_per_kib: float = Field(ge=0)
-    sram_area_um2_per_bit: float = Field(gt=0)
-    dram_bandwidth_gb_per_s: float = Field(gt=0)
-    dram_energy_pj_per_bit: float = Field(ge=0)
-    noc_width_bits: int = Field(gt=0)
-    noc_hop_latency_cycles: float = Field(ge=0)
-    noc_energy_pj_per_bit_per_mm: float = Field(ge=0)
-    tile_pitch_mm: float = Field(gt=0)
+    node_nm: float = Field(gt=0, description="technology node of the periphery (gate energies scale with it)")
+    clock_mhz: float = Field(gt=0, description="chip clock")
+    global_buffer_kib: float = Field(gt=0, description="global SRAM buffer size")
+    global_buffer_bytes_per_cycle: float = Field(gt=0, description="global buffer port width")
+    global_buffer_read_pj_per_byte: float = Field(ge=0, description="global buffer read energy")
+    global_buffer_write_pj_per_byte: float = Field(ge=0, description="global buffer write energy")
+    sram_leakage_uw_per_kib: float = Field(ge=0, description="leakage of every SRAM buffer (global and tile)")
+    sram_area_um2_per_bit: float = Field(gt=0, description="area of one SRAM buffer bit")
+    dram_bandwidth_gb_per_s: float = Field(gt=0, description="off-chip DRAM bandwidth")
+    dram_energy_pj_per_bit: float = Field(ge=0, description="DRAM access energy per bit")
+    noc_width_bits: int = Field(gt=0, description="NoC link width")
+    noc_hop_latency_cycles: float = Field(ge=0, description="router latency per hop")
+    noc_energy_pj_per_bit_per_mm: float = Field(ge=0, description="NoC link energy")
+    tile_pitch_mm: float = Field(gt=0, description="distance between neighbouring tiles (one hop)")
     reloads: bool = Field(True, description="allow weight reloads from DRAM when the network does not fit")
     contention: bool = Field(True, description="model shared NoC/DRAM/buffer ports as exclusive resources")
     power_gating: Literal["none", "macros", "macros+buffers"] = Field(
@@ -144,14 +148,17 @@ class ChipSpec(StrictModel):
 
 
 class AcceleratorSpec(StrictModel):
-    kind: Literal["accelerator"] = "accelerator"
-    name: str
-    description: str = ""
-    inherits: str | None = None
-    chip: ChipSpec
-    tile: TileSpec
-    macro: MacroSpec
-    sources: dict[str, str] = Field(default_factory=dict)
+    """An accelerator preset: chip, tile and macro, with a source for every number."""
+
+    kind: Literal["accelerator"] = Field("accelerator", description="marks a preset (devices/ also holds device cards)")
+    name: str = Field(description="preset name (acc-<device> for the built-in ones)")
+    description: str = Field("", description="one line shown in tables and reports")
+    inherits: str | None = Field(None, description="preset name or path this one overrides key by key")
+    chip: ChipSpec = Field(description="chip-level resources")
+    tile: TileSpec = Field(description="per-tile resources")
+    macro: MacroSpec = Field(description="the IMC macro")
+    sources: dict[str, str] = Field(default_factory=dict, description="dotted key -> 'TAG: source' for every "
+                                                                    "number (tags S/T/D/A, keys in docs/references.md)")
 
     @model_validator(mode="after")
     def _clock(self) -> AcceleratorSpec:

@@ -41,25 +41,28 @@ class ParamEntry(StrictModel):
     # +inf passes here and is refused in stage 2 by every parameter but the unlimited ones
     unlimited_fields: ClassVar[frozenset[str]] = frozenset({"value"})
 
-    value: float
-    unit: str | None = None
-    tag: Tag
-    source: str = Field(min_length=1)
+    value: float = Field(description="the number, in the parameter's unit")
+    unit: str | None = Field(None, description="the parameter's one allowed unit (inheriting cards may omit it)")
+    tag: Tag = Field(description="provenance: S silicon, T tool default, D derived, A assumption")
+    source: str = Field(min_length=1, description="where the number comes from: [KEY] citations "
+                                                  "(docs/references.md) and the arithmetic of a D value")
 
 
 class CardFile(StrictModel):
     """The top level of a device card file."""
 
-    kind: Literal["device"]
-    name: str | None = None
-    technology: Literal["sas_mram", "sot_mram", "stt_mram", "reram", "sram"] | None = None
-    inherits: str | None = None
-    description: str = ""
-    provenance: str | None = None
-    options: dict[str, str] = Field(default_factory=dict)
-    params: dict[str, ParamEntry] = Field(default_factory=dict)
+    kind: Literal["device"] = Field(description="marks a device card (devices/ also holds presets)")
+    name: str | None = Field(None, description="card name (default: the file name)")
+    technology: Literal["sas_mram", "sot_mram", "stt_mram", "reram", "sram"] | None = Field(
+        None, description="device model; inherited if omitted (parameters per technology below)")
+    inherits: str | None = Field(None, description="a built-in card name or a path relative to this file")
+    description: str = Field("", description="one line shown in tables")
+    provenance: str | None = Field(None, description="what is measured and what is assumed (inherited if omitted)")
+    options: dict[str, str] = Field(default_factory=dict, description="model options, checked per technology")
+    params: dict[str, ParamEntry] = Field(default_factory=dict, description="parameter name -> {value, unit, tag, source}")
     # parameter -> record of its fit to silicon (fitted_to, method, residual, date); read by imcsim validate
-    calibration: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    calibration: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="parameter -> record of its fit to silicon (read by imcsim validate)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -163,12 +166,17 @@ class SramParams(CommonParams):
 
 
 class MramOptions(StrictModel):
-    write_policy: Literal["all", "diff"] = "all"
+    """Options every device model takes."""
+
+    write_policy: Literal["all", "diff"] = Field("all", description="rewrite every bit of an updated weight, "
+                                                                   "or read first and write only flipped bits")
 
 
 class SasMramOptions(MramOptions):
-    write_scheme: Literal["one_step", "two_step"] = "one_step"
-    bit_placement: Literal["weight_bits", "interleaved"] = "weight_bits"
+    write_scheme: Literal["one_step", "two_step"] = Field(
+        "one_step", description="one SOT pulse with per-MTJ STT assist, or reset then program (A)")
+    bit_placement: Literal["weight_bits", "interleaved"] = Field(
+        "weight_bits", description="an SOT line holds bits of one weight, or bit j of N weights (A)")
 
 
 PARAMS_MODEL: dict[str, type[CommonParams]] = {

@@ -25,8 +25,8 @@ from imcsim.errors import SpecError
 class NamedSpec(StrictModel):
     """A thing chosen by name with free-form options (validated by the package that owns it)."""
 
-    name: str = Field(min_length=1)
-    options: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(min_length=1, description="built-in name, card name or card path")
+    options: dict[str, Any] = Field(default_factory=dict, description="options checked by the owner: workload options or the method's options (tables below)")
 
 
 def _named(value: Any) -> Any:
@@ -37,13 +37,13 @@ def _named(value: Any) -> Any:
 class MacroOverrides(StrictModel):
     """Macro geometry that overrides the accelerator preset (the common sweep axes)."""
 
-    rows: int | None = Field(None, gt=0)
-    cols: int | None = Field(None, gt=0)
-    rows_parallel: int | None = Field(None, gt=0)
-    column_mux: int | None = Field(None, gt=0)
-    bits_per_cell: int | None = Field(None, ge=1, le=4)
-    in_bits: int | None = Field(None, ge=1, le=8)
-    w_bits: int | None = Field(None, ge=1, le=8)
+    rows: int | None = Field(None, gt=0, description="cell rows of one macro (default: the preset's)")
+    cols: int | None = Field(None, gt=0, description="cell columns of one macro (default: the preset's)")
+    rows_parallel: int | None = Field(None, gt=0, description="rows summed per cycle by one adder tree")
+    column_mux: int | None = Field(None, gt=0, description="columns sharing one sense amplifier")
+    bits_per_cell: int | None = Field(None, ge=1, le=4, description="bits stored per cell (multi-level cells)")
+    in_bits: int | None = Field(None, ge=1, le=8, description="input (activation) bits, fed bit-serially")
+    w_bits: int | None = Field(None, ge=1, le=8, description="weight bits")
 
     def dotted(self) -> dict[str, Any]:
         return {f"macro.{k}": v for k, v in self.model_dump().items() if v is not None}
@@ -74,15 +74,17 @@ class Study(StrictModel):
     is used when it exists, else ``acc-sas-mram`` (every preset shares chip and periphery).
     """
 
-    name: str | None = None
+    name: str | None = Field(None, description="run name (files are prefixed with it when a study has several runs)")
     device: str | None = Field(None, min_length=1, description="built-in device card name or a card path")
     accelerator: str | None = Field(None, description="accelerator preset name (devices/acc-*.yaml) or path")
     macro: MacroOverrides = Field(default_factory=MacroOverrides)
     accelerator_overrides: dict[str, Any] = Field(
         default_factory=dict, description="dotted accelerator fields, e.g. chip.tiles: 32")
-    workload: NamedSpec
-    method: NamedSpec = Field(default_factory=lambda: NamedSpec(name="inference"))
-    engine: Literal["analytic", "event"] = "analytic"
+    workload: NamedSpec = Field(description="network: `workload: resnet18` or `{name: resnet18, options: {...}}`")
+    method: NamedSpec = Field(default_factory=lambda: NamedSpec(name="inference"),
+                              description="training method: a name or `{name: repnet, options: {...}}`")
+    engine: Literal["analytic", "event"] = Field(
+        "analytic", description="timing engine: analytic bound, or the SimPy event engine (contention, trace)")
     options: StudyOptions = Field(default_factory=StudyOptions)
 
     _named_workload = field_validator("workload", mode="before")(lambda cls, v: _named(v))

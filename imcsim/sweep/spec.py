@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
@@ -277,9 +277,11 @@ class RangeSpec(StrictModel):
 class SweepFile(StrictModel):
     """A sweep YAML: fixed ``base`` fields, ``axes`` to sweep, and ``filters`` that drop points."""
 
-    base: dict[str, Any] = {}
-    axes: dict[str, Any]
-    filters: list[str] = []
+    base: dict[str, Any] = Field({}, description="fixed flat study fields")
+    axes: dict[str, Any] = Field(description="flat field -> list of values, {start, stop, step|factor} or a "
+                                             "flag-style string (a,b,c or start:stop*factor)")
+    filters: list[str] = Field([], description="expressions over the fields; a point is kept when all hold, "
+                                              "e.g. 'rows_parallel <= rows'")
 
 
 def load_sweep(path: str | Path, field_types: FieldTypes) -> SweepSpec:

@@ -57,13 +57,15 @@ class WorkloadOptions(StrictModel):
 
 
 class WorkloadCard(StrictModel):
-    name: str = Field(min_length=1)
-    description: str = Field(min_length=1)
+    """A workload card: a zoo model or an imported file, with its source and default options."""
+
+    name: str = Field(min_length=1, description="card name (equals the file name for built-in cards)")
+    description: str = Field(min_length=1, description="one line shown in tables")
     source: str = Field(min_length=1, description="where the architecture and its numbers come from")
     model: str | None = Field(None, description="a zoo model name")
     file: str | None = Field(None, description="a SCALE-Sim CSV or ONNX file, relative to the card")
-    format: Literal["scalesim", "onnx"] | None = None
-    options: WorkloadOptions = Field(default_factory=WorkloadOptions)
+    format: Literal["scalesim", "onnx"] | None = Field(None, description="file format (default: from the suffix)")
+    options: WorkloadOptions = Field(default_factory=WorkloadOptions, description="default build options")
 
     @model_validator(mode="after")
     def _one_source(self) -> WorkloadCard:

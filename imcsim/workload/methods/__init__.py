@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import Field
+
 from imcsim.config.loader import StrictModel, validate
 from imcsim.errors import SpecError
 from imcsim.workload.graph import Graph
@@ -20,9 +22,9 @@ from imcsim.workload.step import TrainingStep
 class MethodOptions(StrictModel):
     """Options every method takes."""
 
-    #: where re-trained conv/linear weights live: IMC arrays (written each update) or SRAM
-    #: (the Hyb-Learn split: frozen weights in the NVM arrays, re-trained ones in SRAM)
-    trained_weights_in: Literal["imc", "sram"] = "imc"
+    trained_weights_in: Literal["imc", "sram"] = Field(
+        "imc", description="where re-trained conv/linear weights live: the IMC arrays (written each update) or "
+                           "SRAM (the Hyb-Learn split: frozen weights in the arrays, re-trained ones in SRAM)")
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,18 @@ def register(name: str, description: str, options: type[MethodOptions] = MethodO
 
 
 def _load_all() -> None:
-    from imcsim.workload.methods import (  # noqa: F401
-        basic,
-        da3,
-        gradfilter,
-        lora,
-        mobiletl,
-        repnet,
-        sparse,
-        tinytl,
-    )
+    """Import every module of this package once, so each registers its methods: adding a method is
+    one new module with ``@register`` and nothing else (no import list to keep in step)."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name not in _NOT_METHODS:
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+#: modules of this package that register no method
+_NOT_METHODS = {"cards"}
 
 
 def names() -> list[str]:

@@ -8,6 +8,8 @@ them on the bare backbone (Rep-Net's baselines use the plain BN network).
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from imcsim.workload.graph import Graph
 from imcsim.workload.methods import MethodOptions, register
 from imcsim.workload.methods._core import Trainable, add_roles, build_step, classifier
@@ -16,7 +18,7 @@ from imcsim.workload.step import TrainingStep
 
 
 class BaselineOptions(MethodOptions):
-    network: NetworkChoice = "auto"
+    network: NetworkChoice = Field("auto", description="auto: the TinyTL network (GN, lite residuals) when the backbone is ProxylessNAS-Mobile, as TinyTL measured its baselines; tinytl or plain to force one")
 
 
 def _net(graph: Graph, o: BaselineOptions) -> tuple[Graph, list[str]]:

@@ -10,23 +10,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import workloads_dir
 
 
 class MethodCard(StrictModel):
-    name: str
-    description: str
-    source: str
-    inherits: str | None = None
-    options: dict[str, Any] = {}
-    trains: str = ""
-    stores: str = ""
-    propagates: str = ""
-    writes: str = ""
-    notes: list[str] = []
-    file: str | None = None
+    """What a method is, its source and default options; or a variant of another method."""
+
+    name: str = Field(description="method name (a built-in method, or the new variant's name)")
+    description: str = Field(description="one line shown in tables")
+    source: str = Field(description="paper and code the method follows, with [KEY] citations")
+    inherits: str | None = Field(None, description="built-in method or card this variant overrides")
+    options: dict[str, Any] = Field({}, description="method options (the method's table below)")
+    trains: str = Field("", description="what is trainable")
+    stores: str = Field("", description="what is stored for the backward pass, and in which form")
+    propagates: str = Field("", description="how far the error propagates")
+    writes: str = Field("", description="which array weights each update writes")
+    notes: list[str] = Field([], description="notes carried into every result of the method")
+    file: str | None = Field(None, description="set by the loader: the card's path")
 
     def resolved(self, _depth: int = 0) -> tuple[str, dict[str, Any], list[str]]:
         """(built-in method, merged options, notes) following ``inherits``."""

@@ -30,7 +30,7 @@ INTERPRETATION = ("INTERPRETATION (DA3): adaptor architecture built from the abs
 
 
 class DA3Options(MethodOptions):
-    reduction: int = Field(16, ge=1)
+    reduction: int = Field(16, ge=1, description="channel reduction of the additive attention adaptor (A)")
 
 
 @register("da3", "DA3 (interpretation): per-domain additive attention adaptors on a frozen backbone + classifier",

@@ -22,9 +22,9 @@ from imcsim.workload.step import StepOp, StoredTensor, TrainingStep, stored_nbyt
 
 
 class GradFilterOptions(MethodOptions):
-    patch: int = Field(2, ge=1)  # r
-    layers: int = Field(2, ge=1)  # "#Layers": the last N conv layers (torchvision module order)
-    train_classifier: bool = False
+    patch: int = Field(2, ge=1, description="r: the output gradient is averaged over r x r patches")
+    layers: int = Field(2, ge=1, description="#Layers: the last N conv layers are trained (torchvision module order)")
+    train_classifier: bool = Field(False, description="also train the classifier (linear) layer")
 
 
 def patch_positions(node: Node, r: int) -> int:

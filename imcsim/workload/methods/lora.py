@@ -26,13 +26,13 @@ from imcsim.workload.step import StepOp, TrainingStep
 
 
 class LoRAOptions(MethodOptions):
-    rank: int = Field(16, ge=1)
-    alpha: float = 32.0
-    targets: list[str] = ["q", "v"]
+    rank: int = Field(16, ge=1, description="r: inner dimension of the adapters A (r x d) and B (d x r)")
+    alpha: float = Field(32.0, description="LoRA scale numerator: B.A is added with scale alpha / r")
+    targets: list[str] = Field(["q", "v"], description="attention projections that get adapters (q, k, v, o)")
 
 
 class LoRAFusionOptions(LoRAOptions):
-    modules: int = Field(20, ge=1)  # --lora_num, sampled from LoraHub's 196 [P]
+    modules: int = Field(20, ge=1, description="frozen LoRA modules fused (--lora_num, sampled from LoraHub's 196) [P]")
 
 
 def targets_of(graph: Graph, targets: list[str], method: str) -> list[Node]:

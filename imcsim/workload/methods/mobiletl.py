@@ -25,7 +25,7 @@ MASKED_ACTS = ("relu", "relu6", "hswish", "hsigmoid")
 
 
 class MobileTLOptions(MethodOptions):
-    blocks: int = Field(5, ge=1)  # "fine-tuning 5 blocks" on MobileNetV3 [P]
+    blocks: int = Field(5, ge=1, description="top inverted-residual blocks trained ('fine-tuning 5 blocks') [P]")
 
 
 @register("mobiletl", "MobileTL: top N IRBs (shift-only internal norms, 1-bit activation masks) + head",

@@ -13,6 +13,8 @@ resolutions the nominal size differs and k stays 5). Pool x2 and output at x.H//
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from imcsim.workload.graph import Block, Graph, GraphBuilder
 from imcsim.workload.methods import MethodOptions, register
 from imcsim.workload.methods._core import Trainable, add_roles, build_step, classifier, spec_error
@@ -37,10 +39,8 @@ MOBV2_CONNECTORS = {4: 4, 7: 8, 11: 16, 14: 16, 17: 32}
 
 
 class RepNetOptions(MethodOptions):
-    #: tiny-reprogram+bias (default, the paper's method) trains all backbone biases too
-    bias: bool = True
-    #: kernel of the branch convs where the code uses 5 (3 stays 3 on nominal 7x7 inputs)
-    kernel: int = 5
+    bias: bool = Field(True, description="tiny-reprogram+bias (the paper's method): train every backbone bias too")
+    kernel: int = Field(5, description="kernel of the branch convs where the code uses 5 (3 stays 3 on nominal 7x7 inputs)")
 
 
 def _branch(b: GraphBuilder, x: str, mid: int, out_ch: int, k: int, groups: int, pool: int,

@@ -25,13 +25,13 @@ RATIOS = (0.125, 0.25, 0.5, 1.0)
 
 
 class WeightUpdate(BaseModel):
-    layer: int | str  # index among conv/linear layers, or node name
-    ratio: float = 1.0
+    layer: int | str = Field(description="index among the conv/linear layers, or a node name")
+    ratio: float = Field(1.0, gt=0, le=1, description="fraction of the layer's output channels updated")
 
 
 class SparseOptions(MethodOptions):
-    bias_layers: int = Field(22, ge=0)  # n_bias_update of the MCUNet 100KB scheme [P]
-    weights: list[WeightUpdate] = []
+    bias_layers: int = Field(22, ge=0, description="biases of the last N layers are updated (n_bias_update of the MCUNet 100KB scheme) [P]")
+    weights: list[WeightUpdate] = Field([], description="layers whose weights are updated, each with the fraction of channels")
 
 
 def _folded_bias(graph: Graph, node: Node) -> tuple[str, str] | None:

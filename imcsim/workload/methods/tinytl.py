@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from imcsim.workload.graph import Block, Graph, GraphBuilder
 from imcsim.workload.methods import MethodOptions, register
 from imcsim.workload.methods._core import Trainable, add_roles, build_step, classifier, spec_error
@@ -131,10 +133,10 @@ def all_biases(graph: Graph, trainable: Trainable) -> None:
 
 
 class LiteResidualOptions(MethodOptions):
-    kernel: int = 5  # --lite_residual_ks (max kernel; shrunk by the resolution rule)
-    groups: int = 2  # --lite_residual_groups
-    expand: float = 1.0  # --lite_residual_expand
-    downsample: int = 2  # --lite_residual_downsample
+    kernel: int = Field(5, ge=1, description="--lite_residual_ks: largest kernel (shrunk by the resolution rule)")
+    groups: int = Field(2, ge=1, description="--lite_residual_groups: groups of the lite-residual convs")
+    expand: float = Field(1.0, gt=0, description="--lite_residual_expand: width multiplier of the module")
+    downsample: int = Field(2, ge=1, description="--lite_residual_downsample: pooling factor at the module input")
 
 
 def _lite(graph: Graph, o: LiteResidualOptions, with_bias: bool, method: str) -> TrainingStep:
