@@ -197,3 +197,9 @@ def _json_value(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return "inf" if v > 0 else ("-inf" if v < 0 else None)
     return v
+
+
+# ``imcsim.compare(...)`` (the API function returning a DataFrame, imcsim/api.py) is this module called
+from imcsim._callable import make_callable  # noqa: E402
+
+make_callable(__name__)

@@ -60,6 +60,11 @@ def test_bad_input_names_the_field():
 
 
 def test_sweep_and_compare_return_inputs_and_outputs(tmp_path):
+    # the subpackages of the same names are imported by other code: the names must stay callable
+    import imcsim.compare  # noqa: F401
+    import imcsim.sweep.spec  # noqa: F401
+
+    assert imcsim.sweep.run_sweep and imcsim.compare.record  # still the modules, too
     df = imcsim.sweep(workload="tiny-cnn", device=["sas-mram", "reram"], rows=[64, 128], out=tmp_path / "s")
     assert list(df[["device", "rows"]].itertuples(index=False, name=None)) == [
         ("sas-mram", 64), ("sas-mram", 128), ("reram", 64), ("reram", 128)]

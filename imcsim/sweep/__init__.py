@@ -30,3 +30,9 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'imcsim.sweep' has no attribute {name!r}")
     return getattr(importlib.import_module(f"imcsim.sweep.{module}"), name)
+
+
+# ``imcsim.sweep(...)`` (the API function, imcsim/api.py) is this package called
+from imcsim._callable import make_callable  # noqa: E402
+
+make_callable(__name__)
