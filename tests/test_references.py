@@ -67,7 +67,7 @@ def test_reference_keys_are_unique_and_complete_entries():
     for key in keys:
         entry = text[text.index(f"**[{key}]**"):].split("\n- **[", 1)[0]
         assert len(" ".join(entry.split())) >= 80, f"[{key}] is too short to say what it is and what it supports"
-        assert re.search(r"\b(19|20)\d\d\b|repository|github|onnx\.ai|DOI|arXiv|NSF PAR|not recorded", entry), f"[{key}] has no year or repository"
+        assert re.search(r"\b(19|20)\d\d\b|repository|github|onnx\.ai|DOI|arXiv|NSF PAR|not recorded|mipi\.org", entry), f"[{key}] has no year or repository"
 
 
 def test_every_cited_key_resolves():
