@@ -113,7 +113,8 @@ def test_static_snn_energy_and_latency_linear_in_t(hw, name):
     assert all(d > 0 for d in de)
     assert max(de) == pytest.approx(min(de), rel=1e-9) and max(dl) == pytest.approx(min(dl), rel=1e-9)
     # the intercept is the direct-encoded first layer (8 input planes) and the argmax
-    assert costs[0].total_pj - de[0] == pytest.approx(sc.once.total_pj + sc.hw.standby(sc.once.cycles).total_pj)
+    once = sc.once + sc.hw.leakage(sc.once.cycles, sc.busy_once, sc.wakeups_once, sc.macros_used)
+    assert costs[0].total_pj - de[0] == pytest.approx(once.total_pj)
 
 
 def test_energy_follows_the_spikes(hw):
@@ -156,3 +157,25 @@ def test_spike_count_inputs_take_enough_planes():
     # 2x2 average pool of spikes: counts 0..4 -> 3 planes; 8x8 global pool: 0..64 -> 7 planes
     assert net.layer("layer2.0.downsample.1").in_bits == 3 == math.ceil(math.log2(5))
     assert net.layer("fc1").in_bits == 7 == math.ceil(math.log2(65))
+
+
+@pytest.mark.parametrize("policy", ["none", "macros", "macros+buffers"])
+def test_leakage_follows_the_power_gating_policy(policy):
+    hw = load_hardware("acc-sas-mram", overrides={"chip.power_gating": policy})
+    net = snn_form(_mlp())
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 2), 2)
+    c = sc.at_exit(2, evaluated=False)
+    ns = c.cycles * hw.cycle_ns
+    # fc0 and fc1 fit one macro each: 2 macros, 1 tile (32 macros per tile); SAS-MRAM cells leak ~0
+    assert sc.macros_used == 2 and sc.wakeups_once == 1 and sc.wakeups_step == 1
+    a = hw.accel
+    kib = {"macros+buffers": a.tile.buffer_kib,  # one used tile's 64 KiB; the global buffer is gated
+           }.get(policy, a.chip.global_buffer_kib + a.chip.tiles * a.tile.buffer_kib)  # 2048 + 64 x 64 KiB
+    cells_w = a.n_macros * 256 * 256 * hw.macro.device.leakage_w_per_bit
+    assert c.energy_pj["standby"] == pytest.approx((cells_w + kib * 30e-6) * ns * 1e3)
+    if policy == "none":  # every macro's periphery idles except while the two layers compute
+        busy = sc.busy_once + sum(sc.busy_steps)
+        idle_pj = hw.macro.periphery_leakage_w * (a.n_macros * c.cycles - busy) * hw.cycle_ns * 1e3
+        assert c.energy_pj["idle_macros"] == pytest.approx(idle_pj) and "wakeup" not in c.energy_pj
+    else:  # fc0 woken once, fc1 once per timestep
+        assert c.energy_pj["wakeup"] == pytest.approx(3 * hw.macro.wakeup_energy_pj)

@@ -191,7 +191,8 @@ def _notes(hw: Any, spec: Any, activity: str, neuron: Any = None) -> list[str]:
         "layers run one after another and timesteps one after another (A): latency linear in t",
         "EDP = mean energy x mean latency over the exit distribution (samples one at a time)",
         "the INT8 CNN: same graph, same macro and conventions, activity 0.5 / 0.25 (A)",
-        "standby: SRAM buffers and volatile cells leak over the latency (the engine's rule)",
+        f"leakage by chip.power_gating = {hw.power_gating} (engine/leakage.py sources); layers' macros woken once "
+        "per timestep when gated (A)",
     ]
 
 

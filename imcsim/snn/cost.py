@@ -20,7 +20,12 @@ Per timestep (``docs/snn.md`` has the equations and what each rests on):
   the buffer, output current written at ``membrane_bits``); its neurons re-read that current every step.
 - **Exit unit** (dynamic timesteps only): softmax + entropy or max-confidence of z_t on one digital
   unit after every timestep before the last; exp, log and divide are ``transcendental_ops`` vector ops.
-- **Standby**: SRAM buffers (and volatile cells) leak over the latency, as in the engine.
+- **Leakage by the preset's ``chip.power_gating``** (the engine's sources, ``engine/leakage.py``):
+  volatile cells and the SRAM buffers leak over the latency (``standby``; under ``macros+buffers`` the
+  buffers of tiles without a used macro and the global buffer are gated: the SNN keeps its state in the
+  tile buffers, A); idle macros' periphery leaks only under ``none`` (``idle_macros``); otherwise every
+  macro of a layer is woken once per pass, i.e. once per timestep (``wakeup``: layers idle between
+  timesteps are gated, A).
 
 Layers run one after another within a timestep and timesteps one after another (A: no layer
 pipelining across timesteps), so latency is linear in t. The INT8 CNN of the same graph is priced here
@@ -43,7 +48,8 @@ from imcsim.snn.network import SNNNetwork, SpikeLayer
 from imcsim.snn.spec import ExitSpec, NeuronSpec
 
 #: Energy components of an SNN cost (pJ): the macro's six, then the digital unit, buffers, NoC, exit, standby.
-COMPONENTS: tuple[str, ...] = (*MACRO_COMPONENTS, "neuron", "digital", "buffer", "noc", "exit", "standby")
+COMPONENTS: tuple[str, ...] = (*MACRO_COMPONENTS, "neuron", "digital", "buffer", "noc", "exit", "standby",
+                                "idle_macros", "wakeup")
 
 #: Weight bits that are 1 (A: as the macro model's default, 0.25 / 0.5).
 WEIGHT_BIT_DENSITY = DEFAULT_AND_DENSITY / DEFAULT_INPUT_DENSITY
@@ -146,17 +152,32 @@ class Hardware:
         return Cost({"noc": bits * NOC_HOPS * c.tile_pitch_mm * c.noc_energy_pj_per_bit_per_mm},
                     bits / c.noc_width_bits + NOC_HOPS * c.noc_hop_latency_cycles)
 
-    @cached_property
-    def standby_power_w(self) -> float:
-        """Volatile cells of every macro plus the SRAM buffers (the engine's standby rule)."""
+    @property
+    def power_gating(self) -> str:
+        return str(self.accel.chip.power_gating)
+
+    def standby_power_w(self, macros_used: int) -> float:
+        """Volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on."""
         a, m = self.accel, self.macro
         cells = a.n_macros * m.rows * m.cols * m.bits_per_cell
-        sram_kib = a.chip.global_buffer_kib + a.chip.tiles * a.tile.buffer_kib
-        return cells * m.device.leakage_w_per_bit + sram_kib * a.chip.sram_leakage_uw_per_kib * 1e-6
+        per_kib_w = a.chip.sram_leakage_uw_per_kib * 1e-6
+        buffers_kib = a.chip.global_buffer_kib + a.chip.tiles * a.tile.buffer_kib
+        if self.power_gating == "macros+buffers":
+            tiles_used = min(a.chip.tiles, -(-int(macros_used) // int(a.tile.macros or 1)))
+            buffers_kib = tiles_used * a.tile.buffer_kib
+        return cells * m.device.leakage_w_per_bit + buffers_kib * per_kib_w
 
-    def standby(self, cycles: float) -> Cost:
-        """Standby energy over ``cycles``: W x ns = nJ, x 1e3 -> pJ."""
-        return Cost({"standby": self.standby_power_w * cycles * self.cycle_ns * 1e3}, 0.0)
+    def leakage(self, cycles: float, busy_macro_cycles: float, wakeups: float, macros_used: int) -> Cost:
+        """Leakage over ``cycles`` of latency (W x ns = nJ, x 1e3 -> pJ): standby (cells + buffers left on),
+        idle macro periphery (policy ``none``: all macros, minus their busy time) or macro wake-ups."""
+        ns = self.cycle_ns * 1e3
+        e = {"standby": self.standby_power_w(macros_used) * cycles * ns}
+        if self.power_gating == "none":
+            idle = max(0.0, self.accel.n_macros * cycles - busy_macro_cycles)
+            e["idle_macros"] = self.macro.periphery_leakage_w * idle * ns
+        else:
+            e["wakeup"] = self.macro.wakeup_energy_pj * wakeups
+        return Cost(e, 0.0)
 
 
 def load_hardware(preset: str = "acc-sas-mram", device: str | None = None,
@@ -270,6 +291,11 @@ class SNNCost:
     exit_eval: Cost               # one exit-unit evaluation (zero when the rule is 'none'/'histogram')
     hw: Hardware
     layers: tuple[dict[str, Any], ...]   # per-layer, per-timestep records (for tables)
+    macros_used: int = 0                 # macros holding the network's weights
+    busy_once: float = 0.0               # macro-cycles of the once-per-sample layers
+    busy_steps: tuple[float, ...] = ()   # macro-cycles of each timestep's layers
+    wakeups_once: int = 0                # macro wake-ups of the once-per-sample layers
+    wakeups_step: int = 0                # macro wake-ups per timestep (every spiking layer's macros)
 
     @property
     def timesteps(self) -> int:
@@ -283,7 +309,8 @@ class SNNCost:
         c = self.once + total(self.steps[:t])
         if evaluated:
             c = c + self.exit_eval.scaled(min(t, self.timesteps - 1))
-        return c + self.hw.standby(c.cycles)
+        busy = self.busy_once + sum(self.busy_steps[:t])
+        return c + self.hw.leakage(c.cycles, busy, self.wakeups_once + t * self.wakeups_step, self.macros_used)
 
 
 def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: ActivityTable, timesteps: int,
@@ -293,21 +320,29 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
     steps = [Cost() for _ in range(timesteps)]
     records: list[dict[str, Any]] = []
     direct_neurons: set[str] = set()
+    busy_once, busy_steps = 0.0, [0.0] * timesteps
+    wake_once = wake_step = macros_used = 0
     for layer in net.layers:
         feeds = _neuron_fed_by(net, layer.name)
+        macros = map_layer(layer.node, hw.macro).macros
+        macros_used += macros
         if layer.once:
             bits = hw.macro.in_bits
             d_in, d_and = activity.layer_densities[layer.name][0]
             c = mvm_cost(hw, layer, bits, d_in, d_and)
+            busy_once += c.cycles * macros
+            wake_once += macros
             c = c + Cost({"buffer": layer.node.out_elems * neuron.membrane_bytes * hw.buffer_write_pj_per_byte})
             once = once + c
             if feeds:
                 direct_neurons.add(feeds)
             records.append(_record(layer.name, "once", bits, d_in, d_and, c))
             continue
+        wake_step += macros
         for t in range(timesteps):
             d_in, d_and = activity.layer_densities[layer.name][t]
             c = mvm_cost(hw, layer, layer.in_bits, d_in, d_and)
+            busy_steps[t] += c.cycles * macros
             steps[t] = steps[t] + c
             records.append(_record(layer.name, t + 1, layer.in_bits, d_in, d_and, c))
     for name, n in net.neurons.items():
@@ -320,7 +355,8 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
     once = once + digital_cost(hw, net.classes, per_tile=True)  # the final argmax
     spec = exit_spec or ExitSpec()
     ev = digital_cost(hw, exit_ops(net.classes, spec), component="exit", per_tile=True)
-    return SNNCost(once, tuple(steps), ev, hw, tuple(records))
+    return SNNCost(once, tuple(steps), ev, hw, tuple(records), macros_used, busy_once, tuple(busy_steps),
+                   wake_once, wake_step)
 
 
 def _neuron_fed_by(net: SNNNetwork, weight_layer: str) -> str | None:
@@ -347,10 +383,15 @@ def cnn_cost(hw: Hardware, net: SNNNetwork) -> Cost:
     and written through the tile buffer and sent one hop, ReLU / pools / adds one vector op per element."""
     c = Cost()
     bits = hw.macro.in_bits
+    busy = 0.0
+    macros_used = 0
     for layer in net.layers:
         m = mvm_cost(hw, layer, bits, DEFAULT_INPUT_DENSITY, DEFAULT_AND_DENSITY)
+        macros = map_layer(layer.node, hw.macro).macros
+        busy += m.cycles * macros
+        macros_used += macros
         m = m + Cost({"buffer": layer.node.out_elems * bits / 8 * hw.buffer_write_pj_per_byte})
         c = c + m + hw.noc(layer.node.out_elems * bits)
     relu = sum(net.neurons.values())
     c = c + digital_cost(hw, relu + sum(w.ops for w in net.work)) + digital_cost(hw, net.classes, per_tile=True)
-    return c + hw.standby(c.cycles)
+    return c + hw.leakage(c.cycles, busy, macros_used, macros_used)
