@@ -83,3 +83,45 @@ def test_bad_input_names_the_field(tmp_path):
     f.write_text("sensor: hirise-vga\n")
     with pytest.raises(SpecError, match=r"frontend: missing required section"):
         load_sensor_study(f)
+
+
+# ------------------------------------------------------------------ measured ROI distribution (CSV)
+def _file_study(tmp_path, csv_text, rois_file, **extra):
+    (tmp_path / "boxes.csv").write_text(csv_text)
+    fe = {"pool": 4, "detector": None, "task": "tiny-cnn", "rois_file": rois_file, **extra}
+    study = SensorStudy.model_validate({"frontend": fe})
+    study.file = str(tmp_path / "study.yaml")
+    return study
+
+
+BOXES = "frame,height,width\n1,100,100\n1,50,60\n2,100,100\n3,100,100\n"
+
+
+def test_roi_distribution_measured_from_boxes(tmp_path):
+    study = _file_study(tmp_path, BOXES, {"path": "boxes.csv", "frames": 4})
+    # 3 boxes of 100 x 100 and 1 of 50 x 60 over 4 frames (frame 4 has none): 0.75 and 0.25 per frame
+    assert study.roi_table() == [(50, 60, 0.25), (100, 100, 0.75)]
+    binned = _file_study(tmp_path, BOXES, {"path": "boxes.csv", "bin_px": 8})
+    # sides rounded up to multiples of 8 (100 -> 104, 50 -> 56, 60 -> 64); frames = 3 distinct ids
+    assert binned.roi_table() == [(56, 64, 1 / 3), (104, 104, 1.0)]
+    res = run_frontend(study)
+    s_small, s_big = res.schemes["hirise"].stages[1:]
+    assert (s_small.count, s_big.count) == (0.25, 0.75)
+    # bits: stage 1 153,600 + 0.25 x 50 x 60 x 3 x 8 + 0.75 x 100 x 100 x 3 x 8 = 153,600 + 18,000 + 180,000
+    assert res.schemes["hirise"].bits == pytest.approx(351_600)
+    assert s_big.energy_by_part_pj["compute"] == pytest.approx(0.75 * s_big.network.energy_by_part_pj["compute"])
+    assert any("measured from boxes.csv" in a for a in res.assumptions)
+
+
+@pytest.mark.parametrize("csv_text, rois_file, extra, pattern", [
+    ("frame,h,w\n1,2,3\n", "boxes.csv", {}, r"boxes.csv: header: missing column\(s\) height, width"),
+    ("frame,height,width\n1,x,3\n", "boxes.csv", {}, r"boxes.csv: line 2: bad box size: 'x x 3'"),
+    ("frame,height,width\n", "boxes.csv", {}, r"frontend.rois_file: no ROI for the stage-2 network"),
+    ("frame,height,width\n1,500,10\n", "boxes.csv", {}, r"frontend.rois_file: ROI does not fit in the frame"),
+    (BOXES, "boxes.csv", {"rois": [{"height": 1, "width": 1}]}, r"both rois and rois_file are set"),
+    (BOXES, "nope.csv", {}, r"nope.csv: ROI file does not exist"),
+    (BOXES, {"path": "boxes.csv", "frames": 2}, {}, r"frames: fewer frames than the file names: 2"),
+])
+def test_bad_roi_file_is_one_line(tmp_path, csv_text, rois_file, extra, pattern):
+    with pytest.raises(SpecError, match=pattern):
+        run_frontend(_file_study(tmp_path, csv_text, rois_file, **extra))

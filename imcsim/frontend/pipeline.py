@@ -74,7 +74,7 @@ class Stage:
     stage: str
     readout: Readout
     network: NetworkCost | None
-    count: int = 1
+    count: float = 1
 
     @property
     def energy_by_part_pj(self) -> dict[str, float]:
@@ -84,7 +84,7 @@ class Stage:
         return out
 
     @property
-    def bits(self) -> int:
+    def bits(self) -> float:
         return self.readout.bits * self.count
 
     @property
@@ -133,7 +133,7 @@ class Scheme:
         return sum(e[p] for p in SENSOR_PARTS)
 
     @property
-    def bits(self) -> int:
+    def bits(self) -> float:
         return sum(s.bits for s in self.stages)
 
     @property
@@ -221,19 +221,20 @@ def _network(study: SensorStudy, net: NamedSpec | None, height: int, width: int)
     return None if net is None else price_network(study, net, height, width)
 
 
-def hirise_scheme(study: SensorStudy, sensor: SensorModel, rois: list[tuple[int, int, int]] | None = None) -> Scheme:
-    """Stage 1 (gray, pooled frame + detector) and stage 2 (each ROI + task network).
-
-    ``rois`` (height, width, count) replaces the study's ROIs (the break-even sweep uses it)."""
+def hirise_scheme(study: SensorStudy, sensor: SensorModel, rois: list[tuple[int, int, float]] | None = None
+                  ) -> Scheme:
+    """Stage 1 (gray, pooled frame + detector) and stage 2 (each ROI size + task network, times its
+    count per frame). ``rois`` (height, width, count) replaces the study's ROIs (the break-even sweep)."""
     fe = study.frontend
     s1 = sensor.scaled_frame(fe.pool, fe.grayscale, field="frontend.pool")
     h1, w1, _ = s1.out_shape
     stages = [Stage("hirise", "1: detect", s1, _network(study, fe.detector, h1, w1))]
-    roi_list = rois if rois is not None else [(r.height, r.width, r.count) for r in fe.rois]
+    roi_list = rois if rois is not None else study.roi_table()
+    from_file = rois is None and fe.rois_file is not None
     for i, (h, w, n) in enumerate(roi_list):
         if n == 0:
             continue
-        ro = sensor.crop(h, w, field=f"frontend.rois.{i}")
+        ro = sensor.crop(h, w, field="frontend.rois_file" if from_file else f"frontend.rois.{i}")
         stages.append(Stage("hirise", "2: ROI", ro, _network(study, fe.task, h, w), count=n))
     return Scheme("hirise", tuple(stages))
 
@@ -251,9 +252,7 @@ def baseline_schemes(study: SensorStudy, sensor: SensorModel) -> list[Scheme]:
 
 
 def build_sensor(study: SensorStudy) -> SensorModel:
-
-    base = Path(study.file).parent if study.file and not study.file.startswith("<") else None
-    card = load_sensor(study.sensor, study.sensor_overrides or None, base_dir=base)
+    card = load_sensor(study.sensor, study.sensor_overrides or None, base_dir=study.base_dir())
     return SensorModel(card, file=study.file)
 
 
@@ -280,6 +279,9 @@ def assumptions(study: SensorStudy, sensor: SensorModel) -> list[str]:
         "the detector's output (ROI boxes) is free; the digital downscale of the 'downscaled' baseline is not "
         "priced [A]",
         "stages run one after the other: conversion, transfer and compute are not overlapped [A]",
+        "ROI distribution: " + (f"measured from {study.frontend.rois_file.path} (boxes per size / frames; sides "
+                                f"rounded up to {study.frontend.rois_file.bin_px} px)" if study.frontend.rois_file
+                                else "given in the study") + "; counts are expected ROIs per frame",
         "peak memory: one read-out's converted image + the network's activation peak (TinyTL/Rep-Net "
         "profiler convention, 4 bytes per activation), ROIs one at a time [A]",
         f"networks: inference, batch 1, {study.engine} engine on {study.accelerator}"
