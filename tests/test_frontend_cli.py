@@ -94,3 +94,17 @@ def test_imcsim_run_points_to_imcsim_sensor(capsys):
 
     assert main(["run", str(workloads_dir() / "studies" / "hirise-paper.yaml")]) == 2
     assert "imcsim sensor" in capsys.readouterr().err
+
+
+def test_output_folder_rules_as_imcsim_run(tmp_path, capsys):
+    study = _write(tmp_path, SMALL)
+    out = tmp_path / "o"
+    args = ["sensor", str(study), "-o", str(out), "--no-breakeven", "--no-report", "--format", "csv"]
+    assert main(args) == 0
+    before = (out / "schemes.csv").read_bytes()
+    assert (out / "run.json").is_file()
+    capsys.readouterr()
+    assert main(args) == 2  # an earlier run is not replaced by accident ...
+    assert "holds an earlier run" in capsys.readouterr().err
+    assert (out / "schemes.csv").read_bytes() == before
+    assert main([*args, "--force"]) == 0  # ... only on request

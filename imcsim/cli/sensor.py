@@ -2,7 +2,9 @@
 
 Reads a front-end study (``sensor``, ``accelerator``, a ``frontend:`` section, optional ``breakeven:``),
 prints the stages, the schemes, the ratios against the full-frame baselines and the ROI fraction at
-which the two-stage scheme stops paying, writes them as CSV/JSON and builds ``report.html``.
+which the two-stage scheme stops paying, writes them as CSV/JSON and builds ``report.html``. The output
+folder follows ``imcsim run``'s rules (:class:`imcsim.sweep.outdir.RunFolder`: locked while written,
+files swapped in whole, an earlier run replaced only with ``--force``).
 ``imcsim sensor --card NAME`` prints a sensor card instead (every parameter with tag and source).
 """
 
@@ -33,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", default=None, help="output folder (default: reports/<study name>)")
     p.add_argument("--no-breakeven", action="store_true", help="skip the ROI-fraction break-even sweep")
     p.add_argument("--no-report", action="store_true", help="do not build report.html")
+    p.add_argument("--force", action="store_true",
+                   help="replace the results of an earlier run in the output folder (kept until the new ones are complete)")
     add_format_option(p)
     p.set_defaults(func=handle)
 
@@ -71,7 +75,6 @@ def handle(args: argparse.Namespace) -> int:
     be = None if args.no_breakeven else breakeven(result)
     name = study.name or Path(args.study).stem
     out = Path(args.out or Path("reports") / name)
-    files = write_results(result, out, be)
     energy_keys = [f"energy_{p}_pj" for p in PARTS] + ["energy_pj", "frontend_energy_pj"]
     stages = [_scaled(r, energy_keys[:-1]) for r in result.stage_records()]
     schemes = [_scaled(r, energy_keys) for r in result.scheme_records()]
@@ -95,11 +98,18 @@ def handle(args: argparse.Namespace) -> int:
         print()
         for a in result.assumptions:
             print(f"assumption: {a}")
-    if not args.no_report:
-        from imcsim.report.frontend import build_frontend_report
+    import imcsim
+    from imcsim.sweep.outdir import RunFolder, now_iso
 
-        html = build_frontend_report(out)
-        files.append(html)
+    # Priced first, written last: bad input or a failed network leaves the folder as it was.
+    with RunFolder(out, force=args.force) as folder:
+        write_results(result, folder.staging, be)
+        files = folder.commit({"imcsim_version": imcsim.__version__, "finished": now_iso(), "kind": "sensor",
+                               "study": args.study})
+        if not args.no_report:
+            from imcsim.report.frontend import build_frontend_report
+
+            files.append(build_frontend_report(out))
     if args.format == "table":
         print(f"wrote: {', '.join(str(f) for f in files)}")
     return 0
