@@ -125,3 +125,16 @@ def test_roi_distribution_measured_from_boxes(tmp_path):
 def test_bad_roi_file_is_one_line(tmp_path, csv_text, rois_file, extra, pattern):
     with pytest.raises(SpecError, match=pattern):
         run_frontend(_file_study(tmp_path, csv_text, rois_file, **extra))
+
+
+def test_accelerator_overrides_reach_the_engine():
+    base = _study(task=None, rois=[{"height": 104, "width": 105}])
+    gated = SensorStudy.model_validate({**base.model_dump(), "accelerator_overrides":
+                                        {"chip.power_gating": "macros+buffers"}})
+    n0 = price_network(base, NamedSpec(name="tiny-cnn"), 120, 160)
+    n1 = price_network(gated, NamedSpec(name="tiny-cnn"), 120, 160)
+    res = evaluate(Study(accelerator="acc-sas-mram", accelerator_overrides={"chip.power_gating": "macros+buffers"},
+                         workload={"name": "tiny-cnn", "options": {"resolution": 139}}))
+    assert n1.energy_pj == pytest.approx(res.total_energy_pj)
+    assert n1.energy_by_part_pj["memory"] < n0.energy_by_part_pj["memory"]  # gated buffers leak less
+    assert n1.energy_by_part_pj["compute"] == pytest.approx(n0.energy_by_part_pj["compute"])

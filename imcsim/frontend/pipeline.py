@@ -196,16 +196,17 @@ def equal_area_resolution(height: int, width: int) -> int:
 
 def price_network(study: SensorStudy, net: NamedSpec, height: int, width: int) -> NetworkCost:
     """One inference of ``net`` at an image of ``height`` x ``width`` on the study's accelerator."""
-    return _price_network(study.accelerator, study.device, study.engine, net.name,
-                          tuple(sorted(net.options.items())), equal_area_resolution(height, width))
+    return _price_network(study.accelerator, tuple(sorted(study.accelerator_overrides.items())), study.device,
+                          study.engine, net.name, tuple(sorted(net.options.items())),
+                          equal_area_resolution(height, width))
 
 
 @lru_cache(maxsize=256)
-def _price_network(accelerator: str, device: str | None, engine: str, name: str,
-                   options: tuple[tuple[str, Any], ...], resolution: int) -> NetworkCost:
+def _price_network(accelerator: str, overrides: tuple[tuple[str, Any], ...], device: str | None, engine: str,
+                   name: str, options: tuple[tuple[str, Any], ...], resolution: int) -> NetworkCost:
     opts = dict(options)
     opts["resolution"] = resolution
-    st = Study(accelerator=accelerator, device=device, engine=engine,
+    st = Study(accelerator=accelerator, accelerator_overrides=dict(overrides), device=device, engine=engine,
                workload=NamedSpec(name=name, options=opts), method=NamedSpec(name="inference"))
     result = evaluate(st)
     e = result.energy_pj
@@ -285,7 +286,9 @@ def assumptions(study: SensorStudy, sensor: SensorModel) -> list[str]:
         "peak memory: one read-out's converted image + the network's activation peak (TinyTL/Rep-Net "
         "profiler convention, 4 bytes per activation), ROIs one at a time [A]",
         f"networks: inference, batch 1, {study.engine} engine on {study.accelerator}"
-        + (f" with device {study.device}" if study.device else ""),
+        + (f" with device {study.device}" if study.device else "")
+        + (f" ({', '.join(f'{k}={v}' for k, v in study.accelerator_overrides.items())})"
+           if study.accelerator_overrides else ""),
     ]
 
 

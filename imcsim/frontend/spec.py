@@ -8,7 +8,7 @@ prices the study (:mod:`imcsim.frontend.pipeline`), with the same one-line error
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -82,6 +82,8 @@ class SensorStudy(StrictModel):
     sensor: str = Field("hirise-vga", min_length=1, description="sensor card name or path")
     sensor_overrides: dict[str, float] = Field(default_factory=dict, description="sensor parameter -> value [A]")
     accelerator: str = Field("acc-sas-mram", description="accelerator preset the networks run on")
+    accelerator_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="dotted accelerator fields, e.g. chip.power_gating: macros+buffers")
     device: str | None = Field(None, description="device card replacing the preset's macro device")
     engine: Literal["analytic", "event"] = "analytic"
     frontend: FrontendSpec
