@@ -15,8 +15,8 @@ entry is compared with 0 (the tree starts cleared). Rows past K (the last, parti
 weight and never toggle. The bits of a weight-column tree input are the same product bits, so the
 count holds for both organisations; with 2 input bits per cycle it is counted per plane (A).
 
-This is a numpy reference meant for the functional runs of single layers and for tests (memory
-~ M x K x N x Bi x Bw / chunk); the macro model only needs the mean ``and_toggle_density``.
+The count is exact and linear in the operands (no M x K x N product is formed), so a functional run
+of a whole network can afford it; the macro model only needs the mean ``and_toggle_density``.
 """
 
 from __future__ import annotations
@@ -58,11 +58,21 @@ def _planes(a: np.ndarray, bits: int) -> np.ndarray:
     return ((u[..., None] >> np.arange(bits)) & 1).astype(np.uint8)
 
 
-def toggle_activity(x_cols: np.ndarray, w: np.ndarray, in_bits: int, w_bits: int, rows_parallel: int,
-                    chunk: int = 64) -> ToggleActivity:
+def toggle_activity(x_cols: np.ndarray, w: np.ndarray, in_bits: int, w_bits: int, rows_parallel: int
+                    ) -> ToggleActivity:
     """Exact toggle counts of ``x_cols`` (M x K im2col input vectors) against ``w`` (K x N weights),
     both integers of ``in_bits`` / ``w_bits`` (two's complement patterns), on trees of ``rows_parallel``
-    inputs. ``chunk`` vectors are expanded at a time (memory only; the result does not depend on it)."""
+    inputs, in O(M K Bi + K N Bw) operations (no M x K x N product is formed).
+
+    Why it is exact: tree input (p, n, j) sees ``x_i[m, r] AND w_j[r, n]`` with r = g P + p. Inside one
+    (step m, row group g) block only the input bit changes, so the block contributes
+    ``w_j[r, n] x #{i: x_i != x_(i+1)}``; summed over n and j that is ``W1(r) x D(m, r)`` with W1(r) the
+    1 bits of row r's weights. Between consecutive blocks the row changes from r to r' (the next row
+    group, or row group 0 of the next step) and the input bit from a = x_(Bi-1)[m, r] to
+    b = x_0[m', r']: the products differ in W1(r) bits if only a is 1, W1(r') if only b is 1, and in the
+    Hamming distance of the two rows' weight bits if both are 1. The first cycle counts against a
+    cleared tree. ``tests/test_circuit_toggle.py`` checks this against a direct count under hypothesis.
+    """
     x_cols = np.asarray(x_cols)
     w = np.asarray(w)
     if x_cols.ndim != 2 or w.ndim != 2 or x_cols.shape[1] != w.shape[0]:
@@ -72,26 +82,27 @@ def toggle_activity(x_cols: np.ndarray, w: np.ndarray, in_bits: int, w_bits: int
     m, k = x_cols.shape
     n = w.shape[1]
     p = int(rows_parallel)
-    g = -(-k // p)
+    g = -(-k // p) if k else 0
     kp = g * p
+    if m == 0 or kp == 0 or n == 0:
+        return ToggleActivity(in_bits, w_bits, 0, m * k * in_bits, 0, 0, m * k * n * in_bits * w_bits)
     xb = np.zeros((m, kp, in_bits), np.uint8)
     xb[:, :k] = _planes(x_cols, in_bits)
-    wb = np.zeros((kp, n, w_bits), np.uint8)
-    wb[:k] = _planes(w, w_bits)
-    # sequence axis per tree input: (m, g, i); tree input axes: (p, n, j)
-    xs = xb.reshape(m, g, p, in_bits).transpose(0, 1, 3, 2)   # m, g, i, p
-    ws = wb.reshape(g, p, n, w_bits)                         # g, p, n, j
-    toggles = 0
-    ones = 0
-    prev = np.zeros((p, n, w_bits), np.uint8)
-    for m0 in range(0, m, chunk):
-        xc = xs[m0:m0 + chunk]                                # c, g, i, p
-        seq = xc[:, :, :, :, None, None] & ws[None, :, None, :, :, :]  # c, g, i, p, n, j
-        seq = seq.reshape(-1, p, n, w_bits)
-        ones += int(seq.sum(dtype=np.int64))
-        toggles += int((seq[0] != prev).sum(dtype=np.int64))
-        toggles += int((seq[1:] != seq[:-1]).sum(dtype=np.int64))
-        prev = seq[-1]
-    return ToggleActivity(in_bits=in_bits, w_bits=w_bits, input_ones=int(xb.sum(dtype=np.int64)),
-                          input_slots=m * k * in_bits, and_ones=ones, and_toggles=toggles,
-                          and_slots=m * k * n * in_bits * w_bits)
+    wb = np.zeros((kp, n * w_bits), np.uint8)
+    wb[:k] = _planes(w, w_bits).reshape(k, n * w_bits)
+    w1 = wb.sum(axis=1, dtype=np.int64)                                   # (Kp,) 1 bits per row
+    changes = (xb[:, :, 1:] != xb[:, :, :-1]).sum(axis=2).sum(axis=0)     # (Kp,) D summed over steps
+    within = int((w1 * changes).sum())
+    # block sequence per tree input p: blocks b = m G + g, row g P + p
+    last = xb[:, :, in_bits - 1].reshape(m * g, p).astype(np.int64)
+    first = xb[:, :, 0].reshape(m * g, p).astype(np.int64)
+    w1_g = w1.reshape(g, p)
+    nxt = (np.arange(g) + 1) % g                                           # the next block's row group
+    ham = (wb.reshape(g, p, -1) != wb.reshape(g, p, -1)[nxt]).sum(axis=2, dtype=np.int64)   # (G, P)
+    gb = np.arange(m * g - 1) % g
+    a, b = last[:-1], first[1:]
+    cross = int((a * (1 - b) * w1_g[gb] + (1 - a) * b * w1_g[nxt[gb]] + a * b * ham[gb]).sum())
+    start = int((first[0] * w1_g[0]).sum())
+    ones = int((xb.sum(axis=(0, 2), dtype=np.int64) * w1).sum())
+    return ToggleActivity(in_bits=in_bits, w_bits=w_bits, input_ones=int(xb.sum(dtype=np.int64)), input_slots=m * k * in_bits,
+                          and_ones=ones, and_toggles=within + cross + start, and_slots=m * k * n * in_bits * w_bits)
