@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     from imcsim.nas import samples as smp
     from imcsim.nas.space import load_space
     from imcsim.nas.train import TrainConfig, train_accuracy
-    from imcsim.report.nas import mark_fronts, write_report
+    from imcsim.report.nas import frame, mark_fronts, write_report
 
     _check(args)
     space = load_space(args.space)
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
                          best=best, samples=samples_df)
     winner = out / "winner.yaml"
     winner.write_text(yaml.safe_dump(flow.winner_study(nas), sort_keys=False))
-    df = pd.DataFrame(recs)
+    df = frame(recs)
     front = df[mark_fronts(df, "energy_pj")].sort_values(["device", "energy_pj"])
     top = df.sort_values("objective").head(args.top)
     if args.format != "table":

@@ -207,14 +207,19 @@ def exhaustive_search(prob: Problem) -> SearchResult:
     """Price every (network, array) pair of the space; the reference the other searches are checked against."""
     space = prob.space
     t0 = time.perf_counter()
-    arrays = [space.array(i) for i in space.all_array_indices()]
-    points = []
-    for idx in space.all_network_indices():
-        net = space.network(idx)
-        for dev in space.card.array.devices:
-            best = min((prob.point(net, dev, a) for a in arrays if a.device == dev), key=lambda p: p.objective)
-            points.append(best if math.isfinite(best.objective) else prob.point(net, dev, None))
+    points = [p for idx in space.all_network_indices() for p in best_arrays(prob, space.network(idx))]
     return _result("exhaustive", prob, points, t0, {})
+
+
+def best_arrays(prob: Problem, net: Network) -> list[Point]:
+    """For one network, the best array of every device by pricing every geometry (the inner level, exhaustively)."""
+    space = prob.space
+    arrays = [space.array(i) for i in space.all_array_indices()]
+    out = []
+    for dev in space.card.array.devices:
+        best = min((prob.point(net, dev, a) for a in arrays if a.device == dev), key=lambda p: p.objective)
+        out.append(best if math.isfinite(best.objective) else prob.point(net, dev, None))
+    return out
 
 
 def random_search(prob: Problem, budget: int, seed: int = 0) -> SearchResult:

@@ -23,6 +23,11 @@ from imcsim.report.pareto import pareto_mask  # noqa: E402
 from imcsim.report.plots import _RC, Plot, _save, device_colour  # noqa: E402
 
 
+def frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Candidate records as a table; array sizes stay integers where a network had no feasible array."""
+    return pd.DataFrame(list(records)).astype({"rows": "Int64", "cols": "Int64", "rows_parallel": "Int64"})
+
+
 def mark_fronts(df: pd.DataFrame, cost: str) -> pd.Series:
     """True for the rows on their device's Pareto front of (cost, -accuracy)."""
     front = pd.Series(False, index=df.index)
@@ -72,7 +77,7 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | Path, *, t
     """Write candidates.csv, pareto.csv, the plots and report.html into ``out_dir``; return the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame(list(records))
+    df = frame(records)
     df["front_energy"] = mark_fronts(df, "energy_pj")
     df["front_latency"] = mark_fronts(df, "latency_ns")
     df = df.sort_values("objective")
