@@ -97,5 +97,6 @@ def records(points: list[srch.Point]) -> list[dict[str, Any]]:
                     "rows_parallel": p.arr.rows_parallel if p.arr else None,
                     "nn_degree": round(p.nn_degree, 3), "accuracy_pred": round(p.accuracy, 4),
                     "energy_pj": rec.get("energy_pj"), "latency_ns": rec.get("latency_ns"),
-                    "area_mm2": rec.get("area_mm2"), "objective": p.objective})
+                    "area_mm2": rec.get("area_mm2"), "write_energy_pj": rec.get("write_energy_pj"),
+                    "weights_written": rec.get("weights_written"), "objective": p.objective})
     return out
