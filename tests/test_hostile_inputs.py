@@ -266,3 +266,99 @@ def test_random_numbers_in_study_fields_give_finite_results_or_one_line(values):
     summary = result.summary()
     for key in ("latency_ns", "energy_pj", "area_mm2", "write_energy_pj"):
         assert math.isfinite(summary[key]) and summary[key] >= 0, (key, summary[key], values)
+
+
+# --------------------------------------------------------------------------------------------- inheritance, importers
+
+
+def _device_chain(tmp_path, n):
+    (tmp_path / "c0.yaml").write_text("kind: device\nname: c0\ninherits: sot-mram\n")
+    for i in range(1, n):
+        (tmp_path / f"c{i}.yaml").write_text(f"kind: device\nname: c{i}\ninherits: c{i - 1}.yaml\n")
+    return tmp_path / f"c{n - 1}.yaml"
+
+
+def test_a_2000_deep_inheritance_chain_is_one_line(tmp_path):
+    from imcsim.config.device_card import load_card
+    from imcsim.config.inherit import MAX_INHERIT_DEPTH
+
+    with pytest.raises(SpecError, match=rf"inheritance chain longer than {MAX_INHERIT_DEPTH} cards"):
+        load_card(_device_chain(tmp_path, 2000))
+    short = tmp_path / "short"
+    short.mkdir()
+    assert load_card(_device_chain(short, 3)).name == "c2"
+
+
+def test_a_2000_deep_preset_chain_and_a_preset_loop_are_one_line(tmp_path):
+    (tmp_path / "acc-p0.yaml").write_text("inherits: acc-sas-mram\nname: p0\n")
+    for i in range(1, 2000):
+        (tmp_path / f"acc-p{i}.yaml").write_text(f"inherits: acc-p{i - 1}.yaml\nname: p{i}\n")
+    with pytest.raises(SpecError, match="inheritance chain longer than"):
+        load_accelerator(tmp_path / "acc-p1999.yaml")
+    (tmp_path / "acc-a.yaml").write_text("inherits: acc-b.yaml\nname: a\n")
+    (tmp_path / "acc-b.yaml").write_text("inherits: acc-a.yaml\nname: b\n")
+    with pytest.raises(SpecError, match=r"inheritance cycle \(acc-a.yaml -> acc-b.yaml -> acc-a.yaml\)"):
+        load_accelerator(tmp_path / "acc-a.yaml")
+    assert load_accelerator(tmp_path / "acc-p1.yaml").name == "p1"
+
+
+def test_a_scalesim_import_runs_no_garbage_collection(tmp_path):
+    """Collector passes over a growing heap made big imports superlinear; none run while building."""
+    import gc
+
+    from imcsim.workload.importers.scalesim import import_scalesim
+
+    path = tmp_path / "big.csv"
+    rows = "".join(f"L{i}, 8, 8, 3, 3, 16, 16, 1,\n" for i in range(3000))
+    path.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+                    "Num Filter, Strides,\n" + rows)
+    passes: list[str] = []
+
+    def count(phase, info):
+        if phase == "start":
+            passes.append(phase)
+
+    gc.callbacks.append(count)
+    try:
+        graph = import_scalesim(path)
+    finally:
+        gc.callbacks.remove(count)
+    # at most the one pass the first allocation after re-enabling triggers (unpaused: dozens)
+    assert len(graph.nodes) == 2 * 3000 - 1 and len(passes) <= 1 and gc.isenabled()
+
+
+def test_an_onnx_layer_with_a_billion_channels_is_not_an_allocation(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from imcsim.workload.importers.onnx_import import import_onnx
+
+    def model(dims):
+        w = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=dims)
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        node = helper.make_node("Conv", ["x", "W"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        path = tmp_path / f"m{dims[0]}.onnx"
+        onnx.save(helper.make_model(helper.make_graph([node], "g", [x], [y], initializer=[w])), str(path))
+        return path
+
+    graph = import_onnx(model([10**9, 3, 3, 3]))         # shape only: no 27 GB of weights
+    assert graph.nodes[-1].params["weight"] == 27 * 10**9
+    with pytest.raises(SpecError, match="tensor of impossible size"):
+        import_onnx(model([10**12, 3, 3, 3]))
+    with pytest.raises(SpecError, match="tensor data does not match its shape"):
+        import_onnx(model([8, 3, 3, 3]))                 # small: read, and its data is missing
+
+
+def test_options_a_study_file_sets_are_blamed_on_the_file(tmp_path, capsys):
+    from imcsim.cli.main import main
+
+    study = tmp_path / "s.yaml"
+    study.write_text("workload:\n  name: tiny-cnn\n  options:\n    seq_len: 3\n")
+    assert main(["run", str(study), "-o", str(tmp_path / "o"), "--no-report"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"imcsim: error: {study}: workload.options.seq_len: option not accepted")
+    assert main(["run", "--workload", "tiny-cnn", "--set", "chip.tiles=-3", "-o", str(tmp_path / "o"),
+                 "--no-report"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("imcsim: error: <flags>: chip.tiles") and "acc-" not in err

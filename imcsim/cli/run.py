@@ -119,6 +119,8 @@ def _run(args: argparse.Namespace) -> int:
     from imcsim.sweep.outdir import RunFolder, now_iso
 
     title, description, runs = _studies(args)
+    source = "<flags>" if not (args.study or args.default) else (
+        f"{args.study or 'the default study'} + <flags>" if _flags_given(args) else (args.study or "the default study"))
     out = Path(args.out or Path("reports") / (title or _auto_name(runs[0][1])))
     if args.trace and any((args.engine or s.engine) != "event" for _, s in runs):
         raise SpecError("<flags>", "--trace", args.trace, problem="a trace needs the event engine:",
@@ -128,7 +130,10 @@ def _run(args: argparse.Namespace) -> int:
     with RunFolder(out, force=args.force) as folder:
         for name, study in runs:
             engine = args.engine or study.engine
-            result = evaluate(study, engine=engine, record_trace=bool(args.trace))
+            try:
+                result = evaluate(study, engine=engine, record_trace=bool(args.trace))
+            except SpecError as exc:
+                raise _blame_study(exc, study, source) from None
             prefix = f"{name}_" if len(runs) > 1 else ""
             result.write(folder.staging, prefix=prefix)
             if args.trace and result.timeline is not None:
@@ -161,6 +166,21 @@ def _run(args: argparse.Namespace) -> int:
             if args.format == "table":
                 print(f"report: {html}")
     return 0
+
+
+def _flags_given(args: argparse.Namespace) -> bool:
+    return bool(args.set) or any(getattr(args, flag) is not None for flag in FLAGS)
+
+
+def _blame_study(exc: SpecError, study: Any, source: str) -> SpecError:
+    """The engine reports a workload or method option as a flag; when the study file set it, say so."""
+    if exc.file != "<flags>" or source == "<flags>":
+        return exc
+    key = str(exc.field or "").lstrip("-").replace("-", "_")
+    for part, options in (("workload", study.workload.options), ("method", study.method.options)):
+        if key in options:
+            return SpecError(source, f"{part}.options.{key}", exc.value, allowed=exc.allowed, problem=exc.problem)
+    return exc
 
 
 def _auto_name(study: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from imcsim.config.inherit import check_link
 from imcsim.config.loader import FieldRule, StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
@@ -273,13 +274,14 @@ def _resolve_cached(path_text: str, mtime_ns: int, seen: tuple[str, ...]) -> tup
     data = load_yaml(path)
     file = str(path)
     parent = data.get("inherits")
-    if parent:
+    if parent is not None:
+        if not isinstance(parent, str) or not parent:
+            raise SpecError(file, "inherits", parent, problem="bad value", allowed="a preset name or path")
         key = str(Path(file).resolve())
-        if key in seen:
-            raise SpecError(file, "inherits", parent, problem="inheritance cycle")
         parent_ref = parent
         if str(parent).endswith((".yaml", ".yml")):
             parent_ref = str((path.parent / parent).resolve())
+        check_link((*seen, key), _preset_path(parent_ref))  # cycles and over-long chains
         base, _ = _resolve(parent_ref, seen + (key,))
         data = _deep_merge(base, data)
     return data, file

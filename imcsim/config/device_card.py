@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
+from imcsim.config.inherit import check_link
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
@@ -304,10 +305,7 @@ def resolve_card_chain(path: Path, seen: list[Path], *, file_model: type[CardFil
     """
     unit_of = unit_of or param_unit
     key = path.resolve()
-    if key in seen:
-        loop = " -> ".join(p.name for p in seen + [key])
-        raise SpecError(str(seen[-1]), "inherits", str(path), problem=f"inheritance cycle ({loop}):",
-                        allowed="a card that does not inherit, directly or not, from itself")
+    check_link(seen, key)  # cycles and over-long chains (imcsim.config.inherit)
     raw = load_yaml(path)
     card = validate(file_model, raw, path)
     file = str(path)

@@ -47,13 +47,44 @@ ID_LENGTH = 16  # hex digits of sha256 kept in a point id (64 bits; collisions a
 FieldTypes = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
 class Point:
-    """One design point: its position in the expansion, its stable id, and its study fields."""
+    """One design point: its position in the expansion, its stable id, and its study fields.
 
-    index: int
-    id: str
-    params: dict[str, Any]
+    Compact, because a sweep's parent process holds every planned point: the field names are one
+    tuple shared by all points with the same fields and the values a tuple of the axis values
+    themselves (shared too), so a point costs about 250 bytes instead of a dict's 500+.
+    ``params`` builds the dict on each access (a fresh one: changing it changes nothing).
+    """
+
+    __slots__ = ("index", "id", "_names", "_values")
+    _shared_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def __init__(self, index: int, id: str, params: Mapping[str, Any]) -> None:
+        names = tuple(params)
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "_names", Point._shared_names.setdefault(names, names))
+        object.__setattr__(self, "_values", tuple(params.values()))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(zip(self._names, self._values))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Point is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Point) and (self.index, self.id, self._names, self._values)
+                == (other.index, other.id, other._names, other._values))
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.id))
+
+    def __repr__(self) -> str:
+        return f"Point(index={self.index}, id={self.id!r}, params={self.params!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Point, (self.index, self.id, self.params))
 
 
 @dataclass(frozen=True)

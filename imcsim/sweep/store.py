@@ -257,18 +257,14 @@ def compact(folder: str | Path) -> int:
         parts = [p for p in _part_files(out) if part_problem(p) is None]
         if len(parts) <= 1 and all(pq.ParquetFile(p).metadata.num_rows <= COMPACT_ROWS_PER_PART for p in parts):
             return len(parts)
-        latest: dict[str, tuple[int, int]] = {}
-        for i, p in enumerate(parts):
-            ids = pq.read_table(p, columns=["point_id"]).column(0).to_pylist()
-            latest.update((pid, (i, j)) for j, pid in enumerate(ids))
+        keep, offsets = _latest_rows(parts)
         schema = _unified_schema([pq.read_schema(p) for p in parts])
         writer = _PartWriter(out, max(_seq_of(p) for p in _part_files(out)) + 1, schema)
         try:
             for i, p in enumerate(parts):
                 table = pq.read_table(p)
-                ids = table.column("point_id").to_pylist()
-                keep = pa.array([latest.get(pid) == (i, j) for j, pid in enumerate(ids)], pa.bool_())
-                writer.write(_conform(table.filter(keep), schema))
+                mask = pa.array(keep[offsets[i]:offsets[i] + table.num_rows])
+                writer.write(_conform(table.filter(mask), schema))
                 del table
             written = writer.close()
         except BaseException:
@@ -281,6 +277,24 @@ def compact(folder: str | Path) -> int:
         return len(parts)
     finally:
         release_lock(lock)
+
+
+def _latest_rows(parts: Sequence[Path]) -> tuple[Any, list[int]]:
+    """A boolean per stored row (parts in order): is it the latest row of its point? And each part's
+    first row. Computed in Arrow from the point-id column alone (a few bytes per row)."""
+    import numpy as np
+
+    ids, offsets, total = [], [], 0
+    for p in parts:
+        col = pq.read_table(p, columns=["point_id"]).column(0)
+        ids.append(col.cast(pa.string()))
+        offsets.append(total)
+        total += len(col)
+    table = pa.table({"point_id": pa.chunked_array(ids, pa.string()), "row": pa.array(np.arange(total))})
+    last = table.group_by("point_id").aggregate([("row", "max")]).column("row_max").to_numpy()
+    keep = np.zeros(total, dtype=bool)
+    keep[last] = True
+    return keep, offsets
 
 
 #: rows per part after compaction: bounded memory to read one, and a damaged file loses at most these

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from imcsim.errors import SpecError
-from imcsim.workload.graph import Graph, GraphBuilder, replace_node
+from imcsim.workload.graph import Graph, GraphBuilder, gc_paused, replace_node
 
 SUPPORTED = ("Conv", "Gemm", "MatMul", "BatchNormalization", "LayerNormalization", "Relu", "Clip", "HardSwish",
              "HardSigmoid", "Sigmoid", "Gelu", "Softmax", "MaxPool", "AveragePool", "GlobalAveragePool",
@@ -69,7 +69,14 @@ def import_onnx(source: str | Path | Any, input_shape: tuple[int, ...] | None = 
             model = onnx.load(file)
         except Exception as exc:  # protobuf raises several unrelated types on garbage input
             raise SpecError(file, None, problem=f"is not a readable ONNX model ({exc.__class__.__name__})") from None
-    return _Importer(model, file, helper, numpy_helper, input_shape, name).run()
+    with gc_paused():
+        return _Importer(model, file, helper, numpy_helper, input_shape, name).run()
+
+
+#: constants up to this size are read (shapes, axes, clip bounds); larger ones (weights) only their shape
+MAX_MATERIALISED_ELEMS = 1 << 16
+#: the largest tensor a model may declare (a 10^9-channel conv is an error, not a 27 GB allocation)
+MAX_TENSOR_ELEMS = 1 << 40
 
 
 class _Importer:
@@ -79,7 +86,8 @@ class _Importer:
                  input_shape: tuple[int, ...] | None, name: str | None) -> None:
         self.model, self.file, self.helper, self.nph = model, file, helper, numpy_helper
         self.graph = model.graph
-        self.consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
+        self.consts: dict[str, np.ndarray] = {t.name: self._tensor(t, "graph.initializer")
+                                              for t in self.graph.initializer}
         self.env: dict[str, str] = {}
         self.names: set[str] = set()
         self.qdq = False
@@ -139,7 +147,7 @@ class _Importer:
         if op == "Constant":
             if "value" not in a:
                 raise SpecError(self.file, self.field, sorted(a), problem="Constant without a tensor 'value'")
-            self.consts[out] = self.nph.to_array(a["value"])
+            self.consts[out] = self._tensor(a["value"], self.field)
         elif op in _PASS:
             self.qdq |= op != "Identity"
             if ins[0] in self.consts:
@@ -334,6 +342,22 @@ class _Importer:
         if tensor in self.consts:
             raise SpecError(self.file, self.field, tensor, problem="expected an activation, got the constant")
         raise SpecError(self.file, self.field, tensor, problem="input tensor is not produced by any earlier node:")
+
+    def _tensor(self, t: Any, where: str) -> np.ndarray:
+        """A constant tensor. Big ones (weights) are only ever asked for their shape, so they become
+        a zero-strided view of that shape (no memory, whatever the file claims); a shape beyond
+        :data:`MAX_TENSOR_ELEMS` elements is an error, not an allocation."""
+        dims = [int(d) for d in t.dims]
+        if any(d < 0 for d in dims) or math.prod(dims) > MAX_TENSOR_ELEMS:
+            raise SpecError(self.file, f"{where} {t.name!r}", dims, problem="tensor of impossible size:",
+                            allowed=f"at most {MAX_TENSOR_ELEMS:,} elements")
+        if math.prod(dims) <= MAX_MATERIALISED_ELEMS:
+            try:
+                return self.nph.to_array(t)
+            except (ValueError, TypeError) as exc:
+                raise SpecError(self.file, f"{where} {t.name!r}", dims,
+                                problem=f"tensor data does not match its shape ({exc}):") from None
+        return np.broadcast_to(np.zeros((), dtype=np.float32), dims)
 
     def _const(self, tensor: str, what: str) -> np.ndarray:
         if tensor not in self.consts:

@@ -30,7 +30,7 @@ import io
 from pathlib import Path
 
 from imcsim.errors import SpecError
-from imcsim.workload.graph import Graph, GraphBuilder
+from imcsim.workload.graph import Graph, GraphBuilder, gc_paused
 
 CONV_COLUMNS = ("layer name", "ifmap height", "ifmap width", "filter height", "filter width", "channels",
                 "num filter", "strides")
@@ -50,6 +50,11 @@ def import_scalesim(path: str | Path, depthwise: str = "dense", name: str | None
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(file, None, problem=f"cannot be read ({exc.__class__.__name__})") from None
+    with gc_paused():  # linear in the layer count (see gc_paused)
+        return _import(text, file, path, depthwise, name)
+
+
+def _import(text: str, file: str, path: Path, depthwise: str, name: str | None) -> Graph:
     rows = [(i, _trim(r)) for i, r in enumerate(csv.reader(io.StringIO(text)), start=1)]
     rows = [(i, r) for i, r in rows if any(r)]
     if not rows:
