@@ -46,9 +46,9 @@ DEMO_FLAGS = [("workload", "resnet18"), ("device", "sas-mram,sot-mram,reram"), (
 #: 5 x 5 x 5 x 4 x 2 = 1,000 and 5 x 5 x 5 x 4 x 4 x 5 = 10,000 points
 SCALING_FLAGS = {
     1000: [("workload", "resnet18"), ("method", "last"), ("device", "sas-mram,sot-mram,stt-mram,reram,sram"),
-           ("rows", "32:512*2"), ("cols", "32:512*2"), ("rows_parallel", "8:64*2"), ("column_mux", "1,2")],
+           ("rows", "64:1024*2"), ("cols", "32:512*2"), ("rows_parallel", "8:64*2"), ("column_mux", "1,2")],
     10000: [("workload", "resnet18"), ("method", "last"), ("device", "sas-mram,sot-mram,stt-mram,reram,sram"),
-            ("rows", "32:512*2"), ("cols", "32:512*2"), ("rows_parallel", "8:64*2"), ("column_mux", "1:8*2"),
+            ("rows", "64:1024*2"), ("cols", "32:512*2"), ("rows_parallel", "8:64*2"), ("column_mux", "1:8*2"),
             ("flip_prob", "0.1:0.5:0.1")],
 }
 
