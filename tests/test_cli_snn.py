@@ -29,6 +29,14 @@ def test_price_dtsnn_headline(capsys):
     assert by["int8-cnn"]["energy_pj"] > by["snn-static-T4"]["energy_pj"]
 
 
+def test_price_timeline_rows(capsys):
+    rows = _json(capsys, ["snn", "price", "--avg-timesteps", "1.46", "--timeline", "16", "--format", "json"])
+    tl = [r for r in rows if r.get("table") == "timeline"]
+    assert [(r["mode"], r["in_flight"]) for r in tl] == [("snn-static", 1), ("snn-static", 7), ("snn-dynamic", 1),
+                                                        ("snn-dynamic", 7)]
+    assert tl[3]["throughput_per_s"] > tl[1]["throughput_per_s"] > tl[0]["throughput_per_s"]
+
+
 def test_price_rates_file_and_layers_table(tmp_path, capsys):
     rates = tmp_path / "rates.csv"
     rates.write_text("layer,timestep,rate\nfeatures.2,,0.3\nfeatures.5,1,0.1\nfeatures.5,2,0.2\n"
@@ -49,6 +57,7 @@ def test_price_rates_file_and_layers_table(tmp_path, capsys):
     (["snn", "price", "--spike-rate", "1.5"], "spike_rate"),
     (["snn", "digits", "--thresholds", "0.5,1.2"], "--thresholds"),
     (["snn", "digits", "--hidden", "64,x"], "--hidden"),
+    (["snn", "price", "--timeline", "0"], "--timeline"),
 ])
 def test_bad_input_is_one_line(argv, text, capsys):
     assert main(argv) == 2

@@ -63,6 +63,9 @@ def _price_parser(ss: argparse._SubParsersAction) -> None:
                    "distribution on its neighbouring timesteps)")
     p.add_argument("--histogram", type=_floats, default=None, help="fractions exiting at t = 1..T, comma-separated")
     p.add_argument("--layers", action="store_true", help="print the per-layer, per-timestep table")
+    p.add_argument("--timeline", type=int, default=None, metavar="SAMPLES",
+                   help="also run SAMPLES samples through the layer pipeline on the SimPy event engine (static "
+                        "and dynamic): makespan, throughput, latency")
     _common(p)
     p.set_defaults(func=_price)
 
@@ -169,13 +172,37 @@ def _price(args: argparse.Namespace) -> int:
         emit(list(sc.layers), args.format, title=f"{net.graph.name}: per layer and timestep")
         if args.format == "table":
             print()
-    emit(rows, args.format, columns=None if args.format != "table" else [c for c in _SHOWN if c != "accuracy"],
+    timeline = _timeline(args, sc, net, spec, hist, evaluated) if args.timeline is not None else []
+    if args.format != "table":  # one list of records: the results, then the event-engine rows (table: timeline)
+        emit(rows + timeline, args.format)
+        return 0
+    emit(rows, args.format, columns=[c for c in _SHOWN if c != "accuracy"],
          title=f"{net.graph.name}, T = {spec.timesteps}, {hw.accel.name} ({hw.macro.device.name}); "
                f"activity: {act.source}")
-    if args.format == "table":
-        for n in notes:
-            print(f"  - {n}")
+    for n in notes:
+        print(f"  - {n}")
+    if timeline:
+        print()
+        emit([{k: v for k, v in r.items() if k != "table"} for r in timeline], "table",
+             title=f"event engine (SimPy): {args.timeline} samples, layer pipeline across samples; up to "
+                   f"{timeline[-1]['in_flight']} in flight (the membranes of that many samples fit the tile buffers)")
     return 0
+
+
+def _timeline(args: argparse.Namespace, sc: Any, net: Any, spec: Any, hist: list[float] | None,
+              evaluated: bool) -> list[dict[str, Any]]:
+    from imcsim.snn.timeline import exits_from_histogram, max_in_flight, simulate
+
+    k = max_in_flight(sc, net.total_neurons, spec.neuron.membrane_bits)
+    static = [0.0] * (spec.timesteps - 1) + [1.0]
+    recs = []
+    for mode, h, ev in (("snn-static", static, False), ("snn-dynamic", hist, evaluated)):
+        if h is None:
+            continue
+        for flight in sorted({1, k}):
+            tl = simulate(sc, exits_from_histogram(h, args.timeline), flight, ev)
+            recs.append({"table": "timeline", "mode": mode, **tl.record()})
+    return recs
 
 
 def _notes(hw: Any, spec: Any, activity: str, neuron: Any = None) -> list[str]:

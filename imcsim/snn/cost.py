@@ -296,6 +296,8 @@ class SNNCost:
     busy_steps: tuple[float, ...] = ()   # macro-cycles of each timestep's layers
     wakeups_once: int = 0                # macro wake-ups of the once-per-sample layers
     wakeups_step: int = 0                # macro wake-ups per timestep (every spiking layer's macros)
+    stages: tuple[tuple[tuple[str, float], ...], ...] = ()   # per timestep: (resource, cycles) in order
+    once_layer: str | None = None        # the direct-encoded layer (its macros run the once stage)
 
     @property
     def timesteps(self) -> int:
@@ -345,18 +347,33 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
             busy_steps[t] += c.cycles * macros
             steps[t] = steps[t] + c
             records.append(_record(layer.name, t + 1, layer.in_bits, d_in, d_and, c))
+    # timeline stages: each neuron layer is updated on the tile of the last weight layer before it
+    stage_of: dict[str, str] = {}
+    last = None
+    for node in net.graph.nodes:
+        if node.op in ("conv", "linear"):
+            last = node.name
+        elif node.op == "act" and last is not None:
+            stage_of[node.name] = last
+    mvm_by = {(r["layer"], r["timestep"]): r["cycles"] for r in records}
+    stage_cycles = [{x.name: (0.0 if x.once else mvm_by[(x.name, t + 1)]) for x in net.layers}
+                    for t in range(timesteps)]
     for name, n in net.neurons.items():
         c = neuron_cost(hw, n, neuron, reads_stored_current=name in direct_neurons)
         for t in range(timesteps):
             steps[t] = steps[t] + c
+            stage_cycles[t][stage_of[name]] += c.cycles
     extra = sum(w.ops for w in net.work) + net.classes  # pools, residual adds, z_t += o_t
     for t in range(timesteps):
         steps[t] = steps[t] + digital_cost(hw, extra)
+    extra_cycles = digital_cost(hw, extra).cycles
+    stages = tuple(tuple((k, v) for k, v in sc.items() if v > 0) + (("digital", extra_cycles),)
+                   for sc in stage_cycles)
     once = once + digital_cost(hw, net.classes, per_tile=True)  # the final argmax
     spec = exit_spec or ExitSpec()
     ev = digital_cost(hw, exit_ops(net.classes, spec), component="exit", per_tile=True)
     return SNNCost(once, tuple(steps), ev, hw, tuple(records), macros_used, busy_once, tuple(busy_steps),
-                   wake_once, wake_step)
+                   wake_once, wake_step, stages, next((x.name for x in net.layers if x.once), None))
 
 
 def _neuron_fed_by(net: SNNNetwork, weight_layer: str) -> str | None:
