@@ -70,3 +70,14 @@ def test_gating_lowers_leakage_and_shows_its_wakeup_cost(by_policy):
     # the rest of the energy does not depend on the policy
     rest = {p: r.total_energy_pj - r.energy_pj["leakage"] for p, r in by_policy.items()}
     assert rest["none"] == pytest.approx(rest["macros"]) == pytest.approx(rest["macros+buffers"])
+
+
+def test_leakage_sentence_states_sources_and_policies(by_policy):
+    from imcsim.report.leakage import leakage_sentence
+
+    s = by_policy["macros+buffers"].summary()
+    line = leakage_sentence(s)
+    assert line.startswith("Leakage ") and "under power gating macros+buffers" in line
+    assert "SRAM buffers" in line and "wake-ups" in line and f"{s['macro_wakeups']:.0f} macro wake-ups" in line
+    assert "by policy: none " in line and ", macros " in line and ", macros+buffers " in line
+    assert leakage_sentence({"energy_pj": 1.0}) is None   # a record without the breakdown

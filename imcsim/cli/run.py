@@ -115,6 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     import imcsim
     from imcsim.engine.evaluation import evaluate
     from imcsim.engine.trace import write_trace
+    from imcsim.report.leakage import leakage_sentence
     from imcsim.report.reloads import reload_sentence
     from imcsim.sweep.outdir import RunFolder, now_iso
 
@@ -126,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         raise SpecError("<flags>", "--trace", args.trace, problem="a trace needs the event engine:",
                         allowed="add --engine event")
     rows = []
-    reload_lines = []
+    lines = []
     with RunFolder(out, force=args.force) as folder:
         for name, study in runs:
             engine = args.engine or study.engine
@@ -146,9 +147,9 @@ def _run(args: argparse.Namespace) -> int:
                          "batch": result.mapping.get("batch"), **summary,
                          "latency_us": summary["latency_ns"] / 1e3, "energy_uj": summary["energy_pj"] / 1e6,
                          "write_energy_uj": summary["write_energy_pj"] / 1e6})
-            line = reload_sentence(rows[-1])
-            if line:
-                reload_lines.append(f"{name}: {line}" if name else line)
+            for line in (reload_sentence(rows[-1]), leakage_sentence(summary)):
+                if line:
+                    lines.append(f"{name}: {line}" if name else line)
         if description:
             (folder.staging / "description.txt").write_text(description + "\n")
         folder.commit({"imcsim_version": imcsim.__version__, "finished": now_iso(),
@@ -157,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
         emit(rows, args.format, columns=SUMMARY_COLUMNS if args.format == "table" else None,
              title=f"imcsim run -> {out}")
         if args.format == "table":
-            for line in reload_lines:
+            for line in lines:
                 print(line)
         if not args.no_report:
             from imcsim.report.build import build_report
