@@ -225,3 +225,136 @@ def test_dataflow_rows_cover_every_forward_op():
     compute = t.stages[-1][1]
     assert compute * t.rows + t.fill == pytest.approx(stage.cycles)
     assert np.all([e.cap is None or e.cap >= 1 for e in plan.edges])
+
+
+# ---------------------------------------------------------------------------------------------- fields that bound a run
+TINY = {"workload": "tiny-cnn", "workload.resolution": 32, "chip.tiles": 4}
+STREAMED = {**TINY, "chip.cell_capacity_mibit": 0.25}   # 4 macros of 256x256: layers stream through the pool
+T5_RERAM = {"workload": "flan-t5-large", "workload.layers": 1, "workload.seq_len": 4, "workload.dec_len": 2,
+            "chip.tiles": 4, "chip.cell_capacity_mibit": 16, "device": "reram"}
+
+
+def _latency(params) -> float:
+    return evaluate(study_from_params(params), engine="event").latency_cycles
+
+
+@pytest.mark.parametrize("field,fast,slow,base", [
+    # activations whose tile buffers are too small wait in the global buffer, through its port
+    ("chip.global_buffer_bytes_per_cycle", 64, 0.25, {**TINY, "tile.buffer_kib": 0.25}),
+    # every MVM row moves its input and output rows through the tile buffer port
+    ("tile.buffer_bytes_per_cycle", 32, 0.05, TINY),
+    # streamed layers fetch their weights from DRAM (prefetched: only a slow DRAM shows)
+    ("chip.dram_bandwidth_gb_per_s", 25.6, 0.002, STREAMED),
+    # rows between tiles cross mesh links of this width (one macro per tile: layers spread over the mesh)
+    ("chip.noc_width_bits", 128, 1, {**TINY, "chip.tiles": 16, "chip.cell_capacity_mibit": 1}),
+    # ReRAM reload writes of a low-reuse network (one Flan-T5 block, 4 tokens on a 16 Mibit chip): the
+    # 128-macro pool is written in waves of write_drivers macros per tile
+    ("tile.write_drivers", 4, 1, T5_RERAM),
+])
+def test_field_bounds_the_run(field, fast, slow, base):
+    quick, bound = _latency({**base, field: fast}), _latency({**base, field: slow})
+    assert bound > 1.2 * quick, (field, quick, bound)
+
+
+def _leaves(model, prefix=""):
+    from pydantic import BaseModel
+
+    for name, value in model:
+        path = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            yield from _leaves(value, path + ".")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield path, value
+
+
+@pytest.mark.slow
+def test_every_numeric_accelerator_field_changes_a_result():
+    # each numeric field of the preset, halved (or an integer moved by one), must change the latency, the
+    # energy, the area or the lifetime of one of three small runs: an inference that stages activations and
+    # streams weights, a training step, and a ReRAM streaming inference (write drivers)
+    from imcsim.config.accelerator import load_accelerator
+
+    cases = [{**STREAMED, "tile.buffer_kib": 2, "chip.global_buffer_kib": 16},
+             {**TINY, "method": "full", "batch": 2, "chip.cell_capacity_mibit": 2},
+             T5_RERAM]
+
+    def metrics(params):
+        s = evaluate(study_from_params(params), engine="event").summary()
+        return s["latency_cycles"], s["energy_pj"], s["area_mm2"], s["lifetime_years"]
+
+    base = [metrics(c) for c in cases]
+    unchanged = []
+    for path, value in _leaves(load_accelerator("acc-sas-mram")):
+        if path == "tile.macros":  # derived from chip.cell_capacity_mibit (walked itself)
+            continue
+        if isinstance(value, int):
+            new = value // 2 if value > 2 else value + 1
+        else:
+            new = value / 2
+        if not any(metrics({**c, path: new}) != b for c, b in zip(cases, base)):
+            unchanged.append(path)
+    assert not unchanged
+
+
+# ---------------------------------------------------------------------------------------------- rounds, DRAM, reloads
+def test_round_step_cycles_by_hand():
+    from imcsim.circuit.macro import TileUse
+    from imcsim.mapping.layer import LayerMapping, round_step_cycles
+
+    ctx = build_context(study_from_params({"workload": "tiny-cnn"}))
+    m = ctx.macro
+    # 3 full 256-row tiles and one 64-row remainder on a 2-macro pool: rounds {full, full}, {full, rest};
+    # a full tile steps in_bits x ceil(256 / rows_parallel) x ceil(cols_used / sense_amps) cycles
+    tiles = (TileUse(256, 64, 2048, 3), TileUse(64, 64, 512, 1))
+    lm = LayerMapping("x", "conv", "dense", 1, 10, 832, 8, 8, 4, 1, 1, 4, 6656, 53248, 4 * 65536, tiles)
+    full = m.in_bits * -(-256 // m.rows_parallel) * -(-64 // m.sense_amps) * m.access_cycles
+    assert round_step_cycles(lm, m, 2) == [full, full]
+    assert round_step_cycles(lm, m, 4) == [full]
+    rest = m.in_bits * -(-64 // m.rows_parallel) * -(-64 // m.sense_amps) * m.access_cycles
+    assert round_step_cycles(lm, m, 1) == [full, full, full, rest]
+
+
+def test_fewer_macros_than_tiles_runs_in_rounds_in_both_engines():
+    # ResNet-18 (64x64 input) on one 256x256 macro: every layer streams through a one-macro pool in as
+    # many rounds as it has tiles, instead of computing as if all its tiles ran at once
+    base = {"workload": "resnet18", "workload.resolution": 64}
+    one = {**base, "chip.tiles": 1, "chip.cell_capacity_mibit": 0.0625}
+    for engine, pipeline in (("analytic", "layer"), ("event", "row")):
+        full = evaluate(study_from_params({**base, "chip.pipeline": pipeline}), engine=engine)
+        tiny = evaluate(study_from_params({**one, "chip.pipeline": pipeline}), engine=engine)
+        assert tiny.latency_cycles > 5 * full.latency_cycles, engine
+        assert tiny.energy_pj["cell_read"] == pytest.approx(full.energy_pj["cell_read"])  # the same MVM steps
+
+
+def test_inference_activations_beyond_the_buffers_go_to_dram():
+    params = {**TINY, "tile.buffer_kib": 0.25, "chip.global_buffer_kib": 0.25, "chip.dram_channels": 2}
+    r = evaluate(study_from_params(params), engine="event")
+    spill = r.mapping["activation_spill_bytes"]
+    assert spill > 0
+    staged = next(o for o in r.ops if o.name == "activations:staged")
+    # written once and read back once: bytes x 8 x (15 + 15) pJ/bit on the preset
+    assert staged.energy_pj["dram"] == pytest.approx(spill * 8 * 30.0)
+    assert any("through DRAM" in a for a in r.assumptions)
+
+
+def test_reloads_overlap_other_layers_in_the_row_engine():
+    # ResNet-50 does not fit the preset: layer4 streams through the pool. Its reloads are tasks (DRAM
+    # fetch, then the write drivers), not chip-wide barriers: other layers compute while they run
+    r = evaluate(study_from_params({"workload": "resnet50", "workload.resolution": 64}), engine="event",
+                 record_trace=True)
+    ivs = r.timeline.intervals
+    reload = [iv for iv in ivs if ":reload:" in iv.op]
+    compute = [iv for iv in ivs if iv.resource.startswith("macros:") and iv.resource != "macros:pool"]
+    assert reload and any(c.start < x.end and x.start < c.end for x in reload for c in compute)
+
+
+@pytest.mark.parametrize("extra", [
+    {"chip.cell_capacity_mibit": 0.25},                               # streamed layers, reload tasks
+    {"method": "full", "batch": 2, "chip.cell_capacity_mibit": 2},    # backward chain and update tasks
+])
+def test_real_plans_with_reloads_and_updates_match_the_reference(extra):
+    params = {"workload": "tiny-cnn", "workload.resolution": 8, "chip.tiles": 4, "macro.rows": 64,
+              "macro.cols": 64, **extra}
+    ctx = build_context(study_from_params(params))
+    plan = build_plan(ctx, price_step(ctx))
+    assert simulate_plan(plan).cycles == run_reference(plan)

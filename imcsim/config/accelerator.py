@@ -130,7 +130,10 @@ class ChipSpec(StrictModel):
     sram_leakage_uw_per_kib: float = Field(ge=0, description="leakage of every SRAM buffer (global and tile)")
     sram_area_um2_per_bit: float = Field(gt=0, description="area of one SRAM buffer bit")
     dram_bandwidth_gb_per_s: float = Field(gt=0, description="off-chip DRAM bandwidth")
-    dram_energy_pj_per_bit: float = Field(ge=0, description="DRAM access energy per bit")
+    dram_read_energy_pj_per_bit: float = Field(ge=0, description="energy of one bit read from DRAM (weight "
+                                                                 "fetches, activations read back)")
+    dram_write_energy_pj_per_bit: float = Field(ge=0, description="energy of one bit written to DRAM (trained "
+                                                                  "weights written back, activations spilled)")
     noc_width_bits: int = Field(gt=0, description="NoC link width")
     noc_hop_latency_cycles: float = Field(ge=0, description="router latency per hop")
     noc_energy_pj_per_bit_per_mm: float = Field(ge=0, description="NoC link energy")

@@ -43,7 +43,7 @@ from imcsim.engine.context import Context, _device
 from imcsim.engine.leakage import standby_sources
 from imcsim.engine.ledger import COMPONENTS, OpRecord
 from imcsim.engine.schedule import Barrier, Item, Stage
-from imcsim.mapping.layer import LayerMapping, map_layer
+from imcsim.mapping.layer import LayerMapping, map_layer, round_step_cycles, step_cycles
 from imcsim.workload.step import StepOp
 
 POOL = "macros:pool"
@@ -156,10 +156,11 @@ class _Pricer:
                          verify_reads=per_macro.verify_reads * macros, rmw_reads=per_macro.rmw_reads * macros,
                          max_cell_wear=per_macro.max_cell_wear), latency_ns
 
-    def _dram(self, nbytes: float) -> tuple[float, float]:
-        """(energy pJ, cycles) of moving ``nbytes`` over the DRAM channel."""
+    def _dram(self, nbytes: float, write: bool = False) -> tuple[float, float]:
+        """(energy pJ, cycles) of reading (or writing) ``nbytes`` over the DRAM channels, all in parallel."""
         ns = nbytes / self.chip.dram_bandwidth_gb_per_s  # bytes / (GB/s) = ns
-        return nbytes * 8 * self.chip.dram_energy_pj_per_bit, ns / self.cycle_ns
+        per_bit = self.chip.dram_write_energy_pj_per_bit if write else self.chip.dram_read_energy_pj_per_bit
+        return nbytes * 8 * per_bit, ns / self.cycle_ns
 
     # -------------------------------------------------------------- op kinds
     def mvm(self, op: StepOp) -> list[Item]:
@@ -182,6 +183,13 @@ class _Pricer:
                 resource = f"macros_T:{layer}" if mode == "transposed-copy" else f"macros:{layer}"
         steps = op.gemm[1] if op.gemm else lm.m
         cost = _layer_cost(macro, lm.tiles, steps, self.activity, replicas)
+        cycles = cost.cycles
+        rounds = self.mapping.reload_rounds.get(layer, 1) if resource == POOL else 1
+        if rounds > 1:
+            # more tiles than pool macros: the tiles run ``pool`` at a time, each round a stream of all M steps
+            # (and its pipeline fill) as slow as its slowest tile; the energy is that of the same steps
+            fill = cost.cycles - step_cycles(lm, macro) * -(-steps // replicas)
+            cycles = sum(c * -(-steps // replicas) + fill for c in round_step_cycles(lm, macro, self.mapping.pool_macros))
         # leakage here: the layer's macros while they are busy
         energy = dict(zip(MACRO_COMPONENTS, map(float, cost.energy.values())))
         # row tiles on different macros: (row_tiles - 1) partial-sum adds per output, acc_bits FAs each
@@ -194,14 +202,22 @@ class _Pricer:
         in_bytes = (node.in_elems if not backward else node.out_elems) * act_b
         out_bytes = (node.out_elems if not backward else node.in_elems) * act_b
         energy["buffer"] = in_bytes * self.tile.buffer_read_pj_per_byte + out_bytes * self.tile.buffer_write_pj_per_byte
-        self.port_bytes[op.name] = ("tile", in_bytes + out_bytes)
+        self.port_bytes[op.name] = ("tile", in_bytes * rounds + out_bytes)
+        if rounds > 1:
+            # every round reads the input map again; row tiles split over rounds leave partial sums
+            # (acc_bits per output) in the global buffer between rounds, written and read back
+            energy["buffer"] += (rounds - 1) * in_bytes * self.tile.buffer_read_pj_per_byte
+            if lm.row_tiles > 1:
+                psum_bytes = (rounds - 1) * steps * lm.n * lm.groups * macro.acc_bits / 8
+                energy["buffer"] += psum_bytes * (self.chip.global_buffer_write_pj_per_byte
+                                                  + self.chip.global_buffer_read_pj_per_byte)
         noc_bits = out_bytes * 8
         energy["noc"] = noc_bits * NOC_HOPS * self.chip.tile_pitch_mm * self.chip.noc_energy_pj_per_bit_per_mm
         noc_cycles = noc_bits / self.chip.noc_width_bits + NOC_HOPS * self.chip.noc_hop_latency_cycles
-        self._record(op.name, layer, op.phase, "mvm", resource, self.batch, cost.cycles, energy,
-                     macs=op.macs, macros=lm.macros * replicas)
+        self._record(op.name, layer, op.phase, "mvm", resource, self.batch, cycles, energy,
+                     macs=op.macs, macros=min(lm.macros, self.mapping.pool_macros) if rounds > 1 else lm.macros * replicas)
         self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch, noc_cycles, {})
-        return items + [Stage(op.name, resource, cost.cycles), Stage(op.name + ":noc", NOC, noc_cycles)]
+        return items + [Stage(op.name, resource, cycles), Stage(op.name + ":noc", NOC, noc_cycles)]
 
     def digital_gemm(self, op: StepOp) -> list[Item]:
         g, m, k, n = op.gemm
@@ -236,7 +252,7 @@ class _Pricer:
         if op.location == "imc" and layer in self.streamed:
             # the streamed layer's home is DRAM: write the updated weights back there
             nbytes = op.weights * self.macro.w_bits / 8
-            energy["dram"], cycles = self._dram(nbytes)
+            energy["dram"], cycles = self._dram(nbytes, write=True)
             self._record(op.name, layer, "update", "write", DRAM, 1, cycles, energy)
             self.wear.weights_written += op.weights
             return [Barrier((Stage(op.name, DRAM, cycles),))]
@@ -273,6 +289,17 @@ class _Pricer:
         energy["dram"], dram_cycles = self._dram(nbytes)
         # the pool held another layer: on average half the bits flip (A)
         cost, latency_ns = self._array_write(self.ctx.device, lm.weights, lm.macros, 0.5, self.opts.write_policy)
+        rounds = self.mapping.reload_rounds.get(layer, 1)
+        if rounds > 1:
+            # the pool takes ``pool`` macros' worth per round: write waves of each round, one after the other;
+            # every pool cell is rewritten once per round
+            pool = self.mapping.pool_macros
+            per_macro_ns = latency_ns / self._write_waves(lm.macros)
+            sizes = [min(pool, lm.macros - k * pool) for k in range(rounds)]
+            latency_ns = per_macro_ns * sum(self._write_waves(m) for m in sizes)
+            cost = WriteCost(pulses=cost.pulses, energy_pj=cost.energy_pj, latency_ns=latency_ns,
+                             cells_written=cost.cells_written, verify_reads=cost.verify_reads,
+                             rmw_reads=cost.rmw_reads, max_cell_wear=cost.max_cell_wear * rounds)
         energy["write"] = cost.energy_pj
         write_cycles = latency_ns / self.cycle_ns
         name = f"{layer}:reload:{phase}"
@@ -342,8 +369,9 @@ class _Pricer:
         energy["buffer"] = min(stored, capacity) * (self.chip.global_buffer_write_pj_per_byte
                                                     + self.chip.global_buffer_read_pj_per_byte)
         spill = max(0.0, stored - capacity)
-        dram_pj, cycles = self._dram(2 * spill) if spill else (0.0, 0.0)
-        energy["dram"] = dram_pj
+        # written in forward, read back in backward
+        (write_pj, write_cycles), (read_pj, read_cycles) = self._dram(spill, write=True), self._dram(spill)
+        energy["dram"], cycles = write_pj + read_pj, write_cycles + read_cycles
         self._record("stored:for-backward", "stored", "forward", "buffer", DRAM, 1, cycles, energy)
         if spill:
             self.assumptions.append(f"{spill / 1e6:.3g} MB of stored activations spill to DRAM (global buffer "

@@ -69,11 +69,11 @@ def evaluate(study: Study, engine: str | None = None, record_trace: bool = False
     timeline = None
     plan = None
     if engine == "event" and ctx.accel.chip.pipeline == "row":
-        from imcsim.engine.events import simulate_plan
+        from imcsim.engine.events import run_plan
         from imcsim.engine.plan import build_plan
 
         plan = build_plan(ctx, priced)
-        timeline = simulate_plan(plan, record=record_trace)
+        timeline = run_plan(plan, record=record_trace)
         cycles = timeline.cycles
     elif engine == "event":
         timeline = simulate(priced.items, ctx.batch, priced.exclusive, record=record_trace)
@@ -105,7 +105,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         from imcsim.engine.ledger import OpRecord
 
         chip = ctx.accel.chip
-        extra = {"dram": plan.spill_bytes * 8 * chip.dram_energy_pj_per_bit * 2,
+        extra = {"dram": plan.spill_bytes * 8 * (chip.dram_write_energy_pj_per_bit + chip.dram_read_energy_pj_per_bit),
                  "buffer": plan.global_bytes * (chip.global_buffer_write_pj_per_byte
                                                 + chip.global_buffer_read_pj_per_byte)}
         records = records + [OpRecord("activations:staged", "activations", "forward", "buffer", "dram", 1, 0.0,
@@ -141,6 +141,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         bottleneck = max(path, key=path.__getitem__) if path else None
         mapping["activation_spill_bytes"] = plan.spill_bytes
         mapping["activation_global_buffer_bytes"] = plan.global_bytes
+        mapping["relaxed_edges"] = plan.relaxed
     # fraction of the occupied macros' time spent computing, over this engine's latency
     used = ctx.mapping.macros_used
     mapping["temporal_utilisation"] = cached.macro_busy_cycles / (used * cycles) if cycles and used else 0.0

@@ -157,6 +157,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     reserved = [0] * len(edges)
     totals = [t.total_rows for t in tasks]
     finish: dict[str, float] = {}
+    blocked = [-1] * len(tasks)   # the bounded edge a task waits on for a free row, if any
     last_record: list[Any] = [None]
 
     # a record is (name, start, end, predecessor record) for the critical path
@@ -200,7 +201,9 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
             for ei in t.out_edges:
                 e = edges[ei]
                 if e.cap is not None:
+                    blocked[ti] = ei
                     pred = yield from wait(freed[ei], reserved[ei] - e.cap + 1, "buffer", pred)
+                    blocked[ti] = -1
                     reserved[ei] += 1
             if not plan.double_buffering and g:
                 for ei in t.out_edges:
@@ -263,9 +266,10 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
 
     env.process(run())
     env.run()
-    unfinished = [t.name for t in tasks if t.name not in finish]
+    unfinished = [i for i, t in enumerate(tasks) if t.name not in finish]
     if unfinished:
-        raise RuntimeError(f"row engine deadlock: {len(unfinished)} ops never finished, first {unfinished[0]}")
+        raise Deadlock(sorted({blocked[i] for i in unfinished if blocked[i] >= 0}),
+                       f"{len(unfinished)} ops never finished, first {tasks[unfinished[0]].name}")
     critical: dict[str, float] = {}
     rec = last_record[0]
     while rec is not None:
@@ -280,6 +284,28 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         capacity={r.name: r.capacity for r in res},
         longest_queue={n: a.longest for n, a in zip(names, arb) if a is not None},
         stalls=stalls, critical_path=critical, finish=finish)
+
+
+class Deadlock(RuntimeError):
+    """The plan's bounded line buffers deadlock; ``edges`` are those whose producers wait for a free row."""
+
+    def __init__(self, edges: list[int], message: str) -> None:
+        super().__init__(f"row engine deadlock: {message}")
+        self.edges = edges
+
+
+def run_plan(plan: Plan, record: bool = False) -> RowTimeline:
+    """Simulate; if bounded line buffers deadlock (a branch that needs a whole map, such as a global pool
+    feeding a gate, beside a branch of windowed layers), the edges whose producers wait for a free row
+    are given unbounded room in the global buffer (``Plan.relax``) and the run starts again. Each retry
+    unbounds at least one edge, so this ends; the plan keeps the relaxed edges (its traffic is priced)."""
+    while True:
+        try:
+            return simulate_plan(plan, record)
+        except Deadlock as exc:
+            if not exc.edges:
+                raise
+            plan.relax(exc.edges)
 
 
 def _later(a: Any, b: Any) -> Any:

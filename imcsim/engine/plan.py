@@ -121,6 +121,26 @@ class Plan:
     spill_bytes: float = 0.0        # activation bytes written to DRAM (and read back once)
     global_bytes: float = 0.0       # activation bytes staged in the global buffer (written, read back)
     notes: list[str] = field(default_factory=list)
+    global_port_cycles_per_byte: float = 0.0
+    relaxed: int = 0                # edges unbounded after a deadlock (events.run_plan)
+
+    def relax(self, edges: list[int]) -> None:
+        """Give these edges unbounded room in the global buffer: each row written there and read back."""
+        g = next((i for i, r in enumerate(self.resources) if r.name == GBUF), None)
+        if g is None:
+            g = len(self.resources)
+            self.resources.append(Resource(GBUF, 1, "global_buffer", contended=True))
+        for i in edges:
+            e = self.edges[i]
+            if e.level == "tile":
+                port = _cycles(e.row_bytes * self.global_port_cycles_per_byte)
+                e.stages, e.level = ((g, port, 0), (g, port, 0)), "global"
+                self.global_bytes += e.row_bytes * self.tasks[e.src].total_rows
+            e.cap = None
+            self.relaxed += 1
+        users = {("t", i) for i, t in enumerate(self.tasks) for x, _ in t.stages if x == g}
+        users |= {("e", i) for i, e in enumerate(self.edges) for x, _, _ in e.stages if x == g}
+        self.resources[g].contended = self.resources[g].contended or len(users) >= 2
 
     @property
     def segments(self) -> int:
@@ -144,6 +164,12 @@ class _Builder:
         self.placement: Placement = place(ctx.mapping, self.chip.tiles, int(self.tile.macros or 1))
         self.ops = {op.name: op for op in ctx.step.ops}
         self.act_bytes = ctx.macro.in_bits / 8
+        self.last_for_node: dict[str, int] = {}
+        self.pending_reload: dict[str, int] = {}
+        self.last_pool_task: int | None = None
+        self.last_reload_write: int | None = None
+        self.pool_tasks: list[str] = []    # tasks on the streaming pool, in the order they hold it
+        self.dram_edges = 0
 
     def res(self, name: str, kind: str, capacity: int = 1) -> int:
         i = self.res_index.get(name)
@@ -205,13 +231,84 @@ class _Builder:
     def _capacity(self, resource: str) -> int:
         return 1
 
-    def add_task(self, task: Task) -> int:
+    def add_task(self, task: Task, pool: bool = False) -> int:
         i = len(self.tasks)
         self.tasks.append(task)
         self.task_index[task.name] = i
         for r, _ in task.stages:
             self.resources[r].users.add(("task", i))
+        self.last_for_node[task.node] = i
+        if pool:
+            self.pool_tasks.append(task.name)
+            w = self.pending_reload.pop(task.node, None)
+            if w is not None:  # every row of every sample waits for the layer's weights
+                self.add_edge(Edge(w, i, [1] * task.rows, [0] * task.rows, 0, task.rows, None, ()))
+            self.last_pool_task = i
         return i
+
+    # ------------------------------------------------------------------ reloads and updates
+    def _barrier_kind(self, item: Barrier) -> str:
+        names = [s.op for s in item.stages]
+        if all(":reload:" in n for n in names):
+            return "reload"
+        ops = [self.ops.get(n) for n in names]
+        if all(op is not None and op.phase == "update" and op.kind == "write" for op in ops):
+            return "update"
+        return "barrier"
+
+    def _once_edge(self, src: int, dst: int) -> None:
+        """``dst`` (one row) waits for every row of every sample of ``src``."""
+        self.add_edge(Edge(src, dst, [self.tasks[src].total_rows], [0], 0, 1, None, ()))
+
+    def _dram_parts(self, name: str, node: str, phase: str, segment: int, cycles: float) -> list[int]:
+        """A bulk DRAM transfer priced at the full bandwidth, split evenly over the channels (each carries
+        1/k of the bytes at 1/k of the bandwidth: the same cycles)."""
+        return [self.add_task(Task(f"{name}:ch{c}", node, phase, segment, 1, 1,
+                                   ((self.res(f"{DRAM_RES}:{c}", "dram"), _cycles(cycles)),)))
+                for c in range(self.chip.dram_channels)]
+
+    def reload_tasks(self, item: Barrier, segment: int) -> None:
+        """A reload of a streamed layer: fetch from DRAM, then write the pool with the tile's write drivers.
+        The write waits until the pool's previous layer has finished every row; the fetch is prefetched once
+        the previous reload's write has emptied the global buffer (when the weights fit there), else it waits
+        for the pool too. Nothing else waits: other layers compute meanwhile."""
+        dram, write = item.stages
+        layer = dram.op.split(":reload:")[0]
+        pool_tile = self.placement.home.get(POOL_NAME, 0)
+        fetch = self._dram_parts(dram.op, layer, "reload", segment, dram.cycles)
+        w = self.add_task(Task(write.op, layer, "reload", segment, 1, 1,
+                               ((self.res(f"write_drivers:{pool_tile}", "write"), _cycles(write.cycles)),),
+                               tile=pool_tile))
+        for f in fetch:
+            self._once_edge(f, w)
+        prev = self.last_pool_task
+        if prev is not None:
+            self._once_edge(prev, w)
+        lm = self.ctx.mapping.layer(layer)
+        fits = lm.weights * self.ctx.macro.w_bits / 8 <= self.chip.global_buffer_kib * 1024
+        before = self.last_reload_write if fits else prev
+        if before is not None:
+            for f in fetch:
+                self._once_edge(before, f)
+        self.last_reload_write = w
+        self.pending_reload[layer] = w
+
+    def update_tasks(self, item: Barrier, segment: int, last_chain: int | None) -> None:
+        """Weight updates: each written by its tile's write drivers (or written back to DRAM for a streamed
+        layer) once the last op that reads the layer is done; other layers' work goes on meanwhile."""
+        for st in item.stages:
+            op = self.ops[st.op]
+            after = self.last_for_node.get(op.node, last_chain)
+            if st.resource == DRAM_RES:
+                parts = self._dram_parts(st.op, op.node, "update", segment, st.cycles)
+            else:
+                tile = self.placement.home.get(op.node, 0)
+                parts = [self.add_task(Task(st.op, op.node, "update", segment, 1, 1,
+                                            ((self.res(f"write_drivers:{tile}", "write"), _cycles(st.cycles)),),
+                                            tile=tile))]
+            if after is not None:
+                for p in parts:
+                    self._once_edge(after, p)
 
     def add_edge(self, edge: Edge) -> None:
         i = len(self.edges)
@@ -230,9 +327,11 @@ class _Builder:
                      for a, b in self.placement.route(src_tile, dst_tile))
 
     def dram_stages(self, row_bytes: float) -> tuple[tuple[int, int, int], ...]:
+        """A spilled edge's rows: written to and read back from one channel (edges take channels in turn)."""
         per_channel_gb_s = self.chip.dram_bandwidth_gb_per_s / self.chip.dram_channels
         cycles = _cycles(row_bytes / per_channel_gb_s / self.ctx.cycle_ns)  # bytes / (GB/s) = ns
-        r = self.res(DRAM_RES, "dram", self.chip.dram_channels)
+        r = self.res(f"{DRAM_RES}:{self.dram_edges % self.chip.dram_channels}", "dram")
+        self.dram_edges += 1
         return ((r, cycles, 0), (r, cycles, 0))
 
     # ------------------------------------------------------------------ the whole plan
@@ -251,17 +350,25 @@ class _Builder:
         pending_edges = []
         for item in items:
             if isinstance(item, Barrier):
-                barriers.append(tuple((s.op, s.resource, _cycles(s.cycles)) for s in item.stages))
-                segment += 1
+                kind = self._barrier_kind(item)
+                if kind == "reload":
+                    self.reload_tasks(item, segment)
+                elif kind == "update":
+                    self.update_tasks(item, segment, prev_chain)
+                else:
+                    barriers.append(tuple((s.op, s.resource, _cycles(s.cycles)) for s in item.stages))
+                    segment += 1
                 continue
             if item.op in fwd_names:
                 producers = [e.src for e in by_dst.get(item.op, ())]
-                t = self.add_task(self.forward_task(item.op, item.resource, item.cycles, segment, flow, producers))
+                t = self.add_task(self.forward_task(item.op, item.resource, item.cycles, segment, flow, producers),
+                                  pool=item.resource == POOL)
                 pending_edges.extend((e, t) for e in by_dst.get(item.op, ()))
                 continue
             if item.op.endswith(":noc") and item.op.removesuffix(":noc") in fwd_names:
                 continue  # replaced by the edges' transfers
-            t = self.add_task(self.chain_task(item.op, item.resource, item.cycles, segment))
+            t = self.add_task(self.chain_task(item.op, item.resource, item.cycles, segment),
+                              pool=item.resource == POOL)
             if prev_chain is None:
                 srcs = [self.task_index[s] for s in flow.sinks]
             else:
@@ -276,7 +383,8 @@ class _Builder:
                 r.contended = len(r.users) >= 2
         spill = sum(e.row_bytes * self.tasks[e.src].total_rows for e in self.edges if e.level == "dram")
         staged = sum(e.row_bytes * self.tasks[e.src].total_rows for e in self.edges if e.level == "global")
-        return Plan(self.tasks, self.edges, self.resources, barriers, self.tile.double_buffering, spill, staged)
+        return Plan(self.tasks, self.edges, self.resources, barriers, self.tile.double_buffering, spill, staged,
+                    global_port_cycles_per_byte=1 / self.chip.global_buffer_bytes_per_cycle)
 
     def _forward_edges(self, pending) -> None:
         """Line buffers: per tile, the edges' minimum rows smallest first while they fit, the rest of the tile
@@ -291,11 +399,30 @@ class _Builder:
             node = graph[self.tasks[s].node]
             row_bytes = node.out_elems / op_rows(node.out_shape) * self.act_bytes
             info.append((e, s, t, row_bytes))
+        # Pool epochs: a task after the k-th streamed layer (on the pool) cannot start before the pool's
+        # previous layer has finished every row, so an edge into a later epoch must hold the whole map
+        # (global buffer if it has room, else DRAM): a bounded buffer there could deadlock.
+        # epoch of a task: the position in pool order of the last streamed layer it (transitively) follows
+        pool_rank = {name: k + 1 for k, name in enumerate(self.pool_tasks)}
+        epoch: dict[int, int] = {}
+        for _e, s, _t, _rb in info:
+            epoch.setdefault(s, pool_rank.get(self.tasks[s].name, 0))
+        for _e, s, t, _rb in sorted(info, key=lambda x: x[2]):
+            epoch[t] = max(epoch.get(t, pool_rank.get(self.tasks[t].name, 0)), epoch[s])
         by_tile: dict[int, list[int]] = {}
-        for i, (_e, s, t, _rb) in enumerate(info):
-            if self.tasks[s].segment == self.tasks[t].segment:
-                by_tile.setdefault(self.tasks[t].tile, []).append(i)
         where: dict[int, tuple[str, int]] = {}
+        for i, (_e, s, t, rb) in enumerate(info):
+            if self.tasks[s].segment != self.tasks[t].segment:
+                continue
+            if epoch.get(s, 0) < epoch.get(t, 0):
+                whole = rb * self.tasks[s].total_rows
+                if whole <= global_left:
+                    global_left -= whole
+                    where[i] = ("global-whole", 0)
+                else:
+                    where[i] = ("dram", 0)
+                continue
+            by_tile.setdefault(self.tasks[t].tile, []).append(i)
         for _tile, idx in by_tile.items():
             left = tile_bytes
             local = []
@@ -321,11 +448,11 @@ class _Builder:
             elif kind == "tile":
                 stages = self.transfer_stages(src.tile, dst.tile, row_bytes)
                 self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, cap, stages, row_bytes))
-            elif kind == "global":
+            elif kind in ("global", "global-whole"):
                 port = _cycles(row_bytes / self.chip.global_buffer_bytes_per_cycle)
                 g = self.res(GBUF, "global_buffer")
-                self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, cap, ((g, port, 0), (g, port, 0)), row_bytes,
-                                   level="global"))
+                self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, cap if kind == "global" else None,
+                                   ((g, port, 0), (g, port, 0)), row_bytes, level="global"))
             else:
                 self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, None, self.dram_stages(row_bytes), row_bytes,
                                    level="dram"))

@@ -149,3 +149,14 @@ def step_cycles(mapping: LayerMapping, macro: MacroConfig) -> int:
     """Cycles of one MVM step of the layer: its slowest tile (all tiles run in parallel)."""
     return max(int(mvm_cycles(t.rows_used, t.cols_used, macro.rows_parallel, macro.sense_amps, macro.in_bits,
                               macro.access_cycles, macro.input_bits_per_cycle)) for t in mapping.tiles)
+
+
+def round_step_cycles(mapping: LayerMapping, macro: MacroConfig, pool: int) -> list[int]:
+    """Step cycles of each round when the layer runs on ``pool`` macros at a time: its tiles (largest
+    first, the order of ``mapping.tiles``) taken ``pool`` at a time, each round as slow as its slowest
+    tile. One round (the whole layer at once) when ``pool`` covers its macros."""
+    per_tile = [int(mvm_cycles(t.rows_used, t.cols_used, macro.rows_parallel, macro.sense_amps, macro.in_bits,
+                               macro.access_cycles, macro.input_bits_per_cycle))
+                for t in mapping.tiles for _ in range(t.count)]
+    pool = max(1, int(pool))
+    return [max(per_tile[i:i + pool]) for i in range(0, len(per_tile), pool)]
