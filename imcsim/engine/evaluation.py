@@ -152,7 +152,11 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
                  "column_mux": ctx.accel.macro.column_mux, "bits_per_cell": ctx.macro.bits_per_cell,
                  "batch": ctx.batch})
     assumptions = list(priced.assumptions)
-    if wear.reload_weights:
+    if wear.reload_weights and plan is not None:
+        assumptions.append("reloads are tasks of the row engine: each fetched from DRAM (prefetched after the previous "
+                           "reload) and written by the pool tile's write drivers once the pool's previous layer is "
+                           "done; other layers compute meanwhile")
+    elif wear.reload_weights:
         assumptions.append("reloads run once per step as barriers that nothing overlaps: their time adds to the "
                            "latency, and reload energy counts the chip standby power "
                            f"({priced.standby_power_w:.3g} W: volatile cells, SRAM buffers) over that time")
