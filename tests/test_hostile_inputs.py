@@ -120,7 +120,7 @@ BAD_NUMBERS = [math.inf, -math.inf, math.nan, 1e300]
 
 
 def test_every_float_field_is_found():
-    assert {"chip.clock_mhz", "chip.dram_energy_pj_per_bit", "tile.buffer_kib",
+    assert {"chip.clock_mhz", "chip.dram_read_energy_pj_per_bit", "tile.buffer_kib",
             "tile.digital_unit.energy_pj_per_mac"} <= set(ACCEL_FLOATS)
 
 
