@@ -244,7 +244,7 @@ def test_numeric_flags_have_upper_bounds(argv, capsys):
 NUMERIC_FLAT = {"rows": int, "cols": int, "rows_parallel": int, "column_mux": int, "bits_per_cell": int,
                 "batch": int, "steps_per_day": float, "flip_prob": float, "activity": float, "seed": int,
                 "chip.clock_mhz": float, "chip.tiles": int, "tile.write_drivers": int,
-                "chip.dram_energy_pj_per_bit": float, "tile.buffer_kib": float}
+                "chip.dram_read_energy_pj_per_bit": float, "tile.buffer_kib": float}
 _numbers = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
                      st.sampled_from([0, 1, 2, 3, 8, 16, 64, 128, 512, 0.5, 1e-300, 1e300]))
 
