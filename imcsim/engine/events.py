@@ -193,55 +193,93 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
 
     def task_proc(ti: int):
         t = tasks[ti]
-        total = totals[ti]
+        total, rows, name, stages = totals[ti], t.rows, t.name, t.stages
+        ins = [(delivered[ei], freed[ei], edges[ei], totals[edges[ei].src]) for ei in t.in_edges]
+        bounded = [(ei, edges[ei].cap, freed[ei]) for ei in t.out_edges if edges[ei].cap is not None]
+        outs = [(produced[ei], delivered[ei] if not edges[ei].stages else None) for ei in t.out_edges]
+        out_delivered = [delivered[ei] for ei in t.out_edges]
+        last_stage = len(stages) - 1
+        # a row whose stages are all uncontended is one timeout (the stages follow each other without a gap)
+        free_run = all(arb[r] is None for r, _ in stages)
+        row_cycles = sum(c for _, c in stages)
         pred = None
         for g in range(total):
-            for ei in t.in_edges:
-                pred = yield from wait(delivered[ei], edges[ei].need(g), "input", pred)
-            for ei in t.out_edges:
-                e = edges[ei]
-                if e.cap is not None:
+            for cnt, _, e, _ in ins:
+                n = e.need(g)
+                if cnt.value < n:
+                    pred = yield from wait(cnt, n, "input", pred)
+            for ei, cap, fr in bounded:
+                n = reserved[ei] - cap + 1
+                if fr.value < n:
                     blocked[ti] = ei
-                    pred = yield from wait(freed[ei], reserved[ei] - e.cap + 1, "buffer", pred)
+                    pred = yield from wait(fr, n, "buffer", pred)
                     blocked[ti] = -1
-                    reserved[ei] += 1
+                reserved[ei] += 1
             if not plan.double_buffering and g:
-                for ei in t.out_edges:
-                    pred = yield from wait(delivered[ei], g, "buffer", pred)
-            sample = g // t.rows
-            first = g % t.rows == 0
-            last_stage = len(t.stages) - 1
-            for si, (r, cycles) in enumerate(t.stages):
-                if first and si == last_stage:
-                    cycles += t.fill
-                pred = yield from hold(r, cycles, (0, ti, g), t.name, sample, pred)
-            for ei in t.in_edges:
-                e = edges[ei]
-                freed[ei].set(e.low(g + 1, total, totals[e.src]), pred)
-            for ei in t.out_edges:
-                produced[ei].set(g + 1, pred)
-                if not edges[ei].stages:
-                    delivered[ei].set(g + 1, pred)
-        finish[t.name] = env.now
+                for cnt in out_delivered:
+                    if cnt.value < g:
+                        pred = yield from wait(cnt, g, "buffer", pred)
+            first = g % rows == 0
+            if free_run:
+                start = env.now
+                yield env.timeout(row_cycles + t.fill if first else row_cycles)
+                at = start
+                for si, (r, cycles) in enumerate(stages):
+                    if first and si == last_stage:
+                        cycles += t.fill
+                    busy[r] += cycles
+                    if record:
+                        intervals.append(Interval(res[r].name, name, g // rows, at, at + cycles))
+                    at += cycles
+                n_events[0] += len(stages)
+                pred = (name, start, env.now, pred)
+            else:
+                for si, (r, cycles) in enumerate(stages):
+                    if first and si == last_stage:
+                        cycles += t.fill
+                    pred = yield from hold(r, cycles, (0, ti, g), name, g // rows, pred)
+            for _, fr, e, src_total in ins:
+                fr.set(e.low(g + 1, total, src_total), pred)
+            for prod, deliv in outs:
+                prod.set(g + 1, pred)
+                if deliv is not None:
+                    deliv.set(g + 1, pred)
+        finish[name] = env.now
         last_record[0] = _later(last_record[0], pred)
 
     def edge_proc(ei: int):
         e = edges[ei]
         name = f"{tasks[e.src].name}->{tasks[e.dst].name}"
+        prod, deliv, src_rows = produced[ei], delivered[ei], tasks[e.src].rows
+        # a transfer over uncontended links only is one timeout (holds and hop delays back to back)
+        free_run = all(arb[r] is None for r, _, _ in e.stages)
+        transfer = sum(c + d for _, c, d in e.stages)
         pred = None
         for j in range(totals[e.src]):
-            if produced[ei].value < j + 1:
+            if prod.value < j + 1:
                 ev = env.event()
-                produced[ei].waiters.append((j + 1, ev))
+                prod.waiters.append((j + 1, ev))
                 pred = yield ev
             else:
-                pred = produced[ei].by if j + 1 == produced[ei].value else pred
-            for r, cycles, delay in e.stages:
-                pred = yield from hold(r, cycles, (1, ei, j), name, j // tasks[e.src].rows, pred)
-                if delay:
-                    yield env.timeout(delay)
-                    pred = (name + ":hop", env.now - delay, env.now, pred)
-            delivered[ei].set(j + 1, pred)
+                pred = prod.by if j + 1 == prod.value else pred
+            if free_run:
+                start = env.now
+                yield env.timeout(transfer)
+                at = start
+                for r, cycles, delay in e.stages:
+                    busy[r] += cycles
+                    if record:
+                        intervals.append(Interval(res[r].name, name, j // src_rows, at, at + cycles))
+                    at += cycles + delay
+                n_events[0] += len(e.stages)
+                pred = (name, start, env.now, pred)
+            else:
+                for r, cycles, delay in e.stages:
+                    pred = yield from hold(r, cycles, (1, ei, j), name, j // src_rows, pred)
+                    if delay:
+                        yield env.timeout(delay)
+                        pred = (name + ":hop", env.now - delay, env.now, pred)
+            deliv.set(j + 1, pred)
         last_record[0] = _later(last_record[0], pred)
 
     def barrier_proc(k: int, pred: Any):
