@@ -104,10 +104,11 @@ def json_schema(kind: str) -> dict[str, Any]:
     schema = KINDS[kind]().model_json_schema()
     schema["title"] = f"imcsim {kind} file"
     if kind == "device":
-        from imcsim.config.device_card import OPTIONS_MODEL, PARAMS_MODEL
+        from imcsim.device.registry import technologies
 
-        schema["x-params-by-technology"] = {t: m.model_json_schema() for t, m in PARAMS_MODEL.items()}
-        schema["x-options-by-technology"] = {t: m.model_json_schema() for t, m in OPTIONS_MODEL.items()}
+        techs = technologies()
+        schema["x-params-by-technology"] = {t: tech.params.model_json_schema() for t, tech in techs.items()}
+        schema["x-options-by-technology"] = {t: tech.options.model_json_schema() for t, tech in techs.items()}
     return schema
 
 
@@ -271,7 +272,8 @@ def _method_sections() -> list[tuple[str, str, list[FieldRow]]]:
 def _sections() -> list[tuple[str, str, list[FieldRow]]]:
     """(title, intro, rows) of every table of the page, in page order."""
     from imcsim.config.accelerator import AcceleratorSpec
-    from imcsim.config.device_card import OPTIONS_MODEL, PARAMS_MODEL, CardFile, ParamEntry
+    from imcsim.config.device_card import CardFile, ParamEntry
+    from imcsim.device.registry import technologies
     from imcsim.workload.cards import WorkloadCard, WorkloadOptions
     from imcsim.workload.methods.cards import MethodCard
 
@@ -292,13 +294,13 @@ def _sections() -> list[tuple[str, str, list[FieldRow]]]:
         ("Device card parameter entry (`params.<name>`)", "Every parameter is written as this mapping.",
          list(field_rows(ParamEntry))),
     ]
-    for tech, model in PARAMS_MODEL.items():
+    for tech, entry in technologies().items():
         rows = [FieldRow(f"params.{r.key}", "number", r.unit, "required", r.range, r.meaning)
-                for r in _param_rows(model)]
+                for r in _param_rows(entry.params)]
         rows += [FieldRow(f"options.{r.key}", r.type, "", r.default, "", r.meaning)
-                 for r in field_rows(OPTIONS_MODEL[tech])]
-        sections.append((f"Device parameters: `technology: {tech}`", "Each in the one unit shown (the name "
-                         "ends with it); any other unit is an error.", rows))
+                 for r in field_rows(entry.options)]
+        sections.append((f"Device parameters: `technology: {tech}`", f"{entry.summary} Each parameter in the "
+                         "one unit shown (the name ends with it); any other unit is an error.", rows))
     sections += [
         ("Workload card (`workloads/*.yaml`)", "", list(field_rows(WorkloadCard, recurse=False))),
         ("Method card (`workloads/methods/*.yaml`)", "A card describes a built-in method or a variant that "

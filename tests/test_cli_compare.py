@@ -98,7 +98,11 @@ def test_terminal_table_and_inference_without_writes(tmp_path, capsys):
     assert main(["compare", "--device", "sot-mram,sas-mram", "--workload", "tiny-cnn", "--method", "inference",
                  "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "ratios to sot-mram" in text and "write_energy_per_task_mj" in text and "compare.csv" in text
+    assert "ratios to sot-mram" in text and "task_wr_mJ" in text and "compare.csv" in text
+    assert max(len(line) for line in text.splitlines() if not line.startswith("written:")) <= 100
+    assert main(["compare", "--device", "sot-mram,sas-mram", "--workload", "tiny-cnn", "--method", "inference",
+                 "--out", str(out), "--wide"]) == 0
+    assert "write_energy_per_task_mj" in capsys.readouterr().out  # --wide: every column, full names
     rec = json.loads((out / "compare.json").read_text())
     # no writes: infinite lifetime (JSON has no infinity: "inf"), write ratio 0/0 has no meaning (null)
     assert [r["lifetime_years"] for r in rec] == ["inf", "inf"]

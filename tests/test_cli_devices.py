@@ -17,7 +17,7 @@ def run_json(capsys, *argv):
 def test_list_shows_every_card_with_key_figures(capsys):
     rows = run_json(capsys, "devices")
     names = [r["device"] for r in rows]
-    assert names == ["reram", "sas-mram", "sas-mram-calibrated", "sas-mram-optimistic", "sot-mram", "sram", "stt-mram"]
+    assert names == ["pcm", "reram", "sas-mram", "sas-mram-calibrated", "sas-mram-optimistic", "sot-mram", "sram", "stt-mram"]
     sot = next(r for r in rows if r["device"] == "sot-mram")
     card = load_card("sot-mram")
     # per-bit write energy = V x I x t_p (fJ)

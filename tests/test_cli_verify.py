@@ -28,7 +28,8 @@ def test_verify_table_has_a_total(capsys):
     assert main(["verify", "--workload", "tiny-cnn"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("tiny-cnn: 12 layers")
-    assert out.splitlines()[-1].split()[0] == "total"
+    assert out.splitlines()[-2].split()[0] == "total"
+    assert out.splitlines()[-1] == "verdict: 12/12 layers bit-exact"
 
 
 def test_verify_mismatch_exits_1(capsys, monkeypatch):

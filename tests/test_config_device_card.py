@@ -7,7 +7,7 @@ import pytest
 from imcsim.config.device_card import TAGS, builtin_card_names, load_card
 from imcsim.errors import SpecError
 
-BUILTIN = ["reram", "sas-mram", "sas-mram-calibrated", "sas-mram-optimistic", "sot-mram", "sram", "stt-mram"]
+BUILTIN = ["pcm", "reram", "sas-mram", "sas-mram-calibrated", "sas-mram-optimistic", "sot-mram", "sram", "stt-mram"]
 
 
 def write(tmp_path, name, text):

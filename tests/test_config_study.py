@@ -60,7 +60,7 @@ def test_device_path_is_resolved_relative_to_the_study(tmp_path):
      r"study.yaml: options.write_policy: bad value 'some'; allowed: .*'all' or 'diff'"),
     ("device: sas-mram\n", r"study.yaml: workload: missing required field"),
     ("device: nosuch\nworkload: {name: r}\n",
-     r"study.yaml: device: unknown device 'nosuch'; allowed: reram, sas-mram, .*stt-mram"),
+     r"study.yaml: device: unknown device 'nosuch'; allowed: pcm, reram, sas-mram, .*stt-mram"),
     ("device: ./none.yaml\nworkload: {name: r}\n", r"study.yaml: device: card file does not exist: './none.yaml'"),
     ("device: sas-mram\nworkload: {name: r\n", r"study.yaml: YAML does not parse at line 3"),
 ])

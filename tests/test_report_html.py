@@ -106,6 +106,21 @@ def test_page_embeds_every_plot_and_nothing_external(sweep_report):
     assert "<script>" in page and "<style>" in page
 
 
+def test_the_answer_comes_first(sweep_report):
+    """Latency and energy lead the page: the first table, before the study description, every other
+    table and every figure; leakage's source is stated."""
+    _, _, _, page = sweep_report
+    parser = _Tables()
+    parser.feed(page)
+    assert list(parser.tables)[0] == "answer-table"
+    head = parser.tables["answer-table"]["head"]
+    assert head[:3] == ["point", "latency_us", "energy_uj"] and "write_energy_uj" in head
+    assert "lifetime_years" in head and "tops_per_w" in head
+    first = page.index('<h2 id="answer">')
+    assert first < page.index('<h2 id="study">') < page.index('<h2 id="summary">') < page.index("<figure")
+    assert "Energy by source" in page[first:page.index('<h2 id="study">')]
+
+
 def test_summary_table_is_sortable_and_complete(sweep_report):
     _, _, files, page = sweep_report
     parser = _Tables()

@@ -11,6 +11,7 @@ writes ``compare.csv`` and ``compare.json`` into the output folder.
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,17 @@ from imcsim.errors import SpecError
 
 ORDER = 27
 
-#: the terminal table, in readable units; the files and --format csv/json keep every column (pJ, ns)
-TABLE_COLUMNS = ["method", "device", "energy_per_step_uj", "time_per_step_ms", "write_energy_per_step_uj",
+#: the terminal table (fits 100 columns): short headers in readable units, explained under the table;
+#: ``--wide`` shows WIDE_COLUMNS, and the files and --format csv/json keep every column (pJ, ns)
+TABLE_COLUMNS = {
+    "method": "method", "device": "device", "energy_per_step_uj": "step_uJ", "time_per_step_ms": "step_ms",
+    "write_energy_share": "wr_share", "write_energy_per_task_mj": "task_wr_mJ",
+    "write_time_per_task_s": "task_wr_s", "lifetime_years": "life_years", "energy_vs_first": "energy_x",
+}
+TABLE_LEGEND = ("step_uJ/step_ms: one training step; wr_share: part of the step's energy spent writing; "
+                "task_wr_mJ/_s: writes of one new task; life_years: lifetime; energy_x: step energy / "
+                "the first device's. All columns: --wide, --format csv|json, or compare.csv.")
+WIDE_COLUMNS = ["method", "device", "energy_per_step_uj", "time_per_step_ms", "write_energy_per_step_uj",
                  "write_time_per_step_ms", "write_energy_share", "write_energy_per_task_mj",
                  "write_time_per_task_s", "write_energy_per_epoch_mj", "write_time_per_epoch_s", "lifetime_years",
                  "deploy_energy_uj", "deploy_time_ms", "energy_vs_first", "write_energy_vs_first",
@@ -50,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="size every device's chip to the first one's weight capacity or cell-array area "
                         "(default: each preset as it is)")
     p.add_argument("--out", "-o", default=None, help="output folder for compare.csv/json (default: reports/compare-<workload>)")
+    p.add_argument("--wide", action="store_true", help="table: every column (per task and per epoch, deploy, "
+                                                     "all ratios) instead of the ones that fit 100 columns")
     add_format_option(p)
     p.set_defaults(func=_compare)
 
@@ -99,10 +111,15 @@ def _compare(args: argparse.Namespace) -> int:
     files = write_files(records, out)
     if args.format == "table":
         shown = [_readable(r) for r in records]
-        emit(shown, "table", columns=ISO_COLUMNS if args.iso else TABLE_COLUMNS,
-             title=f"imcsim compare: {args.workload}; ratios to {records[0]['device']} "
-                   + (f"(iso-{args.iso} chips) " if args.iso else "")
-                   + f"(per task: {records[0]['steps_per_task']} steps, per epoch: {records[0]['steps_per_epoch']} steps)")
+        title = (f"imcsim compare: {args.workload}; ratios to {records[0]['device']} "
+                 + (f"(iso-{args.iso} chips) " if args.iso else "")
+                 + f"(per task: {records[0]['steps_per_task']} steps, per epoch: {records[0]['steps_per_epoch']} steps)")
+        if args.wide or args.iso:
+            emit(shown, "table", columns=ISO_COLUMNS if args.iso else WIDE_COLUMNS, title=title)
+        else:
+            short = [{TABLE_COLUMNS[k]: r.get(k) for k in TABLE_COLUMNS} for r in shown]
+            emit(short, "table", columns=list(TABLE_COLUMNS.values()), title=title)
+            print(textwrap.fill(TABLE_LEGEND, width=100))
         print("written: " + ", ".join(str(f) for f in files))
     else:
         emit(records, args.format)

@@ -46,7 +46,9 @@ def emit(records: Sequence[Mapping[str, Any]], fmt: str = "table", *, title: str
 
 
 def format_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    cells = [[format_value(r.get(c)) for c in columns] for r in records]
+    """An aligned text table; every column of floats uses one number style (see :func:`column_style`)."""
+    styles = {c: column_style([r.get(c) for r in records]) for c in columns}
+    cells = [[format_value(r.get(c), styles[c]) for c in columns] for r in records]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     numeric = [all(_is_number(r.get(c)) or r.get(c) is None for r in records) for c in columns]
 
@@ -61,7 +63,24 @@ def format_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -
     return "\n".join(out)
 
 
-def format_value(v: Any) -> str:
+def column_style(values: Iterable[Any]) -> tuple[str, int] | None:
+    """One style for a column of floats: scientific when the nonzero magnitudes reach 1e6 or go below
+    1e-3, else fixed with enough decimals for 4 significant digits of the smallest (at most 4).
+    None for a column without finite nonzero floats (each value is then formatted on its own)."""
+    mags = [abs(float(v)) for v in values
+            if isinstance(v, float) and not isinstance(v, bool) and math.isfinite(v) and v != 0]
+    if not mags:
+        return None
+    if max(mags) >= 1e6 or min(mags) < 1e-3:
+        return ("sci", 3)
+    return ("fixed", max(0, min(4, 3 - math.floor(math.log10(min(mags))))))
+
+
+def format_value(v: Any, style: tuple[str, int] | None = None) -> str:
+    """One value as text; ``style`` (from :func:`column_style`) fixes how a float looks."""
+    if style is not None and isinstance(v, float) and not isinstance(v, bool) and math.isfinite(v) and v != 0:
+        kind, digits = style
+        return f"{v:.{digits}e}" if kind == "sci" else f"{v:,.{digits}f}"
     if v is None:
         return "-"
     if isinstance(v, bool):
@@ -110,3 +129,16 @@ def bounded_int(flag: str, value: int | None, lo: int, hi: int) -> None:
     if value is not None and not lo <= value <= hi:
         raise SpecError("<flags>", flag, value, problem="out of range:", allowed=f"an integer {lo} .. {hi:,}")
 
+
+
+def report_progress(stream: TextIO | None = None):
+    """A progress callback for report building: one ``imcsim: report: ...`` line per stage on stderr,
+    only when stderr is a terminal (None otherwise)."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return None
+
+    def say(line: str) -> None:
+        print(f"imcsim: report: {line}", file=stream, flush=True)
+
+    return say

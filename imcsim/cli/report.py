@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from imcsim.cli.output import add_format_option, emit
+from imcsim.cli.output import add_format_option, emit, report_progress
 
 ORDER = 50
 
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _report(args: argparse.Namespace) -> int:
     from imcsim.report.build import make_report
 
-    files = make_report(args.folder, args.out)
+    files = make_report(args.folder, args.out, progress=report_progress())
     base = files.html.parent
     records = []
     for path in files.written:

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from imcsim.cli.output import add_format_option, emit
+from imcsim.cli.output import add_format_option, emit, report_progress
 from imcsim.errors import SpecError
 
 ORDER = 20
@@ -163,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         if not args.no_report:
             from imcsim.report.build import build_report
 
-            html = build_report(out)
+            html = build_report(out, progress=report_progress())
             if args.format == "table":
                 print(f"report: {html}")
     return 0

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from imcsim.cli.output import add_format_option, bounded_int, emit
+from imcsim.cli.output import add_format_option, bounded_int, emit, report_progress
 from imcsim.errors import SpecError
 from imcsim.sweep.spec import MAX_POINTS, MAX_POINTS_LIMIT
 
@@ -157,7 +157,7 @@ def _sweep(args: argparse.Namespace) -> int:
         from imcsim.report.build import build_report
 
         try:
-            html = build_report(out)
+            html = build_report(out, progress=report_progress())
         except SpecError as exc:  # e.g. every point failed: the store is complete, only the report is missing
             print(f"imcsim: note: report not built: {exc}", file=sys.stderr)
         else:

@@ -25,7 +25,6 @@ from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
 
 TAGS = ("S", "T", "D", "A")
-TECHNOLOGIES = ("sas_mram", "sot_mram", "stt_mram", "reram", "sram")
 PRESET_PREFIX = "acc-"  # accelerator presets share devices/ and are not device cards
 OVERRIDES_FILE = "<overrides>"
 Tag = Literal["S", "T", "D", "A"]
@@ -54,8 +53,9 @@ class CardFile(StrictModel):
 
     kind: Literal["device"] = Field(description="marks a device card (devices/ also holds presets)")
     name: str | None = Field(None, description="card name (default: the file name)")
-    technology: Literal["sas_mram", "sot_mram", "stt_mram", "reram", "sram"] | None = Field(
-        None, description="device model; inherited if omitted (parameters per technology below)")
+    technology: str | None = Field(
+        None, description="device model (a registered technology); inherited if omitted (parameters per "
+                          "technology below)")
     inherits: str | None = Field(None, description="a built-in card name or a path relative to this file")
     description: str = Field("", description="one line shown in tables")
     provenance: str | None = Field(None, description="what is measured and what is assumed (inherited if omitted)")
@@ -105,7 +105,7 @@ class BitsPerCellParam(Param):
     value: int = Field(ge=1, le=4)
 
 
-def _p(unit: str, description: str) -> Any:
+def param_field(unit: str, description: str) -> Any:
     """Field metadata: the one unit a parameter may be given in, and what it means."""
     return Field(description=description, json_schema_extra={"unit": unit})
 
@@ -113,57 +113,16 @@ def _p(unit: str, description: str) -> Any:
 class CommonParams(StrictModel):
     """Parameters every device has: read/compute, area, leakage, reliability, write parallelism."""
 
-    read_energy_per_bit_fj: NonNegParam = _p("fJ", "one sensed bit: cell + bit line")
-    read_latency_ns: PositiveParam = _p("ns", "one read (sense) of a cell")
-    sense_amp_energy_fj: NonNegParam = _p("fJ", "sense-amplifier latch, per sense")
-    and_energy_factor: PositiveParam = _p("1", "x read energy for an in-memory AND (input-gated read)")
-    cell_area_f2: PositiveParam = _p("F2", "area of one cell in F^2 (F = node)")
-    cell_leakage_nw: NonNegParam = _p("nW", "leakage of one cell (one bit for 1 bit/cell)")
-    endurance_cycles: UnlimitedParam = _p("cycles", "write cycles (ReRAM: program pulses) a cell survives "
-                                             "(.inf: no wear-out)")
-    retention_years: NonNegParam = _p("years", "data retention (0 = volatile)")
-    write_drivers: CountParam = _p("1", "write units driven at once (groups, bits or columns)")
-
-
-class SasMramParams(CommonParams):
-    mtj_per_line: CountParam = _p("1", "MTJs sharing one heavy-metal (SOT) line = bits per write group")
-    mtj_length_nm: PositiveParam = _p("nm", "MTJ long axis")
-    mtj_width_nm: PositiveParam = _p("nm", "MTJ short axis")
-    sot_pulse_ns: PositiveParam = _p("ns", "SOT (and STT-assist) pulse width t_p")
-    sot_current_ua: PositiveParam = _p("uA", "SOT current in the shared line")
-    sot_voltage_v: PositiveParam = _p("V", "SOT drive voltage (line + shared transistor)")
-    stt_assist_current_ua: NonNegParam = _p("uA", "STT-assist current through each MTJ")
-    stt_assist_voltage_v: NonNegParam = _p("V", "STT-assist voltage")
-    write_setup_ns: NonNegParam = _p("ns", "driver set-up per write step")
-    tmr_pct: PositiveParam = _p("%", "tunnel magnetoresistance")
-
-
-class PerBitMramParams(CommonParams):
-    write_pulse_ns: PositiveParam = _p("ns", "write pulse width")
-    write_current_ua: PositiveParam = _p("uA", "write current")
-    write_voltage_v: PositiveParam = _p("V", "write voltage")
-    write_setup_ns: NonNegParam = _p("ns", "driver set-up per write step")
-    tmr_pct: PositiveParam = _p("%", "tunnel magnetoresistance")
-
-
-class ReramParams(CommonParams):
-    bits_per_cell: BitsPerCellParam = _p("1", "bits stored per multi-level cell (1-4)")
-    program_pulse_energy_pj: PositiveParam = _p("pJ", "one SET or RESET pulse")
-    set_pulse_ns: PositiveParam = _p("ns", "SET pulse width")
-    reset_pulse_ns: PositiveParam = _p("ns", "RESET pulse width")
-    set_voltage_v: PositiveParam = _p("V", "SET voltage")
-    reset_voltage_v: PositiveParam = _p("V", "RESET voltage")
-    write_verify_iterations: CountParam = _p("1", "program pulse + verify read iterations per cell")
-    r_on_kohm: PositiveParam = _p("kOhm", "low-resistance state")
-    on_off_ratio: PositiveParam = _p("1", "R_off / R_on")
-    c2c_sigma_frac: FractionParam = _p("1", "cycle-to-cycle sigma as a fraction of the conductance range")
-    d2d_sigma_frac: FractionParam = _p("1", "device-to-device sigma as a fraction of the conductance range")
-
-
-class SramParams(CommonParams):
-    write_energy_per_bit_fj: PositiveParam = _p("fJ", "write of one bit")
-    write_latency_ns: PositiveParam = _p("ns", "one write cycle")
-    cell_area_6t_f2: PositiveParam = _p("F2", "6T cell, for reference (the IMC cell is cell_area_f2)")
+    read_energy_per_bit_fj: NonNegParam = param_field("fJ", "one sensed bit: cell + bit line")
+    read_latency_ns: PositiveParam = param_field("ns", "one read (sense) of a cell")
+    sense_amp_energy_fj: NonNegParam = param_field("fJ", "sense-amplifier latch, per sense")
+    and_energy_factor: PositiveParam = param_field("1", "x read energy for an in-memory AND (input-gated read)")
+    cell_area_f2: PositiveParam = param_field("F2", "area of one cell in F^2 (F = node)")
+    cell_leakage_nw: NonNegParam = param_field("nW", "leakage of one cell (one bit for 1 bit/cell)")
+    endurance_cycles: UnlimitedParam = param_field("cycles", "write cycles (ReRAM: program pulses) a cell "
+                                                    "survives (.inf: no wear-out)")
+    retention_years: NonNegParam = param_field("years", "data retention (0 = volatile)")
+    write_drivers: CountParam = param_field("1", "write units driven at once (groups, bits or columns)")
 
 
 class MramOptions(StrictModel):
@@ -173,32 +132,36 @@ class MramOptions(StrictModel):
                                                                    "or read first and write only flipped bits")
 
 
-class SasMramOptions(MramOptions):
-    write_scheme: Literal["one_step", "two_step"] = Field(
-        "one_step", description="one SOT pulse with per-MTJ STT assist, or reset then program (A)")
-    bit_placement: Literal["weight_bits", "interleaved"] = Field(
-        "weight_bits", description="an SOT line holds bits of one weight, or bit j of N weights (A)")
+#: the base of every technology's options model (its name is historical)
+DeviceOptions = MramOptions
 
 
-PARAMS_MODEL: dict[str, type[CommonParams]] = {
-    "sas_mram": SasMramParams,
-    "sot_mram": PerBitMramParams,
-    "stt_mram": PerBitMramParams,
-    "reram": ReramParams,
-    "sram": SramParams,
-}
-OPTIONS_MODEL: dict[str, type[MramOptions]] = {
-    "sas_mram": SasMramOptions,
-    "sot_mram": MramOptions,
-    "stt_mram": MramOptions,
-    "reram": MramOptions,
-    "sram": MramOptions,
-}
+def _registry():
+    """The device-technology registry (imcsim.device.registry), imported on first use: a technology
+    declares its parameter and option models on its model class, so this module reads them from there."""
+    from imcsim.device.registry import technologies
+
+    return technologies()
+
+
+def technology_names() -> list[str]:
+    """Names a card's ``technology`` may take (every registered device model)."""
+    return list(_registry())
+
+
+def params_model(technology: str) -> type[CommonParams]:
+    """The parameter model of a technology (units, ranges, meanings of its card's params)."""
+    return _registry()[technology].params
+
+
+def options_model(technology: str) -> type[MramOptions]:
+    """The options model of a technology."""
+    return _registry()[technology].options
 
 
 def param_unit(technology: str, name: str) -> str | None:
     """The unit a parameter of ``technology`` must be given in (None if the name is unknown)."""
-    info = PARAMS_MODEL[technology].model_fields.get(name)
+    info = params_model(technology).model_fields.get(name)
     return None if info is None else (info.json_schema_extra or {}).get("unit")
 
 
@@ -214,7 +177,7 @@ class DeviceCard(StrictModel):
     """
 
     name: str
-    technology: Literal["sas_mram", "sot_mram", "stt_mram", "reram", "sram"]
+    technology: str
     description: str
     provenance: str
     file: str
@@ -310,9 +273,12 @@ def resolve_card_chain(path: Path, seen: list[Path], *, file_model: type[CardFil
     card = validate(file_model, raw, path)
     file = str(path)
     if card.inherits is None:
+        known = _literal_values(file_model.model_fields["technology"].annotation) or technology_names()
         if card.technology is None:
-            raise SpecError(file, "technology", problem="missing required field",
-                            allowed=", ".join(_literal_values(file_model.model_fields["technology"].annotation)))
+            raise SpecError(file, "technology", problem="missing required field", allowed=", ".join(known))
+        if card.technology not in known:  # device cards: any registered technology (imcsim.device.registry)
+            raise SpecError(file, "technology", card.technology, problem="unknown device technology",
+                            allowed=", ".join(known))
         if card.provenance is None:
             raise SpecError(file, "provenance", problem="missing required field",
                             allowed="a one-line summary of what is measured and what is assumed")
@@ -355,7 +321,7 @@ def _literal_values(annotation: Any) -> list[str]:
 
 
 def _apply_overrides(merged: dict[str, Any], overrides: dict[str, Any], technology: str) -> None:
-    options_fields = OPTIONS_MODEL[technology].model_fields
+    options_fields = options_model(technology).model_fields
     for name, value in overrides.items():
         if name in options_fields:
             merged["options"][name] = value
@@ -375,9 +341,9 @@ def _apply_overrides(merged: dict[str, Any], overrides: dict[str, Any], technolo
 
 def _build(merged: dict[str, Any], chain: list[str]) -> DeviceCard:
     technology = merged["technology"]
-    params = validate_params(merged, chain, PARAMS_MODEL[technology])
+    params = validate_params(merged, chain, params_model(technology))
     try:
-        options = validate(OPTIONS_MODEL[technology], merged["options"], chain[0], prefix="options")
+        options = validate(options_model(technology), merged["options"], chain[0], prefix="options")
     except SpecError as exc:  # name the card (or overrides) that set the bad option
         key = (exc.field or "").split(".")[1] if "." in (exc.field or "") else ""
         file = merged.get("option_files", {}).get(key, chain[0])

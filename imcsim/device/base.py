@@ -92,12 +92,14 @@ class WriteEvents:
 
     ``write_units`` are what the write drivers handle in parallel (SAS: groups; SOT/STT/SRAM: bits;
     ReRAM: cells). ``pulses`` are SOT pulses (SAS) / bit writes / program pulses (ReRAM).
-    ``assist_bits``: MTJs given an STT-assist current (SAS only).
+    ``assist_bits``: MTJs given an STT-assist current (SAS only). ``set_pulses``: the part of ``pulses``
+    that SET a cell (PCM only; the rest are RESETs).
     """
 
     write_units: float = 0.0
     pulses: float = 0.0
     assist_bits: float = 0.0
+    set_pulses: float = 0.0
     verify_reads: float = 0.0
     rmw_reads: float = 0.0
     cells_written: float = 0.0
@@ -255,6 +257,12 @@ class DeviceModel(ABC):
     def derived_figures(self) -> list[dict[str, object]]:
         """Figures computed from card parameters, with the formula (shown by ``imcsim devices show``)."""
         return []
+
+    @property
+    def closed_form_exact_for_all(self) -> bool:
+        """Whether :meth:`expected_write` under policy ``all`` equals :meth:`write` on any data (else it
+        holds in expectation only: the cost depends on the values written)."""
+        return True
 
     # ---- wear ------------------------------------------------------------------------------
 

@@ -8,17 +8,7 @@ from typing import Any
 from imcsim.config.device_card import DeviceCard, builtin_card_names
 from imcsim.config.device_card import load_card as _load_card
 from imcsim.device.base import DeviceModel
-from imcsim.device.perbit import SotMramModel, SramModel, SttMramModel
-from imcsim.device.reram import ReramModel
-from imcsim.device.sas_mram import SasMramModel
-
-MODELS: dict[str, type[DeviceModel]] = {
-    "sas_mram": SasMramModel,
-    "sot_mram": SotMramModel,
-    "stt_mram": SttMramModel,
-    "reram": ReramModel,
-    "sram": SramModel,
-}
+from imcsim.device.registry import technologies
 
 
 def list_devices() -> list[str]:
@@ -38,8 +28,9 @@ def load_device(name_or_path: str | Path, overrides: dict[str, Any] | None = Non
     ``{value, unit, tag, source}`` mapping, or an option name (``write_scheme``...) to its value.
     """
     card = _load_card(name_or_path, overrides)
-    return MODELS[card.technology](card)
+    return model_from_card(card)
 
 
 def model_from_card(card: DeviceCard) -> DeviceModel:
-    return MODELS[card.technology](card)
+    """The model of a resolved card: the class its technology registered (imcsim.device.registry)."""
+    return technologies()[card.technology].model(card)

@@ -12,7 +12,27 @@ from abc import abstractmethod
 
 import numpy as np
 
+from imcsim.config.device_card import CommonParams, MramOptions, NonNegParam, PositiveParam, param_field
 from imcsim.device.base import DeviceModel, WriteCost, WriteEvents, ceil_steps
+from imcsim.device.registry import register
+
+
+class PerBitMramParams(CommonParams):
+    """Card parameters of an MRAM cell written by one current pulse per bit (SOT-MRAM, STT-MRAM)."""
+
+    write_pulse_ns: PositiveParam = param_field("ns", "write pulse width")
+    write_current_ua: PositiveParam = param_field("uA", "write current")
+    write_voltage_v: PositiveParam = param_field("V", "write voltage")
+    write_setup_ns: NonNegParam = param_field("ns", "driver set-up per write step")
+    tmr_pct: PositiveParam = param_field("%", "tunnel magnetoresistance")
+
+
+class SramParams(CommonParams):
+    """Card parameters of the SRAM digital-IMC cell."""
+
+    write_energy_per_bit_fj: PositiveParam = param_field("fJ", "write of one bit")
+    write_latency_ns: PositiveParam = param_field("ns", "one write cycle")
+    cell_area_6t_f2: PositiveParam = param_field("F2", "6T cell, for reference (the IMC cell is cell_area_f2)")
 
 
 class PerBitModel(DeviceModel):
@@ -84,16 +104,31 @@ class PulsedMramModel(PerBitModel):
         return self.card.value("write_pulse_ns") + self.card.value("write_setup_ns")
 
 
+@register
 class SotMramModel(PulsedMramModel):
     """SOT-MRAM, 2T-1MTJ: one SOT pulse per bit through the cell's own heavy-metal line."""
 
+    TECHNOLOGY = "sot_mram"
+    PARAMS = PerBitMramParams
+    OPTIONS = MramOptions
 
+
+@register
 class SttMramModel(PulsedMramModel):
     """STT-MRAM, 1T-1MTJ: one STT pulse per bit through the MTJ barrier."""
 
+    TECHNOLOGY = "stt_mram"
+    PARAMS = PerBitMramParams
+    OPTIONS = MramOptions
 
+
+@register
 class SramModel(PerBitModel):
     """SRAM digital-IMC baseline: cheap writes, leakage per bit, no wear-out."""
+
+    TECHNOLOGY = "sram"
+    PARAMS = SramParams
+    OPTIONS = MramOptions
 
     _energy_formula = "write_energy_per_bit_fj"
     _step_formula = "write_latency_ns"

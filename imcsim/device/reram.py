@@ -17,11 +17,43 @@ from __future__ import annotations
 
 import numpy as np
 
+from imcsim.config.device_card import (
+    BitsPerCellParam,
+    CommonParams,
+    CountParam,
+    FractionParam,
+    MramOptions,
+    PositiveParam,
+    param_field,
+)
 from imcsim.device.base import DeviceModel, WriteCost, WriteEvents, ceil_steps
+from imcsim.device.registry import register
 
 
+class ReramParams(CommonParams):
+    """Card parameters of a 1T1R ReRAM cell."""
+
+    bits_per_cell: BitsPerCellParam = param_field("1", "bits stored per multi-level cell (1-4)")
+    program_pulse_energy_pj: PositiveParam = param_field("pJ", "one SET or RESET pulse")
+    set_pulse_ns: PositiveParam = param_field("ns", "SET pulse width")
+    reset_pulse_ns: PositiveParam = param_field("ns", "RESET pulse width")
+    set_voltage_v: PositiveParam = param_field("V", "SET voltage")
+    reset_voltage_v: PositiveParam = param_field("V", "RESET voltage")
+    write_verify_iterations: CountParam = param_field("1", "program pulse + verify read iterations per cell")
+    r_on_kohm: PositiveParam = param_field("kOhm", "low-resistance state")
+    on_off_ratio: PositiveParam = param_field("1", "R_off / R_on")
+    c2c_sigma_frac: FractionParam = param_field("1", "cycle-to-cycle sigma as a fraction of the conductance range")
+    d2d_sigma_frac: FractionParam = param_field("1", "device-to-device sigma as a fraction of the conductance range")
+
+
+@register
 class ReramModel(DeviceModel):
     """1T1R ReRAM with write-verify programming."""
+
+    TECHNOLOGY = "reram"
+    PARAMS = ReramParams
+    OPTIONS = MramOptions
+    TEST_VARIANTS = {"mlc2": {"bits_per_cell": 2}, "mlc3": {"bits_per_cell": 3}}
 
     def __init__(self, card) -> None:
         super().__init__(card)

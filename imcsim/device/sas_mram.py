@@ -16,22 +16,69 @@ time; reads go ``write_drivers * N`` cells at a time.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
+import numpy as np
+from pydantic import Field
+
+from imcsim.config.device_card import (
+    CommonParams,
+    CountParam,
+    MramOptions,
+    NonNegParam,
+    PositiveParam,
+    param_field,
+)
 from imcsim.device.base import DeviceModel, WriteCost, WriteEvents, ceil_steps
+from imcsim.device.registry import register
 
 # (number of groups, updated live bits u, preserved live bits q) of one group type
 GroupType = tuple[float, int, int]
 
 
+class SasMramParams(CommonParams):
+    """Card parameters of an SAS-MRAM cell (with those every device has)."""
+
+    mtj_per_line: CountParam = param_field("1", "MTJs sharing one heavy-metal (SOT) line = bits per write group")
+    mtj_length_nm: PositiveParam = param_field("nm", "MTJ long axis")
+    mtj_width_nm: PositiveParam = param_field("nm", "MTJ short axis")
+    sot_pulse_ns: PositiveParam = param_field("ns", "SOT (and STT-assist) pulse width t_p")
+    sot_current_ua: PositiveParam = param_field("uA", "SOT current in the shared line")
+    sot_voltage_v: PositiveParam = param_field("V", "SOT drive voltage (line + shared transistor)")
+    stt_assist_current_ua: NonNegParam = param_field("uA", "STT-assist current through each MTJ")
+    stt_assist_voltage_v: NonNegParam = param_field("V", "STT-assist voltage")
+    write_setup_ns: NonNegParam = param_field("ns", "driver set-up per write step")
+    tmr_pct: PositiveParam = param_field("%", "tunnel magnetoresistance")
+
+
+class SasMramOptions(MramOptions):
+    """Options of the SAS-MRAM model."""
+
+    write_scheme: Literal["one_step", "two_step"] = Field(
+        "one_step", description="one SOT pulse with per-MTJ STT assist, or reset then program (A)")
+    bit_placement: Literal["weight_bits", "interleaved"] = Field(
+        "weight_bits", description="an SOT line holds bits of one weight, or bit j of N weights (A)")
+
+
+@register
 class SasMramModel(DeviceModel):
     """STT-assisted SOT-MRAM with ``mtj_per_line`` MTJs per shared SOT line."""
+
+    TECHNOLOGY = "sas_mram"
+    PARAMS = SasMramParams
+    OPTIONS = SasMramOptions
+    TEST_VARIANTS = {"interleaved": {"bit_placement": "interleaved"}, "two-step": {"write_scheme": "two_step"},
+                     "two-step-interleaved": {"write_scheme": "two_step", "bit_placement": "interleaved"}}
 
     def __init__(self, card) -> None:
         super().__init__(card)
         self.mtj_per_line = int(card.value("mtj_per_line"))
         self.write_scheme = card.options.write_scheme
         self.bit_placement = card.options.bit_placement
+
+    @property
+    def closed_form_exact_for_all(self) -> bool:
+        return self.write_scheme == "one_step"  # two-step assists only the bits that end as 1
 
     # ---- figures ---------------------------------------------------------------------------
 

@@ -118,7 +118,10 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     max_wear = wear.update + wear.reload
     n_cells = ctx.accel.n_macros * ctx.macro.rows * ctx.macro.cols
     writes = WriteSummary(
-        weights_written=wear.weights_written, bits_written=wear.weights_written * ctx.macro.w_bits,
+        # every array write of the step: update writes and the reload writes of streamed layers (reload_weights
+        # is the reload part), so a step whose energy goes to reload writes never shows 0 weights written
+        weights_written=wear.weights_written + wear.reload_weights,
+        bits_written=(wear.weights_written + wear.reload_weights) * ctx.macro.w_bits,
         cells_written=wear.cells_written, pulses=wear.pulses, energy_pj=wear.write_energy_pj,
         latency_ns=wear.write_latency_ns, max_cell_wear_per_step=max_wear,
         mean_cell_wear_per_step=wear.cells_written / n_cells if n_cells else 0.0,

@@ -64,7 +64,9 @@ class OpRecord:
 
 @dataclass
 class WriteSummary:
-    """Array writes of one training step (updates and reloads) and the wear they cause."""
+    """Array writes of one training step (updates and reloads) and the wear they cause.
+
+    ``weights_written`` counts both; ``reload_weights`` is the part written by reloads."""
 
     weights_written: int = 0
     bits_written: float = 0.0

@@ -11,6 +11,7 @@ Written, and only these (other files in the output folder are never touched)::
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,10 +23,18 @@ import pandas as pd
 from imcsim.errors import SpecError
 from imcsim.report.assumptions import DeviceAssumptions, device_assumptions
 from imcsim.report.html import Page, render
-from imcsim.report.load import ReportInput, parameter_columns, read_folder
+from imcsim.report.load import ReportInput, card_name, for_display, parameter_columns, read_folder
 from imcsim.report.plots import Plot, all_plots
 from imcsim.report.reloads import reload_sentence
-from imcsim.report.tables import build_tables, ok_rows, point_labels, varying, write_tables
+from imcsim.report.tables import (
+    build_tables,
+    headline_table,
+    ok_rows,
+    point_labels,
+    varying,
+    with_derived,
+    write_tables,
+)
 
 HTML_NAME = "report.html"
 MAX_LISTED_VALUES = 12
@@ -91,34 +100,44 @@ def _reload_lines(data: ReportInput, reloads: pd.DataFrame | None) -> list[tuple
 
 
 def make_report(folder: str | Path, out: str | Path | None = None, *,
-                card_loader: Callable[[str], Any] | None = None) -> ReportFiles:
+                card_loader: Callable[[str], Any] | None = None,
+                progress: Callable[[str], None] | None = None) -> ReportFiles:
     """Write the tables, plots and HTML of ``folder`` into ``out`` (default: ``folder``).
 
     ``card_loader`` maps a device name to its card (default: the device library); a device without a
     card is reported in the Assumptions section, not an error. A folder with no results is a SpecError.
+    ``progress`` is called with a short line before each stage (the CLI prints them on stderr).
     """
+    say = progress or (lambda _line: None)
     data = read_folder(folder)
     out_dir = _out_dir(data, out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = build_tables(data)
-    table_paths = write_tables(tables, out_dir / "tables")
     good = ok_rows(data.results)
+    # cards are loaded by what the results name (a path for a user card) ...
     devices = device_assumptions(good["device"].tolist() if "device" in good.columns else [], card_loader)
-    endurance = {d.device: d.endurance.value for d in devices if d.endurance is not None}
-    params = parameter_columns(data.results, data.swept)
-    plots = all_plots(data.results, out_dir / "plots", params, endurance)
+    endurance = {card_name(d.device): d.endurance.value for d in devices if d.endurance is not None}
+    # ... and shown by card name in every table, legend and heading
+    shown = dataclasses.replace(data, results=for_display(data.results))
+    say(f"tables ({len(shown.results)} points)")
+    tables = build_tables(shown)
+    table_paths = write_tables(tables, out_dir / "tables")
+    params = parameter_columns(shown.results, shown.swept)
+    plots = all_plots(with_derived(shown.results), out_dir / "plots", params, endurance, progress=say)
     notes = []
     if "layers" not in tables:
         notes.append("No per-layer records in this folder (sweep stores keep one summary row per point), "
                      "so there are no per-layer or per-phase tables.")
+    headline, headline_note = headline_table(shown)
+    say("report.html")
     page = Page(
         title=f"imcsim report: {data.folder.resolve().name}",
         folder=data.folder, out_dir=out_dir, description=data.description,
         summary=_id_last(tables["summary"]), failed=_id_last(tables["failed"]), plots=plots, devices=devices, run_assumptions=data.assumptions,
-        files=table_paths + [f for p in plots for f in p.files], swept_values=_swept_values(data), notes=notes,
+        files=table_paths + [f for p in plots for f in p.files], swept_values=_swept_values(shown), notes=notes,
         reloads=_id_last(tables["reloads"]) if "reloads" in tables else None,
-        reload_lines=_reload_lines(data, tables.get("reloads")),
+        reload_lines=_reload_lines(shown, tables.get("reloads")),
         leakage=_id_last(tables["leakage"]) if "leakage" in tables else None,
+        headline=headline, headline_note=headline_note, energy_note=_energy_note(shown),
     )
     html_path = out_dir / HTML_NAME
     tmp = html_path.with_name("." + HTML_NAME + ".tmp")
@@ -127,6 +146,40 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
     return ReportFiles(html_path, table_paths, plots, devices)
 
 
-def build_report(folder: str | Path, out: str | Path | None = None) -> Path:
+def _energy_note(data: ReportInput) -> str:
+    """Where the energy goes, leakage included, over the evaluated points (one sentence)."""
+    df = with_derived(ok_rows(data.results))
+    comps = [c for c in df.columns if c.startswith("energy_") and c.endswith("_pj") and c != "energy_pj"]
+    if df.empty or "energy_pj" not in df.columns or not comps:
+        return ""
+    total = pd.to_numeric(df["energy_pj"], errors="coerce").sum()
+    if not total:
+        return ""
+    shares = {c.removeprefix("energy_").removesuffix("_pj"): pd.to_numeric(df[c], errors="coerce").sum() / total
+              for c in comps}
+    top = sorted(shares.items(), key=lambda kv: -kv[1])[:3]
+    text = "Energy by source, over all evaluated points: " + ", ".join(f"{k} {v:.0%}" for k, v in top) + "."
+    sources = {c.removeprefix("leakage_").removesuffix("_pj"): pd.to_numeric(df[c], errors="coerce").sum()
+               for c in df.columns if c.startswith("leakage_") and c.endswith("_pj") and not c.startswith("leakage_if_")}
+    leak = sum(sources.values())
+    if "leakage_share" in df.columns and shares.get("leakage", 0) > 0 and leak > 0:
+        lo, hi = df["leakage_share"].min(), df["leakage_share"].max()
+        span = f"{lo:.0%}" if abs(hi - lo) < 0.005 else f"{lo:.0%}-{hi:.0%}"
+        parts = ", ".join(f"{k.replace('_', ' ')} {v / leak:.0%}" for k, v in sorted(sources.items(), key=lambda kv: -kv[1])
+                          if v / leak >= 0.005)
+        text += (f" Leakage ({span} of a point's energy) by source: {parts} (the Leakage section has the "
+                 "details and what power gating would save).")
+    elif "leakage_share" in df.columns and shares.get("leakage", 0) > 0:
+        lo, hi = df["leakage_share"].min(), df["leakage_share"].max()
+        span = f"{lo:.0%}" if abs(hi - lo) < 0.005 else f"{lo:.0%}-{hi:.0%}"
+        text += (f" Leakage ({span} of a point's energy) is the standby power of the SRAM buffers (global and "
+                 "tile buffers, chip.sram_leakage_uw_per_kib) and of volatile cells (SRAM arrays), charged over "
+                 "the whole step's latency, plus the macros' periphery leakage while they compute; "
+                 "non-volatile cells leak nothing.")
+    return text
+
+
+def build_report(folder: str | Path, out: str | Path | None = None,
+                 progress: Callable[[str], None] | None = None) -> Path:
     """Write tables, plots and report.html for a sweep or run folder; returns the path of report.html."""
-    return make_report(folder, out).html
+    return make_report(folder, out, progress=progress).html

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from imcsim.report.assumptions import DeviceAssumptions
+from imcsim.report.load import card_name
 from imcsim.report.plots import Plot
 
 MAX_HTML_ROWS = 2000  # larger tables are cut in the page (the CSV/Parquet files hold every row)
@@ -97,6 +98,9 @@ class Page:
     reloads: pd.DataFrame | None = None                     # points that stream layers (None: no point does)
     reload_lines: Sequence[tuple[str, str]] = field(default_factory=list)   # (point label, sentence)
     leakage: pd.DataFrame | None = None                     # leakage by source and by gating policy
+    headline: pd.DataFrame | None = None     # the answer: latency, energy, TOPS/W, writes, lifetime per point
+    headline_note: str = ""
+    energy_note: str = ""                    # where the energy goes, leakage's source included
 
 
 def esc(value: Any) -> str:
@@ -206,7 +210,7 @@ def _assumptions(page: Page) -> str:
     if not page.devices:
         out.append('<p class="note">The results name no device.</p>')
     for d in page.devices:
-        out.append(f"<h3>{esc(d.device)}</h3>")
+        out.append(f"<h3>{esc(card_name(d.device))}</h3>")
         if d.error:
             out.append(f'<p class="error">Device card not read: {esc(d.error)}</p>')
             continue
@@ -254,11 +258,27 @@ def _reloads(page: Page) -> str:
     return "\n".join(out)
 
 
+def _answer(page: Page) -> list[str]:
+    """The first screen: per point latency, energy, TOPS/W, write energy and time, lifetime; then where
+    the energy goes."""
+    if page.headline is None or page.headline.empty:
+        return []
+    out = ['<h2 id="answer">Answer</h2>',
+           f'<p class="note">{esc(page.headline_note)} Per step (one training step or one inference batch): '
+           "latency in \u00b5s, energy in \u00b5J, write energy in \u00b5J and time in \u00b5s, lifetime in "
+           "years at the study's steps per day, leakage in % of the energy.</p>",
+           table_html(page.headline, table_id="answer-table")]
+    if page.energy_note:
+        out.append(f"<p>{esc(page.energy_note)}</p>")
+    return out
+
+
 def render(page: Page) -> str:
     """The whole page as one string."""
     drawn = [p for p in page.plots if not p.skipped and p.png is not None]
     skipped = [p for p in page.plots if p.skipped]
-    nav = ['<a href="#summary">Summary</a>'] + (['<a href="#reloads">Reloads</a>'] if page.reloads is not None else [])
+    nav = ['<a href="#answer">Answer</a>', '<a href="#study">Study</a>', '<a href="#summary">Summary</a>']
+    nav += ['<a href="#reloads">Reloads</a>'] if page.reloads is not None else []
     nav += ['<a href="#leakage">Leakage</a>'] if page.leakage is not None else []
     nav += ['<a href="#plots">Plots</a>', '<a href="#failed">Failed points</a>',
             '<a href="#assumptions">Assumptions</a>', '<a href="#files">Files</a>']
@@ -267,8 +287,9 @@ def render(page: Page) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(page.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(page.title)}</h1>", "<nav>" + " | ".join(nav) + "</nav>",
-        '<h2 id="study">Study</h2>', _describe(page),
     ]
+    parts += _answer(page)
+    parts += ['<h2 id="study">Study</h2>', _describe(page)]
     parts += [f'<p class="note">{esc(n)}</p>' for n in page.notes]
     parts += ['<h2 id="summary">Summary</h2>',
               '<p class="note">One row per design point; click a column header to sort. Energies in pJ, '

@@ -35,7 +35,7 @@ METRICS: tuple[str, ...] = (
     "latency_cycles", "latency_ns", "energy_pj", "edp_pj_ns", "area_mm2", "write_energy_pj",
     "write_energy_share", "write_latency_ns", "weights_written", "reload_weights",
     "max_cell_wear_per_step", "mean_cell_wear_per_step", "lifetime_years", "macs",
-    "endurance_cycles", "steps_per_day", "macro_wakeups", *RELOAD_METRICS,
+    "endurance_cycles", "steps_per_day", "macro_wakeups", "tops_per_w", *RELOAD_METRICS,
 )
 METRIC_PREFIXES: tuple[str, ...] = ("energy_", "map_", "area_", "leakage_")
 #: Bookkeeping columns: neither a parameter nor a metric.
@@ -69,6 +69,23 @@ class ReportInput:
                 if (run, str(text)) not in out:
                     out.append((run, str(text)))
         return out
+
+
+def card_name(device: Any) -> Any:
+    """How a device is shown in tables, legends and headings: a card given by path shows as its file
+    name without the folder and suffix (``/home/me/cards/my-mram.yaml`` -> ``my-mram``)."""
+    if isinstance(device, str) and ("/" in device or "\\" in device or device.endswith((".yaml", ".yml"))):
+        return Path(device).stem
+    return device
+
+
+def for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a results table with card paths in ``device`` shown as card names (see :func:`card_name`)."""
+    if "device" not in df.columns:
+        return df
+    out = df.copy()
+    out["device"] = out["device"].map(card_name)
+    return out
 
 
 def is_metric(column: str) -> bool:

@@ -7,7 +7,10 @@ are never on the front; identical points do not dominate each other, so both sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 
 
 def pareto_mask(values: np.ndarray) -> np.ndarray:
@@ -32,4 +35,21 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
             continue
         mask[i] = True
         front = np.vstack([front, p])
+    return mask
+
+
+#: Points are only compared with points of the same workload and method: a cheaper method or a smaller
+#: network is not a better design of the same accelerator.
+GROUP_BY: tuple[str, ...] = ("workload", "method")
+
+
+def grouped_pareto_mask(df: pd.DataFrame, objectives: Sequence[str], by: Sequence[str] = GROUP_BY) -> np.ndarray:
+    """:func:`pareto_mask` within each group of rows sharing the ``by`` columns present in ``df``."""
+    keys = [c for c in by if c in df.columns]
+    values = df[list(objectives)].to_numpy(dtype=float)
+    if not keys:
+        return pareto_mask(values)
+    mask = np.zeros(len(df), dtype=bool)
+    for idx in df.groupby(keys, sort=False, dropna=False).indices.values():
+        mask[idx] = pareto_mask(values[idx])
     return mask

@@ -12,7 +12,7 @@ salt and no date metadata, so the same table gives the same files.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, LogFormatter, NullLocator  # noqa: E402
 
 from imcsim.engine.ledger import COMPONENTS  # noqa: E402
-from imcsim.report.pareto import pareto_mask  # noqa: E402
+from imcsim.report.pareto import grouped_pareto_mask  # noqa: E402
 from imcsim.report.tables import component_columns, ok_rows, point_labels, varying  # noqa: E402
 
 DAYS_PER_YEAR = 365.25
@@ -50,6 +50,7 @@ _RC = {
 _DEVICE_COLOURS = {"sas-mram": "#1f77b4", "sot-mram": "#2ca02c", "stt-mram": "#9467bd",
                    "reram": "#d62728", "sram": "#7f7f7f"}
 _EXTRA_COLOURS = ["#ff7f0e", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#393b79", "#637939"]
+_DASHES = ["-", "--", ":", "-."]
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 _ENERGY_UNITS = [(1.0, "pJ"), (1e3, "nJ"), (1e6, "\u00b5J"), (1e9, "mJ"), (1e12, "J")]
 _TIME_UNITS = [(1.0, "ns"), (1e3, "\u00b5s"), (1e6, "ms"), (1e9, "s")]
@@ -225,6 +226,7 @@ def plot_vs_array_size(df: pd.DataFrame, out_dir: str | Path) -> Plot:
     methods = _values(data, "method")
     several = data.groupby([_col(data, "device"), _col(data, "method"), data["cells"]]).size().max() > 1
     metrics = [("latency_ns", "latency per step", _TIME_UNITS), ("energy_pj", "energy per step", _ENERGY_UNITS)]
+    same: set[tuple[str, str]] = set()
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(max(5.0, 3.6 * len(methods)) + 1.6, 6.2), layout="constrained")
         axes = fig.subplots(2, len(methods), sharex=True, sharey="row", squeeze=False)
@@ -233,14 +235,23 @@ def plot_vs_array_size(df: pd.DataFrame, out_dir: str | Path) -> Plot:
             for col, method in enumerate(methods):
                 ax = axes[row][col]
                 sub = data[_col(data, "method") == method]
-                for device in devices:
+                drawn: list[tuple[Any, pd.Series]] = []
+                for k, device in enumerate(devices):
                     d = sub[_col(sub, "device") == device]
                     if d.empty:
                         continue
                     colour = device_colour(str(device), [str(x) for x in devices])
                     best = d.groupby("cells")[metric].min().sort_index()
-                    ax.plot(best.index, best.to_numpy() / factor, "-o", color=colour, label=str(device),
-                            markersize=4)
+                    # a curve identical to one already drawn would hide it: own marker and dash, and named
+                    twin = next((o for o, b in drawn if b.index.equals(best.index)
+                                 and np.allclose(b.to_numpy(), best.to_numpy(), rtol=1e-9)), None)
+                    if twin is not None:
+                        same.add((str(device), str(twin)))
+                    drawn.append((device, best))
+                    ax.plot(best.index, best.to_numpy() / factor, color=colour, label=str(device),
+                            marker=_MARKERS[k % len(_MARKERS)], ls=_DASHES[k % len(_DASHES)],
+                            markersize=4 + 2 * (len(drawn) - 1 if twin is not None else 0), mfc="none"
+                            if twin is not None else colour)
                     if several:
                         ax.scatter(d["cells"], d[metric] / factor, color=colour, alpha=0.3, s=12,
                                    rasterized=len(data) > RASTER_POINTS)
@@ -256,12 +267,17 @@ def plot_vs_array_size(df: pd.DataFrame, out_dir: str | Path) -> Plot:
                     ax.set_xlabel("array size (rows x cols, cells)")
                 if col == 0:
                     ax.set_ylabel(f"{what} ({unit})")
-        handles = [Line2D([], [], color=device_colour(str(d), [str(x) for x in devices]), marker="o", label=str(d))
-                   for d in devices]
+        handles = [Line2D([], [], color=device_colour(str(d), [str(x) for x in devices]),
+                          marker=_MARKERS[k % len(_MARKERS)], ls=_DASHES[k % len(_DASHES)], label=str(d))
+                   for k, d in enumerate(devices)]
         fig.legend(handles=handles, loc="outside right upper", title="device", frameon=False)
         fig.suptitle(title)
         files = _save(fig, Path(out_dir), name)
     caption = "Latency and energy of one step against the number of cells per array, log axes. "
+    if same:
+        pairs = sorted({f"{a} = {b}" for a, b in same})
+        caption += ("Identical curves (drawn with open, larger markers on top of each other): "
+                    + "; ".join(pairs) + ". ")
     caption += ("Several points share an array size (other shapes or parameters): the line joins the best "
                 "at each size, faint dots are every point." if several else "One point per device and size.")
     return Plot(name, title, caption, files)
@@ -281,7 +297,7 @@ def plot_pareto(df: pd.DataFrame, out_dir: str | Path) -> Plot:
     data = data.dropna(subset=["energy_pj", "latency_ns", "area_mm2"])
     if len(data) < 2:
         return Plot(name, title, skipped="fewer than two evaluated points")
-    front = pareto_mask(data[["energy_pj", "latency_ns", "area_mm2"]].to_numpy(dtype=float))
+    front = grouped_pareto_mask(data, ["energy_pj", "latency_ns", "area_mm2"])
     devices = _values(data, "device")
     methods = _values(data, "method")
     efactor, eunit = si_scale(float(data["energy_pj"].median()), _ENERGY_UNITS)
@@ -328,8 +344,9 @@ def plot_pareto(df: pd.DataFrame, out_dir: str | Path) -> Plot:
         fig.suptitle(f"{title} ({int(front.sum())} of {len(data)} points on the front)")
         files = _save(fig, Path(out_dir), name)
     caption = ("Every evaluated point; large black-edged markers are non-dominated in energy, latency and "
-               "area together (all minimised), so a marked point may look dominated in one 2-D panel. "
-               "The list is in tables/pareto.csv (on_front).")
+               "area together (all minimised) among the points of the same workload and method (a cheaper "
+               "method or a smaller network is not a better design), so a marked point may look dominated "
+               "in one 2-D panel. The list is in tables/pareto.csv (on_front).")
     return Plot(name, title, caption, files)
 
 
@@ -559,7 +576,18 @@ def plot_utilisation(df: pd.DataFrame, out_dir: str | Path) -> Plot:
     devices = _values(data, "device")
     methods = _values(data, "method")
     by_method = 1 < len(methods) <= MAX_PANEL_METHODS and len(varying(data, ["method"])) > 0
-    # one panel per device (and method); panels of one method wrap after MAX_PANEL_COLUMNS devices
+    # one panel per device (and method); utilisation rarely depends on the device (it is the mapping):
+    # devices whose grids are identical share one panel, named after all of them
+    def _grid(sel: pd.Series) -> pd.Series:
+        return data[sel].groupby(["rows", "cols"])["map_utilisation"].mean().round(9)
+
+    merged: dict[Any, list[Any]] = {}
+    for d in devices:
+        g = _grid(_col(data, "device") == d)
+        key = next((k for k in merged if _grid(_col(data, "device") == k).equals(g)), d) if not by_method else d
+        merged.setdefault(key, []).append(d)
+    identical = [group for group in merged.values() if len(group) > 1]
+    devices = list(merged)
     panels = [(m, d) for m in (methods if by_method else ["all"]) for d in devices]
     ncols = len(devices) if by_method else min(len(devices), MAX_PANEL_COLUMNS)
     nrows = math.ceil(len(panels) / ncols)
@@ -594,7 +622,8 @@ def plot_utilisation(df: pd.DataFrame, out_dir: str | Path) -> Plot:
             ax.set_xticks(range(len(cols)), [_fmt_count(c) for c in cols])
             ax.set_yticks(range(len(rows)), [_fmt_count(r) for r in rows])
             ax.grid(False)
-            head = str(device) if device != "all" else "all devices"
+            head = (", ".join(str(x) for x in merged.get(device, [device])) if device != "all"
+                    else "all devices")
             ax.set_title(head + (f" / {method}" if by_method else ""))
             if k + ncols >= len(panels):
                 ax.set_xlabel("array columns")
@@ -605,20 +634,30 @@ def plot_utilisation(df: pd.DataFrame, out_dir: str | Path) -> Plot:
         fig.suptitle(title + " per device" + (" and method" if by_method else ""))
         files = _save(fig, Path(out_dir), name)
     caption = "Percentage of the array cells that hold weights, per array shape; blank cells were not evaluated."
+    if identical:
+        caption += (" Devices with the same utilisation everywhere share a panel ("
+                    + "; ".join(", ".join(str(x) for x in g) for g in identical) + ").")
     if averaged:
         caption += " Where several points share a shape (other swept parameters), the mean is shown."
     return Plot(name, title, caption, files)
 
 
 def all_plots(df: pd.DataFrame, out_dir: str | Path, params: Sequence[str] = (),
-              endurance: Mapping[str, float] | None = None) -> list[Plot]:
+              endurance: Mapping[str, float] | None = None,
+              progress: Callable[[str], None] | None = None) -> list[Plot]:
     """Every report plot, in report order (skipped ones included, with their reason)."""
     out = Path(out_dir)
-    return [
-        plot_energy_breakdown(df, out, params),
-        plot_vs_array_size(df, out),
-        plot_pareto(df, out),
-        plot_writes(df, out),
-        plot_lifetime(df, out, endurance),
-        plot_utilisation(df, out),
+    makers: list[tuple[str, Callable[[], Plot]]] = [
+        ("energy breakdown", lambda: plot_energy_breakdown(df, out, params)),
+        ("array size", lambda: plot_vs_array_size(df, out)),
+        ("pareto", lambda: plot_pareto(df, out)),
+        ("writes", lambda: plot_writes(df, out)),
+        ("lifetime", lambda: plot_lifetime(df, out, endurance)),
+        ("utilisation", lambda: plot_utilisation(df, out)),
     ]
+    plots = []
+    for i, (label, make) in enumerate(makers, 1):
+        if progress is not None:
+            progress(f"plot {i}/{len(makers)}: {label}")
+        plots.append(make())
+    return plots

@@ -15,7 +15,7 @@ import pandas as pd
 
 from imcsim.engine.ledger import COMPONENTS
 from imcsim.report.load import ReportInput, parameter_columns
-from imcsim.report.pareto import pareto_mask
+from imcsim.report.pareto import grouped_pareto_mask
 
 #: Metrics of the summary table, in order (those present in the results are kept).
 SUMMARY_METRICS: tuple[str, ...] = (
@@ -30,6 +30,14 @@ RELOAD_COLUMNS: tuple[str, ...] = (
     "reload_write_latency_ns", "energy_pj", "reload_energy_pj", "reload_energy_share", "reload_write_energy_pj",
     "reload_dram_energy_pj", "reload_standby_energy_pj",
 )
+#: The answer a reader looks for first, in order: (results column, shown name, scale to the shown unit).
+HEADLINE: tuple[tuple[str, str, float], ...] = (
+    ("latency_ns", "latency_us", 1e-3), ("energy_pj", "energy_uj", 1e-6), ("tops_per_w", "tops_per_w", 1.0),
+    ("write_energy_pj", "write_energy_uj", 1e-6), ("write_latency_ns", "write_time_us", 1e-3),
+    ("lifetime_years", "lifetime_years", 1.0), ("leakage_share", "leakage_pct", 100.0),
+)
+#: At most this many points in the headline table (more: the energy-latency Pareto front, cheapest first).
+HEADLINE_ROWS = 12
 #: The objectives of the Pareto front, all minimised.
 PARETO_OBJECTIVES: tuple[str, ...] = ("energy_pj", "latency_ns", "area_mm2")
 
@@ -88,6 +96,48 @@ def summary_table(data: ReportInput) -> pd.DataFrame:
     lead = [c for c in ("run", "point_id") if c in df.columns]
     metrics = [c for c in SUMMARY_METRICS if c in df.columns]
     return df[lead + params + ["status"] + metrics].reset_index(drop=True)
+
+
+def with_derived(df: pd.DataFrame) -> pd.DataFrame:
+    """The results with the ratios a reader asks for: ``tops_per_w`` (2 ops per MAC; ops per pJ is
+    TOPS/W) and ``leakage_share`` (leakage energy / energy)."""
+    out = df.copy()
+    energy = pd.to_numeric(out.get("energy_pj"), errors="coerce") if "energy_pj" in out.columns else None
+    if energy is not None and "macs" in out.columns:
+        out["tops_per_w"] = 2.0 * pd.to_numeric(out["macs"], errors="coerce") / energy.where(energy > 0)
+    if energy is not None and "energy_leakage_pj" in out.columns:
+        out["leakage_share"] = pd.to_numeric(out["energy_leakage_pj"], errors="coerce") / energy.where(energy > 0)
+    return out
+
+
+def headline_table(data: ReportInput) -> tuple[pd.DataFrame, str]:
+    """The answer first: per evaluated point its label, then latency, energy, TOPS/W, write energy and
+    time, lifetime and the leakage share, in readable units. With more than ``HEADLINE_ROWS`` points only
+    the energy-latency Pareto front is shown (cheapest first); the note says so."""
+    df = with_derived(ok_rows(data.results))
+    if df.empty:
+        return pd.DataFrame(), "No point evaluated."
+    params = parameter_columns(data.results, data.swept)
+    labels = point_labels(df, params)
+    if not varying(data.results, params):  # one point, or nothing varies: say what it is
+        named = [c for c in ("device", "workload", "method") if c in df.columns]
+        if named:
+            labels = df[named].astype(str).agg(" / ".join, axis=1)
+    out = pd.DataFrame({"point": labels.to_numpy()}, index=df.index)
+    for col, name, scale in HEADLINE:
+        if col in df.columns:
+            out[name] = pd.to_numeric(df[col], errors="coerce") * scale
+    note = f"All {len(df)} evaluated point(s)."
+    if len(df) > HEADLINE_ROWS and {"energy_pj", "latency_ns"} <= set(df.columns):
+        front = grouped_pareto_mask(df, ["energy_pj", "latency_ns"])
+        out = out[front]
+        note = (f"{len(out)} of {len(df)} points: those no other point of the same workload and method beats "
+                "on both energy and latency (the rest are in the summary table).")
+        if len(out) > HEADLINE_ROWS:
+            note += f" The {HEADLINE_ROWS} cheapest are shown."
+    if "energy_uj" in out.columns:
+        out = out.sort_values("energy_uj", kind="stable")
+    return out.head(HEADLINE_ROWS).reset_index(drop=True), note
 
 
 def component_columns(df: pd.DataFrame) -> list[str]:
@@ -203,7 +253,8 @@ def pareto_table(data: ReportInput) -> pd.DataFrame | None:
     params = parameter_columns(df, data.swept)
     lead = [c for c in ("run", "point_id") if c in df.columns]
     out = df[lead + params + list(PARETO_OBJECTIVES)].reset_index(drop=True)
-    out["on_front"] = pareto_mask(out[list(PARETO_OBJECTIVES)].to_numpy(dtype=float))
+    # fronts per workload and method (see imcsim.report.pareto.GROUP_BY)
+    out["on_front"] = grouped_pareto_mask(df.reset_index(drop=True), PARETO_OBJECTIVES)
     return out
 
 
