@@ -65,7 +65,7 @@ def format_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -
 
 def column_style(values: Iterable[Any]) -> tuple[str, int] | None:
     """One style for a column of floats: scientific when the nonzero magnitudes reach 1e6 or go below
-    1e-3, else fixed with enough decimals for 4 significant digits of the smallest (at most 4).
+    1e-3, else fixed with enough decimals for 2 significant digits of the smallest (at most 4).
     None for a column without finite nonzero floats (each value is then formatted on its own)."""
     mags = [abs(float(v)) for v in values
             if isinstance(v, float) and not isinstance(v, bool) and math.isfinite(v) and v != 0]
@@ -73,7 +73,7 @@ def column_style(values: Iterable[Any]) -> tuple[str, int] | None:
         return None
     if max(mags) >= 1e6 or min(mags) < 1e-3:
         return ("sci", 3)
-    return ("fixed", max(0, min(4, 3 - math.floor(math.log10(min(mags))))))
+    return ("fixed", max(0, min(4, 1 - math.floor(math.log10(min(mags))))))
 
 
 def format_value(v: Any, style: tuple[str, int] | None = None) -> str:

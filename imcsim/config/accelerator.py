@@ -122,7 +122,7 @@ class ChipSpec(StrictModel):
         None, gt=0, description="total IMC cells in Mibit (2^20); when set, macros per tile follow from it and "
                                 "the array size, so an array-size sweep compares chips of equal capacity")
     node_nm: float = Field(gt=0, description="technology node of the periphery (gate energies scale with it)")
-    clock_mhz: float = Field(gt=0, description="chip clock")
+    clock_mhz: float = Field(ge=1e-3, description="chip clock (at least 1 kHz: slower clocks overflow the latency)")
     global_buffer_kib: float = Field(gt=0, description="global SRAM buffer size")
     global_buffer_bytes_per_cycle: float = Field(gt=0, description="global buffer port width")
     global_buffer_read_pj_per_byte: float = Field(ge=0, description="global buffer read energy")

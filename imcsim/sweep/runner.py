@@ -466,16 +466,20 @@ def _check_picklable(fn: Any, name: str) -> None:
 
 
 class _sigterm_as_interrupt:
-    """SIGTERM (``kill``, a batch system's stop) takes the Ctrl-C path, so finished points are stored."""
+    """SIGTERM (``kill``, a batch system's stop) takes the Ctrl-C path, so finished points are stored.
+
+    SIGINT is handled here too: a sweep started in the background by a script inherits SIGINT
+    *ignored*, and Ctrl-C (or ``kill -INT``) must still stop it cleanly."""
 
     def __enter__(self) -> None:
-        self._old = None
+        self._old: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGTERM, _raise_interrupt)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, _raise_interrupt)
 
     def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
