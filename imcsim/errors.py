@@ -45,7 +45,8 @@ class SpecError(ImcsimError):
             text += f" {_short(self.value)}"
         if self.allowed:
             text += f"; allowed: {self.allowed}"
-        return text
+        # one line, always: a key or path read from a hostile file may hold line breaks
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _short(value: Any, limit: int = 80) -> str:
