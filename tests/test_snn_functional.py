@@ -99,6 +99,7 @@ def test_measured_activity_prices_the_run():
                   {n: 1500 for n in net.neurons})
     table = run.activity_table()
     assert table.source == "functional run" and len(table.layer_densities["c0"]) == 1
+    assert run.activity["c0"][0].in_bits == 8  # the image layer's measured planes: price it at 8
     hw = load_hardware()
     measured = snn_cost(hw, net, NeuronSpec(), table, 3)
     silent = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 3, default_rate=0.0), 3)
@@ -117,3 +118,16 @@ def test_bad_runs_are_refused():
     del w["fc"]
     with pytest.raises(SpecError, match="weights for every"):
         run_snn(net, w, rng.integers(0, 256, (1, 3, 6, 6)), 2, NeuronSpec())
+
+
+def test_direct_layer_priced_at_the_image_precision():
+    net = snn_form(_graph(4, 6, 3, False))
+    hw = load_hardware()
+    table = activity_from_rates(net, 2)
+    c8 = snn_cost(hw, net, NeuronSpec(), table, 2)
+    c5 = snn_cost(hw, net, NeuronSpec(), table, 2, image_bits=5)
+    # the direct-encoded layer reads 5 of the 8 input planes: 5/8 of its cell reads; timesteps unchanged
+    assert c5.once.energy_pj["cell_read"] == pytest.approx(c8.once.energy_pj["cell_read"] * 5 / 8)
+    assert c5.steps[0].total_pj == pytest.approx(c8.steps[0].total_pj)
+    with pytest.raises(SpecError, match="image_bits"):
+        snn_cost(hw, net, NeuronSpec(), table, 2, image_bits=9)

@@ -227,7 +227,7 @@ def _notes(hw: Any, spec: Any, activity: str, neuron: Any = None) -> list[str]:
 def _digits(args: argparse.Namespace) -> int:
     from imcsim.errors import SpecError
     from imcsim.snn.cost import cnn_cost, load_hardware, snn_cost
-    from imcsim.snn.digits import run_digits
+    from imcsim.snn.digits import IMAGE_BITS, run_digits
     from imcsim.snn.exits import static
     from imcsim.snn.spec import load_snn_spec
     from imcsim.snn.sweep import threshold_sweep
@@ -252,7 +252,7 @@ def _digits(args: argparse.Namespace) -> int:
     hw = load_hardware(args.accelerator, args.device)
     conv = d.converted
     table = d.run.activity_table()
-    sc = snn_cost(hw, conv.net, conv.neuron, table, spec.timesteps, spec.exit)
+    sc = snn_cost(hw, conv.net, conv.neuron, table, spec.timesteps, spec.exit, image_bits=IMAGE_BITS)
     logits = d.logits / args.temperature
     rows = threshold_sweep(logits, d.labels, args.rule, args.thresholds, sc, cnn_cost(hw, conv.net),
                            activity=table.source, cnn_accuracy=d.ann_accuracy)

@@ -316,8 +316,13 @@ class SNNCost:
 
 
 def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: ActivityTable, timesteps: int,
-             exit_spec: ExitSpec | None = None) -> SNNCost:
-    """Price the SNN form of a network: the once-per-sample part, every timestep, one exit evaluation."""
+             exit_spec: ExitSpec | None = None, image_bits: int | None = None) -> SNNCost:
+    """Price the SNN form of a network: the once-per-sample part, every timestep, one exit evaluation.
+    ``image_bits``: input planes of the direct-encoded layer (default: the macro's input precision)."""
+    if image_bits is not None and not 1 <= image_bits <= 8:
+        from imcsim.errors import SpecError
+
+        raise SpecError("<run>", "image_bits", image_bits, "an integer 1..8")
     once = Cost()
     steps = [Cost() for _ in range(timesteps)]
     records: list[dict[str, Any]] = []
@@ -329,7 +334,7 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
         macros = map_layer(layer.node, hw.macro).macros
         macros_used += macros
         if layer.once:
-            bits = hw.macro.in_bits
+            bits = image_bits or hw.macro.in_bits
             d_in, d_and = activity.layer_densities[layer.name][0]
             c = mvm_cost(hw, layer, bits, d_in, d_and)
             busy_once += c.cycles * macros
