@@ -30,3 +30,10 @@ def devices_dir() -> Path:
 def workloads_dir() -> Path:
     """Folder of the built-in workload and method cards and example studies."""
     return _builtin_dir("workloads")
+
+
+def references_file() -> Path | None:
+    """docs/references.md of a checkout (the bibliography every ``[KEY]`` resolves in), or None when
+    imcsim runs from an installed wheel, which does not carry the docs."""
+    path = _PACKAGE_DIR.parent / "docs" / "references.md"
+    return path if path.is_file() else None

@@ -102,3 +102,13 @@ def test_compare_table_format(capsys):
     out = capsys.readouterr().out
     assert out.startswith("write cost relative to sas-mram")
     assert "weight8_energy_pj" in out and "reram" in out
+
+
+def test_show_prints_the_resolved_citations(capsys):
+    from imcsim.cli.main import main
+
+    assert main(["devices", "show", "sot-mram"]) == 0
+    out = capsys.readouterr().out
+    tail = out[out.index("\nsources:\n"):]
+    assert '[S1] 8 Kb field-free SOT-MRAM array' in tail and '[S2] K. Garello et al.' in tail
+    assert "(not in docs/references.md)" not in tail

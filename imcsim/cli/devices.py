@@ -102,7 +102,36 @@ def _show(args: argparse.Namespace) -> int:
              f"inherits: {' -> '.join(Path(f).stem for f in card.chain)}")
     emit(records, args.format, title=title,
          columns=["kind", "name", "value", "unit", "tag", "source", "card"])
+    if args.format == "table":
+        texts = [card.provenance] + [r["source"] or "" for r in records]
+        for line in cited_sources(texts):
+            print(line)
     return 0
+
+
+def cited_sources(texts: list[str]) -> list[str]:
+    """``sources:`` then one line per ``[KEY]`` cited in ``texts`` (first-cited first): the entry's
+    bibliographic part from docs/references.md, so a citation can be followed from the terminal."""
+    import re
+
+    from imcsim.paths import references_file
+
+    keys = list(dict.fromkeys(k for text in texts for group in re.findall(
+        r"\[([A-Z][A-Z0-9-]*(?:, ?[A-Z][A-Z0-9-]*)*)\]", text) for k in re.split(r", ?", group)
+        if k not in {"S", "T", "D", "A", "P", "U"}))
+    if not keys:
+        return []
+    refs = references_file()
+    if refs is None:
+        return ["sources: " + ", ".join(f"[{k}]" for k in keys) + " (docs/references.md is in the source tree)"]
+    text = refs.read_text(encoding="utf-8")
+    out = ["sources:"]
+    for key in keys:
+        m = re.search(r"^- \*\*\[" + re.escape(key) + r"\]\*\* (.*?)(?=\n- \*\*\[|\n\n|\Z)", text, re.M | re.S)
+        entry = " ".join(m.group(1).split()) if m else "(not in docs/references.md)"
+        entry = re.split(r" \*Supports:\*| Taken:", entry)[0]
+        out.append(f"  [{key}] {entry[:160] + ('...' if len(entry) > 160 else '')}")
+    return out
 
 
 def compare_records(names: list[str], policy: str, flip_prob: float, node_nm: float) -> list[dict[str, Any]]:
