@@ -55,7 +55,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import peak_rss_mib, print_json, timed  # noqa: E402
 
-FUNCTIONAL_MODULE = "imcsim.circuit.functional"
+FUNCTIONAL_MODULE = "imcsim.execute.functional"
 
 _FUNCTIONAL = """
 import json, sys, importlib

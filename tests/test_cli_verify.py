@@ -33,7 +33,7 @@ def test_verify_table_has_a_total(capsys):
 
 
 def test_verify_mismatch_exits_1(capsys, monkeypatch):
-    from imcsim.circuit import functional
+    from imcsim.execute import functional
 
     real = functional.reference_layer
     monkeypatch.setattr(functional, "reference_layer", lambda node, x, w: real(node, x, w) - 1)

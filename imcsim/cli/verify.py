@@ -1,6 +1,6 @@
 """``imcsim verify``: run a network's conv/linear layers bit-serially and compare with the reference.
 
-Each layer gets its own seeded INT data (see :mod:`imcsim.circuit.functional` for the signedness
+Each layer gets its own seeded INT data (see :mod:`imcsim.execute.functional` for the signedness
 rule); the table shows per layer the GEMM shape, MACs, the maximum absolute error against the numpy
 integer reference (0 when bit-exact), the input-bit and AND densities, and both times. Exit code 1
 if any layer differs.
@@ -58,9 +58,9 @@ def kernels_compiled() -> bool:
 def handler(args: argparse.Namespace) -> int:
     import sys
 
-    from imcsim.circuit import functional
     from imcsim.cli.output import bounded_int, emit
     from imcsim.errors import SpecError
+    from imcsim.execute import functional
 
     for field, bits in (("in-bits", args.in_bits), ("w-bits", args.w_bits)):
         if not 1 <= bits <= 8:

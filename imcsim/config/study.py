@@ -65,6 +65,9 @@ class StudyOptions(StrictModel):
     replicate: bool = Field(False, description="copy bottleneck layers into spare macros to balance the pipeline")
     steps_per_task: int = Field(1000, gt=0, description="training steps to learn one new task (compare) [A]")
     dataset_size: int = Field(10000, gt=0, description="samples per epoch (compare) [A]")
+    measured: str | None = Field(None, min_length=1, description=(
+        "run folder written by imcsim infer/train: its measured per-layer activity and executed weight "
+        "updates replace activity and flip_prob for the layers it ran"))
 
 
 class Study(StrictModel):

@@ -42,6 +42,7 @@ from imcsim.device.base import DeviceModel, WriteCost
 from imcsim.engine.context import Context, _device
 from imcsim.engine.leakage import standby_sources
 from imcsim.engine.ledger import COMPONENTS, OpRecord
+from imcsim.engine.measured import Measurement, load_measurement, measured_write
 from imcsim.engine.schedule import Barrier, Item, Stage
 from imcsim.mapping.layer import LayerMapping, map_layer, round_step_cycles, step_cycles
 from imcsim.workload.step import StepOp
@@ -116,6 +117,9 @@ class _Pricer:
         self.resident = set(ctx.mapping.resident)
         self.streamed = set(ctx.mapping.reloaded)
         self.activity = _activity(self.opts.activity, self.macro)
+        self.measured = _measurement(ctx)
+        self._measured_layers: set[str] = set()
+        self._measured_writes: list[float] = []  # exact / closed-form write energy, per measured layer
         self.assumptions: list[str] = []
         self.wear = Wear()
         self.records: list[OpRecord] = []
@@ -182,7 +186,7 @@ class _Pricer:
             else:
                 resource = f"macros_T:{layer}" if mode == "transposed-copy" else f"macros:{layer}"
         steps = op.gemm[1] if op.gemm else lm.m
-        cost = _layer_cost(macro, lm.tiles, steps, self.activity, replicas)
+        cost = _layer_cost(macro, lm.tiles, steps, self._activity_of(layer, op.phase), replicas)
         cycles = cost.cycles
         rounds = self.mapping.reload_rounds.get(layer, 1) if resource == POOL else 1
         if rounds > 1:
@@ -264,7 +268,10 @@ class _Pricer:
             copies = self.mapping.replicas.get(layer, 1) * (2 if self.opts.backward == "transposed-copy" else 1)
             macros, resource = lm.macros * copies, f"macros:{layer}"
         weights = op.weights * macros / lm.macros
-        cost, latency_ns = self._array_write(device, weights, macros, self.opts.flip_prob, self.opts.write_policy)
+        if op.location == "imc" and self.measured is not None and layer in self.measured.updates:
+            cost, latency_ns = self._measured_write(layer, device, op, lm.macros, macros)
+        else:
+            cost, latency_ns = self._array_write(device, weights, macros, self.opts.flip_prob, self.opts.write_policy)
         energy["write"] = cost.energy_pj
         cycles = latency_ns / self.cycle_ns
         self._record(op.name, layer, "update", "write", resource, 1, cycles, energy,
@@ -277,6 +284,34 @@ class _Pricer:
             self.wear.write_latency_ns += latency_ns
             self.wear.weights_written += op.weights
         return [Barrier((Stage(op.name, resource, cycles),))]
+
+    def _activity_of(self, layer: str, phase: str) -> Any:
+        """The layer's activity measured by execution in this phase, else the study's default."""
+        if self.measured is not None:
+            act = self.measured.activity_for(layer, phase)
+            if act is not None:
+                self._measured_layers.add(f"{layer}:{phase}")
+                return act
+        return self.activity
+
+    def _measured_write(self, layer: str, device: DeviceModel, op: StepOp, layer_macros: int,
+                        macros: int) -> tuple[WriteCost, float]:
+        """Mean per-step cost of the executed updates of ``layer`` (exact ``DeviceModel.write``), on each of
+        its ``macros // layer_macros`` copies (replicas, transposed copy): counts scale, wear does not."""
+        old, new = self.measured.updates[layer]
+        if old[0].size != op.weights:
+            from imcsim.errors import SpecError
+
+            raise SpecError(self.measured.folder, f"updates.npz:{layer}", old[0].size,
+                            f"{op.weights} weights (what method {self.ctx.step.method} updates in {layer})",
+                            problem="the executed update does not match the priced step:")
+        one, latency_ns = measured_write(device, old, new, self.opts.write_policy, layer_macros,
+                                         self._write_waves(macros))
+        copies = macros // layer_macros
+        cost = WriteCost(**{**one.scaled(copies).as_dict(), "latency_ns": one.latency_ns,
+                            "max_cell_wear": one.max_cell_wear})
+        self._measured_writes.append(cost.energy_pj)
+        return cost, latency_ns
 
     def _reload(self, layer: str, phase: str) -> list[Item]:
         """Stream a layer's weights from DRAM into the pool (once per batch), unless it is already there."""
@@ -356,6 +391,11 @@ class _Pricer:
         mapping["utilisation"] = cells_used / cells_avail if cells_avail else 0.0
         total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
         mapping["chip_fill"] = sum(self.layers[n].cells_used for n in dict.fromkeys(self.mapping.resident)) / total_cells
+        if self.measured is not None:   # which figures execution measured (flat, so sweeps keep them)
+            mapping["measured_activity_phases"] = len(self._measured_layers)
+            mapping["measured_write_layers"] = len(self._measured_writes)
+            if self._measured_writes:
+                mapping["measured_flip_rate"] = self.measured.flip_rate()
         return PricedStep(self.items, self.records, exclusive, self.wear, self._standby_power_w(), self._area(),
                           self.assumptions, mapping, self.port_bytes)
 
@@ -404,7 +444,10 @@ class _Pricer:
     def _note_assumptions(self) -> None:
         a = self.assumptions
         a.append(f"activity: input-bit density {self.opts.activity}, AND density {self.opts.activity * 0.5} "
-                 "(stated default, A)")
+                 "(stated default, A)" + (" for the layers and phases not measured" if self._measured_layers else ""))
+        if self.measured is not None:
+            a.extend(_measured_notes(self.measured, self._measured_layers, len(self._measured_writes),
+                                     self.opts.flip_prob))
         m = self.macro
         a.append(f"macro: {m.organisation} organisation, {m.input_bits_per_cycle} input bit(s) per cycle, activity "
                  f"model {m.activity_model}, adder tree in {m.tree_stages} stage(s) at {m.clock_mhz:g} MHz "
@@ -426,6 +469,37 @@ class _Pricer:
                   "macros+buffers": "idle macros and empty SRAM buffer capacity power-gated (A); volatile cells and "
                                     "the buffers in use leak over the latency"}[self.chip.power_gating])
         a.extend(self.ctx.step.notes)
+
+
+def _measurement(ctx: Context) -> Measurement | None:
+    """The study's execution measurements (``options.measured``), checked against its workload."""
+    folder = ctx.study.options.measured
+    if not folder:
+        return None
+    meas = load_measurement(folder)
+    graph = ctx.step.graph
+    unknown = sorted({node for node, _ in meas.activity} - {n.name for n in graph.nodes})
+    if unknown:
+        from imcsim.errors import SpecError
+
+        raise SpecError(None, "options.measured", folder, f"a run of workload {ctx.study.workload.name}",
+                        problem=f"it measured layers the workload does not have ({', '.join(unknown[:4])}):")
+    return meas
+
+
+def _measured_notes(meas: Measurement, layers: set[str], written: int, flip_prob: float) -> list[str]:
+    """The assumption lines saying what was measured by execution (and what it replaced)."""
+    notes = []
+    if layers:
+        dens_in, dens_and = meas.mean_densities()
+        notes.append(f"measured by execution ({meas.folder}; {meas.source}): activity of {len(layers)} layer "
+                     f"phases, forward mean input-bit density {dens_in:.3f} and AND density {dens_and:.3f} "
+                     "(replacing the default 0.5 / 0.25, A)")
+    if written:
+        notes.append(f"measured by execution: write cost of {written} layers from DeviceModel.write on "
+                     f"{meas.steps} executed updates, flip rate {meas.flip_rate():.4f} of the bits (replacing "
+                     f"flip_prob {flip_prob}, A); hottest-cell wear summed per weight over the run")
+    return notes
 
 
 @dataclass(frozen=True)

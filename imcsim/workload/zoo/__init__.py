@@ -71,6 +71,7 @@ def build(name: str, **options_: Any) -> Graph:
 def _load_all() -> None:
     # Importing the modules registers their builders.
     from imcsim.workload.zoo import (  # noqa: F401
+        digits,
         mobilenetv2,
         mobilenetv3,
         proxylessnas,

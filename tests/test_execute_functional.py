@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from imcsim.circuit import functional
 from imcsim.errors import SpecError
+from imcsim.execute import functional
 from imcsim.workload import zoo
 from imcsim.workload.graph import GraphBuilder
 

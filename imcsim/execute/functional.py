@@ -17,7 +17,8 @@ through ops that keep values non-negative (``pool``, ``global_pool``, ``flatten`
 else (the graph input, norms, ``hswish``, ``gelu``, ``swish``, linear outputs) is **signed** two's
 complement. Weights are always signed.
 
-The kernels do not import the workload package; only this driver reads graph nodes.
+The kernels do not import the workload package; only this driver (in :mod:`imcsim.execute`, above
+both) reads graph nodes.
 """
 
 from __future__ import annotations

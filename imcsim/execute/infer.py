@@ -1,0 +1,137 @@
+"""Whole-network INT8 inference on the bit-serial kernels, with the activity each layer measured.
+
+Every conv and linear runs on :func:`imcsim.circuit.bitserial.conv2d` / ``linear`` with unsigned
+8-bit input codes and signed INT8 weights; the other ops are integer ops of
+:mod:`imcsim.execute.quant` (the tile's digital unit). Zero points: the input feature map is padded
+with its zero point (the array is driven with the code of a real 0, so padding taps count in the
+measured activity as the bits they really are), and the accumulator is corrected by
+``zp_x * sum(w)`` per output channel before bias and requantisation.
+
+:func:`run` returns the output codes, every tensor when asked (training needs them), and per
+conv/linear node the :class:`~imcsim.circuit.activity.Activity` the kernel counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imcsim.circuit import bitserial
+from imcsim.circuit.activity import Activity
+from imcsim.execute.fp32 import pool_windows
+from imcsim.execute.qnet import QNet, QOp
+from imcsim.execute.quant import ACT_MAX, ACT_MIN, requantize, rescale, rounding_shift
+
+
+@dataclass
+class InferenceRun:
+    """Outputs of one batch, the per-layer measured activity, and (if kept) every node's codes."""
+
+    output: np.ndarray                      # output codes of the last node
+    activity: dict[str, Activity]           # conv/linear node -> counted events
+    tensors: dict[str, np.ndarray] | None   # node -> codes (``keep=True``)
+
+    def total_activity(self) -> Activity:
+        acts = list(self.activity.values())
+        return sum(acts[1:], acts[0])
+
+
+def array_forward(op: QOp, x: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, Activity]:
+    """The raw accumulator of a conv/linear on the kernels, zero-point corrected, bias added.
+
+    ``w`` overrides the op's weights (training runs the same array op on updated weights).
+    """
+    node, a = op.node, op.node.attrs
+    w = op.w if w is None else w
+    zp = op.in_zp
+    if node.op == "conv":
+        ph, pw = a["padding"]
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=zp).astype(np.uint8)
+        acc, act = bitserial.conv2d(xp, op.packed() if w is op.w else w.astype(np.int8), a["stride"], 0,
+                                    a["dilation"], in_bits=8, in_signed=False, **_unpacked(w is op.w, a["groups"]))
+        wsum = w.reshape(w.shape[0], -1).sum(axis=1)
+        acc = acc - zp * wsum.reshape(1, -1, 1, 1) + op.bias.reshape(1, -1, 1, 1)
+    else:
+        acc, act = bitserial.linear(x.astype(np.uint8), op.packed() if w is op.w else w.astype(np.int8), in_bits=8,
+                                    in_signed=False)
+        acc = acc - zp * w.sum(axis=1) + op.bias
+    return np.ascontiguousarray(acc), act
+
+
+def _unpacked(packed: bool, groups: int) -> dict[str, int]:
+    return {} if packed else {"groups": groups, "w_bits": 8}
+
+
+def execute_op(op: QOp, ins: list[np.ndarray], qnet: QNet) -> tuple[np.ndarray, Activity | None]:
+    """One node's output codes from its inputs' codes."""
+    node, kind = op.node, op.kind
+    x = ins[0]
+    if kind == "array":
+        acc, act = array_forward(op, x)
+        ch = (1, -1, 1, 1) if acc.ndim == 4 else (1, -1)
+        return requantize(acc, op.m0.reshape(ch), op.shift.reshape(ch), op.out.zero_point, op.lo, op.hi), act
+    if kind == "alias":
+        return (x.reshape(x.shape[0], -1) if node.op == "flatten" else x), None
+    if kind == "clamp":
+        return np.clip(x, op.lo, op.hi), None
+    if kind == "lut":
+        return op.table[x], None
+    if kind == "upsample":
+        fh, fw = node.out_shape[1] // node.in_shape[1], node.out_shape[2] // node.in_shape[2]
+        return x.repeat(fh, axis=2).repeat(fw, axis=3), None
+    if kind == "maxpool":
+        if node.op == "global_pool":
+            return x.max(axis=(2, 3)), None
+        return pool_windows(x, node, ACT_MIN).max(axis=-1), None
+    qin = [qnet.qparams[i] for i in node.inputs]
+    if kind == "avgpool":
+        zp = qin[0].zero_point
+        s = (x.sum(axis=(2, 3)) if node.op == "global_pool" else pool_windows(x, node, zp).sum(axis=-1)) - op.window * zp
+        return np.clip(rounding_shift(s, op.m0[0], op.shift[0]) + op.out.zero_point, ACT_MIN, ACT_MAX), None
+    if kind == "add":
+        total = sum(rescale(q, p, op.out) for q, p in zip(ins, qin))
+        return np.clip(total + op.out.zero_point, ACT_MIN, ACT_MAX), None
+    if kind == "concat":
+        parts = [np.clip(rescale(q, p, op.out) + op.out.zero_point, ACT_MIN, ACT_MAX) for q, p in zip(ins, qin)]
+        return np.concatenate(parts, axis=1), None
+    if kind == "mul":
+        g = ins[1] - qin[1].zero_point
+        g = g.reshape(*g.shape, 1, 1) if g.ndim == 2 and x.ndim == 4 else g
+        prod = (x - qin[0].zero_point) * g
+        return np.clip(rounding_shift(prod, op.m0[0], op.shift[0]) + op.out.zero_point, ACT_MIN, ACT_MAX), None
+    raise ValueError(f"unknown op kind {kind!r}")
+
+
+def quantize_input(qnet: QNet, x: np.ndarray) -> np.ndarray:
+    """Float images -> the network's input codes."""
+    return qnet.input_q.quantize(x)
+
+
+def run(qnet: QNet, x_codes: np.ndarray, keep: bool = False) -> InferenceRun:
+    """Run the whole network on a batch of input codes."""
+    tensors: dict[str, np.ndarray] = {"input": np.asarray(x_codes, np.int64)}
+    activity: dict[str, Activity] = {}
+    last = None
+    for node in qnet.graph.nodes:
+        op = qnet.ops[node.name]
+        y, act = execute_op(op, [tensors[i] for i in node.inputs], qnet)
+        tensors[node.name] = y.astype(np.int64, copy=False)
+        last = node.name
+        if act is not None:
+            activity[node.name] = act
+        if not keep:
+            _free(qnet, tensors, node)
+    return InferenceRun(tensors[last], activity, tensors if keep else None)
+
+
+def _free(qnet: QNet, tensors: dict[str, np.ndarray], node) -> None:
+    """Drop tensors no later node reads (keeps memory at the live set)."""
+    graph = qnet.graph
+    done = graph.index(node.name)
+    for name in node.inputs:
+        if name == "input" and any(n.inputs and "input" in n.inputs for n in graph.nodes[done + 1:]):
+            continue
+        if name != "input" and any(graph.index(c.name) > done for c in graph.consumers(name)):
+            continue
+        tensors.pop(name, None)
