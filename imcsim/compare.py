@@ -199,6 +199,48 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+#: devices a training run is compared on by default (``imcsim compare --run DIR``)
+RUN_DEVICES = ("sas-mram", "sot-mram", "stt-mram", "reram", "sram")
+
+
+def compare_run(run_dir: str | Path, devices: Sequence[str] = RUN_DEVICES, overrides: Mapping[str, Any] | None = None,
+                engine: str = "analytic", source: str = "<flags>") -> list[dict[str, Any]]:
+    """Per device: a training run's write cost priced from its executed updates and under the defaults.
+
+    The run folder (``imcsim train --out``) names the workload and method; each device is evaluated twice,
+    with ``measured`` set to the folder (exact writes of the executed updates, measured activity) and
+    without (flip probability 0.5, activity 0.5 / 0.25). ``*_assumed_over_measured`` says by what factor
+    the assumptions overstate (> 1) or understate (< 1) the measured figure.
+    """
+    from imcsim.config.study import study_from_params
+    from imcsim.engine.evaluation import evaluate
+    from imcsim.engine.measured import load_measurement
+
+    meas = load_measurement(str(run_dir))
+    doc = json.loads((Path(run_dir) / "measured.json").read_text())
+    method = doc.get("method")
+    if doc.get("command") != "train" or not method:
+        raise SpecError(str(run_dir), "--run", str(run_dir), "a folder written by imcsim train --out",
+                        problem="not a training run:")
+    flip_rate = meas.flip_rate()
+    records: list[dict[str, Any]] = []
+    for device in devices:
+        base = {**dict(overrides or {}), "device": device, "workload": meas.workload, "method": method,
+                "engine": engine}
+        measured = evaluate(study_from_params({**base, "measured": str(run_dir)}, source)).summary()
+        assumed = evaluate(study_from_params(base, source)).summary()
+        rec: dict[str, Any] = {"device": device, "workload": meas.workload, "method": method,
+                               "write_policy": (overrides or {}).get("write_policy", "all"),
+                               "measured_flip_rate": flip_rate, "assumed_flip_prob": 0.5}
+        for key in ("write_energy_pj", "write_latency_ns", "max_cell_wear_per_step", "lifetime_years",
+                    "energy_pj"):
+            rec[f"measured_{key}"] = float(measured[key])
+            rec[f"assumed_{key}"] = float(assumed[key])
+            rec[f"{key}_assumed_over_measured"] = ratio(float(assumed[key]), float(measured[key]))
+        records.append(rec)
+    return records
+
+
 # ``imcsim.compare(...)`` (the API function returning a DataFrame, imcsim/api.py) is this module called
 from imcsim._callable import make_callable  # noqa: E402
 

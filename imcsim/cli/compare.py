@@ -55,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="any flat study field, e.g. steps_per_task=500, dataset_size=50000, "
                         "workload.seq_len=128, chip.cell_capacity_mibit=12288 (repeatable)")
+    p.add_argument("--run", default=None, metavar="DIR",
+                   help="a training run folder (imcsim train --out DIR): per device, the write energy, write time, "
+                        "hottest-cell wear and lifetime from its executed updates next to the default "
+                        "assumptions (devices default to sas-mram,sot-mram,stt-mram,reram,sram)")
     p.add_argument("--engine", choices=["analytic", "event"], default="analytic", help="timing engine (default analytic)")
     p.add_argument("--iso", choices=["capacity", "area"], default=None,
                    help="size every device's chip to the first one's weight capacity or cell-array area "
@@ -94,8 +98,34 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
+RUN_COLUMNS = ["device", "write_policy", "measured_flip_rate", "measured_write_energy_pj", "assumed_write_energy_pj",
+               "write_energy_pj_assumed_over_measured", "measured_write_latency_ns", "assumed_write_latency_ns",
+               "measured_max_cell_wear_per_step", "assumed_max_cell_wear_per_step", "measured_lifetime_years",
+               "assumed_lifetime_years"]
+
+
+def _compare_run(args: argparse.Namespace) -> int:
+    from imcsim.compare import RUN_DEVICES, compare_run, write_files
+
+    if args.workload or args.method:
+        raise SpecError("<flags>", "--run", args.run, problem="the run folder fixes the workload and method:",
+                        allowed="--run DIR without --workload/--method")
+    records = compare_run(args.run, _list(args.device) or list(RUN_DEVICES), parse_set(args.set), engine=args.engine)
+    out = Path(args.out) if args.out else Path(args.run) / "compare"
+    files = write_files(records, out)
+    emit(records, args.format, columns=RUN_COLUMNS if args.format == "table" else None,
+         title=f"imcsim compare: training run {args.run} ({records[0]['workload']}, {records[0]['method']}): "
+               "write cost per step from the executed updates vs the default assumptions")
+    if args.format == "table":
+        print("written: " + ", ".join(str(f) for f in files))
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from imcsim.compare import compare, write_files
+
+    if args.run:
+        return _compare_run(args)
 
     for flag in ("device", "workload", "method"):
         if not getattr(args, flag):

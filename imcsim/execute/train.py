@@ -1,0 +1,438 @@
+"""On-device INT8 training executed on the bit-serial kernels, with an fp32 numpy reference alongside.
+
+The scheme follows what is public of the SAS-MRAM continual-learning system [P1-SAS-CL] (INT8 training,
+bit-serial in-memory convolution, frozen backbone, a small trained part); every choice the sources do not
+fix is made here and listed in ``docs/execution.md``. One INT8 SGD step on a batch:
+
+1. **forward**: the whole network in INT8 on the kernels (:func:`imcsim.execute.infer.run`), tensors kept;
+2. **loss**: softmax cross-entropy on the dequantised logits (digital unit, float);
+3. **backward error**, walking back from the output to the lowest trainable layer: digital ops (masks of
+   ReLU/ReLU6, pools, residual adds) apply their float rules (:mod:`imcsim.execute.backprop`) to the
+   dequantised INT8 forward tensors; a conv/linear multiplies its output error by its per-channel weight
+   scales, quantises it to INT8 with a power-of-two scale and stochastic rounding, and (``backward`` =
+   ``transposed-array``) reads it through its own array transposed on the kernels: per group
+   ``dcols = e @ W`` (the array's column lines driven by the error, its rows sensed), then the digital
+   unit overlap-adds the columns back onto the input (col2im); ``digital`` does the same product in numpy;
+4. **weight gradient** of a trained conv/linear: activation x error as a GEMM over the batch and output
+   positions, on the kernels (``wgrad`` = ``array``: the im2col activation codes streamed, the INT8 errors
+   stationary) or in numpy (``digital``), zero point corrected;
+5. **update**: ``W <- sat127(W - SR(dW * 2^-lr_shift * s_e s_x / s_w^2))``, the learning rate a shift,
+   the per-channel rescale a fixed-point multiplier, stochastic rounding with the seeded generator.
+   Biases (integers at the accumulator scale) likewise. The old and new INT8 weights of every update are
+   kept: they are what the engine prices the writes with.
+
+Methods: ``last`` (classifier weights and bias), ``bias`` (every conv/linear bias, i.e. the folded
+batch-norm shifts, and the classifier, as TinyTL's bias method), ``full`` (every conv/linear weight and bias; batch norms are folded into them, so their affine
+parameters are not trained separately). The fp32 reference trains the same parameters of the same
+folded float network with plain SGD at learning rate ``2^-lr_shift`` on the same batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imcsim.circuit import bitserial
+from imcsim.circuit.activity import Activity
+from imcsim.circuit.reference import im2col
+from imcsim.errors import SpecError
+from imcsim.execute import backprop, fp32, infer
+from imcsim.execute.qnet import QNet, QOp
+from imcsim.execute.quant import W_MAX, fixed_point
+from imcsim.workload.graph import Graph
+
+METHODS = ("last", "bias", "full")
+BIAS_MAX = 2**31 - 1      # biases are int32 at the accumulator scale
+BACKWARDS = ("transposed-array", "digital")
+WGRADS = ("array", "digital")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    method: str = "last"
+    lr_shift: int = 4                 # learning rate 2^-lr_shift
+    batch: int = 32
+    backward: str = "transposed-array"
+    wgrad: str = "array"
+    error_bits: int = 8
+
+    def check(self) -> None:
+        for flag, value, allowed in (("--method", self.method, METHODS), ("--backward", self.backward, BACKWARDS),
+                                     ("--wgrad", self.wgrad, WGRADS)):
+            if value not in allowed:
+                raise SpecError("<flags>", flag, value, ", ".join(allowed))
+        if not 0 <= self.lr_shift <= 16:
+            raise SpecError("<flags>", "--lr-shift", self.lr_shift, "an integer from 0 to 16 (learning rate 2^-shift)")
+        if self.batch < 1:
+            raise SpecError("<flags>", "--batch", self.batch, "an integer >= 1")
+        if self.error_bits != 8:
+            raise SpecError("<flags>", "--error-bits", self.error_bits, "8 (the kernels take up to 8-bit operands)")
+
+
+def trained_parts(graph: Graph, method: str) -> dict[str, tuple[str, ...]]:
+    """conv/linear node -> the roles a method trains (``weight``, ``bias``)."""
+    nodes = graph.weight_nodes()
+    if method == "last":
+        heads = [n for n in nodes if "classifier" in n.tags] or nodes[-1:]
+        return {n.name: ("weight", "bias") for n in heads}
+    if method == "bias":   # TinyTL's bias method: every bias (folded batch-norm shifts) and the classifier
+        heads = {n.name for n in nodes if "classifier" in n.tags} or {nodes[-1].name}
+        return {n.name: ("weight", "bias") if n.name in heads else ("bias",) for n in nodes}
+    return {n.name: ("weight", "bias") for n in nodes}
+
+
+@dataclass(frozen=True)
+class ExecutedOp:
+    """One array/GEMM op a training step executed, in the engine's per-sample GEMM convention."""
+
+    node: str
+    phase: str
+    kind: str                       # "mvm" | "gemm" | "write"
+    gemm: tuple[int, int, int, int] | None
+
+
+@dataclass
+class StepRecord:
+    loss: float
+    ops: list[ExecutedOp]
+    activity: dict[tuple[str, str], Activity]
+    updates: dict[str, tuple[np.ndarray, np.ndarray]]   # node -> (old, new) INT8 weights
+
+
+def sr_quantize(v: np.ndarray, rng: np.random.Generator, bits: int = 8) -> tuple[np.ndarray, float]:
+    """Stochastic rounding to signed ``bits`` with a power-of-two scale covering max |v|."""
+    qmax = (1 << (bits - 1)) - 1
+    amax = float(np.abs(v).max(initial=0.0))
+    if amax == 0.0:
+        return np.zeros(v.shape, np.int64), 1.0
+    scale = 2.0 ** np.ceil(np.log2(amax / qmax))
+    q = np.floor(v / scale + rng.random(v.shape))
+    return np.clip(q, -qmax, qmax).astype(np.int64), float(scale)
+
+
+def sr_fixed(v: np.ndarray, m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Stochastically rounded ``v * m`` in fixed point: (v m0 + r) >> shift, r uniform in [0, 2^shift)."""
+    m = np.broadcast_to(np.asarray(m, np.float64), np.shape(v))
+    if (m >= 2.0 ** 20).any():
+        # a degenerate scale (e.g. a dead input channel calibrated to a range of ~0) makes the step
+        # larger than any fixed-point multiplier: round in float, the result is clipped by the caller
+        return np.floor(v * m + rng.random(np.shape(v))).astype(np.int64)
+    m0, shift = fixed_point(m)
+    r = rng.integers(0, np.left_shift(np.int64(1), shift))
+    return (v.astype(np.int64) * m0 + r) >> shift
+
+
+class Int8Trainer:
+    """Runs INT8 SGD steps of one method on a :class:`QNet` (which it updates in place)."""
+
+    def __init__(self, qnet: QNet, opts: TrainOptions, seed: int = 0) -> None:
+        opts.check()
+        self.qnet = qnet
+        self.opts = opts
+        self.graph = qnet.graph
+        self.parts = trained_parts(self.graph, opts.method)
+        self.rng = np.random.default_rng([seed, 0x7A1])
+        self.floor = min(self.graph.index(n) for n in self.parts)
+
+    # ------------------------------------------------------------------ array ops of the backward pass
+    def _cols(self, op: QOp, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """im2col of the input codes (padding = the zero point): (B*M, C*kh*kw), and M."""
+        a = op.node.attrs
+        if op.node.op == "linear":
+            return x, 1
+        ph, pw = a["padding"]
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=op.in_zp)
+        kh, kw = a["kernel"]
+        cols, ho, wo = im2col(xp, kh, kw, a["stride"], 0, a["dilation"])
+        return cols.reshape(-1, cols.shape[-1]), ho * wo
+
+    def _transposed(self, op: QOp, e_q: np.ndarray, rec: StepRecord, per_sample_m: int) -> np.ndarray:
+        """dcols = e @ W per group, through the array read transposed (or numpy): (B*M, g*K) int64.
+
+        On the kernels this is one grouped 1x1 convolution: the error vector of every output position
+        drives the group's column lines, the group's rows are sensed (weights (g*K, og) per group).
+        """
+        w = op.w.reshape(op.w.shape[0], -1)
+        g = op.node.attrs.get("groups", 1) if op.node.op == "conv" else 1
+        og, kg = w.shape[0] // g, w.shape[1]
+        wt = w.reshape(g, og, kg).transpose(0, 2, 1).reshape(g * kg, og)          # group j: W_j^T
+        if self.opts.backward == "transposed-array":
+            y, act = bitserial.conv2d(e_q[:, :, None, None], wt[:, :, None, None].astype(np.int8), groups=g,
+                                      in_bits=8, w_bits=8, in_signed=True)
+            self._add(rec, op.node.name, "backward_error", act)
+            y = y.reshape(len(e_q), g * kg)
+        else:
+            y = np.matmul(e_q.reshape(-1, g, og).transpose(1, 0, 2), w.reshape(g, og, kg)).transpose(1, 0, 2)
+            y = y.reshape(len(e_q), g * kg)
+        rec.ops.append(ExecutedOp(op.node.name, "backward_error", "mvm", (g, per_sample_m, og, kg)))
+        return y
+
+    def _wgrad(self, op: QOp, cols: np.ndarray, e_q: np.ndarray, rec: StepRecord, per_sample_m: int) -> np.ndarray:
+        """dW (C_out, K) int64 = sum over batch and positions of e x (codes - zp), per group.
+
+        On the kernels: one grouped 1x1 convolution whose "batch" is the K im2col rows of a group, whose
+        input channels are the B*M positions (activation codes streamed) and whose stationary weights
+        are the group's INT8 errors.
+        """
+        g = op.node.attrs.get("groups", 1) if op.node.op == "conv" else 1
+        rows, c_out = e_q.shape
+        og, kg = c_out // g, cols.shape[1] // g
+        xs = cols.reshape(rows, g, kg).transpose(2, 1, 0)                          # (kg, g, B*M)
+        es = e_q.reshape(rows, g, og).transpose(1, 2, 0)                           # (g, og, B*M)
+        if self.opts.wgrad == "array":
+            y, act = bitserial.conv2d(np.ascontiguousarray(xs.reshape(kg, g * rows, 1, 1)),
+                                      es.reshape(g * og, rows, 1, 1).astype(np.int8), groups=g, in_bits=8,
+                                      w_bits=8, in_signed=False)
+            self._add(rec, op.node.name, "weight_gradient", act)
+            y = y.reshape(kg, g, og)
+        else:
+            y = np.matmul(xs.transpose(1, 0, 2), es.transpose(0, 2, 1)).transpose(1, 0, 2)   # (kg, g, og)
+        y = y - op.in_zp * es.sum(axis=2)[None, :, :]
+        rec.ops.append(ExecutedOp(op.node.name, "weight_gradient", "gemm", (g, kg, per_sample_m, og)))
+        return y.transpose(1, 2, 0).reshape(c_out, kg)
+
+    @staticmethod
+    def _add(rec: StepRecord, node: str, phase: str, act: Activity) -> None:
+        key = (node, phase)
+        rec.activity[key] = rec.activity[key] + act if key in rec.activity else act
+
+    # ------------------------------------------------------------------ one step
+    def step(self, x: np.ndarray, labels: np.ndarray) -> StepRecord:
+        qnet, graph = self.qnet, self.graph
+        rec = StepRecord(0.0, [], {}, {})
+        run = infer.run(qnet, infer.quantize_input(qnet, x), keep=True)
+        t = run.tensors
+        for name, act in run.activity.items():
+            rec.activity[(name, "forward")] = act
+            node = graph[name]
+            g, m, k, n = node.gemm_shape()
+            rec.ops.append(ExecutedOp(name, "forward", "mvm", (g, m, k, n)))
+        last = graph.nodes[-1].name
+        logits = qnet.qparams[last].dequantize(t[last])
+        rec.loss, e_out = backprop.softmax_xent(logits, labels)
+        errs: dict[str, np.ndarray] = {last: e_out}
+        batch = len(labels)
+        for node in reversed(graph.nodes[self.floor:]):
+            e = errs.pop(node.name, None)
+            if e is None:
+                continue
+            op = qnet.ops[node.name]
+            if op.kind == "array":
+                d_in = self._array_backward(op, t, e, rec, batch, need_input=graph.index(node.name) > self.floor)
+            elif op.kind == "alias":
+                d_in = [e.reshape(t[node.inputs[0]].shape)]
+            else:
+                ins = [qnet.qparams[i].dequantize(t[i]) for i in node.inputs]
+                d_in, _ = backprop.node_backward(node, ins, qnet.qparams[node.name].dequantize(t[node.name]), e, {})
+            for name, d in zip(node.inputs, d_in):
+                if d is not None and name != "input" and graph.index(name) >= self.floor:
+                    errs[name] = errs[name] + d if name in errs else d
+        return rec
+
+    def _array_backward(self, op: QOp, t: dict[str, np.ndarray], e: np.ndarray, rec: StepRecord, batch: int,
+                        need_input: bool) -> list[np.ndarray | None]:
+        node = op.node
+        name = node.name
+        q_out = t[name]
+        e = e * ((q_out > op.lo) & (q_out < op.hi))            # saturated outputs pass no error
+        # error in the units of the integer weights: e_c * s_w[c], one power-of-two scale
+        chan = e.transpose(0, 2, 3, 1).reshape(-1, e.shape[1]) if e.ndim == 4 else e
+        e_q, s_e = sr_quantize(chan * op.w_scale[None, :], self.rng, self.opts.error_bits)
+        x = t[node.inputs[0]]
+        cols, m = self._cols(op, x)
+        s_x = self.qnet.qparams[node.inputs[0]].scale
+        d_in: list[np.ndarray | None] = [None]
+        if need_input:
+            dcols = self._transposed(op, e_q, rec, m).astype(np.float64) * s_e
+            if node.op == "conv":
+                a = node.attrs
+                kh, kw = a["kernel"]
+                d_in = [backprop.col2im(dcols.reshape(batch, m, -1), x.shape, kh, kw, a["stride"], a["padding"],
+                                        a["dilation"])]
+            else:
+                d_in = [dcols]
+        roles = self.parts.get(name, ())
+        if "weight" in roles:
+            dw = self._wgrad(op, cols, e_q, rec, m)
+            # real gradient g = dw s_e s_x / s_w[c]; step in weight LSBs = lr g / s_w[c]
+            mult = s_e * s_x * 2.0 ** -self.opts.lr_shift / op.w_scale ** 2
+            delta = sr_fixed(dw, np.broadcast_to(mult[:, None], dw.shape), self.rng).reshape(op.w.shape)
+            old = op.w.copy()
+            op.w = np.clip(op.w - delta, -W_MAX, W_MAX)
+            rec.updates[name] = (old, op.w.copy())
+            rec.ops.append(ExecutedOp(name, "update", "write", None))
+        if "bias" in roles:
+            # bias in units of s_x s_w[c]; real gradient sum(e_c) = sum(e_q) s_e / s_w[c]
+            db = e_q.sum(axis=0)
+            mult = s_e * 2.0 ** -self.opts.lr_shift / (s_x * op.w_scale ** 2)
+            op.bias = np.clip(op.bias - sr_fixed(db, mult, self.rng), -BIAS_MAX, BIAS_MAX)
+        return d_in
+
+
+# ---------------------------------------------------------------------------------------- fp32 side
+def identity_norms(graph: Graph, folded: fp32.Params) -> fp32.Params:
+    """Folded float params plus identity batch norms, so :func:`fp32.forward` runs the folded network."""
+    out = {k: {r: v.copy() for r, v in p.items()} for k, p in folded.items()}
+    for node in graph.by_op("norm"):
+        c = node.in_shape[0]
+        out[node.name] = {"scale": np.ones(c), "shift": np.zeros(c), "mean": np.zeros(c),
+                          "var": np.full(c, 1.0 - fp32.BN_EPS)}
+    return out
+
+
+@dataclass
+class Fp32Trainer:
+    """Plain SGD of the same method on the folded float network (the reference)."""
+
+    graph: Graph
+    params: fp32.Params
+    method: str
+    lr: float
+    parts: dict[str, tuple[str, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parts = trained_parts(self.graph, self.method)
+        for name, roles in self.parts.items():
+            if "bias" in roles and "bias" not in self.params[name]:
+                self.params[name]["bias"] = np.zeros(self.params[name]["weight"].shape[0])
+
+    def step(self, x: np.ndarray, labels: np.ndarray) -> float:
+        outs = fp32.forward(self.graph, self.params, x)
+        loss, e = backprop.softmax_xent(outs[self.graph.nodes[-1].name], labels)
+        grads = backprop.backward(self.graph, self.params, outs, e, set(self.parts))
+        for name, roles in self.parts.items():
+            for role in roles:
+                self.params[name][role] = self.params[name][role] - self.lr * grads[name][role]
+        return loss
+
+
+def pretrain(graph: Graph, params: fp32.Params, images: np.ndarray, labels: np.ndarray, *, steps: int,
+             batch: int, lr: float, seed: int, progress: Callable[[int], None] | None = None) -> fp32.Params:
+    """fp32 SGD with momentum 0.9 of every conv/linear/batch-norm parameter (the backbone on task A)."""
+    rng = np.random.default_rng([seed, 0xBB])
+    trainable = {n.name for n in graph.nodes if n.op in ("conv", "linear", "norm")}
+    vel = {n: {r: np.zeros_like(v) for r, v in params[n].items() if r in ("weight", "bias", "scale", "shift")}
+           for n in trainable}
+    for s in range(steps):
+        idx = rng.integers(0, len(labels), batch)
+        outs = fp32.forward(graph, params, images[idx])
+        _, e = backprop.softmax_xent(outs[graph.nodes[-1].name], labels[idx])
+        grads = backprop.backward(graph, params, outs, e, trainable)
+        for n, gr in grads.items():
+            for r, gv in gr.items():
+                vel[n][r] = 0.9 * vel[n][r] - lr * gv
+                params[n][r] = params[n][r] + vel[n][r]
+        if progress:
+            progress(s)
+    return params
+
+
+# ---------------------------------------------------------------------------------------- the scenario
+TASK_SPLIT = 5   # task A: labels 0-4 (pre-training), task B: labels 5-9 (on-device)
+
+
+@dataclass
+class TrainRun:
+    """Logged records, the measured activity summed over the run, and the stacked executed updates."""
+
+    records: list[dict[str, float | int]]
+    activity: dict[tuple[str, str], Activity]
+    updates: dict[str, tuple[np.ndarray, np.ndarray]]
+    ops: list[ExecutedOp]          # the executed ops of one step (they are the same every step)
+    qnet: QNet
+    source: str
+
+
+def _accuracy(qnet: QNet, images: np.ndarray, labels: np.ndarray) -> float:
+    out = infer.run(qnet, infer.quantize_input(qnet, images)).output
+    return float((out.argmax(axis=1) == labels).mean())
+
+
+@contextmanager
+def single_thread():
+    """Run the kernels on one thread: the digits network's layers are far too small for a parallel region
+    to pay on a shared machine (measured: 60 ms CPU per training step on one thread, 150-800 ms on two)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def continual_learning(graph: Graph, dataset, opts: TrainOptions, *, steps: int, seed: int = 0, log_every: int = 20,
+                       pretrain_steps: int = 300) -> TrainRun:
+    """Pre-train on task A in fp32, quantise, then train ``opts.method`` on task B in INT8 and in fp32."""
+    import copy
+
+    from imcsim.execute.qnet import fold_params, quantize
+    from imcsim.execute.session import fit_images
+    from imcsim.execute.weights import random_params
+
+    opts.check()
+    if steps < 1:
+        raise SpecError("<flags>", "--steps", steps, "an integer >= 1")
+    if dataset.classes > graph.nodes[-1].out_shape[-1]:
+        raise SpecError("<flags>", "--dataset", dataset.name,
+                        f"labels below {graph.nodes[-1].out_shape[-1]} (the network's outputs)",
+                        problem=f"{dataset.classes} classes do not fit the network:")
+    train, test = dataset.split(0.3, seed=seed)
+    images_tr, images_te = fit_images(train.images, graph.input_shape), fit_images(test.images, graph.input_shape)
+    a_tr, b_tr = train.labels < TASK_SPLIT, train.labels >= TASK_SPLIT
+    a_te, b_te = test.labels < TASK_SPLIT, test.labels >= TASK_SPLIT
+    if not (a_tr.any() and b_tr.any() and b_te.any() and a_te.any()):
+        raise SpecError("<flags>", "--dataset", dataset.name, f"labels on both sides of {TASK_SPLIT} (tasks A and B)")
+    params = pretrain(graph, random_params(graph, seed), images_tr[a_tr], train.labels[a_tr], steps=pretrain_steps,
+                      batch=64, lr=0.05, seed=seed)
+    qnet = quantize(graph, params, images_tr[a_tr][:64],
+                    weight_source=f"pre-trained in fp32 on task A (labels 0-{TASK_SPLIT - 1}), {pretrain_steps} steps")
+    ref = Fp32Trainer(graph, identity_norms(graph, copy.deepcopy(fold_params(graph, params))), opts.method,
+                      2.0 ** -opts.lr_shift)
+    trainer = Int8Trainer(qnet, opts, seed)
+    rng = np.random.default_rng([seed, 0xB7])
+    xb, yb = images_tr[b_tr], train.labels[b_tr]
+    records: list[dict[str, float | int]] = []
+    activity: dict[tuple[str, str], Activity] = {}
+    olds: dict[str, list[np.ndarray]] = {}
+    news: dict[str, list[np.ndarray]] = {}
+    losses: list[float] = []
+    ref_losses: list[float] = []
+    ops: list[ExecutedOp] = []
+
+    def log(step: int) -> None:
+        out = fp32.forward(graph, ref.params, images_te)[graph.nodes[-1].name]
+        records.append({
+            "step": step,
+            "loss": round(float(np.mean(losses)), 6) if losses else None,
+            "fp32_loss": round(float(np.mean(ref_losses)), 6) if ref_losses else None,
+            "accuracy": round(_accuracy(qnet, images_te[b_te], test.labels[b_te]), 6),
+            "fp32_accuracy": round(float((out[b_te].argmax(1) == test.labels[b_te]).mean()), 6),
+            "accuracy_task_a": round(_accuracy(qnet, images_te[a_te], test.labels[a_te]), 6),
+            "fp32_accuracy_task_a": round(float((out[a_te].argmax(1) == test.labels[a_te]).mean()), 6),
+        })
+        losses.clear()
+        ref_losses.clear()
+
+    log(0)
+    for s in range(1, steps + 1):
+        idx = rng.integers(0, len(yb), opts.batch)
+        rec = trainer.step(xb[idx], yb[idx])
+        ref_losses.append(ref.step(xb[idx], yb[idx]))
+        losses.append(rec.loss)
+        ops = rec.ops
+        for k, a in rec.activity.items():
+            activity[k] = activity[k] + a if k in activity else a
+        for n, (o, w) in rec.updates.items():
+            olds.setdefault(n, []).append(o)
+            news.setdefault(n, []).append(w)
+        if s % log_every == 0 or s == steps:
+            log(s)
+    updates = {n: (np.stack(olds[n]), np.stack(news[n])) for n in olds}
+    source = (f"{qnet.weight_source}; INT8 {opts.method} on task B (labels {TASK_SPLIT}-9), {steps} steps of "
+              f"{opts.batch} {dataset.name} images, seed {seed}")
+    return TrainRun(records, activity, updates, ops, qnet, source)

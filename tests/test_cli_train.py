@@ -1,0 +1,42 @@
+"""``imcsim train`` and ``imcsim compare --run``: records, the run folder, and the engine pricing it."""
+
+import json
+
+import numpy as np
+
+from imcsim.cli.main import main
+
+
+def test_train_json_run_folder_and_compare(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--method", "last", "--steps", "3", "--pretrain-steps", "3", "--log-every", "3",
+                 "--format", "json", "--out", str(out)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["step"] for r in rows] == [0, 3]
+    assert {"step", "loss", "accuracy", "fp32_accuracy", "accuracy_task_a"} <= set(rows[0])
+    with np.load(out / "updates.npz") as f:
+        assert f["old:classifier"].shape == (3, 10, 32) and f["new:classifier"].dtype == np.int8
+    doc = json.loads((out / "measured.json").read_text())
+    assert doc["command"] == "train" and doc["method"] == "last"
+    assert main(["compare", "--run", str(out), "--device", "sas-mram,reram", "--set", "write_policy=diff",
+                 "--format", "json"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    assert [r["device"] for r in recs] == ["sas-mram", "reram"]
+    for r in recs:
+        assert r["write_policy"] == "diff" and 0 < r["measured_flip_rate"] < 0.5
+        assert r["write_energy_pj_assumed_over_measured"] == r["assumed_write_energy_pj"] / r["measured_write_energy_pj"]
+    assert (out / "compare" / "compare.csv").is_file()
+
+
+def test_train_bad_flags_exit_2(capsys):
+    assert main(["train", "--lr-shift", "40"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--lr-shift" in err and "0 to 16" in err
+    assert main(["train", "--method", "lora"]) == 2
+    assert "--method" in capsys.readouterr().err
+
+
+def test_compare_run_needs_a_training_folder(capsys, tmp_path):
+    assert main(["compare", "--run", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "measured.json" in err

@@ -1,0 +1,139 @@
+"""INT8 training on the kernels: the executed ops are the priced ones, the kernel GEMMs are exact, the
+float backward rules are right, and a short run learns deterministically."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imcsim.errors import SpecError
+from imcsim.execute import backprop, fp32, train, weights
+from imcsim.execute import qnet as Q
+from imcsim.execute.data import load_dataset
+from imcsim.workload import methods, zoo
+from imcsim.workload.graph import GraphBuilder
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with train.single_thread():   # tiny layers: one thread is faster on a shared machine
+        yield
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def _qnet(graph, seed, x):
+    return Q.quantize(graph, weights.random_params(graph, seed), x)
+
+
+@pytest.mark.parametrize("method", ["last", "bias", "full"])
+def test_executed_ops_are_the_ops_the_engine_prices(digits, method):
+    graph = zoo.build("digits-cnn")
+    x, y = digits.images[:4], digits.labels[:4]
+    rec = train.Int8Trainer(_qnet(graph, 0, x), train.TrainOptions(method=method), 0).step(x, y)
+    executed = sorted((o.node, o.phase, o.kind, o.gemm) for o in rec.ops)
+    step = methods.apply(graph, method)
+    priced = sorted((o.node, o.phase, o.kind, o.gemm) for o in step.ops if o.kind in ("mvm", "gemm", "write"))
+    assert executed == priced
+    assert set(rec.updates) == {o.node for o in step.ops if o.kind == "write"}
+
+
+@st.composite
+def conv_nets(draw):
+    c = draw(st.sampled_from([2, 4]))
+    b = GraphBuilder("rand", (draw(st.sampled_from([1, 2])), 6, 6))
+    x = b.act(b.conv(b.input, c, draw(st.sampled_from([1, 3])), draw(st.sampled_from([1, 2])), name="c1"), "relu",
+              name="r1")
+    groups = draw(st.sampled_from([1, 2, c]))
+    x = b.act(b.conv(x, c, 3, draw(st.sampled_from([1, 2])), groups=groups, bias=True, name="c2"), "relu6",
+              name="r2")
+    b.linear(b.global_pool(x, "avg", name="gp"), 3, name="fc", tags=("classifier",))
+    return b.build(), draw(st.integers(0, 1000))
+
+
+@settings(max_examples=15, deadline=None)
+@given(conv_nets())
+def test_kernel_backward_and_weight_gradient_equal_numpy_integers(net):
+    """The transposed-array error and the weight-gradient GEMM on the kernels give exactly the integers
+    numpy gives: same seed, same stochastic rounding, so every updated weight and bias is equal."""
+    graph, seed = net
+    rng = np.random.default_rng(seed)
+    x, y = rng.random((3, *graph.input_shape)), rng.integers(0, 3, 3)
+    q1, q2 = _qnet(graph, seed, x), _qnet(graph, seed, x)
+    kern = train.Int8Trainer(q1, train.TrainOptions(method="full"), seed)
+    ref = train.Int8Trainer(q2, train.TrainOptions(method="full", backward="digital", wgrad="digital"), seed)
+    r1, r2 = kern.step(x, y), ref.step(x, y)
+    assert r1.loss == r2.loss
+    for name in ("c1", "c2", "fc"):
+        np.testing.assert_array_equal(q1.ops[name].w, q2.ops[name].w, err_msg=name)
+        np.testing.assert_array_equal(q1.ops[name].bias, q2.ops[name].bias, err_msg=name)
+        old, new = r1.updates[name]
+        assert np.abs(new).max() <= 127 and old.shape == new.shape
+    assert ("c2", "backward_error") in r1.activity and ("fc", "weight_gradient") in r1.activity
+    assert not r2.activity.keys() - {(n, "forward") for n in ("c1", "c2", "fc")}
+
+
+def test_float_backward_matches_finite_differences():
+    graph = zoo.build("digits-cnn", width=4)
+    p = weights.random_params(graph, 0)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((3, 1, 8, 8)), np.array([1, 2, 3])
+
+    def loss(params):
+        return backprop.softmax_xent(fp32.forward(graph, params, x)["classifier"], y)[0]
+
+    outs = fp32.forward(graph, p, x)
+    _, e = backprop.softmax_xent(outs["classifier"], y)
+    grads = backprop.backward(graph, p, outs, e, {n.name for n in graph.nodes if n.op in ("conv", "linear", "norm")})
+    for name, role in [("stem.conv", "weight"), ("res1.conv1", "weight"), ("sep1.dw", "weight"),
+                       ("down.conv", "weight"), ("classifier", "weight"), ("classifier", "bias"),
+                       ("res1.bn2", "scale"), ("res1.bn2", "shift")]:
+        arr = p[name][role]
+        idx = tuple(int(rng.integers(0, s)) for s in arr.shape)
+        old = arr[idx]
+        arr[idx] = old + 1e-5
+        up = loss(p)
+        arr[idx] = old - 1e-5
+        down = loss(p)
+        arr[idx] = old
+        assert grads[name][role][idx] == pytest.approx((up - down) / 2e-5, rel=1e-4, abs=1e-9)
+
+
+def test_stochastic_rounding_is_unbiased_and_power_of_two():
+    rng = np.random.default_rng(0)
+    v = np.full(20000, 0.3)
+    q, scale = train.sr_quantize(v, rng)
+    # max |v| = 0.3 -> scale = 2^ceil(log2(0.3 / 127)) = 2^-8; 0.3 / 2^-8 = 76.8 -> 76 or 77, mean 76.8
+    assert scale == 2.0 ** -8
+    assert set(np.unique(q)) == {76, 77}
+    assert q.mean() == pytest.approx(76.8, abs=0.02)
+
+
+@pytest.mark.slow
+def test_short_training_learns_and_is_deterministic(digits):
+    graph = zoo.build("digits-cnn", width=4)
+    opts = train.TrainOptions(method="last", lr_shift=2, batch=16)
+    a = train.continual_learning(graph, digits, opts, steps=16, seed=1, log_every=8, pretrain_steps=40)
+    b = train.continual_learning(graph, digits, opts, steps=16, seed=1, log_every=8, pretrain_steps=40)
+    assert a.records == b.records
+    first, last = a.records[1], a.records[-1]
+    assert last["loss"] < first["loss"]
+    assert a.records[0]["accuracy"] < 0.2 < last["accuracy"]     # task B starts unknown (chance is 0.2 of 5)
+    old, new = a.updates["classifier"]
+    assert old.shape == (16, 10, 8) and (old != new).any()
+    assert np.array_equal(old[1:], new[:-1])      # each update starts from the previous one's result
+
+
+def test_bad_training_flags_are_spec_errors(digits):
+    with pytest.raises(SpecError, match="--lr-shift"):
+        train.TrainOptions(lr_shift=40).check()
+    with pytest.raises(SpecError, match="--method"):
+        train.TrainOptions(method="lora").check()
+    graph = zoo.build("digits-cnn", classes=4)
+    with pytest.raises(SpecError, match="classes do not fit"):
+        train.continual_learning(graph, digits, train.TrainOptions(), steps=1)
