@@ -59,8 +59,9 @@ _CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from imcsim.engine import evaluate_point
-from imcsim.sweep.runner import run_sweep
+from imcsim.sweep.runner import run_sweep, use_system_allocator
 from imcsim.sweep.study import check_plan, plan_from_flags, warm_engine
+use_system_allocator()  # as imcsim sweep does
 pairs = [tuple(p) for p in json.loads(sys.argv[1])]
 jobs, out, compact = int(sys.argv[2]), sys.argv[3], sys.argv[4]
 t1 = time.perf_counter()

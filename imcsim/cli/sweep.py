@@ -122,7 +122,7 @@ def field_pairs(args: argparse.Namespace) -> tuple[str | None, list[tuple[str, s
 
 def _sweep(args: argparse.Namespace) -> int:
     from imcsim.engine import evaluate_point
-    from imcsim.sweep.runner import SweepInterrupted, run_sweep
+    from imcsim.sweep.runner import SweepInterrupted, run_sweep, use_system_allocator
     from imcsim.sweep.study import check_plan, plan_from_file, plan_from_flags, warm_engine
 
     if args.resume and args.force:
@@ -138,6 +138,7 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         plan = plan_from_flags(pairs, args.filter, max_points=args.max_points)
     check_plan(plan)
+    use_system_allocator()
     out = Path(args.out) if args.out else Path("reports") / plan.title
     try:
         summary = run_sweep(plan.points, evaluate_point, out, jobs=args.jobs, scheduler=args.scheduler,

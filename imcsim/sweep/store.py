@@ -59,6 +59,9 @@ PLAN = "plan.parquet"
 RESULTS = "results"
 RESERVED = ("point", "point_id", "status", "error")
 DAMAGED = "damaged"
+#: rows buffered before a part is written (or ``flush_seconds``, whichever comes first): parts of
+#: ~1,000 rows keep a 100,000-point sweep at ~100 files, and the time bound keeps what a kill loses small
+FLUSH_ROWS = 1024
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 
 
@@ -98,7 +101,7 @@ class ResultStore:
     @classmethod
     def open(cls, out_dir: str | Path, points: Sequence[Point], *, fields: Sequence[str],
              spec: Mapping[str, Any] | None = None, resume: bool = False, force: bool = False,
-             flush_every: int = 64, flush_seconds: float = 2.0) -> ResultStore:
+             flush_every: int = FLUSH_ROWS, flush_seconds: float = 2.0) -> ResultStore:
         """Check the folder, then (only then) clear/prepare it and write the plan and manifest."""
         out = Path(out_dir)
         check_folder(out)
@@ -254,24 +257,25 @@ def compact(folder: str | Path) -> int:
     _read_manifest(out)
     lock = acquire_lock(out)
     try:
-        parts = [p for p in _part_files(out) if part_problem(p) is None]
-        if len(parts) <= 1 and all(pq.ParquetFile(p).metadata.num_rows <= COMPACT_ROWS_PER_PART for p in parts):
+        parts = _readable_parts(out)
+        if len(parts) <= 1 and all(pf.metadata.num_rows <= COMPACT_ROWS_PER_PART for _, pf in parts):
             return len(parts)
-        keep, offsets = _latest_rows(parts)
-        schema = _unified_schema([pq.read_schema(p) for p in parts])
+        keep, offsets = _latest_rows([pf for _, pf in parts])
+        schema = _unified_schema([pf.schema_arrow for _, pf in parts])
         writer = _PartWriter(out, max(_seq_of(p) for p in _part_files(out)) + 1, schema)
         try:
-            for i, p in enumerate(parts):
-                table = pq.read_table(p)
-                mask = pa.array(keep[offsets[i]:offsets[i] + table.num_rows])
-                writer.write(_conform(table.filter(mask), schema))
+            for i, (_, pf) in enumerate(parts):
+                table = pf.read()
+                if keep is not None:
+                    table = table.filter(pa.array(keep[offsets[i]:offsets[i] + table.num_rows]))
+                writer.write(_conform(table, schema))
                 del table
             written = writer.close()
         except BaseException:
             writer.abort()
             raise
         keep_names = {w.name for w in written}
-        for p in parts:
+        for p, _ in parts:
             if p.name not in keep_names:
                 p.unlink()
         return len(parts)
@@ -279,18 +283,40 @@ def compact(folder: str | Path) -> int:
         release_lock(lock)
 
 
-def _latest_rows(parts: Sequence[Path]) -> tuple[Any, list[int]]:
-    """A boolean per stored row (parts in order): is it the latest row of its point? And each part's
-    first row. Computed in Arrow from the point-id column alone (a few bytes per row)."""
+def _readable_parts(out: Path) -> list[tuple[Path, pq.ParquetFile]]:
+    """The parts that open as result parts, each opened once (footer and schema read); the others
+    are skipped with the warning of :func:`_load_part`."""
+    parts = []
+    for p in _part_files(out):
+        try:
+            pf = pq.ParquetFile(p)
+            names = pf.schema_arrow.names
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            log.warning("skipping damaged result part %s (%s)", p, " ".join(str(exc).split())[:120])
+            continue
+        if "point_id" not in names or "status" not in names:
+            log.warning("skipping result part %s (not an imcsim result part)", p)
+            continue
+        parts.append((p, pf))
+    return parts
+
+
+def _latest_rows(parts: Sequence[pq.ParquetFile]) -> tuple[Any, list[int]]:
+    """A boolean per stored row (parts in order): is it the latest row of its point? None when every
+    point is stored once (a sweep that never re-evaluated a point: nothing to drop). Also each
+    part's first row. Computed in Arrow from the point-id column alone (a few bytes per row)."""
     import numpy as np
 
     ids, offsets, total = [], [], 0
-    for p in parts:
-        col = pq.read_table(p, columns=["point_id"]).column(0)
+    for pf in parts:
+        col = pf.read(columns=["point_id"]).column(0)
         ids.append(col.cast(pa.string()))
         offsets.append(total)
         total += len(col)
-    table = pa.table({"point_id": pa.chunked_array(ids, pa.string()), "row": pa.array(np.arange(total))})
+    chunked = pa.chunked_array(ids, pa.string())
+    if pc.count_distinct(chunked).as_py() == total:
+        return None, offsets
+    table = pa.table({"point_id": chunked, "row": pa.array(np.arange(total))})
     last = table.group_by("point_id").aggregate([("row", "max")]).column("row_max").to_numpy()
     keep = np.zeros(total, dtype=bool)
     keep[last] = True
