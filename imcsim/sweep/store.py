@@ -258,14 +258,14 @@ def compact(folder: str | Path) -> int:
     lock = acquire_lock(out)
     try:
         parts = _readable_parts(out)
-        if len(parts) <= 1 and all(pf.metadata.num_rows <= COMPACT_ROWS_PER_PART for _, pf in parts):
+        if len(parts) <= 1 and all(rows <= COMPACT_ROWS_PER_PART for _, _, rows in parts):
             return len(parts)
-        keep, offsets = _latest_rows([pf for _, pf in parts])
-        schema = _unified_schema([pf.schema_arrow for _, pf in parts])
+        keep, offsets = _latest_rows([p for p, _, _ in parts])
+        schema = _unified_schema([schema for _, schema, _ in parts])
         writer = _PartWriter(out, max(_seq_of(p) for p in _part_files(out)) + 1, schema)
         try:
-            for i, (_, pf) in enumerate(parts):
-                table = pf.read()
+            for i, (path, _, _) in enumerate(parts):
+                table = pq.read_table(path)
                 if keep is not None:
                     table = table.filter(pa.array(keep[offsets[i]:offsets[i] + table.num_rows]))
                 writer.write(_conform(table, schema))
@@ -275,7 +275,7 @@ def compact(folder: str | Path) -> int:
             writer.abort()
             raise
         keep_names = {w.name for w in written}
-        for p, _ in parts:
+        for p, _, _ in parts:
             if p.name not in keep_names:
                 p.unlink()
         return len(parts)
@@ -283,33 +283,34 @@ def compact(folder: str | Path) -> int:
         release_lock(lock)
 
 
-def _readable_parts(out: Path) -> list[tuple[Path, pq.ParquetFile]]:
-    """The parts that open as result parts, each opened once (footer and schema read); the others
-    are skipped with the warning of :func:`_load_part`."""
+def _readable_parts(out: Path) -> list[tuple[Path, pa.Schema, int]]:
+    """(path, schema, rows) of the parts that open as result parts (footer read once, file closed:
+    an open ParquetFile keeps what it read, which for every part at once is the whole store);
+    the others are skipped with a warning naming them."""
     parts = []
     for p in _part_files(out):
         try:
-            pf = pq.ParquetFile(p)
-            names = pf.schema_arrow.names
+            with pq.ParquetFile(p) as pf:
+                schema, rows = pf.schema_arrow, pf.metadata.num_rows
         except (OSError, pa.ArrowException, ValueError) as exc:
             log.warning("skipping damaged result part %s (%s)", p, " ".join(str(exc).split())[:120])
             continue
-        if "point_id" not in names or "status" not in names:
+        if "point_id" not in schema.names or "status" not in schema.names:
             log.warning("skipping result part %s (not an imcsim result part)", p)
             continue
-        parts.append((p, pf))
+        parts.append((p, schema, rows))
     return parts
 
 
-def _latest_rows(parts: Sequence[pq.ParquetFile]) -> tuple[Any, list[int]]:
+def _latest_rows(parts: Sequence[Path]) -> tuple[Any, list[int]]:
     """A boolean per stored row (parts in order): is it the latest row of its point? None when every
     point is stored once (a sweep that never re-evaluated a point: nothing to drop). Also each
     part's first row. Computed in Arrow from the point-id column alone (a few bytes per row)."""
     import numpy as np
 
     ids, offsets, total = [], [], 0
-    for pf in parts:
-        col = pf.read(columns=["point_id"]).column(0)
+    for p in parts:
+        col = pq.read_table(p, columns=["point_id"]).column(0)
         ids.append(col.cast(pa.string()))
         offsets.append(total)
         total += len(col)
