@@ -62,6 +62,7 @@ DAMAGED = "damaged"
 #: rows buffered before a part is written (or ``flush_seconds``, whichever comes first): parts of
 #: ~1,000 rows keep a 100,000-point sweep at ~100 files, and the time bound keeps what a kill loses small
 FLUSH_ROWS = 1024
+FIRST_FLUSH_ROWS = 64
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 
 
@@ -176,7 +177,9 @@ class ResultStore:
         row.update(metrics)
         self._buffer.append(row)
         self.stored_status[point.id] = status
-        if len(self._buffer) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
+        # the first part early (a sweep stopped soon still has results on disk), then big parts
+        limit = self.flush_every if self.parts_written else min(self.flush_every, FIRST_FLUSH_ROWS)
+        if len(self._buffer) >= limit or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
     def flush(self) -> None:
