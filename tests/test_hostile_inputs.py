@@ -241,10 +241,24 @@ def test_numeric_flags_have_upper_bounds(argv, capsys):
 # --------------------------------------------------------------------------------------------- property
 
 
-NUMERIC_FLAT = {"rows": int, "cols": int, "rows_parallel": int, "column_mux": int, "bits_per_cell": int,
-                "batch": int, "steps_per_day": float, "flip_prob": float, "activity": float, "seed": int,
-                "chip.clock_mhz": float, "chip.tiles": int, "tile.write_drivers": int,
-                "chip.dram_read_energy_pj_per_bit": float, "tile.buffer_kib": float}
+def _numeric_fields(model: type, prefix: str = "") -> dict[str, type]:
+    """Every int/float field of a spec model, by its dotted study key (nested models walked)."""
+    out: dict[str, type] = {}
+    for name, f in model.model_fields.items():
+        args = typing.get_args(f.annotation) or (f.annotation,)
+        nested = [a for a in args if isinstance(a, type) and issubclass(a, StrictModel)]
+        if nested:
+            out.update(_numeric_fields(nested[0], f"{prefix}{name}."))
+        elif int in args or float in args:
+            out[prefix + name] = float if float in args else int
+    return out
+
+
+# Every numeric field a study can set: its options, its macro overrides (flat names) and every chip.* and
+# tile.* field of the accelerator spec, read from the models so a new field is covered without an edit.
+_ACCEL = _numeric_fields(AcceleratorSpec)
+NUMERIC_FLAT = {**_numeric_fields(StudyOptions), **_numeric_fields(MacroOverrides), "batch": int,
+                **{k: t for k, t in _ACCEL.items() if k.startswith(("chip.", "tile."))}}
 _numbers = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
                      st.sampled_from([0, 1, 2, 3, 8, 16, 64, 128, 512, 0.5, 1e-300, 1e300]))
 
@@ -266,6 +280,33 @@ def test_random_numbers_in_study_fields_give_finite_results_or_one_line(values):
     summary = result.summary()
     for key in ("latency_ns", "energy_pj", "area_mm2", "write_energy_pj"):
         assert math.isfinite(summary[key]) and summary[key] >= 0, (key, summary[key], values)
+
+
+_HOSTILE = (float("inf"), float("-inf"), float("nan"), -1, 0, 1e-300, 1e300, 2**70)
+
+
+@pytest.mark.parametrize("key", sorted(NUMERIC_FLAT))
+def test_every_numeric_study_field_takes_hostile_values(key):
+    """Each numeric field on its own, every hostile value: a finite result or one SpecError line."""
+    from imcsim.engine.evaluation import evaluate
+
+    for value in _HOSTILE:
+        try:
+            study = study_from_params({"workload": "tiny-cnn", key: value}, "<flags>")
+            check_accelerator(study, "<flags>")
+            summary = evaluate(study).summary()
+        except SpecError as exc:
+            assert "\n" not in str(exc) and key.split(".")[-1] in str(exc), (key, value, str(exc))
+            continue
+        for metric in ("latency_ns", "energy_pj", "area_mm2", "write_energy_pj"):
+            assert math.isfinite(summary[metric]) and summary[metric] >= 0, (key, value, metric, summary[metric])
+
+
+def test_the_numeric_field_walk_sees_nested_and_study_fields():
+    # a guard on the walk itself: fields from each level must be present, or the test above checks little
+    for key in ("flip_prob", "steps_per_day", "rows", "in_bits", "chip.clock_mhz", "tile.buffer_kib",
+                "tile.digital_unit.energy_pj_per_mac", "chip.dram_channels"):
+        assert key in NUMERIC_FLAT, key
 
 
 # --------------------------------------------------------------------------------------------- inheritance, importers

@@ -87,6 +87,11 @@ NEUROSIM_TABLE: dict[str, dict[float, float]] = {
 #: Supplies outside the NeuroSim table (A: typical nominal core supplies; not from a cited table).
 EXTRAPOLATED_VDD_V: dict[float, float] = {3.0: 0.7, 5.0: 0.7, 7.0: 0.75, 12.0: 0.8, 16.0: 0.8}
 
+#: The nodes a study may ask for (A): the CMOS range with published digital-IMC silicon (4-65 nm) and some
+#: margin. Outside it the gate table's extrapolation (C x V^2 with a clamped supply) has no footing.
+NODE_MIN_NM = 3.0
+NODE_MAX_NM = 180.0
+
 _TABLE_MIN_NM = 22.0
 _TABLE_MAX_NM = 45.0
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from imcsim.circuit.gates import NODE_MAX_NM, NODE_MIN_NM
 from imcsim.config.inherit import check_link
 from imcsim.config.loader import FieldRule, StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
@@ -121,7 +122,8 @@ class ChipSpec(StrictModel):
     cell_capacity_mibit: float | None = Field(
         None, gt=0, description="total IMC cells in Mibit (2^20); when set, macros per tile follow from it and "
                                 "the array size, so an array-size sweep compares chips of equal capacity")
-    node_nm: float = Field(gt=0, description="technology node of the periphery (gate energies scale with it)")
+    node_nm: float = Field(ge=NODE_MIN_NM, le=NODE_MAX_NM,
+                           description="technology node of the periphery (gate energies scale with it), 3-180 nm")
     clock_mhz: float = Field(ge=1e-3, description="chip clock (at least 1 kHz: slower clocks overflow the latency)")
     global_buffer_kib: float = Field(gt=0, description="global SRAM buffer size")
     global_buffer_bytes_per_cycle: float = Field(gt=0, description="global buffer port width")

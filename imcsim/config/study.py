@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from imcsim.circuit.gates import NODE_MAX_NM, NODE_MIN_NM
 from imcsim.config.device_card import builtin_card_names, load_card, looks_like_path, resolve_card_path
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
@@ -58,7 +59,8 @@ class StudyOptions(StrictModel):
     seed: int = Field(0, ge=0, description="seed of every random draw (results are deterministic)")
     steps_per_day: float = Field(1000.0, gt=0, description="training steps per day, for lifetime [A]")
     batch_size: int | None = Field(None, gt=0, description="samples per step (default: the workload card's batch)")
-    node_nm: float | None = Field(None, gt=0, description="technology node; overrides the accelerator preset")
+    node_nm: float | None = Field(None, ge=NODE_MIN_NM, le=NODE_MAX_NM,
+                                  description="technology node, 3-180 nm; overrides the accelerator preset")
     backward: Literal["transposed-array", "digital", "transposed-copy"] = Field(
         "transposed-array", description="where the backward-error MVM runs: the same array read transposed, "
                                         "the tile's digital unit, or a second transposed copy of the weights")
