@@ -132,11 +132,14 @@ def _run(args: argparse.Namespace) -> int:
         for name, study in runs:
             engine = args.engine or study.engine
             try:
-                result = evaluate(study, engine=engine, record_trace=bool(args.trace))
+                # the event engine always keeps its timeline: timeline.csv, drawn as a Gantt chart in report.html
+                result = evaluate(study, engine=engine, record_trace=bool(args.trace) or engine == "event")
             except SpecError as exc:
                 raise _blame_study(exc, study, source) from None
             prefix = f"{name}_" if len(runs) > 1 else ""
             result.write(folder.staging, prefix=prefix)
+            if result.timeline is not None:
+                write_trace(result.timeline, folder.staging / f"{prefix}timeline.csv", result.cycle_ns)
             if args.trace and result.timeline is not None:
                 trace = Path(args.trace)
                 if len(runs) > 1:

@@ -35,6 +35,7 @@ from imcsim.report.tables import (
     with_derived,
     write_tables,
 )
+from imcsim.report.timeline import timeline_plots
 
 HTML_NAME = "report.html"
 MAX_LISTED_VALUES = 12
@@ -123,6 +124,7 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
     table_paths = write_tables(tables, out_dir / "tables")
     params = parameter_columns(shown.results, shown.swept)
     plots = all_plots(with_derived(shown.results), out_dir / "plots", params, endurance, progress=say)
+    plots += timeline_plots(data.folder, out_dir / "plots")
     notes = []
     if "layers" not in tables:
         notes.append("No per-layer records in this folder (sweep stores keep one summary row per point), "

@@ -32,7 +32,7 @@ RUN_FORMAT = "imcsim-run"
 SWEEP_MANIFEST = "sweep.json"
 _STAGING = ".staging-"
 #: files an earlier ``imcsim run`` leaves (besides report tables and plots, which the report rewrites)
-_RUN_PATTERNS = ("*summary.csv", "*layers.csv", "*ledger.json", "description.txt", RUN_MANIFEST)
+_RUN_PATTERNS = ("*summary.csv", "*layers.csv", "*ledger.json", "*timeline.csv", "description.txt", RUN_MANIFEST)
 
 
 # ---------------------------------------------------------------------------------------------- lock
