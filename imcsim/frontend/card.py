@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
-
 from imcsim.config.device_card import (
     OVERRIDES_FILE,
     CardFile,
@@ -20,6 +18,7 @@ from imcsim.config.device_card import (
     Param,
     PositiveParam,
     looks_like_path,
+    param_field,
     resolve_card_chain,
     validate_params,
 )
@@ -42,26 +41,22 @@ class SensorCardFile(CardFile):
     technology: Literal["cmos_image_sensor"] | None = None  # type: ignore[assignment]
 
 
-def _p(unit: str, description: str) -> Any:
-    return Field(description=description, json_schema_extra={"unit": unit})
-
-
 class SensorParams(StrictModel):
     """Every number the sensor model reads (:mod:`imcsim.frontend.sensor`)."""
 
-    width_px: CountParam = _p("px", "pixel columns of the array")
-    height_px: CountParam = _p("px", "pixel rows of the array")
-    channels: CountParam = _p("1", "samples per pixel: 3 colour (R, G, B) or 1 grey")
-    adc_bits: CountParam = _p("bit", "ADC resolution = bits per converted sample sent on the link")
-    adc_fom_fj: PositiveParam = _p("fJ", "Walden figure of merit P / (2^ENOB f_s), energy per conversion step")
-    adc_conversion_ns: PositiveParam = _p("ns", "one conversion (all column ADCs convert in parallel)")
-    column_adcs: CountParam = _p("1", "column ADCs converting in parallel")
-    pixel_read_energy_pj: NonNegParam = _p("pJ", "one sample read out of its pixel onto the column line")
-    gray_energy_pj: NonNegParam = _p("pJ", "forming one gray sample from the colour samples (analog)")
-    pool_energy_pj: NonNegParam = _p("pJ", "merging one sample into a pooled value (analog charge sharing)")
-    readout_energy_per_bit_pj: NonNegParam = _p("pJ", "moving one converted bit to the sensor's output")
-    link_energy_per_bit_pj: NonNegParam = _p("pJ", "sending one bit over the link to the accelerator")
-    link_bandwidth_gbps: PositiveParam = _p("Gbit/s", "link rate (all lanes)")
+    width_px: CountParam = param_field("px", "pixel columns of the array")
+    height_px: CountParam = param_field("px", "pixel rows of the array")
+    channels: CountParam = param_field("1", "samples per pixel: 3 colour (R, G, B) or 1 grey")
+    adc_bits: CountParam = param_field("bit", "ADC resolution = bits per converted sample sent on the link")
+    adc_fom_fj: PositiveParam = param_field("fJ", "Walden figure of merit P / (2^ENOB f_s), energy per conversion step")
+    adc_conversion_ns: PositiveParam = param_field("ns", "one conversion (all column ADCs convert in parallel)")
+    column_adcs: CountParam = param_field("1", "column ADCs converting in parallel")
+    pixel_read_energy_pj: NonNegParam = param_field("pJ", "one sample read out of its pixel onto the column line")
+    gray_energy_pj: NonNegParam = param_field("pJ", "forming one gray sample from the colour samples (analog)")
+    pool_energy_pj: NonNegParam = param_field("pJ", "merging one sample into a pooled value (analog charge sharing)")
+    readout_energy_per_bit_pj: NonNegParam = param_field("pJ", "moving one converted bit to the sensor's output")
+    link_energy_per_bit_pj: NonNegParam = param_field("pJ", "sending one bit over the link to the accelerator")
+    link_bandwidth_gbps: PositiveParam = param_field("Gbit/s", "link rate (all lanes)")
 
 
 def sensor_param_unit(technology: str, name: str) -> str | None:
