@@ -24,7 +24,7 @@ SKIP_DIRS = {".venv", ".git", "__pycache__", "reports", "build", "dist", ".hypot
              ".ruff_cache", "node_modules"}
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".cfg", ".toml", ".txt", ".ipynb", ".json", ".csv", ".html"}
 OUTSIDE = [
-    (re.compile(r"\.\./shared|/work/(?:shared|main|wt)\b|shared/reference"), "a path outside the repository"),
+    (re.compile(r"\.\./shared|/work/(?:shared|main|wt)\b|shared[/]reference"), "a path outside the repository"),
     (re.compile(r"\b(?:training-methods|seed-systems|peers)\.md\b"), "a reference file that is not in the project"),
     (re.compile(r"\bdevices\.md,? (?:sections? |section |sec\. )?\d"), "a section number of the outside devices.md"),
 ]

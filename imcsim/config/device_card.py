@@ -169,7 +169,22 @@ def param_unit(technology: str, name: str) -> str | None:
 # The resolved card.
 
 
-class DeviceCard(StrictModel):
+class ParamLookup:
+    """``param(name)`` / ``value(name)`` over a card's ``params`` model (device and sensor cards)."""
+
+    params: StrictModel
+
+    def param(self, name: str) -> Param:
+        value = getattr(self.params, name, None)
+        if not isinstance(value, Param):
+            raise KeyError(name)
+        return value
+
+    def value(self, name: str) -> float:
+        return self.param(name).value
+
+
+class DeviceCard(ParamLookup, StrictModel):
     """A validated, inheritance-resolved device card.
 
     ``chain`` lists the card files from this one up to its root; ``defined_in`` says which card of the
@@ -185,15 +200,6 @@ class DeviceCard(StrictModel):
     options: MramOptions
     params: CommonParams
     defined_in: dict[str, str]
-
-    def param(self, name: str) -> Param:
-        value = getattr(self.params, name, None)
-        if not isinstance(value, Param):
-            raise KeyError(name)
-        return value
-
-    def value(self, name: str) -> float:
-        return self.param(name).value
 
     def param_names(self) -> list[str]:
         return list(type(self.params).model_fields)

@@ -15,7 +15,7 @@ from imcsim.config.device_card import (
     CardFile,
     CountParam,
     NonNegParam,
-    Param,
+    ParamLookup,
     PositiveParam,
     looks_like_path,
     param_field,
@@ -64,7 +64,7 @@ def sensor_param_unit(technology: str, name: str) -> str | None:
     return None if info is None else (info.json_schema_extra or {}).get("unit")
 
 
-class SensorCard(StrictModel):
+class SensorCard(ParamLookup, StrictModel):
     """A validated, inheritance-resolved sensor card."""
 
     name: str
@@ -75,15 +75,6 @@ class SensorCard(StrictModel):
     chain: list[str]
     params: SensorParams
     defined_in: dict[str, str]
-
-    def param(self, name: str) -> Param:
-        value = getattr(self.params, name, None)
-        if not isinstance(value, Param):
-            raise KeyError(name)
-        return value
-
-    def value(self, name: str) -> float:
-        return self.param(name).value
 
     def records(self) -> list[dict[str, Any]]:
         """One row per parameter (value, unit, tag, source): what reports print."""
