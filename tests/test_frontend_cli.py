@@ -108,3 +108,21 @@ def test_output_folder_rules_as_imcsim_run(tmp_path, capsys):
     assert "holds an earlier run" in capsys.readouterr().err
     assert (out / "schemes.csv").read_bytes() == before
     assert main([*args, "--force"]) == 0  # ... only on request
+
+
+def test_imcsim_report_rebuilds_a_sensor_folder(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["sensor", str(_write(tmp_path, SMALL)), "-o", str(out), "--no-report", "--format", "csv"]) == 0
+    assert not (out / "report.html").exists()
+    capsys.readouterr()
+    assert main(["report", str(out), "--format", "csv"]) == 0
+    assert "report.html,page" in capsys.readouterr().out and (out / "frontend_breakeven.png").is_file()
+    other = tmp_path / "r"
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["report", str(out), "--out", str(other)]) == 0
+    assert (other / "report.html").is_file() and sorted(p.name for p in out.iterdir()) == before
+    (out / "frontend.json").write_text("{")
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "cannot be read as front-end results" in err

@@ -1,4 +1,5 @@
-"""``imcsim report DIR [--out DIR2]``: tables, plots and report.html for a sweep or run folder.
+"""``imcsim report DIR [--out DIR2]``: tables, plots and report.html for a sweep or run folder
+(or, for a folder ``imcsim sensor`` wrote, the front-end page of :mod:`imcsim.report.frontend`).
 
 Prints the files it wrote as a table (``--format table|csv|json``) and, on stderr, one line per plot
 it could not draw and why. Writes only ``tables/``, ``plots/`` and ``report.html`` under the output
@@ -30,7 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from imcsim.report.build import make_report
+    from imcsim.report.frontend import build_frontend_report, is_frontend_folder
 
+    if is_frontend_folder(args.folder):  # written by imcsim sensor: its own page
+        html = build_frontend_report(args.folder, args.out)
+        written = [html, *sorted(html.parent.glob("frontend_*.png")), *sorted(html.parent.glob("frontend_*.svg"))]
+        emit([{"file": p.name, "kind": "page" if p.suffix == ".html" else "plot", "size_bytes": p.stat().st_size}
+              for p in written], args.format, title=f"report written to {html.parent}",
+             columns=["file", "kind", "size_bytes"])
+        return 0
     files = make_report(args.folder, args.out, progress=report_progress())
     base = files.html.parent
     records = []

@@ -71,32 +71,46 @@ def plot_breakeven(points: list[dict[str, Any]], fractions: list[dict[str, Any]]
                 "on it. The vertical line is the bisected break-even fraction.", files)
 
 
-def build_frontend_report(folder: str | Path) -> Path:
-    """Write ``report.html`` (and the plots) into ``folder`` from its ``frontend.json``."""
+def is_frontend_folder(folder: str | Path) -> bool:
+    """True for a folder ``imcsim sensor`` wrote (it holds ``frontend.json``)."""
+    return (Path(folder) / "frontend.json").is_file()
+
+
+def build_frontend_report(folder: str | Path, out: str | Path | None = None) -> Path:
+    """Write ``report.html`` and the plots into ``out`` (default ``folder``) from ``folder/frontend.json``."""
     folder = Path(folder)
-    doc = json.loads((folder / "frontend.json").read_text())
-    plots = [plot_energy_by_part(doc["schemes"], folder)]
+    out_dir = Path(out) if out is not None else folder
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        doc = json.loads((folder / "frontend.json").read_text())
+        schemes, ratios, stages = doc["schemes"], doc["ratios"], doc["stages"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        from imcsim.errors import SpecError
+
+        raise SpecError(str(folder / "frontend.json"), None, problem=f"cannot be read as front-end results "
+                        f"({exc.__class__.__name__})", allowed="a folder written by imcsim sensor") from None
+    plots = [plot_energy_by_part(schemes, out_dir)]
     if doc.get("breakeven"):
-        plots.append(plot_breakeven(doc["breakeven"], doc["breakeven_fraction"], folder))
+        plots.append(plot_breakeven(doc["breakeven"], doc["breakeven_fraction"], out_dir))
     study = doc["study"]
     title = f"imcsim sensor: {study.get('name') or folder.name}"
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{esc(title)}</h1>",
              f"<p>{esc(study.get('description') or '')}</p>",
-             '<h2 id="ratios">Baseline / two-stage</h2>', table_html(pd.DataFrame(doc["ratios"])),
-             '<h2 id="schemes">Schemes (per frame; pJ, bits, ns, bytes)</h2>', table_html(pd.DataFrame(doc["schemes"])),
-             '<h2 id="stages">Stages</h2>', table_html(pd.DataFrame(doc["stages"]))]
+             '<h2 id="ratios">Baseline / two-stage</h2>', table_html(pd.DataFrame(ratios)),
+             '<h2 id="schemes">Schemes (per frame; pJ, bits, ns, bytes)</h2>', table_html(pd.DataFrame(schemes)),
+             '<h2 id="stages">Stages</h2>', table_html(pd.DataFrame(stages))]
     if doc.get("breakeven_fraction"):
         parts += ['<h2 id="breakeven">Break-even ROI fraction</h2>',
                   '<p class="note">Empty: the two-stage scheme pays even with the ROI covering the frame.</p>',
                   table_html(pd.DataFrame(doc["breakeven_fraction"])), table_html(pd.DataFrame(doc["breakeven"]))]
     parts.append('<h2 id="plots">Plots</h2>')
-    parts += [_figure(p, folder) for p in plots]
+    parts += [_figure(p, out_dir) for p in plots]
     parts += ['<h2 id="assumptions">Assumptions</h2><ul>']
     parts += [f"<li>{esc(a)}</li>" for a in doc["assumptions"]]
     parts += ["</ul>", f"<h3>Sensor card {esc(doc['sensor'])}</h3>", table_html(pd.DataFrame(doc["sensor_params"])),
               "<details><summary>study</summary><pre>" + esc(json.dumps(study, indent=1)) + "</pre></details>",
               "</body></html>"]
-    out = folder / "report.html"
-    out.write_text("\n".join(parts) + "\n")
-    return out
+    html = out_dir / "report.html"
+    html.write_text("\n".join(parts) + "\n")
+    return html
