@@ -24,6 +24,16 @@ from imcsim.config.device_card import DeviceCard
 
 POLICIES = ("all", "diff")
 DAYS_PER_YEAR = 365.25
+
+
+def lifetime_years(endurance_cycles: float, wear_per_day: float) -> float:
+    """The one lifetime formula: years until a cell worn ``wear_per_day`` times a day reaches
+    ``endurance_cycles`` (infinite when nothing wears it or endurance is unlimited)."""
+    if wear_per_day < 0:
+        raise ValueError(f"writes per day must be >= 0, got {wear_per_day}")
+    if wear_per_day == 0 or math.isinf(endurance_cycles):
+        return math.inf
+    return endurance_cycles / (wear_per_day * DAYS_PER_YEAR)
 _EPS = 1e-9  # float noise allowed before a ceil() of an expected count moves up one step
 
 
@@ -272,11 +282,7 @@ class DeviceModel(ABC):
         The argument is in wear units per day: ``WriteCost.max_cell_wear`` times requests per day
         (for ReRAM these are program pulses, as endurance is counted in pulses).
         """
-        if writes_per_day_on_hottest_cell < 0:
-            raise ValueError(f"writes per day must be >= 0, got {writes_per_day_on_hottest_cell}")
-        if writes_per_day_on_hottest_cell == 0 or math.isinf(self.endurance_cycles):
-            return math.inf
-        return self.endurance_cycles / (writes_per_day_on_hottest_cell * DAYS_PER_YEAR)
+        return lifetime_years(self.endurance_cycles, writes_per_day_on_hottest_cell)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

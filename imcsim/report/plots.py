@@ -27,11 +27,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, LogFormatter, NullLocator  # noqa: E402
 
+from imcsim.device.base import DAYS_PER_YEAR  # noqa: E402
 from imcsim.engine.ledger import COMPONENTS  # noqa: E402
 from imcsim.report.pareto import grouped_pareto_mask  # noqa: E402
 from imcsim.report.tables import component_columns, ok_rows, point_labels, varying  # noqa: E402
 
-DAYS_PER_YEAR = 365.25
 MAX_BARS = 48          # more design points than this: the breakdown shows one point per device/method
 MAX_PANEL_METHODS = 4  # more methods than this: the heatmap averages over methods
 MAX_PANEL_COLUMNS = 3  # heatmap panels per row when there is one panel per device

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from imcsim.device.base import lifetime_years
 from imcsim.engine.ledger import COMPONENTS
 
 #: Invented per-device write energy per weight (pJ), write time per weight (ns) and endurance (cycles).
@@ -52,8 +53,7 @@ def synthetic_results(devices: Sequence[str] = ("sas-mram", "sot-mram", "reram")
                     total = sum(energy.values())
                     latency_ns = cycles * 1.0 + write_ns
                     wear = 1.0 if training else 0.0
-                    lifetime = (endurance / (wear * steps_per_day * 365.25)
-                                if wear and math.isfinite(endurance) else math.inf)
+                    lifetime = lifetime_years(endurance, wear * steps_per_day)
                     rec = {
                         "device": device, "workload": workload, "method": method, "rows": r, "cols": c,
                         "engine": "analytic", "status": "ok", "error": None,
