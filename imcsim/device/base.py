@@ -264,6 +264,16 @@ class DeviceModel(ABC):
     def price(self, ev: WriteEvents, policy: str) -> WriteCost:
         """Energy and latency of the events: the single pricing function of this technology."""
 
+    def _write_cost(self, ev: WriteEvents, write_energy_pj: float, step_ns: float, reads: float) -> WriteCost:
+        """What every technology's :meth:`price` shares: its write steps of ``step_ns`` on the write
+        drivers, then ``reads`` sensed reads (verify, read-modify-write) at the read parallelism."""
+        energy_pj = write_energy_pj + reads * self.cell_read_energy_pj
+        latency_ns = (ceil_steps(ev.write_units, self.write_drivers) * step_ns
+                      + ceil_steps(reads, self.read_parallel_cells) * self.read_latency_ns)
+        return WriteCost(pulses=ev.pulses, energy_pj=energy_pj, latency_ns=latency_ns,
+                         cells_written=ev.cells_written, verify_reads=ev.verify_reads,
+                         rmw_reads=ev.rmw_reads, max_cell_wear=ev.max_cell_wear)
+
     def derived_figures(self) -> list[dict[str, object]]:
         """Figures computed from card parameters, with the formula (shown by ``imcsim devices show``)."""
         return []

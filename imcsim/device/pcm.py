@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcsim.config.device_card import CommonParams, MramOptions, NonNegParam, PositiveParam, param_field
-from imcsim.device.base import DeviceModel, WriteCost, WriteEvents, ceil_steps
+from imcsim.device.base import DeviceModel, WriteCost, WriteEvents
 from imcsim.device.registry import register
 
 
@@ -85,13 +85,8 @@ class PcmModel(DeviceModel):
 
     def price(self, ev: WriteEvents, policy: str) -> WriteCost:
         resets = ev.pulses - ev.set_pulses
-        energy_pj = ((ev.set_pulses * self.set_energy_fj + resets * self.reset_energy_fj) * 1e-3
-                     + ev.verify_reads * self.cell_read_energy_pj)
-        latency_ns = (ceil_steps(ev.write_units, self.write_drivers) * self.write_step_ns
-                      + ceil_steps(ev.verify_reads, self.read_parallel_cells) * self.read_latency_ns)
-        return WriteCost(pulses=ev.pulses, energy_pj=energy_pj, latency_ns=latency_ns,
-                         cells_written=ev.cells_written, verify_reads=ev.verify_reads,
-                         rmw_reads=ev.rmw_reads, max_cell_wear=ev.max_cell_wear)
+        write_pj = (ev.set_pulses * self.set_energy_fj + resets * self.reset_energy_fj) * 1e-3
+        return self._write_cost(ev, write_pj, self.write_step_ns, ev.verify_reads)
 
     def derived_figures(self) -> list[dict[str, object]]:
         return [

@@ -13,7 +13,7 @@ from abc import abstractmethod
 import numpy as np
 
 from imcsim.config.device_card import CommonParams, MramOptions, NonNegParam, PositiveParam, param_field
-from imcsim.device.base import DeviceModel, WriteCost, WriteEvents, ceil_steps
+from imcsim.device.base import DeviceModel, WriteCost, WriteEvents
 from imcsim.device.registry import register
 
 
@@ -64,12 +64,8 @@ class PerBitModel(DeviceModel):
         return _events(n_weights * bits * flip_prob, n_weights * bits)
 
     def price(self, ev: WriteEvents, policy: str) -> WriteCost:
-        energy_pj = ev.pulses * self.bit_write_energy_fj * 1e-3 + ev.verify_reads * self.cell_read_energy_pj
-        latency_ns = (ceil_steps(ev.write_units, self.write_drivers) * self.bit_write_step_ns
-                      + ceil_steps(ev.verify_reads, self.read_parallel_cells) * self.read_latency_ns)
-        return WriteCost(pulses=ev.pulses, energy_pj=energy_pj, latency_ns=latency_ns,
-                         cells_written=ev.cells_written, verify_reads=ev.verify_reads,
-                         rmw_reads=ev.rmw_reads, max_cell_wear=ev.max_cell_wear)
+        return self._write_cost(ev, ev.pulses * self.bit_write_energy_fj * 1e-3, self.bit_write_step_ns,
+                                ev.verify_reads)
 
     def derived_figures(self) -> list[dict[str, object]]:
         return [

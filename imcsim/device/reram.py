@@ -26,7 +26,7 @@ from imcsim.config.device_card import (
     PositiveParam,
     param_field,
 )
-from imcsim.device.base import DeviceModel, WriteCost, WriteEvents, ceil_steps
+from imcsim.device.base import DeviceModel, WriteCost, WriteEvents
 from imcsim.device.registry import register
 
 
@@ -124,9 +124,5 @@ class ReramModel(DeviceModel):
                            max_cell_wear=float(self.iterations) if programmed > 0 else 0.0)
 
     def price(self, ev: WriteEvents, policy: str) -> WriteCost:
-        energy_pj = ev.write_units * self.cell_program_energy_pj + ev.verify_reads * self.cell_read_energy_pj
-        latency_ns = (ceil_steps(ev.write_units, self.write_drivers) * self.batch_program_ns
-                      + ceil_steps(ev.verify_reads, self.read_parallel_cells) * self.read_latency_ns)
-        return WriteCost(pulses=ev.pulses, energy_pj=energy_pj, latency_ns=latency_ns,
-                         cells_written=ev.cells_written, verify_reads=ev.verify_reads,
-                         rmw_reads=ev.rmw_reads, max_cell_wear=ev.max_cell_wear)
+        return self._write_cost(ev, ev.write_units * self.cell_program_energy_pj, self.batch_program_ns,
+                                ev.verify_reads)

@@ -29,7 +29,7 @@ from imcsim.config.device_card import (
     PositiveParam,
     param_field,
 )
-from imcsim.device.base import DeviceModel, WriteCost, WriteEvents, ceil_steps
+from imcsim.device.base import DeviceModel, WriteCost, WriteEvents
 from imcsim.device.registry import register
 
 # (number of groups, updated live bits u, preserved live bits q) of one group type
@@ -202,12 +202,6 @@ class SasMramModel(DeviceModel):
     # ---- pricing ---------------------------------------------------------------------------
 
     def price(self, ev: WriteEvents, policy: str) -> WriteCost:
-        reads = ev.verify_reads + ev.rmw_reads
         energy_fj = ev.pulses * self.sot_pulse_energy_fj + ev.assist_bits * self.stt_assist_energy_fj
-        energy_pj = energy_fj * 1e-3 + reads * self.cell_read_energy_pj
-        latency_ns = (ceil_steps(ev.write_units, self.write_drivers) * self.group_step_ns
-                      + ceil_steps(reads, self.read_parallel_cells) * self.read_latency_ns)
-        return WriteCost(pulses=ev.pulses, energy_pj=energy_pj, latency_ns=latency_ns,
-                         cells_written=ev.cells_written, verify_reads=ev.verify_reads,
-                         rmw_reads=ev.rmw_reads, max_cell_wear=ev.max_cell_wear)
+        return self._write_cost(ev, energy_fj * 1e-3, self.group_step_ns, ev.verify_reads + ev.rmw_reads)
 
