@@ -98,7 +98,26 @@ def test_lifetime_notes_state_endurance_and_steps_per_day():
 
 
 def test_si_scale():
-    assert P.si_scale(3e7, P._ENERGY_UNITS) == (1e6, "\u00b5J")   # 3e7 pJ = 30 uJ
-    assert P.si_scale(999.0, P._ENERGY_UNITS) == (1.0, "pJ")
-    assert P.si_scale(2.5e3, P._TIME_UNITS) == (1e3, "\u00b5s")
-    assert P.si_scale(math.nan, P._TIME_UNITS) == (1.0, "ns")
+    assert P.si_scale(3e7, P.ENERGY_UNITS) == (1e6, "\u00b5J")   # 3e7 pJ = 30 uJ
+    assert P.si_scale(999.0, P.ENERGY_UNITS) == (1.0, "pJ")
+    assert P.si_scale(2.5e3, P.TIME_UNITS) == (1e3, "\u00b5s")
+    assert P.si_scale(math.nan, P.TIME_UNITS) == (1.0, "ns")
+
+
+def test_the_registry_orders_the_report_and_takes_a_new_plot(tmp_path, monkeypatch):
+    from imcsim.report.plots import base
+
+    assert [s.label for s in P.registered()] == ["energy breakdown", "array size", "pareto", "writes",
+                                                 "lifetime", "utilisation"]
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))   # the extra plot stays in this test
+
+    @P.register("extra", 25)   # between "array size" (20) and "pareto" (30)
+    def _extra(df, out, inputs):
+        return P.Plot("extra", "extra", skipped=f"{len(df)} rows, params {list(inputs.params)}")
+
+    seen = []
+    plots = P.all_plots(synthetic_results(methods=("inference",)), tmp_path, ["rows"], progress=seen.append)
+    assert [p.name for p in plots][:4] == ["energy_breakdown", "array_size", "extra", "pareto"]
+    assert plots[2].skipped.endswith("params ['rows']") and seen[2] == "plot 3/7: extra"
+    with pytest.raises(ValueError, match="registered twice"):
+        P.register("extra", 1)(lambda df, out, inputs: None)

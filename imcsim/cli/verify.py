@@ -9,7 +9,6 @@ if any layer differs.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 ORDER = 60
 
@@ -46,18 +45,10 @@ MAX_BATCH = 1024
 MAX_RESOLUTION = 2048
 
 
-def kernels_compiled() -> bool:
-    """Whether Numba's on-disk cache holds the bit-serial kernels (``cache=True``): if not, the first
-    call compiles them, which takes tens of seconds to minutes on a loaded machine."""
-    import imcsim.circuit as circuit
-
-    cache = Path(circuit.__file__).parent / "__pycache__"
-    return any(cache.glob("bitserial*.nbi"))
-
-
 def handler(args: argparse.Namespace) -> int:
     import sys
 
+    from imcsim.circuit.bitserial import kernels_compiled
     from imcsim.cli.output import bounded_int, emit
     from imcsim.errors import SpecError
     from imcsim.execute import functional

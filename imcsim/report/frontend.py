@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from imcsim.report.html import _CSS, _figure, esc, table_html
-from imcsim.report.plots import _RC, Plot, _save
+from imcsim.report.page import CSS, esc, figure_html, table_html
+from imcsim.report.plots import Plot, save, style
 
 #: Energy parts in stacking order and their colours (the same in every front-end plot).
 PART_COLOURS = {"sensor": "#8c564b", "adc": "#ff7f0e", "link": "#d62728", "compute": "#1f77b4",
@@ -22,9 +22,8 @@ PART_COLOURS = {"sensor": "#8c564b", "adc": "#ff7f0e", "link": "#d62728", "compu
 
 def plot_energy_by_part(schemes: list[dict[str, Any]], out_dir: Path) -> Plot:
     """Two panels of stacked bars per scheme: the whole pipeline, and the front end alone."""
-    import matplotlib
 
-    with matplotlib.rc_context(_RC):
+    with style():
         fig = Figure(figsize=(9, 3.6), layout="constrained")
         names = [s["scheme"] for s in schemes]
         for ax, parts, title, scale, unit in (
@@ -38,7 +37,7 @@ def plot_energy_by_part(schemes: list[dict[str, Any]], out_dir: Path) -> Plot:
             ax.set_title(title)
             ax.set_ylabel(f"energy per frame ({unit})")
             ax.legend(loc="upper right")
-        files = _save(fig, out_dir, "frontend_energy")
+        files = save(fig, out_dir, "frontend_energy")
     return Plot("frontend_energy", "Energy per frame by part",
                 "Stacked by part: sensor (pixel reads and analog gray/pooling), ADC conversions, readout and "
                 "link, accelerator compute (macros and digital units) and memory (buffers, NoC, DRAM, writes "
@@ -47,9 +46,8 @@ def plot_energy_by_part(schemes: list[dict[str, Any]], out_dir: Path) -> Plot:
 
 def plot_breakeven(points: list[dict[str, Any]], fractions: list[dict[str, Any]], out_dir: Path) -> Plot:
     """Two-stage and baseline energy against the ROI fraction of the frame."""
-    import matplotlib
 
-    with matplotlib.rc_context(_RC):
+    with style():
         fig = Figure(figsize=(9, 3.6), layout="constrained")
         for i, (metric, label, scale) in enumerate((("energy_pj", "whole pipeline energy (mJ)", 1e9),
                                                     ("frontend_energy_pj", "front-end energy (\u00b5J)", 1e6))):
@@ -65,7 +63,7 @@ def plot_breakeven(points: list[dict[str, Any]], fractions: list[dict[str, Any]]
             ax.set_xlabel("ROI area (% of the frame)")
             ax.set_ylabel(label)
             ax.legend(loc="upper left")
-        files = _save(fig, out_dir, "frontend_breakeven")
+        files = save(fig, out_dir, "frontend_breakeven")
     return Plot("frontend_breakeven", "Where the two-stage scheme stops paying",
                 "One ROI with the frame's aspect ratio covering x % of the frame; the baseline does not depend "
                 "on it. The vertical line is the bisected break-even fraction.", files)
@@ -95,7 +93,7 @@ def build_frontend_report(folder: str | Path, out: str | Path | None = None) -> 
     study = doc["study"]
     title = f"imcsim sensor: {study.get('name') or folder.name}"
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{esc(title)}</h1>",
+             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>", f"<h1>{esc(title)}</h1>",
              f"<p>{esc(study.get('description') or '')}</p>",
              '<h2 id="ratios">Baseline / two-stage</h2>', table_html(pd.DataFrame(ratios)),
              '<h2 id="schemes">Schemes (per frame; pJ, bits, ns, bytes)</h2>', table_html(pd.DataFrame(schemes)),
@@ -105,7 +103,7 @@ def build_frontend_report(folder: str | Path, out: str | Path | None = None) -> 
                   '<p class="note">Empty: the two-stage scheme pays even with the ROI covering the frame.</p>',
                   table_html(pd.DataFrame(doc["breakeven_fraction"])), table_html(pd.DataFrame(doc["breakeven"]))]
     parts.append('<h2 id="plots">Plots</h2>')
-    parts += [_figure(p, out_dir) for p in plots]
+    parts += [figure_html(p, out_dir) for p in plots]
     parts += ['<h2 id="assumptions">Assumptions</h2><ul>']
     parts += [f"<li>{esc(a)}</li>" for a in doc["assumptions"]]
     parts += ["</ul>", f"<h3>Sensor card {esc(doc['sensor'])}</h3>", table_html(pd.DataFrame(doc["sensor_params"])),

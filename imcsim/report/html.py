@@ -7,11 +7,7 @@ small table sorter are inline, and every piece of text from the results, cards o
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,62 +17,8 @@ import pandas as pd
 
 from imcsim.report.assumptions import DeviceAssumptions
 from imcsim.report.load import card_name
+from imcsim.report.page import CSS, JS, esc, figure_html, format_cell, rel_path, table_html
 from imcsim.report.plots import Plot
-
-MAX_HTML_ROWS = 2000  # larger tables are cut in the page (the CSV/Parquet files hold every row)
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em auto;max-width:1250px;
- padding:0 1em;color:#222;line-height:1.4}
-h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;font-size:.82em;margin:.5em 0}
-th,td{border:1px solid #ddd;padding:.2em .5em;text-align:left;white-space:nowrap}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-th{background:#f3f3f3;position:sticky;top:0}
-table.sortable th{cursor:pointer;user-select:none}
-table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
-table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
-.scroll{max-height:32em;overflow:auto;border:1px solid #eee}
-figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.9em;color:#444;max-width:60em}
-dl.meta{display:grid;grid-template-columns:max-content auto;gap:.15em 1em}dl.meta dt{font-weight:600}
-dl.meta dd{margin:0}.note{color:#666;font-size:.9em}.error{color:#a00}
-pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em}
-"""
-
-# A table sorter: click a header to sort by that column, again to reverse. Cells with a data-v
-# attribute sort by its number; others by their text. Numbers sort before text.
-_JS = """
-(function () {
-  function key(cell) {
-    var v = cell.getAttribute("data-v");
-    if (v !== null && v !== "" && !isNaN(Number(v))) { return Number(v); }
-    return cell.textContent.trim().toLowerCase();
-  }
-  function compare(x, y) {
-    if (typeof x !== typeof y) { return typeof x === "number" ? -1 : 1; }
-    return x < y ? -1 : (x > y ? 1 : 0);
-  }
-  var tables = document.querySelectorAll("table.sortable");
-  Array.prototype.forEach.call(tables, function (table) {
-    var heads = table.tHead.rows[0].cells;
-    Array.prototype.forEach.call(heads, function (th, col) {
-      th.addEventListener("click", function () {
-        var asc = th.getAttribute("aria-sort") !== "ascending";
-        Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
-        th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) {
-          var r = compare(key(a.cells[col]), key(b.cells[col]));
-          return asc ? r : -r;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
-      });
-    });
-  });
-})();
-"""
 
 
 @dataclass
@@ -103,77 +45,6 @@ class Page:
     energy_note: str = ""                    # where the energy goes, leakage's source included
 
 
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def format_cell(value: Any) -> str:
-    """A short, readable number (4 significant digits, thousands separators), or the text itself."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "-"
-        if math.isinf(value):
-            return "\u221e" if value > 0 else "-\u221e"
-        if value == 0:
-            return "0"
-        a = abs(value)
-        if a >= 1e6 or a < 1e-3:
-            return f"{value:.3e}"
-        if value.is_integer():
-            return f"{int(value):,}"
-        return f"{value:,.4g}" if a < 1000 else f"{value:,.1f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _sort_value(value: Any) -> str | None:
-    """The ``data-v`` of a numeric cell (full precision; inf as Infinity so JS Number() reads it)."""
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, float) and math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return repr(value)
-
-
-def table_html(df: pd.DataFrame, *, sortable: bool = True, max_rows: int = MAX_HTML_ROWS,
-               table_id: str | None = None) -> str:
-    """An HTML table of ``df`` (escaped); numeric cells carry their exact value for sorting."""
-    shown = df.head(max_rows)
-    head = "".join(f"<th>{esc(c)}</th>" for c in shown.columns)
-    body = []
-    for row in shown.itertuples(index=False, name=None):
-        cells = []
-        for v in row:
-            sv = _sort_value(v)
-            if sv is None:
-                cells.append(f"<td>{esc(format_cell(v))}</td>")
-            else:
-                cells.append(f'<td class="num" data-v="{esc(sv)}">{esc(format_cell(v))}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    attrs = ' class="sortable"' if sortable else ""
-    if table_id:
-        attrs += f' id="{esc(table_id)}"'
-    out = f'<div class="scroll"><table{attrs}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
-    if len(df) > max_rows:
-        out += f'<p class="note">First {max_rows:,} of {len(df):,} rows shown (and sorted); every row is in the CSV.</p>'
-    return out
-
-
-def _rel(path: Path, base: Path) -> str:
-    return Path(os.path.relpath(path, base)).as_posix()
-
-
 def _describe(page: Page) -> str:
     n = len(page.summary)
     ok = int((page.summary["status"] == "ok").sum()) if "status" in page.summary.columns else n
@@ -192,16 +63,6 @@ def _describe(page: Page) -> str:
         out.append("<details><summary>sweep spec</summary><pre>"
                    + esc(json.dumps(spec, indent=1, sort_keys=True, default=str)) + "</pre></details>")
     return "\n".join(out)
-
-
-def _figure(plot: Plot, out_dir: Path) -> str:
-    png = plot.png
-    assert png is not None
-    data = base64.b64encode(png.read_bytes()).decode("ascii")
-    links = " ".join(f'<a href="{esc(_rel(p, out_dir))}">{esc(p.suffix[1:].upper())}</a>' for p in plot.files)
-    return (f'<figure id="plot-{esc(plot.name)}"><img alt="{esc(plot.title)}" src="data:image/png;base64,{data}">'
-            f"<figcaption><b>{esc(plot.title)}.</b> {esc(plot.caption)} <span class=\"note\">Files: {links}</span>"
-            "</figcaption></figure>")
 
 
 def _assumptions(page: Page) -> str:
@@ -285,7 +146,7 @@ def render(page: Page) -> str:
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(page.title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{esc(page.title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{esc(page.title)}</h1>", "<nav>" + " | ".join(nav) + "</nav>",
     ]
     parts += _answer(page)
@@ -305,7 +166,7 @@ def render(page: Page) -> str:
                   "total each policy would give and what gating idle macros and empty buffers would save. "
                   "Energies in pJ.</p>", table_html(page.leakage, table_id="leakage-table")]
     parts.append('<h2 id="plots">Plots</h2>')
-    parts += [_figure(p, page.out_dir) for p in drawn]
+    parts += [figure_html(p, page.out_dir) for p in drawn]
     if skipped:
         parts.append("<p>Not drawn:</p><ul>" + "".join(
             f"<li><b>{esc(p.title)}</b>: {esc(p.skipped)}</li>" for p in skipped) + "</ul>")
@@ -317,7 +178,7 @@ def render(page: Page) -> str:
         parts.append("<p>None: every point evaluated.</p>")
     parts += ['<h2 id="assumptions">Assumptions</h2>', _assumptions(page)]
     parts.append('<h2 id="files">Files</h2><ul>' + "".join(
-        f'<li><a href="{esc(_rel(f, page.out_dir))}">{esc(_rel(f, page.out_dir))}</a></li>' for f in page.files)
+        f'<li><a href="{esc(rel_path(f, page.out_dir))}">{esc(rel_path(f, page.out_dir))}</a></li>' for f in page.files)
         + "</ul>")
-    parts.append(f"<script>{_JS}</script></body></html>")
+    parts.append(f"<script>{JS}</script></body></html>")
     return "\n".join(parts) + "\n"

@@ -18,9 +18,9 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from imcsim.report.html import _CSS, _JS, _figure, esc, table_html  # noqa: E402
+from imcsim.report.page import CSS, JS, esc, figure_html, table_html  # noqa: E402
 from imcsim.report.pareto import pareto_mask  # noqa: E402
-from imcsim.report.plots import _RC, Plot, _save, device_colour  # noqa: E402
+from imcsim.report.plots import Plot, device_colour, save, style  # noqa: E402
 
 
 def frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -47,7 +47,7 @@ def plot_front(df: pd.DataFrame, cost: str, out_dir: Path, best: Mapping[str, An
     if ok.empty:
         return Plot(name, f"Accuracy vs {cost}", skipped="no feasible candidate")
     devices = sorted(ok["device"].unique())
-    with matplotlib.rc_context(_RC):
+    with style():
         fig = Figure(figsize=(6.4, 4.2))
         ax = fig.subplots()
         for dev in devices:
@@ -64,7 +64,7 @@ def plot_front(df: pd.DataFrame, cost: str, out_dir: Path, best: Mapping[str, An
         ax.set_ylabel("predicted accuracy (%)")
         ax.legend(loc="lower right")
         fig.tight_layout()
-        files = _save(fig, out_dir, name)
+        files = save(fig, out_dir, name)
     caption = (f"Every network the search visited, with the best array found for it on each device; lines join each "
                f"device's Pareto front (higher accuracy, lower {cost.split('_')[0]}). Accuracy is predicted, "
                "not measured.")
@@ -90,15 +90,15 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | Path, *, t
         for f in p.files:
             paths[f.name] = f
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{esc(title)}</h1>",
+             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>", f"<h1>{esc(title)}</h1>",
              '<dl class="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in meta.items()) + "</dl>",
              "<h2>Pareto front (predicted accuracy vs energy, per device)</h2>", table_html(front),
-             "<h2>Plots</h2>", *[_figure(p, out) for p in plots if p.png is not None],
+             "<h2>Plots</h2>", *[figure_html(p, out) for p in plots if p.png is not None],
              "<h2>Every candidate visited</h2>", table_html(df)]
     if samples is not None:
         parts += ["<h2>Accuracy samples the predictor was fitted on</h2>", table_html(samples)]
     parts += ["<h2>What this rests on</h2><ul>" + "".join(f"<li>{esc(a)}</li>" for a in assumptions) + "</ul>",
-              f"<script>{_JS}</script></body></html>"]
+              f"<script>{JS}</script></body></html>"]
     paths["report"] = out / "report.html"
     paths["report"].write_text("\n".join(parts) + "\n", encoding="utf-8")
     return paths

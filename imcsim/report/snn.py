@@ -19,8 +19,8 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from imcsim.report.html import esc, table_html  # noqa: E402
-from imcsim.report.plots import _RC, Plot, _save  # noqa: E402
+from imcsim.report.page import esc, table_html  # noqa: E402
+from imcsim.report.plots import Plot, save, style  # noqa: E402
 
 TABLE_COLUMNS = ("mode", "rule", "threshold", "timesteps_avg", "accuracy", "energy_pj", "latency_ns", "edp_pj_ns",
                  "energy_vs_static", "latency_vs_static", "edp_vs_static", "exit_share", "exit_latency_share",
@@ -36,7 +36,7 @@ def plot_edp_vs_threshold(rows: Sequence[dict[str, Any]], out_dir: Path) -> Plot
     if not dyn:
         plot.skipped = "no dynamic rows (no exit thresholds were given)"
         return plot
-    with matplotlib.rc_context(_RC):
+    with style():
         fig = Figure(figsize=(6.0, 3.6))
         ax = fig.add_subplot(1, 1, 1)
         th = [r["threshold"] for r in dyn]
@@ -59,7 +59,7 @@ def plot_edp_vs_threshold(rows: Sequence[dict[str, Any]], out_dir: Path) -> Plot
                         textcoords="offset points", xytext=(0, 5), ha="center")
         ax.set_title("labels: average timesteps")
         fig.tight_layout()
-        plot.files = _save(fig, out_dir, plot.name)
+        plot.files = save(fig, out_dir, plot.name)
     return plot
 
 
@@ -71,7 +71,7 @@ def plot_timestep_histogram(rows: Sequence[dict[str, Any]], out_dir: Path) -> Pl
     if not dyn:
         plot.skipped = "no exit histogram to draw"
         return plot
-    with matplotlib.rc_context(_RC):
+    with style():
         fig = Figure(figsize=(6.0, 3.4))
         ax = fig.add_subplot(1, 1, 1)
         width = 0.8 / len(dyn)
@@ -83,7 +83,7 @@ def plot_timestep_histogram(rows: Sequence[dict[str, Any]], out_dir: Path) -> Pl
         ax.set_ylabel("fraction of samples")
         ax.legend(title="threshold", ncols=2)
         fig.tight_layout()
-        plot.files = _save(fig, out_dir, plot.name)
+        plot.files = save(fig, out_dir, plot.name)
     return plot
 
 

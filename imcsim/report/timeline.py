@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from imcsim.report.plots import Plot, _save
+from imcsim.report.plots import Plot, save, style
 
 MAX_LANES = 40
 TIMELINE_SUFFIX = "timeline.csv"
@@ -32,30 +32,28 @@ def plot_timeline(csv_path: str | Path, out_dir: str | Path, name: str | None = 
     df = pd.read_csv(csv_path)
     if df.empty:
         return Plot(stem, title, skipped="the timeline has no busy intervals")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     busy = (df["end_ns"] - df["start_ns"]).groupby(df["resource"]).sum()
     lanes = busy.sort_values(ascending=False).index[:MAX_LANES]
     first = df[df["resource"].isin(lanes)].groupby("resource")["start_ns"].min().sort_values()
     order = list(first.index)
     scale, unit = (1e3, "us") if df["end_ns"].max() >= 1e4 else (1.0, "ns")
-    fig, ax = plt.subplots(figsize=(10, 0.28 * len(order) + 1.6))
-    for i, res in enumerate(order):
-        rows = df[df["resource"] == res]
-        spans = list(zip(rows["start_ns"] / scale, (rows["end_ns"] - rows["start_ns"]) / scale))
-        ax.broken_barh(spans, (i - 0.4, 0.8), facecolors=_KIND_COLOURS.get(_kind(res), "#7f7f7f"))
-    ax.set_yticks(range(len(order)))
-    ax.set_yticklabels(order, fontsize=6)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"time ({unit})")
-    hidden = len(busy) - len(order)
-    ax.set_title(title + (f", {hidden} idler resources not shown" if hidden > 0 else ""), fontsize=9)
-    fig.tight_layout()
-    files = _save(fig, Path(out_dir), stem)
-    plt.close(fig)
+    with style():
+        fig = Figure(figsize=(10, 0.28 * len(order) + 1.6))
+        ax = fig.subplots()
+        for i, res in enumerate(order):
+            rows = df[df["resource"] == res]
+            spans = list(zip(rows["start_ns"] / scale, (rows["end_ns"] - rows["start_ns"]) / scale))
+            ax.broken_barh(spans, (i - 0.4, 0.8), facecolors=_KIND_COLOURS.get(_kind(res), "#7f7f7f"))
+        ax.set_yticks(range(len(order)))
+        ax.set_yticklabels(order, fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"time ({unit})")
+        hidden = len(busy) - len(order)
+        ax.set_title(title + (f", {hidden} idler resources not shown" if hidden > 0 else ""), fontsize=9)
+        fig.tight_layout()
+        files = save(fig, Path(out_dir), stem)
     caption = ("One lane per resource (macros of a layer, pooled digital units, buffer ports, NoC links, DRAM "
                "channels, write drivers), one bar per busy interval of the event engine.")
     return Plot(stem, title, caption, files)
