@@ -69,7 +69,8 @@ def test_scales_are_monotone_and_vectorised():
         s = energy_scale(kind, nodes)
         assert s.shape == nodes.shape and np.all(np.diff(s) > 0)
         assert np.allclose(s, [float(energy_scale(kind, n)) for n in nodes])
-    assert area_scale(14) == pytest.approx(0.25)           # (14/28)^2
+    assert area_scale(22) == pytest.approx((22 / 28) ** 2)  # planar: node^2
+    assert area_scale(14) == pytest.approx((20 / 28) ** 2 * 0.17 / 0.21)  # FinFET: [STILLMAKER17] 14 vs 20 nm
     assert delay_scale(14) == pytest.approx(0.5)
     assert vdd_v(32) == pytest.approx(0.9) and vdd_v(5) == pytest.approx(0.7)
 

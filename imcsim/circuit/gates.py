@@ -25,7 +25,9 @@ Node scaling (``energy_scale``), one curve per gate kind, normalised to 1 at 28 
   16 nm and below as A.
 - Leakage: the NeuroSim 8-bit adder leakage row, interpolated the same way in 22-45 nm; outside,
   ~ node x V (device width x supply, A).
-- Area: ~ node^2 (D: the NeuroSim area rows scale as node^2 within 4 % from 45 to 22 nm).
+- Area: ``imcsim.technology.area_scale(node, "logic")``: ~ node^2 on planar nodes (D: the NeuroSim
+  area rows scale as node^2 within 4 % from 45 to 22 nm); below 20 nm the FinFET area table of
+  [STILLMAKER17] and foundry density steps (T), which give 1.4x (16 nm) to 2.4x (5 nm) the node^2 area.
 - Delay: ~ node (A: constant-field scaling of the ZigZag-IMC 28 nm gate delays).
 """
 
@@ -36,6 +38,8 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from imcsim import technology
 
 ANCHOR_NODE_NM = 28.0
 
@@ -141,8 +145,9 @@ def energy_scale(kind: str, node_nm: ArrayLike) -> np.ndarray:
 
 
 def area_scale(node_nm: ArrayLike) -> np.ndarray:
-    """Logic area relative to 28 nm: (node / 28)^2 (D; see module docstring)."""
-    return (np.asarray(node_nm, dtype=float) / ANCHOR_NODE_NM) ** 2
+    """Logic area relative to 28 nm: node^2 on planar nodes (D), the FinFET table below 20 nm (T);
+    :func:`imcsim.technology.area_scale`."""
+    return technology.area_scale(node_nm, "logic")
 
 
 def delay_scale(node_nm: ArrayLike) -> np.ndarray:

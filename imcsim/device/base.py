@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from imcsim import technology
 from imcsim.config.device_card import DeviceCard
 
 POLICIES = ("all", "diff")
@@ -185,10 +186,11 @@ class DeviceModel(ABC):
         return self.write_drivers
 
     def cell_area_um2(self, node_nm: float) -> float:
-        """Area of one cell: F^2 count x (node in um)^2."""
+        """Area of one cell: F^2 count x (node in um)^2 on planar nodes; the FinFET cell curve below
+        20 nm (:func:`imcsim.technology.cell_area_um2`)."""
         if node_nm <= 0:
             raise ValueError(f"node_nm must be > 0, got {node_nm}")
-        return self.card.value("cell_area_f2") * (node_nm * 1e-3) ** 2
+        return technology.cell_area_um2(self.card.value("cell_area_f2"), node_nm)
 
     def area_per_bit_um2(self, node_nm: float) -> float:
         return self.cell_area_um2(node_nm) / self.bits_per_cell

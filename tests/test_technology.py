@@ -1,0 +1,56 @@
+"""Node scaling of area (planar node^2, FinFET table), hand-computed."""
+
+import math
+
+import numpy as np
+import pytest
+
+from imcsim import technology as t
+from imcsim.circuit.gates import gates_at
+from imcsim.device import load_device
+
+
+def test_planar_area_is_node_squared():
+    for n in (20, 22, 28, 40, 65):
+        assert float(t.area_scale(n)) == pytest.approx((n / 28) ** 2)
+        assert float(t.area_scale(n, "cell")) == pytest.approx((n / 28) ** 2)
+    assert t.area_regime(20) == "planar" and t.area_regime(16) == "finfet"
+
+
+def test_finfet_area_from_the_table():
+    base = (20 / 28) ** 2                       # 0.510204: the 20 nm planar area relative to 28 nm
+    # 16 nm: 0.19 / 0.21 of 20 nm ([STILLMAKER17] 45 nm-relative areas) = 0.461613
+    assert float(t.area_scale(16)) == pytest.approx(base * 0.19 / 0.21)
+    assert float(t.area_scale(16)) == pytest.approx(0.461613, rel=1e-5)
+    # 12 nm: log-log between 14 (0.17) and 10 (0.10): w = ln(12/14)/ln(10/14) = 0.458144,
+    # S(12) = exp(ln 0.17 + w (ln 0.10 - ln 0.17)) = 0.133195; x base / 0.21 = 0.323604
+    w = math.log(12 / 14) / math.log(10 / 14)
+    s12 = math.exp(math.log(0.17) + w * (math.log(0.10) - math.log(0.17)))
+    assert s12 == pytest.approx(0.13320, rel=1e-3)
+    assert float(t.area_scale(12)) == pytest.approx(base * s12 / 0.21)
+    # 5 nm: 7 nm / 1.84 (TSMC N5 logic density over N7): 0.059 / 1.84 / 0.21 x base = 0.077904
+    assert float(t.area_scale(5)) == pytest.approx(base * 0.059 / 1.84 / 0.21)
+    assert float(t.area_scale(5)) / (5 / 28) ** 2 == pytest.approx(2.443, rel=1e-3)   # vs node^2
+    # 3 nm: another / 1.7 for logic; cells stay at their 5 nm size (N3E bitcell = N5 bitcell)
+    assert float(t.area_scale(3)) == pytest.approx(base * 0.059 / 1.84 / 1.7 / 0.21)
+    assert float(t.area_scale(3, "cell")) == pytest.approx(float(t.area_scale(5)))
+    s = t.area_scale(np.array([3, 5, 7, 12, 16, 20, 28, 45.0]))
+    assert np.all(np.diff(s) > 0)
+
+
+def test_area_reaches_gates_and_cells():
+    # FA at 12 nm = the 28 nm unit-gate adder (3 NAND2 + 2 XOR2 = 4.7892 um^2) x 0.323604
+    fa28 = 3 * 0.614 + 2 * 0.614 * 2.4
+    assert gates_at(12).fa_area_um2 == pytest.approx(fa28 * float(t.area_scale(12)))
+    # sram card, 190 F^2: at 28 nm 190 x 0.028^2 = 0.14896 um^2; at 7 nm x 0.143343 = 0.021353 um^2
+    sram = load_device("sram")
+    assert sram.cell_area_um2(28) == pytest.approx(0.14896)
+    assert sram.cell_area_um2(7) == pytest.approx(0.14896 * 0.059 / 0.21 * (20 / 28) ** 2)
+    assert sram.cell_area_um2(22) == pytest.approx(190 * 0.022 ** 2)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="unknown area kind"):
+        t.area_scale(28, "wire")
+    with pytest.raises(ValueError):
+        t.area_scale(0)
