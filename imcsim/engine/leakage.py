@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 POLICIES = ("none", "macros", "macros+buffers")
 SOURCES = ("busy_macros", "idle_macros", "volatile_cells", "sram_buffers", "wakeup")
 
@@ -106,9 +108,11 @@ def leakage_by_source_pj(policy: str, src: StandbySources, latency_ns: float, bu
                          busy_leakage_pj: float, macro_wakeups: float) -> dict[str, float]:
     """Leakage energy by source (pJ) over ``latency_ns`` under ``policy``; ``busy_macro_ns`` is the
     macro-time spent computing (sum over macros), ``busy_leakage_pj`` what the ops already charged for
-    it, ``macro_wakeups`` the macro wake-ups of the step. W x ns = nJ, x 1e3 -> pJ."""
+    it, ``macro_wakeups`` the macro wake-ups of the step. W x ns = nJ, x 1e3 -> pJ. The numbers may also be
+    numpy arrays over design points (imcsim/nas/fastcost.py prices many array geometries at once)."""
     check_policy(policy)
-    idle_ns = max(0.0, src.n_macros * latency_ns - busy_macro_ns)
+    idle = src.n_macros * latency_ns - busy_macro_ns
+    idle_ns = np.maximum(0.0, idle) if isinstance(idle, np.ndarray) else max(0.0, idle)
     buffers_w = src.sram_buffers_w - (src.empty_buffers_w if policy == "macros+buffers" else 0.0)
     return {
         "busy_macros": busy_leakage_pj,

@@ -78,9 +78,9 @@ class Problem:
             return math.inf
         return -100.0 * acc + self.space.card.objective.weight * math.log10(cost)
 
-    def point(self, net: Network, device: str, arr: Array | None) -> Point:
+    def point(self, net: Network, device: str, arr: Array | None, whole_device: bool = True) -> Point:
         g, acc = self.accuracy(net)
-        rec = self.hw.price(net, arr) if arr is not None else None
+        rec = self.hw.price(net, arr, whole_device) if arr is not None else None
         return Point(net, device, arr, g, acc, rec, self.objective(acc, self.hw.cost(rec)))
 
 
@@ -212,13 +212,16 @@ def exhaustive_search(prob: Problem) -> SearchResult:
 
 
 def best_arrays(prob: Problem, net: Network) -> list[Point]:
-    """For one network, the best array of every device by pricing every geometry (the inner level, exhaustively)."""
-    space = prob.space
-    arrays = [space.array(i) for i in space.all_array_indices()]
+    """For one network, the best array of every device by pricing every geometry (the inner level,
+    exhaustively). The accuracy is the network's, so the best array is the cheapest feasible one
+    (the first of equal costs, in the space's order); a device's geometries are priced together
+    (:meth:`HardwareModel.table`) where the fast path applies."""
     out = []
-    for dev in space.card.array.devices:
-        best = min((prob.point(net, dev, a) for a in arrays if a.device == dev), key=lambda p: p.objective)
-        out.append(best if math.isfinite(best.objective) else prob.point(net, dev, None))
+    for dev in prob.space.card.array.devices:
+        arrays = prob.hw.arrays(dev)
+        costs = prob.hw.costs(net, dev)
+        i = int(np.argmin(costs))
+        out.append(prob.point(net, dev, arrays[i] if math.isfinite(costs[i]) else None))
     return out
 
 
@@ -231,7 +234,8 @@ def random_search(prob: Problem, budget: int, seed: int = 0) -> SearchResult:
     nsz, asz = space.network_sizes(), space.array_sizes()
     for _ in range(budget):
         arr = space.array([rng.integers(s) for s in asz])
-        points.append(prob.point(space.network([rng.integers(s) for s in nsz]), arr.device, arr))
+        # one candidate at a time (no whole-device tables): the budget is the pricing effort
+        points.append(prob.point(space.network([rng.integers(s) for s in nsz]), arr.device, arr, whole_device=False))
     return _result("random", prob, points, t0, dict(budget=budget, seed=seed))
 
 
