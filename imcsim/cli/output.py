@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from imcsim.errors import SpecError
+from imcsim.numbers import column_style, format_number
 
 FORMATS = ("table", "csv", "json")
 
@@ -46,9 +47,9 @@ def emit(records: Sequence[Mapping[str, Any]], fmt: str = "table", *, title: str
 
 
 def format_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """An aligned text table; every column of floats uses one number style (see :func:`column_style`)."""
+    """An aligned text table; every column of floats uses one number style (:mod:`imcsim.numbers`)."""
     styles = {c: column_style([r.get(c) for r in records]) for c in columns}
-    cells = [[format_value(r.get(c), styles[c]) for c in columns] for r in records]
+    cells = [[format_number(r.get(c), styles[c]) for c in columns] for r in records]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     numeric = [all(_is_number(r.get(c)) or r.get(c) is None for r in records) for c in columns]
 
@@ -61,46 +62,6 @@ def format_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -
     out = [line(columns), line("-" * w for w in widths)]
     out += [line(row) for row in cells]
     return "\n".join(out)
-
-
-def column_style(values: Iterable[Any]) -> tuple[str, int] | None:
-    """One style for a column of floats: scientific when the nonzero magnitudes reach 1e6 or go below
-    1e-3, else fixed with enough decimals for 2 significant digits of the smallest (at most 4).
-    None for a column without finite nonzero floats (each value is then formatted on its own)."""
-    mags = [abs(float(v)) for v in values
-            if isinstance(v, float) and not isinstance(v, bool) and math.isfinite(v) and v != 0]
-    if not mags:
-        return None
-    if max(mags) >= 1e6 or min(mags) < 1e-3:
-        return ("sci", 3)
-    return ("fixed", max(0, min(4, 1 - math.floor(math.log10(min(mags))))))
-
-
-def format_value(v: Any, style: tuple[str, int] | None = None) -> str:
-    """One value as text; ``style`` (from :func:`column_style`) fixes how a float looks."""
-    if style is not None and isinstance(v, float) and not isinstance(v, bool) and math.isfinite(v) and v != 0:
-        kind, digits = style
-        return f"{v:.{digits}e}" if kind == "sci" else f"{v:,.{digits}f}"
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}" if abs(v) >= 10000 else str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if v == 0:
-            return "0"
-        a = abs(v)
-        if a >= 1e6 or a < 1e-3:
-            return f"{v:.3e}"
-        if a >= 100:
-            return f"{v:,.1f}"
-        return f"{v:.4g}"
-    return str(v)
 
 
 def _is_number(v: Any) -> bool:

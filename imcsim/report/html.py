@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from imcsim.numbers import format_number
 from imcsim.report.assumptions import DeviceAssumptions
 from imcsim.report.load import card_name
-from imcsim.report.page import CSS, JS, esc, figure_html, format_cell, rel_path, table_html
+from imcsim.report.page import CSS, JS, esc, figure_html, rel_path, table_html
 from imcsim.report.plots import Plot
 
 
@@ -57,7 +58,7 @@ def _describe(page: Page) -> str:
         elif v not in (None, ""):
             items.append((k, v))
     for k, values in page.swept_values.items():
-        items.append((f"values of {k}", ", ".join(format_cell(v) for v in values)))
+        items.append((f"values of {k}", ", ".join(format_number(v) for v in values)))
     out = ['<dl class="meta">'] + [f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items] + ["</dl>"]
     if spec:
         out.append("<details><summary>sweep spec</summary><pre>"
@@ -79,7 +80,7 @@ def _assumptions(page: Page) -> str:
         out.append(f'<p class="note">Card {esc(d.card_file or "?")}; parameters by tag: {esc(counts)}.</p>')
         if d.endurance is not None:
             e = d.endurance
-            out.append(f"<p>Endurance (used for lifetime): {esc(format_cell(e.value))} {esc(e.unit)}, "
+            out.append(f"<p>Endurance (used for lifetime): {esc(format_number(e.value))} {esc(e.unit)}, "
                        f"tag {esc(e.tag)}, source: {esc(e.source)}.</p>")
         if d.assumed:
             rows = pd.DataFrame([{"parameter": p.name, "value": p.value, "unit": p.unit, "source": p.source}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from imcsim.numbers import column_style, format_number
 from imcsim.report.plots import Plot
 
 MAX_HTML_ROWS = 2000  # larger tables are cut in the page (the CSV/Parquet files hold every row)
@@ -77,32 +78,6 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def format_cell(value: Any) -> str:
-    """A short, readable number (4 significant digits, thousands separators), or the text itself."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "-"
-        if math.isinf(value):
-            return "\u221e" if value > 0 else "-\u221e"
-        if value == 0:
-            return "0"
-        a = abs(value)
-        if a >= 1e6 or a < 1e-3:
-            return f"{value:.3e}"
-        if value.is_integer():
-            return f"{int(value):,}"
-        return f"{value:,.4g}" if a < 1000 else f"{value:,.1f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
 def sort_value(value: Any) -> str | None:
     """The ``data-v`` of a numeric cell (full precision; inf as Infinity so JS Number() reads it)."""
     if hasattr(value, "item") and callable(value.item):
@@ -120,16 +95,17 @@ def table_html(df: pd.DataFrame, *, sortable: bool = True, max_rows: int = MAX_H
                table_id: str | None = None) -> str:
     """An HTML table of ``df`` (escaped); numeric cells carry their exact value for sorting."""
     shown = df.head(max_rows)
+    styles = [column_style(shown[c].tolist()) for c in shown.columns]   # one number style per column
     head = "".join(f"<th>{esc(c)}</th>" for c in shown.columns)
     body = []
     for row in shown.itertuples(index=False, name=None):
         cells = []
-        for v in row:
+        for v, style in zip(row, styles):
             sv = sort_value(v)
             if sv is None:
-                cells.append(f"<td>{esc(format_cell(v))}</td>")
+                cells.append(f"<td>{esc(format_number(v, style))}</td>")
             else:
-                cells.append(f'<td class="num" data-v="{esc(sv)}">{esc(format_cell(v))}</td>')
+                cells.append(f'<td class="num" data-v="{esc(sv)}">{esc(format_number(v, style))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     attrs = ' class="sortable"' if sortable else ""
     if table_id:
