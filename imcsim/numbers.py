@@ -81,10 +81,3 @@ def format_number(value: Any, style: NumberStyle | None = None) -> str:
         style = style or column_style([value])
         return f"{value:.{style.digits}e}" if style.kind == "sci" else f"{value:,.{style.digits}f}"
     return str(value)
-
-
-def format_column(values: Iterable[Any]) -> list[str]:
-    """Every value of one column, in the column's style."""
-    values = [plain(v) for v in values]
-    style = column_style(values)
-    return [format_number(v, style) for v in values]

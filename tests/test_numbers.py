@@ -6,8 +6,13 @@ import numpy as np
 import pandas as pd
 
 from imcsim.cli.output import format_table
-from imcsim.numbers import NumberStyle, column_style, format_column, format_number
+from imcsim.numbers import NumberStyle, column_style, format_number
 from imcsim.report.page import table_html
+
+
+def format_column(values):
+    style = column_style(values)
+    return [format_number(v, style) for v in values]
 
 
 def test_fixed_style_keeps_three_significant_digits_of_the_smallest():

@@ -181,3 +181,31 @@ def test_bad_options_are_one_line_spec_errors(proxyless):
         methods.apply(proxyless, "repnet", rnk=3)
     with pytest.raises(SpecError, match="unknown method"):
         methods.apply(proxyless, "nope")
+
+
+def test_method_card_inheritance_cycle_is_one_line_naming_the_loop(tmp_path):
+    # a.yaml -> b.yaml -> a.yaml: caught by config.inherit.check_link, like device cards and presets
+    from imcsim.workload.methods.cards import load_card
+
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    for me, parent in ((a, b), (b, a)):
+        me.write_text(f"name: {me.stem}\ndescription: x\nsource: x\ninherits: {parent}\n")
+    with pytest.raises(SpecError, match=r"inherits: inheritance cycle \(a.yaml -> b.yaml -> a.yaml\)"):
+        load_card(a).resolved()
+    # a variant two levels deep still resolves to its built-in method with both option layers
+    (tmp_path / "k3.yaml").write_text("name: k3\ndescription: x\nsource: x\ninherits: repnet\noptions: {kernel: 3}\n")
+    (tmp_path / "k3b.yaml").write_text(f"name: k3b\ndescription: x\nsource: x\ninherits: {tmp_path / 'k3.yaml'}\n"
+                                       "notes: [deeper]\n")
+    base, options, notes = load_card(tmp_path / "k3b.yaml").resolved()
+    assert base == "repnet" and options["kernel"] == 3 and notes[-1] == "deeper"
+
+
+def test_deep_merge_is_the_one_merge_and_copies():
+    from imcsim.config.inherit import deep_merge
+
+    base = {"chip": {"clock_mhz": 500, "buffer": {"kib": 64}}, "tags": [1]}
+    over = {"chip": {"buffer": {"kib": 128}}, "tags": [2]}
+    merged = deep_merge(base, over)
+    assert merged == {"chip": {"clock_mhz": 500, "buffer": {"kib": 128}}, "tags": [2]}
+    merged["chip"]["clock_mhz"] = 1
+    assert base["chip"]["clock_mhz"] == 500 and over["chip"]["buffer"] == {"kib": 128}

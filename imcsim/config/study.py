@@ -19,6 +19,7 @@ from pydantic import Field, field_validator
 
 from imcsim.circuit.gates import NODE_MAX_NM, NODE_MIN_NM
 from imcsim.config.device_card import builtin_card_names, load_card, looks_like_path, resolve_card_path
+from imcsim.config.inherit import deep_merge
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 
@@ -209,7 +210,7 @@ def load_study_file(path: str | Path) -> StudyFile:
     for i, run in enumerate(runs):
         if not isinstance(run, dict):
             raise SpecError(str(path), f"runs[{i}]", run, problem="must be a mapping")
-        merged = _merge(data, run)
+        merged = deep_merge(data, run)
         study = validate(Study, merged, path, prefix=f"runs[{i}]" if len(runs) > 1 else "")
         if study.device is not None:
             card_path = resolve_card_path(study.device, path.parent, file=str(path), field="device")
@@ -222,13 +223,3 @@ def load_study_file(path: str | Path) -> StudyFile:
     if len(set(names)) != len(names):
         raise SpecError(str(path), "runs", names, problem="run names must differ")
     return StudyFile(path=str(path), description=description, runs=out, sweep=sweep)
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out

@@ -180,12 +180,6 @@ class Space:
     def all_array_indices(self) -> np.ndarray:
         return np.array(list(itertools.product(*(range(s) for s in self.array_sizes()))), dtype=np.int64)
 
-    def network_values(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-cell variable values for index rows ``idx`` (``[n, dims]``) -> arrays ``[n, cells]``."""
-        c = self.cells
-        return {v: np.asarray(self.grids[v])[idx[:, k * c:(k + 1) * c]] for k, v in enumerate(NET_VARS)}
-
-
 def builtin_spaces() -> list[str]:
     return sorted(p.stem for p in (workloads_dir() / "nas").glob("*.yaml"))
 

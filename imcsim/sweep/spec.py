@@ -29,10 +29,11 @@ import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
@@ -412,36 +413,38 @@ def _describe(ftype: Any) -> str:
     return text + (" or none" if nullable else "")
 
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
+@lru_cache(maxsize=256)
+def _adapter(ftype: Any, strict: bool) -> TypeAdapter:
+    """pydantic's validator for a field type: strict for native values (YAML, Python), lax to parse flag
+    text; never NaN or infinity."""
+    return TypeAdapter(ftype, config=ConfigDict(strict=strict, allow_inf_nan=False))
+
+
+def _validated(value: Any, ftype: Any, strict: bool, where: str, source: str) -> Any:
+    try:
+        return _adapter(ftype, strict).validate_python(value)
+    except ValidationError as e:
+        if e.errors()[0]["type"] == "literal_error":
+            raise SpecError(source, where, value, problem="not an allowed value:", allowed=_describe(ftype)) from None
+        raise SpecError(source, where, value, problem="wrong type of value", allowed=_describe(ftype)) from None
 
 
 def _coerce_text(text: str, ftype: Any, where: str, source: str) -> Any:
-    """A value from flag text, typed by the field."""
+    """A value from flag text, typed by the field: pydantic parses the text as the field's base type
+    (``1e3`` for a float, ``yes``/``off`` for a bool), then :func:`coerce` checks it."""
     inner, nullable = _optional_inner(ftype)
     if nullable and text.lower() in ("none", "null"):
         return None
     base = _base_type(inner)
-    value: Any = text
-    try:
-        if base is int:
-            value = int(text)
-        elif base is float:
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
-        elif base is bool:
-            low = text.lower()
-            if low not in _TRUE | _FALSE:
-                raise ValueError
-            value = low in _TRUE
-    except ValueError:
-        raise SpecError(source, where, text, problem="wrong type of value", allowed=_describe(ftype)) from None
+    if base is None:   # coerce names the field as not sweepable
+        return coerce(text, ftype, where, source)
+    value = _validated(text, base, False, where, source)
     return coerce(value, ftype, where, source)
 
 
 def coerce(value: Any, ftype: Any, where: str, source: str) -> Any:
-    """Check a native value (from YAML or already parsed) against the field type; ints pass for floats."""
+    """Check a native value (from YAML or already parsed) against the field type with pydantic in strict
+    mode (ints pass for floats and become floats; a bool is not an int), then the Literal's values."""
     inner, nullable = _optional_inner(ftype)
     if value is None:
         if nullable:
@@ -451,21 +454,10 @@ def coerce(value: Any, ftype: Any, where: str, source: str) -> Any:
     if base is None:
         raise SpecError(source, where, str(ftype), problem="field cannot be swept: its type is",
                         allowed="int, float, str, bool or a Literal of them")
-    ok = False
-    if base is bool:
-        ok = isinstance(value, bool)
-    elif base is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif base is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        value = float(value) if ok else value
-    elif base is str:
-        ok = isinstance(value, str) and value != ""
-    if not ok:
+    value = _validated(value, base, True, where, source)   # the base first: strict Literal[1, 2] takes True
+    if base is str and value == "":
         raise SpecError(source, where, value, problem="wrong type of value", allowed=_describe(ftype))
-    if typing.get_origin(inner) is Literal and value not in typing.get_args(inner):
-        raise SpecError(source, where, value, problem="not an allowed value:", allowed=_describe(ftype))
-    return value
+    return _validated(value, inner, True, where, source) if typing.get_origin(inner) is Literal else value
 
 
 def _check_field(name: str, field_types: FieldTypes, source: str, *, flag: bool = False,

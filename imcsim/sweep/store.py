@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -600,8 +600,3 @@ def _read_manifest(out: Path, damaged_ok: bool = False) -> dict[str, Any] | None
             return None
         raise
     return data
-
-
-def iter_part_paths(folder: str | Path) -> Iterator[Path]:
-    """The result part files of a folder, oldest first (for tools that stream them)."""
-    yield from _part_files(Path(folder))

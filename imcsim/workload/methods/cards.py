@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from imcsim.config.inherit import check_link
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import workloads_dir
@@ -32,13 +33,12 @@ class MethodCard(StrictModel):
     notes: list[str] = Field([], description="notes carried into every result of the method")
     file: str | None = Field(None, description="set by the loader: the card's path")
 
-    def resolved(self, _depth: int = 0) -> tuple[str, dict[str, Any], list[str]]:
-        """(built-in method, merged options, notes) following ``inherits``."""
+    def resolved(self, _seen: tuple[str, ...] = ()) -> tuple[str, dict[str, Any], list[str]]:
+        """(built-in method, merged options, notes) following ``inherits``; a loop or an over-long
+        chain is one SpecError (:func:`imcsim.config.inherit.check_link`, as for every card kind)."""
         from imcsim.workload.methods import _METHODS, ALIASES, _load_all
 
         _load_all()
-        if _depth > 10:
-            raise SpecError(self.file, "inherits", self.inherits, problem="inheritance loop at")
         base = self.inherits or self.name
         base = ALIASES.get(base, base)
         if base in _METHODS and (self.inherits is not None or base == self.name):
@@ -47,7 +47,9 @@ class MethodCard(StrictModel):
         if parent is None:
             raise SpecError(self.file, "inherits", base, problem="unknown method or card",
                             allowed=", ".join(sorted(_METHODS)))
-        pbase, popts, pnotes = parent.resolved(_depth + 1)
+        seen = (*_seen, str(Path(self.file or self.name).resolve()))
+        check_link(seen, parent.file or base)
+        pbase, popts, pnotes = parent.resolved(seen)
         return pbase, {**popts, **self.options}, pnotes + list(self.notes)
 
 
@@ -69,8 +71,3 @@ def find_card(name: str) -> MethodCard | None:
         return load_card(p)
     candidate = cards_dir() / f"{name}.yaml"
     return load_card(candidate) if candidate.is_file() else None
-
-
-def all_cards() -> list[MethodCard]:
-    d = cards_dir()
-    return [load_card(p) for p in sorted(d.glob("*.yaml"))] if d.is_dir() else []

@@ -111,10 +111,6 @@ def tinytl_network(graph: Graph, kernel: int = 5, groups: int = 2, expand: float
     return with_blocks(graph, out_nodes, new_blocks, tinytl_network=True)
 
 
-def lite_residual_nodes(graph: Graph) -> list[str]:
-    return [n.name for n in graph if "lite_residual" in n.tags]
-
-
 def use_tinytl_network(graph: Graph, network: str) -> bool:
     if graph.meta.get("tinytl_network"):
         return False  # already built
