@@ -85,3 +85,17 @@ def test_example_notebook_runs():
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("latency" in str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+
+
+def test_a_device_without_its_own_preset_names_the_chip_it_ran_on(tiny):
+    # stt-mram has a card but no devices/acc-stt-mram.yaml: it runs on acc-sas-mram's chip, and says so
+    r = imcsim.run(device="stt-mram", workload="tiny-cnn", method="last", rows=64)
+    assert r.summary()["accelerator"] == "acc-sas-mram"
+    note = r.ledger.assumptions[0]
+    assert note.startswith("device stt-mram has no accelerator preset of its own (acc-stt-mram)")
+    assert "chip of acc-sas-mram" in note
+    # a device with its own preset, or a chip chosen on purpose, carries no such note
+    assert not any("no accelerator preset" in a for a in tiny.ledger.assumptions)
+    chosen = imcsim.run(device="stt-mram", accelerator="acc-sot-mram", workload="tiny-cnn", method="last", rows=64)
+    assert chosen.summary()["accelerator"] == "acc-sot-mram"
+    assert not any("no accelerator preset" in a for a in chosen.ledger.assumptions)

@@ -113,6 +113,7 @@ def _studies(args: argparse.Namespace) -> tuple[str, str, list[tuple[str, Any]]]
 
 def _run(args: argparse.Namespace) -> int:
     import imcsim
+    from imcsim.engine.context import fallback_note
     from imcsim.engine.evaluation import evaluate
     from imcsim.engine.trace import write_trace
     from imcsim.report.leakage import leakage_sentence
@@ -150,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
                          "batch": result.mapping.get("batch"), **summary,
                          "latency_us": summary["latency_ns"] / 1e3, "energy_uj": summary["energy_pj"] / 1e6,
                          "write_energy_uj": summary["write_energy_pj"] / 1e6})
-            for line in (reload_sentence(rows[-1]), leakage_sentence(summary)):
+            for line in (fallback_note(study), reload_sentence(rows[-1]), leakage_sentence(summary)):
                 if line:
                     lines.append(f"{name}: {line}" if name else line)
         if description:

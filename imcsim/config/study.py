@@ -77,7 +77,9 @@ class Study(StrictModel):
     """One evaluation: device + accelerator + workload + method + options.
 
     ``device`` replaces the preset's macro device; without ``accelerator`` the preset ``acc-<device>``
-    is used when it exists, else ``acc-sas-mram`` (every preset shares chip and periphery).
+    is used when it exists, else ``acc-sas-mram`` (every preset shares chip and periphery); a result
+    on that fallback chip says so in its first assumption and its ``accelerator`` field
+    (:func:`imcsim.engine.context.fallback_note`).
     """
 
     name: str | None = Field(None, description="run name (files are prefixed with it when a study has several runs)")

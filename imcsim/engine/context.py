@@ -39,13 +39,30 @@ class Context:
         return self.macro.cycle_ns
 
 
+#: the chip a device without its own preset runs on (its macro device replaced), named in every result
+FALLBACK_PRESET = "acc-sas-mram"
+
+
 def preset_for(study: Study) -> str:
     """The accelerator preset a study runs on (see :class:`~imcsim.config.study.Study`)."""
     if study.accelerator:
         return study.accelerator
     if study.device and _is_file(devices_dir() / f"acc-{study.device}.yaml"):
         return f"acc-{study.device}"
-    return "acc-sas-mram"
+    return FALLBACK_PRESET
+
+
+def fallback_note(study: Study) -> str | None:
+    """The sentence every result of a device without its own preset carries (None when it has one, or
+    the study names its accelerator): which chip it ran on, so no one reads it as a chip of its own."""
+    if study.accelerator or not study.device or preset_for(study) != FALLBACK_PRESET:
+        return None
+    if study.device == FALLBACK_PRESET.removeprefix("acc-"):
+        return None
+    name = Path(study.device).stem
+    return (f"device {name} has no accelerator preset of its own (acc-{name}): it ran on the chip of "
+            f"{FALLBACK_PRESET} (tiles, buffers, periphery, write drivers) with {name} macros; "
+            "choose another chip with --accelerator or accelerator: in the study")
 
 
 def _is_file(path: Path) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imcsim.config.study import Study, study_from_params
-from imcsim.engine.context import Context, build_context, preset_for
+from imcsim.engine.context import Context, build_context, fallback_note, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, macro_wakeups, standby_sources
 from imcsim.engine.ledger import Result, WriteSummary
@@ -155,6 +155,9 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
                  "column_mux": ctx.accel.macro.column_mux, "bits_per_cell": ctx.macro.bits_per_cell,
                  "batch": ctx.batch})
     assumptions = list(priced.assumptions)
+    note = fallback_note(study)
+    if note:
+        assumptions.insert(0, note)
     if wear.reload_weights and plan is not None:
         assumptions.append("reloads are tasks of the row engine: each fetched from DRAM (prefetched after the previous "
                            "reload) and written by the pool tile's write drivers once the pool's previous layer is "
