@@ -5,7 +5,7 @@ Why a column style: a column whose cells mix ``1.2e+07`` and ``0.5``, or ``18`` 
 to compare down the column. :func:`column_style` picks one style from all of a column's floats:
 scientific with 3 decimals when the nonzero magnitudes reach 1e6 or go below 1e-3, else fixed with
 enough decimals for :data:`SIG_DIGITS` significant digits of the smallest magnitude (at most
-:data:`MAX_DECIMALS`). :func:`format_number` writes one value in that style; values without a style
+:data:`MAX_DECIMALS`; none when every float is a whole number). :func:`format_number` writes one value in that style; values without a style
 (text, ints, a column without finite nonzero floats) are written on their own.
 """
 
@@ -51,6 +51,9 @@ def column_style(values: Iterable[Any]) -> NumberStyle | None:
         return None
     if max(mags) >= SCI_FROM or min(mags) < SCI_BELOW:
         return NumberStyle("sci", 3)
+    floats = [v for v in map(plain, values) if _finite_float(v)]
+    if all(v.is_integer() for v in floats):
+        return NumberStyle("fixed", 0)     # whole numbers stored as floats (8.0 batches, 128.0 rows) stay whole
     decimals = SIG_DIGITS - 1 - math.floor(math.log10(min(mags)))
     return NumberStyle("fixed", max(0, min(MAX_DECIMALS, decimals)))
 

@@ -33,4 +33,6 @@ def test_output_formats(capsys):
     assert json.loads(capsys.readouterr().out) == rows
     emit(rows, "table")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["name", "energy_pj"] and lines[3].split() == ["b", "20,000.0"]
+    # one style per column: 3 significant digits of the smallest value (1.5 -> 2 decimals) for every row
+    assert lines[0].split() == ["name", "energy_pj"] and lines[2].split() == ["a", "1.50"]
+    assert lines[3].split() == ["b", "20,000.00"]

@@ -21,6 +21,8 @@ def test_fixed_style_keeps_three_significant_digits_of_the_smallest():
     assert format_column([17.74, 11.5]) == ["17.7", "11.5"]
     # smallest 0.0123: floor(log10) = -2 -> 3 - 1 + 2 = 4 decimals (the cap)
     assert format_column([0.0123, 2.5]) == ["0.0123", "2.5000"]
+    # whole numbers stored as floats stay whole (a batch of 8.0, not 8.00)
+    assert format_column([8.0, 102.0]) == ["8", "102"] and format_number(8.0) == "8"
     # smallest 1,234: 3 - 1 - 3 = -1 -> 0 decimals, thousands separators
     assert format_column([1234.5, 56789.0]) == ["1,234", "56,789"]
 
