@@ -1,11 +1,48 @@
-"""Suite-wide test settings.
+"""Suite-wide test settings and the fixtures several modules share.
 
-Hypothesis: no per-example deadline and no "too slow" health check. Both are wall-clock checks, and
-the suite runs on shared 2-core machines where a loaded moment makes a fast example look slow (the
-project rule: no wall-clock thresholds in tests). Examples and shrinking are unchanged.
+Hypothesis profiles: ``quick`` (the default: 25 examples per property) and ``full`` (hypothesis'
+default of 100 examples, for CI: ``IMCSIM_HYPOTHESIS=full``, set by ``.ci/run``). Neither has a
+per-example deadline or the "too slow" health check: both are wall-clock checks, and the suite runs on
+shared 2-core machines where a loaded moment makes a fast example look slow (the project rule: no
+wall-clock thresholds in tests). A test that sets its own ``max_examples`` keeps it.
 """
 
+import contextlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("imcsim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("imcsim")
+_NO_CLOCK = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("quick", max_examples=25, **_NO_CLOCK)
+settings.register_profile("full", max_examples=100, **_NO_CLOCK)
+settings.load_profile(os.environ.get("IMCSIM_HYPOTHESIS", "quick"))
+
+#: the issue's demonstration sweep: ResNet-18 on 3 devices x 4 rows x 4 cols x 4 methods (lora fails)
+DEMO = ["--workload", "resnet18", "--device", "sas-mram,sot-mram,reram", "--rows", "32,64,128,256",
+        "--cols", "32,64,128,256", "--method", "inference,full,last,lora"]
+
+
+@dataclass(frozen=True)
+class DemoSweep:
+    out: Path          # the sweep folder (store, plots, report.html)
+    code: int          # exit code of ``imcsim sweep``
+    summary: dict      # its JSON summary record
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def demo_sweep(tmp_path_factory) -> DemoSweep:
+    """The demonstration sweep run once, serially, with its report: every test reading it shares it."""
+    from imcsim.cli.main import main
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["sweep", *DEMO, "-o", str(out), "--progress", "none", "--format", "json"])
+    summary = json.loads(stdout.getvalue())[0] if code == 0 else {}
+    return DemoSweep(out, code, summary, stderr.getvalue())
