@@ -3,10 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 
 from imcsim.cli.main import main
 
 
+@pytest.mark.slow
 def test_infer_json_writes_measured_and_checks_the_reference(capsys, tmp_path):
     out = tmp_path / "run"
     assert main(["infer", "--images", "40", "--check", "--format", "json", "--out", str(out)]) == 0

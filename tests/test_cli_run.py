@@ -26,6 +26,7 @@ def test_flags_run_writes_the_ledger_files(tmp_path, capsys):
     assert layers["energy_pj"].sum() + standby == pytest.approx(rec["energy_pj"], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_study_file_with_runs_and_trace(tmp_path, capsys):
     study = tmp_path / "s.yaml"
     study.write_text("description: two devices\nworkload: tiny-cnn\nengine: event\n"

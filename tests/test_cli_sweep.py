@@ -80,6 +80,7 @@ def test_demo_sweep_writes_store_plots_and_report(demo_sweep):
     assert (out / "tables" / "failed.csv").is_file()
 
 
+@pytest.mark.slow  # needs the demo sweep (session fixture)
 def test_jobs_2_gives_the_serial_table(tmp_path, capsys, serial_table):
     out = tmp_path / "jobs"
     summary = _sweep_json([*DEMO, "-o", str(out), "--jobs", "2", "--no-report"], capsys)
@@ -126,6 +127,7 @@ def _kill_after_first_part(out: Path, sig: int) -> subprocess.Popen | None:
     return proc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_killed_halfway_then_resume_skips_the_stored_points(tmp_path, capsys, serial_table, sig):
     out = tmp_path / "killed"

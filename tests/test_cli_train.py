@@ -3,10 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 
 from imcsim.cli.main import main
 
 
+@pytest.mark.slow
 def test_train_json_run_folder_and_compare(capsys, tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--method", "last", "--steps", "3", "--pretrain-steps", "3", "--log-every", "3",

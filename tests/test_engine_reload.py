@@ -138,6 +138,7 @@ def test_analytic_and_event_engines_give_the_same_reload_figures(method):
             assert not [iv for iv in ivs if ":reload:" not in iv.op and iv.start < sp.end and sp.start < iv.end]
 
 
+@pytest.mark.slow
 def test_nothing_streamed_attributes_nothing(capsys, tmp_path):
     r = _run({"workload": "resnet18", "device": "reram"})  # ResNet-18 fits the 128 Mibit presets
     s = r.summary()
@@ -179,6 +180,7 @@ def test_high_reuse_resnet50_reram_reloads_do_not_dominate():
     assert s["macs"] / s["reload_weights"] > 300
 
 
+@pytest.mark.slow
 def test_study_file_reproduces_the_comparison(tmp_path, capsys):
     out = tmp_path / "study"
     assert main(["run", str(STUDY), "--out", str(out), "--format", "json"]) == 0

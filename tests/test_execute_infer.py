@@ -53,6 +53,7 @@ def networks(draw):
     return graph, seed, calibration
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(networks())
 def test_random_networks_bit_exact(net):

@@ -110,6 +110,7 @@ def test_output_folder_rules_as_imcsim_run(tmp_path, capsys):
     assert main([*args, "--force"]) == 0  # ... only on request
 
 
+@pytest.mark.slow
 def test_imcsim_report_rebuilds_a_sensor_folder(tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["sensor", str(_write(tmp_path, SMALL)), "-o", str(out), "--no-report", "--format", "csv"]) == 0

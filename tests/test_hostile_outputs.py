@@ -236,6 +236,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
 def test_kill_9_of_a_parallel_sweep_leaves_no_worker_and_resume_completes(tmp_path, monkeypatch):
     count = tmp_path / "calls.txt"
@@ -286,6 +287,7 @@ def test_identical_runs_with_different_hash_seeds_are_byte_identical(tmp_path):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_a_sweep_gives_the_same_bytes_with_one_or_two_workers(tmp_path):
     """Results independent of --jobs: the same engine points, serial and on two worker processes."""
     tables = []

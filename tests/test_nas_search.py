@@ -104,6 +104,7 @@ def test_exhaustive_refused_on_a_large_space(tmp_path):
         flow.run(load_space("skipnet-digits"), _table(tmp_path), "exhaustive")
 
 
+@pytest.mark.slow
 def test_cli_nas_writes_the_report_and_a_runnable_winner(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["nas", "skipnet-tiny", "--samples", str(_table(tmp_path)), "--n-outer", "8", "--n-inner", "4",

@@ -3,6 +3,8 @@
 import configparser
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,6 +29,7 @@ def test_builtin_folders_found_from_checkout():
     assert paths.workloads_dir() == ROOT / "workloads"
 
 
+@pytest.mark.slow
 def test_installed_wheel_finds_the_builtin_cards(tmp_path):
     """Build the wheel, unpack it elsewhere, and run imcsim from another directory: the cards must come
     from the wheel's imcsim/_builtin/, not from this checkout."""

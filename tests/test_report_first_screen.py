@@ -11,6 +11,8 @@ import pytest
 
 from imcsim.cli.main import main
 
+pytestmark = pytest.mark.slow  # two event-engine runs and their report (about 10 s idle, 35 s loaded)
+
 #: a point name longer than this pushes latency and energy towards the right edge of a 1400 px window
 MAX_POINT_CHARS = 60
 

@@ -92,6 +92,7 @@ def sweep_report(tmp_path_factory):
     return folder, before, files, files.html.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_page_embeds_every_plot_and_nothing_external(sweep_report):
     folder, _, files, page = sweep_report
     drawn = [p for p in files.plots if not p.skipped]
@@ -106,6 +107,7 @@ def test_page_embeds_every_plot_and_nothing_external(sweep_report):
     assert "<script>" in page and "<style>" in page
 
 
+@pytest.mark.slow
 def test_the_answer_comes_first(sweep_report):
     """Latency and energy lead the page: the first table, before the study description, every other
     table and every figure; leakage's source is stated."""
@@ -121,6 +123,7 @@ def test_the_answer_comes_first(sweep_report):
     assert "Energy by source" in page[first:page.index('<h2 id="study">')]
 
 
+@pytest.mark.slow
 def test_summary_table_is_sortable_and_complete(sweep_report):
     _, _, files, page = sweep_report
     parser = _Tables()
@@ -133,6 +136,7 @@ def test_summary_table_is_sortable_and_complete(sweep_report):
     assert all(r[col][0] is not None for r in summary["rows"][:24])  # numbers carry data-v for sorting
 
 
+@pytest.mark.slow
 def test_failed_points_listed_with_errors(sweep_report):
     _, _, _, page = sweep_report
     parser = _Tables()
@@ -145,6 +149,7 @@ def test_failed_points_listed_with_errors(sweep_report):
     assert "2 point(s) did not evaluate" in page
 
 
+@pytest.mark.slow
 def test_assumptions_list_the_a_tagged_card_parameters(sweep_report):
     _, _, files, page = sweep_report
     section = page[page.index('<h2 id="assumptions">'):page.index('<h2 id="files">')]
@@ -160,6 +165,7 @@ def test_assumptions_list_the_a_tagged_card_parameters(sweep_report):
     assert [d.device for d in files.devices] == ["sas-mram", "sot-mram", "reram"]
 
 
+@pytest.mark.slow
 def test_only_report_files_are_written(sweep_report):
     folder, before, files, _ = sweep_report
     after = _snapshot(folder)
@@ -169,6 +175,7 @@ def test_only_report_files_are_written(sweep_report):
     assert all(n == "report.html" or n.startswith(("tables/", "plots/")) for n in new)
 
 
+@pytest.mark.slow
 def test_table_sorter_sorts_numbers_in_node(sweep_report):
     node = shutil.which("node")
     if node is None:

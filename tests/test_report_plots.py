@@ -21,6 +21,7 @@ def drawn(tmp_path_factory):
     return out, P.all_plots(df, out, PARAMS, {"sas-mram": 1e12, "sot-mram": 1e12, "reram": 1e6})
 
 
+@pytest.mark.slow
 def test_every_plot_writes_png_and_svg(drawn):
     out, plots = drawn
     assert [p.name for p in plots] == NAMES
@@ -37,6 +38,7 @@ def test_every_plot_writes_png_and_svg(drawn):
         assert p.title and p.caption
 
 
+@pytest.mark.slow
 def test_files_are_deterministic(tmp_path):
     df = synthetic_results()
     a = P.plot_pareto(df, tmp_path / "a")
@@ -77,6 +79,7 @@ def test_infinite_lifetime_is_drawn_not_dropped(tmp_path):
     assert p.skipped is None and p.png.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_many_points_breakdown_groups_by_device_and_method(tmp_path):
     df = synthetic_results(rows=(32, 64, 128, 256), cols=(32, 64, 128, 256))  # 96 points > MAX_BARS
     p = P.plot_energy_breakdown(df, tmp_path, PARAMS)

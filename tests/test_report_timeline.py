@@ -1,5 +1,7 @@
 """The Gantt chart of an event-engine run: drawn from timeline.csv, one lane per resource."""
 
+import pytest
+
 from imcsim.cli.main import main
 from imcsim.report.timeline import plot_timeline
 
@@ -16,6 +18,7 @@ def test_gantt_from_a_hand_written_timeline(tmp_path):
     assert plot_timeline(empty, tmp_path / "plots").skipped
 
 
+@pytest.mark.slow
 def test_event_run_writes_its_timeline_and_the_report_draws_it(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", "--workload", "tiny-cnn", "--engine", "event", "-o", str(out), "--format", "json"]) == 0

@@ -65,6 +65,7 @@ def _weights(net, rng):
     return w
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), ch=st.sampled_from([4, 8, 16]), hw=st.sampled_from([6, 8]),
        residual=st.booleans(), kind=st.sampled_from(["if", "lif"]), reset=st.sampled_from(["hard", "soft"]),

@@ -103,6 +103,7 @@ def test_ctrl_c_keeps_finished_points_and_resume_does_not_recompute_them(tmp_pat
     assert (summary.skipped, summary.evaluated) == (N, 0) and len(logged_calls(count_file)) == N
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, jobs", [(signal.SIGKILL, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)],
                          ids=["kill-serial", "term-serial", "ctrl-c-jobs2"])
 def test_killed_sweep_keeps_finished_points_and_resume_finishes_it(tmp_path, count_file, sig, jobs):
@@ -167,6 +168,7 @@ def test_force_starts_over(tmp_path, count_file):
     assert (read_results(tmp_path)["status"] == "ok").all()
 
 
+@pytest.mark.slow
 def test_two_worker_processes_give_the_serial_table(tmp_path, count_file):
     serial = run_sweep(demo_spec(), helpers.failing, tmp_path / "serial", progress="none")
     parallel = run_sweep(demo_spec(), helpers.failing, tmp_path / "jobs2", jobs=2, progress="none",
