@@ -42,3 +42,25 @@ def test_compare_run_needs_a_training_folder(capsys, tmp_path):
     assert main(["compare", "--run", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "measured.json" in err
+
+
+@pytest.mark.slow
+def test_train_repnet_200_steps_json(capsys):
+    """The issue's run: Rep-Net in INT8 on the built-in scenario (digits-cnn, task B = digits 5-9)."""
+    assert main(["train", "--dataset", "digits", "--method", "repnet", "--steps", "200", "--seed", "0",
+                 "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["step"] for r in rows] == list(range(0, 201, 20))      # one record per logged step
+    for r in rows:
+        assert {"step", "loss", "accuracy", "fp32_accuracy"} <= set(r)
+    final = rows[-1]
+    assert abs(final["accuracy"] - final["fp32_accuracy"]) <= 0.03   # INT8 within 3 points of fp32
+    assert final["accuracy"] >= 0.6                                   # chance on task B is 0.2 (5 classes)
+    assert rows[0]["accuracy"] < 0.2                                  # task B unknown before training
+    assert final["loss"] < rows[1]["loss"] / 2                        # the loss falls
+
+
+def test_train_repnet_on_a_network_without_connectors_exit_2(capsys):
+    assert main(["train", "--method", "repnet", "--workload", "resnet18", "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "repnet" in err and "resnet18" in err and "digits-cnn" in err

@@ -18,7 +18,8 @@ from imcsim.workload.graph import GraphBuilder
 @st.composite
 def networks(draw):
     """Small random networks: strided/padded convs, grouped and depthwise convs, residual adds,
-    concatenations, max/avg pools, squeeze-excite gating, LUT activations, linear heads."""
+    concatenations, max/avg pools, Rep-Net branches (bilinear or nearest upsampling), squeeze-excite
+    gating, LUT activations, linear heads."""
     c = draw(st.sampled_from([2, 4, 8]))
     res = draw(st.integers(4, 9))
     b = GraphBuilder("rand", (draw(st.sampled_from([1, 3])), res, res))
@@ -38,6 +39,12 @@ def networks(draw):
         x = b.concat(x, y, name="cat")
     if draw(st.booleans()) and b.shape(x)[1] >= 2:
         x = b.pool(x, draw(st.sampled_from(["max", "avg"])), 2, padding=draw(st.sampled_from([0, 1])), name="pool")
+    if draw(st.booleans()) and b.shape(x)[1] >= 2:   # Rep-Net branch: pool, conv, upsample back, add
+        h, w = b.shape(x)[1:]
+        y = b.pool(x, "avg", 2, name="br_pool")
+        y = b.norm(b.conv(y, b.shape(x)[0], 3, name="br_conv"), "bn", name="br_bn")
+        mode = draw(st.sampled_from(["bilinear", "nearest"])) if h % 2 == 0 and w % 2 == 0 else "bilinear"
+        x = b.add(x, b.upsample(y, (h, w), mode, name="br_up"), name="br_add")
     if draw(st.booleans()):   # squeeze-excite gate
         s = b.global_pool(x, "avg", name="se_pool")
         s = b.act(b.linear(s, b.shape(x)[0], name="se_fc"), "hsigmoid", name="se_gate")
@@ -86,6 +93,20 @@ def test_digits_cnn_bit_exact_over_the_test_split_and_close_to_fp32():
     # measured activity: unsigned codes of a ReLU network are sparse, well below the 0.5 default
     for act in run.activity.values():
         assert 0.0 < act.mean_input_density < 0.5
+
+
+def test_digits_cnn_with_repnet_branches_bit_exact():
+    """The network ``imcsim train --method repnet`` executes (bilinear upsampling in four branches)."""
+    from imcsim.workload import methods
+
+    graph = methods.apply(zoo.build("digits-cnn"), "repnet").graph
+    assert sum(n.op == "upsample" and n.attrs["mode"] == "bilinear" for n in graph.nodes) == 4
+    _, test = load_dataset("digits").split(0.3, seed=0)
+    qn = Q.quantize(graph, weights.random_params(graph, 3), test.images[:64])
+    codes = infer.quantize_input(qn, test.images[:100])
+    run, ref = infer.run(qn, codes, keep=True), reference.run_reference(qn, codes)
+    for node in graph.nodes:
+        np.testing.assert_array_equal(run.tensors[node.name], ref[node.name], err_msg=node.name)
 
 
 def test_batch_norm_not_after_a_conv_is_refused():

@@ -31,16 +31,37 @@ def _qnet(graph, seed, x):
     return Q.quantize(graph, weights.random_params(graph, seed), x)
 
 
-@pytest.mark.parametrize("method", ["last", "bias", "full"])
+@pytest.mark.parametrize("method", ["last", "bias", "full", "repnet"])
 def test_executed_ops_are_the_ops_the_engine_prices(digits, method):
-    graph = zoo.build("digits-cnn")
+    step = methods.apply(zoo.build("digits-cnn"), method)
     x, y = digits.images[:4], digits.labels[:4]
-    rec = train.Int8Trainer(_qnet(graph, 0, x), train.TrainOptions(method=method), 0).step(x, y)
+    rec = train.Int8Trainer(_qnet(step.graph, 0, x), train.TrainOptions(method=method), 0, step).step(x, y)
     executed = sorted((o.node, o.phase, o.kind, o.gemm) for o in rec.ops)
-    step = methods.apply(graph, method)
     priced = sorted((o.node, o.phase, o.kind, o.gemm) for o in step.ops if o.kind in ("mvm", "gemm", "write"))
     assert executed == priced
     assert set(rec.updates) == {o.node for o in step.ops if o.kind == "write"}
+
+
+def test_repnet_trains_only_its_branches_and_the_classifier_in_the_arrays(digits):
+    """Rep-Net on digits-cnn: the frozen backbone's INT8 weights do not move; the branch convs and the
+    classifier are written; the error reaches module 1 (whose input is the image) without a transposed
+    read of the stem conv (nothing below it trains)."""
+    step = methods.apply(zoo.build("digits-cnn"), "repnet")
+    x, y = digits.images[:8], digits.labels[:8]
+    qn = _qnet(step.graph, 1, x)
+    before = {op.node.name: op.w.copy() for op in qn.array_ops()}
+    rec = train.Int8Trainer(qn, train.TrainOptions(method="repnet", lr_shift=0), 1, step).step(x, y)
+    branch = {n.name for n in step.graph.weight_nodes() if "repnet_branch" in n.tags}
+    assert len(branch) == 8 and set(rec.updates) == branch | {"classifier"}
+    for name, w in before.items():
+        if name in rec.updates:
+            np.testing.assert_array_equal(rec.updates[name][0], w)
+            np.testing.assert_array_equal(rec.updates[name][1], qn.ops[name].w)
+        else:
+            np.testing.assert_array_equal(qn.ops[name].w, w, err_msg=f"frozen {name} moved")
+    assert any(not np.array_equal(o, n) for o, n in rec.updates.values())
+    err = {o.node for o in rec.ops if o.phase == "backward_error"}
+    assert "stem.conv" not in err and "repnet.m1.conv1" not in err and "repnet.m2.conv1" in err
 
 
 @st.composite
@@ -129,11 +150,29 @@ def test_short_training_learns_and_is_deterministic(digits):
     assert np.array_equal(old[1:], new[:-1])      # each update starts from the previous one's result
 
 
+@pytest.mark.slow
+def test_repnet_run_is_deterministic_and_starts_from_the_backbone(digits):
+    graph = zoo.build("digits-cnn", width=8)
+    opts = train.TrainOptions(method="repnet", batch=16)
+    a = train.continual_learning(graph, digits, opts, steps=6, seed=2, log_every=3, pretrain_steps=30)
+    b = train.continual_learning(graph, digits, opts, steps=6, seed=2, log_every=3, pretrain_steps=30)
+    assert a.records == b.records and [r["step"] for r in a.records] == [0, 3, 6]
+    for name, (old, new) in a.updates.items():
+        np.testing.assert_array_equal(old, b.updates[name][0])
+        np.testing.assert_array_equal(new, b.updates[name][1])
+    # the branches' last convs start at 0 (the code zeroes the final batch norm): a new branch adds nothing
+    assert not a.updates["repnet.m4.conv2"][0][0].any() and a.updates["repnet.m4.conv2"][1][-1].any()
+    # before training the INT8 and fp32 networks are the pre-trained backbone: same task-A accuracy, high
+    assert abs(a.records[0]["accuracy_task_a"] - a.records[0]["fp32_accuracy_task_a"]) <= 0.03
+
+
 def test_bad_training_flags_are_spec_errors(digits):
     with pytest.raises(SpecError, match="--lr-shift"):
         train.TrainOptions(lr_shift=40).check()
     with pytest.raises(SpecError, match="--method"):
         train.TrainOptions(method="lora").check()
+    with pytest.raises(SpecError, match="cannot apply to workload 'resnet18'"):
+        train.method_step(zoo.build("resnet18"), "repnet")
     graph = zoo.build("digits-cnn", classes=4)
     with pytest.raises(SpecError, match="classes do not fit"):
         train.continual_learning(graph, digits, train.TrainOptions(), steps=1)

@@ -2,7 +2,7 @@
 
 The built-in continual-learning scenario: the network is pre-trained in fp32 numpy on task A (digits
 0-4 of scikit-learn's bundled 8x8 digits), quantised to INT8, then trained on-device on task B (digits
-5-9) with the method, every forward, backward-error and weight-gradient GEMM on the bit-serial kernels
+5-9) with the method (``repnet`` adds Rep-Net's branches to the network), every forward, backward-error and weight-gradient GEMM on the bit-serial kernels
 and every update a saturating INT8 write with stochastic rounding. An fp32 numpy training of the same
 method, steps, batches and seed runs alongside. One record per logged step: the mean training loss since
 the last record, the held-out accuracy on task B (``accuracy``, ``fp32_accuracy``) and on task A
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", default="digits-cnn", help="network (default digits-cnn)")
     p.add_argument("--dataset", default="digits", help="digits (built in) or an .npz with images and labels "
                                                        "(labels 0-4 are task A, 5-9 task B)")
-    p.add_argument("--method", default="last", help="last, bias or full (default last)")
+    p.add_argument("--method", default="last", help="last, bias, full or repnet (default last)")
     p.add_argument("--steps", type=int, default=200, help="INT8 training steps on task B (default 200)")
     p.add_argument("--batch", type=int, default=32, help="images per step (default 32)")
     p.add_argument("--lr-shift", type=int, default=4, help="learning rate 2^-shift, 0..16 (default 4)")

@@ -17,6 +17,7 @@ import numpy as np
 from imcsim.circuit.reference import im2col
 from imcsim.execute.fp32 import BN_EPS, Params, bn_affine, pool_windows
 from imcsim.execute.quant import ACTIVATIONS
+from imcsim.execute.resize import upsample_backward
 from imcsim.workload.graph import Graph, Node
 
 
@@ -113,9 +114,7 @@ def node_backward(node: Node, ins: list[np.ndarray], out: np.ndarray, e: np.ndar
     if op == "dropout":
         return [e], {}
     if op == "upsample":
-        fh, fw = node.out_shape[1] // node.in_shape[1], node.out_shape[2] // node.in_shape[2]
-        b, c, h, w = x.shape
-        return [e.reshape(b, c, h, fh, w, fw).sum(axis=(3, 5))], {}
+        return [upsample_backward(node, e)], {}
     raise ValueError(f"no backward rule for op {op!r}")
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from imcsim.circuit.reference import im2col
 from imcsim.errors import SpecError
 from imcsim.execute.quant import ACTIVATIONS
+from imcsim.execute.resize import MODES, upsample_float
 from imcsim.workload.graph import Graph, Node
 
 BN_EPS = 1e-5
@@ -35,8 +36,8 @@ def check_executable(graph: Graph) -> None:
         if n.op == "act" and n.attrs.get("kind") not in ACTIVATIONS:
             raise SpecError(None, "workload", graph.name, ", ".join(ACTIVATIONS),
                             problem=f"node {n.name!r} has activation {n.attrs.get('kind')!r}:")
-        if n.op == "upsample" and n.attrs.get("mode") != "nearest":
-            raise SpecError(None, "workload", graph.name, "nearest upsampling",
+        if n.op == "upsample" and n.attrs.get("mode") not in MODES:
+            raise SpecError(None, "workload", graph.name, "nearest or bilinear upsampling",
                             problem=f"node {n.name!r} upsamples with {n.attrs.get('mode')!r}:")
 
 
@@ -105,8 +106,7 @@ def node_forward(node: Node, ins: list[np.ndarray], p: dict[str, np.ndarray]) ->
     if op == "dropout":
         return x
     if op == "upsample":
-        fh, fw = node.out_shape[1] // node.in_shape[1], node.out_shape[2] // node.in_shape[2]
-        return x.repeat(fh, axis=2).repeat(fw, axis=3)
+        return upsample_float(node, x)
     raise SpecError(None, "op", op, ", ".join(sorted(EXECUTABLE_OPS)), problem="the executor cannot run")
 
 

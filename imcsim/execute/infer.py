@@ -22,6 +22,7 @@ from imcsim.circuit.activity import Activity
 from imcsim.execute.fp32 import pool_windows
 from imcsim.execute.qnet import QNet, QOp
 from imcsim.execute.quant import ACT_MAX, ACT_MIN, requantize, rescale, rounding_shift
+from imcsim.execute.resize import upsample_codes
 
 
 @dataclass
@@ -78,8 +79,7 @@ def execute_op(op: QOp, ins: list[np.ndarray], qnet: QNet) -> tuple[np.ndarray, 
     if kind == "lut":
         return op.table[x], None
     if kind == "upsample":
-        fh, fw = node.out_shape[1] // node.in_shape[1], node.out_shape[2] // node.in_shape[2]
-        return x.repeat(fh, axis=2).repeat(fw, axis=3), None
+        return upsample_codes(node, x), None
     if kind == "maxpool":
         if node.op == "global_pool":
             return x.max(axis=(2, 3)), None

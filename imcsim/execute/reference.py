@@ -36,6 +36,29 @@ def _pool(x: np.ndarray, op: QOp, fill: int, reduce: str) -> np.ndarray:
     return out
 
 
+def _source(d: int, n_in: int, n_out: int) -> tuple[int, int, int, int]:
+    """Half-pixel source of output ``d`` in units of 1/(2 n_out): (i0, i1, weight of i0, weight of i1)."""
+    pos = max((2 * d + 1) * n_in - n_out, 0)      # 2 n_out (src), src = (d + 1/2) n_in / n_out - 1/2
+    i0 = min(pos // (2 * n_out), n_in - 1)
+    frac = pos - i0 * 2 * n_out
+    return i0, min(i0 + 1, n_in - 1), 2 * n_out - frac, frac
+
+
+def _bilinear(x: np.ndarray, ho: int, wo: int) -> np.ndarray:
+    """Bilinear upsampling (align_corners False), one output pixel at a time, rounded half up."""
+    b, c, h, w = x.shape
+    out = np.zeros((b, c, ho, wo), np.int64)
+    den = 4 * ho * wo
+    for i in range(ho):
+        y0, y1, a0, a1 = _source(i, h, ho)
+        for j in range(wo):
+            x0, x1, b0, b1 = _source(j, w, wo)
+            s = a0 * b0 * x[:, :, y0, x0] + a0 * b1 * x[:, :, y0, x1] + a1 * b0 * x[:, :, y1, x0] \
+                + a1 * b1 * x[:, :, y1, x1]
+            out[:, :, i, j] = np.floor_divide(2 * s + den, 2 * den)
+    return out
+
+
 def _clip(v: np.ndarray, lo: int = 0, hi: int = 255) -> np.ndarray:
     return np.minimum(np.maximum(v, lo), hi)
 
@@ -61,6 +84,8 @@ def reference_op(op: QOp, ins: list[np.ndarray], qnet: QNet) -> np.ndarray:
     if kind == "lut":
         return np.take(op.table, x)
     if kind == "upsample":
+        if node.attrs.get("mode") == "bilinear":
+            return _bilinear(x, node.out_shape[1], node.out_shape[2])
         fh, fw = node.out_shape[1] // node.in_shape[1], node.out_shape[2] // node.in_shape[2]
         return np.kron(x, np.ones((1, 1, fh, fw), np.int64))
     if kind == "maxpool":

@@ -21,10 +21,14 @@ fix is made here and listed in ``docs/execution.md``. One INT8 SGD step on a bat
    Biases (integers at the accumulator scale) likewise. The old and new INT8 weights of every update are
    kept: they are what the engine prices the writes with.
 
-Methods: ``last`` (classifier weights and bias), ``bias`` (every conv/linear bias, i.e. the folded
-batch-norm shifts, and the classifier, as TinyTL's bias method), ``full`` (every conv/linear weight and bias; batch norms are folded into them, so their affine
-parameters are not trained separately). The fp32 reference trains the same parameters of the same
-folded float network with plain SGD at learning rate ``2^-lr_shift`` on the same batches.
+Methods (:data:`METHODS`): what a method trains is what its ``TrainingStep`` (``methods.apply``) trains,
+and the network executed is that step's graph: ``last`` (classifier), ``bias`` (TinyTL-B: every bias,
+i.e. the folded batch-norm shifts, and the classifier), ``full`` (everything; batch norms are folded, so
+their affine parameters train as part of the folded weights and biases) and ``repnet`` (Rep-Net's
+branches, the classifier and every backbone bias, on the backbone with the branches added; the backbone's
+array weights stay frozen). The error goes exactly as far down as autograd sends it (:func:`needs_error`).
+The fp32 reference trains the same parameters of the same folded float network with plain SGD at learning
+rate ``2^-lr_shift`` on the same batches.
 """
 
 from __future__ import annotations
@@ -40,11 +44,14 @@ from imcsim.circuit.activity import Activity
 from imcsim.circuit.reference import im2col
 from imcsim.errors import SpecError
 from imcsim.execute import backprop, fp32, infer
-from imcsim.execute.qnet import QNet, QOp
+from imcsim.execute.qnet import QNet, QOp, folded_norms
 from imcsim.execute.quant import W_MAX, fixed_point
+from imcsim.workload import methods
 from imcsim.workload.graph import Graph
+from imcsim.workload.step import TrainingStep
 
-METHODS = ("last", "bias", "full")
+#: methods the executor runs (their TrainingStep's trained parameters are conv/linear weights and biases)
+METHODS = ("last", "bias", "full", "repnet")
 BIAS_MAX = 2**31 - 1      # biases are int32 at the accumulator scale
 BACKWARDS = ("transposed-array", "digital")
 WGRADS = ("array", "digital")
@@ -72,16 +79,47 @@ class TrainOptions:
             raise SpecError("<flags>", "--error-bits", self.error_bits, "8 (the kernels take up to 8-bit operands)")
 
 
-def trained_parts(graph: Graph, method: str) -> dict[str, tuple[str, ...]]:
-    """conv/linear node -> the roles a method trains (``weight``, ``bias``)."""
-    nodes = graph.weight_nodes()
-    if method == "last":
-        heads = [n for n in nodes if "classifier" in n.tags] or nodes[-1:]
-        return {n.name: ("weight", "bias") for n in heads}
-    if method == "bias":   # TinyTL's bias method: every bias (folded batch-norm shifts) and the classifier
-        heads = {n.name for n in nodes if "classifier" in n.tags} or {nodes[-1].name}
-        return {n.name: ("weight", "bias") if n.name in heads else ("bias",) for n in nodes}
-    return {n.name: ("weight", "bias") for n in nodes}
+def method_step(graph: Graph, method: str) -> TrainingStep:
+    """The TrainingStep the engine prices for ``method`` on ``graph``; its graph is the one executed
+    (Rep-Net's branches added), its trainable parameters the ones trained."""
+    if method not in METHODS:
+        raise SpecError("<flags>", "--method", method, ", ".join(METHODS))
+    return methods.apply(graph, method)
+
+
+def trained_parts(step: TrainingStep) -> dict[str, tuple[str, ...]]:
+    """conv/linear node -> the roles the INT8 network trains (``weight``, ``bias``).
+
+    Batch norms are folded into the conv/linear before them, so a trained norm shift is that layer's
+    bias and a trained norm scale is part of its weights (which must then be trained too).
+    """
+    folded = {bn: src for src, bn in folded_norms(step.graph).items()}
+    out: dict[str, set[str]] = {}
+    for node, roles in step.trainable_by_node().items():
+        op = step.graph[node].op
+        if op in ("conv", "linear"):
+            out.setdefault(node, set()).update(r for r in roles if r in ("weight", "bias"))
+        elif op == "norm" and node in folded:
+            out.setdefault(folded[node], set()).update({"shift": "bias", "scale": "weight"}[r] for r in roles
+                                                       if r in ("scale", "shift"))
+        else:
+            raise SpecError("<flags>", "--method", step.method, "a method that trains conv/linear weights and "
+                            "biases (batch norms folded into them)", problem=f"it trains {node}.{sorted(roles)}:")
+    trained_w = step.trainable_by_node()
+    for name, roles in out.items():
+        if "weight" in roles and "weight" not in trained_w.get(name, set()):
+            raise SpecError("<flags>", "--method", step.method, "a method that trains a norm scale only with the "
+                            "weights it is folded into", problem=f"the norm after {name} is trained alone:")
+    return {n: tuple(sorted(r)) for n, r in out.items() if r}
+
+
+def needs_error(graph: Graph, parts: dict[str, tuple[str, ...]]) -> dict[str, bool]:
+    """Autograd's rule, as the TrainingStep applies it: a node's output needs an error when the node is
+    trained or any of its inputs needs one (so the error goes exactly as far down as it must)."""
+    rg: dict[str, bool] = {"input": False}
+    for n in graph.nodes:
+        rg[n.name] = n.name in parts or any(rg[i] for i in n.inputs)
+    return rg
 
 
 @dataclass(frozen=True)
@@ -126,16 +164,24 @@ def sr_fixed(v: np.ndarray, m: np.ndarray, rng: np.random.Generator) -> np.ndarr
 
 
 class Int8Trainer:
-    """Runs INT8 SGD steps of one method on a :class:`QNet` (which it updates in place)."""
+    """Runs INT8 SGD steps of one method on a :class:`QNet` (which it updates in place).
 
-    def __init__(self, qnet: QNet, opts: TrainOptions, seed: int = 0) -> None:
+    ``step`` is the method's TrainingStep whose graph ``qnet`` executes (default: the method applied to
+    ``qnet.graph``, right for methods that add no nodes).
+    """
+
+    def __init__(self, qnet: QNet, opts: TrainOptions, seed: int = 0, step: TrainingStep | None = None) -> None:
         opts.check()
         self.qnet = qnet
         self.opts = opts
         self.graph = qnet.graph
-        self.parts = trained_parts(self.graph, opts.method)
+        step = step or method_step(self.graph, opts.method)
+        if [n.name for n in step.graph.nodes] != [n.name for n in self.graph.nodes]:
+            raise ValueError(f"the network executed is not the graph of the {step.method} TrainingStep")
+        self.parts = trained_parts(step)
+        self.rg = needs_error(self.graph, self.parts)
         self.rng = np.random.default_rng([seed, 0x7A1])
-        self.floor = min(self.graph.index(n) for n in self.parts)
+        self.floor = min(self.graph.index(n) for n, r in self.rg.items() if r and n != "input")
 
     # ------------------------------------------------------------------ array ops of the backward pass
     def _cols(self, op: QOp, x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -221,14 +267,14 @@ class Int8Trainer:
                 continue
             op = qnet.ops[node.name]
             if op.kind == "array":
-                d_in = self._array_backward(op, t, e, rec, batch, need_input=graph.index(node.name) > self.floor)
+                d_in = self._array_backward(op, t, e, rec, batch, need_input=self.rg[node.inputs[0]])
             elif op.kind == "alias":
                 d_in = [e.reshape(t[node.inputs[0]].shape)]
             else:
                 ins = [qnet.qparams[i].dequantize(t[i]) for i in node.inputs]
                 d_in, _ = backprop.node_backward(node, ins, qnet.qparams[node.name].dequantize(t[node.name]), e, {})
             for name, d in zip(node.inputs, d_in):
-                if d is not None and name != "input" and graph.index(name) >= self.floor:
+                if d is not None and self.rg[name]:
                     errs[name] = errs[name] + d if name in errs else d
         return rec
 
@@ -291,10 +337,11 @@ class Fp32Trainer:
     params: fp32.Params
     method: str
     lr: float
+    step_: TrainingStep | None = None
     parts: dict[str, tuple[str, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.parts = trained_parts(self.graph, self.method)
+        self.parts = trained_parts(self.step_ or method_step(self.graph, self.method))
         for name, roles in self.parts.items():
             if "bias" in roles and "bias" not in self.params[name]:
                 self.params[name]["bias"] = np.zeros(self.params[name]["weight"].shape[0])
@@ -331,6 +378,41 @@ def pretrain(graph: Graph, params: fp32.Params, images: np.ndarray, labels: np.n
 
 
 # ---------------------------------------------------------------------------------------- the scenario
+def added_params(step: TrainingStep, backbone: fp32.Params, seed: int) -> tuple[fp32.Params, fp32.Params, list[str]]:
+    """Float params of the executed graph: the backbone's, plus an initialisation of what the method added.
+
+    Rep-Net's code initialises a branch with He-normal convs and unit batch norms, then zeroes the final
+    batch norm's weight, so a new branch adds nothing until it has trained [P5]. Returns (params,
+    calibration params, zeroed): folded, a zero norm weight makes its conv's weights 0, which gives no
+    weight scale and no activation ranges to quantise with; the network is therefore calibrated with the
+    final norm weights at 1 (a unit-gain stand-in for a trained branch: its weight scales and ranges),
+    and the ``zeroed`` convs' INT8 codes are set to 0 after quantisation (A).
+    """
+    from imcsim.execute.weights import random_params
+
+    init = random_params(step.graph, seed + 1)
+    params = {k: {r: v.copy() for r, v in p.items()} for k, p in backbone.items()}
+    calib = {k: dict(p) for k, p in params.items()}
+    zeroed: list[str] = []
+    folded = {bn: src for src, bn in folded_norms(step.graph).items()}
+    for node in step.graph.nodes:
+        if node.name in backbone or node.name not in init:
+            continue
+        p = init[node.name]
+        if node.op == "norm":
+            c = node.in_shape[0]
+            p = {"scale": np.ones(c), "shift": np.zeros(c), "mean": np.zeros(c), "var": np.ones(c)}
+            calib[node.name] = p
+            if node.name.endswith("final_bn"):
+                p = dict(p, scale=np.zeros(c))
+                zeroed.append(folded[node.name])
+        else:
+            calib[node.name] = p
+        params[node.name] = p
+    return params, calib, zeroed
+
+
+
 TASK_SPLIT = 5   # task A: labels 0-4 (pre-training), task B: labels 5-9 (on-device)
 
 
@@ -353,14 +435,17 @@ def _accuracy(qnet: QNet, images: np.ndarray, labels: np.ndarray) -> float:
 
 @contextmanager
 def single_thread():
-    """Run the kernels on one thread: the digits network's layers are far too small for a parallel region
-    to pay on a shared machine (measured: 60 ms CPU per training step on one thread, 150-800 ms on two)."""
+    """Run the kernels and numpy's BLAS on one thread: the digits network's layers are far too small for a
+    parallel region to pay on a shared machine (measured: 60 ms CPU per training step on one thread,
+    150-800 ms on two; BLAS threads spinning on a loaded machine made the fp32 reference 5x slower)."""
     import numba
+    from threadpoolctl import threadpool_limits
 
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(1):
+            yield
     finally:
         numba.set_num_threads(before)
 
@@ -387,13 +472,20 @@ def continual_learning(graph: Graph, dataset, opts: TrainOptions, *, steps: int,
     a_te, b_te = test.labels < TASK_SPLIT, test.labels >= TASK_SPLIT
     if not (a_tr.any() and b_tr.any() and b_te.any() and a_te.any()):
         raise SpecError("<flags>", "--dataset", dataset.name, f"labels on both sides of {TASK_SPLIT} (tasks A and B)")
+    step = method_step(graph, opts.method)
     params = pretrain(graph, random_params(graph, seed), images_tr[a_tr], train.labels[a_tr], steps=pretrain_steps,
                       batch=64, lr=0.05, seed=seed)
-    qnet = quantize(graph, params, images_tr[a_tr][:64],
-                    weight_source=f"pre-trained in fp32 on task A (labels 0-{TASK_SPLIT - 1}), {pretrain_steps} steps")
+    source = f"pre-trained in fp32 on task A (labels 0-{TASK_SPLIT - 1}), {pretrain_steps} steps"
+    graph = step.graph      # the network executed: the backbone plus what the method adds
+    params, calib_params, zeroed = added_params(step, params, seed)
+    if zeroed:
+        source += f"; {opts.method} modules: He-normal convs, final batch norms zero-initialised"
+    qnet = quantize(graph, calib_params, images_tr[a_tr][:64], weight_source=source)
+    for name in zeroed:      # scales and ranges from the unit-gain stand-in, codes from the real (zero) start
+        qnet.ops[name].w = np.zeros_like(qnet.ops[name].w)
     ref = Fp32Trainer(graph, identity_norms(graph, copy.deepcopy(fold_params(graph, params))), opts.method,
-                      2.0 ** -opts.lr_shift)
-    trainer = Int8Trainer(qnet, opts, seed)
+                      2.0 ** -opts.lr_shift, step)
+    trainer = Int8Trainer(qnet, opts, seed, step)
     rng = np.random.default_rng([seed, 0xB7])
     xb, yb = images_tr[b_tr], train.labels[b_tr]
     records: list[dict[str, float | int]] = []

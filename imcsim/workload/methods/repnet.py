@@ -29,13 +29,20 @@ from imcsim.workload.methods._insert import (
 from imcsim.workload.methods.tinytl import all_biases, irb_blocks
 from imcsim.workload.step import TrainingStep
 
-SUPPORTED = ("proxylessnas-mobile", "resnet50", "mobilenetv2")
+SUPPORTED = ("proxylessnas-mobile", "resnet50", "mobilenetv2", "digits-cnn")
 #: ProgramNet connectors: OFA slots, and the nominal-size divisor of input_size_lists [P]
 PROXYLESS_CONNECTORS = {5: 8, 9: 16, 13: 16, 17: 32, 21: 32}
 #: ResProgramNet: (stage, block index in stage, nominal divisor) for modules m1..m5 [P]
 RESNET_CONNECTORS = ((1, 0, 4), (2, 0, 8), (3, 0, 16), (4, 0, 32), (4, 2, 32))
 #: MobiProgramNet (V2): features index -> nominal divisor, for modules 2..6 [P]
 MOBV2_CONNECTORS = {4: 4, 7: 8, 11: 16, 14: 16, 17: 32}
+#: digits-cnn (imcsim's own table, [D]): (module input, node its output is added to, groups) for modules
+#: m1..m4: the image into the stem output (as ResProgramNet's m0 into the stem), then one module per
+#: block -- the basic block res1, the stride-2 conv ``down`` (a "reduce dimension" connector: pooled x2,
+#: added at the pooled size) and the separable block sep1. A module reads the running feature map (the
+#: backbone tensor named plus every module already added to it, as in the code).
+DIGITS_CONNECTORS = (("input", "stem.act", 1), ("stem.act", "res1.relu2", 2), ("res1.relu2", "down.act", 2),
+                     ("down.act", "sep1.pw_act", 2))
 
 
 class RepNetOptions(MethodOptions):
@@ -58,6 +65,7 @@ class _Builder:
         self.nodes = list(graph.nodes)
         self.blocks: dict[str, Block] = {}
         self.count = 0
+        self.sums: dict[str, str] = {}   # backbone node -> the add that now carries its output
 
     def current(self) -> Graph:
         return with_blocks(self.graph, self.nodes, self.blocks)
@@ -68,6 +76,8 @@ class _Builder:
         self.count += 1
         g = self.current()
         name = f"repnet.m{self.count}"
+        # the code's branch reads the running ``x``: the backbone tensor plus every module added to it
+        reads = self.sums.get(reads, reads)
         c_in = g.shape_of(reads)[0]
         mid = make_divisible(int(c_in * 1.0), 8)
 
@@ -87,6 +97,7 @@ class _Builder:
         else:
             self.nodes = splice(self.nodes, add_to, [*new, *adds], add_to, adds[-1].name)
         self.blocks[name] = Block(name, "repnet_branch", reads, tuple(n.name for n in new), None, None)
+        self.sums[add_to] = adds[-1].name
 
 
 def _kernel(nominal: int, k: int) -> int:
@@ -142,6 +153,15 @@ def build_repnet_graph(graph: Graph, kernel: int = 5) -> tuple[Graph, list[str]]
         notes.append("UNVERIFIED (reference 5): the MobileNetV2 Rep-Net of the code puts features[14] (stride 2) "
                      "in its stride-1 branch, a shape mismatch; imcsim upsamples that branch to the block output "
                      "(the consistent reading), and the V2 training script is not in the repository")
+    elif name == "digits-cnn":
+        for reads, add_to, groups in DIGITS_CONNECTORS:
+            in_hw, out_hw = graph.shape_of(reads)[1:], graph.shape_of(add_to)[1:]
+            # pooled x2; 3x3 convs: the code keeps k = 5 except on its smallest (7x7) maps, and every
+            # digits-cnn branch map (4x4, 2x2) is smaller than that
+            k = 3 if in_hw[0] // 2 <= 7 else kernel
+            rb.module(reads, add_to, graph.shape_of(add_to)[0], k, groups, (2,), out_hw, at_front=reads == "input")
+        notes.append("digits-cnn Rep-Net: imcsim's connector table (image module into the stem output, then one "
+                     "module per block: res1, down, sep1), 3x3 branch convs on the 4x4 and 2x2 pooled maps (D)")
     else:
         raise spec_error("repnet", graph, f"Rep-Net branches are defined for {', '.join(SUPPORTED)} only")
     return rb.current(), notes
