@@ -1,8 +1,8 @@
-"""Process-node facts shared by devices and circuits: area per node.
+"""Process-node facts shared by devices, circuits and the engine: area and SRAM leakage per node.
 
-Why one module: the area of a memory cell (device cards quote it in F^2) and the area of a unit gate
-(:mod:`imcsim.circuit.gates`) follow the node, and must follow it the same way wherever they are
-priced. Nothing else re-derives these curves.
+Why one module: the area of a memory cell (device cards quote it in F^2), the area of a unit gate
+(:mod:`imcsim.circuit.gates`) and the leakage of an SRAM buffer or SRAM cell all follow the node, and
+must follow it the same way wherever they are priced. Nothing else re-derives these curves.
 
 **Area** (relative to 28 nm, the gate table's anchor; docs/devices.md#node-scaling-of-area-and-leakage):
 
@@ -18,6 +18,11 @@ priced. Nothing else re-derives these curves.
 - **Cells** (SRAM and NVM arrays, quoted in F^2 at the cell's own node) follow the same curve, except that
   below 5 nm they do not shrink: TSMC's N3E high-density SRAM bitcell is the N5 one, 0.021 um^2
   [IEDM22-SRAM] (S). NVM cells are access-transistor limited, so they are given the same curve (A).
+
+**SRAM leakage** (buffers and SRAM cells; the cards and presets quote it at 22 nm, the NVMExplorer
+22 nm LOP figure [T2]): scaled by the NeuroSim LSTP leakage row (8-bit adder leakage 3.0 / 1.8 / 1.1 nW
+at 45 / 32 / 22 nm [T3]), interpolated in log-log between those nodes (D) and ~ node x V outside (A):
+the same curve the gate table uses for the periphery leakage (``circuit.gates.energy_scale("leakage")``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ AREA_REL_45NM: dict[float, float] = {
 
 #: Cells do not shrink below this node ([IEDM22-SRAM]: N3E bitcell = N5 bitcell, 0.021 um^2, S).
 CELL_FLOOR_NM = 5.0
+
+#: The node at which the SRAM leakage figures of the cards and presets are quoted ([T2]: 22 nm LOP).
+SRAM_LEAKAGE_REFERENCE_NM = 22.0
 
 _AREA_KINDS = ("logic", "cell")
 
@@ -78,3 +86,21 @@ def cell_area_um2(cell_area_f2: float, node_nm: float) -> float:
 def area_regime(node_nm: float) -> str:
     """'planar' (node^2, D) or 'finfet' ([STILLMAKER17] table and foundry steps, T)."""
     return "planar" if node_nm >= FINFET_BELOW_NM else "finfet"
+
+
+# ------------------------------------------------------------------------------------------ leakage
+def leakage_scale(node_nm: ArrayLike, reference_nm: float = ANCHOR_NODE_NM) -> np.ndarray:
+    """Leakage power at ``node_nm`` relative to ``reference_nm``: the gate table's leakage curve
+    (``circuit.gates.energy_scale("leakage")``: the NeuroSim LSTP row in log-log between 22 and 45 nm, D;
+    ~ node x V outside, A), so SRAM cells, SRAM buffers and the periphery follow one curve."""
+    # Imported here: circuit.gates imports this module for its area curve.
+    from imcsim.circuit.gates import energy_scale
+    if reference_nm <= 0:
+        raise ValueError(f"reference_nm must be > 0, got {reference_nm}")
+    return energy_scale("leakage", node_nm) / energy_scale("leakage", float(reference_nm))
+
+
+def sram_leakage_at(value_at_reference: float, node_nm: float,
+                    reference_nm: float = SRAM_LEAKAGE_REFERENCE_NM) -> float:
+    """An SRAM leakage figure quoted at ``reference_nm`` (22 nm for the cards and presets), at ``node_nm``."""
+    return float(value_at_reference * leakage_scale(node_nm, reference_nm))

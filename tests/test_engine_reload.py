@@ -30,10 +30,12 @@ SMALL = {"workload": "resnet18", "workload.resolution": 32, "chip.cell_capacity_
 #: 16 encoder and 16 decoder tokens: every streamed weight is used 16 times per reload
 T5 = {"workload": "flan-t5-large", "workload.layers": 2, "workload.seq_len": 16, "workload.dec_len": 16,
       "batch": 1}
-#: standby power: no cell leaks (MRAM, ReRAM), the SRAM buffers do, 30 uW/KiB: the presets have
-#: 2048 KiB global + 64 tiles x 64 KiB = 6144 KiB -> 0.18432 W; SMALL's 4 tiles 2048 + 256 -> 0.06912 W
-STANDBY_W = 6144 * 30e-6
-SMALL_STANDBY_W = 2304 * 30e-6
+#: standby power: no cell leaks (MRAM, ReRAM), the SRAM buffers do, 30 uW/KiB quoted at 22 nm, x 1.37296 at
+#: the presets' 28 nm (NeuroSim leakage row, log-log: exp(ln(28/22)/ln(32/22) x ln(1.8/1.1))) = 41.19 uW/KiB:
+#: 2048 KiB global + 64 tiles x 64 KiB = 6144 KiB -> 0.25306 W; SMALL's 4 tiles 2048 + 256 -> 0.09490 W
+PER_KIB_W = 30e-6 * math.exp(math.log(28 / 22) / math.log(32 / 22) * math.log(1.8 / 1.1))
+STANDBY_W = 6144 * PER_KIB_W
+SMALL_STANDBY_W = 2304 * PER_KIB_W
 
 
 def _run(params, engine="analytic", **kw):
@@ -188,12 +190,12 @@ def test_study_file_reproduces_the_comparison(tmp_path, capsys):
     assert set(rows) == {"t5-reram", "t5-sas-mram", "resnet50-reram", "resnet50-sas-mram"}
     assert all(r["batch"] == 1 and not r["map_fits"] and r["reload_weights"] > 0 for r in rows.values())
     t5r, t5m, rnr = rows["t5-reram"], rows["t5-sas-mram"], rows["resnet50-reram"]
-    # the description's numbers (rounded there): T5 on ReRAM 99.2 % reload time, 96.6 % reload energy;
-    # ResNet-50 on ReRAM 24.1 % and 24.7 %; write energy 68x SAS-MRAM's
+    # the description's numbers (rounded there): T5 on ReRAM 99.2 % reload time, 97.2 % reload energy;
+    # ResNet-50 on ReRAM 24.1 % and 24.6 %; write energy 68x SAS-MRAM's
     assert t5r["reload_latency_share"] == pytest.approx(0.992, abs=0.002)
-    assert t5r["reload_energy_share"] == pytest.approx(0.966, abs=0.002)
+    assert t5r["reload_energy_share"] == pytest.approx(0.972, abs=0.002)
     assert rnr["reload_latency_share"] == pytest.approx(0.241, abs=0.002)
-    assert rnr["reload_energy_share"] == pytest.approx(0.247, abs=0.002)
+    assert rnr["reload_energy_share"] == pytest.approx(0.246, abs=0.002)
     assert t5r["reload_write_energy_pj"] / t5m["reload_write_energy_pj"] == pytest.approx(68, abs=1)
     # the report says it in numbers
     page = (out / "report.html").read_text()

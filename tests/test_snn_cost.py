@@ -23,6 +23,7 @@ from imcsim.snn.exits import two_point_histogram
 from imcsim.snn.network import snn_form
 from imcsim.snn.results import compare
 from imcsim.snn.spec import ExitSpec, NeuronSpec
+from imcsim.technology import leakage_scale
 from imcsim.workload import zoo
 from imcsim.workload.graph import GraphBuilder
 
@@ -172,7 +173,10 @@ def test_leakage_follows_the_power_gating_policy(policy):
     kib = {"macros+buffers": a.tile.buffer_kib,  # one used tile's 64 KiB; the global buffer is gated
            }.get(policy, a.chip.global_buffer_kib + a.chip.tiles * a.tile.buffer_kib)  # 2048 + 64 x 64 KiB
     cells_w = a.n_macros * 256 * 256 * hw.macro.device.leakage_w_per_bit
-    assert c.energy_pj["standby"] == pytest.approx((cells_w + kib * 30e-6) * ns * 1e3)
+    # 30 uW/KiB quoted at 22 nm, x 1.373 at the preset's 28 nm (the leakage-vs-node curve, test_technology)
+    per_kib_w = 30e-6 * float(leakage_scale(28, 22))
+    assert per_kib_w == pytest.approx(41.19e-6, rel=1e-3)
+    assert c.energy_pj["standby"] == pytest.approx((cells_w + kib * per_kib_w) * ns * 1e3)
     if policy == "none":  # every macro's periphery idles except while the two layers compute
         busy = sc.busy_once + sum(sc.busy_steps)
         idle_pj = hw.macro.periphery_leakage_w * (a.n_macros * c.cycles - busy) * hw.cycle_ns * 1e3

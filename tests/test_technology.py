@@ -1,4 +1,4 @@
-"""Node scaling of area (planar node^2, FinFET table), hand-computed."""
+"""Node scaling of area (planar node^2, FinFET table) and SRAM leakage, hand-computed."""
 
 import math
 
@@ -49,8 +49,26 @@ def test_area_reaches_gates_and_cells():
     assert sram.cell_area_um2(22) == pytest.approx(190 * 0.022 ** 2)
 
 
+def test_sram_leakage_follows_the_node():
+    # NeuroSim LSTP leakage row 3.0 / 1.8 / 1.1 nW at 45 / 32 / 22 nm. 28 nm vs 22 nm, log-log:
+    # w = ln(28/22)/ln(32/22) = 0.643; ln L(28) = ln 1.1 + w (ln 1.8 - ln 1.1) -> L = 1.5103 nW; / 1.1 = 1.373
+    w = math.log(28 / 22) / math.log(32 / 22)
+    ratio = math.exp(w * (math.log(1.8) - math.log(1.1)))
+    assert ratio == pytest.approx(1.373, rel=1e-3)
+    assert float(t.leakage_scale(28, 22)) == pytest.approx(ratio)
+    assert t.sram_leakage_at(30.0, 22) == pytest.approx(30.0)
+    assert t.sram_leakage_at(30.0, 28) == pytest.approx(30 * ratio)       # 41.19 uW/KiB at 28 nm
+    # 45 nm: 3.0 / 1.1 = 2.727x the 22 nm figure
+    assert t.sram_leakage_at(30.0, 45) == pytest.approx(30 * 3.0 / 1.1)
+    # the sram card's 3.66 nW per bit (22 nm) at 28 nm, and the non-volatile cards stay at zero
+    assert load_device("sram").leakage_w_per_bit_at(28) == pytest.approx(3.66e-9 * ratio)
+    assert load_device("sas-mram").leakage_w_per_bit_at(28) == 0.0
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="unknown area kind"):
         t.area_scale(28, "wire")
     with pytest.raises(ValueError):
         t.area_scale(0)
+    with pytest.raises(ValueError):
+        t.leakage_scale(28, 0)

@@ -100,6 +100,8 @@ class DeviceLike(Protocol):
 
     def cell_area_um2(self, node_nm: float) -> float: ...
 
+    def leakage_w_per_bit_at(self, node_nm: float) -> float: ...
+
 
 # ---------------------------------------------------------------------------------------------- helpers
 # The formulas below are written once and take Python numbers or numpy arrays of design points. The
@@ -706,9 +708,13 @@ class MacroConfig:
         return float(periphery_leakage_w(self._counts, self.gates))
 
     @cached_property
+    def cell_leakage_w(self) -> float:
+        """Leakage of the macro's cells at its node (0 for non-volatile cells)."""
+        return float(self.rows * self.cols * self.bits_per_cell * self.device.leakage_w_per_bit_at(self.node_nm))
+
+    @cached_property
     def leakage_w(self) -> float:
-        cells_w = self.rows * self.cols * self.bits_per_cell * self.device.leakage_w_per_bit
-        return float(cells_w + self.periphery_leakage_w)
+        return float(self.cell_leakage_w + self.periphery_leakage_w)
 
     @cached_property
     def wakeup_energy_pj(self) -> float:

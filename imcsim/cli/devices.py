@@ -72,9 +72,9 @@ def _list(args: argparse.Namespace) -> int:
             "endurance_cycles": dev.endurance_cycles,
             "retention_years": dev.retention_years,
             "area_per_bit_um2": dev.area_per_bit_um2(node),
-            "leakage_nw_per_bit": dev.leakage_w_per_bit * 1e9,
+            "leakage_nw_per_bit": dev.leakage_w_per_bit_at(node) * 1e9,
         })
-    emit(records, args.format, title=f"device library (writes: one 8-bit weight, policy all; area at {node:g} nm)")
+    emit(records, args.format, title=f"device library (writes: one 8-bit weight, policy all; area and leakage at {node:g} nm)")
     return 0
 
 

@@ -21,6 +21,7 @@ from imcsim.config.inherit import check_link, copy_tree, deep_merge
 from imcsim.config.loader import FieldRule, StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
+from imcsim.technology import SRAM_LEAKAGE_REFERENCE_NM, sram_leakage_at
 
 PRESET_PREFIX = "acc-"
 
@@ -129,7 +130,12 @@ class ChipSpec(StrictModel):
     global_buffer_bytes_per_cycle: float = Field(gt=0, description="global buffer port width")
     global_buffer_read_pj_per_byte: float = Field(ge=0, description="global buffer read energy")
     global_buffer_write_pj_per_byte: float = Field(ge=0, description="global buffer write energy")
-    sram_leakage_uw_per_kib: float = Field(ge=0, description="leakage of every SRAM buffer (global and tile)")
+    sram_leakage_uw_per_kib: float = Field(ge=0, description="leakage of every SRAM buffer (global and tile), "
+                                                             "at sram_leakage_node_nm; scaled to node_nm")
+    sram_leakage_node_nm: float = Field(
+        SRAM_LEAKAGE_REFERENCE_NM, ge=NODE_MIN_NM, le=NODE_MAX_NM,
+        description="node at which sram_leakage_uw_per_kib is quoted (default 22 nm, the NVMExplorer figure); "
+                    "the buffers leak that figure x the leakage-vs-node curve (imcsim.technology)")
     sram_area_um2_per_bit: float = Field(gt=0, description="area of one SRAM buffer bit")
     dram_bandwidth_gb_per_s: float = Field(gt=0, description="off-chip DRAM bandwidth")
     dram_read_energy_pj_per_bit: float = Field(ge=0, description="energy of one bit read from DRAM (weight "
@@ -151,6 +157,12 @@ class ChipSpec(StrictModel):
                            "delivered) or layer (each layer waits for the whole previous layer, kept for comparison)")
     dram_channels: int = Field(1, gt=0, description="independent DRAM channels; chip.dram_bandwidth_gb_per_s is "
                                                     "their total, split evenly")
+
+    @property
+    def sram_leakage_w_per_kib(self) -> float:
+        """SRAM buffer leakage per KiB at this chip's node (W): the quoted figure scaled from
+        ``sram_leakage_node_nm`` to ``node_nm`` (imcsim.technology.sram_leakage_at)."""
+        return sram_leakage_at(self.sram_leakage_uw_per_kib * 1e-6, self.node_nm, self.sram_leakage_node_nm)
 
 
 class AcceleratorSpec(StrictModel):

@@ -118,7 +118,8 @@ class CommonParams(StrictModel):
     sense_amp_energy_fj: NonNegParam = param_field("fJ", "sense-amplifier latch, per sense")
     and_energy_factor: PositiveParam = param_field("1", "x read energy for an in-memory AND (input-gated read)")
     cell_area_f2: PositiveParam = param_field("F2", "area of one cell in F^2 (F = node)")
-    cell_leakage_nw: NonNegParam = param_field("nW", "leakage of one cell (one bit for 1 bit/cell)")
+    cell_leakage_nw: NonNegParam = param_field("nW", "leakage of one cell (one bit for 1 bit/cell) at 22 nm; "
+                                                     "scaled to the node by imcsim.technology.sram_leakage_at")
     endurance_cycles: UnlimitedParam = param_field("cycles", "write cycles (ReRAM: program pulses) a cell "
                                                     "survives (.inf: no wear-out)")
     retention_years: NonNegParam = param_field("years", "data retention (0 = volatile)")

@@ -163,6 +163,8 @@ class DeviceModel(ABC):
         self.and_energy_factor = v("and_energy_factor")
         self.read_latency_ns = v("read_latency_ns")
         self.sense_amp_energy_fj = v("sense_amp_energy_fj")
+        #: Cell leakage per bit as the card quotes it, at technology.SRAM_LEAKAGE_REFERENCE_NM (22 nm);
+        #: :meth:`leakage_w_per_bit_at` scales it to a node.
         self.leakage_w_per_bit = v("cell_leakage_nw") * 1e-9 / self.bits_per_cell
         self.endurance_cycles = v("endurance_cycles")
         self.retention_years = v("retention_years")
@@ -191,6 +193,13 @@ class DeviceModel(ABC):
         if node_nm <= 0:
             raise ValueError(f"node_nm must be > 0, got {node_nm}")
         return technology.cell_area_um2(self.card.value("cell_area_f2"), node_nm)
+
+    def leakage_w_per_bit_at(self, node_nm: float) -> float:
+        """Cell leakage per bit at ``node_nm``: the card's 22 nm figure scaled by the leakage-vs-node curve
+        (:func:`imcsim.technology.sram_leakage_at`; 0 stays 0 for non-volatile cells)."""
+        if node_nm <= 0:
+            raise ValueError(f"node_nm must be > 0, got {node_nm}")
+        return technology.sram_leakage_at(self.leakage_w_per_bit, node_nm)
 
     def area_per_bit_um2(self, node_nm: float) -> float:
         return self.cell_area_um2(node_nm) / self.bits_per_cell

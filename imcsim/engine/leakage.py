@@ -81,15 +81,14 @@ def standby_sources(ctx: Any) -> StandbySources:
     """The standby sources of a study's chip (a :class:`~imcsim.engine.context.Context`)."""
     accel, macro = ctx.accel, ctx.macro
     chip, tile = accel.chip, accel.tile
-    cells = accel.n_macros * macro.rows * macro.cols * macro.bits_per_cell
-    per_kib_w = chip.sram_leakage_uw_per_kib * 1e-6
+    per_kib_w = chip.sram_leakage_w_per_kib
     macros_per_tile = int(tile.macros or 1)
     tiles_used = min(chip.tiles, -(-int(ctx.mapping.macros_used) // macros_per_tile))
     live_kib = _peak_bytes(ctx.step) * ctx.batch / 1024
     empty_kib = ((chip.tiles - tiles_used) * tile.buffer_kib
                  + max(0.0, chip.global_buffer_kib - live_kib))
     return StandbySources(
-        volatile_cells_w=cells * ctx.device.leakage_w_per_bit,
+        volatile_cells_w=accel.n_macros * macro.cell_leakage_w,
         macro_periphery_w=macro.periphery_leakage_w,
         n_macros=accel.n_macros,
         sram_buffers_w=(chip.global_buffer_kib + chip.tiles * tile.buffer_kib) * per_kib_w,

@@ -48,8 +48,8 @@ def is_streamed(row: Mapping[str, Any]) -> bool:
 
 def reload_sentence(row: Mapping[str, Any]) -> str | None:
     """``Reloads: 7 layers streamed, 12 M weights per step; reload time 37.1 ms = 24.1 % of latency
-    (writes 36.6 ms, DRAM fetch 0.47 ms); reload energy 8.75 mJ = 24.7 % of energy (writes 0.485 mJ,
-    DRAM fetch 1.44 mJ, standby while reloading 6.83 mJ)``; None when nothing is streamed (or the record
+    (writes 36.6 ms, DRAM fetch 0.47 ms); reload energy 11.3 mJ = 24.6 % of energy (writes 0.485 mJ,
+    DRAM fetch 1.44 mJ, standby while reloading 9.38 mJ)``; None when nothing is streamed (or the record
     predates the reload metrics)."""
     if not is_streamed(row):
         return None

@@ -159,13 +159,12 @@ class Hardware:
     def standby_power_w(self, macros_used: int) -> float:
         """Volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on."""
         a, m = self.accel, self.macro
-        cells = a.n_macros * m.rows * m.cols * m.bits_per_cell
-        per_kib_w = a.chip.sram_leakage_uw_per_kib * 1e-6
+        per_kib_w = a.chip.sram_leakage_w_per_kib
         buffers_kib = a.chip.global_buffer_kib + a.chip.tiles * a.tile.buffer_kib
         if self.power_gating == "macros+buffers":
             tiles_used = min(a.chip.tiles, -(-int(macros_used) // int(a.tile.macros or 1)))
             buffers_kib = tiles_used * a.tile.buffer_kib
-        return cells * m.device.leakage_w_per_bit + buffers_kib * per_kib_w
+        return a.n_macros * m.cell_leakage_w + buffers_kib * per_kib_w
 
     def leakage(self, cycles: float, busy_macro_cycles: float, wakeups: float, macros_used: int) -> Cost:
         """Leakage over ``cycles`` of latency (W x ns = nJ, x 1e3 -> pJ): standby (cells + buffers left on),
