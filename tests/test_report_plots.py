@@ -88,15 +88,15 @@ def test_many_points_breakdown_groups_by_device_and_method(tmp_path):
 
 def test_lifetime_notes_state_endurance_and_steps_per_day():
     df = synthetic_results(devices=("reram", "sas-mram"), methods=("repnet",), steps_per_day=250.0)
-    # synthetic lifetime = endurance / (1 write per step x 250 steps/day x 365.25): 250 comes back
+    # every row stores the steps/day its lifetime was computed with: the note reads it, never inverts
     notes = P.lifetime_notes(df, {"reram": 1e6, "sas-mram": 1e12})
-    assert notes["reram"] == "endurance 1e6 cycles (card), steps/day 250 (implied)"
+    assert notes["reram"] == "endurance 1e6 cycles (card), steps/day 250"
     df["steps_per_day"] = 100.0
     df["endurance_cycles"] = 5e5
     assert P.lifetime_notes(df)["sas-mram"] == "endurance 5e5 cycles (run), steps/day 100"
     assert P.lifetime_notes(df.drop(columns=["steps_per_day", "endurance_cycles"]))["reram"] == \
         "endurance unknown, steps/day not recorded"
-    sram = synthetic_results(devices=("sram",), methods=("repnet",))
+    sram = synthetic_results(devices=("sram",), methods=("repnet",)).drop(columns=["steps_per_day"])
     assert P.lifetime_notes(sram, {"sram": math.inf})["sram"] == "unlimited endurance (card), steps/day not recorded"
 
 

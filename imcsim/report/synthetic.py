@@ -62,7 +62,7 @@ def synthetic_results(devices: Sequence[str] = ("sas-mram", "sot-mram", "reram")
                         "write_energy_pj": energy["write"], "write_energy_share": energy["write"] / total,
                         "write_latency_ns": write_ns, "weights_written": written, "reload_weights": 0,
                         "max_cell_wear_per_step": wear, "mean_cell_wear_per_step": wear / 2,
-                        "lifetime_years": lifetime, "macs": macs,
+                        "lifetime_years": lifetime, "macs": macs, "steps_per_day": steps_per_day,
                     }
                     rec.update({f"energy_{k}_pj": v for k, v in energy.items()})
                     rec["map_utilisation"] = min(1.0, 0.95 * 4096 / cells + 0.1 * rng.random())

@@ -11,7 +11,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from imcsim.device.base import DAYS_PER_YEAR
 from imcsim.report.plots.base import (
     Plot,
     PlotInputs,
@@ -36,8 +35,8 @@ def lifetime_notes(df: pd.DataFrame, endurance: Mapping[str, float] | None = Non
     """Per device, the endurance and steps/day a lifetime rests on, as one line of text.
 
     Endurance comes from an ``endurance_cycles`` column, else from ``endurance`` (the device card).
-    Steps/day from a ``steps_per_day`` column, else implied by lifetime = endurance / (wear per step
-    x steps/day x 365.25) on rows with a finite lifetime, and said so.
+    Steps/day from the ``steps_per_day`` column every result row stores (never inverted from the
+    lifetime: one lifetime formula, :func:`imcsim.device.base.lifetime_years`); "not recorded" without it.
     """
     notes = {}
     for device, g in df.groupby(column_or_all(df, "device"), sort=False):
@@ -50,15 +49,6 @@ def lifetime_notes(df: pd.DataFrame, endurance: Mapping[str, float] | None = Non
         if "steps_per_day" in g.columns and g["steps_per_day"].notna().any():
             vals = sorted(set(g["steps_per_day"].dropna().astype(float)))
             spd_text = "steps/day " + "/".join(_fmt_rate(v) for v in vals)
-        elif end is not None and "max_cell_wear_per_step" in g.columns:
-            life = g["lifetime_years"].astype(float)
-            wear = g["max_cell_wear_per_step"].astype(float)
-            ok = np.isfinite(life) & (life > 0) & (wear > 0)
-            if ok.any():
-                implied = end / (life[ok] * DAYS_PER_YEAR * wear[ok])
-                lo, hi = float(implied.min()), float(implied.max())
-                same = math.isclose(lo, hi, rel_tol=1e-3)
-                spd_text = f"steps/day {_fmt_rate(lo)}" + ("" if same else f"-{_fmt_rate(hi)}") + " (implied)"
         if end is None:
             end_text = "endurance unknown"
         elif math.isinf(end):
