@@ -100,7 +100,7 @@ def test_parameter_columns_and_labels():
     params = parameter_columns(df)
     assert params[:3] == ["device", "workload", "method"] and "temperature_c" in params
     assert "energy_pj" not in params and "status" not in params
-    assert point_labels(df, params).tolist() == ["64x32 / 25", "128x32 / 85"]
+    assert point_labels(df, params).tolist() == ["64x32 / temperature_c=25", "128x32 / temperature_c=85"]
     same = df.iloc[:1]
     assert point_labels(same, params).tolist() == ["sram"]  # nothing varies: fall back to the device
 

@@ -59,9 +59,9 @@ def _fmt(value: Any) -> str:
 
 
 def point_labels(df: pd.DataFrame, params: list[str]) -> pd.Series:
-    """A short name per row from the parameters that vary (``sas-mram / repnet / 128x128``).
+    """A short name per row from the parameters that vary (``sas-mram / repnet / 128x128 / batch=8``).
 
-    ``rows`` and ``cols`` are joined as ``RxC``; with nothing varying the run name, device or
+    ``rows`` and ``cols`` are joined as ``RxC``; other numbers carry their field name; with nothing varying the run name, device or
     row number is used so a label is never empty.
     """
     vary = varying(df, params)
@@ -76,7 +76,7 @@ def point_labels(df: pd.DataFrame, params: list[str]) -> pd.Series:
                 parts.append(df["rows"].map(_fmt) + "x" + df["cols"].map(_fmt))
                 continue
         text = df[c].map(_fmt)
-        if c in ("rows_parallel", "column_mux", "batch", "bits_per_cell"):
+        if pd.api.types.is_numeric_dtype(df[c]) or c == "batch":   # a bare number says nothing: name it
             text = c + "=" + text
         # a parameter a point does not have (a run without workload options, say) adds nothing to its label
         parts.append(text.where(df[c].notna(), ""))
