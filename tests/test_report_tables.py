@@ -101,6 +101,9 @@ def test_parameter_columns_and_labels():
     assert params[:3] == ["device", "workload", "method"] and "temperature_c" in params
     assert "energy_pj" not in params and "status" not in params
     assert point_labels(df, params).tolist() == ["64x32 / temperature_c=25", "128x32 / temperature_c=85"]
+    df["workload.classes"], df["batch"], df["batch_size"] = [10, 102], [1, 8], [1.0, 8.0]
+    assert point_labels(df, parameter_columns(df)).tolist() == ["64x32 / batch=1 / temperature_c=25 / classes=10",
+                                                               "128x32 / batch=8 / temperature_c=85 / classes=102"]
     same = df.iloc[:1]
     assert point_labels(same, params).tolist() == ["sram"]  # nothing varies: fall back to the device
 

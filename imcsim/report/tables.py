@@ -61,10 +61,13 @@ def _fmt(value: Any) -> str:
 def point_labels(df: pd.DataFrame, params: list[str]) -> pd.Series:
     """A short name per row from the parameters that vary (``sas-mram / repnet / 128x128 / batch=8``).
 
-    ``rows`` and ``cols`` are joined as ``RxC``; other numbers carry their field name; with nothing varying the run name, device or
+    ``rows`` and ``cols`` are joined as ``RxC``; other numbers carry their field name (its last dotted
+    part; ``batch_size`` is left out next to ``batch``, the value it resolves to); with nothing varying the run name, device or
     row number is used so a label is never empty.
     """
     vary = varying(df, params)
+    if "batch" in vary:      # batch is what the batch_size option resolves to: one of them is enough
+        vary = [c for c in vary if c != "batch_size"]
     parts: list[pd.Series] = []
     size_done = False
     for c in vary:
@@ -77,7 +80,7 @@ def point_labels(df: pd.DataFrame, params: list[str]) -> pd.Series:
                 continue
         text = df[c].map(_fmt)
         if pd.api.types.is_numeric_dtype(df[c]) or c == "batch":   # a bare number says nothing: name it
-            text = c + "=" + text
+            text = c.rsplit(".", 1)[-1] + "=" + text                   # (workload.classes -> classes)
         # a parameter a point does not have (a run without workload options, say) adds nothing to its label
         parts.append(text.where(df[c].notna(), ""))
     if not parts:
