@@ -207,7 +207,7 @@ def compare_run(run_dir: str | Path, devices: Sequence[str] = RUN_DEVICES, overr
                 engine: str = "analytic", source: str = "<flags>") -> list[dict[str, Any]]:
     """Per device: a training run's write cost priced from its executed updates and under the defaults.
 
-    The run folder (``imcsim train --out``) names the workload and method; each device is evaluated twice,
+    The run folder (``imcsim train --out``) names the workload, the method and its options; each device is evaluated twice,
     with ``measured`` set to the folder (exact writes of the executed updates, measured activity) and
     without (flip probability 0.5, activity 0.5 / 0.25). ``*_assumed_over_measured`` says by what factor
     the assumptions overstate (> 1) or understate (< 1) the measured figure.
@@ -226,7 +226,7 @@ def compare_run(run_dir: str | Path, devices: Sequence[str] = RUN_DEVICES, overr
     records: list[dict[str, Any]] = []
     for device in devices:
         base = {**dict(overrides or {}), "device": device, "workload": meas.workload, "method": method,
-                "engine": engine}
+                "engine": engine, **{f"method.{k}": v for k, v in doc.get("method_options", {}).items()}}
         measured = evaluate(study_from_params({**base, "measured": str(run_dir)}, source)).summary()
         assumed = evaluate(study_from_params(base, source)).summary()
         rec: dict[str, Any] = {"device": device, "workload": meas.workload, "method": method,

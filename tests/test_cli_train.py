@@ -34,7 +34,7 @@ def test_train_bad_flags_exit_2(capsys):
     assert main(["train", "--lr-shift", "40"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--lr-shift" in err and "0 to 16" in err
-    assert main(["train", "--method", "lora"]) == 2
+    assert main(["train", "--method", "lorafusion"]) == 2
     assert "--method" in capsys.readouterr().err
 
 
@@ -64,3 +64,30 @@ def test_train_repnet_on_a_network_without_connectors_exit_2(capsys):
     assert main(["train", "--method", "repnet", "--workload", "resnet18", "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "repnet" in err and "resnet18" in err and "digits-cnn" in err
+
+
+def test_train_bad_method_options_exit_2(capsys):
+    for flags, words in ((["--method-option", "rank"], ["--method-option", "KEY=VALUE"]),
+                         (["--method-option", "rank=0"], ["rank", "0"]),
+                         (["--method-option", "targets=[q, v]"], ["lora", "q/v"]),
+                         (["--error-bits", "12"], ["--error-bits", "8 or 16"])):
+        assert main(["train", "--method", "lora", "--steps", "1", *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and all(w in err for w in words), err
+
+
+@pytest.mark.slow
+def test_train_lora_run_folder_is_priced_with_its_method_options(capsys, tmp_path):
+    out = tmp_path / "lora"
+    assert main(["train", "--method", "lora", "--steps", "2", "--pretrain-steps", "2", "--log-every", "2",
+                 "--format", "json", "--out", str(out)]) == 0
+    capsys.readouterr()
+    doc = json.loads((out / "measured.json").read_text())
+    assert doc["method_options"]["targets"] == ["linear"] and doc["method_options"]["rank"] == 4
+    with np.load(out / "updates.npz") as f:
+        b_old = f["old:classifier.lora.B"]
+        assert b_old.shape == (2, 10, 4) and not b_old[0].any()      # B starts at zero
+    # compare applies lora with the run's options (the default q/v targets do not exist in digits-cnn)
+    assert main(["compare", "--run", str(out), "--device", "sas-mram", "--format", "json"]) == 0
+    rec = json.loads(capsys.readouterr().out)[0]
+    assert rec["method"] == "lora" and rec["measured_write_energy_pj"] > 0

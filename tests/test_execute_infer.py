@@ -95,12 +95,17 @@ def test_digits_cnn_bit_exact_over_the_test_split_and_close_to_fp32():
         assert 0.0 < act.mean_input_density < 0.5
 
 
-def test_digits_cnn_with_repnet_branches_bit_exact():
-    """The network ``imcsim train --method repnet`` executes (bilinear upsampling in four branches)."""
-    from imcsim.workload import methods
+@pytest.mark.parametrize("method", ["repnet", "lora"])
+def test_digits_cnn_with_added_modules_bit_exact(method):
+    """The networks ``imcsim train`` executes for Rep-Net (bilinear upsampling in four branches) and LoRA
+    (an adapter added with weight alpha / r = 2)."""
+    from imcsim.execute.train import method_step
 
-    graph = methods.apply(zoo.build("digits-cnn"), "repnet").graph
-    assert sum(n.op == "upsample" and n.attrs["mode"] == "bilinear" for n in graph.nodes) == 4
+    graph = method_step(zoo.build("digits-cnn"), method).graph
+    if method == "repnet":
+        assert sum(n.op == "upsample" and n.attrs["mode"] == "bilinear" for n in graph.nodes) == 4
+    else:
+        assert graph["classifier.lora.add"].attrs["scale"] == 2.0
     _, test = load_dataset("digits").split(0.3, seed=0)
     qn = Q.quantize(graph, weights.random_params(graph, 3), test.images[:64])
     codes = infer.quantize_input(qn, test.images[:100])

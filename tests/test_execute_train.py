@@ -31,9 +31,9 @@ def _qnet(graph, seed, x):
     return Q.quantize(graph, weights.random_params(graph, seed), x)
 
 
-@pytest.mark.parametrize("method", ["last", "bias", "full", "repnet"])
+@pytest.mark.parametrize("method", train.METHODS)
 def test_executed_ops_are_the_ops_the_engine_prices(digits, method):
-    step = methods.apply(zoo.build("digits-cnn"), method)
+    step = train.method_step(zoo.build("digits-cnn"), method)     # = methods.apply with imcsim train's options
     x, y = digits.images[:4], digits.labels[:4]
     rec = train.Int8Trainer(_qnet(step.graph, 0, x), train.TrainOptions(method=method), 0, step).step(x, y)
     executed = sorted((o.node, o.phase, o.kind, o.gemm) for o in rec.ops)
@@ -74,20 +74,22 @@ def conv_nets(draw):
     x = b.act(b.conv(x, c, 3, draw(st.sampled_from([1, 2])), groups=groups, bias=True, name="c2"), "relu6",
               name="r2")
     b.linear(b.global_pool(x, "avg", name="gp"), 3, name="fc", tags=("classifier",))
-    return b.build(), draw(st.integers(0, 1000))
+    return b.build(), draw(st.integers(0, 1000)), draw(st.sampled_from(train.ERROR_BITS))
 
 
 @settings(max_examples=15, deadline=None)
 @given(conv_nets())
 def test_kernel_backward_and_weight_gradient_equal_numpy_integers(net):
     """The transposed-array error and the weight-gradient GEMM on the kernels give exactly the integers
-    numpy gives: same seed, same stochastic rounding, so every updated weight and bias is equal."""
-    graph, seed = net
+    numpy gives (INT8 errors, or INT16 ones in two 8-bit passes): same seed, same stochastic rounding, so
+    every updated weight and bias is equal."""
+    graph, seed, bits = net
     rng = np.random.default_rng(seed)
     x, y = rng.random((3, *graph.input_shape)), rng.integers(0, 3, 3)
     q1, q2 = _qnet(graph, seed, x), _qnet(graph, seed, x)
-    kern = train.Int8Trainer(q1, train.TrainOptions(method="full"), seed)
-    ref = train.Int8Trainer(q2, train.TrainOptions(method="full", backward="digital", wgrad="digital"), seed)
+    kern = train.Int8Trainer(q1, train.TrainOptions(method="full", error_bits=bits), seed)
+    ref = train.Int8Trainer(q2, train.TrainOptions(method="full", backward="digital", wgrad="digital",
+                                                   error_bits=bits), seed)
     r1, r2 = kern.step(x, y), ref.step(x, y)
     assert r1.loss == r2.loss
     for name in ("c1", "c2", "fc"):
@@ -125,6 +127,34 @@ def test_float_backward_matches_finite_differences():
         assert grads[name][role][idx] == pytest.approx((up - down) / 2e-5, rel=1e-4, abs=1e-9)
 
 
+def test_int16_errors_split_into_two_kernel_operands():
+    e = np.array([-32767, -32768 + 1, -257, -256, -1, 0, 1, 255, 256, 32767])
+    digits = train.error_digits(e, 16)
+    np.testing.assert_array_equal(sum(d * w for d, w, _ in digits), e)
+    (hi, _, hi_signed), (lo, _, lo_signed) = digits
+    assert hi_signed and -128 <= hi.min() and hi.max() <= 127        # a signed byte
+    assert not lo_signed and 0 <= lo.min() and lo.max() <= 255       # an unsigned byte
+    # INT16 stochastic rounding: max |v| = 0.3 -> scale 2^ceil(log2(0.3 / 32767)) = 2^-16; 0.3 * 2^16 = 19660.8
+    q, scale = train.sr_quantize(np.full(4000, 0.3), np.random.default_rng(0), 16)
+    assert scale == 2.0 ** -16 and set(np.unique(q)) == {19660, 19661}
+
+
+@pytest.mark.slow
+def test_int16_errors_train_like_int8_ones(digits):
+    """INT16 errors run the same ops (the kernels twice per error operand) and move the same weights."""
+    graph = zoo.build("digits-cnn", width=4)
+    x, y = digits.images[:8], digits.labels[:8]
+    r8 = train.Int8Trainer(_qnet(graph, 0, x), train.TrainOptions(method="full", lr_shift=0), 0).step(x, y)
+    r16 = train.Int8Trainer(_qnet(graph, 0, x), train.TrainOptions(method="full", lr_shift=0, error_bits=16),
+                            0).step(x, y)
+    assert r8.ops == r16.ops and r8.loss == r16.loss
+    key = ("res1.conv2", "backward_error")
+    assert r16.activity[key].input_slots == 2 * r8.activity[key].input_slots     # two passes
+    for name, (old, new) in r16.updates.items():
+        d8, d16 = r8.updates[name][1] - old, new - old
+        assert (np.sign(d8) * np.sign(d16) >= 0).mean() > 0.9, name         # same directions (SR noise aside)
+
+
 def test_stochastic_rounding_is_unbiased_and_power_of_two():
     rng = np.random.default_rng(0)
     v = np.full(20000, 0.3)
@@ -150,6 +180,49 @@ def test_short_training_learns_and_is_deterministic(digits):
     assert np.array_equal(old[1:], new[:-1])      # each update starts from the previous one's result
 
 
+def test_lora_trains_its_adapters_and_leaves_the_classifier_frozen(digits):
+    """LoRA on digits-cnn's linear layer: A (4 x 32) and B (10 x 4) beside the frozen classifier, added
+    with alpha / r = 2; only A and B are written; the error stops at A (nothing below it trains)."""
+    step = train.method_step(zoo.build("digits-cnn"), "lora")
+    assert step.options["targets"] == ["linear"] and step.options["rank"] == 4
+    x, y = digits.images[:8], digits.labels[:8]
+    qn = _qnet(step.graph, 2, x)
+    frozen = {op.node.name: op.w.copy() for op in qn.array_ops() if "lora" not in op.node.tags}
+    rec = train.Int8Trainer(qn, train.TrainOptions(method="lora", lr_shift=0), 2, step).step(x, y)
+    assert set(rec.updates) == {"classifier.lora.A", "classifier.lora.B"}
+    assert rec.updates["classifier.lora.B"][0].shape == (10, 4)
+    for name, w in frozen.items():
+        np.testing.assert_array_equal(qn.ops[name].w, w, err_msg=name)
+    assert {o.node for o in rec.ops if o.phase == "backward_error"} == {"classifier.lora.B"}
+
+
+def test_lora_add_scale_backward_matches_finite_differences():
+    """The adapter's add weights B A x by alpha / r; its float gradients (the fp32 reference's) are right."""
+    step = train.method_step(zoo.build("digits-cnn", width=4), "lora")
+    graph = step.graph
+    p = weights.random_params(graph, 4)
+    rng = np.random.default_rng(4)
+    x, y = rng.random((3, 1, 8, 8)), np.array([5, 6, 7])
+    out = graph.nodes[-1].name
+
+    def loss(params):
+        return backprop.softmax_xent(fp32.forward(graph, params, x)[out], y)[0]
+
+    outs = fp32.forward(graph, p, x)
+    _, e = backprop.softmax_xent(outs[out], y)
+    grads = backprop.backward(graph, p, outs, e, {"classifier.lora.A", "classifier.lora.B"})
+    for name in ("classifier.lora.A", "classifier.lora.B"):
+        arr = p[name]["weight"]
+        idx = tuple(int(rng.integers(0, s)) for s in arr.shape)
+        old = arr[idx]
+        arr[idx] = old + 1e-5
+        up = loss(p)
+        arr[idx] = old - 1e-5
+        down = loss(p)
+        arr[idx] = old
+        assert grads[name]["weight"][idx] == pytest.approx((up - down) / 2e-5, rel=1e-4, abs=1e-9)
+
+
 @pytest.mark.slow
 def test_repnet_run_is_deterministic_and_starts_from_the_backbone(digits):
     graph = zoo.build("digits-cnn", width=8)
@@ -170,9 +243,15 @@ def test_bad_training_flags_are_spec_errors(digits):
     with pytest.raises(SpecError, match="--lr-shift"):
         train.TrainOptions(lr_shift=40).check()
     with pytest.raises(SpecError, match="--method"):
-        train.TrainOptions(method="lora").check()
+        train.TrainOptions(method="lorafusion").check()
+    with pytest.raises(SpecError, match="--error-bits.*8 or 16"):
+        train.TrainOptions(error_bits=12).check()
     with pytest.raises(SpecError, match="cannot apply to workload 'resnet18'"):
         train.method_step(zoo.build("resnet18"), "repnet")
+    with pytest.raises(SpecError, match="lora.*no linear layers tagged q/v"):
+        train.method_step(zoo.build("digits-cnn"), "lora", {"targets": ["q", "v"]})
+    with pytest.raises(SpecError, match="rank"):
+        train.method_step(zoo.build("digits-cnn"), "lora", {"rank": 0})
     graph = zoo.build("digits-cnn", classes=4)
     with pytest.raises(SpecError, match="classes do not fit"):
         train.continual_learning(graph, digits, train.TrainOptions(), steps=1)

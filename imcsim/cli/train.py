@@ -28,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", default="digits-cnn", help="network (default digits-cnn)")
     p.add_argument("--dataset", default="digits", help="digits (built in) or an .npz with images and labels "
                                                        "(labels 0-4 are task A, 5-9 task B)")
-    p.add_argument("--method", default="last", help="last, bias, full or repnet (default last)")
+    p.add_argument("--method", default="last", help="last, bias, full, repnet or lora (default last)")
+    p.add_argument("--method-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the method (repeatable; e.g. rank=8 for lora, bias=false for repnet); "
+                        "lora defaults here to targets=[linear], rank=4, alpha=8")
     p.add_argument("--steps", type=int, default=200, help="INT8 training steps on task B (default 200)")
     p.add_argument("--batch", type=int, default=32, help="images per step (default 32)")
     p.add_argument("--lr-shift", type=int, default=4, help="learning rate 2^-shift, 0..16 (default 4)")
@@ -37,13 +40,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default) or on the digital unit (digital)")
     p.add_argument("--wgrad", default="array", help="weight gradients on the kernels (array, default) or the "
                                                     "digital unit (digital)")
-    p.add_argument("--error-bits", type=int, default=8, help="error and gradient width (8)")
+    p.add_argument("--error-bits", type=int, default=8, help="error and gradient width: 8, or 16 (two 8-bit passes on the kernels; default 8)")
     p.add_argument("--pretrain-steps", type=int, default=300, help="fp32 pre-training steps on task A (default 300)")
     p.add_argument("--log-every", type=int, default=20, help="steps between records (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     p.add_argument("--out", default=None, metavar="DIR", help="write measured.json, updates.npz, records.json")
     add_format_option(p)
     p.set_defaults(func=handler)
+
+
+def method_options(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` strings -> options (values parsed as YAML: 4, false, [q, v]); the method checks them."""
+    from imcsim.config.loader import parse_yaml
+    from imcsim.errors import SpecError
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError("<flags>", "--method-option", item, "KEY=VALUE, e.g. rank=8")
+        out[key.strip()] = parse_yaml(value, f"<flags>: --method-option {key.strip()}")
+    return out
 
 
 def handler(args: argparse.Namespace) -> int:
@@ -57,7 +74,8 @@ def handler(args: argparse.Namespace) -> int:
     from imcsim.workload.cards import load_workload
 
     opts = train.TrainOptions(method=args.method, lr_shift=args.lr_shift, batch=args.batch, backward=args.backward,
-                              wgrad=args.wgrad, error_bits=args.error_bits)
+                              wgrad=args.wgrad, error_bits=args.error_bits,
+                              method_options=tuple(method_options(args.method_option).items()))
     opts.check()
     for flag, value in (("--log-every", args.log_every), ("--pretrain-steps", args.pretrain_steps)):
         if value < 1:
@@ -74,8 +92,10 @@ def handler(args: argparse.Namespace) -> int:
 
         out = Path(args.out)
         write_measured(out, workload=args.workload, source=run.source, command="train", activity=run.activity,
-                       extra={"method": args.method, "steps": args.steps, "batch": args.batch,
-                              "options": {k: getattr(opts, k) for k in opts.__dataclass_fields__}})
+                       extra={"method": args.method, "method_options": run.method_options, "steps": args.steps,
+                              "batch": args.batch,
+                              "options": {k: dict(v) if k == "method_options" else v
+                                          for k, v in ((k, getattr(opts, k)) for k in opts.__dataclass_fields__)}})
         write_updates(out, run.updates)
         (out / "records.json").write_text(json.dumps(run.records, indent=1) + "\n")
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcsim.circuit.reference import im2col
-from imcsim.execute.fp32 import BN_EPS, Params, bn_affine, pool_windows
+from imcsim.execute.fp32 import BN_EPS, Params, add_scale, bn_affine, pool_windows
 from imcsim.execute.quant import ACTIVATIONS
 from imcsim.execute.resize import upsample_backward
 from imcsim.workload.graph import Graph, Node
@@ -100,7 +100,7 @@ def node_backward(node: Node, ins: list[np.ndarray], out: np.ndarray, e: np.ndar
             return [hit / hit.sum(axis=(2, 3), keepdims=True) * e[:, :, None, None]], {}
         return [np.broadcast_to(e[:, :, None, None] / (x.shape[2] * x.shape[3]), x.shape).copy()], {}
     if op == "add":
-        return [e for _ in ins], {}
+        return [e for _ in ins[:-1]] + [e * add_scale(node)], {}
     if op == "mul":
         g = ins[1]
         if g.ndim == 2 and x.ndim == 4:

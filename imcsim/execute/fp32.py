@@ -64,6 +64,11 @@ def pool_windows(x: np.ndarray, node: Node, fill: float) -> np.ndarray:
     return np.stack(wins, axis=-1)
 
 
+def add_scale(node: Node) -> float:
+    """The factor an ``add`` applies to its last input (LoRA's alpha / r; 1 otherwise)."""
+    return float(node.attrs.get("scale", 1.0))
+
+
 def bn_affine(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Batch norm in inference form as y = a x + b per channel."""
     a = p["scale"] / np.sqrt(p["var"] + BN_EPS)
@@ -95,7 +100,7 @@ def node_forward(node: Node, ins: list[np.ndarray], p: dict[str, np.ndarray]) ->
     if op == "global_pool":
         return x.max(axis=(2, 3)) if a["kind"] == "max" else x.mean(axis=(2, 3))
     if op == "add":
-        return sum(ins[1:], ins[0])
+        return sum(ins[1:-1], ins[0]) + ins[-1] * add_scale(node) if len(ins) > 1 else ins[0]
     if op == "mul":
         g = ins[1]
         return x * (g.reshape(*g.shape, 1, 1) if g.ndim == 2 and x.ndim == 4 else g)

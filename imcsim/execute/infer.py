@@ -13,13 +13,13 @@ conv/linear node the :class:`~imcsim.circuit.activity.Activity` the kernel count
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from imcsim.circuit import bitserial
 from imcsim.circuit.activity import Activity
-from imcsim.execute.fp32 import pool_windows
+from imcsim.execute.fp32 import add_scale, pool_windows
 from imcsim.execute.qnet import QNet, QOp
 from imcsim.execute.quant import ACT_MAX, ACT_MIN, requantize, rescale, rounding_shift
 from imcsim.execute.resize import upsample_codes
@@ -89,7 +89,8 @@ def execute_op(op: QOp, ins: list[np.ndarray], qnet: QNet) -> tuple[np.ndarray, 
         zp = qin[0].zero_point
         s = (x.sum(axis=(2, 3)) if node.op == "global_pool" else pool_windows(x, node, zp).sum(axis=-1)) - op.window * zp
         return np.clip(rounding_shift(s, op.m0[0], op.shift[0]) + op.out.zero_point, ACT_MIN, ACT_MAX), None
-    if kind == "add":
+    if kind == "add":   # the last input weighted by the add's scale (LoRA's alpha / r) through its multiplier
+        qin[-1] = replace(qin[-1], scale=qin[-1].scale * add_scale(node))
         total = sum(rescale(q, p, op.out) for q, p in zip(ins, qin))
         return np.clip(total + op.out.zero_point, ACT_MIN, ACT_MAX), None
     if kind == "concat":

@@ -102,8 +102,9 @@ def reference_op(op: QOp, ins: list[np.ndarray], qnet: QNet) -> np.ndarray:
         from imcsim.execute.quant import fixed_point
 
         parts = []
-        for q, name in zip(ins, node.inputs):
-            m0, sh = fixed_point(qnet.qparams[name].scale / op.out.scale)
+        for i, (q, name) in enumerate(zip(ins, node.inputs)):
+            factor = float(node.attrs.get("scale", 1.0)) if kind == "add" and i == len(ins) - 1 else 1.0
+            m0, sh = fixed_point(qnet.qparams[name].scale * factor / op.out.scale)
             parts.append(_fx(q - qnet.qparams[name].zero_point, m0[0], sh[0]))
         if kind == "add":
             return _clip(np.sum(parts, axis=0) + op.out.zero_point)

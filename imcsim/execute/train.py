@@ -51,9 +51,16 @@ from imcsim.workload.graph import Graph
 from imcsim.workload.step import TrainingStep
 
 #: methods the executor runs (their TrainingStep's trained parameters are conv/linear weights and biases)
-METHODS = ("last", "bias", "full", "repnet")
+METHODS = ("last", "bias", "full", "repnet", "lora")
+#: options ``imcsim train`` gives a method unless told otherwise (D): LoRA adapts every linear layer (the
+#: digits CNN has one, its 32 -> 10 classifier; the method's default q/v projections need a transformer)
+#: at rank 4 (rank 16 would exceed the layer's 10 outputs) with alpha / r = 2, the ratio of the method's
+#: defaults (32 / 16)
+TRAIN_OPTIONS: dict[str, dict[str, object]] = {"lora": {"targets": ["linear"], "rank": 4, "alpha": 8.0}}
 BIAS_MAX = 2**31 - 1      # biases are int32 at the accumulator scale
 BACKWARDS = ("transposed-array", "digital")
+#: error/gradient widths: INT8, or INT16 run on the 8-bit kernels as two passes (:func:`error_digits`)
+ERROR_BITS = (8, 16)
 WGRADS = ("array", "digital")
 
 
@@ -65,6 +72,7 @@ class TrainOptions:
     backward: str = "transposed-array"
     wgrad: str = "array"
     error_bits: int = 8
+    method_options: tuple[tuple[str, object], ...] = ()   # overrides of the method's options (--method-option)
 
     def check(self) -> None:
         for flag, value, allowed in (("--method", self.method, METHODS), ("--backward", self.backward, BACKWARDS),
@@ -75,16 +83,16 @@ class TrainOptions:
             raise SpecError("<flags>", "--lr-shift", self.lr_shift, "an integer from 0 to 16 (learning rate 2^-shift)")
         if self.batch < 1:
             raise SpecError("<flags>", "--batch", self.batch, "an integer >= 1")
-        if self.error_bits != 8:
-            raise SpecError("<flags>", "--error-bits", self.error_bits, "8 (the kernels take up to 8-bit operands)")
+        if self.error_bits not in ERROR_BITS:
+            raise SpecError("<flags>", "--error-bits", self.error_bits, " or ".join(map(str, ERROR_BITS)))
 
 
-def method_step(graph: Graph, method: str) -> TrainingStep:
+def method_step(graph: Graph, method: str, options: dict[str, object] | None = None) -> TrainingStep:
     """The TrainingStep the engine prices for ``method`` on ``graph``; its graph is the one executed
-    (Rep-Net's branches added), its trainable parameters the ones trained."""
+    (Rep-Net's branches, LoRA's adapters added), its trainable parameters the ones trained."""
     if method not in METHODS:
         raise SpecError("<flags>", "--method", method, ", ".join(METHODS))
-    return methods.apply(graph, method)
+    return methods.apply(graph, method, **{**TRAIN_OPTIONS.get(method, {}), **(options or {})})
 
 
 def trained_parts(step: TrainingStep) -> dict[str, tuple[str, ...]]:
@@ -151,6 +159,18 @@ def sr_quantize(v: np.ndarray, rng: np.random.Generator, bits: int = 8) -> tuple
     return np.clip(q, -qmax, qmax).astype(np.int64), float(scale)
 
 
+def error_digits(e: np.ndarray, bits: int) -> list[tuple[np.ndarray, int, bool]]:
+    """Operands of at most 8 bits whose weighted sum is ``e``: ``(digit, weight, signed)``.
+
+    INT8 errors are one signed digit. An INT16 error is its signed high byte (weight 256) and its unsigned
+    low byte: the kernels take 8-bit operands, so a 16-bit error drives the array in two passes whose
+    results are shifted and added (the bit-serial array would see the same 16 bit-planes in one longer pass).
+    """
+    if bits == 8:
+        return [(e, 1, True)]
+    return [(e >> 8, 256, True), (e & 0xFF, 1, False)]
+
+
 def sr_fixed(v: np.ndarray, m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Stochastically rounded ``v * m`` in fixed point: (v m0 + r) >> shift, r uniform in [0, 2^shift)."""
     m = np.broadcast_to(np.asarray(m, np.float64), np.shape(v))
@@ -175,7 +195,7 @@ class Int8Trainer:
         self.qnet = qnet
         self.opts = opts
         self.graph = qnet.graph
-        step = step or method_step(self.graph, opts.method)
+        step = step or method_step(self.graph, opts.method, dict(opts.method_options))
         if [n.name for n in step.graph.nodes] != [n.name for n in self.graph.nodes]:
             raise ValueError(f"the network executed is not the graph of the {step.method} TrainingStep")
         self.parts = trained_parts(step)
@@ -206,10 +226,12 @@ class Int8Trainer:
         og, kg = w.shape[0] // g, w.shape[1]
         wt = w.reshape(g, og, kg).transpose(0, 2, 1).reshape(g * kg, og)          # group j: W_j^T
         if self.opts.backward == "transposed-array":
-            y, act = bitserial.conv2d(e_q[:, :, None, None], wt[:, :, None, None].astype(np.int8), groups=g,
-                                      in_bits=8, w_bits=8, in_signed=True)
-            self._add(rec, op.node.name, "backward_error", act)
-            y = y.reshape(len(e_q), g * kg)
+            y = np.zeros((len(e_q), g * kg), np.int64)
+            for digit, weight, signed in error_digits(e_q, self.opts.error_bits):
+                yd, act = bitserial.conv2d(digit[:, :, None, None], wt[:, :, None, None].astype(np.int8), groups=g,
+                                           in_bits=8, w_bits=8, in_signed=signed)
+                self._add(rec, op.node.name, "backward_error", act)
+                y += yd.reshape(len(e_q), g * kg) * weight
         else:
             y = np.matmul(e_q.reshape(-1, g, og).transpose(1, 0, 2), w.reshape(g, og, kg)).transpose(1, 0, 2)
             y = y.reshape(len(e_q), g * kg)
@@ -229,11 +251,13 @@ class Int8Trainer:
         xs = cols.reshape(rows, g, kg).transpose(2, 1, 0)                          # (kg, g, B*M)
         es = e_q.reshape(rows, g, og).transpose(1, 2, 0)                           # (g, og, B*M)
         if self.opts.wgrad == "array":
-            y, act = bitserial.conv2d(np.ascontiguousarray(xs.reshape(kg, g * rows, 1, 1)),
-                                      es.reshape(g * og, rows, 1, 1).astype(np.int8), groups=g, in_bits=8,
-                                      w_bits=8, in_signed=False)
-            self._add(rec, op.node.name, "weight_gradient", act)
-            y = y.reshape(kg, g, og)
+            y = np.zeros((kg, g, og), np.int64)
+            xin = np.ascontiguousarray(xs.reshape(kg, g * rows, 1, 1))
+            for digit, weight, signed in error_digits(es, self.opts.error_bits):
+                yd, act = bitserial.conv2d(xin, digit.reshape(g * og, rows, 1, 1).astype(np.int16), groups=g,
+                                           in_bits=8, w_bits=8, in_signed=False, w_signed=signed)
+                self._add(rec, op.node.name, "weight_gradient", act)
+                y += yd.reshape(kg, g, og) * weight
         else:
             y = np.matmul(xs.transpose(1, 0, 2), es.transpose(0, 2, 1)).transpose(1, 0, 2)   # (kg, g, og)
         y = y - op.in_zp * es.sum(axis=2)[None, :, :]
@@ -381,12 +405,13 @@ def pretrain(graph: Graph, params: fp32.Params, images: np.ndarray, labels: np.n
 def added_params(step: TrainingStep, backbone: fp32.Params, seed: int) -> tuple[fp32.Params, fp32.Params, list[str]]:
     """Float params of the executed graph: the backbone's, plus an initialisation of what the method added.
 
-    Rep-Net's code initialises a branch with He-normal convs and unit batch norms, then zeroes the final
-    batch norm's weight, so a new branch adds nothing until it has trained [P5]. Returns (params,
-    calibration params, zeroed): folded, a zero norm weight makes its conv's weights 0, which gives no
-    weight scale and no activation ranges to quantise with; the network is therefore calibrated with the
-    final norm weights at 1 (a unit-gain stand-in for a trained branch: its weight scales and ranges),
-    and the ``zeroed`` convs' INT8 codes are set to 0 after quantisation (A).
+    Added modules start so that the network is the backbone: Rep-Net's code initialises a branch with
+    He-normal convs and unit batch norms, then zeroes the final batch norm's weight [P5]; LoRA initialises
+    A at random and B at zero [LORA] (A He-normal here). Returns (params, calibration params, zeroed): a
+    zero weight (folded, a zero norm weight makes its conv's weights 0) gives no weight scale and no
+    activation ranges to quantise with, so the network is calibrated with a stand-in (the norm weight at 1,
+    B He-normal: the scales and ranges of a trained module), and the ``zeroed`` layers' INT8 codes are set
+    to 0 after quantisation (A).
     """
     from imcsim.execute.weights import random_params
 
@@ -403,11 +428,14 @@ def added_params(step: TrainingStep, backbone: fp32.Params, seed: int) -> tuple[
             c = node.in_shape[0]
             p = {"scale": np.ones(c), "shift": np.zeros(c), "mean": np.zeros(c), "var": np.ones(c)}
             calib[node.name] = p
-            if node.name.endswith("final_bn"):
+            if "repnet_branch" in node.tags and node.name.endswith(".final_bn"):
                 p = dict(p, scale=np.zeros(c))
                 zeroed.append(folded[node.name])
         else:
             calib[node.name] = p
+            if "lora" in node.tags and node.name.endswith(".lora.B"):
+                p = {r: np.zeros_like(v) for r, v in p.items()}
+                zeroed.append(node.name)
         params[node.name] = p
     return params, calib, zeroed
 
@@ -426,6 +454,7 @@ class TrainRun:
     ops: list[ExecutedOp]          # the executed ops of one step (they are the same every step)
     qnet: QNet
     source: str
+    method_options: dict[str, object] = field(default_factory=dict)   # the validated options of the method
 
 
 def _accuracy(qnet: QNet, images: np.ndarray, labels: np.ndarray) -> float:
@@ -472,14 +501,14 @@ def continual_learning(graph: Graph, dataset, opts: TrainOptions, *, steps: int,
     a_te, b_te = test.labels < TASK_SPLIT, test.labels >= TASK_SPLIT
     if not (a_tr.any() and b_tr.any() and b_te.any() and a_te.any()):
         raise SpecError("<flags>", "--dataset", dataset.name, f"labels on both sides of {TASK_SPLIT} (tasks A and B)")
-    step = method_step(graph, opts.method)
+    step = method_step(graph, opts.method, dict(opts.method_options))
     params = pretrain(graph, random_params(graph, seed), images_tr[a_tr], train.labels[a_tr], steps=pretrain_steps,
                       batch=64, lr=0.05, seed=seed)
     source = f"pre-trained in fp32 on task A (labels 0-{TASK_SPLIT - 1}), {pretrain_steps} steps"
     graph = step.graph      # the network executed: the backbone plus what the method adds
     params, calib_params, zeroed = added_params(step, params, seed)
     if zeroed:
-        source += f"; {opts.method} modules: He-normal convs, final batch norms zero-initialised"
+        source += f"; {opts.method} modules added with He-normal weights, their last layers ({len(zeroed)}) at zero"
     qnet = quantize(graph, calib_params, images_tr[a_tr][:64], weight_source=source)
     for name in zeroed:      # scales and ranges from the unit-gain stand-in, codes from the real (zero) start
         qnet.ops[name].w = np.zeros_like(qnet.ops[name].w)
@@ -527,4 +556,4 @@ def continual_learning(graph: Graph, dataset, opts: TrainOptions, *, steps: int,
     updates = {n: (np.stack(olds[n]), np.stack(news[n])) for n in olds}
     source = (f"{qnet.weight_source}; INT8 {opts.method} on task B (labels {TASK_SPLIT}-9), {steps} steps of "
               f"{opts.batch} {dataset.name} images, seed {seed}")
-    return TrainRun(records, activity, updates, ops, qnet, source)
+    return TrainRun(records, activity, updates, ops, qnet, source, dict(step.options))

@@ -36,7 +36,7 @@ OPS: dict[str, str] = {
     "pool": "kind 'max' | 'avg', kernel, stride, padding",
     "global_pool": "kind 'avg' | 'max'; (C, H, W) -> (C,)",
     "upsample": "mode 'bilinear' | 'nearest', size (H, W)",
-    "add": "elementwise sum of all inputs (same shape)",
+    "add": "elementwise sum of all inputs (same shape); attr scale (optional) multiplies the last input (LoRA)",
     "mul": "elementwise product (gating, squeeze-excite scaling); broadcast over H, W for (C,) inputs",
     "concat": "axis 0 (channels / features) concatenation",
     "flatten": "(C, H, W) -> (C*H*W,)",

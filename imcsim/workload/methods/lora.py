@@ -28,7 +28,8 @@ from imcsim.workload.step import StepOp, TrainingStep
 class LoRAOptions(MethodOptions):
     rank: int = Field(16, ge=1, description="r: inner dimension of the adapters A (r x d) and B (d x r)")
     alpha: float = Field(32.0, description="LoRA scale numerator: B.A is added with scale alpha / r")
-    targets: list[str] = Field(["q", "v"], description="attention projections that get adapters (q, k, v, o)")
+    targets: list[str] = Field(["q", "v"], description="layers that get adapters: attention projections by tag (q, k, "
+                                                      "v, o), or 'linear' for every linear layer (a CNN's classifier)")
 
 
 class LoRAFusionOptions(LoRAOptions):
@@ -36,9 +37,10 @@ class LoRAFusionOptions(LoRAOptions):
 
 
 def targets_of(graph: Graph, targets: list[str], method: str) -> list[Node]:
-    found = [n for n in graph if n.op == "linear" and any(t in n.tags for t in targets)]
+    found = [n for n in graph if n.op == "linear" and ("linear" in targets or any(t in n.tags for t in targets))]
     if not found:
-        raise spec_error(method, graph, f"no attention projections tagged {'/'.join(targets)} (needs a transformer)")
+        raise spec_error(method, graph, f"no linear layers tagged {'/'.join(targets)} (q/k/v/o need a transformer; "
+                         "targets=linear adapts every linear layer)")
     return found
 
 
