@@ -72,3 +72,21 @@ def test_bad_input():
         t.area_scale(0)
     with pytest.raises(ValueError):
         t.leakage_scale(28, 0)
+
+
+def test_chip_buffer_leakage_follows_its_node():
+    from imcsim.config.accelerator import load_accelerator
+    from imcsim.errors import SpecError
+
+    # preset: 30 uW/KiB quoted at 22 nm, chip at 28 nm -> 30 x 1.37296 = 41.19 uW/KiB
+    chip = load_accelerator("acc-sas-mram").chip
+    assert chip.sram_leakage_node_nm == 22
+    assert chip.sram_leakage_w_per_kib == pytest.approx(41.19e-6, rel=1e-3)
+    # the same figure quoted at the chip's own node is taken as is
+    same = load_accelerator("acc-sas-mram", {"chip.sram_leakage_node_nm": 28}).chip
+    assert same.sram_leakage_w_per_kib == pytest.approx(30e-6)
+    # a 45 nm chip: 30 x 3.0 / 1.1 (the NeuroSim row at 45 and 22 nm) = 81.8 uW/KiB
+    big = load_accelerator("acc-sas-mram", {"chip.node_nm": 45, "chip.clock_mhz": 200}).chip
+    assert big.sram_leakage_w_per_kib == pytest.approx(30e-6 * 3.0 / 1.1)
+    with pytest.raises(SpecError, match="sram_leakage_node_nm"):
+        load_accelerator("acc-sas-mram", {"chip.sram_leakage_node_nm": 0})
