@@ -51,28 +51,73 @@ def test_predictor_recovers_an_exact_log_quadratic():
     # accuracy = 0.5 + 0.2 ln g - 0.02 (ln g)^2 exactly: the fit returns those coefficients and R^2 = 1
     g = np.array([10.0, 20.0, 40.0, 80.0, 160.0, 320.0])
     acc = 0.5 + 0.2 * np.log(g) - 0.02 * np.log(g) ** 2
-    fake = [samples.Sample({}, float(a), "synthetic", float(d), 0) for d, a in zip(g, acc)]
+    fake = [samples.Sample({}, float(a), "synthetic", float(d), 0, (float(d),)) for d, a in zip(g, acc)]
     p = predictor.fit(fake, "log-quadratic")
     np.testing.assert_allclose(p.coef, [0.5, 0.2, -0.02], atol=1e-9)
     assert p.quality["r2_cv"] == pytest.approx(1.0) and p.quality["spearman_cv"] == pytest.approx(1.0)
     # at g = e^5: 0.5 + 1.0 - 0.5 = 1.0
-    assert p.predict(np.array([math.exp(5.0)]))[0] == pytest.approx(1.0)
+    assert p.predict(np.array([[math.exp(5.0)]]))[0] == pytest.approx(1.0)
+
+
+def test_cell_log_linear_recovers_its_coefficients_and_the_holdout_is_never_fitted():
+    # accuracy = 0.4 + 0.05 ln g_1 + 0.08 ln g_2 exactly, on 2-cell networks: the fit returns those
+    # coefficients, R^2 = 1 and rank correlations 1 in cross-validation and on a held-out table
+    rng = np.random.default_rng(3)
+    cells = rng.uniform(5.0, 60.0, (12, 2))
+    acc = 0.4 + 0.05 * np.log(cells[:, 0]) + 0.08 * np.log(cells[:, 1])
+    fake = [samples.Sample({}, float(a), "synthetic", float(c.sum()), 0, tuple(map(float, c)))
+            for c, a in zip(cells, acc)]
+    held = fake[8:]
+    p = predictor.fit(fake[:8], "cell-log-linear", holdout=held)
+    np.testing.assert_allclose(p.coef, [0.4, 0.05, 0.08], atol=1e-9)
+    q = p.quality
+    assert q["r2_cv"] == pytest.approx(1.0) and q["kendall_cv"] == pytest.approx(1.0)
+    assert q["n_holdout"] == 4 and q["r2_holdout"] == pytest.approx(1.0) and q["kendall_holdout"] == pytest.approx(1.0)
+    # the held-out table changes nothing in the fit
+    np.testing.assert_array_equal(predictor.fit(fake[:8], "cell-log-linear").coef, p.coef)
+    # a wrong held-out value shows in the held-out figures only: 0.9 instead of the last accuracy
+    bad = held[:-1] + [samples.Sample({}, 0.9, "synthetic", held[-1].nn_degree, 0, held[-1].cell_degrees)]
+    q2 = predictor.fit(fake[:8], "cell-log-linear", holdout=bad).quality
+    assert q2["r2_holdout"] < 0.9 and q2["r2_cv"] == pytest.approx(1.0)
+
+
+def test_samples_with_different_cell_counts_are_refused():
+    two = [samples.Sample({}, 0.9, "s", 2.0 * d, 0, (float(d), float(d))) for d in (1, 2, 3, 4)]
+    one = [samples.Sample({}, 0.9, "s", 5.0, 0, (5.0,))]
+    with pytest.raises(SpecError, match="cell"):
+        predictor.fit(two, "cell-log-linear", holdout=one)
+    with pytest.raises(SpecError, match="3-cell space"):      # a per-cell form needs the space's cell count
+        predictor.fit(two, "cell-log-linear", cells=3)
+    assert predictor.fit(two, "log-linear", cells=3).form == "log-linear"   # the sum does not
+
+
+def test_cli_per_cell_predictor_on_other_cell_counts_is_one_line_exit_2(tmp_path, capsys):
+    # skipnet-tiny has 2 cells; its card's sample table holds 3-cell networks
+    card = tmp_path / "space.yaml"
+    text = load_space("skipnet-tiny").path.read_text().replace("samples: skipnet-digits-samples.csv",
+                                                              "samples: skipnet-digits-samples.csv\npredictor: cell-log-linear")
+    card.write_text(text.replace("samples: skipnet-digits-samples.csv", "samples: " + str(
+        load_space("skipnet-tiny").path.parent / "skipnet-digits-samples.csv")))
+    assert main(["nas", str(card), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "cell-log-linear" in err and len(err.strip().splitlines()) == 1
 
 
 def test_unknown_predictor_form():
-    fake = [samples.Sample({}, 0.9, "s", float(d), 0) for d in (1, 2, 3, 4)]
+    fake = [samples.Sample({}, 0.9, "s", float(d), 0, (float(d),)) for d in (1, 2, 3, 4)]
     with pytest.raises(SpecError, match="predictor"):
         predictor.fit(fake, "cubic-spline")
 
 
-def _problem(tmp_path):
+def _problem(tmp_path, fast=True):
     space = load_space("skipnet-tiny")
-    return search.Problem(space, predictor.fit(samples.read(_table(tmp_path))), HardwareModel(space))
+    return search.Problem(space, predictor.fit(samples.read(_table(tmp_path))), HardwareModel(space, fast=fast))
 
 
-def test_shgo_finds_the_exhaustive_optimum(tmp_path):
+@pytest.mark.parametrize("fast", [True, False])   # inner level: exact over the priced table, or SHGO
+def test_shgo_finds_the_exhaustive_optimum(tmp_path, fast):
     ex = search.exhaustive_search(_problem(tmp_path))
-    sh = search.shgo_search(_problem(tmp_path), n_outer=16, n_inner=4)
+    sh = search.shgo_search(_problem(tmp_path, fast), n_outer=16, n_inner=4)
     assert ex.priced == 64 * 8                       # every (network, array) pair of the tiny space
     assert sh.best.objective == ex.best.objective
     assert (sh.best.net, sh.best.arr) == (ex.best.net, ex.best.arr)
@@ -125,3 +170,27 @@ def test_cli_nas_bad_input_is_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("depth: [1, 2]", "depth: []", "network.depth: no allowed value"),                       # empty bounds
+    ("depth: [1, 2]", "depth: {min: 3, max: 1}", "contradictory bounds"),                    # min > max
+    ("rows_parallel: [16, 32]", "rows_parallel: [256]", "array.rows_parallel: contradictory"),  # all > rows
+    ("  weight: 1.0", "  weight: 1.0\nbudgets:\n  energy_pj: 1", "no candidate"),             # budget nobody meets
+    ("samples: skipnet-digits-samples.csv", "samples: colour.csv", "unknown column 'colour'"),  # unknown column
+])
+def test_cli_bad_cards_and_tables_are_one_line_exit_2(tmp_path, capsys, old, new, message):
+    import pandas as pd
+
+    here = load_space("skipnet-tiny").path
+    table = pd.read_csv(here.parent / "skipnet-digits-samples.csv")
+    table.to_csv(tmp_path / "skipnet-digits-samples.csv", index=False)
+    table.assign(colour="red").to_csv(tmp_path / "colour.csv", index=False)
+    card = tmp_path / "space.yaml"
+    text = here.read_text()
+    assert old in text
+    card.write_text(text.replace(old, new))
+    assert main(["nas", str(card), "--n-outer", "4", "--n-inner", "4", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()          # nothing written

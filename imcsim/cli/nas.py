@@ -55,6 +55,11 @@ def _check(args: argparse.Namespace) -> None:
                         allowed="--samples PATH.csv")
 
 
+def _holdout(q: dict) -> str:
+    return (f"R2 {q['r2_holdout']:.3f}, Spearman {q['spearman_holdout']:.3f}, Kendall {q['kendall_holdout']:.3f}, "
+            f"MAE {q['mae_holdout']:.4f} ({int(q['n_holdout'])} networks never fitted on)")
+
+
 def _run(args: argparse.Namespace) -> int:
     import pandas as pd
     import yaml
@@ -86,7 +91,9 @@ def _run(args: argparse.Namespace) -> int:
             "candidates priced by the engine": res.priced, "search time (s)": round(res.seconds, 3),
             "predictor": nas.predictor.description,
             "predictor quality (leave-one-out)": f"R2 {q['r2_cv']:.3f}, Spearman {q['spearman_cv']:.3f}, "
-                                                 f"MAE {q['mae_cv']:.4f}; training R2 {q['r2_train']:.3f}",
+                                                 f"Kendall {q['kendall_cv']:.3f}, MAE {q['mae_cv']:.4f}; "
+                                                 f"training R2 {q['r2_train']:.3f}",
+            **({"predictor quality (held-out table)": _holdout(q)} if "n_holdout" in q else {}),
             "best": f"{best['network']} on {best['device']} {best['rows']}x{best['cols']} rp {best['rows_parallel']}"}
     samples_df = pd.read_csv(path)
     paths = write_report(recs, out, title=f"imcsim nas: {space.card.name}", meta=meta, assumptions=nas.assumptions,
@@ -101,8 +108,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     print(f"{space.card.name}: {res.space_points:,} (network x array) points; {res.method} visited "
           f"{res.networks} networks and priced {res.priced} candidates in {res.seconds:.2f} s")
-    print(f"predictor {nas.predictor.form}: leave-one-out R2 {q['r2_cv']:.3f}, Spearman {q['spearman_cv']:.3f} "
-          f"({int(q['n_samples'])} samples)")
+    print(f"predictor {nas.predictor.form}: leave-one-out R2 {q['r2_cv']:.3f}, Spearman {q['spearman_cv']:.3f}, "
+          f"Kendall {q['kendall_cv']:.3f} ({int(q['n_samples'])} samples)"
+          + (f"; held-out {_holdout(q)}" if "n_holdout" in q else ""))
     emit(top.to_dict("records"), "table", title="best candidates (lowest objective)")
     print()
     emit(front.to_dict("records"), "table", title="Pareto front, predicted accuracy vs energy (per device)")

@@ -92,12 +92,17 @@ def long_range_links(depth: np.ndarray | int, skips: np.ndarray | int) -> np.nda
     return m * (m + 1) // 2 + m * (d - 1 - m)
 
 
-def nn_degree_closed(depth: np.ndarray, width: np.ndarray, skips: np.ndarray) -> np.ndarray:
-    """NN-Degree of skipnet candidates from their per-cell variables (arrays ``[..., cells]``).
+def cell_degrees_closed(depth: np.ndarray, width: np.ndarray, skips: np.ndarray) -> np.ndarray:
+    """Per-cell NN-Degree of skipnet candidates from their per-cell variables (arrays ``[..., cells]``).
 
     Cell value ``2 w (d + L) / (d + 1)``: ``|V| = (d + 1) w`` channels, ``|E| = (d + L) w^2``.
     """
     d = np.asarray(depth, dtype=np.float64)
     w = np.asarray(width, dtype=np.float64)
     links = long_range_links(depth, skips)
-    return np.sum(2.0 * w * (d + links) / (d + 1.0), axis=-1)
+    return 2.0 * w * (d + links) / (d + 1.0)
+
+
+def nn_degree_closed(depth: np.ndarray, width: np.ndarray, skips: np.ndarray) -> np.ndarray:
+    """NN-Degree of skipnet candidates: the sum over cells of :func:`cell_degrees_closed`."""
+    return np.sum(cell_degrees_closed(depth, width, skips), axis=-1)

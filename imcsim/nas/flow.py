@@ -18,7 +18,10 @@ from imcsim.nas.hardware import HardwareModel
 from imcsim.nas.space import Space
 
 SEARCHES = ("shgo", "exhaustive", "random")
-EXHAUSTIVE_LIMIT = 20_000       # (network, array) pairs; above this exhaustive search is refused
+#: (network, array) pairs above which exhaustive search is refused: priced one at a time through
+#: ``evaluate`` (2-7 ms each), or, for inference (imcsim/nas/fastcost.py, ~10 us each), in tables
+EXHAUSTIVE_LIMIT = 20_000
+EXHAUSTIVE_LIMIT_FAST = 2_000_000
 
 
 @dataclass
@@ -44,12 +47,14 @@ def run(space: Space, samples_file: Path, search: str = "shgo", n_outer: int = 1
         budget: int = 1000, seed: int = 0) -> NasRun:
     if search not in SEARCHES:
         raise SpecError("<flags>", "--search", search, allowed=", ".join(SEARCHES))
-    if search == "exhaustive" and space.n_networks * space.n_arrays > EXHAUSTIVE_LIMIT:
+    limit = EXHAUSTIVE_LIMIT_FAST if space.card.method == "inference" else EXHAUSTIVE_LIMIT
+    if search == "exhaustive" and space.n_networks * space.n_arrays > limit:
         raise SpecError("<flags>", "--search", "exhaustive", problem=f"the space has "
                         f"{space.n_networks * space.n_arrays:,} points, too many to enumerate:",
-                        allowed=f"shgo or random, or a space of <= {EXHAUSTIVE_LIMIT:,} points")
+                        allowed=f"shgo or random, or a space of <= {limit:,} points (method {space.card.method})")
     samples = smp.read(samples_file)
-    predictor = pred.fit(samples, space.card.predictor, str(space.path))
+    holdout = smp.read(space.path.parent / space.card.holdout) if space.card.holdout else None
+    predictor = pred.fit(samples, space.card.predictor, str(space.path), holdout, space.cells)
     prob = srch.Problem(space, predictor, HardwareModel(space))
     if search == "shgo":
         result = srch.shgo_search(prob, n_outer, n_inner)
@@ -65,7 +70,8 @@ def run(space: Space, samples_file: Path, search: str = "shgo", n_outer: int = 1
     assumptions = [
         INTERPRETATION,
         f"accuracy predictor (choice): {predictor.description}; fitted on {len(samples)} samples from "
-        f"{samples_file.name} (sources: {'; '.join(sources)})",
+        f"{samples_file.name} (sources: {'; '.join(sources)})" + (
+            f"; tested on {len(holdout)} held-out networks ({space.card.holdout})" if holdout else ""),
         "objective (choice): J = -100 x predicted accuracy + weight x log10(cost); "
         f"cost = {space.card.objective.cost}, weight = {space.card.objective.weight} accuracy points per decade [A]",
         "hierarchy (choice): networks searched outside, array geometry per device inside; exact split of the "

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from imcsim.errors import SpecError
-from imcsim.nas.degree import nn_degree
+from imcsim.nas.degree import cell_degrees, nn_degree
 from imcsim.nas.space import Network, Space
 from imcsim.workload import zoo
 
@@ -74,8 +74,9 @@ class Sample:
     options: dict
     accuracy: float
     source: str
-    nn_degree: float
+    nn_degree: float                    # the sum of cell_degrees
     params: int
+    cell_degrees: tuple[float, ...]     # NN-Degree of each cell
 
 
 def read(path: str | Path) -> list[Sample]:
@@ -117,7 +118,8 @@ def read(path: str | Path) -> list[Sample]:
         except SpecError as exc:
             raise SpecError(file, f"line {i}", None, problem=f"network cannot be built: {exc.problem or ''}",
                             allowed="a skipnet the zoo can build") from None
-        out.append(Sample(opts, acc, r["source"].strip(), nn_degree(g), g.n_params))
+        per_cell = tuple(c.average_degree for c in cell_degrees(g))
+        out.append(Sample(opts, acc, r["source"].strip(), sum(per_cell), g.n_params, per_cell))
     return out
 
 

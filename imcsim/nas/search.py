@@ -16,6 +16,13 @@ steps of +-1 until no neighbour improves. SHGO's triangulation grows steeply wit
 which has ``3 x cells + 1`` variables, is searched block by block: depth of every cell, then width,
 then links, then kernel, each a low-dimensional SHGO, cycling while a round improves (**choice**).
 Every distinct grid point is evaluated once (memoised), and the counts are reported.
+
+When the hardware model prices a network on all geometries of a device at once (the fast path of
+:mod:`imcsim.nas.fastcost`), the inner level takes the exact minimum of that table instead of an SHGO
+over it: every point is already priced, and SHGO with a +-1 polish can stop short of it (on
+``skipnet-digits-wide`` it stopped at 16 rows read 16 at a time where 32 rows read 32 at a time is
+cheaper: rows and rows_parallel must move together). The inner SHGO runs when candidates are priced one
+at a time (``evaluate``: training methods, ``HardwareModel(fast=False)``).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imcsim.nas.degree import nn_degree_closed
+from imcsim.nas.degree import cell_degrees_closed
 from imcsim.nas.hardware import HardwareModel
 from imcsim.nas.predictor import Predictor
 from imcsim.nas.space import Array, Network, Space
@@ -70,8 +77,9 @@ class Problem:
     hw: HardwareModel
 
     def accuracy(self, net: Network) -> tuple[float, float]:
-        g = float(nn_degree_closed(np.array([net.depth]), np.array([net.width]), np.array([net.skips]))[0])
-        return g, float(self.predictor.predict(np.array([g]))[0])
+        """(NN-Degree, predicted accuracy) of a network."""
+        cells = cell_degrees_closed(np.array([net.depth]), np.array([net.width]), np.array([net.skips]))
+        return float(cells.sum()), float(self.predictor.predict(cells)[0])
 
     def objective(self, acc: float, cost: float) -> float:
         if not math.isfinite(cost):
@@ -184,6 +192,11 @@ def shgo_search(prob: Problem, n_outer: int = 16, n_inner: int = 8, iters: int =
         if net not in inner_best:
             pts = []
             for di, dev in enumerate(space.card.array.devices):
+                if prob.hw.fast and prob.hw.table(net, dev) is not None:
+                    # every geometry of the device is already priced (one table): its exact minimum
+                    pts.append(_best_array(prob, net, dev))
+                    continue
+
                 def f_arr(idx: tuple[int, ...], di: int = di) -> float:
                     rec = prob.hw.price(net, space.array((di, *idx)))
                     c = prob.hw.cost(rec)
@@ -216,13 +229,14 @@ def best_arrays(prob: Problem, net: Network) -> list[Point]:
     exhaustively). The accuracy is the network's, so the best array is the cheapest feasible one
     (the first of equal costs, in the space's order); a device's geometries are priced together
     (:meth:`HardwareModel.table`) where the fast path applies."""
-    out = []
-    for dev in prob.space.card.array.devices:
-        arrays = prob.hw.arrays(dev)
-        costs = prob.hw.costs(net, dev)
-        i = int(np.argmin(costs))
-        out.append(prob.point(net, dev, arrays[i] if math.isfinite(costs[i]) else None))
-    return out
+    return [_best_array(prob, net, dev) for dev in prob.space.card.array.devices]
+
+
+def _best_array(prob: Problem, net: Network, dev: str) -> Point:
+    arrays = prob.hw.arrays(dev)
+    costs = prob.hw.costs(net, dev)
+    i = int(np.argmin(costs))
+    return prob.point(net, dev, arrays[i] if math.isfinite(costs[i]) else None)
 
 
 def random_search(prob: Problem, budget: int, seed: int = 0) -> SearchResult:

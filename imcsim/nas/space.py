@@ -99,7 +99,9 @@ class SpaceCard(StrictModel):
     array: ArraySpace
     method: str = Field("inference", description="training method priced with each candidate")
     samples: str | None = Field(None, description="CSV of (architecture, measured accuracy), relative to the card")
-    predictor: str = Field("log-quadratic", description="accuracy predictor form (imcsim.nas.predictor.FORMS)")
+    holdout: str | None = Field(None, description="CSV of further measured networks, never fitted on: the predictor's "
+                                                  "held-out test (relative to the card)")
+    predictor: str = Field("log-linear", description="accuracy predictor form (imcsim.nas.predictor.FORMS)")
     objective: Objective = Field(default_factory=Objective)
     budgets: Budgets = Field(default_factory=Budgets)
 
