@@ -929,9 +929,7 @@ def layer_cost(macro: MacroConfig, tiles: Iterable[TileUse], mvm_steps: int, act
                replicas: int = 1, stream_fill: bool = True) -> LayerCost:
     """Energy and cycles of one layer per sample over its tile shapes; ``mvm_steps`` is the layer's M
     (one step per output position) and ``replicas`` the copies of its weights (from
-    :func:`imcsim.mapping.map_network`). Every step runs on exactly one copy, so the energy is that of
-    M steps whatever the replication; the copies split the steps, so the latency is
-    ceil(M / replicas) steps of the slowest tile plus the pipeline fill.
+    :func:`imcsim.mapping.map_network`). The formulas are :func:`layer_costs` for one layer.
 
     Partial sums of row tiles on different macros are added outside the macro (tile accumulator); that
     cost is not part of the macro model.
@@ -939,32 +937,88 @@ def layer_cost(macro: MacroConfig, tiles: Iterable[TileUse], mvm_steps: int, act
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise SpecError(_MACRO_FILE, "replicas", replicas, "an integer >= 1")
     act = activity_densities(activity, macro.in_bits, macro.w_bits, macro.activity_model)
-    tiles = [t for t in tiles if t.count > 0]
-    totals = [0.0] * len(ENERGY_FIELDS)
-    slowest = 0.0
-    busy = 0.0
-    macs = 0.0
-    n_macros = 0
-    for t in tiles:
-        step_cycles, step_energy_pj = macro.tile_step(t.rows_used, t.cols_used, t.weights, act.input_density,
-                                                      act.and_density)
-        k = float(mvm_steps) * t.count
-        for i, v in enumerate(step_energy_pj):
-            totals[i] += v * k
-        slowest = max(slowest, step_cycles)
-        busy += step_cycles * mvm_steps * t.count
-        macs += float(t.weights) * mvm_steps * t.count
-        n_macros += t.count * replicas
-    energy = EnergyBreakdown(*totals)
-    steps_per_copy = -(-int(mvm_steps) // replicas)
-    fill = macro.pipeline_depth_cycles if (stream_fill and mvm_steps > 0 and tiles) else 0
-    cycles = slowest * steps_per_copy + fill
-    area_mm2 = macro.area_mm2 * n_macros
-    perf = Performance(ops=2 * macs, latency_ns=cycles * macro.cycle_ns, energy=energy, area_mm2=area_mm2,
-                       in_bits=macro.in_bits, w_bits=macro.w_bits)
-    return LayerCost(energy=energy, cycles=cycles, macro_busy_cycles=busy,
-                     macro_steps=float(mvm_steps * sum(t.count for t in tiles)), macs=macs, macros=n_macros,
-                     activity=act, performance=perf)
+    table = TileTable.of([tuple(tiles)])
+    lc = layer_costs(macro, table, np.array([int(mvm_steps)]), np.array([act.input_density]),
+                     np.array([act.and_density]), np.array([replicas]), stream_fill)
+    energy = EnergyBreakdown(*(float(v) for v in lc.energy_pj[0]))
+    cycles, macs, n_macros = float(lc.cycles[0]), float(lc.macs[0]), int(lc.macros[0])
+    perf = Performance(ops=2 * macs, latency_ns=cycles * macro.cycle_ns, energy=energy,
+                       area_mm2=macro.area_mm2 * n_macros, in_bits=macro.in_bits, w_bits=macro.w_bits)
+    return LayerCost(energy=energy, cycles=cycles, macro_busy_cycles=float(lc.macro_busy_cycles[0]),
+                     macro_steps=float(lc.macro_steps[0]), macs=macs, macros=n_macros, activity=act,
+                     performance=perf)
+
+
+@dataclass(frozen=True)
+class TileTable:
+    """The tile shapes of several layers as (layers x shapes) integer arrays, padded with ``count`` 0
+    (the form :func:`layer_costs` prices; shapes in each layer's own order)."""
+
+    rows_used: np.ndarray
+    cols_used: np.ndarray
+    weights: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, layers: Iterable[tuple[TileUse, ...]]) -> TileTable:
+        layers = [tuple(t for t in tiles if t.count > 0) for tiles in layers]
+        width = max((len(t) for t in layers), default=0) or 1
+        a = np.zeros((4, len(layers), width), dtype=np.int64)
+        for i, tiles in enumerate(layers):
+            for j, t in enumerate(tiles):
+                a[:, i, j] = (t.rows_used, t.cols_used, t.weights, t.count)
+        return cls(a[0], a[1], a[2], a[3])
+
+    def take(self, index: np.ndarray) -> TileTable:
+        """The rows of the given layers, in that order (a layer may repeat: forward and backward)."""
+        return TileTable(self.rows_used[index], self.cols_used[index], self.weights[index], self.count[index])
+
+
+@dataclass(frozen=True)
+class LayerCosts:
+    """Per-sample costs of n layers (arrays over the layers); energy components in ``ENERGY_FIELDS`` order."""
+
+    energy_pj: np.ndarray         # (n, 6)
+    cycles: np.ndarray            # steps of the slowest tile per copy + pipeline fill
+    macro_busy_cycles: np.ndarray
+    macro_steps: np.ndarray
+    macs: np.ndarray
+    macros: np.ndarray            # with replicas
+
+
+def layer_costs(macro: MacroConfig, tiles: TileTable, mvm_steps: np.ndarray, input_density: np.ndarray,
+                and_density: np.ndarray, replicas: np.ndarray, stream_fill: bool = True) -> LayerCosts:
+    """Energy and cycles per sample of many layers at once (numpy over layers and their tile shapes).
+
+    Every step runs on exactly one copy, so the energy is that of M steps whatever the replication; the
+    copies split the steps, so the latency is ceil(M / replicas) steps of the slowest tile plus the
+    pipeline fill. Energies add over a layer's tile shapes in their order (as a loop over them would, to
+    the last bit: padded shapes add 0)."""
+    steps = np.asarray(mvm_steps, dtype=np.int64)
+    reps = np.asarray(replicas, dtype=np.int64)
+    count = tiles.count
+    ev = macro.step_events(tiles.rows_used, tiles.cols_used, tiles.weights, np.asarray(input_density)[:, None],
+                           np.asarray(and_density)[:, None])
+    step_cycles = np.broadcast_to(np.asarray(ev.cycles, dtype=float), count.shape)
+    parts = macro.step_energy(ev).values()
+    k = steps.astype(float)[:, None] * count
+    n, width = count.shape
+    energy = np.zeros((n, len(ENERGY_FIELDS)))
+    busy = np.zeros(n)
+    macs = np.zeros(n)
+    for j in range(width):
+        kj = k[:, j]
+        for i, v in enumerate(parts):
+            energy[:, i] += np.broadcast_to(v, count.shape)[:, j] * kj
+        busy += step_cycles[:, j] * steps * count[:, j]
+        macs += tiles.weights[:, j].astype(float) * steps * count[:, j]
+    used = count > 0
+    slowest = np.where(used, step_cycles, 0.0).max(axis=1, initial=0.0)
+    fill = np.where((steps > 0) & used.any(axis=1), macro.pipeline_depth_cycles, 0) if stream_fill else 0
+    cycles = slowest * -(-steps // reps) + fill
+    tiles_n = count.sum(axis=1)
+    return LayerCosts(energy_pj=energy, cycles=cycles, macro_busy_cycles=busy,
+                      macro_steps=(steps * tiles_n).astype(float), macs=macs, macros=tiles_n * reps)
 
 
 def dense_step(macro: MacroConfig, act: ActivityAssumption) -> tuple[StepEvents, Performance]:
