@@ -8,8 +8,12 @@ for two ResNet-18 sweeps: over non-geometric axes (write policy, flip probabilit
 mapping and layer costs are reused) and over 1,000 array geometries (5 devices x rows x cols x
 rows_parallel x column_mux: every point builds its macro, maps and prices the network anew; placements
 are shared between points of equal geometry, as in a real sweep). Each analytic sweep runs in a fresh
-process (empty caches, warm-up on one point outside the sweep) on one core, and the geometry sweep once
-more on two worker processes (``multiprocessing``, chunks of 50 points; ``points_per_s`` counts from the
+process (empty caches, warm-up on one point outside the sweep) on one thread, timed in CPU time, and in the
+same process the same points through the pricer of ``BASELINE_COMMIT`` (main before the vectorised pricer,
+exported with ``git archive`` into a temporary folder and loaded as a second copy of the package, with its
+own caches): ``speedup_over_baseline`` and ``max_rel_diff_vs_baseline`` (energy, latency, area, write
+energy of every point). ``python benchmarks/engine.py --analytic`` runs this part alone. The geometry
+sweep runs once more on two worker processes (``multiprocessing``, chunks of 50 points; ``points_per_s`` counts from the
 first submitted point, ``points_per_s_with_start`` includes starting and warming the workers).
 For context only (not measured here): SCALE-Sim, a cycle-accurate peer, needs about 130 s and 4 GB for
 ResNet-18 on a 128x128 array on this class of machine (issue 5).
@@ -96,23 +100,66 @@ GEOMETRIES = [{"workload": "resnet18", "device": d, "rows": r, "cols": c, "rows_
               for d in ("sas-mram", "sot-mram", "stt-mram", "reram", "sram") for r in (32, 64, 128, 256, 512)
               for c in (32, 64, 128, 256, 512) for p in (8, 16, 32, 64) for m in (1, 2) if p <= r]
 
+#: main before the vectorised pricer (issue 15 item 2): "today's path" the analytic rates are measured against
+BASELINE_COMMIT = "1153d14"
+
 _ANALYTIC_CHILD = r"""
-import json, sys, time
-from imcsim.engine import evaluate_point
-points, workers = json.loads(sys.argv[1]), int(sys.argv[2])
-evaluate_point({"workload": "resnet18", "rows": 48, "cols": 48})  # warm-up on a point outside the sweep
+import json, os, sys, time
+points, workers, baseline = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+WARM = {"workload": "resnet18", "rows": 48, "cols": 48}  # a point outside both sweeps
+
+
+def imcsim_modules():
+    return {k: v for k, v in sys.modules.items() if k == "imcsim" or k.startswith("imcsim.")}
+
+
+def load(path):
+    # one copy of the package per version: the other version's modules leave sys.modules while this one
+    # loads and runs (imports inside functions then find this version's modules)
+    for k in imcsim_modules():
+        del sys.modules[k]
+    if path:
+        sys.path.insert(0, path)
+    from imcsim.engine import evaluate_point
+    if path:
+        sys.path.remove(path)
+    return evaluate_point, imcsim_modules()
+
+
+def rate(evaluate_point, modules):
+    for k in imcsim_modules():
+        del sys.modules[k]
+    sys.modules.update(modules)
+    evaluate_point(WARM)
+    t0 = time.process_time()
+    out = [evaluate_point(p) for p in points]
+    dt = time.process_time() - t0
+    return len(points) / dt, dt, out
+
+
 if workers == 1:
-    t0 = time.perf_counter()
-    for p in points:
-        evaluate_point(p)
-    dt = time.perf_counter() - t0
-    out = {"points": len(points), "seconds": dt, "points_per_s": len(points) / dt, "workers": 1}
+    new = load(None)
+    old = load(baseline) if baseline else None
+    res = {}
+    # each version's caches are its own, so both sweeps start cold (new geometries stay new)
+    for name, version in (("current", new), ("baseline", old)):
+        if version is not None:
+            res[name] = rate(*version)
+    pps, dt, rec = res["current"]
+    out = {"points": len(points), "cpu_s": dt, "points_per_s": pps, "workers": 1}
+    if "baseline" in res:
+        bpps, bdt, brec = res["baseline"]
+        diff = max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-300) for a, b in zip(rec, brec)
+                   for k in ("energy_pj", "latency_ns", "area_mm2", "write_energy_pj"))
+        out.update(baseline_cpu_s=bdt, baseline_points_per_s=bpps, speedup_over_baseline=pps / bpps,
+                   max_rel_diff_vs_baseline=diff)
 else:
     import multiprocessing as mp
+    from imcsim.engine import evaluate_point
     from imcsim.sweep.study import warm_engine
     t_start = time.perf_counter()
     with mp.get_context("spawn").Pool(workers, initializer=warm_engine) as pool:
-        pool.map(evaluate_point, [{"workload": "resnet18", "rows": 48, "cols": 48}] * workers, chunksize=1)
+        pool.map(evaluate_point, [WARM] * workers, chunksize=1)
         t0 = time.perf_counter()
         pool.map(evaluate_point, points, chunksize=50)
         t1 = time.perf_counter()
@@ -159,17 +206,52 @@ def lorafusion_case() -> dict:
     return json.loads(done.stdout)
 
 
-def analytic_rate(points: list[dict], workers: int = 1) -> dict:
-    """Points per second in a fresh process (see the module docstring)."""
-    import json
+def baseline_package(tmp: str) -> str:
+    """``imcsim`` (with its cards) at ``BASELINE_COMMIT``, exported into ``tmp``; "" when git cannot."""
     import subprocess
 
-    done = subprocess.run([sys.executable, "-c", _ANALYTIC_CHILD, json.dumps(points), str(workers)],
-                          capture_output=True, text=True, check=True)
+    root = Path(__file__).resolve().parent.parent
+    try:
+        tar = subprocess.run(["git", "-C", str(root), "archive", BASELINE_COMMIT, "imcsim", "devices", "workloads",
+                              "setup.cfg"], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=tar, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return tmp
+
+
+def analytic_rate(points: list[dict], workers: int = 1, baseline: str = "") -> dict:
+    """Points per second in a fresh process, one thread (see the module docstring). With one worker, CPU
+    time (``time.process_time``) of the current pricer and, in the same process, of the baseline's."""
+    import json
+    import os
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", _ANALYTIC_CHILD, json.dumps(points), str(workers), baseline],
+                          capture_output=True, text=True, check=True, env=env)
     return json.loads(done.stdout)
 
 
+def analytic_section() -> dict:
+    """ResNet-18 analytic points per second, current against ``BASELINE_COMMIT`` in the same process."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="imcsim-baseline-") as tmp:
+        base = baseline_package(tmp)
+        out = {"baseline_commit": BASELINE_COMMIT if base else None, "load_average_before": os.getloadavg()[0],
+               "non_geometric_axes": analytic_rate(NON_GEOMETRIC, baseline=base),
+               "array_geometries": analytic_rate(GEOMETRIES, baseline=base)}
+    out["array_geometries_2_workers"] = analytic_rate(GEOMETRIES, workers=2)
+    out["load_average_after"] = os.getloadavg()[0]
+    return out
+
+
 def main() -> None:
+    if "--analytic" in sys.argv:  # the analytic rates alone
+        print_json({"benchmark": "engine", "analytic_resnet18": analytic_section()})
+        return
     out: dict = {"benchmark": "engine", "event": {}}
     for name, params in EVENT_CASES.items():
         out["event"][name] = event_case(params)
@@ -179,12 +261,11 @@ def main() -> None:
         out["event"][name] = big_case(params)
     out["peak_rss_mib_after_flan_t5"] = peak_rss_mib()
     out["lorafusion_flan_t5_large_analytic"] = lorafusion_case()
-    out["analytic_resnet18"] = {"non_geometric_axes": analytic_rate(NON_GEOMETRIC),
-                                "array_geometries": analytic_rate(GEOMETRIES),
-                                "array_geometries_2_workers": analytic_rate(GEOMETRIES, workers=2)}
+    out["analytic_resnet18"] = analytic_section()
     out["targets"] = {"event_resnet18_b1_row_ms": 500, "event_mobilenetv2_repnet_b8_row_ms": 3000,
                       "flan_t5_lorafusion_event_s": 10, "rss_mib": 500, "row_events_per_s_over_layer": 2,
-                      "analytic_points_per_s": 1000, "lorafusion_warm_analytic_ms": 50, "lorafusion_graph_ms": 300}
+                      "analytic_new_geometry_points_per_s": 2000,
+                      "analytic_non_geometric_points_per_s": 5000, "lorafusion_warm_analytic_ms": 50, "lorafusion_graph_ms": 300}
     print_json(out)
 
 

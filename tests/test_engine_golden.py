@@ -23,3 +23,21 @@ def test_pricing_matches_the_frozen_per_layer_results(name):
     assert got["records"] == want["records"], "per-op records changed"
     assert got["items"] == want["items"], "timed items changed"
     assert got["port_bytes"] == want["port_bytes"], "buffer-port bytes changed"
+
+
+def test_points_sharing_a_walk_price_their_own_writes():
+    # a sweep over write options reuses the walk of the step (engine/costs.py _walked): the writes must still
+    # follow each point's options, as a fresh process pricing that point alone gives them
+    from imcsim.config.study import study_from_params
+    from imcsim.engine import evaluate, evaluation
+    from imcsim.engine import costs
+
+    base = {"workload": "digits-cnn", "method": "full", "chip.cell_capacity_mibit": 0.0625, "chip.tiles": 2}
+    first = evaluate(study_from_params({**base, "write_policy": "all", "flip_prob": 0.5})).summary()
+    shared = evaluate(study_from_params({**base, "write_policy": "diff", "flip_prob": 0.1})).summary()
+    costs._WALKED.clear()
+    evaluation._PRICED.clear()
+    alone = evaluate(study_from_params({**base, "write_policy": "diff", "flip_prob": 0.1})).summary()
+    assert shared == alone
+    assert shared["write_energy_pj"] != first["write_energy_pj"]
+    assert first["map_reloaded_layers"] > 0  # reloads (priced per point too) are part of the check

@@ -32,16 +32,19 @@ Per op (``StepOp``):
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
-from imcsim.circuit.macro import MacroConfig, layer_cost
+from imcsim.circuit.macro import MacroConfig, TileTable, activity_densities, layer_costs
 from imcsim.device.base import DeviceModel, WriteCost
 from imcsim.engine.context import Context, _device
 from imcsim.engine.leakage import standby_sources
-from imcsim.engine.ledger import COMPONENTS, OpRecord
+from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable
 from imcsim.engine.measured import Measurement, load_measurement, measured_write
 from imcsim.engine.schedule import Barrier, Item, Stage
 from imcsim.mapping.layer import LayerMapping, map_layer, round_step_cycles, step_cycles
@@ -77,7 +80,7 @@ class PricedStep:
     """The step as the engines see it: timed items, per-op records, wear, and what it rests on."""
 
     items: list[Item]
-    records: list[OpRecord]
+    records: OpTable
     exclusive: set[str]
     wear: Wear
     standby_power_w: float
@@ -90,15 +93,18 @@ class PricedStep:
 
     def macro_busy_cycles(self) -> float:
         """Macro-cycles of compute (MVM ops x their macros), the same for both engines."""
-        return sum(r.cycles_per_execution * r.executions * r.macros for r in self.records if r.kind == "mvm")
+        return self.records.macro_busy_cycles()
 
     def op_energy_pj(self) -> dict[str, float]:
         """Energy of the priced ops by component (their busy leakage included, chip standby leakage not)."""
-        total = {c: 0.0 for c in COMPONENTS}
-        for r in self.records:
-            for c, v in r.energy_pj.items():
-                total[c] += v
-        return total
+        return self.records.energy_by_component()
+
+
+#: the component columns of an MVM op's record, in the order it lists them
+_MVM_ORDER = tuple(COMPONENT_INDEX[c] for c in (*MACRO_COMPONENTS, "buffer", "noc"))
+_DIGITAL_ORDER = (COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"])
+_PENDING = "pending"  # an item whose cycles the vectorised pass fills in
+_SLOT = "slot"        # an item priced per point (writes and reloads: they depend on the write options)
 
 
 class _Pricer:
@@ -122,12 +128,21 @@ class _Pricer:
         self._measured_writes: list[float] = []  # exact / closed-form write energy, per measured layer
         self.assumptions: list[str] = []
         self.wear = Wear()
-        self.records: list[OpRecord] = []
-        self.items: list[Item] = []
+        # records as columns (ledger.OpTable); cycles and energy of MVM, vector and GEMM ops are filled in by
+        # one numpy pass over all of them (_price_tables), the rest (writes, reloads, spills) as they come
+        self._rec: list[tuple[str, str, str, str, str, int, int, int, int]] = []
+        self._cycles: list[Any] = []
+        self._energy: list[dict[str, float] | None] = []
+        self._orders: list[tuple[int, ...]] = []
+        self._mvm: list[tuple] = []      # (record, layer mapping, sram?, steps, replicas, rounds, activity, backward)
+        self._vec: list[tuple[int, int, float]] = []          # (record, element ops, bytes per element)
+        self._gemm: list[tuple[int, int, tuple[int, int, int, int]]] = []  # (record, MACs, GEMM shape)
+        self._ports: list[tuple[str, str, int]] = []          # (op, port, record) filled in with the tables
+        self.items: list[Any] = []
+        self._slots: list[tuple[str, Any, int]] = []
         self._sram_macro: MacroConfig | None = None
         self._sram_layers: dict[str, LayerMapping] = {}
         self._loaded: str | None = None  # streamed layer currently in the pool
-        self.port_bytes: dict[str, tuple[str, float]] = {}
         self.du_bytes = PRECISION_BYTES[self.du.precision]
 
     # -------------------------------------------------------------- helpers
@@ -137,11 +152,19 @@ class _Pricer:
         return self.macro.in_bits / 8 if phase == "forward" else self.du_bytes
 
     def _record(self, name: str, node: str, phase: str, kind: str, resource: str,
-                executions: int, cycles: float, energy: dict[str, float], *, macs: int = 0,
-                weights_written: int = 0, macros: int = 0) -> None:
-        self.records.append(OpRecord(name, node, phase, kind, resource, executions, cycles,
-                                     {c: v * executions for c, v in energy.items() if v}, macs=macs,
-                                     weights_written=weights_written, macros=macros))
+                executions: int, cycles: Any, energy: dict[str, float] | None, *, macs: int = 0,
+                weights_written: int = 0, macros: int = 0, order: tuple[int, ...] | None = None) -> int:
+        """Add one op record; ``energy`` per execution (None: the vectorised pass fills cycles and energy)."""
+        self._rec.append((name, node, phase, kind, resource, executions, macs, weights_written, macros))
+        self._cycles.append(cycles)
+        self._energy.append(energy)
+        self._orders.append(order if energy is None else tuple(COMPONENT_INDEX[c] for c in energy))
+        return len(self._rec) - 1
+
+    def _slot(self, method: str, arg: Any, rec: int) -> tuple:
+        """An item priced per point by ``method(arg, rec) -> (cycles, energy per execution, item)``."""
+        self._slots.append((method, arg, rec))
+        return (_SLOT, len(self._slots) - 1)
 
     def _write_waves(self, macros: int) -> int:
         per_wave = self.tile.write_drivers * max(1, min(self.chip.tiles, -(-macros // int(self.tile.macros or 1))))
@@ -167,18 +190,21 @@ class _Pricer:
         return nbytes * 8 * per_bit, ns / self.cycle_ns
 
     # -------------------------------------------------------------- op kinds
+    # mvm, digital_gemm and vector record what the op is; _price_tables prices all of them at once.
     def mvm(self, op: StepOp) -> list[Item]:
         layer = op.node
         backward = op.phase == "backward_error"
         mode = self.opts.backward if backward else "forward"
         if mode == "digital":
             return self.digital_gemm(op)
-        items: list[Item] = []
-        if op.location == "sram":
-            lm, macro = self._sram_layer(layer), self._sram_macro_cfg()
+        items: list[Any] = []
+        sram = op.location == "sram"
+        if sram:
+            lm = self._sram_layer(layer)
+            self._sram_macro_cfg()
             resource, replicas = f"sram_macros:{layer}", 1
         else:
-            lm, macro = self.layers[layer], self.macro
+            lm = self.layers[layer]
             replicas = self.mapping.replicas.get(layer, 1)
             if layer in self.streamed:
                 items += self._reload(layer, op.phase)
@@ -186,87 +212,195 @@ class _Pricer:
             else:
                 resource = f"macros_T:{layer}" if mode == "transposed-copy" else f"macros:{layer}"
         steps = op.gemm[1] if op.gemm else lm.m
-        cost = _layer_cost(macro, lm.tiles, steps, self._activity_of(layer, op.phase), replicas)
-        cycles = cost.cycles
         rounds = self.mapping.reload_rounds.get(layer, 1) if resource == POOL else 1
-        if rounds > 1:
-            # more tiles than pool macros: the tiles run ``pool`` at a time, each round a stream of all M steps
-            # (and its pipeline fill) as slow as its slowest tile; the energy is that of the same steps
-            fill = cost.cycles - step_cycles(lm, macro) * -(-steps // replicas)
-            cycles = sum(c * -(-steps // replicas) + fill for c in round_step_cycles(lm, macro, self.mapping.pool_macros))
-        # leakage here: the layer's macros while they are busy
-        energy = dict(zip(MACRO_COMPONENTS, map(float, cost.energy.values())))
-        # row tiles on different macros: (row_tiles - 1) partial-sum adds per output, acc_bits FAs each
-        partial_adds = max(lm.row_tiles - 1, 0) * steps * lm.n * lm.groups
-        energy["shift_accumulate"] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
-        # the layer's input feature map is read once from the tile buffer (the im2col window reuse happens
-        # in the input registers) and its output map written once; backward swaps the two
-        act_b = self._act_bytes(op.phase)
-        node = self.ctx.step.graph[layer]
-        in_bytes = (node.in_elems if not backward else node.out_elems) * act_b
-        out_bytes = (node.out_elems if not backward else node.in_elems) * act_b
-        energy["buffer"] = in_bytes * self.tile.buffer_read_pj_per_byte + out_bytes * self.tile.buffer_write_pj_per_byte
-        self.port_bytes[op.name] = ("tile", in_bytes * rounds + out_bytes)
-        if rounds > 1:
-            # every round reads the input map again; row tiles split over rounds leave partial sums
-            # (acc_bits per output) in the global buffer between rounds, written and read back
-            energy["buffer"] += (rounds - 1) * in_bytes * self.tile.buffer_read_pj_per_byte
-            if lm.row_tiles > 1:
-                psum_bytes = (rounds - 1) * steps * lm.n * lm.groups * macro.acc_bits / 8
-                energy["buffer"] += psum_bytes * (self.chip.global_buffer_write_pj_per_byte
-                                                  + self.chip.global_buffer_read_pj_per_byte)
-        noc_bits = out_bytes * 8
-        energy["noc"] = noc_bits * NOC_HOPS * self.chip.tile_pitch_mm * self.chip.noc_energy_pj_per_bit_per_mm
-        noc_cycles = noc_bits / self.chip.noc_width_bits + NOC_HOPS * self.chip.noc_hop_latency_cycles
-        self._record(op.name, layer, op.phase, "mvm", resource, self.batch, cycles, energy,
-                     macs=op.macs, macros=min(lm.macros, self.mapping.pool_macros) if rounds > 1 else lm.macros * replicas)
-        self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch, noc_cycles, {})
-        return items + [Stage(op.name, resource, cycles), Stage(op.name + ":noc", NOC, noc_cycles)]
+        macros = min(lm.macros, self.mapping.pool_macros) if rounds > 1 else lm.macros * replicas
+        rec = self._record(op.name, layer, op.phase, "mvm", resource, self.batch, None, None, macs=op.macs,
+                           macros=macros, order=_MVM_ORDER)
+        self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch, None, {})
+        self._mvm.append((rec, lm, sram, steps, replicas, rounds, self._activity_of(layer, op.phase), backward,
+                          self.ctx.step.graph[layer], self._act_bytes(op.phase)))
+        self._ports.append((op.name, "tile", rec))
+        return items + [(_PENDING, op.name, resource, rec), (_PENDING, op.name + ":noc", NOC, rec + 1)]
 
     def digital_gemm(self, op: StepOp) -> list[Item]:
-        g, m, k, n = op.gemm
-        rate = self.du.macs_per_cycle * self.chip.tiles
-        cycles = op.macs / rate
-        energy = {"digital_unit": op.macs * self.du.energy_pj_per_mac}
-        nbytes_in = g * (m * k + k * n) * self.du_bytes
-        nbytes_out = g * m * n * self.du_bytes
-        self.port_bytes[op.name] = ("global", nbytes_in + nbytes_out)
-        energy["buffer"] = (nbytes_in * self.chip.global_buffer_read_pj_per_byte
-                            + nbytes_out * self.chip.global_buffer_write_pj_per_byte)
         executions = 1 if op.batch_shared else self.batch
-        self._record(op.name, op.node, op.phase, "gemm", DIGITAL, executions, cycles, energy, macs=op.macs)
-        stage = Stage(op.name, DIGITAL, cycles)
-        return [Barrier((stage,))] if op.batch_shared else [stage]
+        rec = self._record(op.name, op.node, op.phase, "gemm", DIGITAL, executions, None, None, macs=op.macs,
+                           order=_DIGITAL_ORDER)
+        self._gemm.append((rec, op.macs, op.gemm))
+        self._ports.append((op.name, "global", rec))
+        return [(_PENDING, op.name, DIGITAL, rec, op.batch_shared)]
 
     def vector(self, op: StepOp) -> list[Item]:
-        rate = self.du.vector_ops_per_cycle * self.chip.tiles
-        cycles = op.macs / rate
-        energy = {"digital_unit": op.macs * self.du.energy_pj_per_vector_op}
         width = self._act_bytes(op.phase) if not op.batch_shared else self.du_bytes
-        self.port_bytes[op.name] = ("tiles", op.macs * width * 2)
-        energy["buffer"] = op.macs * width * (self.tile.buffer_read_pj_per_byte + self.tile.buffer_write_pj_per_byte)
         executions = 1 if op.batch_shared else self.batch
-        self._record(op.name, op.node, op.phase, "vector", DIGITAL, executions, cycles, energy)
-        stage = Stage(op.name, DIGITAL, cycles)
-        return [Barrier((stage,))] if op.batch_shared else [stage]
+        rec = self._record(op.name, op.node, op.phase, "vector", DIGITAL, executions, None, None, order=_DIGITAL_ORDER)
+        self._vec.append((rec, op.macs, width))
+        self._ports.append((op.name, "tiles", rec))
+        return [(_PENDING, op.name, DIGITAL, rec, op.batch_shared)]
+
+    def _price_tables(self) -> tuple[list[Any], np.ndarray, dict[int, float]]:
+        """Cycles and energy (per step) of every record, and the buffer-port bytes of the table-priced ops:
+        the MVM, vector and GEMM ops of the step priced together in numpy (the same formulas, in the same
+        order, as pricing them one by one)."""
+        n = len(self._rec)
+        energy = np.zeros((n, len(COMPONENTS)))
+        cycles = list(self._cycles)
+        port: dict[int, float] = {}
+        for i, e in enumerate(self._energy):
+            if e:
+                executions = self._rec[i][5]
+                for c, v in e.items():
+                    energy[i, COMPONENT_INDEX[c]] = v * executions
+        if self._mvm:
+            self._price_mvms(energy, cycles, port)
+        chip, tile = self.chip, self.tile
+        if self._vec:
+            rec = np.array([r for r, _, _ in self._vec])
+            macs = np.array([m for _, m, _ in self._vec])
+            width = np.array([w for _, _, w in self._vec])
+            executions = np.array([self._rec[r][5] for r in rec])
+            cyc = macs / (self.du.vector_ops_per_cycle * chip.tiles)
+            energy[rec, COMPONENT_INDEX["digital_unit"]] = macs * self.du.energy_pj_per_vector_op * executions
+            energy[rec, COMPONENT_INDEX["buffer"]] = (macs * width * (tile.buffer_read_pj_per_byte
+                                                                       + tile.buffer_write_pj_per_byte)) * executions
+            for r, c, b in zip(rec.tolist(), cyc.tolist(), (macs * width * 2).tolist()):
+                cycles[r] = c
+                port[r] = b
+        if self._gemm:
+            rec = np.array([r for r, _, _ in self._gemm])
+            macs = np.array([m for _, m, _ in self._gemm])
+            g, m, k, nn = np.array([shape for _, _, shape in self._gemm]).T
+            executions = np.array([self._rec[r][5] for r in rec])
+            cyc = macs / (self.du.macs_per_cycle * chip.tiles)
+            nbytes_in = g * (m * k + k * nn) * self.du_bytes
+            nbytes_out = g * m * nn * self.du_bytes
+            energy[rec, COMPONENT_INDEX["digital_unit"]] = macs * self.du.energy_pj_per_mac * executions
+            energy[rec, COMPONENT_INDEX["buffer"]] = (nbytes_in * chip.global_buffer_read_pj_per_byte
+                                                      + nbytes_out * chip.global_buffer_write_pj_per_byte) * executions
+            for r, c, b in zip(rec.tolist(), cyc.tolist(), (nbytes_in + nbytes_out).tolist()):
+                cycles[r] = c
+                port[r] = b
+        return cycles, energy, port
+
+    def _price_mvms(self, energy: np.ndarray, cycles: list[Any], port: dict[int, float]) -> None:
+        """Every MVM op: the macro's layer cost over the layer's tiles (energy of M steps, latency of
+        ceil(M / replicas) steps), row-tile partial sums added in the tile accumulator (acc_bits full adders
+        each), the input feature map read once from the tile buffer and the output map written once (the
+        im2col window reuse happens in the input registers; backward swaps the two), and the output sent
+        NOC_HOPS hops. A streamed layer with more tiles than the pool has macros runs in rounds."""
+        chip, tile = self.chip, self.tile
+        rows = self._mvm
+        rec = np.array([r[0] for r in rows])
+        steps = np.array([r[3] for r in rows], dtype=np.int64)
+        replicas = np.array([r[4] for r in rows], dtype=np.int64)
+        sram = np.array([r[2] for r in rows])
+        macro6 = np.zeros((len(rows), len(MACRO_COMPONENTS)))
+        cyc = np.zeros(len(rows))
+        acc_bits = np.zeros(len(rows), dtype=np.int64)
+        fa_fj = np.zeros(len(rows))
+        for is_sram in (False, True):
+            sel = np.flatnonzero(sram == is_sram)
+            if not len(sel):
+                continue
+            macro = self._sram_macro_cfg() if is_sram else self.macro
+            if is_sram:
+                tiles = TileTable.of([rows[i][1].tiles for i in sel])
+            else:
+                index = self.mapping.layer_index
+                tiles = self.mapping.tile_table.take(np.array([index[rows[i][1].name] for i in sel]))
+            dens = {}  # the densities each activity gives on this macro (layer_cost's activity_densities)
+            for i in sel.tolist():
+                act = rows[i][6]
+                if id(act) not in dens:
+                    dens[id(act)] = activity_densities(act, macro.in_bits, macro.w_bits, macro.activity_model)
+            d_in = np.array([dens[id(rows[i][6])].input_density for i in sel.tolist()])
+            d_and = np.array([dens[id(rows[i][6])].and_density for i in sel.tolist()])
+            lc = layer_costs(macro, tiles, steps[sel], d_in, d_and, replicas[sel])
+            macro6[sel] = lc.energy_pj
+            cyc[sel] = lc.cycles
+            acc_bits[sel] = macro.acc_bits
+            fa_fj[sel] = macro.gates.fa_fj
+        lms = [r[1] for r in rows]
+        row_tiles = np.array([lm.row_tiles for lm in lms], dtype=np.int64)
+        outs = np.array([lm.n * lm.groups for lm in lms], dtype=np.int64)
+        backward = np.array([r[7] for r in rows])
+        in_el = np.array([r[8].in_elems for r in rows], dtype=np.int64)
+        out_el = np.array([r[8].out_elems for r in rows], dtype=np.int64)
+        act_b = np.array([r[9] for r in rows])
+        executions = np.array([self._rec[r][5] for r in rec.tolist()])
+        partial_adds = np.maximum(row_tiles - 1, 0) * steps * outs
+        macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * acc_bits * fa_fj * 1e-3
+        in_bytes = np.where(backward, out_el, in_el) * act_b
+        out_bytes = np.where(backward, in_el, out_el) * act_b
+        buffer = in_bytes * tile.buffer_read_pj_per_byte + out_bytes * tile.buffer_write_pj_per_byte
+        ports = (in_bytes + out_bytes).tolist()
+        cyc_l, buffer_l = cyc.tolist(), buffer.tolist()
+        for i, r in enumerate(rows):
+            rounds = r[5]
+            if rounds > 1:
+                cyc_l[i], buffer_l[i], ports[i] = self._rounds(r, cyc_l[i], buffer_l[i], float(in_bytes[i]),
+                                                               float(out_bytes[i]))
+        noc_bits = out_bytes * 8
+        noc = noc_bits * NOC_HOPS * chip.tile_pitch_mm * chip.noc_energy_pj_per_bit_per_mm
+        noc_cycles = noc_bits / chip.noc_width_bits + NOC_HOPS * chip.noc_hop_latency_cycles
+        for j, c in enumerate(_MVM_ORDER[:len(MACRO_COMPONENTS)]):
+            energy[rec, c] = macro6[:, j] * executions
+        energy[rec, COMPONENT_INDEX["buffer"]] = np.array(buffer_l) * executions
+        energy[rec, COMPONENT_INDEX["noc"]] = noc * executions
+        for r, c, nc, b in zip(rec.tolist(), cyc_l, noc_cycles.tolist(), ports):
+            cycles[r] = c
+            cycles[r + 1] = nc
+            port[r] = b
+
+    def _rounds(self, row: tuple, cycles: float, buffer: float, in_bytes: float, out_bytes: float
+                ) -> tuple[float, float, float]:
+        """More tiles than pool macros: the tiles run ``pool`` at a time, each round a stream of all M steps
+        (and its pipeline fill) as slow as its slowest tile; the energy is that of the same steps. Every
+        round reads the input map again; row tiles split over rounds leave partial sums (acc_bits per
+        output) in the global buffer between rounds, written and read back."""
+        _, lm, _, steps, replicas, rounds = row[:6]
+        macro = self.macro
+        per_copy = -(-steps // replicas)
+        fill = cycles - step_cycles(lm, macro) * per_copy
+        cycles = sum(c * per_copy + fill for c in round_step_cycles(lm, macro, self.mapping.pool_macros))
+        buffer += (rounds - 1) * in_bytes * self.tile.buffer_read_pj_per_byte
+        if lm.row_tiles > 1:
+            psum_bytes = (rounds - 1) * steps * lm.n * lm.groups * macro.acc_bits / 8
+            buffer += psum_bytes * (self.chip.global_buffer_write_pj_per_byte
+                                    + self.chip.global_buffer_read_pj_per_byte)
+        return cycles, buffer, in_bytes * rounds + out_bytes
 
     def write(self, op: StepOp) -> list[Item]:
+        """An update write: its record now, its cost per point (it depends on the write policy and flip
+        probability, which a sweep changes without changing anything else: _write_cost)."""
         layer = op.node
-        energy: dict[str, float] = {}
         if op.location == "imc" and layer in self.streamed:
+            rec = self._record(op.name, layer, "update", "write", DRAM, 1, None, None)
+        elif op.location == "sram":
+            lm = self._sram_layer(layer)
+            rec = self._record(op.name, layer, "update", "write", f"sram_macros:{layer}", 1, None, None,
+                               weights_written=op.weights, macros=lm.macros)
+        else:
+            lm = self.layers[layer]
+            copies = self.mapping.replicas.get(layer, 1) * (2 if self.opts.backward == "transposed-copy" else 1)
+            rec = self._record(op.name, layer, "update", "write", f"macros:{layer}", 1, None, None,
+                               weights_written=op.weights, macros=lm.macros * copies)
+        return [self._slot("_write_cost", op, rec)]
+
+    def _write_cost(self, op: StepOp, rec: int) -> tuple[float, dict[str, float], Item]:
+        layer = op.node
+        resource, macros = self._rec[rec][4], self._rec[rec][8]
+        energy: dict[str, float] = {}
+        if resource == DRAM:
             # the streamed layer's home is DRAM: write the updated weights back there
             nbytes = op.weights * self.macro.w_bits / 8
             energy["dram"], cycles = self._dram(nbytes, write=True)
-            self._record(op.name, layer, "update", "write", DRAM, 1, cycles, energy)
             self.wear.weights_written += op.weights
-            return [Barrier((Stage(op.name, DRAM, cycles),))]
+            return cycles, energy, Barrier((Stage(op.name, DRAM, cycles),))
         if op.location == "sram":
             device, lm = _device("sram"), self._sram_layer(layer)
-            macros, resource = lm.macros, f"sram_macros:{layer}"
         else:
             device, lm = self.ctx.device, self.layers[layer]
-            copies = self.mapping.replicas.get(layer, 1) * (2 if self.opts.backward == "transposed-copy" else 1)
-            macros, resource = lm.macros * copies, f"macros:{layer}"
         weights = op.weights * macros / lm.macros
         if op.location == "imc" and self.measured is not None and layer in self.measured.updates:
             cost, latency_ns = self._measured_write(layer, device, op, lm.macros, macros)
@@ -274,8 +408,6 @@ class _Pricer:
             cost, latency_ns = self._array_write(device, weights, macros, self.opts.flip_prob, self.opts.write_policy)
         energy["write"] = cost.energy_pj
         cycles = latency_ns / self.cycle_ns
-        self._record(op.name, layer, "update", "write", resource, 1, cycles, energy,
-                     weights_written=op.weights, macros=macros)
         if op.location == "imc":
             self.wear.update = max(self.wear.update, cost.max_cell_wear)
             self.wear.cells_written += cost.cells_written
@@ -283,7 +415,7 @@ class _Pricer:
             self.wear.write_energy_pj += cost.energy_pj
             self.wear.write_latency_ns += latency_ns
             self.wear.weights_written += op.weights
-        return [Barrier((Stage(op.name, resource, cycles),))]
+        return cycles, energy, Barrier((Stage(op.name, resource, cycles),))
 
     def _activity_of(self, layer: str, phase: str) -> Any:
         """The layer's activity measured by execution in this phase, else the study's default."""
@@ -319,6 +451,12 @@ class _Pricer:
             return []
         self._loaded = layer
         lm = self.layers[layer]
+        rec = self._record(f"{layer}:reload:{phase}", layer, "reload", "write", POOL, 1, None, None,
+                           weights_written=lm.weights, macros=lm.macros)
+        return [self._slot("_reload_cost", layer, rec)]
+
+    def _reload_cost(self, layer: str, rec: int) -> tuple[float, dict[str, float], Item]:
+        lm = self.layers[layer]
         nbytes = lm.weights * self.macro.w_bits / 8
         energy: dict[str, float] = {}
         energy["dram"], dram_cycles = self._dram(nbytes)
@@ -337,16 +475,15 @@ class _Pricer:
                              rmw_reads=cost.rmw_reads, max_cell_wear=cost.max_cell_wear * rounds)
         energy["write"] = cost.energy_pj
         write_cycles = latency_ns / self.cycle_ns
-        name = f"{layer}:reload:{phase}"
-        self._record(name, layer, "reload", "write", POOL, 1, dram_cycles + write_cycles, energy,
-                     weights_written=lm.weights, macros=lm.macros)
+        name = self._rec[rec][0]
         self.wear.reload += cost.max_cell_wear
         self.wear.cells_written += cost.cells_written
         self.wear.pulses += cost.pulses
         self.wear.write_energy_pj += cost.energy_pj
         self.wear.write_latency_ns += latency_ns
         self.wear.reload_weights += lm.weights
-        return [Barrier((Stage(name + ":dram", DRAM, dram_cycles), Stage(name + ":write", POOL, write_cycles)))]
+        return (dram_cycles + write_cycles, energy,
+                Barrier((Stage(name + ":dram", DRAM, dram_cycles), Stage(name + ":write", POOL, write_cycles))))
 
     def _sram_macro_cfg(self) -> MacroConfig:
         if self._sram_macro is None:
@@ -362,11 +499,12 @@ class _Pricer:
         return self._sram_layers[layer]
 
     # -------------------------------------------------------------- the whole step
-    def price(self) -> PricedStep:
-        step = self.ctx.step
-        ops = list(step.ops)
+    def walk(self) -> _Walked:
+        """Everything of the step that does not depend on the write options: the records, the vectorised
+        prices of its MVM, vector and GEMM ops, the items in chain order (writes and reloads as slots),
+        the deployment write, standby power and area."""
         phases_done: set[str] = set()
-        for op in ops:
+        for op in self.ctx.step.ops:
             if op.phase != "forward" and "forward" not in phases_done:
                 phases_done.add("forward")
                 self.items += self._spill_barrier()
@@ -380,24 +518,64 @@ class _Pricer:
             elif op.kind == "write":
                 self.items += self.write(op)
         self._deploy()
-        exclusive = {s.resource for it in self.items for s in (it.stages if isinstance(it, Barrier) else (it,))
-                     if s.resource.startswith(("macros", "sram_macros"))}
-        if self.chip.contention:
-            exclusive |= {DIGITAL, NOC, DRAM}
-        self._note_assumptions()
+        cycles, energy, port = self._price_tables()
+        items: list[Any] = []
+        for it in self.items:
+            if type(it) is tuple and it[0] == _PENDING:
+                stage = Stage(it[1], it[2], cycles[it[3]])
+                items.append(Barrier((stage,)) if len(it) > 4 and it[4] else stage)
+            else:
+                items.append(it)
+        rec = self._rec
+        columns = ([r[0] for r in rec], [r[1] for r in rec], [r[2] for r in rec], [r[3] for r in rec],
+                   [r[4] for r in rec], [r[5] for r in rec])
+        counts = ([r[6] for r in rec], [r[7] for r in rec], [r[8] for r in rec])
         mapping = dict(self.mapping.summary())
         cells_used = sum(lm.cells_used for lm in self.mapping.layers)
         cells_avail = sum(lm.cells_available for lm in self.mapping.layers)
         mapping["utilisation"] = cells_used / cells_avail if cells_avail else 0.0
         total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
         mapping["chip_fill"] = sum(self.layers[n].cells_used for n in dict.fromkeys(self.mapping.resident)) / total_cells
+        return _Walked(_owners(self.ctx), items, self._slots, columns, counts, cycles, energy, self._orders,
+                       {name: (kind, port[r]) for name, kind, r in self._ports}, self.wear.deploy,
+                       self._standby_power_w(), self._area(), list(self.assumptions), mapping,
+                       set(self._measured_layers), self._sram_macro, self._sram_layers)
+
+    def price(self) -> PricedStep:
+        """The priced step: the walk (memoised, see :func:`_walked`) and, per point, the writes and reloads."""
+        w = _walked(self)
+        self.assumptions = list(w.assumptions)
+        self._measured_layers = set(w.measured_layers)
+        self._sram_macro, self._sram_layers, self._rec = w.sram_macro, dict(w.sram_layers), w.records_of()
+        self.wear = Wear(deploy=w.deploy)
+        cycles, energy, orders, items = w.cycles, w.energy, w.orders, w.items
+        if w.slots:
+            cycles, energy, orders, items = list(cycles), energy.copy(), list(orders), list(items)
+            done = {}
+            for k, (method, arg, rec) in enumerate(w.slots):
+                cyc, e, item = getattr(self, method)(arg, rec)
+                cycles[rec] = cyc
+                executions = self._rec[rec][5]
+                for c, v in e.items():
+                    energy[rec, COMPONENT_INDEX[c]] = v * executions
+                orders[rec] = tuple(COMPONENT_INDEX[c] for c in e)
+                done[k] = item
+            items = [done[it[1]] if type(it) is tuple and it[0] == _SLOT else it for it in items]
+        records = OpTable(*w.columns, cycles, energy, *w.counts[:1], *w.counts[1:], orders)
+        exclusive = {s.resource for it in items for s in (it.stages if isinstance(it, Barrier) else (it,))
+                     if s.resource.startswith(("macros", "sram_macros"))}
+        if self.chip.contention:
+            exclusive |= {DIGITAL, NOC, DRAM}
+        self._note_assumptions()
+        mapping = w.mapping
         if self.measured is not None:   # which figures execution measured (flat, so sweeps keep them)
+            mapping = dict(mapping)
             mapping["measured_activity_phases"] = len(self._measured_layers)
             mapping["measured_write_layers"] = len(self._measured_writes)
             if self._measured_writes:
                 mapping["measured_flip_rate"] = self.measured.flip_rate()
-        return PricedStep(self.items, self.records, exclusive, self.wear, self._standby_power_w(), self._area(),
-                          self.assumptions, mapping, self.port_bytes)
+        return PricedStep(items, records, exclusive, self.wear, w.standby_power_w, dict(w.area_um2),
+                          self.assumptions, dict(mapping), dict(w.port_bytes))
 
     def _spill_barrier(self) -> list[Item]:
         step = self.ctx.step
@@ -520,16 +698,64 @@ def _activity(activity: float, macro: MacroConfig) -> Any:
     return _Assumed(macro.in_bits, macro.w_bits, activity, activity * 0.5)
 
 
-# Pure functions of hashable inputs, memoised: a training step prices a layer in forward and backward,
-# and a sweep revisits the same layer on the same macro for every non-geometric axis.
-@lru_cache(maxsize=1 << 16)
-def _layer_cost(macro: MacroConfig, tiles: tuple, steps: int, activity: Any, replicas: int):
-    return layer_cost(macro, tiles, steps, activity, replicas=replicas)
-
-
+# A sweep revisits the same write on the same device for every non-geometric axis: memoised.
 @lru_cache(maxsize=1 << 16)
 def _expected_write(device: DeviceModel, weights: float, bits: int, policy: str, flip_prob: float) -> WriteCost:
     return device.expected_write(weights, bits=bits, policy=policy, flip_prob=flip_prob)
+
+
+@dataclass(frozen=True)
+class _Walked:
+    """What :meth:`_Pricer.walk` gives (read-only: shared by every point with the same key)."""
+
+    owners: tuple
+    items: list[Any]
+    slots: list[tuple[str, Any, int]]
+    columns: tuple[list, ...]     # names, nodes, phases, kinds, resources, executions
+    counts: tuple[list, ...]      # macs, weights_written, macros
+    cycles: list[Any]
+    energy: np.ndarray
+    orders: list[tuple[int, ...]]
+    port_bytes: dict[str, tuple[str, float]]
+    deploy: WriteCost
+    standby_power_w: float
+    area_um2: dict[str, float]
+    assumptions: list[str]
+    mapping: dict[str, Any]
+    measured_layers: set[str]
+    sram_macro: MacroConfig | None
+    sram_layers: dict[str, LayerMapping]
+
+    def records_of(self) -> list[tuple]:
+        """The record rows (name, node, phase, kind, resource, executions, macs, weights written, macros)."""
+        return list(zip(*self.columns, *self.counts))
+
+
+def _owners(ctx: Context) -> tuple:
+    """What a walk depends on besides the study options in the key (objects memoised by the context
+    builders: the same object means the same piece)."""
+    return (ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device)
+
+
+_WALKED: OrderedDict[tuple, _Walked] = OrderedDict()
+WALK_CACHE_SIZE = 16
+
+
+def _walked(pricer: _Pricer) -> _Walked:
+    """The walk of a step, memoised on what it reads: the context's pieces (by identity) and the options
+    the walk reads (activity, backward, measured, batch). A sweep over write policy, flip probability or
+    steps per day (or the event engine after the analytic one) reuses it and prices only the writes."""
+    ctx, opts = pricer.ctx, pricer.opts
+    owners = _owners(ctx)
+    key = (*map(id, owners), ctx.batch, opts.activity, opts.backward, opts.measured)
+    hit = _WALKED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit.owners, owners)):
+        _WALKED.move_to_end(key)
+        return hit
+    hit = _WALKED[key] = pricer.walk()
+    if len(_WALKED) > WALK_CACHE_SIZE:
+        _WALKED.popitem(last=False)
+    return hit
 
 
 def price_step(ctx: Context) -> PricedStep:

@@ -13,7 +13,7 @@ from typing import Any
 from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, fallback_note, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step
-from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, macro_wakeups, standby_sources
+from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
 from imcsim.engine.ledger import Result, WriteSummary
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
 
@@ -93,7 +93,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     # macro wake-ups (macros, macros+buffers) are added too; the sum equals busy + standby + idle + wake-ups.
     latency_ns = cycles * ctx.cycle_ns
     src = standby_sources(ctx)
-    wakes = macro_wakeups(priced.records)
+    wakes = priced.records.macro_wakeups()
     leak_args = (src, latency_ns, cached.macro_busy_cycles * ctx.cycle_ns, energy["leakage"], wakes)
     by_policy = {p: leakage_by_source_pj(p, *leak_args) for p in POLICIES}
     leak_by_source = by_policy[ctx.accel.chip.power_gating]

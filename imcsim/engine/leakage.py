@@ -97,12 +97,6 @@ def standby_sources(ctx: Any) -> StandbySources:
     )
 
 
-def macro_wakeups(records: Any) -> float:
-    """Macro wake-ups of a step: every MVM op wakes its macros once (the layer's macros stay on across the
-    batch, A)."""
-    return float(sum(r.macros for r in records if r.kind == "mvm"))
-
-
 def leakage_by_source_pj(policy: str, src: StandbySources, latency_ns: float, busy_macro_ns: float,
                          busy_leakage_pj: float, macro_wakeups: float) -> dict[str, float]:
     """Leakage energy by source (pJ) over ``latency_ns`` under ``policy``; ``busy_macro_ns`` is the

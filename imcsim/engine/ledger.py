@@ -19,9 +19,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from imcsim.engine.schedule import Timeline
 
@@ -62,6 +65,92 @@ class OpRecord:
         return float(sum(self.energy_pj.values()))
 
 
+#: column of each energy component in :attr:`OpTable.energy_pj`
+COMPONENT_INDEX: dict[str, int] = {c: i for i, c in enumerate(COMPONENTS)}
+
+
+class OpTable(Sequence):
+    """The per-op records of a priced step held as columns: a sweep prices thousands of points and reads
+    only sums over their ops, so :class:`OpRecord` objects are built on first access only.
+
+    ``energy_pj`` is (ops x ``COMPONENTS``), per step (per-execution energy x executions); ``orders[i]``
+    lists the component columns op i reports, in the order its record lists them (zeros are left out, as
+    the pricer leaves them out). ``cycles`` keeps the pricer's numbers as they are (a list)."""
+
+    def __init__(self, names: list[str], nodes: list[str], phases: list[str], kinds: list[str],
+                 resources: list[str], executions: list[int], cycles: list[float], energy_pj: np.ndarray,
+                 macs: list[int], weights_written: list[int], macros: list[int],
+                 orders: list[tuple[int, ...]], records: list[OpRecord] | None = None) -> None:
+        self.names, self.nodes, self.phases, self.kinds, self.resources = names, nodes, phases, kinds, resources
+        self.executions, self.cycles, self.energy_pj = executions, cycles, energy_pj
+        self.macs, self.weights_written, self.macros, self.orders = macs, weights_written, macros, orders
+        self._records = records
+
+    @classmethod
+    def from_records(cls, records: Sequence[OpRecord]) -> OpTable:
+        records = list(records)
+        energy = np.zeros((len(records), len(COMPONENTS)))
+        orders = []
+        for i, r in enumerate(records):
+            orders.append(tuple(COMPONENT_INDEX[c] for c in r.energy_pj))
+            for c, v in r.energy_pj.items():
+                energy[i, COMPONENT_INDEX[c]] = v
+        return cls([r.name for r in records], [r.node for r in records], [r.phase for r in records],
+                   [r.kind for r in records], [r.resource for r in records], [r.executions for r in records],
+                   [r.cycles_per_execution for r in records], energy, [r.macs for r in records],
+                   [r.weights_written for r in records], [r.macros for r in records], orders, records)
+
+    def records(self) -> list[OpRecord]:
+        if self._records is None:
+            rows = self.energy_pj.tolist()
+            self._records = [
+                OpRecord(self.names[i], self.nodes[i], self.phases[i], self.kinds[i], self.resources[i],
+                         self.executions[i], self.cycles[i],
+                         {COMPONENTS[c]: rows[i][c] for c in self.orders[i] if rows[i][c]},
+                         macs=self.macs[i], weights_written=self.weights_written[i], macros=self.macros[i])
+                for i in range(len(self.names))]
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.records()[i]
+
+    def __iter__(self) -> Iterator[OpRecord]:
+        return iter(self.records())
+
+    def __add__(self, other: Sequence[OpRecord]) -> OpTable:
+        return OpTable.from_records(list(self) + list(other))
+
+    # sums in op order, one op after the other (as a loop over the records adds them, to the last bit)
+    def energy_by_component(self) -> dict[str, float]:
+        """Energy of all ops by component (pJ per step)."""
+        cols = self.energy_pj.T.tolist()
+        return {c: sum(cols[i], 0.0) for i, c in enumerate(COMPONENTS)}
+
+    def _where(self, column: list[str], value: str) -> list[int]:
+        return [i for i, v in enumerate(column) if v == value]
+
+    def macro_busy_cycles(self) -> float:
+        """Macro-cycles of compute (MVM ops x their macros)."""
+        return sum((self.cycles[i] * self.executions[i] * self.macros[i] for i in self._where(self.kinds, "mvm")), 0)
+
+    def macro_wakeups(self) -> float:
+        """Macro wake-ups of a step (engine/leakage.py): every MVM op wakes its macros once (the layer's
+        macros stay on across the batch, A)."""
+        return float(sum(self.macros[i] for i in self._where(self.kinds, "mvm")))
+
+    def totals(self) -> tuple[int, float, float, float]:
+        """(MACs, reload cycles, reload write pJ, reload DRAM pJ) per step."""
+        macs = sum(m * e for m, e in zip(self.macs, self.executions))
+        reload = self._where(self.phases, "reload")
+        write, dram = COMPONENT_INDEX["write"], COMPONENT_INDEX["dram"]
+        e = self.energy_pj
+        return (macs, sum((self.cycles[i] * self.executions[i] for i in reload), 0.0),
+                sum((float(e[i, write]) for i in reload), 0.0), sum((float(e[i, dram]) for i in reload), 0.0))
+
+
 @dataclass
 class WriteSummary:
     """Array writes of one training step (updates and reloads) and the wear they cause.
@@ -89,7 +178,7 @@ class Result:
     cycle_ns: float
     latency_cycles: float
     energy_pj: dict[str, float]
-    ops: list[OpRecord]
+    ops: OpTable  # a list of OpRecord is turned into one
     writes: WriteSummary
     area_um2: dict[str, float]
     mapping: dict[str, Any]
@@ -111,6 +200,10 @@ class Result:
     power_gating: str = ""
     macro_wakeups: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.ops, OpTable):
+            self.ops = OpTable.from_records(self.ops)
+
     @property
     def latency_ns(self) -> float:
         return self.latency_cycles * self.cycle_ns
@@ -119,23 +212,11 @@ class Result:
     def total_energy_pj(self) -> float:
         return float(sum(self.energy_pj.values()))
 
-    def _op_totals(self) -> tuple[int, float, float, float]:
-        """One pass over the ops: (MACs, reload cycles, reload write pJ, reload DRAM pJ) per step."""
-        macs = 0
-        cycles = write = dram = 0.0
-        for o in self.ops:
-            macs += o.macs * o.executions
-            if o.phase == "reload":
-                cycles += o.cycles_per_execution * o.executions
-                write += o.energy_pj.get("write", 0.0)
-                dram += o.energy_pj.get("dram", 0.0)
-        return macs, cycles, write, dram
-
     def summary(self) -> dict[str, Any]:
         """One flat record of unit-suffixed metrics (the row a sweep stores)."""
         total = self.total_energy_pj
         area_mm2 = sum(self.area_um2.values()) / 1e6
-        macs, reload_cycles, reload_write, reload_dram = self._op_totals()
+        macs, reload_cycles, reload_write, reload_dram = self.ops.totals()
         latency_ns = self.latency_ns
         reload_ns = reload_cycles * self.cycle_ns
         reload_standby = self.standby_power_w * reload_ns * 1e3  # W x ns = nJ; x 1e3 -> pJ

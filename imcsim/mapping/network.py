@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from imcsim.circuit.macro import MacroConfig
+from imcsim.circuit.macro import MacroConfig, TileTable
 from imcsim.errors import SpecError
 from imcsim.mapping.layer import LayerMapping, map_layer, step_cycles
 from imcsim.workload.graph import WEIGHT_OPS, Graph
@@ -64,6 +64,16 @@ class NetworkMapping:
     @cached_property
     def _by_name(self) -> dict[str, LayerMapping]:
         return {lm.name: lm for lm in self.layers}
+
+    @cached_property
+    def layer_index(self) -> dict[str, int]:
+        """Position of each layer in ``layers``."""
+        return {lm.name: i for i, lm in enumerate(self.layers)}
+
+    @cached_property
+    def tile_table(self) -> TileTable:
+        """The tile shapes of every layer as arrays (what :func:`~imcsim.circuit.macro.layer_costs` prices)."""
+        return TileTable.of(lm.tiles for lm in self.layers)
 
     def layer(self, name: str) -> LayerMapping:
         """The mapping of one layer by name (a dict lookup: big graphs ask for thousands)."""
