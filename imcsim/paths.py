@@ -7,11 +7,13 @@ both exist, so editing a card in a checkout takes effect without reinstalling.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+@cache  # the folders stay where they are while a process runs (sweeps ask per point)
 def _builtin_dir(name: str) -> Path:
     checkout = _PACKAGE_DIR.parent / name
     if checkout.is_dir() and (_PACKAGE_DIR.parent / "setup.cfg").is_file():

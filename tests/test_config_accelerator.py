@@ -3,6 +3,7 @@
 import pytest
 from pydantic import BaseModel
 
+from imcsim.config import accelerator
 from imcsim.config.accelerator import list_presets, load_accelerator
 from imcsim.errors import SpecError
 
@@ -73,3 +74,25 @@ def test_user_variant_in_a_few_lines(tmp_path):
     f.write_text("inherits: acc-sas-mram\nname: mine\nmacro: {rows: 256, cols: 256}\nchip: {clock_mhz: 700}\n")
     spec = load_accelerator(f)
     assert (spec.macro.rows, spec.chip.clock_mhz, spec.macro.device) == (256, 700, "sas-mram")
+
+
+@pytest.mark.parametrize("preset", ["acc-sas-mram", "acc-reram"])
+@pytest.mark.parametrize("overrides", [
+    {"macro.rows": 64, "macro.cols": 32}, {"macro.rows": 32, "macro.rows_parallel": 8, "macro.column_mux": 2},
+    {"macro.rows": 16, "macro.rows_parallel": 64}, {"macro.rows": 512, "macro.bits_per_cell": 2},
+    {"macro.nonsense": 3}, {"macro.rows": 0}])
+def test_macro_only_overrides_build_what_a_full_validation_builds(preset, overrides, monkeypatch):
+    # array sweeps reuse the preset's validated chip and tile (config/accelerator.py _chip_and_tile): the
+    # accelerator, or the error, must be the one validating the whole preset gives
+    def build():
+        try:
+            return load_accelerator(preset, overrides, source="<flags>")
+        except SpecError as exc:
+            return str(exc)
+
+    fast = build()
+    monkeypatch.setattr(accelerator, "_chip_and_tile", lambda *_: None)
+    full = build()
+    assert fast == full
+    if not isinstance(fast, str):
+        assert fast.model_dump() == full.model_dump() and fast.tile.macros == full.tile.macros

@@ -5,7 +5,6 @@ devices, methods, geometries and reload regimes. How the frozen values were made
 import json
 
 import pytest
-
 from engine_golden import CASES, GOLDEN, snapshot
 
 FROZEN = json.loads(GOLDEN.read_text())
@@ -25,19 +24,31 @@ def test_pricing_matches_the_frozen_per_layer_results(name):
     assert got["port_bytes"] == want["port_bytes"], "buffer-port bytes changed"
 
 
-def test_points_sharing_a_walk_price_their_own_writes():
-    # a sweep over write options reuses the walk of the step (engine/costs.py _walked): the writes must still
-    # follow each point's options, as a fresh process pricing that point alone gives them
+def _alone(params):
+    """The summary of one study priced with empty pricing caches (as a fresh process would)."""
     from imcsim.config.study import study_from_params
-    from imcsim.engine import evaluate, evaluation
-    from imcsim.engine import costs
+    from imcsim.engine import costs, evaluate, evaluation
+
+    costs._SHAPES.clear()
+    costs._NUMBERS.clear()
+    evaluation._PRICED.clear()
+    return evaluate(study_from_params(params)).summary()
+
+
+@pytest.mark.parametrize("axis", ["writes", "geometry"])
+def test_points_sharing_a_shape_or_numbers_price_as_alone(axis):
+    # a sweep reuses the shape of a step across geometries and its numbers across write options
+    # (engine/costs.py _shape_of, _numbers_of): every point must still price as it does alone
+    from imcsim.config.study import study_from_params
+    from imcsim.engine import evaluate
 
     base = {"workload": "digits-cnn", "method": "full", "chip.cell_capacity_mibit": 0.0625, "chip.tiles": 2}
-    first = evaluate(study_from_params({**base, "write_policy": "all", "flip_prob": 0.5})).summary()
-    shared = evaluate(study_from_params({**base, "write_policy": "diff", "flip_prob": 0.1})).summary()
-    costs._WALKED.clear()
-    evaluation._PRICED.clear()
-    alone = evaluate(study_from_params({**base, "write_policy": "diff", "flip_prob": 0.1})).summary()
-    assert shared == alone
-    assert shared["write_energy_pj"] != first["write_energy_pj"]
-    assert first["map_reloaded_layers"] > 0  # reloads (priced per point too) are part of the check
+    points = ([{**base, "write_policy": "all", "flip_prob": 0.5}, {**base, "write_policy": "diff", "flip_prob": 0.1}]
+              if axis == "writes" else
+              [{**base, "rows": 64, "cols": 64}, {**base, "rows": 128, "cols": 64, "rows_parallel": 32},
+               {"workload": "resnet18", "rows": 128}, {"workload": "resnet18", "rows": 256, "cols": 128}])
+    shared = [evaluate(study_from_params(p)).summary() for p in points]
+    assert shared[0]["energy_pj"] != shared[1]["energy_pj"]
+    assert shared[0]["map_reloaded_layers"] > 0  # reloads (priced per point) are part of the check
+    for p, got in zip(points, shared):
+        assert got == _alone(p)

@@ -963,7 +963,8 @@ class TileTable:
     def of(cls, layers: Iterable[tuple[TileUse, ...]]) -> TileTable:
         layers = [tuple(t for t in tiles if t.count > 0) for tiles in layers]
         width = max((len(t) for t in layers), default=0) or 1
-        a = np.zeros((4, len(layers), width), dtype=np.int64)
+        big = any(max(t.rows_used, t.cols_used, t.weights, t.count) >= 2**62 for tiles in layers for t in tiles)
+        a = np.zeros((4, len(layers), width), dtype=object if big else np.int64)
         for i, tiles in enumerate(layers):
             for j, t in enumerate(tiles):
                 a[:, i, j] = (t.rows_used, t.cols_used, t.weights, t.count)
@@ -996,22 +997,25 @@ def layer_costs(macro: MacroConfig, tiles: TileTable, mvm_steps: np.ndarray, inp
     the last bit: padded shapes add 0)."""
     steps = np.asarray(mvm_steps, dtype=np.int64)
     reps = np.asarray(replicas, dtype=np.int64)
+    if max(macro.rows, macro.cols, macro.rows_parallel, macro.sense_amps) >= 2**31:
+        # an absurd geometry must still price, not overflow int64: Python integers then
+        tiles = TileTable(*(np.asarray(a, dtype=object) for a in (tiles.rows_used, tiles.cols_used, tiles.weights,
+                                                                  tiles.count)))
     count = tiles.count
     ev = macro.step_events(tiles.rows_used, tiles.cols_used, tiles.weights, np.asarray(input_density)[:, None],
                            np.asarray(and_density)[:, None])
     step_cycles = np.broadcast_to(np.asarray(ev.cycles, dtype=float), count.shape)
-    parts = macro.step_energy(ev).values()
     k = steps.astype(float)[:, None] * count
-    n, width = count.shape
-    energy = np.zeros((n, len(ENERGY_FIELDS)))
-    busy = np.zeros(n)
-    macs = np.zeros(n)
-    for j in range(width):
-        kj = k[:, j]
-        for i, v in enumerate(parts):
-            energy[:, i] += np.broadcast_to(v, count.shape)[:, j] * kj
-        busy += step_cycles[:, j] * steps * count[:, j]
-        macs += tiles.weights[:, j].astype(float) * steps * count[:, j]
+    # (component, layer, shape): each shape's energy of the layer's M steps on its macros
+    per_shape = np.stack(np.broadcast_arrays(*macro.step_energy(ev).values(), count)[:-1]) * k
+    busy_shape = step_cycles * steps[:, None] * count
+    macs_shape = tiles.weights.astype(float) * steps[:, None] * count
+    energy, busy, macs = per_shape[:, :, 0], busy_shape[:, 0], macs_shape[:, 0]
+    for j in range(1, count.shape[1]):  # one shape after the other, as a loop over the shapes adds them
+        energy = energy + per_shape[:, :, j]
+        busy = busy + busy_shape[:, j]
+        macs = macs + macs_shape[:, j]
+    energy = energy.T
     used = count > 0
     slowest = np.where(used, step_cycles, 0.0).max(axis=1, initial=0.0)
     fill = np.where((steps > 0) & used.any(axis=1), macro.pipeline_depth_cycles, 0) if stream_fill else 0

@@ -229,7 +229,14 @@ def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None 
     is blamed on ``source`` (where the overrides were written: a study file, ``<flags>``), not on the
     preset file.
     """
-    data, file = _resolve(name_or_path, seen=())
+    parts = _chip_and_tile(name_or_path) if overrides and all(k.startswith("macro.") for k in overrides) else None
+    if parts is not None:
+        # an array sweep changes the macro only: the preset's chip and tile, validated once, are reused (the
+        # tile copied: it gets its macros from the array below), and only the macro section is copied
+        raw, file, chip, tile = parts
+        data = {**raw, "chip": chip, "tile": tile.model_copy(), "macro": dict(raw["macro"])}
+    else:
+        data, file = _resolve(name_or_path, seen=())
     if overrides:
         for dotted, value in overrides.items():
             _set_dotted(data, dotted, value, source)
@@ -240,6 +247,26 @@ def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None 
         if overrides and exc.field and any(exc.field == k or exc.field.startswith(k + ".") for k in overrides):
             raise SpecError(source, exc.field, exc.value, allowed=exc.allowed, problem=exc.problem) from None
         raise
+
+
+def _chip_and_tile(name_or_path: str | Path) -> tuple[dict[str, Any], str, ChipSpec, TileSpec] | None:
+    """The preset's resolved data (shared: not to be changed), its file, and its chip and tile sections
+    validated (the tile as written, before ``tile.macros`` is derived from the macro), memoised per file
+    version; None when the preset itself is invalid (the caller then validates it all, to report why)."""
+    path = _preset_path(name_or_path)
+    return _chip_and_tile_cached(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _chip_and_tile_cached(path_text: str, mtime_ns: int) -> tuple[dict[str, Any], str, ChipSpec, TileSpec] | None:
+    try:
+        load_accelerator(path_text)
+        data, file = _resolve(path_text, seen=())
+        if not isinstance(data.get("macro"), dict):
+            return None
+        return data, file, ChipSpec.model_validate(data["chip"]), TileSpec.model_validate(data["tile"])
+    except (SpecError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _follow_array(macro: Any, overrides: dict[str, Any]) -> None:

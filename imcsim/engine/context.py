@@ -47,7 +47,7 @@ def preset_for(study: Study) -> str:
     """The accelerator preset a study runs on (see :class:`~imcsim.config.study.Study`)."""
     if study.accelerator:
         return study.accelerator
-    if study.device and _is_file(devices_dir() / f"acc-{study.device}.yaml"):
+    if study.device and _has_preset(study.device):
         return f"acc-{study.device}"
     return FALLBACK_PRESET
 
@@ -63,6 +63,12 @@ def fallback_note(study: Study) -> str | None:
     return (f"device {name} has no accelerator preset of its own (acc-{name}): it ran on the chip of "
             f"{FALLBACK_PRESET} (tiles, buffers, periphery, write drivers) with {name} macros; "
             "choose another chip with --accelerator or accelerator: in the study")
+
+
+@lru_cache(maxsize=256)
+def _has_preset(device: str) -> bool:
+    """A built-in accelerator preset named after the device (asked per sweep point: memoised)."""
+    return _is_file(devices_dir() / f"acc-{device}.yaml")
 
 
 def _is_file(path: Path) -> bool:

@@ -104,7 +104,9 @@ class PricedStep:
 _MVM_ORDER = tuple(COMPONENT_INDEX[c] for c in (*MACRO_COMPONENTS, "buffer", "noc"))
 _DIGITAL_ORDER = (COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"])
 _PENDING = "pending"  # an item whose cycles the vectorised pass fills in
-_SLOT = "slot"        # an item priced per point (writes and reloads: they depend on the write options)
+_SLOT = "slot"        # an item priced per point (writes, reloads, spills: they depend on the write options)
+_SPILL_NOTE = "<spill note>"  # where the spill's assumption goes among the walk's
+_SRAM_NOTE = "re-trained weights in SRAM arrays of the same geometry (Hyb-Learn split)"
 
 
 class _Pricer:
@@ -128,18 +130,20 @@ class _Pricer:
         self._measured_writes: list[float] = []  # exact / closed-form write energy, per measured layer
         self.assumptions: list[str] = []
         self.wear = Wear()
-        # records as columns (ledger.OpTable); cycles and energy of MVM, vector and GEMM ops are filled in by
-        # one numpy pass over all of them (_price_tables), the rest (writes, reloads, spills) as they come
+        # The step is priced in three layers, each memoised on what it reads (see _shape_of and _numbers_of):
+        # its shape (records, items in chain order, what each MVM / vector / GEMM op is), the numbers of its
+        # MVM, vector and GEMM ops (numpy over all of them at once) on this chip, and, per point, the writes,
+        # reloads and spills (they depend on the write options a sweep changes alone).
         self._rec: list[tuple[str, str, str, str, str, int, int, int, int]] = []
-        self._cycles: list[Any] = []
-        self._energy: list[dict[str, float] | None] = []
         self._orders: list[tuple[int, ...]] = []
-        self._mvm: list[tuple] = []      # (record, layer mapping, sram?, steps, replicas, rounds, activity, backward)
+        self._mvm: list[tuple] = []      # (record, layer, sram?, steps, replicas, rounds, activity, backward, node, bytes)
         self._vec: list[tuple[int, int, float]] = []          # (record, element ops, bytes per element)
         self._gemm: list[tuple[int, int, tuple[int, int, int, int]]] = []  # (record, MACs, GEMM shape)
-        self._ports: list[tuple[str, str, int]] = []          # (op, port, record) filled in with the tables
+        self._ports: list[tuple[str, str, int]] = []          # (op, port, record)
         self.items: list[Any] = []
         self._slots: list[tuple[str, Any, int]] = []
+        self._notes: list[Any] = []      # assumptions met on the walk (_SPILL_NOTE: where the spill's goes)
+        self._spill_note: str | None = None
         self._sram_macro: MacroConfig | None = None
         self._sram_layers: dict[str, LayerMapping] = {}
         self._loaded: str | None = None  # streamed layer currently in the pool
@@ -151,18 +155,15 @@ class _Pricer:
         # (tile.digital_unit.precision, fp32 in the presets) in backward (A)
         return self.macro.in_bits / 8 if phase == "forward" else self.du_bytes
 
-    def _record(self, name: str, node: str, phase: str, kind: str, resource: str,
-                executions: int, cycles: Any, energy: dict[str, float] | None, *, macs: int = 0,
-                weights_written: int = 0, macros: int = 0, order: tuple[int, ...] | None = None) -> int:
-        """Add one op record; ``energy`` per execution (None: the vectorised pass fills cycles and energy)."""
-        self._rec.append((name, node, phase, kind, resource, executions, macs, weights_written, macros))
-        self._cycles.append(cycles)
-        self._energy.append(energy)
-        self._orders.append(order if energy is None else tuple(COMPONENT_INDEX[c] for c in energy))
+    def _record(self, name: str, node: str, phase: str, kind: str, resource: str, executions: int, *,
+                macs: int = 0, weights_written: int = 0, order: tuple[int, ...] = ()) -> int:
+        """Add one op record (its cycles, energy and macros come from the numbers or a slot)."""
+        self._rec.append((name, node, phase, kind, resource, executions, macs, weights_written, 0))
+        self._orders.append(order)
         return len(self._rec) - 1
 
     def _slot(self, method: str, arg: Any, rec: int) -> tuple:
-        """An item priced per point by ``method(arg, rec) -> (cycles, energy per execution, item)``."""
+        """An item priced per point by ``method(arg, rec) -> (cycles, energy per execution, macros, item)``."""
         self._slots.append((method, arg, rec))
         return (_SLOT, len(self._slots) - 1)
 
@@ -200,32 +201,28 @@ class _Pricer:
         items: list[Any] = []
         sram = op.location == "sram"
         if sram:
-            lm = self._sram_layer(layer)
             self._sram_macro_cfg()
             resource, replicas = f"sram_macros:{layer}", 1
         else:
-            lm = self.layers[layer]
             replicas = self.mapping.replicas.get(layer, 1)
             if layer in self.streamed:
                 items += self._reload(layer, op.phase)
                 resource = POOL
             else:
                 resource = f"macros_T:{layer}" if mode == "transposed-copy" else f"macros:{layer}"
-        steps = op.gemm[1] if op.gemm else lm.m
+        node = self.ctx.step.graph[layer]
+        steps = op.gemm[1] if op.gemm else int(node.gemm_shape()[1])
         rounds = self.mapping.reload_rounds.get(layer, 1) if resource == POOL else 1
-        macros = min(lm.macros, self.mapping.pool_macros) if rounds > 1 else lm.macros * replicas
-        rec = self._record(op.name, layer, op.phase, "mvm", resource, self.batch, None, None, macs=op.macs,
-                           macros=macros, order=_MVM_ORDER)
-        self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch, None, {})
-        self._mvm.append((rec, lm, sram, steps, replicas, rounds, self._activity_of(layer, op.phase), backward,
-                          self.ctx.step.graph[layer], self._act_bytes(op.phase)))
+        rec = self._record(op.name, layer, op.phase, "mvm", resource, self.batch, macs=op.macs, order=_MVM_ORDER)
+        self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch)
+        self._mvm.append((rec, layer, sram, steps, replicas, rounds, self._activity_of(layer, op.phase), backward,
+                          node, self._act_bytes(op.phase)))
         self._ports.append((op.name, "tile", rec))
         return items + [(_PENDING, op.name, resource, rec), (_PENDING, op.name + ":noc", NOC, rec + 1)]
 
     def digital_gemm(self, op: StepOp) -> list[Item]:
         executions = 1 if op.batch_shared else self.batch
-        rec = self._record(op.name, op.node, op.phase, "gemm", DIGITAL, executions, None, None, macs=op.macs,
-                           order=_DIGITAL_ORDER)
+        rec = self._record(op.name, op.node, op.phase, "gemm", DIGITAL, executions, macs=op.macs, order=_DIGITAL_ORDER)
         self._gemm.append((rec, op.macs, op.gemm))
         self._ports.append((op.name, "global", rec))
         return [(_PENDING, op.name, DIGITAL, rec, op.batch_shared)]
@@ -233,32 +230,25 @@ class _Pricer:
     def vector(self, op: StepOp) -> list[Item]:
         width = self._act_bytes(op.phase) if not op.batch_shared else self.du_bytes
         executions = 1 if op.batch_shared else self.batch
-        rec = self._record(op.name, op.node, op.phase, "vector", DIGITAL, executions, None, None, order=_DIGITAL_ORDER)
+        rec = self._record(op.name, op.node, op.phase, "vector", DIGITAL, executions, order=_DIGITAL_ORDER)
         self._vec.append((rec, op.macs, width))
         self._ports.append((op.name, "tiles", rec))
         return [(_PENDING, op.name, DIGITAL, rec, op.batch_shared)]
 
-    def _price_tables(self) -> tuple[list[Any], np.ndarray, dict[int, float]]:
-        """Cycles and energy (per step) of every record, and the buffer-port bytes of the table-priced ops:
-        the MVM, vector and GEMM ops of the step priced together in numpy (the same formulas, in the same
-        order, as pricing them one by one)."""
-        n = len(self._rec)
+    def numbers(self, shape: _Shape) -> _Numbers:
+        """Cycles, per-step energy, macros and buffer-port bytes of the shape's MVM, vector and GEMM ops on
+        this chip (numpy over all of them: the same formulas, in the same order, as one op at a time); the
+        deployment write, standby power, area and mapping summary."""
+        n = len(shape.columns[0])
         energy = np.zeros((n, len(COMPONENTS)))
-        cycles = list(self._cycles)
+        cycles: list[Any] = [0.0] * n
+        macros = [0] * n
         port: dict[int, float] = {}
-        for i, e in enumerate(self._energy):
-            if e:
-                executions = self._rec[i][5]
-                for c, v in e.items():
-                    energy[i, COMPONENT_INDEX[c]] = v * executions
-        if self._mvm:
-            self._price_mvms(energy, cycles, port)
         chip, tile = self.chip, self.tile
-        if self._vec:
-            rec = np.array([r for r, _, _ in self._vec])
-            macs = np.array([m for _, m, _ in self._vec])
-            width = np.array([w for _, _, w in self._vec])
-            executions = np.array([self._rec[r][5] for r in rec])
+        if shape.mvm:
+            self._price_mvms(shape, energy, cycles, macros, port)
+        if shape.vec:
+            rec, macs, width, executions = shape.vec
             cyc = macs / (self.du.vector_ops_per_cycle * chip.tiles)
             energy[rec, COMPONENT_INDEX["digital_unit"]] = macs * self.du.energy_pj_per_vector_op * executions
             energy[rec, COMPONENT_INDEX["buffer"]] = (macs * width * (tile.buffer_read_pj_per_byte
@@ -266,11 +256,8 @@ class _Pricer:
             for r, c, b in zip(rec.tolist(), cyc.tolist(), (macs * width * 2).tolist()):
                 cycles[r] = c
                 port[r] = b
-        if self._gemm:
-            rec = np.array([r for r, _, _ in self._gemm])
-            macs = np.array([m for _, m, _ in self._gemm])
-            g, m, k, nn = np.array([shape for _, _, shape in self._gemm]).T
-            executions = np.array([self._rec[r][5] for r in rec])
+        if shape.gemm:
+            rec, macs, (g, m, k, nn), executions = shape.gemm
             cyc = macs / (self.du.macs_per_cycle * chip.tiles)
             nbytes_in = g * (m * k + k * nn) * self.du_bytes
             nbytes_out = g * m * nn * self.du_bytes
@@ -280,85 +267,96 @@ class _Pricer:
             for r, c, b in zip(rec.tolist(), cyc.tolist(), (nbytes_in + nbytes_out).tolist()):
                 cycles[r] = c
                 port[r] = b
-        return cycles, energy, port
+        self._deploy()
+        items: list[Any] = []   # finished items, slot markers where the writes, reloads and spill go
+        for it in shape.items:
+            if it[0] == _PENDING:
+                stage = Stage(it[1], it[2], cycles[it[3]])
+                items.append(Barrier((stage,)) if len(it) > 4 and it[4] else stage)
+            else:
+                items.append(it)
+        mapping = dict(self.mapping.summary())
+        cells_used = sum(lm.cells_used for lm in self.mapping.layers)
+        cells_avail = sum(lm.cells_available for lm in self.mapping.layers)
+        mapping["utilisation"] = cells_used / cells_avail if cells_avail else 0.0
+        total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
+        mapping["chip_fill"] = sum(self.layers[n].cells_used for n in dict.fromkeys(self.mapping.resident)) / total_cells
+        return _Numbers((*_owners(self.ctx), shape), cycles, energy, macros, items,
+                        _exclusive([it for it in items if type(it) is not tuple]),
+                        {name: (kind, port[r]) for name, kind, r in shape.ports}, self.wear.deploy,
+                        self._standby_power_w(), self._area(), mapping)
 
-    def _price_mvms(self, energy: np.ndarray, cycles: list[Any], port: dict[int, float]) -> None:
+    def _price_mvms(self, shape: _Shape, energy: np.ndarray, cycles: list[Any], macros: list[int],
+                    port: dict[int, float]) -> None:
         """Every MVM op: the macro's layer cost over the layer's tiles (energy of M steps, latency of
         ceil(M / replicas) steps), row-tile partial sums added in the tile accumulator (acc_bits full adders
         each), the input feature map read once from the tile buffer and the output map written once (the
         im2col window reuse happens in the input registers; backward swaps the two), and the output sent
         NOC_HOPS hops. A streamed layer with more tiles than the pool has macros runs in rounds."""
         chip, tile = self.chip, self.tile
-        rows = self._mvm
-        rec = np.array([r[0] for r in rows])
-        steps = np.array([r[3] for r in rows], dtype=np.int64)
-        replicas = np.array([r[4] for r in rows], dtype=np.int64)
-        sram = np.array([r[2] for r in rows])
-        macro6 = np.zeros((len(rows), len(MACRO_COMPONENTS)))
-        cyc = np.zeros(len(rows))
-        acc_bits = np.zeros(len(rows), dtype=np.int64)
-        fa_fj = np.zeros(len(rows))
+        v = shape.mvm
+        rows = len(v.rec)
+        macro6 = np.zeros((rows, len(MACRO_COMPONENTS)))
+        cyc = np.zeros(rows)
+        acc_bits = np.zeros(rows, dtype=np.int64)
+        fa_fj = np.zeros(rows)
+        row_tiles = np.zeros(rows, dtype=np.int64)
+        layer_macros = np.zeros(rows, dtype=np.int64)
         for is_sram in (False, True):
-            sel = np.flatnonzero(sram == is_sram)
+            sel = np.flatnonzero(v.sram == is_sram)
             if not len(sel):
                 continue
-            macro = self._sram_macro_cfg() if is_sram else self.macro
             if is_sram:
-                tiles = TileTable.of([rows[i][1].tiles for i in sel])
+                macro = self._sram_macro_cfg()
+                lms = [self._sram_layer(v.layers[i]) for i in sel.tolist()]
+                tiles = TileTable.of([lm.tiles for lm in lms])
+                row_tiles[sel] = [lm.row_tiles for lm in lms]
+                layer_macros[sel] = [lm.macros for lm in lms]
             else:
-                index = self.mapping.layer_index
-                tiles = self.mapping.tile_table.take(np.array([index[rows[i][1].name] for i in sel]))
-            dens = {}  # the densities each activity gives on this macro (layer_cost's activity_densities)
-            for i in sel.tolist():
-                act = rows[i][6]
-                if id(act) not in dens:
-                    dens[id(act)] = activity_densities(act, macro.in_bits, macro.w_bits, macro.activity_model)
-            d_in = np.array([dens[id(rows[i][6])].input_density for i in sel.tolist()])
-            d_and = np.array([dens[id(rows[i][6])].and_density for i in sel.tolist()])
-            lc = layer_costs(macro, tiles, steps[sel], d_in, d_and, replicas[sel])
+                macro = self.macro
+                index = v.layer_index[sel]
+                tiles = self.mapping.tile_table.take(index)
+                row_tiles[sel] = self.mapping.row_tiles[index]
+                layer_macros[sel] = self.mapping.layer_macros[index]
+            dens = v.densities_sram if is_sram else v.densities
+            lc = layer_costs(macro, tiles, v.steps[sel], dens[0][sel], dens[1][sel], v.replicas[sel])
             macro6[sel] = lc.energy_pj
             cyc[sel] = lc.cycles
             acc_bits[sel] = macro.acc_bits
             fa_fj[sel] = macro.gates.fa_fj
-        lms = [r[1] for r in rows]
-        row_tiles = np.array([lm.row_tiles for lm in lms], dtype=np.int64)
-        outs = np.array([lm.n * lm.groups for lm in lms], dtype=np.int64)
-        backward = np.array([r[7] for r in rows])
-        in_el = np.array([r[8].in_elems for r in rows], dtype=np.int64)
-        out_el = np.array([r[8].out_elems for r in rows], dtype=np.int64)
-        act_b = np.array([r[9] for r in rows])
-        executions = np.array([self._rec[r][5] for r in rec.tolist()])
-        partial_adds = np.maximum(row_tiles - 1, 0) * steps * outs
+        partial_adds = np.maximum(row_tiles - 1, 0) * v.steps * v.outs
         macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * acc_bits * fa_fj * 1e-3
-        in_bytes = np.where(backward, out_el, in_el) * act_b
-        out_bytes = np.where(backward, in_el, out_el) * act_b
+        in_bytes, out_bytes = v.in_bytes, v.out_bytes
         buffer = in_bytes * tile.buffer_read_pj_per_byte + out_bytes * tile.buffer_write_pj_per_byte
         ports = (in_bytes + out_bytes).tolist()
         cyc_l, buffer_l = cyc.tolist(), buffer.tolist()
-        for i, r in enumerate(rows):
-            rounds = r[5]
-            if rounds > 1:
-                cyc_l[i], buffer_l[i], ports[i] = self._rounds(r, cyc_l[i], buffer_l[i], float(in_bytes[i]),
-                                                               float(out_bytes[i]))
+        mac_l = (layer_macros * v.replicas).tolist()
+        for i in np.flatnonzero(v.rounds > 1).tolist():
+            lm = self.layers[v.layers[i]]
+            cyc_l[i], buffer_l[i], ports[i] = self._rounds(lm, int(v.steps[i]), int(v.replicas[i]), int(v.rounds[i]),
+                                                           cyc_l[i], buffer_l[i], float(in_bytes[i]),
+                                                           float(out_bytes[i]))
+            mac_l[i] = min(lm.macros, self.mapping.pool_macros)
         noc_bits = out_bytes * 8
         noc = noc_bits * NOC_HOPS * chip.tile_pitch_mm * chip.noc_energy_pj_per_bit_per_mm
         noc_cycles = noc_bits / chip.noc_width_bits + NOC_HOPS * chip.noc_hop_latency_cycles
+        rec, executions = v.rec, v.executions
         for j, c in enumerate(_MVM_ORDER[:len(MACRO_COMPONENTS)]):
             energy[rec, c] = macro6[:, j] * executions
         energy[rec, COMPONENT_INDEX["buffer"]] = np.array(buffer_l) * executions
         energy[rec, COMPONENT_INDEX["noc"]] = noc * executions
-        for r, c, nc, b in zip(rec.tolist(), cyc_l, noc_cycles.tolist(), ports):
+        for r, c, nc, b, mc in zip(rec.tolist(), cyc_l, noc_cycles.tolist(), ports, mac_l):
             cycles[r] = c
             cycles[r + 1] = nc
             port[r] = b
+            macros[r] = mc
 
-    def _rounds(self, row: tuple, cycles: float, buffer: float, in_bytes: float, out_bytes: float
-                ) -> tuple[float, float, float]:
+    def _rounds(self, lm: LayerMapping, steps: int, replicas: int, rounds: int, cycles: float, buffer: float,
+                in_bytes: float, out_bytes: float) -> tuple[float, float, float]:
         """More tiles than pool macros: the tiles run ``pool`` at a time, each round a stream of all M steps
         (and its pipeline fill) as slow as its slowest tile; the energy is that of the same steps. Every
         round reads the input map again; row tiles split over rounds leave partial sums (acc_bits per
         output) in the global buffer between rounds, written and read back."""
-        _, lm, _, steps, replicas, rounds = row[:6]
         macro = self.macro
         per_copy = -(-steps // replicas)
         fill = cycles - step_cycles(lm, macro) * per_copy
@@ -371,36 +369,35 @@ class _Pricer:
         return cycles, buffer, in_bytes * rounds + out_bytes
 
     def write(self, op: StepOp) -> list[Item]:
-        """An update write: its record now, its cost per point (it depends on the write policy and flip
-        probability, which a sweep changes without changing anything else: _write_cost)."""
+        """An update write: a record now, its cost per point (_write_cost)."""
         layer = op.node
         if op.location == "imc" and layer in self.streamed:
-            rec = self._record(op.name, layer, "update", "write", DRAM, 1, None, None)
+            rec = self._record(op.name, layer, "update", "write", DRAM, 1)
         elif op.location == "sram":
-            lm = self._sram_layer(layer)
-            rec = self._record(op.name, layer, "update", "write", f"sram_macros:{layer}", 1, None, None,
-                               weights_written=op.weights, macros=lm.macros)
+            self._sram_macro_cfg()
+            rec = self._record(op.name, layer, "update", "write", f"sram_macros:{layer}", 1,
+                               weights_written=op.weights)
         else:
-            lm = self.layers[layer]
-            copies = self.mapping.replicas.get(layer, 1) * (2 if self.opts.backward == "transposed-copy" else 1)
-            rec = self._record(op.name, layer, "update", "write", f"macros:{layer}", 1, None, None,
-                               weights_written=op.weights, macros=lm.macros * copies)
+            rec = self._record(op.name, layer, "update", "write", f"macros:{layer}", 1, weights_written=op.weights)
         return [self._slot("_write_cost", op, rec)]
 
-    def _write_cost(self, op: StepOp, rec: int) -> tuple[float, dict[str, float], Item]:
+    def _write_cost(self, op: StepOp, rec: int) -> tuple[float, dict[str, float], int, Item]:
         layer = op.node
-        resource, macros = self._rec[rec][4], self._rec[rec][8]
+        resource = self._rec[rec][4]
         energy: dict[str, float] = {}
         if resource == DRAM:
             # the streamed layer's home is DRAM: write the updated weights back there
             nbytes = op.weights * self.macro.w_bits / 8
             energy["dram"], cycles = self._dram(nbytes, write=True)
             self.wear.weights_written += op.weights
-            return cycles, energy, Barrier((Stage(op.name, DRAM, cycles),))
+            return cycles, energy, 0, Barrier((Stage(op.name, DRAM, cycles),))
         if op.location == "sram":
             device, lm = _device("sram"), self._sram_layer(layer)
+            macros = lm.macros
         else:
             device, lm = self.ctx.device, self.layers[layer]
+            copies = self.mapping.replicas.get(layer, 1) * (2 if self.opts.backward == "transposed-copy" else 1)
+            macros = lm.macros * copies
         weights = op.weights * macros / lm.macros
         if op.location == "imc" and self.measured is not None and layer in self.measured.updates:
             cost, latency_ns = self._measured_write(layer, device, op, lm.macros, macros)
@@ -415,7 +412,7 @@ class _Pricer:
             self.wear.write_energy_pj += cost.energy_pj
             self.wear.write_latency_ns += latency_ns
             self.wear.weights_written += op.weights
-        return cycles, energy, Barrier((Stage(op.name, resource, cycles),))
+        return cycles, energy, macros, Barrier((Stage(op.name, resource, cycles),))
 
     def _activity_of(self, layer: str, phase: str) -> Any:
         """The layer's activity measured by execution in this phase, else the study's default."""
@@ -450,12 +447,12 @@ class _Pricer:
         if self._loaded == layer:
             return []
         self._loaded = layer
-        lm = self.layers[layer]
-        rec = self._record(f"{layer}:reload:{phase}", layer, "reload", "write", POOL, 1, None, None,
-                           weights_written=lm.weights, macros=lm.macros)
+        groups, _, k, n = (int(v) for v in self.ctx.step.graph[layer].gemm_shape())
+        rec = self._record(f"{layer}:reload:{phase}", layer, "reload", "write", POOL, 1,
+                           weights_written=groups * k * n)
         return [self._slot("_reload_cost", layer, rec)]
 
-    def _reload_cost(self, layer: str, rec: int) -> tuple[float, dict[str, float], Item]:
+    def _reload_cost(self, layer: str, rec: int) -> tuple[float, dict[str, float], int, Item]:
         lm = self.layers[layer]
         nbytes = lm.weights * self.macro.w_bits / 8
         energy: dict[str, float] = {}
@@ -482,7 +479,7 @@ class _Pricer:
         self.wear.write_energy_pj += cost.energy_pj
         self.wear.write_latency_ns += latency_ns
         self.wear.reload_weights += lm.weights
-        return (dram_cycles + write_cycles, energy,
+        return (dram_cycles + write_cycles, energy, lm.macros,
                 Barrier((Stage(name + ":dram", DRAM, dram_cycles), Stage(name + ":write", POOL, write_cycles))))
 
     def _sram_macro_cfg(self) -> MacroConfig:
@@ -490,7 +487,7 @@ class _Pricer:
             m = self.macro
             self._sram_macro = MacroConfig(_device("sram"), m.rows, m.cols, m.rows_parallel, m.sense_amps,
                                            m.in_bits, m.w_bits, 1, m.node_nm, m.clock_mhz)
-            self.assumptions.append("re-trained weights in SRAM arrays of the same geometry (Hyb-Learn split)")
+            self._notes.append(_SRAM_NOTE)
         return self._sram_macro
 
     def _sram_layer(self, layer: str) -> LayerMapping:
@@ -499,10 +496,9 @@ class _Pricer:
         return self._sram_layers[layer]
 
     # -------------------------------------------------------------- the whole step
-    def walk(self) -> _Walked:
-        """Everything of the step that does not depend on the write options: the records, the vectorised
-        prices of its MVM, vector and GEMM ops, the items in chain order (writes and reloads as slots),
-        the deployment write, standby power and area."""
+    def shape(self) -> _Shape:
+        """Walk the step's ops: the records, the items in chain order and what each MVM, vector and GEMM op
+        is (as arrays for :meth:`numbers`); writes, reloads and the spill of stored tensors become slots."""
         phases_done: set[str] = set()
         for op in self.ctx.step.ops:
             if op.phase != "forward" and "forward" not in phases_done:
@@ -517,84 +513,118 @@ class _Pricer:
                 self.items += self.vector(op)
             elif op.kind == "write":
                 self.items += self.write(op)
-        self._deploy()
-        cycles, energy, port = self._price_tables()
-        items: list[Any] = []
-        for it in self.items:
-            if type(it) is tuple and it[0] == _PENDING:
-                stage = Stage(it[1], it[2], cycles[it[3]])
-                items.append(Barrier((stage,)) if len(it) > 4 and it[4] else stage)
-            else:
-                items.append(it)
         rec = self._rec
+        mvm = None
+        if self._mvm:
+            rows = self._mvm
+            index = self.mapping.layer_index
+            acts: dict[int, tuple[Any, Any]] = {}
+            sram_macro = self._sram_macro_cfg() if any(r[2] for r in rows) else None
+            for r in rows:  # the densities each activity gives on each macro (what layer_cost would use)
+                if id(r[6]) not in acts:
+                    acts[id(r[6])] = tuple(
+                        activity_densities(r[6], m.in_bits, m.w_bits, m.activity_model) if m is not None else None
+                        for m in (self.macro, sram_macro))
+            main = [acts[id(r[6])][0] for r in rows]
+            side = [acts[id(r[6])][1] or acts[id(r[6])][0] for r in rows]
+            in_el = np.array([r[8].in_elems for r in rows], dtype=np.int64)
+            out_el = np.array([r[8].out_elems for r in rows], dtype=np.int64)
+            backward = np.array([r[7] for r in rows])
+            act_b = np.array([r[9] for r in rows])
+            shapes = [r[8].gemm_shape() for r in rows]
+            mvm = _MvmRows(
+                rec=np.array([r[0] for r in rows]), layers=[r[1] for r in rows], sram=np.array([r[2] for r in rows]),
+                layer_index=np.array([index.get(r[1], -1) for r in rows]),
+                steps=np.array([r[3] for r in rows], dtype=np.int64),
+                replicas=np.array([r[4] for r in rows], dtype=np.int64),
+                rounds=np.array([r[5] for r in rows], dtype=np.int64),
+                outs=np.array([int(g[3]) * int(g[0]) for g in shapes], dtype=np.int64),
+                in_bytes=np.where(backward, out_el, in_el) * act_b, out_bytes=np.where(backward, in_el, out_el) * act_b,
+                executions=np.array([rec[r[0]][5] for r in rows]),
+                densities=(np.array([a.input_density for a in main]), np.array([a.and_density for a in main])),
+                densities_sram=(np.array([a.input_density for a in side]), np.array([a.and_density for a in side])))
+        vec = gemm = None
+        if self._vec:
+            vec = (np.array([r for r, _, _ in self._vec]), np.array([m for _, m, _ in self._vec]),
+                   np.array([w for _, _, w in self._vec]), np.array([rec[r][5] for r, _, _ in self._vec]))
+        if self._gemm:
+            gemm = (np.array([r for r, _, _ in self._gemm]), np.array([m for _, m, _ in self._gemm]),
+                    tuple(np.array([shape for _, _, shape in self._gemm]).T),
+                    np.array([rec[r][5] for r, _, _ in self._gemm]))
         columns = ([r[0] for r in rec], [r[1] for r in rec], [r[2] for r in rec], [r[3] for r in rec],
                    [r[4] for r in rec], [r[5] for r in rec])
-        counts = ([r[6] for r in rec], [r[7] for r in rec], [r[8] for r in rec])
-        mapping = dict(self.mapping.summary())
-        cells_used = sum(lm.cells_used for lm in self.mapping.layers)
-        cells_avail = sum(lm.cells_available for lm in self.mapping.layers)
-        mapping["utilisation"] = cells_used / cells_avail if cells_avail else 0.0
-        total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
-        mapping["chip_fill"] = sum(self.layers[n].cells_used for n in dict.fromkeys(self.mapping.resident)) / total_cells
-        return _Walked(_owners(self.ctx), items, self._slots, columns, counts, cycles, energy, self._orders,
-                       {name: (kind, port[r]) for name, kind, r in self._ports}, self.wear.deploy,
-                       self._standby_power_w(), self._area(), list(self.assumptions), mapping,
-                       set(self._measured_layers), self._sram_macro, self._sram_layers)
+        return _Shape((self.ctx.step,), columns, [r[6] for r in rec], [r[7] for r in rec], self._orders,
+                      self.items, self._slots, mvm, vec, gemm, self._ports, self._notes, set(self._measured_layers))
 
     def price(self) -> PricedStep:
-        """The priced step: the walk (memoised, see :func:`_walked`) and, per point, the writes and reloads."""
-        w = _walked(self)
-        self.assumptions = list(w.assumptions)
-        self._measured_layers = set(w.measured_layers)
-        self._sram_macro, self._sram_layers, self._rec = w.sram_macro, dict(w.sram_layers), w.records_of()
-        self.wear = Wear(deploy=w.deploy)
-        cycles, energy, orders, items = w.cycles, w.energy, w.orders, w.items
-        if w.slots:
-            cycles, energy, orders, items = list(cycles), energy.copy(), list(orders), list(items)
-            done = {}
-            for k, (method, arg, rec) in enumerate(w.slots):
-                cyc, e, item = getattr(self, method)(arg, rec)
-                cycles[rec] = cyc
+        """The priced step: its shape and numbers (memoised) and, per point, the writes, reloads and spill."""
+        shape = _shape_of(self)
+        num = _numbers_of(self, shape)
+        if shape.slots:  # the slots read their records
+            self._rec = list(zip(*shape.columns, shape.macs, shape.weights_written, num.macros))
+        self._measured_layers = set(shape.measured_layers)
+        self.wear = Wear(deploy=num.deploy)
+        cycles, energy, orders, macros, items = num.cycles, num.energy, shape.orders, num.macros, num.items
+        done: dict[int, Any] = {}
+        if shape.slots:
+            cycles, energy, orders, macros = list(cycles), energy.copy(), list(orders), list(macros)
+            for k, (method, arg, rec) in enumerate(shape.slots):
+                cyc, e, mac, item = getattr(self, method)(arg, rec)
+                cycles[rec], macros[rec] = cyc, mac
                 executions = self._rec[rec][5]
                 for c, v in e.items():
                     energy[rec, COMPONENT_INDEX[c]] = v * executions
                 orders[rec] = tuple(COMPONENT_INDEX[c] for c in e)
                 done[k] = item
-            items = [done[it[1]] if type(it) is tuple and it[0] == _SLOT else it for it in items]
-        records = OpTable(*w.columns, cycles, energy, *w.counts[:1], *w.counts[1:], orders)
-        exclusive = {s.resource for it in items for s in (it.stages if isinstance(it, Barrier) else (it,))
-                     if s.resource.startswith(("macros", "sram_macros"))}
+        out: list[Item] = []
+        exclusive = set(num.exclusive)
+        for it in items:
+            if type(it) is not tuple:
+                out.append(it)
+            elif done[it[1]] is not None:  # a slot
+                out.append(done[it[1]])
+                exclusive |= _exclusive([done[it[1]]])
+        records = OpTable(*shape.columns, cycles, energy, shape.macs, shape.weights_written, macros, orders)
         if self.chip.contention:
             exclusive |= {DIGITAL, NOC, DRAM}
+        self.assumptions = [note for n in shape.notes for note in self._note_text(n)]
         self._note_assumptions()
-        mapping = w.mapping
+        mapping = dict(num.mapping)
         if self.measured is not None:   # which figures execution measured (flat, so sweeps keep them)
-            mapping = dict(mapping)
             mapping["measured_activity_phases"] = len(self._measured_layers)
             mapping["measured_write_layers"] = len(self._measured_writes)
             if self._measured_writes:
                 mapping["measured_flip_rate"] = self.measured.flip_rate()
-        return PricedStep(items, records, exclusive, self.wear, w.standby_power_w, dict(w.area_um2),
-                          self.assumptions, dict(mapping), dict(w.port_bytes))
+        return PricedStep(out, records, exclusive, self.wear, num.standby_power_w, dict(num.area_um2),
+                          self.assumptions, mapping, dict(num.port_bytes))
+
+    def _note_text(self, note: str) -> list[str]:
+        if note == _SPILL_NOTE:
+            return [self._spill_note] if self._spill_note else []
+        return [note]
 
     def _spill_barrier(self) -> list[Item]:
-        step = self.ctx.step
-        if not step.stored:
+        if not self.ctx.step.stored:
             return []
-        stored = step.stored_bytes * self.batch
+        rec = self._record("stored:for-backward", "stored", "forward", "buffer", DRAM, 1)
+        self._notes.append(_SPILL_NOTE)
+        return [self._slot("_spill_cost", None, rec)]
+
+    def _spill_cost(self, _: None, rec: int) -> tuple[float, dict[str, float], int, Item | None]:
+        """Stored-for-backward tensors: the global buffer, and what exceeds it through DRAM (written in
+        forward, read back in backward)."""
+        stored = self.ctx.step.stored_bytes * self.batch
         capacity = self.chip.global_buffer_kib * 1024
         energy: dict[str, float] = {}
         energy["buffer"] = min(stored, capacity) * (self.chip.global_buffer_write_pj_per_byte
                                                     + self.chip.global_buffer_read_pj_per_byte)
         spill = max(0.0, stored - capacity)
-        # written in forward, read back in backward
         (write_pj, write_cycles), (read_pj, read_cycles) = self._dram(spill, write=True), self._dram(spill)
         energy["dram"], cycles = write_pj + read_pj, write_cycles + read_cycles
-        self._record("stored:for-backward", "stored", "forward", "buffer", DRAM, 1, cycles, energy)
         if spill:
-            self.assumptions.append(f"{spill / 1e6:.3g} MB of stored activations spill to DRAM (global buffer "
-                                    f"{capacity / 1e6:.3g} MB)")
-        return [Barrier((Stage("stored:spill", DRAM, cycles),))] if cycles else []
+            self._spill_note = (f"{spill / 1e6:.3g} MB of stored activations spill to DRAM (global buffer "
+                                f"{capacity / 1e6:.3g} MB)")
+        return cycles, energy, 0, Barrier((Stage("stored:spill", DRAM, cycles),)) if cycles else None
 
     def _deploy(self) -> None:
         """One-time write of every resident weight (deployment), reported apart from the step."""
@@ -705,57 +735,114 @@ def _expected_write(device: DeviceModel, weights: float, bits: int, policy: str,
 
 
 @dataclass(frozen=True)
-class _Walked:
-    """What :meth:`_Pricer.walk` gives (read-only: shared by every point with the same key)."""
+class _MvmRows:
+    """The MVM ops of a step as arrays (one row per op, in record order)."""
+
+    rec: np.ndarray
+    layers: list[str]
+    sram: np.ndarray
+    layer_index: np.ndarray      # position in the mapping's layers (-1: on the SRAM side)
+    steps: np.ndarray
+    replicas: np.ndarray
+    rounds: np.ndarray
+    outs: np.ndarray             # outputs per step (N x groups)
+    in_bytes: np.ndarray
+    out_bytes: np.ndarray
+    executions: np.ndarray
+    densities: tuple[np.ndarray, np.ndarray]        # (input, AND) on the macro
+    densities_sram: tuple[np.ndarray, np.ndarray]   # on the SRAM macro (Hyb-Learn rows)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What :meth:`_Pricer.shape` gives (read-only: shared by every point of the same shape)."""
 
     owners: tuple
+    columns: tuple[list, ...]     # names, nodes, phases, kinds, resources, executions
+    macs: list[int]
+    weights_written: list[int]
+    orders: list[tuple[int, ...]]
     items: list[Any]
     slots: list[tuple[str, Any, int]]
-    columns: tuple[list, ...]     # names, nodes, phases, kinds, resources, executions
-    counts: tuple[list, ...]      # macs, weights_written, macros
+    mvm: _MvmRows | None
+    vec: tuple | None
+    gemm: tuple | None
+    ports: list[tuple[str, str, int]]
+    notes: list[str]
+    measured_layers: set[str]
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    """What :meth:`_Pricer.numbers` gives (read-only: shared by every point on the same chip)."""
+
+    owners: tuple
     cycles: list[Any]
     energy: np.ndarray
-    orders: list[tuple[int, ...]]
+    macros: list[int]
+    items: list[Any]              # slot markers (tuples) where the per-point items go
+    exclusive: set[str]           # the exclusive resources of the finished items
     port_bytes: dict[str, tuple[str, float]]
     deploy: WriteCost
     standby_power_w: float
     area_um2: dict[str, float]
-    assumptions: list[str]
     mapping: dict[str, Any]
-    measured_layers: set[str]
-    sram_macro: MacroConfig | None
-    sram_layers: dict[str, LayerMapping]
 
-    def records_of(self) -> list[tuple]:
-        """The record rows (name, node, phase, kind, resource, executions, macs, weights written, macros)."""
-        return list(zip(*self.columns, *self.counts))
+
+def _exclusive(items: list[Item]) -> set[str]:
+    """Resources of these items that serve one stage at a time: macros (the chip's contention flag adds the
+    shared units)."""
+    return {s.resource for it in items for s in (it.stages if isinstance(it, Barrier) else (it,))
+            if s.resource.startswith(("macros", "sram_macros"))}
 
 
 def _owners(ctx: Context) -> tuple:
-    """What a walk depends on besides the study options in the key (objects memoised by the context
-    builders: the same object means the same piece)."""
+    """The context's pieces the numbers depend on (objects memoised by the context builders: the same
+    object means the same piece)."""
     return (ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device)
 
 
-_WALKED: OrderedDict[tuple, _Walked] = OrderedDict()
-WALK_CACHE_SIZE = 16
+_SHAPES: OrderedDict[tuple, _Shape] = OrderedDict()
+_NUMBERS: OrderedDict[tuple, _Numbers] = OrderedDict()
+CACHE_SIZE = 16
 
 
-def _walked(pricer: _Pricer) -> _Walked:
-    """The walk of a step, memoised on what it reads: the context's pieces (by identity) and the options
-    the walk reads (activity, backward, measured, batch). A sweep over write policy, flip probability or
-    steps per day (or the event engine after the analytic one) reuses it and prices only the writes."""
-    ctx, opts = pricer.ctx, pricer.opts
-    owners = _owners(ctx)
-    key = (*map(id, owners), ctx.batch, opts.activity, opts.backward, opts.measured)
-    hit = _WALKED.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit.owners, owners)):
-        _WALKED.move_to_end(key)
+def _remember(cache: OrderedDict, key: tuple, value: Any) -> Any:
+    cache[key] = value
+    if len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+def _shape_key(p: _Pricer) -> tuple:
+    """Everything :meth:`_Pricer.shape` reads: the step (by identity), batch, options, the macro's
+    precisions and activity model, the digital unit's precision, which layers stream and their replicas
+    and rounds. Array geometries that keep these share the shape."""
+    m, o, mp = p.macro, p.opts, p.mapping
+    return (id(p.ctx.step), p.batch, o.activity, o.backward, o.measured, m.in_bits, m.w_bits, m.activity_model,
+            p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()))
+
+
+def _shape_of(p: _Pricer) -> _Shape:
+    key = _shape_key(p)
+    hit = _SHAPES.get(key)
+    if hit is not None and hit.owners[0] is p.ctx.step:
+        _SHAPES.move_to_end(key)
         return hit
-    hit = _WALKED[key] = pricer.walk()
-    if len(_WALKED) > WALK_CACHE_SIZE:
-        _WALKED.popitem(last=False)
-    return hit
+    return _remember(_SHAPES, key, p.shape())
+
+
+def _numbers_of(p: _Pricer, shape: _Shape) -> _Numbers:
+    """The numbers of a shape on a chip, memoised on the context's pieces and the shape (by identity): a
+    sweep over write policy, flip probability or steps per day (or the event engine after the analytic
+    one) reuses them and prices only the writes."""
+    owners = (*_owners(p.ctx), shape)
+    key = tuple(map(id, owners))
+    hit = _NUMBERS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit.owners, owners)):
+        _NUMBERS.move_to_end(key)
+        return hit
+    return _remember(_NUMBERS, key, p.numbers(shape))
 
 
 def price_step(ctx: Context) -> PricedStep:

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from imcsim.circuit.macro import MacroConfig, TileTable
 from imcsim.errors import SpecError
 from imcsim.mapping.layer import LayerMapping, map_layer, step_cycles
@@ -75,23 +77,33 @@ class NetworkMapping:
         """The tile shapes of every layer as arrays (what :func:`~imcsim.circuit.macro.layer_costs` prices)."""
         return TileTable.of(lm.tiles for lm in self.layers)
 
+    @cached_property
+    def layer_macros(self) -> np.ndarray:
+        """Macros of each layer (one copy), in ``layers`` order."""
+        return np.array([lm.macros for lm in self.layers], dtype=np.int64)
+
+    @cached_property
+    def row_tiles(self) -> np.ndarray:
+        """Row tiles of each layer (per group), in ``layers`` order."""
+        return np.array([lm.row_tiles for lm in self.layers], dtype=np.int64)
+
     def layer(self, name: str) -> LayerMapping:
         """The mapping of one layer by name (a dict lookup: big graphs ask for thousands)."""
         return self._by_name[name]
 
-    @property
+    @cached_property
     def macros_used(self) -> int:
         """Macros occupied: resident copies (with replicas) plus the streaming pool."""
         resident = set(self.resident)
         return sum(lm.macros * self.replicas[lm.name] for lm in self.layers if lm.name in resident) + self.pool_macros
 
-    @property
+    @cached_property
     def reload_weights(self) -> int:
         """Weights written into the pool per pass over the network."""
         gone = set(self.reloaded)
         return sum(lm.weights for lm in self.layers if lm.name in gone)
 
-    @property
+    @cached_property
     def reload_cells(self) -> int:
         gone = set(self.reloaded)
         return sum(lm.cells_used for lm in self.layers if lm.name in gone)
@@ -101,7 +113,7 @@ class NetworkMapping:
         lm = self.layer(name)
         return -(-lm.m // self.replicas[name]) * self.step_cycles[name]
 
-    @property
+    @cached_property
     def bottleneck(self) -> str | None:
         if not self.layers:
             return None
