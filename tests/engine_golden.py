@@ -1,16 +1,17 @@
 """Frozen engine results: the per-layer pricer's output on a grid of studies, kept to check that a faster
 pricer changes no number.
 
-``tests/data/engine_golden.json`` was written by ``python tests/engine_golden.py`` at commit 1153d14
-(before the vectorised pricer, issue 15 item 2), when ``engine/costs.py`` priced every op in its own Python
-call (``circuit.macro.layer_cost`` per layer and tile). For each case it holds the analytic ``summary()``
+``tests/data/engine_golden.json`` was written by ``python tests/engine_golden.py`` run on main at commit
+e785284 (exported with ``git archive``: before the vectorised pricer, issue 15 item 2), when
+``engine/costs.py`` priced every op in its own Python call (``circuit.macro.layer_cost`` per layer and tile). For each case it holds the analytic ``summary()``
 (every field), and SHA-256 digests of what the event engines and reports read: the per-op records
 (``layer_records()``: name, resource, executions, cycles, MACs, macros, writes and energy by component),
 the timed items (stage and barrier order, op, resource, cycles) and the per-op buffer-port bytes. Numbers
 are digested as the ``repr`` of their float value (exact to the last bit; an int count equals its float).
 
 Regenerate only when a cost term changes on purpose (then say so in the commit): the point of the file is
-that a speed-up does not regenerate it.
+that a speed-up does not regenerate it. A semantic change landing next to a speed-up is checked by
+regenerating from the per-layer pricer with that change alone (as was done for e785284's FinFET area).
 """
 
 from __future__ import annotations
