@@ -244,3 +244,28 @@ def test_one_writer_per_folder(tmp_path):
     assert (tmp_path / LOCK).read_text() == str(os.getpid())
     store.close({}, complete=False)
     assert not (tmp_path / LOCK).exists()
+
+
+def test_read_results_reads_only_the_columns_asked_for(tmp_path, monkeypatch):
+    # imcsim report reads a sweep with report.load.reads_column: the mapping figures and area components it
+    # never shows stay in the Parquet files (pyarrow reads the asked columns only)
+    import pyarrow.parquet as pq
+
+    from imcsim.report.load import reads_column
+
+    spec, points = _points()
+    store = _open(tmp_path, spec, points, flush_every=2)
+    for p in points:
+        store.add(p, "ok", None, {**analytic(p.params), "map_fits": True, "map_policy": "first-fit",
+                                   "area_macro_cells_um2": 1.0})
+    store.close({}, complete=True)
+    asked: list = []
+    real = pq.read_table
+    monkeypatch.setattr(pq, "read_table", lambda path, columns=None, **kw: asked.append(columns) or
+                        real(path, columns=columns, **kw))
+    df = read_results(tmp_path, columns=reads_column)
+    assert {"map_fits", "energy_pj", "area_mm2", "rows", "status", "error"} <= set(df.columns)
+    assert not {"map_policy", "area_macro_cells_um2"} & set(df.columns)
+    part_reads = [c for c in asked if c is not None and "map_fits" in c]
+    assert part_reads and all("map_policy" not in c and "area_macro_cells_um2" not in c for c in part_reads)
+    assert set(read_results(tmp_path).columns) - set(df.columns) == {"map_policy", "area_macro_cells_um2"}

@@ -1,4 +1,5 @@
-"""The row-pipelined, cycle-level event engine (SimPy) over a :class:`~imcsim.engine.plan.Plan`.
+"""The row-pipelined, cycle-level event engine over a :class:`~imcsim.engine.plan.Plan` (SimPy's event
+semantics, run on the lighter core of :mod:`imcsim.engine.eventloop`).
 
 Rules (the cycle-stepped reference in ``tests/cycle_reference.py`` implements the same ones, one clock
 cycle at a time, and the tests hold the two equal cycle for cycle):
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from imcsim.engine.eventloop import Environment
 from imcsim.engine.ledger import STALL_CAUSES
 from imcsim.engine.plan import Plan
 from imcsim.engine.schedule import Interval
@@ -140,9 +142,7 @@ class _Arbiter:
 
 def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     """Run the plan under the rules of the module docstring."""
-    import simpy
-
-    env = simpy.Environment()
+    env = Environment()
     res = plan.resources
     arb: list[_Arbiter | None] = [_Arbiter(env, r.capacity) if r.contended else None for r in res]
     cause = [_CAUSE_OF_KIND.get(r.kind, "compute") for r in res]

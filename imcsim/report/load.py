@@ -40,6 +40,9 @@ METRICS: tuple[str, ...] = (
 #: (the event engine's stall cycles by cause and its bottleneck op are results, not design parameters:
 #: as parameters they made every point name a list of cycle counts)
 METRIC_PREFIXES: tuple[str, ...] = ("energy_", "map_", "area_", "leakage_", "stall_cycles_")
+#: The ``map_`` metrics the reports read (tables.py, reloads.py); the other mapping figures and the area
+#: components (``area_*_um2``) stay in the store: a sweep report does not read them (``reads_column``).
+MAP_METRICS_READ: tuple[str, ...] = ("map_utilisation", "map_macros_used", "map_fits", "map_reloaded_layers")
 #: Bookkeeping columns: neither a parameter nor a metric.
 RESERVED: tuple[str, ...] = ("point", "point_id", "status", "error", "run")
 
@@ -92,6 +95,14 @@ def for_display(df: pd.DataFrame) -> pd.DataFrame:
 
 def is_metric(column: str) -> bool:
     return column in METRICS or column.startswith(METRIC_PREFIXES)
+
+
+def reads_column(column: str) -> bool:
+    """Whether a sweep report reads this stored column: parameters, bookkeeping and metrics, except the
+    mapping figures and area components no table or plot shows (a 100,000-point store is read once)."""
+    if column.startswith("map_"):
+        return column in MAP_METRICS_READ
+    return not (column.startswith("area_") and column != "area_mm2")
 
 
 def parameter_columns(df: pd.DataFrame, swept: list[str] | None = None) -> list[str]:
@@ -158,7 +169,7 @@ def _read_sweep(path: Path) -> ReportInput:
     except ImportError:  # the store is optional for reading: parts are plain Parquet
         read_results = None
     if read_results is not None:
-        df = read_results(path)
+        df = read_results(path, columns=reads_column)
     else:
         parts = sorted((path / "results").glob("*.parquet"))
         df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()

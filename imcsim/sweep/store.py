@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -213,16 +213,18 @@ class ResultStore:
 # ---------------------------------------------------------------------- reading
 
 
-def read_results(folder: str | Path, *, all_rows: bool = False):
+def read_results(folder: str | Path, *, all_rows: bool = False, columns: Callable[[str], bool] | None = None):
     """The result table of a sweep folder as one pandas DataFrame, ordered by the plan.
 
     Columns: ``point`` (position in the plan), ``point_id``, the study fields, ``status``, ``error``,
     then the metrics. Rows of points outside the current plan (kept from an earlier spec by
     ``--resume``) are left out unless ``all_rows``; they then come last with ``point`` missing.
+    ``columns`` picks the stored columns to read (by name; ``point_id`` always): only those leave the
+    Parquet files.
     """
     out = Path(folder)
     manifest = _read_manifest(out)
-    table = _read_parts(out)
+    table = _read_parts(out, columns)
     df = table.to_pandas() if table is not None else _empty_frame(manifest.get("fields", []))
     df = df.drop_duplicates("point_id", keep="last")
     try:
@@ -427,8 +429,17 @@ def _array(values: list[Any]) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
-def _read_parts(out: Path) -> pa.Table | None:
-    tables = [t for t in (_load_part(p) for p in _part_files(out)) if t is not None]
+def _read_parts(out: Path, columns: Callable[[str], bool] | None = None) -> pa.Table | None:
+    def wanted(path: Path) -> list[str] | None:
+        if columns is None:
+            return None
+        try:
+            names = pq.read_schema(path).names
+        except (OSError, pa.ArrowException, ValueError):
+            return None  # _load_part names the damage
+        return [c for c in names if c == "point_id" or columns(c)]
+
+    tables = [t for t in (_load_part(p, wanted(p)) for p in _part_files(out)) if t is not None]
     if not tables:
         return None
     return _concat(tables)

@@ -1,0 +1,154 @@
+"""A small discrete-event core with SimPy's semantics, for the row engine (:mod:`imcsim.engine.events`).
+
+Why not SimPy itself: the row engine spends most of its time in SimPy's bookkeeping (a few events per
+busy interval, each an object with properties, checks and a ``step`` wrapped in exception handling).
+This core keeps exactly SimPy's ordering rules, so every result is the one SimPy gives, with lighter
+objects:
+
+- the queue holds ``(time, priority, id, event)``; ``id`` counts up, so events of one time and
+  priority are processed in the order they were scheduled (SimPy's ``Environment.schedule``);
+  priorities ``URGENT`` (0, a process's start) and ``NORMAL`` (1, everything else), and any other
+  number a caller schedules with (the arbitration of :mod:`imcsim.engine.events` uses 2);
+- processing an event runs its callbacks in order and marks it processed (``callbacks = None``);
+- a process is a generator: it starts at ``URGENT`` priority when created, resumes with the value of
+  the event it yielded once that event is processed (at once if it already was), and when it returns
+  it is itself an event, scheduled at ``NORMAL`` priority;
+- ``all_of(events)`` triggers (``NORMAL``) once every event in it has been processed.
+
+Failing events, interrupts and ``until`` are not needed by the engine and not provided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from heapq import heappop, heappush
+from itertools import count
+from typing import Any
+
+URGENT = 0
+NORMAL = 1
+PENDING: Any = object()
+
+
+class Event:
+    """Pending until ``succeed(value)`` schedules it; processed when the loop pops it."""
+
+    __slots__ = ("env", "callbacks", "_value", "_ok")
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.callbacks: list[Any] | None = []
+        self._value: Any = PENDING
+        self._ok = False
+
+    @property
+    def triggered(self) -> bool:
+        return self._value is not PENDING
+
+    @property
+    def value(self) -> Any:
+        return self._value
+
+    def succeed(self, value: Any = None) -> Event:
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self!r} has already been triggered")
+        self._ok = True
+        self._value = value
+        self.env.schedule(self)
+        return self
+
+
+class Process(Event):
+    """A generator driven by the events it yields (see the module docstring)."""
+
+    __slots__ = ("_generator",)
+
+    def __init__(self, env: Environment, generator: Generator[Event, Any, Any]) -> None:
+        Event.__init__(self, env)
+        self._generator = generator
+        start = Event(env)
+        start.callbacks.append(self._resume)
+        start._ok = True
+        start._value = None
+        env.schedule(start, URGENT)
+
+    def _resume(self, event: Event) -> None:
+        send = self._generator.send
+        while True:
+            try:
+                event = send(event._value)
+            except StopIteration as stop:
+                self._ok = True
+                self._value = stop.value
+                self.env.schedule(self)
+                return
+            if event.callbacks is not None:
+                event.callbacks.append(self._resume)
+                return
+
+
+class AllOf(Event):
+    """Triggers once every one of ``events`` has been processed."""
+
+    __slots__ = ("_left",)
+
+    def __init__(self, env: Environment, events: Iterable[Event]) -> None:
+        Event.__init__(self, env)
+        events = tuple(events)
+        self._left = len(events)
+        if not events:
+            self.succeed()
+            return
+        for event in events:
+            if event.callbacks is None:
+                self._check(event)
+            else:
+                event.callbacks.append(self._check)
+
+    def _check(self, _event: Event) -> None:
+        if self._value is not PENDING:
+            return
+        self._left -= 1
+        if not self._left:
+            self.succeed()
+
+
+class Environment:
+    """The clock and the event queue."""
+
+    __slots__ = ("now", "_queue", "_eid")
+
+    def __init__(self) -> None:
+        self.now: float = 0
+        self._queue: list[tuple[float, int, int, Event]] = []
+        self._eid = count()
+
+    def schedule(self, event: Event, priority: int = NORMAL, delay: float = 0) -> None:
+        heappush(self._queue, (self.now + delay, priority, next(self._eid), event))
+
+    def event(self) -> Event:
+        return Event(self)
+
+    def timeout(self, delay: float, value: Any = None) -> Event:
+        if delay < 0:
+            raise ValueError(f"negative delay {delay}")
+        ev = Event(self)
+        ev._ok = True
+        ev._value = value
+        heappush(self._queue, (self.now + delay, NORMAL, next(self._eid), ev))
+        return ev
+
+    def process(self, generator: Generator[Event, Any, Any]) -> Process:
+        return Process(self, generator)
+
+    def all_of(self, events: Iterable[Event]) -> AllOf:
+        return AllOf(self, events)
+
+    def run(self) -> None:
+        """Process events until none is left."""
+        queue = self._queue
+        while queue:
+            self.now, _, _, event = heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
