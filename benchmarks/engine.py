@@ -15,6 +15,8 @@ own caches): ``speedup_over_baseline`` and ``max_rel_diff_vs_baseline`` (energy,
 energy of every point). ``python benchmarks/engine.py --analytic`` runs this part alone. The geometry
 sweep runs once more on two worker processes (``multiprocessing``, chunks of 50 points; ``points_per_s`` counts from the
 first submitted point, ``points_per_s_with_start`` includes starting and warming the workers).
+``row_loop`` times the row engine's own run on a built plan in CPU time, on ``engine/eventloop.py`` and, in
+the same process, on SimPy (the loop it replaced), and checks the two timelines are equal.
 For context only (not measured here): SCALE-Sim, a cycle-accurate peer, needs about 130 s and 4 GB for
 ResNet-18 on a 128x128 array on this class of machine (issue 5).
 """
@@ -72,8 +74,44 @@ def event_case(params: dict, repeat: int = 3) -> dict:
                          "latency_over_analytic": r.latency_cycles / r.analytic_latency_cycles,
                          "bottleneck_op": r.bottleneck, "fits": r.mapping["fits"]}
     out["analytic_best_ms"] = an["best_ms"]
+    out["row_loop"] = row_loop_rate(params)
     out["row_events_per_s_over_layer"] = out["row"]["events_per_s"] / out["layer"]["events_per_s"]
     out["row_speedup_over_layer_latency"] = out["layer"]["latency_ns"] / out["row"]["latency_ns"]
+    return out
+
+
+def row_loop_rate(params: dict, repeat: int = 3) -> dict:
+    """The row engine's own run (``events.run_plan`` on a built plan), CPU time, best of ``repeat``: on its
+    event loop (``engine/eventloop.py``) and, in the same process, on SimPy's ``Environment`` (the loop it
+    replaced, same semantics: the timelines must be equal)."""
+    import simpy
+
+    from imcsim.engine import events
+    from imcsim.engine.context import build_context
+    from imcsim.engine.evaluation import _priced
+    from imcsim.engine.plan import build_plan
+
+    study = study_from_params({**params, "chip.pipeline": "row"})
+    ctx = build_context(study)
+    priced = _priced(study, ctx).step
+    out: dict = {}
+    timelines = {}
+    loop = events.Environment
+    try:
+        for name, env in (("eventloop", loop), ("simpy", simpy.Environment)):
+            events.Environment = env
+            best = float("inf")
+            for _ in range(repeat):
+                plan = build_plan(ctx, priced)
+                t0 = time.process_time()
+                timelines[name] = events.run_plan(plan)
+                best = min(best, time.process_time() - t0)
+            out[name] = {"cpu_ms": best * 1e3, "events_per_s": timelines[name].events / best}
+    finally:
+        events.Environment = loop
+    a, b = timelines["eventloop"], timelines["simpy"]
+    out["same_timeline"] = (a.cycles, a.stalls, a.critical_path, a.busy) == (b.cycles, b.stalls, b.critical_path, b.busy)
+    out["events_per_s_over_simpy"] = out["eventloop"]["events_per_s"] / out["simpy"]["events_per_s"]
     return out
 
 
@@ -251,6 +289,10 @@ def analytic_section() -> dict:
 def main() -> None:
     if "--analytic" in sys.argv:  # the analytic rates alone
         print_json({"benchmark": "engine", "analytic_resnet18": analytic_section()})
+        return
+    if "--row-loop" in sys.argv:  # the row engine's loop alone
+        print_json({"benchmark": "engine", "load_average": __import__("os").getloadavg()[0],
+                    "row_loop": {name: row_loop_rate(params) for name, params in EVENT_CASES.items()}})
         return
     out: dict = {"benchmark": "engine", "event": {}}
     for name, params in EVENT_CASES.items():

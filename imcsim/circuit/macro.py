@@ -970,6 +970,14 @@ class TileTable:
                 a[:, i, j] = (t.rows_used, t.cols_used, t.weights, t.count)
         return cls(a[0], a[1], a[2], a[3])
 
+    def on(self, macro: MacroConfig) -> TileTable:
+        """The table to price on ``macro``: as it is, or in Python integers when the macro is so large that
+        int64 could overflow (an absurd geometry must still price, not crash)."""
+        if max(macro.rows, macro.cols, macro.rows_parallel, macro.sense_amps) < 2**31:
+            return self
+        return TileTable(*(np.asarray(a, dtype=object) for a in (self.rows_used, self.cols_used, self.weights,
+                                                                 self.count)))
+
     def take(self, index: np.ndarray) -> TileTable:
         """The rows of the given layers, in that order (a layer may repeat: forward and backward)."""
         return TileTable(self.rows_used[index], self.cols_used[index], self.weights[index], self.count[index])
@@ -997,10 +1005,7 @@ def layer_costs(macro: MacroConfig, tiles: TileTable, mvm_steps: np.ndarray, inp
     the last bit: padded shapes add 0)."""
     steps = np.asarray(mvm_steps, dtype=np.int64)
     reps = np.asarray(replicas, dtype=np.int64)
-    if max(macro.rows, macro.cols, macro.rows_parallel, macro.sense_amps) >= 2**31:
-        # an absurd geometry must still price, not overflow int64: Python integers then
-        tiles = TileTable(*(np.asarray(a, dtype=object) for a in (tiles.rows_used, tiles.cols_used, tiles.weights,
-                                                                  tiles.count)))
+    tiles = tiles.on(macro)
     count = tiles.count
     ev = macro.step_events(tiles.rows_used, tiles.cols_used, tiles.weights, np.asarray(input_density)[:, None],
                            np.asarray(and_density)[:, None])

@@ -106,6 +106,7 @@ _DIGITAL_ORDER = (COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"])
 _PENDING = "pending"  # an item whose cycles the vectorised pass fills in
 _SLOT = "slot"        # an item priced per point (writes, reloads, spills: they depend on the write options)
 _SPILL_NOTE = "<spill note>"  # where the spill's assumption goes among the walk's
+_EXCLUSIVE_PREFIXES = ("macros", "sram_macros")  # resources that serve one stage at a time
 _SRAM_NOTE = "re-trained weights in SRAM arrays of the same geometry (Hyb-Learn split)"
 
 
@@ -282,7 +283,6 @@ class _Pricer:
         total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
         mapping["chip_fill"] = sum(self.layers[n].cells_used for n in dict.fromkeys(self.mapping.resident)) / total_cells
         return _Numbers((*_owners(self.ctx), shape), cycles, energy, macros, items,
-                        _exclusive([it for it in items if type(it) is not tuple]),
                         {name: (kind, port[r]) for name, kind, r in shape.ports}, self.wear.deploy,
                         self._standby_power_w(), self._area(), mapping)
 
@@ -553,8 +553,10 @@ class _Pricer:
                     np.array([rec[r][5] for r, _, _ in self._gemm]))
         columns = ([r[0] for r in rec], [r[1] for r in rec], [r[2] for r in rec], [r[3] for r in rec],
                    [r[4] for r in rec], [r[5] for r in rec])
+        exclusive = {it[2] for it in self.items if it[0] == _PENDING and it[2].startswith(_EXCLUSIVE_PREFIXES)}
         return _Shape((self.ctx.step,), columns, [r[6] for r in rec], [r[7] for r in rec], self._orders,
-                      self.items, self._slots, mvm, vec, gemm, self._ports, self._notes, set(self._measured_layers))
+                      self.items, self._slots, mvm, vec, gemm, self._ports, self._notes, set(self._measured_layers),
+                      exclusive)
 
     def price(self) -> PricedStep:
         """The priced step: its shape and numbers (memoised) and, per point, the writes, reloads and spill."""
@@ -577,7 +579,7 @@ class _Pricer:
                 orders[rec] = tuple(COMPONENT_INDEX[c] for c in e)
                 done[k] = item
         out: list[Item] = []
-        exclusive = set(num.exclusive)
+        exclusive = set(shape.exclusive)
         for it in items:
             if type(it) is not tuple:
                 out.append(it)
@@ -770,6 +772,7 @@ class _Shape:
     ports: list[tuple[str, str, int]]
     notes: list[str]
     measured_layers: set[str]
+    exclusive: set[str]           # the exclusive resources of the table-priced items
 
 
 @dataclass(frozen=True)
@@ -781,7 +784,6 @@ class _Numbers:
     energy: np.ndarray
     macros: list[int]
     items: list[Any]              # slot markers (tuples) where the per-point items go
-    exclusive: set[str]           # the exclusive resources of the finished items
     port_bytes: dict[str, tuple[str, float]]
     deploy: WriteCost
     standby_power_w: float
@@ -793,7 +795,7 @@ def _exclusive(items: list[Item]) -> set[str]:
     """Resources of these items that serve one stage at a time: macros (the chip's contention flag adds the
     shared units)."""
     return {s.resource for it in items for s in (it.stages if isinstance(it, Barrier) else (it,))
-            if s.resource.startswith(("macros", "sram_macros"))}
+            if s.resource.startswith(_EXCLUSIVE_PREFIXES)}
 
 
 def _owners(ctx: Context) -> tuple:

@@ -35,7 +35,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from imcsim.circuit.macro import MacroConfig, TileUse, mvm_cycles
+import numpy as np
+
+from imcsim.circuit.macro import MacroConfig, TileTable, TileUse, mvm_cycles
 from imcsim.errors import SpecError
 from imcsim.workload.graph import WEIGHT_OPS, Node
 
@@ -147,8 +149,15 @@ def _map_gemm(name: str, op: str, groups: int, m: int, k: int, n: int, rows: int
 
 def step_cycles(mapping: LayerMapping, macro: MacroConfig) -> int:
     """Cycles of one MVM step of the layer: its slowest tile (all tiles run in parallel)."""
-    return max(int(mvm_cycles(t.rows_used, t.cols_used, macro.rows_parallel, macro.sense_amps, macro.in_bits,
-                              macro.access_cycles, macro.input_bits_per_cycle)) for t in mapping.tiles)
+    return layers_step_cycles(TileTable.of([mapping.tiles]), macro)[0]
+
+
+def layers_step_cycles(tiles: TileTable, macro: MacroConfig) -> list[int]:
+    """:func:`step_cycles` of many layers at once (numpy over their tile shapes)."""
+    tiles = tiles.on(macro)
+    cycles = mvm_cycles(tiles.rows_used, tiles.cols_used, macro.rows_parallel, macro.sense_amps, macro.in_bits,
+                        macro.access_cycles, macro.input_bits_per_cycle)
+    return [int(c) for c in np.where(tiles.count > 0, cycles, 0).max(axis=1)]
 
 
 def round_step_cycles(mapping: LayerMapping, macro: MacroConfig, pool: int) -> list[int]:

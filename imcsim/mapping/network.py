@@ -39,7 +39,7 @@ import numpy as np
 
 from imcsim.circuit.macro import MacroConfig, TileTable
 from imcsim.errors import SpecError
-from imcsim.mapping.layer import LayerMapping, map_layer, step_cycles
+from imcsim.mapping.layer import LayerMapping, layers_step_cycles, map_layer
 from imcsim.workload.graph import WEIGHT_OPS, Graph
 
 RELOAD_POLICY = "forward-first-fit with a streaming pool"
@@ -150,26 +150,33 @@ def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, r
         raise SpecError(None, "n_macros", n_macros, "an integer >= 1")
     layers = tuple(map_layer(node, macro) for node in graph.nodes if node.op in WEIGHT_OPS)
     not_on_macros = tuple(node.name for node in graph.nodes if node.op not in WEIGHT_OPS and node.macs > 0)
-    cycles = {lm.name: step_cycles(lm, macro) for lm in layers}
+    table = TileTable.of(lm.tiles for lm in layers)
+    cycles = dict(zip((lm.name for lm in layers), layers_step_cycles(table, macro)))
     required = sum(lm.macros for lm in layers)
     replicas = {lm.name: 1 for lm in layers}
     notes: list[str] = []
     if required <= n_macros:
         if replicate:
             _replicate(layers, cycles, replicas, n_macros - required)
-        return NetworkMapping(layers=layers, n_macros=n_macros, macros_required=required, fits=True,
-                              replicas=replicas, step_cycles=cycles, resident=tuple(lm.name for lm in layers),
-                              reloaded=(), pool_macros=0, reload_rounds={}, not_on_macros=not_on_macros,
-                              notes=tuple(notes))
+        return _with_table(NetworkMapping(
+            layers=layers, n_macros=n_macros, macros_required=required, fits=True, replicas=replicas,
+            step_cycles=cycles, resident=tuple(lm.name for lm in layers), reloaded=(), pool_macros=0,
+            reload_rounds={}, not_on_macros=not_on_macros, notes=tuple(notes)), table)
     if replicate:
         notes.append("replication skipped: the network does not fit in the budget")
     resident, pool = _residency(layers, n_macros)
     reloaded = tuple(lm.name for lm in layers if lm.name not in resident)
     rounds = {lm.name: -(-lm.macros // pool) for lm in layers if lm.name in reloaded}
-    return NetworkMapping(layers=layers, n_macros=n_macros, macros_required=required, fits=False,
-                          replicas=replicas, step_cycles=cycles,
-                          resident=tuple(lm.name for lm in layers if lm.name in resident), reloaded=reloaded,
-                          pool_macros=pool, reload_rounds=rounds, not_on_macros=not_on_macros, notes=tuple(notes))
+    return _with_table(NetworkMapping(
+        layers=layers, n_macros=n_macros, macros_required=required, fits=False, replicas=replicas,
+        step_cycles=cycles, resident=tuple(lm.name for lm in layers if lm.name in resident), reloaded=reloaded,
+        pool_macros=pool, reload_rounds=rounds, not_on_macros=not_on_macros, notes=tuple(notes)), table)
+
+
+def _with_table(mapping: NetworkMapping, table: TileTable) -> NetworkMapping:
+    """The mapping with its tile table (already built for the step cycles) in place of the cached one."""
+    mapping.__dict__["tile_table"] = table
+    return mapping
 
 
 def _replicate(layers: tuple[LayerMapping, ...], cycles: dict[str, int], replicas: dict[str, int],
