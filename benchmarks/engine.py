@@ -197,7 +197,7 @@ else:
     from imcsim.sweep.study import warm_engine
     t_start = time.perf_counter()
     with mp.get_context("spawn").Pool(workers, initializer=warm_engine) as pool:
-        pool.map(evaluate_point, [WARM] * workers, chunksize=1)
+        pool.map(evaluate_point, [dict(WARM) for _ in range(workers)], chunksize=1)
         t0 = time.perf_counter()
         pool.map(evaluate_point, points, chunksize=50)
         t1 = time.perf_counter()
