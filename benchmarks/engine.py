@@ -139,7 +139,7 @@ GEOMETRIES = [{"workload": "resnet18", "device": d, "rows": r, "cols": c, "rows_
               for c in (32, 64, 128, 256, 512) for p in (8, 16, 32, 64) for m in (1, 2) if p <= r]
 
 #: main before the vectorised pricer (issue 15 item 2): "today's path" the analytic rates are measured against
-BASELINE_COMMIT = "e785284"
+BASELINE_COMMIT = "84051eb"
 
 _ANALYTIC_CHILD = r"""
 import json, os, sys, time

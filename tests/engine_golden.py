@@ -2,7 +2,7 @@
 pricer changes no number.
 
 ``tests/data/engine_golden.json`` was written by ``python tests/engine_golden.py`` run on main at commit
-e785284 (exported with ``git archive``: before the vectorised pricer, issue 15 item 2), when
+84051eb (exported with ``git archive``: before the vectorised pricer, issue 15 item 2), when
 ``engine/costs.py`` priced every op in its own Python call (``circuit.macro.layer_cost`` per layer and tile). For each case it holds the analytic ``summary()``
 (every field), and SHA-256 digests of what the event engines and reports read: the per-op records
 (``layer_records()``: name, resource, executions, cycles, MACs, macros, writes and energy by component),
@@ -11,7 +11,8 @@ are digested as the ``repr`` of their float value (exact to the last bit; an int
 
 Regenerate only when a cost term changes on purpose (then say so in the commit): the point of the file is
 that a speed-up does not regenerate it. A semantic change landing next to a speed-up is checked by
-regenerating from the per-layer pricer with that change alone (as was done for e785284's FinFET area).
+regenerating from the per-layer pricer with that change alone (as was done for main's FinFET area and
+SRAM-leakage-per-node changes, up to 84051eb).
 """
 
 from __future__ import annotations
