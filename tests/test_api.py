@@ -65,9 +65,12 @@ def test_sweep_and_compare_return_inputs_and_outputs(tmp_path):
     import imcsim.sweep.spec  # noqa: F401
 
     assert imcsim.sweep.run_sweep and imcsim.compare.record  # still the modules, too
-    df = imcsim.sweep(workload="tiny-cnn", device=["sas-mram", "reram"], rows=[64, 128], out=tmp_path / "s")
+    df = imcsim.sweep(workload="tiny-cnn", device=["sas-mram", "reram", "stt-mram"], rows=[64, 128],
+                      out=tmp_path / "s")
     assert list(df[["device", "rows"]].itertuples(index=False, name=None)) == [
-        ("sas-mram", 64), ("sas-mram", 128), ("reram", 64), ("reram", 128)]
+        ("sas-mram", 64), ("sas-mram", 128), ("reram", 64), ("reram", 128), ("stt-mram", 64), ("stt-mram", 128)]
+    # every row names the chip it ran on: stt-mram has no preset of its own
+    assert list(df["accelerator"]) == ["acc-sas-mram"] * 2 + ["acc-reram"] * 2 + ["acc-sas-mram"] * 2
     assert (df["status"] == "ok").all() and (df["energy_pj"] > 0).all()
     assert df.attrs["out"] == str(tmp_path / "s")
     cmp = imcsim.compare(["sas-mram", "reram"], "tiny-cnn", ["last"])

@@ -247,3 +247,15 @@ def test_bad_output_and_empty_folder(tmp_path):
     with pytest.raises(SpecError, match="not a folder"):
         build_report(tmp_path, tmp_path / "file")
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_the_answer_names_the_chip_of_a_device_without_its_own_preset():
+    import pandas as pd
+
+    from imcsim.report.build import _chip_note
+
+    df = pd.DataFrame({"device": ["sas-mram", "stt-mram", "/home/me/cards/my-pcm.yaml", "reram", "stt-mram"],
+                       "accelerator": ["acc-sas-mram", "acc-sas-mram", "acc-sas-mram", "acc-reram", "acc-sot-mram"]})
+    # reram has acc-reram; sas-mram is on its own preset; stt-mram and the user card have none of their own
+    assert _chip_note(df).endswith("my-pcm on acc-sas-mram; stt-mram on acc-sas-mram; stt-mram on acc-sot-mram.")
+    assert _chip_note(df.iloc[[0, 3]]) == "" and _chip_note(df[["device"]]) == ""

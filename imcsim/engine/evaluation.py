@@ -184,4 +184,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:
     """A sweep point (flat study fields) -> the flat summary record of its result."""
     study = study_from_params(params)
-    return evaluate(study).summary()
+    record = evaluate(study).summary()
+    if study.accelerator is None:   # the chip the engine chose is part of the answer (acc-<device> or the fallback)
+        record["accelerator"] = preset_for(study)
+    return record

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from imcsim.errors import SpecError
+from imcsim.paths import devices_dir
 from imcsim.report.assumptions import DeviceAssumptions, device_assumptions
 from imcsim.report.html import Page, render
 from imcsim.report.load import ReportInput, card_name, for_display, parameter_columns, read_folder
@@ -130,6 +131,7 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
         notes.append("No per-layer records in this folder (sweep stores keep one summary row per point), "
                      "so there are no per-layer or per-phase tables.")
     headline, headline_note = headline_table(shown)
+    headline_note = " ".join(n for n in (headline_note, _chip_note(ok_rows(data.results))) if n)
     say("report.html")
     page = Page(
         title=f"imcsim report: {data.folder.resolve().name}",
@@ -146,6 +148,19 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
     tmp.write_text(render(page), encoding="utf-8")
     os.replace(tmp, html_path)
     return ReportFiles(html_path, table_paths, plots, devices)
+
+
+def _chip_note(df: pd.DataFrame) -> str:
+    """Which devices ran on a chip that is not their own (no ``acc-<device>`` preset): the answer names it."""
+    if not {"device", "accelerator"} <= set(df.columns):
+        return ""
+    pairs = sorted({(str(card_name(d)), str(a)) for d, a in zip(df["device"], df["accelerator"])
+                    if isinstance(a, str) and a and a != f"acc-{card_name(d)}"
+                    and not (devices_dir() / f"acc-{card_name(d)}.yaml").is_file()})
+    if not pairs:
+        return ""
+    return ("Devices without an accelerator preset of their own ran on another preset's chip (tiles, buffers, "
+            "periphery) with their own macros: " + "; ".join(f"{d} on {a}" for d, a in pairs) + ".")
 
 
 def _energy_note(data: ReportInput) -> str:
