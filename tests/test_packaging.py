@@ -19,6 +19,9 @@ def test_setup_cfg_lists_every_subpackage():
     }
     missing = on_disk - listed
     assert not missing, f"add to setup.cfg [options] packages: {sorted(missing)}"
+    # a folder of modules without __init__.py is a namespace package: not listed, so not in the wheel
+    code_dirs = {p.parent for p in (ROOT / "imcsim").rglob("*.py") if "__pycache__" not in p.parts}
+    assert not [d for d in code_dirs if not (d / "__init__.py").is_file()], "add __init__.py"
     assert {"imcsim._builtin.devices", "imcsim._builtin.workloads"} <= listed
 
 
