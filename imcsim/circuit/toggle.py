@@ -51,6 +51,16 @@ class ToggleActivity:
     def and_toggle_density(self) -> float:
         return self.and_toggles / self.and_slots if self.and_slots else 0.0
 
+    def __add__(self, other: ToggleActivity) -> ToggleActivity:
+        """Counts of two runs (or groups, or batches) together: counts and slots add."""
+        if not isinstance(other, ToggleActivity):
+            return NotImplemented
+        if (self.in_bits, self.w_bits) != (other.in_bits, other.w_bits):
+            raise ValueError(f"cannot add toggles of {self.in_bits}x{self.w_bits} and {other.in_bits}x{other.w_bits} bits")
+        return ToggleActivity(self.in_bits, self.w_bits, self.input_ones + other.input_ones,
+                              self.input_slots + other.input_slots, self.and_ones + other.and_ones,
+                              self.and_toggles + other.and_toggles, self.and_slots + other.and_slots)
+
 
 def _planes(a: np.ndarray, bits: int) -> np.ndarray:
     """Two's complement bit-planes of an integer array, plane axis last (0 = least significant)."""

@@ -6,8 +6,10 @@ The built-in continual-learning scenario: the network is pre-trained in fp32 num
 and every update a saturating INT8 write with stochastic rounding. An fp32 numpy training of the same
 method, steps, batches and seed runs alongside. One record per logged step: the mean training loss since
 the last record, the held-out accuracy on task B (``accuracy``, ``fp32_accuracy``) and on task A
-(forgetting). ``--out DIR`` writes DIR/measured.json (activity per layer and phase), DIR/updates.npz
-(the INT8 weights before and after every update) and DIR/records.json; ``imcsim run --set
+(forgetting). ``--out DIR`` writes DIR/measured.json (activity per layer and phase, the forward
+passes' adder-tree toggles), DIR/updates.npz
+(the INT8 weights before and after every update), DIR/weights.npz (the INT8 weights the run ended
+with: the engine prices reloads with them) and DIR/records.json; ``imcsim run --set
 measured=DIR`` prices a step with them.
 """
 
@@ -41,10 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wgrad", default="array", help="weight gradients on the kernels (array, default) or the "
                                                     "digital unit (digital)")
     p.add_argument("--error-bits", type=int, default=8, help="error and gradient width: 8, or 16 (two 8-bit passes on the kernels; default 8)")
+    p.add_argument("--master-copy", default="none",
+                   help="higher-precision master weights kept digitally, the INT8 copy written to the arrays: none "
+                        "(default), int16 or fp32; price it with options.master_copy")
     p.add_argument("--pretrain-steps", type=int, default=300, help="fp32 pre-training steps on task A (default 300)")
     p.add_argument("--log-every", type=int, default=20, help="steps between records (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
-    p.add_argument("--out", default=None, metavar="DIR", help="write measured.json, updates.npz, records.json")
+    p.add_argument("--rows-parallel", type=int, default=None, metavar="N",
+                   help="adder-tree inputs the forward toggle counts are for (default: the acc-sas-mram preset's, 64)")
+    p.add_argument("--out", default=None, metavar="DIR", help="write measured.json, updates.npz, weights.npz, records.json")
     add_format_option(p)
     p.set_defaults(func=handler)
 
@@ -66,25 +73,30 @@ def method_options(items: list[str]) -> dict[str, object]:
 def handler(args: argparse.Namespace) -> int:
     import json
 
+    from imcsim.cli.infer import toggle_rows
     from imcsim.cli.output import emit
     from imcsim.errors import SpecError
     from imcsim.execute import train
     from imcsim.execute.data import load_dataset
-    from imcsim.execute.runfolder import write_measured, write_updates
+    from imcsim.execute.runfolder import write_measured, write_updates, write_weights
     from imcsim.workload.cards import load_workload
 
     opts = train.TrainOptions(method=args.method, lr_shift=args.lr_shift, batch=args.batch, backward=args.backward,
                               wgrad=args.wgrad, error_bits=args.error_bits,
-                              method_options=tuple(method_options(args.method_option).items()))
+                              method_options=tuple(method_options(args.method_option).items()),
+                              master_copy=args.master_copy)
     opts.check()
     for flag, value in (("--log-every", args.log_every), ("--pretrain-steps", args.pretrain_steps)):
         if value < 1:
             raise SpecError("<flags>", flag, value, "an integer >= 1")
+    rows_parallel = toggle_rows(args.rows_parallel)
     graph = load_workload(args.workload)
     dataset = load_dataset(args.dataset)
+    dataset.check_fits(graph.input_shape, graph.nodes[-1].out_shape[-1])
     with train.single_thread():
         run = train.continual_learning(graph, dataset, opts, steps=args.steps, seed=args.seed,
-                                       log_every=args.log_every, pretrain_steps=args.pretrain_steps)
+                                       log_every=args.log_every, pretrain_steps=args.pretrain_steps,
+                                       toggle_rows=rows_parallel if args.out else None)
     emit(run.records, args.format, columns=COLUMNS,
          title=f"{graph.name}: INT8 {args.method} on the bit-serial kernels vs fp32, {args.steps} steps; {run.source}")
     if args.out:
@@ -95,7 +107,9 @@ def handler(args: argparse.Namespace) -> int:
                        extra={"method": args.method, "method_options": run.method_options, "steps": args.steps,
                               "batch": args.batch,
                               "options": {k: dict(v) if k == "method_options" else v
-                                          for k, v in ((k, getattr(opts, k)) for k in opts.__dataclass_fields__)}})
+                                          for k, v in ((k, getattr(opts, k)) for k in opts.__dataclass_fields__)}},
+                       toggles=run.toggles, rows_parallel=rows_parallel)
         write_updates(out, run.updates)
+        write_weights(out, {n: op.w for n, op in run.qnet.ops.items() if op.kind == "array"})
         (out / "records.json").write_text(json.dumps(run.records, indent=1) + "\n")
     return 0

@@ -27,9 +27,26 @@ class Dataset:
     images: np.ndarray
     labels: np.ndarray
     classes: int
+    file: str = "--dataset"   # what a bad-input message names: the user's file, or the flag for the built-in
 
     def subset(self, mask: np.ndarray) -> Dataset:
-        return Dataset(self.name, self.images[mask], self.labels[mask], self.classes)
+        return Dataset(self.name, self.images[mask], self.labels[mask], self.classes, self.file)
+
+    def check_fits(self, input_shape: tuple[int, ...], outputs: int) -> None:
+        """The images fit a network input of ``input_shape`` (C, H, W) (1 or C channels; any size, resized)
+        and every label is one of its ``outputs`` classes; else a SpecError naming the file."""
+        if len(input_shape) != 3:
+            raise SpecError(self.file, "images", f"images {tuple(self.images.shape[1:])}",
+                            "a network whose input is a feature map (C, H, W)",
+                            problem=f"the network's input {tuple(input_shape)} is not an image:")
+        ch = self.images.shape[1]
+        if ch not in (1, input_shape[0]):
+            raise SpecError(self.file, "images", f"{ch} channels (shape {tuple(self.images.shape)})",
+                            f"1 or {input_shape[0]} channels (the network's input {tuple(input_shape)})")
+        if self.labels.size and int(self.labels.max()) >= outputs:
+            raise SpecError(self.file, "labels", int(self.labels.max()),
+                            f"integers 0..{outputs - 1} (the network has {outputs} outputs)",
+                            problem="label out of range:")
 
     def split(self, held_out: float = 0.3, seed: int = 0) -> tuple[Dataset, Dataset]:
         """(train, held-out), a seeded permutation."""
@@ -64,10 +81,13 @@ def load_dataset(name_or_path: str) -> Dataset:
     if not np.isfinite(images).all():
         raise SpecError(str(path), "images", "NaN/inf", "finite values")
     if labels.size and labels.min() < 0:
-        raise SpecError(str(path), "labels", int(labels.min()), "integers >= 0")
+        raise SpecError(str(path), "labels", int(labels.min()), "integers >= 0", problem="label out of range:")
+    if images.shape[0] < 2 or 0 in images.shape:
+        raise SpecError(str(path), "images", f"shape {images.shape}",
+                        "at least 2 non-empty images (a calibration/training part and a held-out part)")
     if images.ndim == 3:
         images = images[:, None]
     lo, hi = float(images.min()), float(images.max())
     images = (images - lo) / (hi - lo) if hi > lo else images * 0.0
     classes = int(labels.max()) + 1 if labels.size else 0
-    return Dataset(path.stem, images, labels.astype(np.int64), classes)
+    return Dataset(path.stem, images, labels.astype(np.int64), classes, str(path))

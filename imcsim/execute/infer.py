@@ -8,7 +8,9 @@ measured activity as the bits they really are), and the accumulator is corrected
 ``zp_x * sum(w)`` per output channel before bias and requantisation.
 
 :func:`run` returns the output codes, every tensor when asked (training needs them), and per
-conv/linear node the :class:`~imcsim.circuit.activity.Activity` the kernel counted.
+conv/linear node the :class:`~imcsim.circuit.activity.Activity` the kernel counted; with
+``toggle_rows`` also the adder-tree toggle counts of every conv/linear (:func:`array_toggles`, for the
+macro's ``toggle`` activity model) on trees of that many inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 
 from imcsim.circuit import bitserial
 from imcsim.circuit.activity import Activity
+from imcsim.circuit.reference import im2col
+from imcsim.circuit.toggle import ToggleActivity, toggle_activity
 from imcsim.execute.fp32 import add_scale, pool_windows
 from imcsim.execute.qnet import QNet, QOp
 from imcsim.execute.quant import ACT_MAX, ACT_MIN, requantize, rescale, rounding_shift
@@ -32,6 +36,7 @@ class InferenceRun:
     output: np.ndarray                      # output codes of the last node
     activity: dict[str, Activity]           # conv/linear node -> counted events
     tensors: dict[str, np.ndarray] | None   # node -> codes (``keep=True``)
+    toggles: dict[str, ToggleActivity] | None = None   # conv/linear node -> tree toggles (``toggle_rows``)
 
     def total_activity(self) -> Activity:
         acts = list(self.activity.values())
@@ -109,21 +114,48 @@ def quantize_input(qnet: QNet, x: np.ndarray) -> np.ndarray:
     return qnet.input_q.quantize(x)
 
 
-def run(qnet: QNet, x_codes: np.ndarray, keep: bool = False) -> InferenceRun:
-    """Run the whole network on a batch of input codes."""
+def array_toggles(op: QOp, x: np.ndarray, rows_parallel: int) -> ToggleActivity:
+    """Adder-tree toggle counts of one conv/linear on input codes ``x`` (what :func:`array_forward` drives:
+    padding taps at the zero point), per group on its own trees, the batch's samples one after the other
+    (the im2col vectors in order), the trees cleared at the start of the batch."""
+    node, a = op.node, op.node.attrs
+    w = op.w.reshape(op.w.shape[0], -1)
+    if node.op == "conv":
+        ph, pw = a["padding"]
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=op.in_zp)
+        kh, kw = a["kernel"]
+        cols = im2col(xp, kh, kw, a["stride"], 0, a["dilation"])[0]
+        cols = cols.reshape(-1, cols.shape[-1])
+        groups = a["groups"]
+    else:
+        cols, groups = x, 1
+    og, kg = w.shape[0] // groups, w.shape[1]
+    total = None
+    for g in range(groups):
+        t = toggle_activity(cols[:, g * kg:(g + 1) * kg], w[g * og:(g + 1) * og].T, 8, 8, rows_parallel)
+        total = t if total is None else total + t
+    return total
+
+
+def run(qnet: QNet, x_codes: np.ndarray, keep: bool = False, toggle_rows: int | None = None) -> InferenceRun:
+    """Run the whole network on a batch of input codes (``toggle_rows``: also count tree toggles)."""
     tensors: dict[str, np.ndarray] = {"input": np.asarray(x_codes, np.int64)}
     activity: dict[str, Activity] = {}
+    toggles: dict[str, ToggleActivity] | None = {} if toggle_rows else None
     last = None
     for node in qnet.graph.nodes:
         op = qnet.ops[node.name]
-        y, act = execute_op(op, [tensors[i] for i in node.inputs], qnet)
+        ins = [tensors[i] for i in node.inputs]
+        y, act = execute_op(op, ins, qnet)
         tensors[node.name] = y.astype(np.int64, copy=False)
         last = node.name
         if act is not None:
             activity[node.name] = act
+            if toggles is not None:
+                toggles[node.name] = array_toggles(op, ins[0], toggle_rows)
         if not keep:
             _free(qnet, tensors, node)
-    return InferenceRun(tensors[last], activity, tensors if keep else None)
+    return InferenceRun(tensors[last], activity, tensors if keep else None, toggles)
 
 
 def _free(qnet: QNet, tensors: dict[str, np.ndarray], node) -> None:

@@ -2,10 +2,13 @@
 
 - ``measured.json``: ``workload``, ``source`` (weights and data), ``command``, and ``activity``: one
   record per (conv/linear node, phase) with the kernels' counts (:meth:`Activity.to_dict`) plus
-  ``node``, ``phase``, ``in_bits``, ``w_bits``;
+  ``node``, ``phase``, ``in_bits``, ``w_bits``; where toggles were counted, also ``and_toggles`` (tree-input
+  transitions between consecutive cycles over every plane pair, :mod:`imcsim.circuit.toggle`) and
+  ``toggle_rows_parallel`` (the adder-tree size they were counted for);
 - ``updates.npz`` (training): ``old:<node>`` and ``new:<node>``, INT8 weights (steps, *weight shape)
   before and after every executed update;
-- ``weights.npz`` (training): the trained INT8 network (see :mod:`imcsim.execute.train`).
+- ``weights.npz``: ``w:<node>``, the INT8 weights of every conv/linear the run ended with (inference: the
+  quantised network; training: after the last update); the engine prices reloads with them.
 
 Files are written to a temporary name and renamed, so an interrupted run never leaves half a file and
 never replaces a good one.
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from imcsim.circuit.activity import Activity
+from imcsim.circuit.toggle import ToggleActivity
 
 MEASURED_FILE = "measured.json"
 UPDATES_FILE = "updates.npz"
@@ -33,17 +37,30 @@ def _atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def activity_records(activity: dict[tuple[str, str], Activity]) -> list[dict[str, Any]]:
-    return [{"node": node, "phase": phase, "in_bits": act.in_bits, "w_bits": act.w_bits, **act.to_dict()}
-            for (node, phase), act in activity.items()]
+def activity_records(activity: dict[tuple[str, str], Activity],
+                     toggles: dict[tuple[str, str], ToggleActivity] | None = None,
+                     rows_parallel: int | None = None) -> list[dict[str, Any]]:
+    out = []
+    for (node, phase), act in activity.items():
+        rec = {"node": node, "phase": phase, "in_bits": act.in_bits, "w_bits": act.w_bits, **act.to_dict()}
+        tog = (toggles or {}).get((node, phase))
+        if tog is not None:
+            if tog.and_slots != act.and_slots * act.in_bits * act.w_bits:
+                raise ValueError(f"{node} {phase}: toggles counted over {tog.and_slots} products, the activity "
+                                 f"over {act.and_slots} x {act.in_bits * act.w_bits}")
+            rec.update(and_toggles=tog.and_toggles, toggle_rows_parallel=rows_parallel)
+        out.append(rec)
+    return out
 
 
 def write_measured(folder: str | Path, *, workload: str, source: str, command: str,
-                   activity: dict[tuple[str, str], Activity], extra: dict[str, Any] | None = None) -> Path:
+                   activity: dict[tuple[str, str], Activity], extra: dict[str, Any] | None = None,
+                   toggles: dict[tuple[str, str], ToggleActivity] | None = None,
+                   rows_parallel: int | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     doc = {"workload": workload, "source": source, "command": command, **(extra or {}),
-           "activity": activity_records(activity)}
+           "activity": activity_records(activity, toggles, rows_parallel)}
     path = folder / MEASURED_FILE
     _atomic(path, lambda p: p.write_text(json.dumps(doc, indent=1) + "\n"))
     return path
@@ -56,6 +73,19 @@ def write_updates(folder: str | Path, updates: dict[str, tuple[np.ndarray, np.nd
         arrays[f"old:{node}"] = np.asarray(old, np.int8)
         arrays[f"new:{node}"] = np.asarray(new, np.int8)
     path = Path(folder) / UPDATES_FILE
+
+    def save(p: Path) -> None:
+        with open(p, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    _atomic(path, save)
+    return path
+
+
+def write_weights(folder: str | Path, weights: dict[str, np.ndarray]) -> Path:
+    """Per conv/linear node its INT8 weights (the layer's weight tensor), stored as int8."""
+    arrays = {f"w:{node}": np.asarray(w, np.int8) for node, w in weights.items()}
+    path = Path(folder) / WEIGHTS_FILE
 
     def save(p: Path) -> None:
         with open(p, "wb") as f:

@@ -42,6 +42,7 @@ import numpy as np
 from imcsim.circuit import bitserial
 from imcsim.circuit.activity import Activity
 from imcsim.circuit.reference import im2col
+from imcsim.circuit.toggle import ToggleActivity
 from imcsim.errors import SpecError
 from imcsim.execute import backprop, fp32, infer
 from imcsim.execute.qnet import QNet, QOp, folded_norms
@@ -62,6 +63,10 @@ BACKWARDS = ("transposed-array", "digital")
 #: error/gradient widths: INT8, or INT16 run on the 8-bit kernels as two passes (:func:`error_digits`)
 ERROR_BITS = (8, 16)
 WGRADS = ("array", "digital")
+#: higher-precision master weights kept digitally (the arrays get the INT8 copy): none, INT16 with 8
+#: fraction bits below the INT8 LSB (stochastic rounding at 1/256 LSB), or fp32 (no rounding)
+MASTER_COPIES = ("none", "int16", "fp32")
+MASTER_FRACTION_BITS = 8
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,12 @@ class TrainOptions:
     wgrad: str = "array"
     error_bits: int = 8
     method_options: tuple[tuple[str, object], ...] = ()   # overrides of the method's options (--method-option)
+    master_copy: str = "none"
 
     def check(self) -> None:
         for flag, value, allowed in (("--method", self.method, METHODS), ("--backward", self.backward, BACKWARDS),
-                                     ("--wgrad", self.wgrad, WGRADS)):
+                                     ("--wgrad", self.wgrad, WGRADS), ("--master-copy", self.master_copy,
+                                                                       MASTER_COPIES)):
             if value not in allowed:
                 raise SpecError("<flags>", flag, value, ", ".join(allowed))
         if not 0 <= self.lr_shift <= 16:
@@ -146,6 +153,8 @@ class StepRecord:
     ops: list[ExecutedOp]
     activity: dict[tuple[str, str], Activity]
     updates: dict[str, tuple[np.ndarray, np.ndarray]]   # node -> (old, new) INT8 weights
+    #: forward adder-tree toggles per (node, "forward"), when the trainer counts them (``toggle_rows``)
+    toggles: dict[tuple[str, str], ToggleActivity] = field(default_factory=dict)
 
 
 def sr_quantize(v: np.ndarray, rng: np.random.Generator, bits: int = 8) -> tuple[np.ndarray, float]:
@@ -187,11 +196,14 @@ class Int8Trainer:
     """Runs INT8 SGD steps of one method on a :class:`QNet` (which it updates in place).
 
     ``step`` is the method's TrainingStep whose graph ``qnet`` executes (default: the method applied to
-    ``qnet.graph``, right for methods that add no nodes).
+    ``qnet.graph``, right for methods that add no nodes); ``toggle_rows`` counts the forward passes'
+    adder-tree toggles on trees of that size (None: not counted).
     """
 
-    def __init__(self, qnet: QNet, opts: TrainOptions, seed: int = 0, step: TrainingStep | None = None) -> None:
+    def __init__(self, qnet: QNet, opts: TrainOptions, seed: int = 0, step: TrainingStep | None = None,
+                 toggle_rows: int | None = None) -> None:
         opts.check()
+        self.toggle_rows = toggle_rows   # count forward tree toggles on trees of this size (None: do not)
         self.qnet = qnet
         self.opts = opts
         self.graph = qnet.graph
@@ -202,6 +214,7 @@ class Int8Trainer:
         self.rg = needs_error(self.graph, self.parts)
         self.rng = np.random.default_rng([seed, 0x7A1])
         self.floor = min(self.graph.index(n) for n, r in self.rg.items() if r and n != "input")
+        self.master: dict[str, np.ndarray] = {}   # node -> master weights (``master_copy``), from the first update
 
     # ------------------------------------------------------------------ array ops of the backward pass
     def _cols(self, op: QOp, x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -264,6 +277,26 @@ class Int8Trainer:
         rec.ops.append(ExecutedOp(op.node.name, "weight_gradient", "gemm", (g, kg, per_sample_m, og)))
         return y.transpose(1, 2, 0).reshape(c_out, kg)
 
+    def _master_update(self, name: str, w: np.ndarray, dw: np.ndarray, mult: np.ndarray) -> np.ndarray:
+        """Update the master weights of ``name`` by ``dw x mult`` (weight LSBs) and return the INT8 copy the
+        arrays get: the master rounded to the nearest INT8 code (half up), saturated.
+
+        ``int16``: the master holds 2^8 steps per INT8 LSB (codes within +-127 x 2^8, an int16), the update
+        stochastically rounded to that step; ``fp32``: the master is float32, the update not rounded."""
+        if self.opts.master_copy == "int16":
+            f = MASTER_FRACTION_BITS
+            m = self.master.get(name)
+            m = w.astype(np.int64) << f if m is None else m
+            step = sr_fixed(dw, np.broadcast_to(mult[:, None] * 2.0 ** f, dw.shape), self.rng).reshape(w.shape)
+            m = np.clip(m - step, -W_MAX << f, W_MAX << f)
+            self.master[name] = m
+            return np.clip((m + (1 << (f - 1))) >> f, -W_MAX, W_MAX)
+        m32 = self.master.get(name)
+        m32 = w.astype(np.float32) if m32 is None else m32
+        m32 = np.clip(m32 - (dw * mult[:, None]).reshape(w.shape).astype(np.float32), -W_MAX, W_MAX)
+        self.master[name] = m32
+        return np.clip(np.floor(m32.astype(np.float64) + 0.5), -W_MAX, W_MAX).astype(np.int64)
+
     @staticmethod
     def _add(rec: StepRecord, node: str, phase: str, act: Activity) -> None:
         key = (node, phase)
@@ -273,8 +306,9 @@ class Int8Trainer:
     def step(self, x: np.ndarray, labels: np.ndarray) -> StepRecord:
         qnet, graph = self.qnet, self.graph
         rec = StepRecord(0.0, [], {}, {})
-        run = infer.run(qnet, infer.quantize_input(qnet, x), keep=True)
+        run = infer.run(qnet, infer.quantize_input(qnet, x), keep=True, toggle_rows=self.toggle_rows)
         t = run.tensors
+        rec.toggles = {(name, "forward"): tog for name, tog in (run.toggles or {}).items()}
         for name, act in run.activity.items():
             rec.activity[(name, "forward")] = act
             node = graph[name]
@@ -329,9 +363,12 @@ class Int8Trainer:
             dw = self._wgrad(op, cols, e_q, rec, m)
             # real gradient g = dw s_e s_x / s_w[c]; step in weight LSBs = lr g / s_w[c]
             mult = s_e * s_x * 2.0 ** -self.opts.lr_shift / op.w_scale ** 2
-            delta = sr_fixed(dw, np.broadcast_to(mult[:, None], dw.shape), self.rng).reshape(op.w.shape)
             old = op.w.copy()
-            op.w = np.clip(op.w - delta, -W_MAX, W_MAX)
+            if self.opts.master_copy == "none":
+                delta = sr_fixed(dw, np.broadcast_to(mult[:, None], dw.shape), self.rng).reshape(op.w.shape)
+                op.w = np.clip(op.w - delta, -W_MAX, W_MAX)
+            else:
+                op.w = self._master_update(name, op.w, dw, mult)
             rec.updates[name] = (old, op.w.copy())
             rec.ops.append(ExecutedOp(name, "update", "write", None))
         if "bias" in roles:
@@ -455,6 +492,7 @@ class TrainRun:
     qnet: QNet
     source: str
     method_options: dict[str, object] = field(default_factory=dict)   # the validated options of the method
+    toggles: dict[tuple[str, str], ToggleActivity] = field(default_factory=dict)   # forward, summed over steps
 
 
 def _accuracy(qnet: QNet, images: np.ndarray, labels: np.ndarray) -> float:
@@ -480,8 +518,9 @@ def single_thread():
 
 
 def continual_learning(graph: Graph, dataset, opts: TrainOptions, *, steps: int, seed: int = 0, log_every: int = 20,
-                       pretrain_steps: int = 300) -> TrainRun:
-    """Pre-train on task A in fp32, quantise, then train ``opts.method`` on task B in INT8 and in fp32."""
+                       pretrain_steps: int = 300, toggle_rows: int | None = None) -> TrainRun:
+    """Pre-train on task A in fp32, quantise, then train ``opts.method`` on task B in INT8 and in fp32
+    (``toggle_rows``: also count the forward passes' adder-tree toggles, trees of that size)."""
     import copy
 
     from imcsim.execute.qnet import fold_params, quantize
@@ -514,11 +553,12 @@ def continual_learning(graph: Graph, dataset, opts: TrainOptions, *, steps: int,
         qnet.ops[name].w = np.zeros_like(qnet.ops[name].w)
     ref = Fp32Trainer(graph, identity_norms(graph, copy.deepcopy(fold_params(graph, params))), opts.method,
                       2.0 ** -opts.lr_shift, step)
-    trainer = Int8Trainer(qnet, opts, seed, step)
+    trainer = Int8Trainer(qnet, opts, seed, step, toggle_rows)
     rng = np.random.default_rng([seed, 0xB7])
     xb, yb = images_tr[b_tr], train.labels[b_tr]
     records: list[dict[str, float | int]] = []
     activity: dict[tuple[str, str], Activity] = {}
+    toggles: dict[tuple[str, str], ToggleActivity] = {}
     olds: dict[str, list[np.ndarray]] = {}
     news: dict[str, list[np.ndarray]] = {}
     losses: list[float] = []
@@ -548,6 +588,8 @@ def continual_learning(graph: Graph, dataset, opts: TrainOptions, *, steps: int,
         ops = rec.ops
         for k, a in rec.activity.items():
             activity[k] = activity[k] + a if k in activity else a
+        for k, tg in rec.toggles.items():
+            toggles[k] = toggles[k] + tg if k in toggles else tg
         for n, (o, w) in rec.updates.items():
             olds.setdefault(n, []).append(o)
             news.setdefault(n, []).append(w)
@@ -556,4 +598,4 @@ def continual_learning(graph: Graph, dataset, opts: TrainOptions, *, steps: int,
     updates = {n: (np.stack(olds[n]), np.stack(news[n])) for n in olds}
     source = (f"{qnet.weight_source}; INT8 {opts.method} on task B (labels {TASK_SPLIT}-9), {steps} steps of "
               f"{opts.batch} {dataset.name} images, seed {seed}")
-    return TrainRun(records, activity, updates, ops, qnet, source, dict(step.options))
+    return TrainRun(records, activity, updates, ops, qnet, source, dict(step.options), toggles)

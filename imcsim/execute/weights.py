@@ -1,10 +1,13 @@
-"""Float weights for an IR graph: seeded random initialisation (zoo networks without trained weights).
+"""Float weights for an IR graph: an ONNX file's initializers (real trained weights), or seeded random
+initialisation (zoo networks without trained weights).
 
-Reports that run on these weights say so (``source = "seeded random (A)"``): the activity they
-measure is that of a randomly initialised network on real inputs, not of a trained one.
+Reports say which (the ``source`` string): ``seeded random (A)`` means the activity measured is that of a
+randomly initialised network on real inputs, not of a trained one.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -12,6 +15,24 @@ from imcsim.execute.fp32 import Params
 from imcsim.workload.graph import Graph
 
 RANDOM_SOURCE = "seeded random (A): He-normal conv/linear weights, small random batch-norm statistics"
+
+
+def onnx_params(path: str | Path, graph: Graph) -> tuple[Params, str]:
+    """The float weights of an ONNX file's conv/linear and batch-norm nodes (its initializers), checked
+    against ``graph`` (the workload the file was loaded as): every executed weight node must have them."""
+    from imcsim.errors import SpecError
+    from imcsim.workload.importers.onnx_import import import_onnx_params
+
+    _, params = import_onnx_params(path, input_shape=tuple(graph.input_shape) or None)
+    for node in graph.nodes:
+        if node.op in ("conv", "linear", "norm") and node.name not in params:
+            raise SpecError(str(path), f"node {node.name}", None, problem="no weights for this layer in the file:",
+                            allowed="initializers for every conv/linear/batch-norm")
+        for role, count in node.params.items():
+            have = params.get(node.name, {}).get(role)
+            if have is not None and have.size != count:
+                raise SpecError(str(path), f"node {node.name} {role}", have.size, f"{count} values (the layer's shape)")
+    return params, f"ONNX initializers of {Path(path).name} (real weights)"
 
 
 def random_params(graph: Graph, seed: int = 0) -> Params:

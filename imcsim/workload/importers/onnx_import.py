@@ -22,6 +22,12 @@ Supported ops (``SUPPORTED``) and how they map:
   input through (``meta["qdq"]`` records that the model was quantised); Constant feeds constants.
 
 Anything else is a :class:`SpecError` naming the file, the node and the op type, listing these.
+
+:func:`import_onnx_params` also reads the weights: per conv/linear node its ``weight`` (the IR's layout:
+(C_out, C_in/groups, kh, kw) or (out, in); a Gemm's ``transB`` and ``alpha``, a MatMul's (in, out)
+layout and a 1x1 conv on a pooled vector undone) and ``bias`` (a Gemm's C times ``beta``, or the folded
+Add constant), per batch norm ``scale``, ``shift``, ``mean``, ``var`` (the variance shifted so that the
+executed ``var + 1e-5`` equals the model's ``var + epsilon``), from the initializers or Constant nodes.
 """
 
 from __future__ import annotations
@@ -52,6 +58,24 @@ def import_onnx(source: str | Path | Any, input_shape: tuple[int, ...] | None = 
     ``input_shape`` (per sample, no batch axis) replaces the model's input shape, needed when the
     model leaves non-batch dimensions symbolic.
     """
+    return _import(source, input_shape, name).run()
+
+
+#: BatchNormalization epsilon of the executed networks (imcsim.execute.fp32.BN_EPS)
+EXEC_BN_EPS = 1e-5
+
+
+def import_onnx_params(source: str | Path | Any, input_shape: tuple[int, ...] | None = None,
+                       name: str | None = None) -> tuple[Graph, dict[str, dict[str, np.ndarray]]]:
+    """The Graph and its float weights (module docstring): IR node -> role -> array. A weight whose data
+    cannot be read, a non-finite weight, or a quantised (QDQ) weight is a SpecError naming the file and
+    the tensor."""
+    imp = _import(source, input_shape, name)
+    graph = imp.run()
+    return graph, imp.params(graph)
+
+
+def _import(source: str | Path | Any, input_shape: tuple[int, ...] | None, name: str | None) -> _Importer:
     try:
         import onnx
         from onnx import helper, numpy_helper
@@ -69,8 +93,7 @@ def import_onnx(source: str | Path | Any, input_shape: tuple[int, ...] | None = 
             model = onnx.load(file)
         except Exception as exc:  # protobuf raises several unrelated types on garbage input
             raise SpecError(file, None, problem=f"is not a readable ONNX model ({exc.__class__.__name__})") from None
-    with gc_paused():
-        return _Importer(model, file, helper, numpy_helper, input_shape, name).run()
+    return _Importer(model, file, helper, numpy_helper, input_shape, name)
 
 
 #: constants up to this size are read (shapes, axes, clip bounds); larger ones (weights) only their shape
@@ -88,6 +111,11 @@ class _Importer:
         self.graph = model.graph
         self.consts: dict[str, np.ndarray] = {t.name: self._tensor(t, "graph.initializer")
                                               for t in self.graph.initializer}
+        # where each constant's data is: (tensor proto, where), through pass-through ops (QDQ flagged)
+        self.protos: dict[str, tuple[Any, str, bool]] = {t.name: (t, "graph.initializer", False)
+                                                         for t in self.graph.initializer}
+        # IR node -> role -> (constant name, transform, factor) for import_onnx_params
+        self.sources: dict[str, dict[str, tuple[str, str, float]]] = {}
         self.env: dict[str, str] = {}
         self.names: set[str] = set()
         self.qdq = False
@@ -97,6 +125,10 @@ class _Importer:
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Graph:
+        with gc_paused():
+            return self._run()
+
+    def _run(self) -> Graph:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         if not inputs:
             raise SpecError(self.file, "graph.input", None, problem="model has no activation input")
@@ -148,10 +180,14 @@ class _Importer:
             if "value" not in a:
                 raise SpecError(self.file, self.field, sorted(a), problem="Constant without a tensor 'value'")
             self.consts[out] = self._tensor(a["value"], self.field)
+            self.protos[out] = (a["value"], self.field, False)
         elif op in _PASS:
             self.qdq |= op != "Identity"
             if ins[0] in self.consts:
                 self.consts[out] = self.consts[ins[0]]
+                if ins[0] in self.protos:
+                    proto, where, _ = self.protos[ins[0]]
+                    self.protos[out] = (proto, where, op != "Identity")
             else:
                 self.env[out] = self._act(ins[0])
         elif op == "Conv":
@@ -164,6 +200,10 @@ class _Importer:
                 raise SpecError(self.file, self.field, list(w.shape), problem="Gemm weight must be 2-D, got")
             k_in, n_out = (w.shape[1], w.shape[0]) if a.get("transB", 0) else w.shape
             self.env[out] = self._linear(nm, ins[0], int(k_in), int(n_out), len(ins) > 2 and bool(ins[2]))
+            self.sources[self.env[out]] = {"weight": (ins[1], "" if a.get("transB", 0) else "T",
+                                                      float(a.get("alpha", 1.0)))}
+            if len(ins) > 2 and ins[2]:
+                self.sources[self.env[out]]["bias"] = (ins[2], "", float(a.get("beta", 1.0)))
         elif op == "MatMul":
             if ins[1] not in self.consts:
                 raise SpecError(self.file, self.field, "MatMul", problem="MatMul of two activations is not supported;",
@@ -172,10 +212,14 @@ class _Importer:
             if w.ndim != 2:
                 raise SpecError(self.file, self.field, list(w.shape), problem="MatMul weight must be 2-D, got")
             self.env[out] = self._linear(nm, ins[0], int(w.shape[0]), int(w.shape[1]), False)
+            self.sources[self.env[out]] = {"weight": (ins[1], "T", 1.0)}
         elif op == "BatchNormalization":
             x = self._act(ins[0])
             self._check_channels(x, self._const(ins[1], "scale").size)
             self.env[out] = b.norm(x, "bn", name=nm)
+            eps = float(a.get("epsilon", 1e-5))
+            self.sources[self.env[out]] = {"scale": (ins[1], "", 1.0), "shift": (ins[2], "", 1.0),
+                                           "mean": (ins[3], "", 1.0), "var": (ins[4], f"+{eps - EXEC_BN_EPS!r}", 1.0)}
         elif op == "LayerNormalization":
             x = self._act(ins[0])
             if a.get("axis", -1) not in (-1, len(b.shape(x))):
@@ -237,12 +281,16 @@ class _Importer:
             if (kh, kw) != (1, 1) or groups != 1:
                 raise SpecError(self.file, self.field, list(w.shape), problem="conv on a pooled vector must be "
                                 "1x1 with group 1, weight")
-            return self.b.linear(x, m, bias=has_bias, name=nm)
+            node = self.b.linear(x, m, bias=has_bias, name=nm)
+            self.sources[node] = {"weight": (ins[1], "2d", 1.0), **({"bias": (ins[2], "", 1.0)} if has_bias else {})}
+            return node
         strides = tuple(int(s) for s in a.get("strides", (1, 1)))
         dil = tuple(int(d) for d in a.get("dilations", (1, 1)))
         pads = self._pads(a, shape[1:], (kh, kw), strides, dil)
-        return self.b.conv(x, m, (kh, kw), strides, padding=pads, dilation=dil, groups=groups, bias=has_bias,
+        node = self.b.conv(x, m, (kh, kw), strides, padding=pads, dilation=dil, groups=groups, bias=has_bias,
                            name=nm)
+        self.sources[node] = {"weight": (ins[1], "", 1.0), **({"bias": (ins[2], "", 1.0)} if has_bias else {})}
+        return node
 
     def _pads(self, a: dict[str, Any], hw: tuple[int, ...], k: tuple[int, int], s: tuple[int, ...],
               d: tuple[int, ...]) -> tuple[int, int]:
@@ -287,6 +335,7 @@ class _Importer:
             # x = W a (+ b): fold the constant vector into the layer's bias.
             self.b.nodes[-1] = replace_node(last, attrs={**last.attrs, "bias": True},
                                             params={**last.params, "bias": int(c.size)})
+            self.sources.setdefault(x, {})["bias"] = (const[0], "", 1.0)
             return x
         if c.size == math.prod(shape):
             return self.b.add(x, self.b.param(self._unique(f"{nm}.const"), shape), name=nm)
@@ -358,6 +407,44 @@ class _Importer:
                 raise SpecError(self.file, f"{where} {t.name!r}", dims,
                                 problem=f"tensor data does not match its shape ({exc}):") from None
         return np.broadcast_to(np.zeros((), dtype=np.float32), dims)
+
+    def params(self, graph: Graph) -> dict[str, dict[str, np.ndarray]]:
+        """The float weights of every conv/linear and batch norm of ``graph`` (the imported graph)."""
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for node in graph.nodes:
+            src = self.sources.get(node.name)
+            if src is None:
+                continue
+            out[node.name] = {role: self._param(node.name, role, *spec) for role, spec in src.items()}
+        return out
+
+    def _param(self, node: str, role: str, tensor: str, how: str, factor: float) -> np.ndarray:
+        field = f"graph.initializer {tensor!r}"
+        if tensor not in self.protos:
+            raise SpecError(self.file, field, None, problem=f"the {role} of {node} has no data (not an initializer "
+                            "or Constant):", allowed="weights stored as initializers")
+        proto, where, quantised = self.protos[tensor]
+        field = f"{where} {tensor!r}"
+        if quantised:
+            raise SpecError(self.file, field, "QuantizeLinear/DequantizeLinear",
+                            problem=f"the {role} of {node} is quantised (QDQ); as a weight source give",
+                            allowed="the float model (it is quantised here)")
+        try:
+            arr = np.asarray(self.nph.to_array(proto), dtype=np.float64)
+        except Exception as exc:  # missing external data, data not matching the shape, ...
+            raise SpecError(self.file, field, list(proto.dims), problem=f"weight data unreadable "
+                            f"({exc.__class__.__name__}: {str(exc)[:80]}):") from None
+        if not np.isfinite(arr).all():
+            bad = arr[~np.isfinite(arr)].ravel()[0]
+            raise SpecError(self.file, field, float(bad), problem=f"the {role} of {node} holds a non-finite value:",
+                            allowed="finite weights")
+        if how == "T":
+            arr = arr.T
+        elif how == "2d":
+            arr = arr.reshape(arr.shape[0], -1)
+        elif how.startswith("+"):
+            arr = arr + float(how[1:])
+        return np.ascontiguousarray(arr.reshape(-1) if role != "weight" else arr) * factor
 
     def _const(self, tensor: str, what: str) -> np.ndarray:
         if tensor not in self.consts:
