@@ -578,15 +578,21 @@ class _Pricer:
                     energy[rec, COMPONENT_INDEX[c]] = v * executions
                 orders[rec] = tuple(COMPONENT_INDEX[c] for c in e)
                 done[k] = item
-        out: list[Item] = []
         exclusive = set(shape.exclusive)
-        for it in items:
-            if type(it) is not tuple:
-                out.append(it)
-            elif done[it[1]] is not None:  # a slot
-                out.append(done[it[1]])
-                exclusive |= _exclusive([done[it[1]]])
-        records = OpTable(*shape.columns, cycles, energy, shape.macs, shape.weights_written, macros, orders)
+        if shape.slots:
+            out: list[Item] = []
+            for it in items:
+                if type(it) is not tuple:
+                    out.append(it)
+                elif done[it[1]] is not None:  # a slot
+                    out.append(done[it[1]])
+                    exclusive |= _exclusive([done[it[1]]])
+            records = OpTable(*shape.columns, cycles, energy, shape.macs, shape.weights_written, macros, orders)
+        else:  # nothing per point: every point with these numbers shares the items and records (read-only)
+            if "records" not in num.shared:
+                num.shared["records"] = OpTable(*shape.columns, cycles, energy, shape.macs, shape.weights_written,
+                                                macros, orders)
+            out, records = items, num.shared["records"]
         if self.chip.contention:
             exclusive |= {DIGITAL, NOC, DRAM}
         self.assumptions = [note for n in shape.notes for note in self._note_text(n)]
@@ -789,6 +795,7 @@ class _Numbers:
     standby_power_w: float
     area_um2: dict[str, float]
     mapping: dict[str, Any]
+    shared: dict[str, Any] = field(default_factory=dict)  # what points without slots share (their records)
 
 
 def _exclusive(items: list[Item]) -> set[str]:

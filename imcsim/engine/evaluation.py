@@ -45,15 +45,31 @@ def _priced(study: Study, ctx: Context) -> _Priced:
         _PRICED.move_to_end(key)
         return hit
     priced = price_step(ctx)
-    # a reload is a barrier (DRAM stage, then a write stage on the streaming pool); no other barrier uses the pool
-    reload_write_cycles = sum(s.cycles for it in priced.items if isinstance(it, Barrier)
-                              for s in it.stages if s.resource == POOL)
-    hit = _Priced(priced, analytic_cycles(priced.items, ctx.batch, priced.exclusive), priced.op_energy_pj(),
-                  priced.macro_busy_cycles(), reload_write_cycles)
+    bound, reload_write_cycles = _timing(priced, ctx.batch)
+    hit = _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles)
     _PRICED[key] = hit
     if len(_PRICED) > PRICED_CACHE_SIZE:
         _PRICED.popitem(last=False)
     return hit
+
+
+_TIMING: OrderedDict[tuple, tuple[Any, float, float]] = OrderedDict()
+
+
+def _timing(priced: PricedStep, batch: int) -> tuple[float, float]:
+    """The analytic bound of a priced step's items and its reloads' pool-write cycles, memoised on the item
+    list (points that price the same share it: engine/costs.py)."""
+    key = (id(priced.items), batch, frozenset(priced.exclusive))
+    hit = _TIMING.get(key)
+    if hit is not None and hit[0] is priced.items:
+        return hit[1], hit[2]
+    # a reload is a barrier (DRAM stage, then a write stage on the streaming pool); no other barrier uses the pool
+    reload_write_cycles = sum(s.cycles for it in priced.items if isinstance(it, Barrier)
+                              for s in it.stages if s.resource == POOL)
+    _TIMING[key] = (priced.items, analytic_cycles(priced.items, batch, priced.exclusive), reload_write_cycles)
+    if len(_TIMING) > PRICED_CACHE_SIZE:
+        _TIMING.popitem(last=False)
+    return _TIMING[key][1], _TIMING[key][2]
 
 
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:

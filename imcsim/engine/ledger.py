@@ -85,6 +85,7 @@ class OpTable(Sequence):
         self.executions, self.cycles, self.energy_pj = executions, cycles, energy_pj
         self.macs, self.weights_written, self.macros, self.orders = macs, weights_written, macros, orders
         self._records = records
+        self._sums: dict[str, Any] = {}  # the sums below, once each (a table is not changed once built)
 
     @classmethod
     def from_records(cls, records: Sequence[OpRecord]) -> OpTable:
@@ -124,8 +125,16 @@ class OpTable(Sequence):
         return OpTable.from_records(list(self) + list(other))
 
     # sums in op order, one op after the other (as a loop over the records adds them, to the last bit)
+    def _memo(self, name: str, fn: Any) -> Any:
+        if name not in self._sums:
+            self._sums[name] = fn()
+        return self._sums[name]
+
     def energy_by_component(self) -> dict[str, float]:
         """Energy of all ops by component (pJ per step)."""
+        return dict(self._memo("energy", self._energy_by_component))
+
+    def _energy_by_component(self) -> dict[str, float]:
         cols = self.energy_pj.T.tolist()
         return {c: sum(cols[i], 0.0) for i, c in enumerate(COMPONENTS)}
 
@@ -134,15 +143,19 @@ class OpTable(Sequence):
 
     def macro_busy_cycles(self) -> float:
         """Macro-cycles of compute (MVM ops x their macros)."""
-        return sum((self.cycles[i] * self.executions[i] * self.macros[i] for i in self._where(self.kinds, "mvm")), 0)
+        return self._memo("busy", lambda: sum((self.cycles[i] * self.executions[i] * self.macros[i]
+                                                for i in self._where(self.kinds, "mvm")), 0))
 
     def macro_wakeups(self) -> float:
         """Macro wake-ups of a step (engine/leakage.py): every MVM op wakes its macros once (the layer's
         macros stay on across the batch, A)."""
-        return float(sum(self.macros[i] for i in self._where(self.kinds, "mvm")))
+        return self._memo("wakeups", lambda: float(sum(self.macros[i] for i in self._where(self.kinds, "mvm"))))
 
     def totals(self) -> tuple[int, float, float, float]:
         """(MACs, reload cycles, reload write pJ, reload DRAM pJ) per step."""
+        return self._memo("totals", self._totals)
+
+    def _totals(self) -> tuple[int, float, float, float]:
         macs = sum(m * e for m, e in zip(self.macs, self.executions))
         reload = self._where(self.phases, "reload")
         write, dram = COMPONENT_INDEX["write"], COMPONENT_INDEX["dram"]

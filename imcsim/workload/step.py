@@ -19,6 +19,7 @@ The step holds data only; the memory convention that turns it into megabytes liv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from imcsim.workload.graph import Graph
@@ -139,7 +140,7 @@ class TrainingStep:
     options: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ derived
-    @property
+    @cached_property  # the step is frozen; every priced point reads it
     def trainable_params(self) -> int:
         return sum(p.trained_count for p in self.params)
 
