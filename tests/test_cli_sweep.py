@@ -302,9 +302,10 @@ def test_event_engine_on_request(tmp_path, capsys):
     # latency) and the activations the row engine stages in buffers or DRAM is identical
     for c in ("cell_read", "sense_amp", "adder_tree", "shift_accumulate", "noc", "digital_unit", "write"):
         assert df[f"energy_{c}_pj"].iloc[0] == pytest.approx(df[f"energy_{c}_pj"].iloc[1], rel=1e-12), c
-    # row pipelining overlaps layers: shorter latency, so less standby leakage
-    assert df["latency_ns"].iloc[1] < df["latency_ns"].iloc[0]
-    assert df["energy_leakage_pj"].iloc[1] < df["energy_leakage_pj"].iloc[0]
+    # the analytic engine's row estimate is a lower bound of the row event engine (engine/estimate.py), so its
+    # standby leakage (charged over the latency) is no larger either
+    assert df["latency_ns"].iloc[0] <= df["latency_ns"].iloc[1]
+    assert df["energy_leakage_pj"].iloc[0] <= df["energy_leakage_pj"].iloc[1]
     assert "map_events" in df.columns and pd.isna(df["map_events"].iloc[0]) and df["map_events"].iloc[1] > 0
 
 

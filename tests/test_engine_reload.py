@@ -25,11 +25,13 @@ from imcsim.report.reloads import reload_sentence
 
 STUDY = workloads_dir() / "studies" / "reram-reload.yaml"
 #: ResNet-18 at 32x32 on a 4-tile, 8 Mibit chip: 13 of its layers do not fit (quick, and streams)
-SMALL = {"workload": "resnet18", "workload.resolution": 32, "chip.cell_capacity_mibit": 8, "chip.tiles": 4}
+#: (layer order, chip.pipeline: layer: a reload is a barrier there; the row engine overlaps it)
+SMALL = {"workload": "resnet18", "workload.resolution": 32, "chip.cell_capacity_mibit": 8, "chip.tiles": 4,
+         "chip.pipeline": "layer"}
 #: Flan-T5-large reduced to 2 layers per stack (about 80 M weights, 5x the 128 Mibit presets), batch 1,
 #: 16 encoder and 16 decoder tokens: every streamed weight is used 16 times per reload
 T5 = {"workload": "flan-t5-large", "workload.layers": 2, "workload.seq_len": 16, "workload.dec_len": 16,
-      "batch": 1}
+      "batch": 1, "chip.pipeline": "layer"}
 #: standby power: no cell leaks (MRAM, ReRAM), the SRAM buffers do, 30 uW/KiB quoted at 22 nm, x 1.37296 at
 #: the presets' 28 nm (NeuroSim leakage row, log-log: exp(ln(28/22)/ln(32/22) x ln(1.8/1.1))) = 41.19 uW/KiB:
 #: 2048 KiB global + 64 tiles x 64 KiB = 6144 KiB -> 0.25306 W; SMALL's 4 tiles 2048 + 256 -> 0.09490 W
@@ -174,7 +176,7 @@ def test_low_reuse_reram_reload_writes_dominate_and_mram_writes_do_not():
 
 
 def test_high_reuse_resnet50_reram_reloads_do_not_dominate():
-    s = _run({"workload": "resnet50", "device": "reram"}).summary()
+    s = _run({"workload": "resnet50", "device": "reram", "chip.pipeline": "layer"}).summary()
     assert not s["map_fits"] and s["map_reloaded_layers"] == 7 and s["reload_weights"] == 12_009_472
     assert s["reload_standby_energy_pj"] == pytest.approx(STANDBY_W * s["reload_latency_ns"] * 1e3, rel=1e-12)
     assert s["reload_energy_share"] < 0.5 and s["reload_latency_share"] < 0.5

@@ -153,8 +153,9 @@ class ChipSpec(StrictModel):
                               "layer at a priced wake-up energy), or also the SRAM buffer capacity that holds "
                               "nothing (imcsim/engine/leakage.py)")
     pipeline: Literal["row", "layer"] = Field(
-        "row", description="event engine dataflow: row (a layer starts on the first rows its producers have "
-                           "delivered) or layer (each layer waits for the whole previous layer, kept for comparison)")
+        "row", description="dataflow: row (a layer starts on the first rows its producers have delivered; the "
+                           "analytic engine gives a lower bound of it) or layer (each layer waits for the whole "
+                           "previous layer, kept for comparison)")
     dram_channels: int = Field(1, gt=0, description="independent DRAM channels; chip.dram_bandwidth_gb_per_s is "
                                                     "their total, split evenly")
 

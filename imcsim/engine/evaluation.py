@@ -13,6 +13,7 @@ from typing import Any
 from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, fallback_note, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step
+from imcsim.engine.estimate import row_estimate_cycles
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
 from imcsim.engine.ledger import Result, WriteSummary
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
@@ -30,6 +31,14 @@ class _Priced:
     op_energy_pj: dict[str, float]
     macro_busy_cycles: float
     reload_write_cycles: float
+    #: the analytic engine's latency with ``chip.pipeline: row`` (engine/estimate.py), else None
+    row_estimate_cycles: float | None = None
+
+    @property
+    def analytic_cycles(self) -> float:
+        """The analytic engine's latency: the row estimate under ``chip.pipeline: row``, else the layer
+        flow-shop bound (exact against the event engine without contention)."""
+        return self.bound_cycles if self.row_estimate_cycles is None else self.row_estimate_cycles
 
 
 _PRICED: OrderedDict[str, _Priced] = OrderedDict()
@@ -46,7 +55,8 @@ def _priced(study: Study, ctx: Context) -> _Priced:
         return hit
     priced = price_step(ctx)
     bound, reload_write_cycles = _timing(priced, ctx.batch)
-    hit = _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles)
+    row = row_estimate_cycles(ctx, priced) if ctx.accel.chip.pipeline == "row" else None
+    hit = _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles, row)
     _PRICED[key] = hit
     if len(_PRICED) > PRICED_CACHE_SIZE:
         _PRICED.popitem(last=False)
@@ -81,7 +91,7 @@ def evaluate(study: Study, engine: str | None = None, record_trace: bool = False
         raise SpecError(None, "engine", engine, allowed=", ".join(ENGINES))
     ctx = build_context(study)
     cached = _priced(study, ctx)
-    priced, bound = cached.step, cached.bound_cycles
+    priced, bound = cached.step, cached.analytic_cycles
     timeline = None
     plan = None
     if engine == "event" and ctx.accel.chip.pipeline == "row":
@@ -101,7 +111,7 @@ def evaluate(study: Study, engine: str | None = None, record_trace: bool = False
 
 def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: float, timeline,
             plan=None) -> Result:
-    priced, bound = cached.step, cached.bound_cycles
+    priced, bound = cached.step, cached.analytic_cycles
     energy = dict(cached.op_energy_pj)
     # The ops' own leakage (macros while they compute) stays; the chip's standby power (volatile cells, SRAM
     # buffers) is added over the latency of the engine that ran. W x ns = nJ; x 1e3 -> pJ.
@@ -150,7 +160,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     mapping["trainable_params"] = ctx.step.trainable_params
     if timeline is not None:
         mapping["events"] = timeline.events
-    mapping["pipeline"] = ctx.accel.chip.pipeline if engine == "event" else "layer"
+    mapping["pipeline"] = ctx.accel.chip.pipeline
     stalls: dict[str, float] = {}
     bottleneck = None
     if plan is not None:
@@ -178,6 +188,9 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         assumptions.append("reloads are tasks of the row engine: each fetched from DRAM (prefetched after the previous "
                            "reload) and written by the pool tile's write drivers once the pool's previous layer is "
                            "done; other layers compute meanwhile")
+    elif wear.reload_weights and cached.row_estimate_cycles is not None:
+        assumptions.append("reloads as in the row engine: the estimate takes the streaming pool in turn (first fetch, "
+                           "then each layer's pool write and its rows)")
     elif wear.reload_weights:
         assumptions.append("reloads run once per step as barriers that nothing overlaps: their time adds to the "
                            "latency, and reload energy counts the chip standby power "
@@ -188,6 +201,10 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         if plan.spill_bytes:
             assumptions.append(f"{plan.spill_bytes / 1e6:.3g} MB of activation traffic through DRAM: line buffers "
                                "too small for an edge's rows (written and read back)")
+    if engine == "analytic" and cached.row_estimate_cycles is not None:
+        assumptions.append("analytic estimate of row pipelining (chip.pipeline: row, engine/estimate.py): a lower "
+                           "bound of the row event engine (fill + slowest stream, shared resources, the backward "
+                           "chain) that leaves out line-buffer, NoC, DRAM-channel and write-driver waits")
     assumptions.append(f"chip standby leakage charged over the {engine} engine's latency")
     return Result(flat, engine, ctx.cycle_ns, cycles, energy, records, writes, priced.area_um2, mapping,
                   assumptions, timeline, analytic_latency_cycles=bound,

@@ -11,7 +11,9 @@ path in both engines, so the reload ops' cycles add to the latency exactly: ``re
 their sum, ``reload_write_latency_ns`` its pool-write part (the rest is the DRAM fetch). Their energy is
 what they were priced (``write`` and ``dram``) plus the chip's standby power over that time
 (``standby_power_w`` x ``reload_latency_ns``): the part of the ``leakage`` component the chip spends
-waiting on reloads.
+waiting on reloads. That holds in layer order (``chip.pipeline: layer``); in row order (the row engine and
+the analytic row estimate) reloads overlap other layers and fetches overlap writes, so the reload figures
+are the reloads' own time and energy, and ``reload_latency_share`` can exceed 1.
 """
 
 from __future__ import annotations

@@ -146,10 +146,65 @@ class Plan:
     def segments(self) -> int:
         return len(self.barriers) + 1
 
+    def serial_cycles(self) -> int:
+        """Every timed event of the plan one after the other: each row's stages and fill, each transfer's
+        holds and hop delays, each barrier stage. The event engine's latency never exceeds it: simulated time
+        only advances through these timeouts, and a run that ends without deadlock has one running at every
+        instant before its end (docs/engine.md, "The analytic estimate")."""
+        rows = sum(t.total_rows * sum(c for _, c in t.stages) + t.samples * t.fill for t in self.tasks)
+        moves = sum(self.tasks[e.src].total_rows * sum(c + d for _, c, d in e.stages) for e in self.edges)
+        return rows + moves + sum(c for b in self.barriers for _, _, c in b)
+
 
 def _cycles(x: float) -> int:
     """A stage lasts a whole number of cycles, at least one."""
     return max(1, math.ceil(x - 1e-9))
+
+
+def barrier_kind(item: Barrier, ops: dict) -> str:
+    """What a priced barrier becomes in the row engine: ``reload`` and ``update`` are tasks that overlap
+    other work; anything else (spills of stored tensors, batch-shared digital work) stays a ``barrier``."""
+    names = [s.op for s in item.stages]
+    if all(":reload:" in n for n in names):
+        return "reload"
+    found = [ops.get(n) for n in names]
+    if all(op is not None and op.phase == "update" and op.kind == "write" for op in found):
+        return "update"
+    return "barrier"
+
+
+def resource_kind(resource: str) -> str:
+    """The kind of a priced stage's resource (what a stall on it is blamed on)."""
+    if resource.startswith(("macros", "sram_macros")):
+        return "macros"
+    return {DIGITAL: "digital", DRAM_RES: "dram", "noc": "noc"}.get(resource, "other")
+
+
+def forward_row_stages(ctx: Context, priced: PricedStep, op, kind: str, cycles: float, rows: int
+                       ) -> tuple[list[tuple[str, float]], int]:
+    """The stages of one row of a forward op, unrounded: ``[(where, cycles)]`` with ``where`` one of
+    ``tile_buffer`` (the op's tile buffer port), ``global_buffer`` (the global buffer port) or ``unit`` (the
+    op's own resource), and the pipeline fill added to each sample's first row (module docstring). The plan
+    rounds each stage up to whole cycles; the analytic row estimate (engine/estimate.py) reads the same
+    figures, so both time one row alike."""
+    chip, tile = ctx.accel.chip, ctx.accel.tile
+    port, nbytes = priced.port_bytes.get(op.name, ("", 0.0))
+    stages: list[tuple[str, float]] = []
+    fill = 0
+    if op.kind == "mvm" and kind == "macros":
+        depth = int(ctx.macro.pipeline_depth_cycles)
+        fill = depth if cycles >= depth + rows else 0
+        if nbytes:
+            stages.append(("tile_buffer", nbytes / rows / tile.buffer_bytes_per_cycle))
+        stages.append(("unit", (cycles - fill) / rows))
+    elif op.kind == "gemm":
+        if nbytes:
+            stages.append(("global_buffer", nbytes / rows / chip.global_buffer_bytes_per_cycle))
+        stages.append(("unit", cycles / rows))
+    else:
+        port_cycles = nbytes / (tile.buffer_bytes_per_cycle * chip.tiles) if port == "tiles" else 0.0
+        stages.append(("unit", max(cycles, port_cycles) / rows))
+    return stages, fill
 
 
 class _Builder:
@@ -179,9 +234,7 @@ class _Builder:
         return i
 
     def _kind(self, resource: str) -> str:
-        if resource.startswith(("macros", "sram_macros")):
-            return "macros"
-        return {DIGITAL: "digital", DRAM_RES: "dram", "noc": "noc"}.get(resource, "other")
+        return resource_kind(resource)
 
     def _tile_of(self, node: str, producers: list[str]) -> int:
         home = self.placement.home
@@ -196,29 +249,20 @@ class _Builder:
                      producers: list[str]) -> Task:
         op = self.ops[name]
         rows = flow.rows[name]
-        port, nbytes = self.priced.port_bytes.get(name, ("", 0.0))
-        stages: list[tuple[int, int]] = []
-        fill = 0
         kind = self._kind(resource)
         layer = op.node if op.node in self.placement.home else None
         if resource == POOL:
             layer = POOL_NAME
         tile = self._tile_of(layer or "", producers) if layer else self._tile_of(op.node, producers)
-        if op.kind == "mvm" and kind == "macros":
-            depth = int(self.ctx.macro.pipeline_depth_cycles)
-            fill = depth if cycles >= depth + rows else 0
-            if nbytes:
-                stages.append((self.res(f"tile_buffer:{tile}", "tile_buffer"),
-                               _cycles(nbytes / rows / self.tile.buffer_bytes_per_cycle)))
-            stages.append((self.res(resource, kind), _cycles((cycles - fill) / rows)))
-        elif op.kind == "gemm":
-            if nbytes:
-                stages.append((self.res(GBUF, "global_buffer"),
-                               _cycles(nbytes / rows / self.chip.global_buffer_bytes_per_cycle)))
-            stages.append((self.res(resource, kind), _cycles(cycles / rows)))
-        else:
-            port_cycles = nbytes / (self.tile.buffer_bytes_per_cycle * self.chip.tiles) if port == "tiles" else 0.0
-            stages.append((self.res(resource, kind), _cycles(max(cycles, port_cycles) / rows)))
+        row_stages, fill = forward_row_stages(self.ctx, self.priced, op, kind, cycles, rows)
+        stages: list[tuple[int, int]] = []
+        for where, c in row_stages:
+            if where == "tile_buffer":
+                stages.append((self.res(f"tile_buffer:{tile}", "tile_buffer"), _cycles(c)))
+            elif where == "global_buffer":
+                stages.append((self.res(GBUF, "global_buffer"), _cycles(c)))
+            else:
+                stages.append((self.res(resource, kind), _cycles(c)))
         return Task(name, op.node, op.phase, segment, rows, self.ctx.batch, tuple(stages), fill, tile)
 
     def chain_task(self, name: str, resource: str, cycles: float, segment: int) -> Task:
@@ -248,13 +292,7 @@ class _Builder:
 
     # ------------------------------------------------------------------ reloads and updates
     def _barrier_kind(self, item: Barrier) -> str:
-        names = [s.op for s in item.stages]
-        if all(":reload:" in n for n in names):
-            return "reload"
-        ops = [self.ops.get(n) for n in names]
-        if all(op is not None and op.phase == "update" and op.kind == "write" for op in ops):
-            return "update"
-        return "barrier"
+        return barrier_kind(item, self.ops)
 
     def _once_edge(self, src: int, dst: int) -> None:
         """``dst`` (one row) waits for every row of every sample of ``src``."""

@@ -1,0 +1,122 @@
+"""The analytic engine's row-pipelining estimate (engine/estimate.py) brackets the row event engine:
+estimate <= event <= Plan.serial_cycles(), on random small networks and on ResNet-18 and MobileNetV2,
+where it is also close (the measured gap is in docs/engine.md)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imcsim.config.study import study_from_params
+from imcsim.engine import evaluate
+from imcsim.engine.context import Context, build_context
+from imcsim.engine.costs import price_step
+from imcsim.engine.estimate import row_estimate_cycles
+from imcsim.engine.events import run_plan
+from imcsim.engine.plan import build_plan
+from imcsim.mapping.network import map_network
+from imcsim.workload import methods
+from imcsim.workload.graph import GraphBuilder
+
+
+@st.composite
+def small_cases(draw):
+    """A 2-5 layer network (convs, pools, residual adds, a global pool and classifier) on a small map, and
+    a small chip: tiles, tile buffer, NoC width, contention, double buffering, batch."""
+    h = draw(st.integers(4, 12))
+    b = GraphBuilder("rand", (draw(st.sampled_from([2, 8])), h, h))
+    x = b.conv(b.input, draw(st.sampled_from([4, 16])), 3, padding=1, name="stem")
+    for i in range(draw(st.integers(1, 4))):
+        hh = b.shape(x)[1]
+        kind = draw(st.sampled_from(["conv", "pool", "res", "conv"]))
+        k, s = draw(st.sampled_from([1, 3])), draw(st.sampled_from([1, 2]))
+        if kind == "conv" and (hh - k) // s + 1 >= 1:
+            x = b.conv(x, draw(st.sampled_from([4, 16, 32])), k, stride=s, padding=k // 2, name=f"c{i}")
+        elif kind == "pool" and hh >= 2:
+            x = b.pool(x, "max", 2, stride=2, name=f"p{i}")
+        else:
+            y = b.conv(x, b.shape(x)[0], 3, padding=1, name=f"r{i}a")
+            y = b.act(y, name=f"r{i}act")
+            y = b.conv(y, b.shape(x)[0], 3, padding=1, name=f"r{i}b")
+            x = b.add(y, x, name=f"r{i}")
+    if draw(st.booleans()):
+        x = b.global_pool(x, name="gap")
+        x = b.flatten(x, name="flat")
+        b.linear(x, 10, name="fc")
+    graph = b.build()
+    params = {"workload": "tiny-cnn", "batch": draw(st.integers(1, 3)),
+              "chip.tiles": draw(st.sampled_from([1, 4, 9])),
+              "chip.cell_capacity_mibit": draw(st.sampled_from([0.25, 1.0])),
+              "macro.rows": 32, "macro.cols": 32,
+              "tile.buffer_kib": draw(st.sampled_from([0.0625, 0.5, 4.0])),
+              "tile.buffer_bytes_per_cycle": draw(st.sampled_from([1, 8, 64])),
+              "chip.noc_width_bits": draw(st.sampled_from([8, 64])),
+              "chip.contention": draw(st.booleans()),
+              "tile.double_buffering": draw(st.booleans())}
+    return graph, params
+
+
+def _context(graph, params) -> Context:
+    base = build_context(study_from_params(params))
+    step = methods.apply(graph, "inference")
+    mapping = map_network(step, base.macro, base.accel.n_macros)
+    return Context(base.study, base.accel, base.device, base.macro, step, mapping, base.batch)
+
+
+def _bracket(ctx: Context) -> tuple[float, float, float]:
+    priced = price_step(ctx)
+    estimate = row_estimate_cycles(ctx, priced)
+    plan = build_plan(ctx, priced)
+    event = run_plan(plan).cycles
+    return estimate, event, plan.serial_cycles()   # after the run: relaxed edges add their transfers
+
+
+@settings(max_examples=40, deadline=None)
+@given(small_cases())
+def test_estimate_brackets_the_event_engine_on_random_networks(case):
+    estimate, event, serial = _bracket(_context(*case))
+    assert 0 < estimate <= event <= serial
+
+
+def test_estimate_by_hand_on_a_two_conv_chain():
+    # input (2, 8, 8) -> conv a 3x3 pad 1 (8 rows) -> conv b 1x1 (8 rows), one tile, 256-byte buffer port
+    # per cycle (ports take 1 cycle per row at most: we check them away), no contention on the NoC.
+    # Each conv: priced cycles C = 8 rows x 8 steps x step cycles + fill; the estimate is
+    # head_b + C_b + tail_b against head_a + C_a + tail_a, with head_b = first row of a + 1 more row of a
+    # (b's first row needs a's row 0 only: 1x1) -> head_b = first_a; tail_a = b's last row.
+    b = GraphBuilder("t", (2, 8, 8))
+    a = b.conv(b.input, 4, 3, padding=1, name="a")
+    b.conv(a, 4, 1, name="b")
+    ctx = _context(b.build(), {"workload": "tiny-cnn", "batch": 1, "chip.tiles": 1, "macro.rows": 32,
+                               "macro.cols": 32, "tile.buffer_bytes_per_cycle": 4096})
+    priced = price_step(ctx)
+    cyc = {s.op: s.cycles for s in priced.items if hasattr(s, "op") and s.op in ("a:fwd", "b:fwd")}
+    fill = int(ctx.macro.pipeline_depth_cycles)
+    port = {name: priced.port_bytes[name][1] / 8 / 4096 for name in cyc}   # bytes per row / bytes per cycle
+    row = {n: port[n] + (cyc[n] - fill) / 8 for n in cyc}
+    # a streams 8 rows (its total: 8 rows + the fill); then b's last row (it needs a's last row)
+    via_a = 8 * row["a:fwd"] + fill + row["b:fwd"]
+    # b cannot start before a's first row (with the fill), then streams its 8 rows
+    via_b = row["a:fwd"] + fill + 8 * row["b:fwd"] + fill
+    assert row_estimate_cycles(ctx, priced) == pytest.approx(max(via_a, via_b), rel=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workload", ["resnet18", "mobilenetv2"])
+def test_estimate_is_close_on_resnet18_and_mobilenetv2(workload):
+    ctx = build_context(study_from_params({"workload": workload}))
+    estimate, event, serial = _bracket(ctx)
+    # measured: ResNet-18 0.979 of the event latency, MobileNetV2 0.952 (docs/engine.md)
+    assert 0.9 * event <= estimate <= event <= serial
+    a = evaluate(study_from_params({"workload": workload}))
+    assert a.latency_cycles == estimate and a.mapping["pipeline"] == "row"
+    assert any("analytic estimate of row pipelining" in x for x in a.assumptions)
+
+
+def test_layer_order_keeps_the_flow_shop_bound():
+    # chip.pipeline: layer: the analytic engine is the layer flow shop, equal to the event engine without
+    # contention (tests/test_engine.py holds that on real networks); the row estimate is not used
+    params = {"workload": "tiny-cnn", "batch": 2, "chip.contention": False, "chip.pipeline": "layer"}
+    a, e = evaluate(study_from_params(params)), evaluate(study_from_params(params), engine="event")
+    assert a.latency_cycles == e.latency_cycles and a.mapping["pipeline"] == "layer"
