@@ -135,8 +135,9 @@ class HardwareModel:
     def _study(self, net: Network, arr: Array):
         from imcsim.config.study import Study
 
+        # layer order (chip.pipeline: layer): what the fast path sums exactly, and what the search compares
         return Study(device=arr.device, workload={"name": "skipnet", "options": self.space.workload_options(net)},
-                     method=self.space.card.method,
+                     method=self.space.card.method, accelerator_overrides={"chip.pipeline": "layer"},
                      macro={"rows": arr.rows, "cols": arr.cols, "rows_parallel": arr.rows_parallel})
 
     def _price(self, net: Network, arr: Array) -> dict | None:
