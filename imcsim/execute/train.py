@@ -341,7 +341,10 @@ class Int8Trainer:
         node = op.node
         name = node.name
         q_out = t[name]
-        e = e * ((q_out > op.lo) & (q_out < op.hi))            # saturated outputs pass no error
+        if name != self.graph.nodes[-1].name:
+            e = e * ((q_out > op.lo) & (q_out < op.hi))        # saturated outputs pass no error ...
+        # ... except the logits: the loss reads them, and a logit stuck at a bound of the range calibrated on
+        # task A would never get an error again (straight-through there, as the fp32 reference has no bound)
         # error in the units of the integer weights: e_c * s_w[c], one power-of-two scale
         chan = e.transpose(0, 2, 3, 1).reshape(-1, e.shape[1]) if e.ndim == 4 else e
         e_q, s_e = sr_quantize(chan * op.w_scale[None, :], self.rng, self.opts.error_bits)
