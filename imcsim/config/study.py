@@ -71,6 +71,9 @@ class StudyOptions(StrictModel):
     measured: str | None = Field(None, min_length=1, description=(
         "run folder written by imcsim infer/train: its measured per-layer activity and executed weight "
         "updates replace activity and flip_prob for the layers it ran"))
+    master_copy: Literal["none", "int16", "fp32"] = Field("none", description=(
+        "higher-precision master weights kept digitally in SRAM during training (read and written at every "
+        "update; the INT8 copy is written to the arrays): none, int16 or fp32"))
 
 
 class Study(StrictModel):

@@ -43,7 +43,7 @@ from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
 from imcsim.circuit.macro import MacroConfig, TileTable, activity_densities, layer_costs
 from imcsim.device.base import DeviceModel, WriteCost
 from imcsim.engine.context import Context, _device
-from imcsim.engine.leakage import standby_sources
+from imcsim.engine.leakage import MASTER_BYTES, master_copy_bytes, standby_sources
 from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable
 from imcsim.engine.measured import Measurement, load_measurement, measured_write
 from imcsim.engine.schedule import Barrier, Item, Stage
@@ -379,7 +379,21 @@ class _Pricer:
                                weights_written=op.weights)
         else:
             rec = self._record(op.name, layer, "update", "write", f"macros:{layer}", 1, weights_written=op.weights)
-        return [self._slot("_write_cost", op, rec)]
+        items = [self._slot("_write_cost", op, rec)]
+        if MASTER_BYTES[self.opts.master_copy] and op.location == "imc" and op.weights > 0:
+            master = self._record(f"{layer}:master", layer, "update", "buffer", DIGITAL, 1)
+            items.append(self._slot("_master_cost", op, master))
+        return items
+
+    def _master_cost(self, op: StepOp, rec: int) -> tuple[float, dict[str, float], int, Item]:
+        """The higher-precision master weights (``options.master_copy``), kept digitally in SRAM: every update
+        reads them and writes them back once through the global buffer's port at its per-byte energies (A:
+        the master copy is SRAM like the global buffer); the INT8 copy is then written to the arrays (the
+        write op). Its capacity leaks (engine/leakage.py) and takes area (``_area``)."""
+        nbytes = op.weights * MASTER_BYTES[self.opts.master_copy]
+        energy = {"buffer": nbytes * (self.chip.global_buffer_read_pj_per_byte + self.chip.global_buffer_write_pj_per_byte)}
+        cycles = 2 * nbytes / self.chip.global_buffer_bytes_per_cycle
+        return cycles, energy, 0, Barrier((Stage(f"{op.node}:master", DIGITAL, cycles),))
 
     def _write_cost(self, op: StepOp, rec: int) -> tuple[float, dict[str, float], int, Item]:
         layer = op.node
@@ -655,10 +669,17 @@ class _Pricer:
         bits = (self.chip.global_buffer_kib + self.chip.tiles * self.tile.buffer_kib) * 8192
         area["sram_buffers"] = bits * self.chip.sram_area_um2_per_bit
         area["digital_units"] = self.chip.tiles * self.du.area_um2
+        master = master_copy_bytes(self.ctx)
+        if master:
+            area["master_copy_sram"] = master * 8 * self.chip.sram_area_um2_per_bit
         return area
 
     def _note_assumptions(self) -> None:
         a = self.assumptions
+        if master_copy_bytes(self.ctx):
+            a.append(f"{self.opts.master_copy} master copy of the {master_copy_bytes(self.ctx) / 1024:.4g} KiB of "
+                     "trained weights kept in SRAM (global-buffer energies per byte, SRAM leakage and area per bit, "
+                     "A): read and written at every update, the INT8 copy written to the arrays")
         a.append(f"activity: input-bit density {self.opts.activity}, AND density {self.opts.activity * 0.5} "
                  "(stated default, A)" + (" for the layers and phases not measured" if self._measured_layers else ""))
         if self.measured is not None:
@@ -828,7 +849,7 @@ def _shape_key(p: _Pricer) -> tuple:
     precisions and activity model, the digital unit's precision, which layers stream and their replicas
     and rounds. Array geometries that keep these share the shape."""
     m, o, mp = p.macro, p.opts, p.mapping
-    return (id(p.ctx.step), p.batch, o.activity, o.backward, o.measured, m.in_bits, m.w_bits, m.activity_model,
+    return (id(p.ctx.step), p.batch, o.activity, o.backward, o.measured, o.master_copy, m.in_bits, m.w_bits, m.activity_model,
             p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()))
 
 

@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 
 POLICIES = ("none", "macros", "macros+buffers")
-SOURCES = ("busy_macros", "idle_macros", "volatile_cells", "sram_buffers", "wakeup")
+SOURCES = ("busy_macros", "idle_macros", "volatile_cells", "sram_buffers", "wakeup", "master_copy")
+#: bytes per master weight of ``options.master_copy`` (training keeps them in SRAM, always on)
+MASTER_BYTES = {"none": 0, "int16": 2, "fp32": 4}
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,13 @@ class StandbySources:
     sram_buffers_w: float        # every buffer
     empty_buffers_w: float       # the part of it that holds nothing during the step
     wakeup_pj_per_macro: float
+    master_copy_w: float = 0.0   # SRAM of the master weights (options.master_copy): holds state, never gated
 
     def standby_power_w(self, policy: str) -> float:
         """Power charged over the whole latency: volatile cells + the buffers the policy leaves on."""
         check_policy(policy)
         buffers = self.sram_buffers_w - (self.empty_buffers_w if policy == "macros+buffers" else 0.0)
-        return self.volatile_cells_w + buffers
+        return self.volatile_cells_w + buffers + self.master_copy_w
 
 
 def check_policy(policy: str) -> None:
@@ -94,7 +97,18 @@ def standby_sources(ctx: Any) -> StandbySources:
         sram_buffers_w=(chip.global_buffer_kib + chip.tiles * tile.buffer_kib) * per_kib_w,
         empty_buffers_w=empty_kib * per_kib_w,
         wakeup_pj_per_macro=macro.wakeup_energy_pj,
+        master_copy_w=master_copy_bytes(ctx) / 1024 * per_kib_w,
     )
+
+
+def master_copy_bytes(ctx: Any) -> float:
+    """SRAM holding the master weights of every trained array weight (``options.master_copy``): the
+    weights the step writes into IMC arrays x the master's bytes per weight."""
+    study = getattr(ctx, "study", None)   # nas/fastcost passes a context without a study: no master copy
+    per = MASTER_BYTES[study.options.master_copy] if study is not None else 0
+    if not per:
+        return 0.0
+    return float(sum(op.weights for op in ctx.step.ops if op.kind == "write" and op.location == "imc")) * per
 
 
 def leakage_by_source_pj(policy: str, src: StandbySources, latency_ns: float, busy_macro_ns: float,
@@ -107,10 +121,13 @@ def leakage_by_source_pj(policy: str, src: StandbySources, latency_ns: float, bu
     idle = src.n_macros * latency_ns - busy_macro_ns
     idle_ns = np.maximum(0.0, idle) if isinstance(idle, np.ndarray) else max(0.0, idle)
     buffers_w = src.sram_buffers_w - (src.empty_buffers_w if policy == "macros+buffers" else 0.0)
-    return {
+    out = {
         "busy_macros": busy_leakage_pj,
         "idle_macros": src.macro_periphery_w * idle_ns * 1e3 if policy == "none" else 0.0,
         "volatile_cells": src.volatile_cells_w * latency_ns * 1e3,
         "sram_buffers": buffers_w * latency_ns * 1e3,
         "wakeup": 0.0 if policy == "none" else src.wakeup_pj_per_macro * macro_wakeups,
     }
+    if np.any(src.master_copy_w):   # only a study with options.master_copy has this source
+        out["master_copy"] = src.master_copy_w * latency_ns * 1e3
+    return out

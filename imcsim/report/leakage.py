@@ -14,7 +14,8 @@ from typing import Any
 from imcsim.report.reloads import _ENERGY, _num, _pct, _scaled
 
 _SOURCES = (("sram_buffers", "SRAM buffers"), ("volatile_cells", "volatile cells"),
-            ("idle_macros", "idle macros"), ("busy_macros", "busy macros"), ("wakeup", "wake-ups"))
+            ("idle_macros", "idle macros"), ("busy_macros", "busy macros"), ("wakeup", "wake-ups"),
+            ("master_copy", "master copy"))
 _POLICIES = (("none", "none"), ("macros", "macros"), ("macros_buffers", "macros+buffers"))
 
 
