@@ -38,6 +38,8 @@ COMPONENTS: tuple[str, ...] = (
 )
 #: stall causes of the row engine (summary fields ``stall_cycles_<cause>``)
 STALL_CAUSES: tuple[str, ...] = ("input", "buffer", "compute", "noc", "dram", "write")
+#: per-resource table of an event-engine run (``Result.resource_records``), next to summary.csv
+RESOURCES_CSV = "resources.csv"
 PHASES: tuple[str, ...] = ("forward", "backward_error", "weight_gradient", "update", "reload")
 #: Reload attribution metrics of ``Result.summary()``, in report order (see the module docstring).
 RELOAD_METRICS: tuple[str, ...] = (
@@ -269,6 +271,9 @@ class Result:
         for c in STALL_CAUSES:
             rec[f"stall_cycles_{c}"] = self.stall_cycles.get(c, 0.0)
         rec["bottleneck_op"] = self.bottleneck or ""
+        busiest = self.resource_records()[:1]
+        rec["busiest_resource"] = busiest[0]["resource"] if busiest else ""
+        rec["busiest_utilisation"] = busiest[0]["utilisation"] if busiest else 0.0
         if self.power_gating:
             rec["power_gating"] = self.power_gating
             rec["macro_wakeups"] = self.macro_wakeups
@@ -282,6 +287,27 @@ class Result:
         for c, v in self.area_um2.items():
             rec[f"area_{c}_um2"] = v
         return rec
+
+    def resource_records(self) -> list[dict[str, Any]]:
+        """Per resource the event engine timed: busy time, utilisation (busy / (latency x units)) and the
+        longest queue of waiting requests (row engine; 0 for a resource only one op stream uses, which never
+        queues), busiest first. Empty for the analytic engine, and for the layer-order event engine unless
+        its timeline was recorded (it keeps busy intervals only)."""
+        tl = self.timeline
+        if tl is None:
+            return []
+        busy = tl.busy_cycles()
+        capacity = getattr(tl, "capacity", {})
+        queue = getattr(tl, "longest_queue", {})
+        out = []
+        for name, cycles in busy.items():
+            units = capacity.get(name, 1)
+            out.append({"resource": name, "kind": name.split(":")[0], "units": units, "busy_cycles": cycles,
+                        "busy_ns": cycles * self.cycle_ns,
+                        "utilisation": cycles / (self.latency_cycles * units) if self.latency_cycles else 0.0,
+                        "longest_queue": queue.get(name, 0)})
+        out.sort(key=lambda r: (-r["utilisation"], r["resource"]))
+        return out
 
     def layer_records(self) -> list[dict[str, Any]]:
         """Per op (layer x phase): cycles, executions, energy by component."""
@@ -328,10 +354,14 @@ class Result:
             "standby_power_w": self.standby_power_w,
             "leakage_by_source_pj": self.leakage_by_source_pj,
             "leakage_by_policy_pj": self.leakage_by_policy_pj,
+            "stall_cycles": self.stall_cycles,
+            "bottleneck": self.bottleneck,
+            "resources": self.resource_records(),
         }
 
     def write(self, out_dir: str | Path, prefix: str = "") -> list[Path]:
-        """Write summary.csv, layers.csv and ledger.json (names prefixed for multi-run studies)."""
+        """Write summary.csv, layers.csv and ledger.json, and resources.csv when the event engine timed
+        resources (names prefixed for multi-run studies)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / f"{prefix}summary.csv", out / f"{prefix}layers.csv", out / f"{prefix}ledger.json"]
@@ -339,6 +369,10 @@ class Result:
         _write_csv(paths[0], [summary])
         _write_csv(paths[1], self.layer_records())
         paths[2].write_text(json.dumps(self.to_json(), indent=1))
+        resources = self.resource_records()
+        if resources:
+            paths.append(out / f"{prefix}{RESOURCES_CSV}")
+            _write_csv(paths[-1], resources)
         return paths
 
 

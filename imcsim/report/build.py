@@ -27,6 +27,7 @@ from imcsim.report.html import Page, render
 from imcsim.report.load import ReportInput, card_name, for_display, parameter_columns, read_folder
 from imcsim.report.plots import Plot, all_plots
 from imcsim.report.reloads import reload_sentence
+from imcsim.report.resources import resource_tables
 from imcsim.report.tables import (
     build_tables,
     headline_table,
@@ -141,6 +142,8 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
         reloads=_id_last(tables["reloads"]) if "reloads" in tables else None,
         reload_lines=_reload_lines(shown, tables.get("reloads")),
         leakage=_id_last(tables["leakage"]) if "leakage" in tables else None,
+        stalls=_id_last(tables["stalls"]) if "stalls" in tables else None,
+        resources=resource_tables(data.folder),
         headline=headline, headline_note=headline_note, energy_note=_energy_note(shown),
     )
     html_path = out_dir / HTML_NAME

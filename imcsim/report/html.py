@@ -44,6 +44,8 @@ class Page:
     headline: pd.DataFrame | None = None     # the answer: latency, energy, TOPS/W, writes, lifetime per point
     headline_note: str = ""
     energy_note: str = ""                    # where the energy goes, leakage's source included
+    stalls: pd.DataFrame | None = None       # row-engine points: bottleneck, busiest resource, stalls by cause
+    resources: Sequence[tuple[str, pd.DataFrame, int]] = field(default_factory=list)  # per run: busiest resources
 
 
 def _describe(page: Page) -> str:
@@ -120,6 +122,25 @@ def _reloads(page: Page) -> str:
     return "\n".join(out)
 
 
+def _engine(page: Page) -> str:
+    out = []
+    if page.stalls is not None:
+        out += ["<p>Per point timed by the row-pipelined event engine: the op with the most time on the critical "
+                "path (<code>bottleneck_op</code>), the busiest resource and its utilisation, and the stall "
+                "cycles by cause, summed over every row: <code>input</code> waiting for producer rows, "
+                "<code>buffer</code> a consumer's line buffer full (or, without double buffering, the last row "
+                "not yet delivered), <code>compute</code> a busy macro group, digital unit or buffer port, "
+                "<code>noc</code> a busy link, <code>dram</code> a busy channel, <code>write</code> busy write "
+                "drivers. Latency in ns, stalls in cycles.</p>", table_html(page.stalls, table_id="stalls-table")]
+    for run, table, total in page.resources:
+        more = f" (the {len(table)} busiest of {total})" if total > len(table) else ""
+        out += [f"<h3>Resources of {esc(run)}{esc(more)}</h3>",
+                '<p class="note">Busy time over the latency and the resource\'s units is its utilisation; the '
+                "longest queue counts requests waiting at once (0 for a resource only one op stream uses).</p>",
+                table_html(table, table_id=f"resources-{esc(run)}")]
+    return "\n".join(out)
+
+
 def _answer(page: Page) -> list[str]:
     """The first screen: per point latency, energy, TOPS/W, write energy and time, lifetime; then where
     the energy goes."""
@@ -142,6 +163,7 @@ def render(page: Page) -> str:
     nav = ['<a href="#answer">Answer</a>', '<a href="#study">Study</a>', '<a href="#summary">Summary</a>']
     nav += ['<a href="#reloads">Reloads</a>'] if page.reloads is not None else []
     nav += ['<a href="#leakage">Leakage</a>'] if page.leakage is not None else []
+    nav += ['<a href="#engine">Event engine</a>'] if page.stalls is not None or page.resources else []
     nav += ['<a href="#plots">Plots</a>', '<a href="#failed">Failed points</a>',
             '<a href="#assumptions">Assumptions</a>', '<a href="#files">Files</a>']
     parts = [
@@ -166,6 +188,8 @@ def render(page: Page) -> str:
                   "nothing is gated), volatile cells, SRAM buffers, and the wake-ups of gated macros; then the "
                   "total each policy would give and what gating idle macros and empty buffers would save. "
                   "Energies in pJ.</p>", table_html(page.leakage, table_id="leakage-table")]
+    if page.stalls is not None or page.resources:
+        parts += ['<h2 id="engine">Event engine: bottleneck, stalls, resources</h2>', _engine(page)]
     parts.append('<h2 id="plots">Plots</h2>')
     parts += [figure_html(p, page.out_dir) for p in drawn]
     if skipped:

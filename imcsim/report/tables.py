@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imcsim.engine.ledger import COMPONENTS
+from imcsim.engine.ledger import COMPONENTS, STALL_CAUSES
 from imcsim.report.load import ReportInput, parameter_columns
 from imcsim.report.pareto import grouped_pareto_mask
 
@@ -245,6 +245,28 @@ def leakage_table(data: ReportInput) -> pd.DataFrame | None:
     return out
 
 
+#: what the row engine says about a point: its bottleneck, its busiest resource and its stalls by cause
+STALL_COLUMNS = ("latency_ns", "bottleneck_op", "busiest_resource", "busiest_utilisation",
+                 *(f"stall_cycles_{c}" for c in STALL_CAUSES))
+
+
+def stall_table(data: ReportInput) -> pd.DataFrame | None:
+    """Points the row-pipelined event engine timed: the op with the most time on the critical path, the
+    busiest resource and the stall cycles by cause, summed over rows (None when no point has them)."""
+    df = ok_rows(data.results)
+    if "bottleneck_op" not in df.columns:
+        return None
+    df = df[df["bottleneck_op"].notna() & (df["bottleneck_op"].astype(str) != "")]
+    if df.empty:
+        return None
+    params = parameter_columns(data.results, data.swept)
+    shown = set(varying(data.results, params)) | {"device", "workload", "method", "batch", "engine"}
+    lead = [c for c in ("run", "point_id") if c in df.columns]
+    cols = list(dict.fromkeys(lead + [c for c in params if c in shown] + [c for c in STALL_COLUMNS
+                                                                           if c in df.columns]))
+    return df[cols].reset_index(drop=True)
+
+
 def pareto_table(data: ReportInput) -> pd.DataFrame | None:
     """Evaluated points with all three objectives, and whether each is on the energy-latency-area front."""
     df = ok_rows(data.results)
@@ -279,6 +301,7 @@ def build_tables(data: ReportInput) -> dict[str, pd.DataFrame]:
         "layers": layer_table(data),
         "reloads": reload_table(data),
         "leakage": leakage_table(data),
+        "stalls": stall_table(data),
         "pareto": pareto_table(data),
         "failed": failed_table(data),
     }
