@@ -35,7 +35,8 @@ METRICS: tuple[str, ...] = (
     "latency_cycles", "latency_ns", "energy_pj", "edp_pj_ns", "area_mm2", "write_energy_pj",
     "write_energy_share", "write_latency_ns", "weights_written", "reload_weights",
     "max_cell_wear_per_step", "mean_cell_wear_per_step", "lifetime_years", "macs",
-    "endurance_cycles", "steps_per_day", "macro_wakeups", "tops_per_w", "bottleneck_op", *RELOAD_METRICS,
+    "endurance_cycles", "steps_per_day", "macro_wakeups", "tops_per_w", "bottleneck_op", "busiest_resource",
+    "busiest_utilisation", *RELOAD_METRICS,
 )
 #: (the event engine's stall cycles by cause and its bottleneck op are results, not design parameters:
 #: as parameters they made every point name a list of cycle counts)
