@@ -16,8 +16,8 @@ from imcsim.report.plots.base import (
     PlotInputs,
     column_or_all,
     distinct_values,
-    missing_columns,
     register,
+    rows_with,
 )
 from imcsim.report.plots.style import (
     DASHES,
@@ -39,10 +39,10 @@ def plot_vs_array_size(df: pd.DataFrame, out_dir: str | Path) -> Plot:
     """Latency and energy per step against rows x cols, one line per device, one column per method."""
     name, title = "array_size", "Latency and energy per step versus array size"
     data = ok_rows(df)
-    missing = missing_columns(data, ["rows", "cols", "latency_ns", "energy_pj"])
-    if missing:
-        return Plot(name, title, skipped=f"needs column(s) {', '.join(missing)}")
-    data = data.dropna(subset=["rows", "cols", "latency_ns", "energy_pj"]).copy()
+    data, skip = rows_with(data, ["rows", "cols", "latency_ns", "energy_pj"])
+    if skip:
+        return Plot(name, title, skipped=skip)
+    data = data.copy()
     data["cells"] = data["rows"].astype(float) * data["cols"].astype(float)
     sizes = sorted(data["cells"].unique())
     if len(sizes) < 2:

@@ -89,6 +89,15 @@ def missing_columns(df: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c not in df.columns or df[c].isna().all()]
 
 
+def rows_with(df: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, str | None]:
+    """The rows of ``df`` with a value in every one of ``columns``, or why a plot needing them is skipped
+    (the one prelude every figure shares)."""
+    missing = missing_columns(df, columns)
+    if missing:
+        return df, f"needs column(s) {', '.join(missing)}"
+    return df.dropna(subset=list(columns)), None
+
+
 def distinct_values(df: pd.DataFrame, column: str) -> list[Any]:
     """Distinct values of ``column`` in first-seen order ("all" when the column is absent)."""
     if column not in df.columns:

@@ -16,8 +16,8 @@ from imcsim.report.plots.base import (
     PlotInputs,
     column_or_all,
     distinct_values,
-    missing_columns,
     register,
+    rows_with,
 )
 from imcsim.report.plots.style import device_colour, save, style
 from imcsim.report.tables import ok_rows
@@ -63,10 +63,9 @@ def plot_lifetime(df: pd.DataFrame, out_dir: str | Path, endurance: Mapping[str,
     """Lifetime in years per device and method on a log axis; infinite lifetimes drawn as arrows at the top."""
     name, title = "lifetime", "Array lifetime under continuous training"
     data = ok_rows(df)
-    missing = missing_columns(data, ["lifetime_years"])
-    if missing:
-        return Plot(name, title, skipped="needs column lifetime_years")
-    data = data.dropna(subset=["lifetime_years"])
+    data, skip = rows_with(data, ["lifetime_years"])
+    if skip:
+        return Plot(name, title, skipped=skip)
     methods = distinct_values(data, "method")
     devices = distinct_values(data, "device")
     colours = {d: device_colour(str(d), [str(x) for x in devices]) for d in devices}

@@ -14,8 +14,8 @@ from imcsim.report.plots.base import (
     PlotInputs,
     column_or_all,
     distinct_values,
-    missing_columns,
     register,
+    rows_with,
 )
 from imcsim.report.plots.style import (
     ENERGY_UNITS,
@@ -35,10 +35,9 @@ def plot_pareto(df: pd.DataFrame, out_dir: str | Path) -> Plot:
     """Energy against latency and against area; points on the 3-objective Pareto front are marked."""
     name, title = "pareto", "Energy-latency-area trade-off with the Pareto front"
     data = ok_rows(df)
-    missing = missing_columns(data, ["energy_pj", "latency_ns", "area_mm2"])
-    if missing:
-        return Plot(name, title, skipped=f"needs column(s) {', '.join(missing)}")
-    data = data.dropna(subset=["energy_pj", "latency_ns", "area_mm2"])
+    data, skip = rows_with(data, ["energy_pj", "latency_ns", "area_mm2"])
+    if skip:
+        return Plot(name, title, skipped=skip)
     if len(data) < 2:
         return Plot(name, title, skipped="fewer than two evaluated points")
     front = grouped_pareto_mask(data, ["energy_pj", "latency_ns", "area_mm2"])

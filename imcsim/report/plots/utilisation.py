@@ -15,8 +15,8 @@ from imcsim.report.plots.base import (
     PlotInputs,
     column_or_all,
     distinct_values,
-    missing_columns,
     register,
+    rows_with,
 )
 from imcsim.report.plots.style import fmt_count, save, style
 from imcsim.report.tables import ok_rows, varying
@@ -29,10 +29,9 @@ def plot_utilisation(df: pd.DataFrame, out_dir: str | Path) -> Plot:
     """Heatmap of the fraction of array cells holding weights over rows x cols, one panel per device."""
     name, title = "utilisation", "Array utilisation over rows x cols"
     data = ok_rows(df)
-    missing = missing_columns(data, ["rows", "cols", "map_utilisation"])
-    if missing:
-        return Plot(name, title, skipped=f"needs column(s) {', '.join(missing)}")
-    data = data.dropna(subset=["rows", "cols", "map_utilisation"])
+    data, skip = rows_with(data, ["rows", "cols", "map_utilisation"])
+    if skip:
+        return Plot(name, title, skipped=skip)
     rows = sorted(data["rows"].unique())
     cols = sorted(data["cols"].unique())
     if len(rows) * len(cols) < 2:

@@ -16,8 +16,8 @@ from imcsim.report.plots.base import (
     PlotInputs,
     column_or_all,
     distinct_values,
-    missing_columns,
     register,
+    rows_with,
 )
 from imcsim.report.plots.style import (
     ENERGY_UNITS,
@@ -77,10 +77,9 @@ def plot_writes(df: pd.DataFrame, out_dir: str | Path) -> Plot:
     """Array-write (reprogramming) energy and time per training step, bars per device within each method."""
     name, title = "writes", "Reprogramming cost per training step (array writes)"
     data = ok_rows(df)
-    missing = missing_columns(data, ["write_energy_pj", "write_latency_ns"])
-    if missing:
-        return Plot(name, title, skipped=f"needs column(s) {', '.join(missing)}")
-    data = data.dropna(subset=["write_energy_pj", "write_latency_ns"])
+    data, skip = rows_with(data, ["write_energy_pj", "write_latency_ns"])
+    if skip:
+        return Plot(name, title, skipped=skip)
     writes = data.groupby(column_or_all(data, "method"), sort=False)["write_energy_pj"].apply(lambda s: (s > 0).any())
     silent = [str(m) for m, has in writes.items() if not has]
     data = data[column_or_all(data, "method").isin([m for m, has in writes.items() if has])]
