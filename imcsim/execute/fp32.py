@@ -122,7 +122,3 @@ def forward(graph: Graph, params: Params, x: np.ndarray) -> dict[str, np.ndarray
     for node in graph.nodes:
         outs[node.name] = node_forward(node, [outs[i] for i in node.inputs], params.get(node.name, {}))
     return outs
-
-
-def output_name(graph: Graph) -> str:
-    return graph.nodes[-1].name

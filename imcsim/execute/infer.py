@@ -38,10 +38,6 @@ class InferenceRun:
     tensors: dict[str, np.ndarray] | None   # node -> codes (``keep=True``)
     toggles: dict[str, ToggleActivity] | None = None   # conv/linear node -> tree toggles (``toggle_rows``)
 
-    def total_activity(self) -> Activity:
-        acts = list(self.activity.values())
-        return sum(acts[1:], acts[0])
-
 
 def array_forward(op: QOp, x: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, Activity]:
     """The raw accumulator of a conv/linear on the kernels, zero-point corrected, bias added.

@@ -15,7 +15,7 @@ activations), ``maxpool``, ``avgpool`` (pool and global pool), ``add``, ``concat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -81,12 +81,6 @@ class QNet:
 
     def array_ops(self) -> list[QOp]:
         return [op for op in self.ops.values() if op.kind == "array"]
-
-    def with_weights(self, name: str, w: np.ndarray) -> QNet:
-        """A copy with node ``name``'s INT8 weights replaced (scales, bias and multipliers kept)."""
-        ops = dict(self.ops)
-        ops[name] = replace(ops[name], w=np.asarray(w, np.int64))
-        return replace(self, ops=ops)
 
 
 def _range(x: np.ndarray, calibration: str, percentile: float) -> tuple[float, float]:
