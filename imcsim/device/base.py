@@ -275,6 +275,12 @@ class DeviceModel(ABC):
     def price(self, ev: WriteEvents, policy: str) -> WriteCost:
         """Energy and latency of the events: the single pricing function of this technology."""
 
+    def _pulse_energy_fj(self, voltage: str, current: str, pulse: str) -> float:
+        """Energy of one write pulse from the card fields naming its voltage (V), current (uA) and width (ns):
+        V x uA x ns = fJ. The one pulse formula every current-driven technology uses."""
+        v = self.card.value
+        return v(voltage) * v(current) * v(pulse)
+
     def _write_cost(self, ev: WriteEvents, write_energy_pj: float, step_ns: float, reads: float) -> WriteCost:
         """What every technology's :meth:`price` shares: its write steps of ``step_ns`` on the write
         drivers, then ``reads`` sensed reads (verify, read-modify-write) at the read parallelism."""

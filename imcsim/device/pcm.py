@@ -47,13 +47,11 @@ class PcmModel(DeviceModel):
 
     @property
     def set_energy_fj(self) -> float:
-        v = self.card.value
-        return v("write_voltage_v") * v("set_current_ua") * v("set_pulse_ns")  # V x uA x ns = fJ
+        return self._pulse_energy_fj("write_voltage_v", "set_current_ua", "set_pulse_ns")
 
     @property
     def reset_energy_fj(self) -> float:
-        v = self.card.value
-        return v("write_voltage_v") * v("reset_current_ua") * v("reset_pulse_ns")
+        return self._pulse_energy_fj("write_voltage_v", "reset_current_ua", "reset_pulse_ns")
 
     @property
     def write_step_ns(self) -> float:

@@ -92,8 +92,7 @@ class PulsedMramModel(PerBitModel):
 
     @property
     def bit_write_energy_fj(self) -> float:
-        v = self.card.value
-        return v("write_voltage_v") * v("write_current_ua") * v("write_pulse_ns")  # V x uA x ns = fJ
+        return self._pulse_energy_fj("write_voltage_v", "write_current_ua", "write_pulse_ns")
 
     @property
     def bit_write_step_ns(self) -> float:

@@ -84,13 +84,11 @@ class SasMramModel(DeviceModel):
 
     @property
     def sot_pulse_energy_fj(self) -> float:
-        v = self.card.value
-        return v("sot_voltage_v") * v("sot_current_ua") * v("sot_pulse_ns")  # V x uA x ns = fJ
+        return self._pulse_energy_fj("sot_voltage_v", "sot_current_ua", "sot_pulse_ns")
 
     @property
     def stt_assist_energy_fj(self) -> float:
-        v = self.card.value
-        return v("stt_assist_voltage_v") * v("stt_assist_current_ua") * v("sot_pulse_ns")
+        return self._pulse_energy_fj("stt_assist_voltage_v", "stt_assist_current_ua", "sot_pulse_ns")
 
     @property
     def group_step_ns(self) -> float:
