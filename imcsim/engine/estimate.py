@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
-from imcsim.engine.plan import GBUF, barrier_kind, forward_row_stages, resource_kind
-from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound
+from imcsim.engine.plan import GBUF, barrier_kind, forward_row_stages
+from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound, resource_kind
 
 
 @dataclass(frozen=True)

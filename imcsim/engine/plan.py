@@ -22,13 +22,13 @@ whole number of cycles (at least 1; the priced cycles rounded up) on one resourc
   stage, in the chain order of the priced step (the first one waits for the whole forward pass).
 
 **Edges.** A forward edge producer -> consumer carries the producer's rows (``row_bytes``) to the
-consumer's tile: over the NoC links of the XY route (each link ``ceil(row bits / noc_width_bits)``
-cycles, then ``noc_hop_latency_cycles``), or with no transfer event inside one tile. The consumer's
-input line buffer gets an equal share of its tile's buffer (``tile.buffer_kib`` over the edges that
-arrive at the tile), counted in rows; when that share cannot hold the edge's ``min_rows`` (a whole map
-for a global pool, the run-ahead of a residual shortcut), the edge **spills to DRAM**: each row is written
-to and read back from DRAM on one of ``chip.dram_channels`` channels (each ``bandwidth / channels``),
-and its traffic is priced (``spill_bytes``; energy added by :mod:`imcsim.engine.evaluation`).
+consumer's tile (both tiles from engine/noc.py, the tiles the NoC traffic is routed by): over the NoC links
+of the XY route (each link ``ceil(row bits / noc_width_bits)`` cycles, then ``noc_hop_latency_cycles``), or
+with no transfer event inside one tile. Where its rows wait follows engine/staging.py's one rule: the
+consumer tile's line buffer (its ``min_rows`` and a share of what is left, counted in rows), else the
+global buffer (through its port), else DRAM: each row is written to and read back from DRAM on one of
+``chip.dram_channels`` channels (each ``bandwidth / channels``), and its traffic is priced
+(``spill_bytes``, ``global_bytes``; energy added by :mod:`imcsim.engine.evaluation`).
 
 **Barriers.** Work the priced step runs once per step (reloads, updates, spills of stored tensors)
 stays a barrier: every task before it finishes, its stages run, then the next segment starts.
@@ -44,10 +44,12 @@ import math
 from dataclasses import dataclass, field
 
 from imcsim.engine.context import Context
-from imcsim.engine.costs import DIGITAL, POOL, PricedStep
+from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import Dataflow, build_dataflow, op_rows
-from imcsim.engine.schedule import Barrier
-from imcsim.mapping.placement import POOL_NAME, Placement, place
+from imcsim.engine.noc import forward_traffic
+from imcsim.engine.schedule import Barrier, resource_kind
+from imcsim.engine.staging import EdgeNeed, stage_edges, staged_bytes
+from imcsim.mapping.placement import POOL_NAME, Placement
 
 DRAM_RES = "dram"
 GBUF = "global_buffer"
@@ -173,13 +175,6 @@ def barrier_kind(item: Barrier, ops: dict) -> str:
     return "barrier"
 
 
-def resource_kind(resource: str) -> str:
-    """The kind of a priced stage's resource (what a stall on it is blamed on)."""
-    if resource.startswith(("macros", "sram_macros")):
-        return "macros"
-    return {DIGITAL: "digital", DRAM_RES: "dram", "noc": "noc"}.get(resource, "other")
-
-
 def forward_row_stages(ctx: Context, priced: PricedStep, op, kind: str, cycles: float, rows: int
                        ) -> tuple[list[tuple[str, float]], int]:
     """The stages of one row of a forward op, unrounded: ``[(where, cycles)]`` with ``where`` one of
@@ -216,7 +211,9 @@ class _Builder:
         self.tasks: list[Task] = []
         self.task_index: dict[str, int] = {}
         self.edges: list[Edge] = []
-        self.placement: Placement = place(ctx.mapping, self.chip.tiles, int(self.tile.macros or 1))
+        self.traffic = forward_traffic(ctx.step, ctx.mapping, self.chip.tiles, int(self.tile.macros or 1),
+                                       ctx.macro.in_bits / 8)
+        self.placement: Placement = self.traffic.placement
         self.ops = {op.name: op for op in ctx.step.ops}
         self.act_bytes = ctx.macro.in_bits / 8
         self.last_for_node: dict[str, int] = {}
@@ -236,24 +233,12 @@ class _Builder:
     def _kind(self, resource: str) -> str:
         return resource_kind(resource)
 
-    def _tile_of(self, node: str, producers: list[str]) -> int:
-        home = self.placement.home
-        if node in home:
-            return home[node]
-        for p in producers:
-            return self.tasks[self.task_index[p]].tile
-        return 0
-
     # ------------------------------------------------------------------ tasks
-    def forward_task(self, name: str, resource: str, cycles: float, segment: int, flow: Dataflow,
-                     producers: list[str]) -> Task:
+    def forward_task(self, name: str, resource: str, cycles: float, segment: int, flow: Dataflow) -> Task:
         op = self.ops[name]
         rows = flow.rows[name]
         kind = self._kind(resource)
-        layer = op.node if op.node in self.placement.home else None
-        if resource == POOL:
-            layer = POOL_NAME
-        tile = self._tile_of(layer or "", producers) if layer else self._tile_of(op.node, producers)
+        tile = self.traffic.tile[name]   # the same tiles the cost model routes the NoC traffic by
         row_stages, fill = forward_row_stages(self.ctx, self.priced, op, kind, cycles, rows)
         stages: list[tuple[int, int]] = []
         for where, c in row_stages:
@@ -398,8 +383,7 @@ class _Builder:
                     segment += 1
                 continue
             if item.op in fwd_names:
-                producers = [e.src for e in by_dst.get(item.op, ())]
-                t = self.add_task(self.forward_task(item.op, item.resource, item.cycles, segment, flow, producers),
+                t = self.add_task(self.forward_task(item.op, item.resource, item.cycles, segment, flow),
                                   pool=item.resource == POOL)
                 pending_edges.extend((e, t) for e in by_dst.get(item.op, ()))
                 continue
@@ -415,22 +399,17 @@ class _Builder:
                 src = self.tasks[s]
                 self.add_edge(Edge(s, t, [src.rows], [0], src.rows, 1, None, ()))
             prev_chain = t
-        self._forward_edges(pending_edges)
+        spill, staged = self._forward_edges(pending_edges)
         for r in self.resources:
             if self.chip.contention or r.kind == "macros":
                 r.contended = len(r.users) >= 2
-        spill = sum(e.row_bytes * self.tasks[e.src].total_rows for e in self.edges if e.level == "dram")
-        staged = sum(e.row_bytes * self.tasks[e.src].total_rows for e in self.edges if e.level == "global")
         return Plan(self.tasks, self.edges, self.resources, barriers, self.tile.double_buffering, spill, staged,
                     global_port_cycles_per_byte=1 / self.chip.global_buffer_bytes_per_cycle)
 
-    def _forward_edges(self, pending) -> None:
-        """Line buffers: per tile, the edges' minimum rows smallest first while they fit, the rest of the tile
-        buffer shared evenly as extra rows; an edge that does not fit its tile goes through the global buffer
-        (its minimum rows, while it has room), else through DRAM."""
+    def _forward_edges(self, pending) -> tuple[float, float]:
+        """Line buffers, global buffer or DRAM for every forward edge, by the one rule of
+        engine/staging.py (``stage_edges``); the bytes staged in DRAM and in the global buffer."""
         graph = self.ctx.step.graph
-        tile_bytes = self.tile.buffer_kib * 1024
-        global_left = self.chip.global_buffer_kib * 1024
         info = []
         for e, t in pending:
             s = self.task_index[e.src]
@@ -447,40 +426,14 @@ class _Builder:
             epoch.setdefault(s, pool_rank.get(self.tasks[s].name, 0))
         for _e, s, t, _rb in sorted(info, key=lambda x: x[2]):
             epoch[t] = max(epoch.get(t, pool_rank.get(self.tasks[t].name, 0)), epoch[s])
-        by_tile: dict[int, list[int]] = {}
-        where: dict[int, tuple[str, int]] = {}
-        for i, (_e, s, t, rb) in enumerate(info):
-            if self.tasks[s].segment != self.tasks[t].segment:
-                continue
-            if epoch.get(s, 0) < epoch.get(t, 0):
-                whole = rb * self.tasks[s].total_rows
-                if whole <= global_left:
-                    global_left -= whole
-                    where[i] = ("global-whole", 0)
-                else:
-                    where[i] = ("dram", 0)
-                continue
-            by_tile.setdefault(self.tasks[t].tile, []).append(i)
-        for _tile, idx in by_tile.items():
-            left = tile_bytes
-            local = []
-            for i in sorted(idx, key=lambda i: (info[i][0].min_rows * info[i][3], i)):
-                need_bytes = info[i][0].min_rows * info[i][3]
-                if need_bytes <= left:
-                    left -= need_bytes
-                    local.append(i)
-                elif need_bytes <= global_left:
-                    global_left -= need_bytes
-                    where[i] = ("global", info[i][0].min_rows)
-                else:
-                    where[i] = ("dram", 0)
-            for i in local:
-                extra = int(left / len(local) // info[i][3]) if info[i][3] else 0
-                where[i] = ("tile", info[i][0].min_rows + extra)
-        for i, (e, s, t, row_bytes) in enumerate(info):
+        needs = [EdgeNeed(e.min_rows, rb, self.tasks[s].total_rows, self.tasks[t].tile,
+                          later_epoch=epoch.get(s, 0) < epoch.get(t, 0),
+                          same_segment=self.tasks[s].segment == self.tasks[t].segment)
+                 for e, s, t, rb in info]
+        levels = stage_edges(needs, self.tile.buffer_kib * 1024, self.chip.global_buffer_kib * 1024)
+        for (e, s, t, row_bytes), (kind, cap) in zip(info, levels):
             src, dst = self.tasks[s], self.tasks[t]
             hi, lo = [int(v) for v in e.need.hi], [int(v) for v in e.need.lo]
-            kind, cap = where.get(i, ("barrier", 0))
             if kind == "barrier":
                 self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, None, (), row_bytes))
             elif kind == "tile":
@@ -494,6 +447,7 @@ class _Builder:
             else:
                 self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, None, self.dram_stages(row_bytes), row_bytes,
                                    level="dram"))
+        return staged_bytes(needs, levels)
 
 
 def build_plan(ctx: Context, priced: PricedStep) -> Plan:

@@ -46,6 +46,17 @@ class Barrier(NamedTuple):
 
 Item = Stage | Barrier
 
+#: What each priced resource is, by the part of its name before ``:`` (``macros:<layer>``): the one table
+#: the engines classify resources by (exclusive in the layer flow shop, stall cause in the row engine).
+RESOURCE_KINDS: dict[str, str] = {"macros": "macros", "macros_T": "macros", "sram_macros": "macros",
+                                  "digital": "digital", "dram": "dram", "noc": "noc"}
+
+
+def resource_kind(resource: str) -> str:
+    """The kind of a priced stage's resource: ``macros`` (a layer's macro group, the streaming pool, a
+    transposed copy, SRAM macros), ``digital``, ``dram``, ``noc``, else ``other``."""
+    return RESOURCE_KINDS.get(resource.split(":", 1)[0], "other")
+
 
 @dataclass(frozen=True)
 class Interval:

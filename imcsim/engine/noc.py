@@ -1,0 +1,75 @@
+"""Forward activation traffic on the mesh NoC, from the placement: which tile each forward op runs on, and
+which of its output edges cross tiles and over how many hops (XY routing, mapping/placement.py).
+
+The row engine (engine/plan.py) puts its tasks on these tiles and routes these edges over the mesh links.
+
+**Tiles.** A layer with weights runs on its home tile (the pool's tile when it is streamed); an op without
+weights (norm, activation, pooling, add, attention) runs at the tile of its first producer, else tile 0.
+
+**Traffic.** A forward edge (engine/dataflow.py) from an op on tile ``a`` to an op on tile ``b != a``
+carries the producer node's whole output (``out_elems`` x the activation width) over ``hops(a, b)`` links.
+Each crossing is charged to the *group* of its producer: the op with weights whose tile the producer
+inherited (a conv, its norm and activation form one group).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imcsim.engine.dataflow import Dataflow, build_dataflow
+from imcsim.mapping.network import NetworkMapping
+from imcsim.mapping.placement import Placement, place
+from imcsim.workload.step import TrainingStep
+
+_FLOWS: dict[int, tuple[TrainingStep, Dataflow]] = {}
+
+
+def forward_flow(step: TrainingStep) -> Dataflow:
+    """The row dataflow of a step's forward ops, built once per step (steps are cached per workload x
+    method, so a sweep builds it once)."""
+    hit = _FLOWS.get(id(step))
+    if hit is not None and hit[0] is step:
+        return hit[1]
+    flow = build_dataflow(step.graph, [(op.name, op.node) for op in step.ops if op.phase == "forward"])
+    if len(_FLOWS) > 64:
+        _FLOWS.clear()
+    _FLOWS[id(step)] = (step, flow)
+    return flow
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Forward ops' tiles and the cross-tile crossings charged to each group (module docstring)."""
+
+    placement: Placement
+    tile: dict[str, int]                                   # forward op -> tile
+    group: dict[str, str]                                  # forward op -> the op with weights it runs with
+    crossings: dict[str, tuple[tuple[float, int], ...]]    # group op -> ((bits, hops), ...)
+
+
+def forward_traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,
+                    act_bytes: float) -> Traffic:
+    placement = place(mapping, tiles, macros_per_tile)
+    flow = forward_flow(step)
+    ops = {op.name: op for op in step.ops if op.phase == "forward"}
+    first_src: dict[str, str] = {}
+    for e in flow.edges:
+        first_src.setdefault(e.dst, e.src)
+    tile: dict[str, int] = {}
+    group: dict[str, str] = {}
+    for name, op in ops.items():   # forward order: a producer comes before its consumers
+        if op.node in placement.home:
+            tile[name], group[name] = placement.home[op.node], name
+        elif name in first_src and first_src[name] in tile:
+            src = first_src[name]
+            tile[name], group[name] = tile[src], group[src]
+        else:
+            tile[name], group[name] = 0, name
+    crossings: dict[str, list[tuple[float, int]]] = {}
+    graph = step.graph
+    for e in flow.edges:
+        hops = placement.hops(tile[e.src], tile[e.dst])
+        if hops:
+            bits = graph[ops[e.src].node].out_elems * act_bytes * 8
+            crossings.setdefault(group[e.src], []).append((bits, hops))
+    return Traffic(placement, tile, group, {k: tuple(v) for k, v in crossings.items()})

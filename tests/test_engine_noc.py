@@ -1,0 +1,68 @@
+"""NoC hops follow the placement (engine/noc.py), worked by hand; the row engine routes by it."""
+
+from __future__ import annotations
+
+from imcsim.config.study import study_from_params
+from imcsim.engine.context import Context, build_context
+from imcsim.engine.costs import price_step
+from imcsim.engine.events import run_plan
+from imcsim.engine.noc import forward_traffic
+from imcsim.engine.plan import build_plan
+from imcsim.mapping.network import map_network
+from imcsim.workload import methods
+from imcsim.workload.graph import GraphBuilder
+
+# 4 tiles of one 32x32 macro each, a 2x2 mesh: tile 0 (0,0), 1 (1,0), 2 (0,1), 3 (1,1); 1 mm apart
+CHIP = {"workload": "tiny-cnn", "batch": 1, "chip.tiles": 4, "tile.macros": 1, "macro.rows": 32, "macro.cols": 32,
+        "chip.tile_pitch_mm": 1.0, "chip.noc_energy_pj_per_bit_per_mm": 0.04, "chip.noc_width_bits": 128,
+        "chip.noc_hop_latency_cycles": 1}
+
+
+def _ctx(graph, params=CHIP) -> Context:
+    base = build_context(study_from_params(params))
+    step = methods.apply(graph, "inference")
+    mapping = map_network(step, base.macro, base.accel.n_macros)
+    return Context(base.study, base.accel, base.device, base.macro, step, mapping, base.batch)
+
+
+def _net():
+    # input (4, 6, 6) -> a 1x1 -> relu -> b 3x3 -> c 1x1 -> sum = c + relu(a)
+    # rows (K) per conv on a 32-row macro: a 4 -> 1 macro, b 36 -> 2 row tiles, c 4 -> 1 macro; placed in
+    # forward order: a on macro 0 (tile 0), b on macros 1-2 (home tile 1), c on macro 3 (tile 3)
+    g = GraphBuilder("noc", (4, 6, 6))
+    a = g.conv(g.input, 4, 1, name="a")
+    r = g.act(a, name="r")
+    b = g.conv(r, 4, 3, padding=1, name="b")
+    c = g.conv(b, 4, 1, name="c")
+    g.add(c, r, name="sum")
+    return g.build()
+
+
+def test_hops_by_hand():
+    ctx = _ctx(_net())
+    assert [lm.macros for lm in ctx.mapping.layers] == [1, 2, 1]
+    t = forward_traffic(ctx.step, ctx.mapping, 4, 1, 1.0)
+    assert t.placement.home["a"] == 0 and t.placement.home["b"] == 1 and t.placement.home["c"] == 3
+    # r runs with a (tile 0), sum with c (tile 3, its first producer)
+    assert t.tile["r:fwd"] == 0 and t.group["r:fwd"] == "a:fwd" and t.tile["sum:fwd"] == 3
+    # crossings: r -> b (tile 0 -> 1: 1 hop), r -> sum (0 -> 3: x then y, 2 hops), b -> c (1 -> 3: 1 hop);
+    # each carries a whole 4x6x6 INT8 map = 144 B = 1152 bits; a -> r and c -> sum stay on their tiles
+    assert sorted(t.crossings["a:fwd"]) == [(1152.0, 1), (1152.0, 2)]
+    assert t.crossings["b:fwd"] == ((1152.0, 1),)
+    assert "c:fwd" not in t.crossings
+
+
+def test_the_row_engine_routes_the_same_edges_from_the_same_tiles():
+    ctx = _ctx(_net())
+    priced = price_step(ctx)
+    plan = build_plan(ctx, priced)
+    run_plan(plan)
+    links = {}
+    for e in plan.edges:
+        links[(plan.tasks[e.src].name, plan.tasks[e.dst].name)] = [plan.resources[r].name for r, _, _ in e.stages]
+    # r -> sum holds links 0->1 and 1->3 (x first, then y); the crossings of test_hops_by_hand, link by link
+    assert links[("r:fwd", "sum:fwd")] == ["link:0->1", "link:1->3"]
+    assert links[("r:fwd", "b:fwd")] == ["link:0->1"] and links[("b:fwd", "c:fwd")] == ["link:1->3"]
+    assert links[("a:fwd", "r:fwd")] == [] and links[("c:fwd", "sum:fwd")] == []
+    tiles = forward_traffic(ctx.step, ctx.mapping, 4, 1, 1.0).tile
+    assert {t.name: t.tile for t in plan.tasks} == tiles
