@@ -19,6 +19,9 @@ must follow it the same way wherever they are priced. Nothing else re-derives th
   below 5 nm they do not shrink: TSMC's N3E high-density SRAM bitcell is the N5 one, 0.021 um^2
   [IEDM22-SRAM] (S). NVM cells are access-transistor limited, so they are given the same curve (A).
 
+**SRAM buffer area** (``chip.sram_area_um2_per_bit``, quoted at ``chip.sram_area_node_nm``, 28 nm in the
+presets) follows the cell curve to the chip's node: :func:`sram_area_at`.
+
 **SRAM leakage** (buffers and SRAM cells; the cards and presets quote it at 22 nm, the NVMExplorer
 22 nm LOP figure [T2]): scaled by the NeuroSim LSTP leakage row (8-bit adder leakage 3.0 / 1.8 / 1.1 nW
 at 45 / 32 / 22 nm [T3]), interpolated in log-log between those nodes (D) and ~ node x V outside (A):
@@ -48,6 +51,9 @@ CELL_FLOOR_NM = 5.0
 
 #: The node at which the SRAM leakage figures of the cards and presets are quoted ([T2]: 22 nm LOP).
 SRAM_LEAKAGE_REFERENCE_NM = 22.0
+
+#: The node at which the presets quote the SRAM buffer bit area (146 F^2 [T2] x (28 nm)^2, D).
+SRAM_AREA_REFERENCE_NM = 28.0
 
 _AREA_KINDS = ("logic", "cell")
 
@@ -81,6 +87,15 @@ def cell_area_um2(cell_area_f2: float, node_nm: float) -> float:
     """Area of one memory cell quoted as ``cell_area_f2`` F^2: F^2 x node^2 on planar nodes, and the
     FinFET cell curve below 20 nm (:func:`area_scale` with ``kind="cell"``)."""
     return float(cell_area_f2 * (ANCHOR_NODE_NM * 1e-3) ** 2 * area_scale(node_nm, "cell"))
+
+
+def sram_area_at(value_at_reference: float, node_nm: float,
+                 reference_nm: float = SRAM_AREA_REFERENCE_NM) -> float:
+    """An SRAM bit area quoted at ``reference_nm`` (28 nm for the presets), at ``node_nm``: the cell curve of
+    :func:`area_scale` (node^2 on planar nodes, the FinFET table below 20 nm, held below 5 nm)."""
+    if reference_nm <= 0:
+        raise ValueError(f"reference_nm must be > 0, got {reference_nm}")
+    return float(value_at_reference * area_scale(node_nm, "cell") / area_scale(reference_nm, "cell"))
 
 
 def area_regime(node_nm: float) -> str:

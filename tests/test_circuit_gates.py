@@ -54,13 +54,26 @@ def test_28nm_interpolation_agrees_with_the_anchor():
     assert gates_at(22).fa_fj == pytest.approx(1.1, rel=0.02)
 
 
-def test_extrapolation_below_the_table_is_cv2():
-    # 7 nm: s(22) x (7/22) x (0.75 V / 0.85 V)^2, supplies from the assumption table
-    expected = energy_scale("fa", 22) * (7 / 22) * (0.75 / 0.85) ** 2
-    assert energy_scale("fa", 7) == pytest.approx(expected)
-    assert regime(7) == "extrapolated" and regime(22) == "interpolated" and regime(65) == "extrapolated"
-    # above 45 nm the supply is held at 1.0 V: linear in node
+def test_below_the_table_follows_stillmaker_baas_and_foundry_steps():
+    # [STILLMAKER17] LP fits E(V) = a V^2 + b V + c, worked by hand at each node's supply:
+    f7 = 0.09365 * 0.75**2 - 0.03409 * 0.75 + 0.02043           # 0.0475406 at 0.75 V
+    v20 = 0.8 + (20 - 16) / (22 - 16) * (0.85 - 0.8)             # 0.8333 V, linear between 16 and 22 nm
+    f20 = 0.2632 * v20**2 - 0.14 * v20 + 0.06841                 # 0.134521
+    f32 = 0.9559 * 0.9**2 - 0.7823 * 0.9 + 0.471                 # 0.541209 at 0.9 V
+    f22 = math.exp(math.log(f32) + math.log(22 / 32) / math.log(20 / 32) * math.log(f20 / f32))  # 0.17840
+    assert f22 == pytest.approx(0.17840, rel=1e-4)
+    assert energy_scale("fa", 7) / energy_scale("fa", 22) == pytest.approx(f7 / f22)        # 0.26649
+    assert energy_scale("dff", 20) / energy_scale("dff", 22) == pytest.approx(f20 / f22)    # every kind alike
+    # below 7 nm the foundry's iso-speed power steps: N5 = 0.70 N7, N3 = 0.725 N5; 4 nm log-log between
+    assert energy_scale("fa", 5) == pytest.approx(0.70 * energy_scale("fa", 7))
+    assert energy_scale("fa", 3) == pytest.approx(0.725 * energy_scale("fa", 5))
+    step4 = 0.725 ** (math.log(4 / 5) / math.log(3 / 5))          # 0.86897
+    assert energy_scale("sense", 4) == pytest.approx(step4 * energy_scale("sense", 5))
+    assert regime(7) == "fitted" and regime(22) == "interpolated" and regime(65) == "extrapolated"
+    # above 45 nm C x V^2 with the supply held at 1.0 V: linear in node
     assert energy_scale("fa", 90) == pytest.approx(energy_scale("fa", 45) * 2)
+    # leakage below the table stays ~ node x V (A)
+    assert energy_scale("leakage", 7) == pytest.approx(energy_scale("leakage", 22) * (7 / 22) * (0.75 / 0.85))
 
 
 def test_scales_are_monotone_and_vectorised():

@@ -28,7 +28,7 @@ def test_int16_master_copy_priced_as_sram_by_hand():
     assert res.leakage_by_source_pj["master_copy"] == pytest.approx(leak_w * res.latency_ns * 1e3, rel=1e-12)
     assert res.standby_power_w == pytest.approx(base.standby_power_w + leak_w, rel=1e-12)
     # area: 640 B x 8 bits x the SRAM bit area
-    assert res.area_um2["master_copy_sram"] == pytest.approx(640 * 8 * chip.sram_area_um2_per_bit)
+    assert res.area_um2["master_copy_sram"] == pytest.approx(640 * 8 * chip.sram_bit_area_um2)
     assert "master_copy_sram" not in base.area_um2 and "master_copy" not in base.leakage_by_source_pj
     assert not any(o.name.endswith(":master") for o in base.ops)
     # the step's energy grows by exactly the SRAM traffic and its leakage (the latency grows by the traffic)

@@ -90,3 +90,37 @@ def test_chip_buffer_leakage_follows_its_node():
     assert big.sram_leakage_w_per_kib == pytest.approx(30e-6 * 3.0 / 1.1)
     with pytest.raises(SpecError, match="sram_leakage_node_nm"):
         load_accelerator("acc-sas-mram", {"chip.sram_leakage_node_nm": 0})
+
+
+def test_chip_buffer_area_follows_its_node():
+    from imcsim.config.accelerator import load_accelerator
+    from imcsim.errors import SpecError
+
+    # preset: 0.1145 um^2 per bit (146 F^2 x (28 nm)^2) quoted at 28 nm, chip at 28 nm -> as is
+    chip = load_accelerator("acc-sas-mram").chip
+    assert chip.sram_area_node_nm == 28
+    assert chip.sram_bit_area_um2 == pytest.approx(0.1145)
+    # 22 nm (planar): x (22/28)^2 = 0.617347 -> 0.070686 um^2
+    assert load_accelerator("acc-sas-mram", {"chip.node_nm": 22}).chip.sram_bit_area_um2 == \
+        pytest.approx(0.070686, rel=1e-5)
+    # 7 nm (FinFET cell curve): x (20/28)^2 x 0.059/0.21 = 0.143343 -> 0.016413 um^2
+    assert load_accelerator("acc-sas-mram", {"chip.node_nm": 7}).chip.sram_bit_area_um2 == \
+        pytest.approx(0.1145 * 0.143343, rel=1e-5)
+    # 3 nm: cells are held at their 5 nm size: x (20/28)^2 x 0.059/1.84/0.21 = 0.077904 -> 0.0089200 um^2
+    assert load_accelerator("acc-sas-mram", {"chip.node_nm": 3}).chip.sram_bit_area_um2 == \
+        pytest.approx(0.0089200, rel=1e-4)
+    # a figure quoted at 22 nm on a 28 nm chip grows by (28/22)^2
+    c = load_accelerator("acc-sas-mram", {"chip.sram_area_node_nm": 22}).chip
+    assert c.sram_bit_area_um2 == pytest.approx(0.1145 * (28 / 22) ** 2)
+    with pytest.raises(SpecError, match="sram_area_node_nm"):
+        load_accelerator("acc-sas-mram", {"chip.sram_area_node_nm": 1})
+
+
+def test_buffer_area_reaches_the_chip_area():
+    from imcsim.config.study import study_from_params
+    from imcsim.engine import evaluate
+
+    # acc-sas-mram buffers: 2048 KiB global + 64 tiles x 64 KiB = 6144 KiB = 50,331,648 bits;
+    # at 22 nm x 0.070686 um^2 = 3.5578 mm^2 (at 28 nm x 0.1145 = 5.7630 mm^2)
+    res = evaluate(study_from_params({"workload": "tiny-cnn", "node_nm": 22}), engine="analytic")
+    assert res.area_um2["sram_buffers"] == pytest.approx(50_331_648 * 0.1145 * (22 / 28) ** 2)

@@ -17,14 +17,24 @@ Node scaling (``energy_scale``), one curve per gate kind, normalised to 1 at 28 
   energy is interpolated linearly in log(energy) vs log(node), and divided by the same interpolation
   at 28 nm. (The interpolation reproduces the 28 nm anchors: full adder 1.72 fJ vs 1.7; latch 0.70 fJ
   vs 0.7.)
-- **Below 22 nm and above 45 nm: C x V^2 extrapolation (A).** From the nearest table edge,
-  E ~ C x V^2 with C ~ node, so ``s(n) = s(edge) x (n / edge) x (V(n) / V(edge))^2``. The supplies
-  below 22 nm (16/12 nm 0.8 V, 7 nm 0.75 V, 5 nm and below 0.7 V) are typical nominal FinFET core
-  supplies, an assumption (A); above 45 nm the 45 nm supply (1.0 V) is held (A). FinFET nodes gain
-  less capacitance than node/22 suggests, so the extrapolation is a rough guide: treat numbers at
-  16 nm and below as A.
+- **7-22 nm: the Stillmaker-Baas energy fits (T/D).** [STILLMAKER17] fits the switching energy of
+  predictive-technology (PTM) circuits per node as a quadratic in the supply, E(V) = a V^2 + b V + c,
+  for 45/32 nm planar and 20/16/14/10/7 nm FinFET devices. Below the table edge the scale is
+  ``s(n) = s(22) x f(n) / f(22)``, with f the fit of the low-power (LP) devices (the NeuroSim table is
+  LSTP) evaluated at the node's supply, log-log interpolated between the fitted nodes (22 nm between 32
+  and 20). The supplies at 16 nm and below (16/12 nm 0.8 V, 7 nm 0.75 V) are typical nominal FinFET core
+  supplies, an assumption (A); the fit itself is T. At 7 nm this gives 1.08x, at 12 nm 0.83x and at 16 nm
+  0.86x the former C x V^2 rule.
+- **Below 7 nm: foundry power steps (T).** TSMC quotes N5 at ~30 % less power than N7 at the same speed
+  [TSMC-N5] and N3 at 25-30 % less than N5 [TSMC-N3]: ``s(5) = 0.70 s(7)``, ``s(3) = 0.725 s(5)`` (the
+  middle of the range, D), 4 nm log-log in between (A). Iso-speed power at one activity is energy per
+  operation, so the steps apply to energy directly; they include the foundries' own supply changes, so
+  no supply is applied below 7 nm.
+- **Above 45 nm: C x V^2 extrapolation (A).** E ~ C x V^2 with C ~ node from the 45 nm edge, supply held
+  at 1.0 V.
 - Leakage: the NeuroSim 8-bit adder leakage row, interpolated the same way in 22-45 nm; outside,
-  ~ node x V (device width x supply, A).
+  ~ node x V (device width x supply, A). (Stillmaker-Baas also fit a "power" term, but it is the
+  dynamic power at each node's speed, not leakage, so it is not used for leakage.)
 - Area: ``imcsim.technology.area_scale(node, "logic")``: ~ node^2 on planar nodes (D: the NeuroSim
   area rows scale as node^2 within 4 % from 45 to 22 nm); below 20 nm the FinFET area table of
   [STILLMAKER17] and foundry density steps (T), which give 1.4x (16 nm) to 2.4x (5 nm) the node^2 area.
@@ -88,8 +98,24 @@ NEUROSIM_TABLE: dict[str, dict[float, float]] = {
     "adder8_leak_nw": {45.0: 3.0, 32.0: 1.8, 22.0: 1.1},  # T/D: 8-bit RCA leakage
 }
 
-#: Supplies outside the NeuroSim table (A: typical nominal core supplies; not from a cited table).
+#: Supplies outside the NeuroSim table (A: typical nominal core supplies; not from a cited table). Used to
+#: evaluate the Stillmaker-Baas fits at 7-20 nm and in reports; below 7 nm the foundry steps carry the supply.
 EXTRAPOLATED_VDD_V: dict[float, float] = {3.0: 0.7, 5.0: 0.7, 7.0: 0.75, 12.0: 0.8, 16.0: 0.8}
+
+#: [STILLMAKER17] energy fits of low-power (LP) PTM devices, E(V) = a V^2 + b V + c per node, in the
+#: paper's relative units (only ratios are used); T, as tabulated in the MIT-licensed nodeScale script.
+STILLMAKER_LP_ENERGY: dict[float, tuple[float, float, float]] = {
+    32.0: (0.9559, -0.7823, 0.471),
+    20.0: (0.2632, -0.14, 0.06841),
+    16.0: (0.2139, -0.1187, 0.05639),
+    14.0: (0.1556, -0.06472, 0.03066),
+    10.0: (0.1261, -0.0518, 0.02769),
+    7.0: (0.09365, -0.03409, 0.02043),
+}
+
+#: Energy per operation of one foundry node over the next larger one at the same speed (T): TSMC N5 vs N7
+#: ~30 % less power [TSMC-N5]; N3 vs N5 25-30 % less [TSMC-N3] (0.725, the middle, D).
+FOUNDRY_ENERGY_STEP: dict[float, float] = {5.0: 0.70, 3.0: 0.725}
 
 #: The nodes a study may ask for (A): the CMOS range with published digital-IMC silicon (4-65 nm) and some
 #: margin. Outside it the gate table's extrapolation (C x V^2 with a clamped supply) has no footing.
@@ -139,9 +165,27 @@ def energy_scale(kind: str, node_nm: ArrayLike) -> np.ndarray:
     if kind == "leakage":
         outside_factor = (n / edge) * (vdd_v(n) / vdd_v(edge))
     else:
-        outside_factor = (n / edge) * (vdd_v(n) / vdd_v(edge)) ** 2
+        cv2 = (n / edge) * (vdd_v(n) / vdd_v(edge)) ** 2
+        below = finfet_energy_factor(np.minimum(n, _TABLE_MIN_NM)) / finfet_energy_factor(_TABLE_MIN_NM)
+        outside_factor = np.where(n < _TABLE_MIN_NM, below, cv2)
     in_table = (n >= _TABLE_MIN_NM) & (n <= _TABLE_MAX_NM)
     return np.where(in_table, inside, inside * outside_factor)
+
+
+def _stillmaker_lp(node_nm: float) -> float:
+    a, b, c = STILLMAKER_LP_ENERGY[node_nm]
+    v = float(vdd_v(node_nm))
+    return a * v * v + b * v + c
+
+
+def finfet_energy_factor(node_nm: ArrayLike) -> np.ndarray:
+    """Relative switching energy at 3-22 nm (only ratios are meaningful): the [STILLMAKER17] LP fit at the
+    node's supply, log-log between the fitted nodes (22 nm between 32 and 20), and below 7 nm the foundry
+    steps of :data:`FOUNDRY_ENERGY_STEP` (4 nm log-log between 5 and 3 nm, A). Clamped at 3 nm."""
+    f = {node: _stillmaker_lp(node) for node in STILLMAKER_LP_ENERGY}
+    f[5.0] = f[7.0] * FOUNDRY_ENERGY_STEP[5.0]
+    f[3.0] = f[5.0] * FOUNDRY_ENERGY_STEP[3.0]
+    return _loglog(f, np.clip(np.asarray(node_nm, dtype=float), NODE_MIN_NM, 32.0))
 
 
 def area_scale(node_nm: ArrayLike) -> np.ndarray:
@@ -156,11 +200,14 @@ def delay_scale(node_nm: ArrayLike) -> np.ndarray:
 
 
 def regime(node_nm: float) -> str:
-    """How a node's gate numbers were obtained: 'anchor' (28 nm, D), 'interpolated' (D) or 'extrapolated' (A)."""
+    """How a node's gate energies were obtained: 'anchor' (28 nm, D), 'interpolated' (22-45 nm, D),
+    'fitted' (3-22 nm: the Stillmaker-Baas fits and foundry steps, T/D) or 'extrapolated' (above 45 nm, A)."""
     if node_nm == ANCHOR_NODE_NM:
         return "anchor"
     if _TABLE_MIN_NM <= node_nm <= _TABLE_MAX_NM:
         return "interpolated"
+    if node_nm < _TABLE_MIN_NM:
+        return "fitted"
     return "extrapolated"
 
 
@@ -170,7 +217,7 @@ class GateSet:
 
     node_nm: float
     vdd_v: float
-    regime: str                  # anchor | interpolated (D) | extrapolated (A)
+    regime: str                  # anchor | interpolated (D) | fitted (T/D, below 22 nm) | extrapolated (A)
     and_fj: float                # one AND product
     xor_fj: float                # one XOR2 switching (Booth digit select / negate)
     fa_full_fj: float            # full-adder bit op, 100 % activity

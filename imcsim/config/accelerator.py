@@ -21,7 +21,7 @@ from imcsim.config.inherit import check_link, copy_tree, deep_merge
 from imcsim.config.loader import FieldRule, StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
-from imcsim.technology import SRAM_LEAKAGE_REFERENCE_NM, sram_leakage_at
+from imcsim.technology import SRAM_AREA_REFERENCE_NM, SRAM_LEAKAGE_REFERENCE_NM, sram_area_at, sram_leakage_at
 
 PRESET_PREFIX = "acc-"
 
@@ -136,7 +136,12 @@ class ChipSpec(StrictModel):
         SRAM_LEAKAGE_REFERENCE_NM, ge=NODE_MIN_NM, le=NODE_MAX_NM,
         description="node at which sram_leakage_uw_per_kib is quoted (default 22 nm, the NVMExplorer figure); "
                     "the buffers leak that figure x the leakage-vs-node curve (imcsim.technology)")
-    sram_area_um2_per_bit: float = Field(gt=0, description="area of one SRAM buffer bit")
+    sram_area_um2_per_bit: float = Field(gt=0, description="area of one SRAM buffer bit, at sram_area_node_nm; "
+                                                           "scaled to node_nm")
+    sram_area_node_nm: float = Field(
+        SRAM_AREA_REFERENCE_NM, ge=NODE_MIN_NM, le=NODE_MAX_NM,
+        description="node at which sram_area_um2_per_bit is quoted (default 28 nm, the presets' figure); the "
+                    "buffers take that area x the cell-area-vs-node curve (imcsim.technology)")
     dram_bandwidth_gb_per_s: float = Field(gt=0, description="off-chip DRAM bandwidth")
     dram_read_energy_pj_per_bit: float = Field(ge=0, description="energy of one bit read from DRAM (weight "
                                                                  "fetches, activations read back)")
@@ -164,6 +169,12 @@ class ChipSpec(StrictModel):
         """SRAM buffer leakage per KiB at this chip's node (W): the quoted figure scaled from
         ``sram_leakage_node_nm`` to ``node_nm`` (imcsim.technology.sram_leakage_at)."""
         return sram_leakage_at(self.sram_leakage_uw_per_kib * 1e-6, self.node_nm, self.sram_leakage_node_nm)
+
+    @property
+    def sram_bit_area_um2(self) -> float:
+        """SRAM buffer area per bit at this chip's node (um^2): the quoted figure scaled from
+        ``sram_area_node_nm`` to ``node_nm`` (imcsim.technology.sram_area_at)."""
+        return sram_area_at(self.sram_area_um2_per_bit, self.node_nm, self.sram_area_node_nm)
 
 
 class AcceleratorSpec(StrictModel):

@@ -667,11 +667,11 @@ class _Pricer:
         area = {f"macro_{k.removesuffix('_um2')}": float(v) * self.accel.n_macros
                 for k, v in self.macro.area().as_dict().items() if not k.startswith("total")}
         bits = (self.chip.global_buffer_kib + self.chip.tiles * self.tile.buffer_kib) * 8192
-        area["sram_buffers"] = bits * self.chip.sram_area_um2_per_bit
+        area["sram_buffers"] = bits * self.chip.sram_bit_area_um2
         area["digital_units"] = self.chip.tiles * self.du.area_um2
         master = master_copy_bytes(self.ctx)
         if master:
-            area["master_copy_sram"] = master * 8 * self.chip.sram_area_um2_per_bit
+            area["master_copy_sram"] = master * 8 * self.chip.sram_bit_area_um2
         return area
 
     def _note_assumptions(self) -> None:

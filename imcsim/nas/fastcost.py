@@ -223,6 +223,6 @@ def _area_mm2(ctx: Context) -> float:
     area = {f"macro_{k.removesuffix('_um2')}": float(v) * accel.n_macros
             for k, v in macro.area().as_dict().items() if not k.startswith("total")}
     bits = (chip.global_buffer_kib + chip.tiles * tile.buffer_kib) * 8192
-    area["sram_buffers"] = bits * chip.sram_area_um2_per_bit
+    area["sram_buffers"] = bits * chip.sram_bit_area_um2
     area["digital_units"] = chip.tiles * tile.digital_unit.area_um2
     return sum(area.values()) / 1e6
