@@ -60,8 +60,8 @@ def test_held_out_silicon_count_and_rate(results):
     assert h["held_out_silicon"] == len(held) >= 10
     assert all(r.case.calibrates is None and "calibrated" not in r.case.macro.device for r in held)
     assert h["within_band"] == sum(r.verdict == "pass" for r in held)
-    # regression guard on today's 12 of 16 (docs/validation.md lists the 4 deviations and their causes)
-    assert h["within_band"] >= 12
+    # regression guard on today's 13 of 16, the 80 % (docs/validation.md lists the 3 deviations and causes)
+    assert h["within_band"] >= 13 and h["within_band"] / h["held_out_silicon"] >= 0.8
     assert h["fitted_silicon"] == 2
 
 
