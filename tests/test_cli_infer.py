@@ -18,6 +18,8 @@ def test_infer_json_writes_measured_and_checks_the_reference(capsys, tmp_path):
     doc = json.loads((out / "measured.json").read_text())
     assert doc["images"] == 40 and "seeded random" in doc["source"]
     assert {(a["node"], a["phase"]) for a in doc["activity"]} == {(r["layer"], "forward") for r in rows}
+    # the adder-tree toggles of every layer, counted for the preset's 64-input trees
+    assert all(a["toggle_rows_parallel"] == 64 and 0 < a["and_toggles"] < 64 * a["and_slots"] for a in doc["activity"])
     # then the engine prices with it
     res = tmp_path / "res"
     assert main(["run", "--workload", "digits-cnn", "--set", f"measured={out}", "--out", str(res), "--no-report",
@@ -25,6 +27,22 @@ def test_infer_json_writes_measured_and_checks_the_reference(capsys, tmp_path):
     ledger = json.loads(next(res.rglob("ledger.json")).read_text())
     assert any("measured by execution" in a for a in ledger["assumptions"])
     assert ledger["summary"]["map_measured_activity_phases"] == 7
+    # every figure marked; the measured activity printed next to the default it replaces (terminal, HTML)
+    assert ledger["basis"]["energy_cell_read_pj"] == "measured" and ledger["basis"]["area_mm2"] == "spec"
+    measured = ledger["summary"]["measured_input_bit_density"]
+    assert 0 < measured < 0.5 and ledger["summary"]["assumed_input_bit_density"] == 0.5
+    with np.load(out / "weights.npz") as w:
+        assert sorted(w.files) == sorted(f"w:{r['layer']}" for r in rows) and w["w:stem.conv"].dtype == np.int8
+    capsys.readouterr()
+    html = tmp_path / "html"
+    assert main(["run", "--workload", "digits-cnn", "--set", f"measured={out}", "--out", str(html)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("Measured or assumed:"))
+    assert f"activity measured (input-bit density {measured:.4g} measured (default 0.5)" in line
+    page = (html / "report.html").read_text()
+    assert 'id="basis"' in page and "Measured or assumed" in page and 'id="basis-table"' in page
+    assert "activity measured" in page
+    answer = page[page.index('id="answer"'):page.index('id="study"')]
+    assert "Measured by execution or assumed" in answer and "activity measured" in answer
 
 
 def test_infer_bad_dataset_is_one_line_exit_2(capsys, tmp_path):

@@ -49,3 +49,17 @@ def test_inference_has_no_master_copy():
     res = evaluate(_study("int16", "inference"))
     assert "master_copy" not in res.leakage_by_source_pj and "master_copy_sram" not in res.area_um2
 
+
+
+def test_a_measured_run_with_another_master_copy_is_named(tmp_path):
+    import numpy as np
+
+    from imcsim.execute.runfolder import write_measured, write_updates
+
+    write_measured(tmp_path, workload="digits-cnn", source="test", command="train", activity={},
+                   extra={"options": {"master_copy": "int16"}})
+    write_updates(tmp_path, {"classifier": (np.zeros((1, 10, 32)), np.ones((1, 10, 32)))})
+    study = Study.model_validate({"workload": {"name": "digits-cnn"}, "method": {"name": "last"},
+                                  "options": {"measured": str(tmp_path)}})
+    assert any("measured run kept master_copy int16" in a and "prices master_copy none" in a
+               for a in evaluate(study).assumptions)

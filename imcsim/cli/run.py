@@ -3,9 +3,10 @@
 Writes, per run, ``summary.csv``, ``layers.csv`` and ``ledger.json`` into the output folder (prefixed
 with the run name when the study has several runs) and ``run.json`` last. The folder is locked while
 written, files are staged and renamed into place, and a folder holding an earlier run or a sweep is
-refused unless ``--force`` (:class:`imcsim.sweep.outdir.RunFolder`). It prints a summary table (and, for a run that streams
-layers it cannot hold, a line saying what the reloads cost), and builds ``report.html`` unless
-``--no-report``.
+refused unless ``--force`` (:class:`imcsim.sweep.outdir.RunFolder`). It prints a summary table,
+a line saying which figures execution measured and which were assumed (the measured activity and flip
+rates next to the defaults they replace), a line for a run that streams layers it cannot hold saying
+what the reloads cost, and builds ``report.html`` unless ``--no-report``.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     from imcsim.engine.context import fallback_note
     from imcsim.engine.evaluation import evaluate
     from imcsim.engine.trace import write_trace
+    from imcsim.report.basis import basis_sentence
     from imcsim.report.leakage import leakage_sentence
     from imcsim.report.reloads import reload_sentence
     from imcsim.sweep.outdir import RunFolder, now_iso
@@ -151,7 +153,8 @@ def _run(args: argparse.Namespace) -> int:
                          "batch": result.mapping.get("batch"), **summary,
                          "latency_us": summary["latency_ns"] / 1e3, "energy_uj": summary["energy_pj"] / 1e6,
                          "write_energy_uj": summary["write_energy_pj"] / 1e6})
-            for line in (fallback_note(study), reload_sentence(rows[-1]), leakage_sentence(summary)):
+            for line in (fallback_note(study), basis_sentence(summary), reload_sentence(rows[-1]),
+                         leakage_sentence(summary)):
                 if line:
                     lines.append(f"{name}: {line}" if name else line)
         if description:

@@ -33,19 +33,25 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
-from imcsim.circuit.macro import MacroConfig, TileTable, activity_densities, layer_costs
+from imcsim.circuit.macro import (
+    DEFAULT_TOGGLE_DENSITY,
+    MacroConfig,
+    TileTable,
+    activity_densities,
+    layer_costs,
+)
 from imcsim.device.base import DeviceModel, WriteCost
 from imcsim.engine.context import Context, _device
 from imcsim.engine.leakage import MASTER_BYTES, master_copy_bytes, standby_sources
 from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable
-from imcsim.engine.measured import Measurement, load_measurement, measured_write
+from imcsim.engine.measured import Measurement, PricedReload, load_measurement, measured_write, reload_plan
 from imcsim.engine.schedule import Barrier, Item, Stage
 from imcsim.mapping.layer import LayerMapping, map_layer, round_step_cycles, step_cycles
 from imcsim.workload.step import StepOp
@@ -55,6 +61,8 @@ DIGITAL = "digital"
 NOC = "noc"
 DRAM = "dram"
 NOC_HOPS = 1  # A: consecutive layers sit on neighbouring tiles
+#: A: without executed weights, a reload rewrites a pool that held another layer: half the bits flip
+RELOAD_FLIP_PROB = 0.5
 FP32_BYTES = 4
 #: bytes per operand of the digital unit at its ``tile.digital_unit.precision``
 PRECISION_BYTES = {"int8": 1, "fp16": 2, "fp32": 4}
@@ -90,6 +98,9 @@ class PricedStep:
     #: per op (per sample): (port, bytes) through a buffer port: "tile" (the layer's tile buffer),
     #: "global" (the global buffer) or "tiles" (all tile buffers, for work pooled on every digital unit)
     port_bytes: dict[str, tuple[str, float]] = field(default_factory=dict)
+    #: what execution measured and the stated defaults it replaces (``Result.measured`` / ``assumed``)
+    measured: dict[str, float] = field(default_factory=dict)
+    assumed: dict[str, float] = field(default_factory=dict)
 
     def macro_busy_cycles(self) -> float:
         """Macro-cycles of compute (MVM ops x their macros), the same for both engines."""
@@ -128,7 +139,14 @@ class _Pricer:
         self.activity = _activity(self.opts.activity, self.macro)
         self.measured = _measurement(ctx)
         self._measured_layers: set[str] = set()
+        self._measured_toggles: set[str] = set()
+        self._toggle_mismatch: set[int | None] = set()   # tree sizes a run counted toggles for, not this macro's
         self._measured_writes: list[float] = []  # exact / closed-form write energy, per measured layer
+        self._reloads: list[PricedReload] | None = None   # reloads priced from the executed weights, in order
+        self._measured_reloads = 0                # of them, priced so far
+        self._reload_flips = (0, 0)               # bits flipped, bits written by the measured reloads
+        self._reload_wear = 0.0                   # the hottest pool cell's wear per step (measured reloads)
+        self._bases: list[str] = []               # per record: what its data-dependent figures rest on
         self.assumptions: list[str] = []
         self.wear = Wear()
         # The step is priced in three layers, each memoised on what it reads (see _shape_of and _numbers_of):
@@ -157,10 +175,12 @@ class _Pricer:
         return self.macro.in_bits / 8 if phase == "forward" else self.du_bytes
 
     def _record(self, name: str, node: str, phase: str, kind: str, resource: str, executions: int, *,
-                macs: int = 0, weights_written: int = 0, order: tuple[int, ...] = ()) -> int:
-        """Add one op record (its cycles, energy and macros come from the numbers or a slot)."""
+                macs: int = 0, weights_written: int = 0, order: tuple[int, ...] = (), basis: str = "") -> int:
+        """Add one op record (its cycles, energy and macros come from the numbers or a slot); ``basis``: what
+        its data-dependent figures rest on (``OpRecord.basis``; "" when they depend on no data)."""
         self._rec.append((name, node, phase, kind, resource, executions, macs, weights_written, 0))
         self._orders.append(order)
+        self._bases.append(basis)
         return len(self._rec) - 1
 
     def _slot(self, method: str, arg: Any, rec: int) -> tuple:
@@ -214,9 +234,11 @@ class _Pricer:
         node = self.ctx.step.graph[layer]
         steps = op.gemm[1] if op.gemm else int(node.gemm_shape()[1])
         rounds = self.mapping.reload_rounds.get(layer, 1) if resource == POOL else 1
-        rec = self._record(op.name, layer, op.phase, "mvm", resource, self.batch, macs=op.macs, order=_MVM_ORDER)
+        activity, basis = self._activity_of(layer, op.phase)
+        rec = self._record(op.name, layer, op.phase, "mvm", resource, self.batch, macs=op.macs, order=_MVM_ORDER,
+                           basis=basis)
         self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch)
-        self._mvm.append((rec, layer, sram, steps, replicas, rounds, self._activity_of(layer, op.phase), backward,
+        self._mvm.append((rec, layer, sram, steps, replicas, rounds, activity, backward,
                           node, self._act_bytes(op.phase)))
         self._ports.append((op.name, "tile", rec))
         return items + [(_PENDING, op.name, resource, rec), (_PENDING, op.name + ":noc", NOC, rec + 1)]
@@ -371,14 +393,18 @@ class _Pricer:
     def write(self, op: StepOp) -> list[Item]:
         """An update write: a record now, its cost per point (_write_cost)."""
         layer = op.node
+        measured = op.location == "imc" and self.measured is not None and layer in self.measured.updates
+        basis = "measured" if measured else "assumed"
         if op.location == "imc" and layer in self.streamed:
+            # written back to DRAM: no cell flips to price
             rec = self._record(op.name, layer, "update", "write", DRAM, 1)
         elif op.location == "sram":
             self._sram_macro_cfg()
             rec = self._record(op.name, layer, "update", "write", f"sram_macros:{layer}", 1,
-                               weights_written=op.weights)
+                               weights_written=op.weights, basis=basis)
         else:
-            rec = self._record(op.name, layer, "update", "write", f"macros:{layer}", 1, weights_written=op.weights)
+            rec = self._record(op.name, layer, "update", "write", f"macros:{layer}", 1, weights_written=op.weights,
+                               basis=basis)
         items = [self._slot("_write_cost", op, rec)]
         if MASTER_BYTES[self.opts.master_copy] and op.location == "imc" and op.weights > 0:
             master = self._record(f"{layer}:master", layer, "update", "buffer", DIGITAL, 1)
@@ -428,14 +454,26 @@ class _Pricer:
             self.wear.weights_written += op.weights
         return cycles, energy, macros, Barrier((Stage(op.name, resource, cycles),))
 
-    def _activity_of(self, layer: str, phase: str) -> Any:
-        """The layer's activity measured by execution in this phase, else the study's default."""
-        if self.measured is not None:
-            act = self.measured.activity_for(layer, phase)
-            if act is not None:
-                self._measured_layers.add(f"{layer}:{phase}")
-                return act
-        return self.activity
+    def _activity_of(self, layer: str, phase: str) -> tuple[Any, str]:
+        """The layer's activity measured by execution in this phase, else the study's default, and what
+        the MVM's energy then rests on (``OpRecord.basis``). Under the ``toggle`` model the toggles count
+        only when the run counted them for this macro's adder-tree size; otherwise the default toggle
+        density stands in (the input density stays measured: partly measured)."""
+        model = self.macro.activity_model
+        if model == "data_independent":
+            return self.activity, ""
+        act = self.measured.activity_for(layer, phase) if self.measured is not None else None
+        if act is None:
+            return self.activity, "assumed"
+        self._measured_layers.add(f"{layer}:{phase}")
+        if model != "toggle":
+            return act, "measured"
+        if act.and_toggle_density is not None and act.toggle_rows_parallel == self.macro.rows_parallel:
+            self._measured_toggles.add(f"{layer}:{phase}")
+            return act, "measured"
+        if act.and_toggle_density is not None:
+            self._toggle_mismatch.add(act.toggle_rows_parallel)
+        return replace(act, and_toggle_density=None), "partly measured"
 
     def _measured_write(self, layer: str, device: DeviceModel, op: StepOp, layer_macros: int,
                         macros: int) -> tuple[WriteCost, float]:
@@ -463,7 +501,7 @@ class _Pricer:
         self._loaded = layer
         groups, _, k, n = (int(v) for v in self.ctx.step.graph[layer].gemm_shape())
         rec = self._record(f"{layer}:reload:{phase}", layer, "reload", "write", POOL, 1,
-                           weights_written=groups * k * n)
+                           weights_written=groups * k * n, basis="assumed")  # "measured" set in shape()
         return [self._slot("_reload_cost", layer, rec)]
 
     def _reload_cost(self, layer: str, rec: int) -> tuple[float, dict[str, float], int, Item]:
@@ -471,9 +509,18 @@ class _Pricer:
         nbytes = lm.weights * self.macro.w_bits / 8
         energy: dict[str, float] = {}
         energy["dram"], dram_cycles = self._dram(nbytes)
-        # the pool held another layer: on average half the bits flip (A)
-        cost, latency_ns = self._array_write(self.ctx.device, lm.weights, lm.macros, 0.5, self.opts.write_policy)
         rounds = self.mapping.reload_rounds.get(layer, 1)
+        if self._reloads is not None:
+            # the exact writes of what the pool held and what is written (measured.reload_plan); the plan's
+            # latency has the rounds already, its wear is the step's hottest pool cell (set once, in price)
+            priced = self._reloads[self._measured_reloads]
+            self._measured_reloads += 1
+            cost, latency_ns = priced.cost, priced.latency_ns
+            rounds = 1
+        else:
+            # the pool held another layer: on average half the bits flip (A)
+            cost, latency_ns = self._array_write(self.ctx.device, lm.weights, lm.macros, RELOAD_FLIP_PROB,
+                                                 self.opts.write_policy)
         if rounds > 1:
             # the pool takes ``pool`` macros' worth per round: write waves of each round, one after the other;
             # every pool cell is rewritten once per round
@@ -487,7 +534,7 @@ class _Pricer:
         energy["write"] = cost.energy_pj
         write_cycles = latency_ns / self.cycle_ns
         name = self._rec[rec][0]
-        self.wear.reload += cost.max_cell_wear
+        self.wear.reload += cost.max_cell_wear if self._reloads is None else 0.0
         self.wear.cells_written += cost.cells_written
         self.wear.pulses += cost.pulses
         self.wear.write_energy_pj += cost.energy_pj
@@ -527,6 +574,7 @@ class _Pricer:
                 self.items += self.vector(op)
             elif op.kind == "write":
                 self.items += self.write(op)
+        reloads = self._measured_reload_sequence()
         rec = self._rec
         mvm = None
         if self._mvm:
@@ -570,7 +618,42 @@ class _Pricer:
         exclusive = {it[2] for it in self.items if it[0] == _PENDING and it[2].startswith(_EXCLUSIVE_PREFIXES)}
         return _Shape((self.ctx.step,), columns, [r[6] for r in rec], [r[7] for r in rec], self._orders,
                       self.items, self._slots, mvm, vec, gemm, self._ports, self._notes, set(self._measured_layers),
-                      exclusive)
+                      exclusive, list(self._bases), frozenset(self._measured_toggles),
+                      frozenset(self._toggle_mismatch), reloads)
+
+    def _measured_reload_sequence(self) -> tuple[str, ...] | None:
+        """The layers the step reloads, in order, when the measured run holds the INT8 weights of every one
+        (their reload records are then marked measured and priced by :meth:`_reload_plan`), else None (the
+        closed form with half the bits flipping, A)."""
+        slots = [(arg, rec) for method, arg, rec in self._slots if method == "_reload_cost"]
+        meas = self.measured
+        if meas is None or not slots or not meas.weights:
+            return None
+        missing = sorted({layer for layer, _ in slots} - set(meas.weights))
+        if missing:
+            self._notes.append(f"reloads priced with half the bits flipping (A): the measured run has no weights "
+                               f"of {', '.join(missing[:3])}")
+            return None
+        for layer in dict.fromkeys(layer for layer, _ in slots):
+            if meas.weights[layer].size != self.layers[layer].weights:
+                from imcsim.errors import SpecError
+
+                raise SpecError(meas.folder, f"weights.npz:{layer}", meas.weights[layer].size,
+                                f"{self.layers[layer].weights} weights (the layer as mapped)",
+                                problem="the executed weights do not match the workload:")
+        for _, rec in slots:
+            self._bases[rec] = "measured"
+        return tuple(layer for layer, _ in slots)
+
+    def _reload_plan(self, sequence: tuple[str, ...]) -> list[PricedReload]:
+        """Every reload of the step priced from the executed weights (:func:`~imcsim.engine.measured.reload_plan`:
+        what the pool macros held and what is written, in steady state)."""
+        plan = reload_plan(self.ctx.device, list(sequence), self.measured.weights,
+                           {n: self.layers[n].macros for n in sequence}, self.mapping.pool_macros,
+                           self.opts.write_policy, self._write_waves, self.macro.w_bits)
+        self._reload_flips = (plan.bits_flipped, plan.bits_written)
+        self._reload_wear = plan.max_cell_wear
+        return list(plan.reloads)
 
     def price(self) -> PricedStep:
         """The priced step: its shape and numbers (memoised) and, per point, the writes, reloads and spill."""
@@ -579,7 +662,10 @@ class _Pricer:
         if shape.slots:  # the slots read their records
             self._rec = list(zip(*shape.columns, shape.macs, shape.weights_written, num.macros))
         self._measured_layers = set(shape.measured_layers)
+        self._measured_toggles, self._toggle_mismatch = set(shape.measured_toggles), set(shape.toggle_mismatch)
         self.wear = Wear(deploy=num.deploy)
+        if shape.reloads is not None:
+            self._reloads = self._reload_plan(shape.reloads)
         cycles, energy, orders, macros, items = num.cycles, num.energy, shape.orders, num.macros, num.items
         done: dict[int, Any] = {}
         if shape.slots:
@@ -592,6 +678,8 @@ class _Pricer:
                     energy[rec, COMPONENT_INDEX[c]] = v * executions
                 orders[rec] = tuple(COMPONENT_INDEX[c] for c in e)
                 done[k] = item
+        if self._reloads is not None:
+            self.wear.reload = self._reload_wear
         exclusive = set(shape.exclusive)
         if shape.slots:
             out: list[Item] = []
@@ -601,11 +689,12 @@ class _Pricer:
                 elif done[it[1]] is not None:  # a slot
                     out.append(done[it[1]])
                     exclusive |= _exclusive([done[it[1]]])
-            records = OpTable(*shape.columns, cycles, energy, shape.macs, shape.weights_written, macros, orders)
+            records = OpTable(*shape.columns, cycles, energy, shape.macs, shape.weights_written, macros, orders,
+                              bases=shape.bases)
         else:  # nothing per point: every point with these numbers shares the items and records (read-only)
             if "records" not in num.shared:
                 num.shared["records"] = OpTable(*shape.columns, cycles, energy, shape.macs, shape.weights_written,
-                                                macros, orders)
+                                                macros, orders, bases=shape.bases)
             out, records = items, num.shared["records"]
         if self.chip.contention:
             exclusive |= {DIGITAL, NOC, DRAM}
@@ -618,7 +707,26 @@ class _Pricer:
             if self._measured_writes:
                 mapping["measured_flip_rate"] = self.measured.flip_rate()
         return PricedStep(out, records, exclusive, self.wear, num.standby_power_w, dict(num.area_um2),
-                          self.assumptions, mapping, dict(num.port_bytes))
+                          self.assumptions, mapping, dict(num.port_bytes), *self._measured_vs_assumed())
+
+    def _measured_vs_assumed(self) -> tuple[dict[str, float], dict[str, float]]:
+        """What execution measured (only what priced this step) next to the stated defaults it replaces."""
+        assumed = {"input_bit_density": self.opts.activity, "and_density": self.opts.activity * 0.5,
+                   "toggle_density": DEFAULT_TOGGLE_DENSITY, "flip_rate": self.opts.flip_prob,
+                   "reload_flip_rate": RELOAD_FLIP_PROB}
+        measured: dict[str, float] = {}
+        if self.measured is None:
+            return measured, assumed
+        if self._measured_layers:
+            measured["input_bit_density"], measured["and_density"] = self.measured.mean_densities()
+        toggles = self.measured.mean_toggle_density()
+        if toggles is not None and (self._measured_toggles or self.macro.activity_model != "toggle"):
+            measured["toggle_density"] = toggles
+        if self._measured_writes:
+            measured["flip_rate"] = self.measured.flip_rate()
+        if self._measured_reloads and self._reload_flips[1]:
+            measured["reload_flip_rate"] = self._reload_flips[0] / self._reload_flips[1]
+        return measured, assumed
 
     def _note_text(self, note: str) -> list[str]:
         if note == _SPILL_NOTE:
@@ -685,6 +793,21 @@ class _Pricer:
         if self.measured is not None:
             a.extend(_measured_notes(self.measured, self._measured_layers, len(self._measured_writes),
                                      self.opts.flip_prob))
+            if self.measured.updates and self.measured.master_copy != self.opts.master_copy:
+                a.append(f"the measured run kept master_copy {self.measured.master_copy} (its updates flip the INT8 "
+                         f"copy accordingly); this study prices master_copy {self.opts.master_copy}")
+            if self._measured_reloads:
+                flipped, written = self._reload_flips
+                a.append(f"measured by execution: {self._measured_reloads} reload writes from DeviceModel.write of "
+                         f"what the pool held (the layer reloaded before) and the run's INT8 weights, "
+                         f"{flipped / max(written, 1):.4f} of the bits flipped (replacing {RELOAD_FLIP_PROB}, A)")
+            if self.macro.activity_model == "toggle":
+                a.append(f"toggle model: measured toggles priced {len(self._measured_toggles)} layer phases"
+                         + (f"; the run counted toggles for {sorted(self._toggle_mismatch)}-input adder trees, not "
+                            f"this macro's {self.macro.rows_parallel}: default toggle density "
+                            f"{DEFAULT_TOGGLE_DENSITY} (A)" if self._toggle_mismatch else ""))
+        elif self.macro.activity_model == "toggle":
+            a.append(f"toggle model without a functional run: default toggle density {DEFAULT_TOGGLE_DENSITY} (A)")
         m = self.macro
         a.append(f"macro: {m.organisation} organisation, {m.input_bits_per_cycle} input bit(s) per cycle, activity "
                  f"model {m.activity_model}, adder tree in {m.tree_stages} stage(s) at {m.clock_mhz:g} MHz "
@@ -730,8 +853,8 @@ def _measured_notes(meas: Measurement, layers: set[str], written: int, flip_prob
     if layers:
         dens_in, dens_and = meas.mean_densities()
         notes.append(f"measured by execution ({meas.folder}; {meas.source}): activity of {len(layers)} layer "
-                     f"phases, forward mean input-bit density {dens_in:.3f} and AND density {dens_and:.3f} "
-                     "(replacing the default 0.5 / 0.25, A)")
+                     f"phases, forward input-bit density {dens_in:.3f} and AND density {dens_and:.3f} (MAC-weighted; "
+                     "replacing the default 0.5 / 0.25, A)")
     if written:
         notes.append(f"measured by execution: write cost of {written} layers from DeviceModel.write on "
                      f"{meas.steps} executed updates, flip rate {meas.flip_rate():.4f} of the bits (replacing "
@@ -800,6 +923,10 @@ class _Shape:
     notes: list[str]
     measured_layers: set[str]
     exclusive: set[str]           # the exclusive resources of the table-priced items
+    bases: list[str]              # per record: what its data-dependent figures rest on (OpRecord.basis)
+    measured_toggles: frozenset[str]     # layer phases whose measured toggles priced the adder tree
+    toggle_mismatch: frozenset           # tree sizes a run counted toggles for that this macro does not have
+    reloads: tuple[str, ...] | None      # the step's reloads, in order, when priced from executed weights
 
 
 @dataclass(frozen=True)
@@ -849,8 +976,10 @@ def _shape_key(p: _Pricer) -> tuple:
     precisions and activity model, the digital unit's precision, which layers stream and their replicas
     and rounds. Array geometries that keep these share the shape."""
     m, o, mp = p.macro, p.opts, p.mapping
+    # measured toggles price only a macro with the adder-tree size they were counted for
+    trees = m.rows_parallel if o.measured and m.activity_model == "toggle" else None
     return (id(p.ctx.step), p.batch, o.activity, o.backward, o.measured, o.master_copy, m.in_bits, m.w_bits, m.activity_model,
-            p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()))
+            p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()), trees)
 
 
 def _shape_of(p: _Pricer) -> _Shape:

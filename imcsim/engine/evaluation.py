@@ -211,7 +211,9 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
                   standby_power_w=priced.standby_power_w, reload_write_cycles=cached.reload_write_cycles,
                   stall_cycles=stalls, bottleneck=bottleneck, leakage_by_source_pj=leak_by_source,
                   leakage_by_policy_pj={p: sum(v.values()) for p, v in by_policy.items()},
-                  power_gating=ctx.accel.chip.power_gating, macro_wakeups=wakes)
+                  power_gating=ctx.accel.chip.power_gating, macro_wakeups=wakes,
+                  activity_model=ctx.macro.activity_model, measured=dict(priced.measured),
+                  assumed=dict(priced.assumed))
 
 
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:

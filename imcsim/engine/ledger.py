@@ -47,6 +47,56 @@ RELOAD_METRICS: tuple[str, ...] = (
     "reload_energy_share", "reload_write_energy_pj", "reload_dram_energy_pj", "reload_standby_energy_pj",
 )
 
+#: What a figure rests on (``Result.basis()``): ``measured`` -- by execution (``options.measured``, the
+#: kernels' counts and the executed weights); ``assumed`` -- a stated default (A) stands in for the data
+#: (activity 0.5 / 0.25, toggles 0.25, flip probability 0.5); ``partly measured`` -- parts of each;
+#: ``spec`` -- not data-dependent: from the accelerator spec, the device card and the workload's shapes.
+BASES: tuple[str, ...] = ("measured", "assumed", "partly measured", "spec")
+#: The data-dependent groups of figures: which op records decide a group (``OpRecord.basis``), and the
+#: summary figures that follow only that group. Totals follow every group (``_MIXED``).
+BASIS_GROUPS: dict[str, tuple[str, ...]] = {
+    "activity": tuple(f"energy_{c}_pj" for c in ("cell_read", "sense_amp", "adder_tree", "shift_accumulate",
+                                                   "control")),
+    "update_writes": (),
+    "reload_writes": ("reload_write_energy_pj", "reload_write_latency_ns"),
+}
+#: summary figures that follow the update and the reload writes (and, for the totals, the activity too)
+_WRITE_FIGURES = ("write_energy_pj", "write_energy_share", "write_latency_ns", "max_cell_wear_per_step",
+                  "mean_cell_wear_per_step", "lifetime_years", "energy_write_pj")
+_MIXED: dict[str, tuple[str, ...]] = {
+    **{k: ("update_writes", "reload_writes") for k in _WRITE_FIGURES},
+    # write barriers are on the critical path: the latency follows the writes (never the activity)
+    **{k: ("update_writes", "reload_writes") for k in ("latency_ns", "latency_cycles", "reload_latency_share",
+                                                       "energy_leakage_pj")},
+    **{k: ("reload_writes",) for k in ("reload_latency_ns", "reload_energy_pj", "reload_standby_energy_pj")},
+    **{k: ("activity", "update_writes", "reload_writes") for k in ("energy_pj", "edp_pj_ns", "reload_energy_share")},
+}
+
+
+#: what execution can measure, each next to the stated default it replaces (summary ``measured_<k>`` and
+#: ``assumed_<k>``): densities of the forward MVMs (MAC-weighted), the adder-tree toggle density, the
+#: fraction of bits an executed update flipped, and of bits a reload flipped in the pool
+MEASURED_FIGURES: tuple[str, ...] = ("input_bit_density", "and_density", "toggle_density", "flip_rate",
+                                     "reload_flip_rate")
+
+
+def combine_bases(bases: set[str]) -> str:
+    """One basis for a figure made of parts: measured or assumed if every data-dependent part is; spec
+    if none is data-dependent; partly measured otherwise."""
+    data = bases - {"spec", ""}
+    if not data:
+        return "spec"
+    return next(iter(data)) if len(data) == 1 else "partly measured"
+
+
+def basis_group(basis: str, phase: str, kind: str) -> str | None:
+    """The data-dependent group an op's figures belong to (None: the op depends on no data)."""
+    if not basis:
+        return None
+    if phase == "reload":
+        return "reload_writes"
+    return "update_writes" if kind == "write" else "activity"
+
 
 @dataclass
 class OpRecord:
@@ -63,6 +113,9 @@ class OpRecord:
     macs: int = 0
     weights_written: int = 0
     macros: int = 0
+    #: what the op's data-dependent figures rest on: "measured" | "assumed" | "partly measured", or ""
+    #: when they depend on no data (DRAM, NoC, digital units, ...); see ``BASES``
+    basis: str = ""
 
     @property
     def total_energy_pj(self) -> float:
@@ -84,10 +137,13 @@ class OpTable(Sequence):
     def __init__(self, names: list[str], nodes: list[str], phases: list[str], kinds: list[str],
                  resources: list[str], executions: list[int], cycles: list[float], energy_pj: np.ndarray,
                  macs: list[int], weights_written: list[int], macros: list[int],
-                 orders: list[tuple[int, ...]], records: list[OpRecord] | None = None) -> None:
+                 orders: list[tuple[int, ...]], records: list[OpRecord] | None = None,
+                 bases: list[str] | None = None) -> None:
         self.names, self.nodes, self.phases, self.kinds, self.resources = names, nodes, phases, kinds, resources
         self.executions, self.cycles, self.energy_pj = executions, cycles, energy_pj
         self.macs, self.weights_written, self.macros, self.orders = macs, weights_written, macros, orders
+        #: per op what its data-dependent figures rest on (``OpRecord.basis``)
+        self.bases = bases if bases is not None else [""] * len(names)
         self._records = records
         self._sums: dict[str, Any] = {}  # the sums below, once each (a table is not changed once built)
 
@@ -103,7 +159,8 @@ class OpTable(Sequence):
         return cls([r.name for r in records], [r.node for r in records], [r.phase for r in records],
                    [r.kind for r in records], [r.resource for r in records], [r.executions for r in records],
                    [r.cycles_per_execution for r in records], energy, [r.macs for r in records],
-                   [r.weights_written for r in records], [r.macros for r in records], orders, records)
+                   [r.weights_written for r in records], [r.macros for r in records], orders, records,
+                   [r.basis for r in records])
 
     def records(self) -> list[OpRecord]:
         if self._records is None:
@@ -112,7 +169,8 @@ class OpTable(Sequence):
                 OpRecord(self.names[i], self.nodes[i], self.phases[i], self.kinds[i], self.resources[i],
                          self.executions[i], self.cycles[i],
                          {COMPONENTS[c]: rows[i][c] for c in self.orders[i] if rows[i][c]},
-                         macs=self.macs[i], weights_written=self.weights_written[i], macros=self.macros[i])
+                         macs=self.macs[i], weights_written=self.weights_written[i], macros=self.macros[i],
+                         basis=self.bases[i])
                 for i in range(len(self.names))]
         return self._records
 
@@ -144,6 +202,19 @@ class OpTable(Sequence):
 
     def _where(self, column: list[str], value: str) -> list[int]:
         return [i for i, v in enumerate(column) if v == value]
+
+    def group_bases(self) -> dict[str, str]:
+        """Per data-dependent group (``BASIS_GROUPS``), what its ops rest on; ``spec`` for a group no op of
+        the step has (e.g. no reloads), or that depends on no data (``data_independent`` activity)."""
+        return dict(self._memo("bases", self._group_bases))
+
+    def _group_bases(self) -> dict[str, str]:
+        seen: dict[str, set[str]] = {g: set() for g in BASIS_GROUPS}
+        for b, p, k in zip(self.bases, self.phases, self.kinds):
+            g = basis_group(b, p, k)
+            if g is not None:
+                seen[g].add(b)
+        return {g: combine_bases(b) for g, b in seen.items()}
 
     def macro_busy_cycles(self) -> float:
         """Macro-cycles of compute (MVM ops x their macros)."""
@@ -216,6 +287,13 @@ class Result:
     leakage_by_policy_pj: dict[str, float] = field(default_factory=dict)
     power_gating: str = ""
     macro_wakeups: float = 0.0
+    #: the macro's activity model (circuit.macro.ACTIVITY_MODELS) that priced the MVMs
+    activity_model: str = ""
+    #: what execution measured (options.measured): ``input_bit_density``, ``and_density`` (MAC-weighted over
+    #: the measured forward layers), ``toggle_density``, ``flip_rate``; absent when not measured
+    measured: dict[str, float] = field(default_factory=dict)
+    #: the stated defaults the measurements replace (the same keys; ``flip_rate`` is ``flip_prob``)
+    assumed: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.ops, OpTable):
@@ -228,6 +306,38 @@ class Result:
     @property
     def total_energy_pj(self) -> float:
         return float(sum(self.energy_pj.values()))
+
+    def group_bases(self) -> dict[str, str]:
+        """Per data-dependent group (``BASIS_GROUPS``), what its ops rest on; ``spec`` for a group no op of
+        the step has (e.g. no reloads), or that depends on no data (``data_independent`` activity)."""
+        return self.ops.group_bases()
+
+    def basis(self) -> dict[str, str]:
+        """Every summary figure -> ``measured`` | ``assumed`` | ``partly measured`` | ``spec`` (``BASES``)."""
+        groups = self.group_bases()
+        out = {}
+        for key in self.summary():
+            if key.startswith(("basis_", "measured_", "assumed_")):
+                continue
+            if key.startswith("map_measured_"):   # what the run folder measured (counts, flip rate)
+                out[key] = "measured"
+                continue
+            mixed = _MIXED.get(key)
+            if mixed is None and key.startswith("leakage_"):   # leakage over the latency
+                mixed = ("update_writes", "reload_writes")
+            if mixed is None:
+                mixed = tuple(g for g, keys in BASIS_GROUPS.items() if key in keys)
+            out[key] = combine_bases({groups[g] for g in mixed})
+        return out
+
+    def _basis_fields(self) -> dict[str, Any]:
+        """``basis_<group>`` and the measured values next to the defaults they replace (NaN: not measured)."""
+        rec: dict[str, Any] = {f"basis_{g}": b for g, b in self.group_bases().items()}
+        rec["activity_model"] = self.activity_model
+        for k in MEASURED_FIGURES:
+            rec[f"measured_{k}"] = self.measured.get(k, math.nan)
+            rec[f"assumed_{k}"] = self.assumed.get(k, math.nan)
+        return rec
 
     def summary(self) -> dict[str, Any]:
         """One flat record of unit-suffixed metrics (the row a sweep stores)."""
@@ -274,6 +384,7 @@ class Result:
         busiest = self.resource_records()[:1]
         rec["busiest_resource"] = busiest[0]["resource"] if busiest else ""
         rec["busiest_utilisation"] = busiest[0]["utilisation"] if busiest else 0.0
+        rec.update(self._basis_fields())
         if self.power_gating:
             rec["power_gating"] = self.power_gating
             rec["macro_wakeups"] = self.macro_wakeups
@@ -317,7 +428,7 @@ class Result:
                 "op": o.name, "node": o.node, "phase": o.phase, "kind": o.kind, "resource": o.resource,
                 "executions": o.executions, "cycles_per_execution": o.cycles_per_execution,
                 "macs": o.macs, "macros": o.macros, "weights_written": o.weights_written,
-                "energy_pj": o.total_energy_pj,
+                "energy_pj": o.total_energy_pj, "basis": o.basis or "spec",
             }
             for c in COMPONENTS:
                 row[f"energy_{c}_pj"] = o.energy_pj.get(c, 0.0)
@@ -350,6 +461,9 @@ class Result:
             "mapping": _clean(self.mapping),
             "phases": self.phase_records(),
             "assumptions": self.assumptions,
+            "basis": self.basis(),
+            "measured": _clean(self.measured),
+            "assumed": _clean(self.assumed),
             "analytic_latency_cycles": self.analytic_latency_cycles,
             "standby_power_w": self.standby_power_w,
             "leakage_by_source_pj": self.leakage_by_source_pj,

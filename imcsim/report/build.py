@@ -23,6 +23,8 @@ import pandas as pd
 from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
 from imcsim.report.assumptions import DeviceAssumptions, device_assumptions
+from imcsim.report.basis import COLUMNS as BASIS_COLUMNS
+from imcsim.report.basis import basis_sentence
 from imcsim.report.html import Page, render
 from imcsim.report.load import ReportInput, card_name, for_display, parameter_columns, read_folder
 from imcsim.report.plots import Plot, all_plots
@@ -102,6 +104,22 @@ def _reload_lines(data: ReportInput, reloads: pd.DataFrame | None) -> list[tuple
     return out
 
 
+def _basis(data: ReportInput) -> tuple[pd.DataFrame | None, list[tuple[str, str]]]:
+    """Per evaluated point: the activity model, measured or assumed per group, measured next to assumed;
+    and a sentence for the first points. None for results written before the basis fields existed."""
+    df = ok_rows(data.results)
+    cols = [c for c in BASIS_COLUMNS if c in df.columns]
+    if df.empty or not any(c.startswith("basis_") for c in cols):
+        return None, []
+    labels = point_labels(df, parameter_columns(data.results, data.swept))
+    table = pd.DataFrame({"point": labels.to_numpy()}, index=df.index)
+    for c in cols:
+        table[c] = df[c]
+    lines = [(str(label), line) for label, row in zip(labels, df.head(MAX_RELOAD_LINES).to_dict("records"))
+             if (line := basis_sentence(row))]
+    return table.reset_index(drop=True), lines
+
+
 def make_report(folder: str | Path, out: str | Path | None = None, *,
                 card_loader: Callable[[str], Any] | None = None,
                 progress: Callable[[str], None] | None = None) -> ReportFiles:
@@ -133,6 +151,7 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
                      "so there are no per-layer or per-phase tables.")
     headline, headline_note = headline_table(shown)
     headline_note = " ".join(n for n in (headline_note, _chip_note(ok_rows(data.results))) if n)
+    basis, basis_lines = _basis(shown)
     say("report.html")
     page = Page(
         title=f"imcsim report: {data.folder.resolve().name}",
@@ -145,6 +164,7 @@ def make_report(folder: str | Path, out: str | Path | None = None, *,
         stalls=_id_last(tables["stalls"]) if "stalls" in tables else None,
         resources=resource_tables(data.folder),
         headline=headline, headline_note=headline_note, energy_note=_energy_note(shown),
+        basis=basis, basis_lines=basis_lines,
     )
     html_path = out_dir / HTML_NAME
     tmp = html_path.with_name("." + HTML_NAME + ".tmp")

@@ -46,6 +46,8 @@ class Page:
     energy_note: str = ""                    # where the energy goes, leakage's source included
     stalls: pd.DataFrame | None = None       # row-engine points: bottleneck, busiest resource, stalls by cause
     resources: Sequence[tuple[str, pd.DataFrame, int]] = field(default_factory=list)  # per run: busiest resources
+    basis: pd.DataFrame | None = None        # per point: measured or assumed, measured next to the defaults
+    basis_lines: Sequence[tuple[str, str]] = field(default_factory=list)   # (point label, sentence)
 
 
 def _describe(page: Page) -> str:
@@ -141,6 +143,24 @@ def _engine(page: Page) -> str:
     return "\n".join(out)
 
 
+def _basis(page: Page) -> str:
+    assert page.basis is not None
+    out = ["<p>What each point's data-dependent figures rest on: <b>measured</b> by execution (a study's "
+           "<code>options.measured</code> names a run folder of <code>imcsim infer</code> or <code>imcsim "
+           "train</code>: the kernels' activity and toggle counts, the executed weight updates, the INT8 weights "
+           "that price reloads), <b>assumed</b> (a stated default, tagged A, stands in for the data), "
+           "<b>partly measured</b> (some layers or phases each), or <b>spec</b> (the group has no data-dependent "
+           "figure in this step). The compute energy components follow the activity; write energy, write time, "
+           "wear and lifetime follow the update and reload writes; latency and leakage follow the writes; the "
+           "totals follow all three. Each measured figure stands next to the default it replaces "
+           "(ledger.json's <code>basis</code> marks every figure, layers.csv every op).</p>"]
+    if page.basis_lines:
+        out.append("<ul>" + "".join(f"<li><b>{esc(label)}</b>: {esc(line)}</li>"
+                                    for label, line in page.basis_lines) + "</ul>")
+    out.append(table_html(page.basis, table_id="basis-table"))
+    return "\n".join(out)
+
+
 def _answer(page: Page) -> list[str]:
     """The first screen: per point latency, energy, TOPS/W, write energy and time, lifetime; then where
     the energy goes."""
@@ -153,6 +173,11 @@ def _answer(page: Page) -> list[str]:
            table_html(page.headline, table_id="answer-table")]
     if page.energy_note:
         out.append(f"<p>{esc(page.energy_note)}</p>")
+    if page.basis_lines:
+        out.append('<p class="note">Measured by execution or assumed: '
+                   + "; ".join(f"<b>{esc(label)}</b>: {esc(line.removeprefix('Measured or assumed: '))}"
+                               for label, line in page.basis_lines[:3])
+                   + ' (all points: <a href="#basis">Measured or assumed</a>).</p>')
     return out
 
 
@@ -164,6 +189,7 @@ def render(page: Page) -> str:
     nav += ['<a href="#reloads">Reloads</a>'] if page.reloads is not None else []
     nav += ['<a href="#leakage">Leakage</a>'] if page.leakage is not None else []
     nav += ['<a href="#engine">Event engine</a>'] if page.stalls is not None or page.resources else []
+    nav += ['<a href="#basis">Measured or assumed</a>'] if page.basis is not None else []
     nav += ['<a href="#plots">Plots</a>', '<a href="#failed">Failed points</a>',
             '<a href="#assumptions">Assumptions</a>', '<a href="#files">Files</a>']
     parts = [
@@ -190,6 +216,8 @@ def render(page: Page) -> str:
                   "Energies in pJ.</p>", table_html(page.leakage, table_id="leakage-table")]
     if page.stalls is not None or page.resources:
         parts += ['<h2 id="engine">Event engine: bottleneck, stalls, resources</h2>', _engine(page)]
+    if page.basis is not None:
+        parts += ['<h2 id="basis">Measured or assumed</h2>', _basis(page)]
     parts.append('<h2 id="plots">Plots</h2>')
     parts += [figure_html(p, page.out_dir) for p in drawn]
     if skipped:

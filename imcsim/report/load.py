@@ -237,7 +237,8 @@ def _read_runs(path: Path) -> ReportInput:
 def _read_csv(path: Path) -> pd.DataFrame:
     """A CSV written by imcsim; an empty, binary or malformed file is a one-line SpecError."""
     try:
-        return pd.read_csv(path)
+        # copy(): a one-row CSV comes back one block per column; consolidated, adding a column stays cheap
+        return pd.read_csv(path).copy()
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         reason = " ".join(str(exc).split())[:100] or type(exc).__name__
         raise SpecError(str(path), None, problem=f"cannot be read as a results table ({reason})",
