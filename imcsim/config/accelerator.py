@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from imcsim.circuit.gates import NODE_MAX_NM, NODE_MIN_NM
-from imcsim.config.inherit import check_link, copy_tree, deep_merge
+from imcsim.config.inherit import copy_tree, deep_merge, parent_path, walk_chain
 from imcsim.config.loader import FieldRule, StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
@@ -183,7 +183,7 @@ class AcceleratorSpec(StrictModel):
     kind: Literal["accelerator"] = Field("accelerator", description="marks a preset (devices/ also holds device cards)")
     name: str = Field(description="preset name (acc-<device> for the built-in ones)")
     description: str = Field("", description="one line shown in tables and reports")
-    inherits: str | None = Field(None, description="preset name or path this one overrides key by key")
+    inherits: str | None = Field(None, description="a built-in preset name or a path relative to this file; this preset overrides it key by key")
     chip: ChipSpec = Field(description="chip-level resources")
     tile: TileSpec = Field(description="per-tile resources")
     macro: MacroSpec = Field(description="the IMC macro")
@@ -248,7 +248,7 @@ def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None 
         raw, file, chip, tile = parts
         data = {**raw, "chip": chip, "tile": tile.model_copy(), "macro": dict(raw["macro"])}
     else:
-        data, file = _resolve(name_or_path, seen=())
+        data, file = _resolve(name_or_path)
     if overrides:
         for dotted, value in overrides.items():
             _set_dotted(data, dotted, value, source)
@@ -273,7 +273,7 @@ def _chip_and_tile(name_or_path: str | Path) -> tuple[dict[str, Any], str, ChipS
 def _chip_and_tile_cached(path_text: str, mtime_ns: int) -> tuple[dict[str, Any], str, ChipSpec, TileSpec] | None:
     try:
         load_accelerator(path_text)
-        data, file = _resolve(path_text, seen=())
+        data, file = _resolve(path_text)
         if not isinstance(data.get("macro"), dict):
             return None
         return data, file, ChipSpec.model_validate(data["chip"]), TileSpec.model_validate(data["tile"])
@@ -295,11 +295,12 @@ def _follow_array(macro: Any, overrides: dict[str, Any]) -> None:
             macro[part] = n
 
 
-def _resolve(name_or_path: str | Path, seen: tuple[str, ...]) -> tuple[dict[str, Any], str]:
-    """The preset's data with ``inherits`` merged (a fresh copy: callers may change it)."""
+def _resolve(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    """The preset's data with ``inherits`` merged (a fresh copy: callers may change it) and its file."""
     path = _preset_path(name_or_path)
-    data, file = _resolve_cached(str(path), path.stat().st_mtime_ns, seen)
-    return copy_tree(data), file
+    links = walk_chain(path, _read_preset, _preset_parent)
+    stamps = tuple((str(link.file), link.file.stat().st_mtime_ns) for link in links)
+    return copy_tree(_merged(stamps)), str(path)
 
 
 def _preset_path(name_or_path: str | Path) -> Path:
@@ -314,24 +315,38 @@ def _preset_path(name_or_path: str | Path) -> Path:
     return path
 
 
-@lru_cache(maxsize=128)
-def _resolve_cached(path_text: str, mtime_ns: int, seen: tuple[str, ...]) -> tuple[dict[str, Any], str]:
-    # Sweeps build thousands of accelerators from one preset: parse its YAML once per file version.
-    path = Path(path_text)
-    data = load_yaml(path)
-    file = str(path)
+def _preset_parent(data: dict[str, Any], file: Path) -> tuple[str, Path] | None:
     parent = data.get("inherits")
-    if parent is not None:
-        if not isinstance(parent, str) or not parent:
-            raise SpecError(file, "inherits", parent, problem="bad value", allowed="a preset name or path")
-        key = str(Path(file).resolve())
-        parent_ref = parent
-        if str(parent).endswith((".yaml", ".yml")):
-            parent_ref = str((path.parent / parent).resolve())
-        check_link((*seen, key), _preset_path(parent_ref))  # cycles and over-long chains
-        base, _ = _resolve(parent_ref, seen + (key,))
-        data = deep_merge(base, data)
-    return data, file
+    if parent is None:
+        return None
+    if not isinstance(parent, str) or not parent:
+        raise SpecError(str(file), "inherits", parent, problem="bad value", allowed="a preset name or path")
+    if parent.endswith((".yaml", ".yml")):
+        return parent, parent_path(parent, file)
+    path = devices_dir() / f"{parent}.yaml"
+    if not path.stem.startswith(PRESET_PREFIX) or not path.is_file():
+        raise SpecError(str(file), "inherits", parent, problem="unknown accelerator preset",
+                        allowed=", ".join(list_presets()) + " or a path relative to this file")
+    return parent, path
+
+
+def _read_preset(path: Path) -> dict[str, Any]:
+    return _read_cached(str(path), path.stat().st_mtime_ns)
+
+
+# Sweeps build thousands of accelerators from one preset: parse each file of its chain once per version,
+# and merge the chain once per version of its files. Both results are shared: never changed in place.
+@lru_cache(maxsize=128)
+def _read_cached(path_text: str, mtime_ns: int) -> dict[str, Any]:
+    return load_yaml(Path(path_text))
+
+
+@lru_cache(maxsize=128)
+def _merged(stamps: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for path_text, mtime_ns in reversed(stamps):  # root first
+        data = deep_merge(data, _read_cached(path_text, mtime_ns))
+    return data
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any, file: str) -> None:

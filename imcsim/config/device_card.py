@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
-from imcsim.config.inherit import check_link
+from imcsim.config.inherit import deep_merge, walk_chain
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import devices_dir
@@ -257,67 +257,64 @@ def load_card(name_or_path: str | Path, overrides: dict[str, Any] | None = None)
     """
     ref = str(name_or_path)
     path = resolve_card_path(ref) if not isinstance(name_or_path, Path) else name_or_path
-    chain, merged = resolve_card_chain(path, [])
+    chain, merged = resolve_card_chain(path)
     root_tech = merged["technology"]
     if overrides:
         _apply_overrides(merged, overrides, root_tech)
     return _build(merged, chain)
 
 
-def resolve_card_chain(path: Path, seen: list[Path], *, file_model: type[CardFile] = CardFile,
-             find_parent: Callable[..., Path] = resolve_card_path,
-             unit_of: Callable[[str, str], str | None] | None = None) -> tuple[list[str], dict[str, Any]]:
-    """Read ``path`` and its ancestors; return the chain and the merged raw content.
+def resolve_card_chain(path: Path, *, file_model: type[CardFile] = CardFile,
+                       find_parent: Callable[..., Path] = resolve_card_path,
+                       unit_of: Callable[[str, str], str | None] | None = None) -> tuple[list[str], dict[str, Any]]:
+    """Read ``path`` and its ancestors (:func:`imcsim.config.inherit.walk_chain`); return the chain (card
+    files, child first) and the merged raw content, with the card that set each parameter.
 
     Other sourced cards (sensor cards, :mod:`imcsim.frontend.card`) resolve through this same function
     with their own ``file_model`` (a :class:`CardFile` subclass fixing ``kind`` and ``technology``),
     parent lookup and unit table, so every card kind inherits and reports errors the same way.
     """
     unit_of = unit_of or param_unit
-    key = path.resolve()
-    check_link(seen, key)  # cycles and over-long chains (imcsim.config.inherit)
-    raw = load_yaml(path)
-    card = validate(file_model, raw, path)
-    file = str(path)
-    if card.inherits is None:
-        known = _literal_values(file_model.model_fields["technology"].annotation) or technology_names()
-        if card.technology is None:
-            raise SpecError(file, "technology", problem="missing required field", allowed=", ".join(known))
-        if card.technology not in known:  # device cards: any registered technology (imcsim.device.registry)
-            raise SpecError(file, "technology", card.technology, problem="unknown device technology",
-                            allowed=", ".join(known))
-        if card.provenance is None:
-            raise SpecError(file, "provenance", problem="missing required field",
-                            allowed="a one-line summary of what is measured and what is assumed")
-        merged: dict[str, Any] = {"technology": card.technology, "options": {}, "params": {},
-                                  "defined_in": {}}
-        chain: list[str] = []
-    else:
-        parent = find_parent(card.inherits, path.parent, file=file, field="inherits")
-        chain, merged = resolve_card_chain(parent, seen + [key], file_model=file_model,
-                                           find_parent=find_parent, unit_of=unit_of)
+
+    def parent(card: CardFile, file: Path) -> tuple[str, Path] | None:
+        if card.inherits is None:
+            return None
+        return card.inherits, find_parent(card.inherits, file.parent, file=str(file), field="inherits")
+
+    links = walk_chain(path, lambda p: validate(file_model, load_yaml(p), p), parent)
+    root, root_file = links[-1].card, str(links[-1].file)
+    known = _literal_values(file_model.model_fields["technology"].annotation) or technology_names()
+    if root.technology is None:
+        raise SpecError(root_file, "technology", problem="missing required field", allowed=", ".join(known))
+    if root.technology not in known:  # device cards: any registered technology (imcsim.device.registry)
+        raise SpecError(root_file, "technology", root.technology, problem="unknown device technology",
+                        allowed=", ".join(known))
+    if root.provenance is None:
+        raise SpecError(root_file, "provenance", problem="missing required field",
+                        allowed="a one-line summary of what is measured and what is assumed")
+    merged: dict[str, Any] = {"technology": root.technology, "options": {}, "params": {}, "defined_in": {},
+                              "option_files": {}, "files": {}}
+    for link in reversed(links):  # root first: each card overrides what its parents set
+        card, file, label = link.card, str(link.file), link.file.stem
         if card.technology is not None and card.technology != merged["technology"]:
             raise SpecError(file, "technology", card.technology, merged["technology"],
                             problem="differs from the inherited card's technology:")
-    label = path.stem
-    merged["name"] = card.name or label
-    merged["description"] = card.description or merged.get("description", "")
-    merged["provenance"] = card.provenance or merged.get("provenance", "")
-    merged["file"] = file
-    merged["options"].update(card.options)
-    for name in card.options:
-        merged.setdefault("option_files", {})[name] = file
-    for name, entry in card.params.items():
-        base = dict(merged["params"].get(name, {}))
-        if entry.unit is None and "unit" not in base:
-            raise SpecError(file, f"params.{name}.unit", problem="missing required field",
-                            allowed=f"{unit_of(merged['technology'], name) or 'the parameter unit'}"
-                                    " (only an inheriting card may leave it out)")
-        base.update(entry.model_dump(exclude_none=True))
-        merged["params"][name] = base
-        merged["defined_in"][name] = label
-        merged.setdefault("files", {})[name] = file
-    return [file] + chain, merged
+        merged["name"] = card.name or label
+        merged["description"] = card.description or merged.get("description", "")
+        merged["provenance"] = card.provenance or merged.get("provenance", "")
+        merged["file"] = file
+        merged["options"] = deep_merge(merged["options"], card.options)
+        merged["option_files"].update(dict.fromkeys(card.options, file))
+        for name, entry in card.params.items():
+            if entry.unit is None and "unit" not in merged["params"].get(name, {}):
+                raise SpecError(file, f"params.{name}.unit", problem="missing required field",
+                                allowed=f"{unit_of(merged['technology'], name) or 'the parameter unit'}"
+                                        " (only an inheriting card may leave it out)")
+        merged["params"] = deep_merge(merged["params"], {name: entry.model_dump(exclude_none=True)
+                                                         for name, entry in card.params.items()})
+        merged["defined_in"].update(dict.fromkeys(card.params, label))
+        merged["files"].update(dict.fromkeys(card.params, file))
+    return [str(link.file) for link in links], merged
 
 
 def _literal_values(annotation: Any) -> list[str]:

@@ -105,7 +105,7 @@ def load_sensor(name_or_path: str | Path, overrides: dict[str, float] | None = N
     """Load, resolve (``inherits``) and validate a sensor card; ``overrides`` maps parameter names to
     numbers (tag A, source ``override``)."""
     path = name_or_path if isinstance(name_or_path, Path) else resolve_sensor_path(str(name_or_path), base_dir)
-    chain, merged = resolve_card_chain(path, [], file_model=SensorCardFile, find_parent=resolve_sensor_path,
+    chain, merged = resolve_card_chain(path, file_model=SensorCardFile, find_parent=resolve_sensor_path,
                                        unit_of=sensor_param_unit)
     for name, value in (overrides or {}).items():
         if name not in SensorParams.model_fields:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from imcsim.config.inherit import check_link
+from imcsim.config.inherit import deep_merge, parent_path, walk_chain
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.paths import workloads_dir
@@ -24,7 +24,7 @@ class MethodCard(StrictModel):
     name: str = Field(description="method name (a built-in method, or the new variant's name)")
     description: str = Field(description="one line shown in tables")
     source: str = Field(description="paper and code the method follows, with [KEY] citations")
-    inherits: str | None = Field(None, description="built-in method or card this variant overrides")
+    inherits: str | None = Field(None, description="a built-in method, a card name or a path relative to this file; this variant overrides its options")
     options: dict[str, Any] = Field({}, description="method options (the method's table below)")
     trains: str = Field("", description="what is trainable")
     stores: str = Field("", description="what is stored for the backward pass, and in which form")
@@ -33,24 +33,36 @@ class MethodCard(StrictModel):
     notes: list[str] = Field([], description="notes carried into every result of the method")
     file: str | None = Field(None, description="set by the loader: the card's path")
 
-    def resolved(self, _seen: tuple[str, ...] = ()) -> tuple[str, dict[str, Any], list[str]]:
-        """(built-in method, merged options, notes) following ``inherits``; a loop or an over-long
-        chain is one SpecError (:func:`imcsim.config.inherit.check_link`, as for every card kind)."""
-        from imcsim.workload.methods import _METHODS, ALIASES, _load_all
+    def resolved(self) -> tuple[str, dict[str, Any], list[str]]:
+        """(built-in method, merged options, notes of every card root first), following ``inherits``
+        through :func:`imcsim.config.inherit.walk_chain`, as for every card kind."""
+        from imcsim.workload.methods import ALIASES
 
-        _load_all()
-        base = self.inherits or self.name
-        base = ALIASES.get(base, base)
-        if base in _METHODS and (self.inherits is not None or base == self.name):
-            return base, dict(self.options), list(self.notes)
-        parent = find_card(base) if base != self.name else None
-        if parent is None:
-            raise SpecError(self.file, "inherits", base, problem="unknown method or card",
-                            allowed=", ".join(sorted(_METHODS)))
-        seen = (*_seen, str(Path(self.file or self.name).resolve()))
-        check_link(seen, parent.file or base)
-        pbase, popts, pnotes = parent.resolved(seen)
-        return pbase, {**popts, **self.options}, pnotes + list(self.notes)
+        links = walk_chain(Path(self.file or f"{self.name}.yaml"), load_card, _parent, first=self)
+        root = links[-1].card
+        options: dict[str, Any] = {}
+        notes: list[str] = []
+        for link in reversed(links):
+            options = deep_merge(options, link.card.options)
+            notes += link.card.notes
+        base = root.inherits or root.name
+        return ALIASES.get(base, base), options, notes
+
+
+def _parent(card: MethodCard, file: Path) -> tuple[str, Path] | None:
+    """None when ``card`` is a built-in method's own card or inherits a built-in method; else the
+    parent card (a name in the built-in folder or a path relative to ``file``)."""
+    from imcsim.workload.methods import _METHODS, ALIASES, _load_all
+
+    _load_all()
+    base = card.inherits or card.name
+    if ALIASES.get(base, base) in _METHODS and (card.inherits is not None or base == card.name):
+        return None
+    candidate = parent_path(base, file) if Path(base).suffix in (".yaml", ".yml") else cards_dir() / f"{base}.yaml"
+    if base == card.name or not candidate.is_file():
+        raise SpecError(card.file, "inherits", base, problem="unknown method or card",
+                        allowed=", ".join(sorted(_METHODS)) + " or a path relative to this file")
+    return base, candidate
 
 
 def cards_dir() -> Path:
