@@ -5,13 +5,13 @@ package docstring), and :func:`warm_up` / :func:`kernels_compiled` for the Numba
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numba
 import numpy as np
 
 from imcsim.circuit.activity import Activity
 from imcsim.circuit.bitserial import kernels
+from imcsim.circuit.bitserial.cachekey import cached
 from imcsim.circuit.bitserial.checks import BitWidthError, check_bits, check_range, input_array, pair
 from imcsim.circuit.bitserial.codegen import slots_for
 from imcsim.circuit.bitserial.packing import PackedWeights, packed_for
@@ -133,4 +133,4 @@ def matmul(a: np.ndarray, b: np.ndarray, in_bits: int = 8, w_bits: int = 8, in_s
 def kernels_compiled() -> bool:
     """Whether Numba's on-disk cache holds the compiled kernels (``cache=True``); if not, the first call
     compiles them, which takes tens of seconds to minutes on a loaded machine."""
-    return any((Path(kernels.__file__).parent / "__pycache__").glob("kernels.*.nbi"))
+    return any(cached(k) for k in kernels.KERNELS)

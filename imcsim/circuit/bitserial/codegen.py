@@ -4,8 +4,8 @@ Why a module of its own: these are Numba intrinsics (code generation), not Numba
 that call them are in :mod:`imcsim.circuit.bitserial.kernels`. The layout and the identity they
 compute are described in :mod:`imcsim.circuit.bitserial`.
 
-Numba's on-disk cache is keyed on the file of the ``@njit`` function (``kernels.py``), not on this
-one: after editing this file, ``make clean`` (or touch ``kernels.py``) so the kernels recompile.
+Numba keys its on-disk cache on the file of the ``@njit`` function (``kernels.py``); ``kernels.py`` adds
+this file's hash to that key (:mod:`imcsim.circuit.bitserial.cachekey`), so an edit here recompiles them.
 """
 
 from __future__ import annotations

@@ -1,13 +1,18 @@
 """The Numba loops of the bit-serial kernels: weight packing, the input pass, the activity counts and the
 GEMM that calls the LLVM blocks of :mod:`imcsim.circuit.bitserial.codegen` (layout: the package
-docstring). Compiled on first call, cached on disk (``cache=True``).
+docstring). Compiled on first call, cached on disk (``cache=True``), the cache keyed on this file and on
+``codegen.py`` (:mod:`imcsim.circuit.bitserial.cachekey`), so editing either recompiles them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from numba import njit, prange
 
+from imcsim.circuit.bitserial import codegen
+from imcsim.circuit.bitserial.cachekey import key_on
 from imcsim.circuit.bitserial.codegen import (
     bitplane,
     blk88_ss,
@@ -287,3 +292,7 @@ def gemm(xn, xpk, n_words_px, wq, y, wo, w_bits, w_signed, kh, kw_, sh, sw, ph, 
                 else:
                     blk_narrow(yflat, yo + s0, wflat, n0 + s0, n_pad, w_bits, wo_, xsrc, xo_, nk, sl, neg, wneg)
 
+
+#: every kernel above, its cache keyed on codegen.py too (True: Numba's stamp could be extended)
+KERNELS = (pack_weight_words, weight_column_sums, prep_input, activity_counts, gemm)
+KEYED_ON_CODEGEN = key_on(KERNELS, Path(codegen.__file__))
