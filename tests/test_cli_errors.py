@@ -1,15 +1,13 @@
-"""Bad input through the real command: exit code 2, one stderr line naming file and field, no traceback;
-``--debug`` shows the traceback instead."""
+"""Bad input through the command: exit code 2, one stderr line naming file and field, no traceback;
+``--debug`` shows the traceback instead (that one in a real process; the others run the command in the
+test process, tests/cli_helpers.py)."""
 
 import subprocess
 import sys
 import textwrap
 
 import pytest
-
-
-def imcsim(*argv, cwd=None):
-    return subprocess.run([sys.executable, "-m", "imcsim", *argv], capture_output=True, text=True, cwd=cwd)
+from cli_helpers import run_imcsim as imcsim
 
 
 def card(tmp_path, name, text):
@@ -86,6 +84,7 @@ def test_bad_flag_values():
 
 def test_debug_shows_the_traceback(tmp_path):
     path = card(tmp_path, "bad.yaml", CASES["non_positive"][0])
-    proc = imcsim("--debug", "devices", "show", path)
+    proc = subprocess.run([sys.executable, "-m", "imcsim", "--debug", "devices", "show", path],
+                          capture_output=True, text=True)
     assert proc.returncode != 0 and proc.returncode != 2
     assert "Traceback" in proc.stderr and "SpecError" in proc.stderr

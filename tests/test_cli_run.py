@@ -2,11 +2,10 @@
 
 import json
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from cli_helpers import run_imcsim
 
 from imcsim.cli.main import main
 
@@ -61,7 +60,7 @@ def test_default_study(tmp_path, capsys):
     (["run", "nope.yaml"], r"nope.yaml: file does not exist"),
 ])
 def test_bad_input_is_one_line(tmp_path, argv, pattern):
-    proc = subprocess.run([sys.executable, "-m", "imcsim", *argv], capture_output=True, text=True, cwd=tmp_path)
+    proc = run_imcsim(*argv, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr

@@ -46,18 +46,20 @@ def test_compare_run_needs_a_training_folder(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_train_repnet_200_steps_json(capsys):
-    """The issue's run: Rep-Net in INT8 on the built-in scenario (digits-cnn, task B = digits 5-9)."""
+    """The issue's run: Rep-Net in INT8 on the built-in scenario (digits-cnn, task B = digits 5-9). Logged
+    every 100 steps, not 20: logging only evaluates (the training is the same, final accuracy 0.905 both
+    ways) and each log runs the test split twice in INT8 and once in fp32 (8 fewer logs: ~7 s of CPU)."""
     assert main(["train", "--dataset", "digits", "--method", "repnet", "--steps", "200", "--seed", "0",
-                 "--format", "json"]) == 0
+                 "--log-every", "100", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["step"] for r in rows] == list(range(0, 201, 20))      # one record per logged step
+    assert [r["step"] for r in rows] == [0, 100, 200]                  # one record per logged step
     for r in rows:
         assert {"step", "loss", "accuracy", "fp32_accuracy"} <= set(r)
     final = rows[-1]
     assert abs(final["accuracy"] - final["fp32_accuracy"]) <= 0.03   # INT8 within 3 points of fp32
     assert final["accuracy"] >= 0.6                                   # chance on task B is 0.2 (5 classes)
     assert rows[0]["accuracy"] < 0.2                                  # task B unknown before training
-    assert final["loss"] < rows[1]["loss"] / 2                        # the loss falls
+    assert final["loss"] < rows[1]["loss"] / 2    # the loss falls: mean of steps 101-200 0.44, of 1-100 1.64
 
 
 def test_train_repnet_on_a_network_without_connectors_exit_2(capsys):

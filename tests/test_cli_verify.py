@@ -1,10 +1,9 @@
 """``imcsim verify``: the per-layer table, formats, exit codes."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+from cli_helpers import run_imcsim
 
 from imcsim.cli.main import main
 
@@ -47,8 +46,7 @@ def test_verify_mismatch_exits_1(capsys, monkeypatch):
 @pytest.mark.parametrize("flags, needle", [(["--layer", "nope"], "unknown layer"), (["--in-bits", "9"], "in-bits"),
                                            (["--batch", "0"], "batch")])
 def test_bad_flags_are_one_line_exit_2(flags, needle):
-    out = subprocess.run([sys.executable, "-m", "imcsim", "verify", "--workload", "tiny-cnn", *flags],
-                         capture_output=True, text=True)
+    out = run_imcsim("verify", "--workload", "tiny-cnn", *flags)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and needle in out.stderr and "Traceback" not in out.stderr
 

@@ -3,12 +3,8 @@ presets and method cards refuse a loop, an unknown parent name and a missing par
 through the real command: exit code 2, one stderr line naming the card file, ``inherits`` and the value
 written there, no traceback."""
 
-import contextlib
-import io
-
 import pytest
-
-from imcsim.cli.main import main
+from cli_helpers import run_imcsim
 
 #: per card kind: the card text inheriting ``{parent}``, and the command that loads card ``{card}``
 KINDS = {
@@ -30,13 +26,6 @@ FAILURES = {
 }
 
 
-def run_cli(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, err.getvalue()
-
-
 @pytest.mark.parametrize("failure", sorted(FAILURES))
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_bad_chain_is_one_line_naming_file_field_and_value(tmp_path, kind, failure):
@@ -44,7 +33,8 @@ def test_a_bad_chain_is_one_line_naming_file_field_and_value(tmp_path, kind, fai
     files, needles = FAILURES[failure]
     for name, parent in files.items():
         (tmp_path / name).write_text(text.format(me=name[:-5], parent=parent))
-    code, err = run_cli([a.format(card=tmp_path / "a.yaml", out=tmp_path / "out") for a in argv])
+    ran = run_imcsim(*(a.format(card=tmp_path / "a.yaml", out=tmp_path / "out") for a in argv))
+    code, err = ran.returncode, ran.stderr
     assert code == 2, err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
