@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from imcsim.config.annotations import is_model, nested_model, unwrap
+
 REFERENCE_PATH = Path("docs") / "study-reference.md"
 
 #: unit of a field from its name's suffix (names carry their unit, see the project rules)
@@ -128,21 +130,20 @@ class FieldRow:
 
 
 def _type_text(ann: Any) -> str:
-    origin = typing.get_origin(ann)
+    inner, optional = unwrap(ann)
+    if optional:
+        return f"{_type_text(inner)} (optional)"
+    origin = typing.get_origin(inner)
     if origin is typing.Literal:
-        return " \\| ".join(f"`{a}`" for a in typing.get_args(ann))
+        return " \\| ".join(f"`{a}`" for a in typing.get_args(inner))
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(ann) if a is not type(None)]
-        text = " \\| ".join(_type_text(a) for a in args)
-        return f"{text} (optional)" if len(args) < len(typing.get_args(ann)) else text
-    if origin is typing.Annotated:
-        return _type_text(typing.get_args(ann)[0])
+        return " \\| ".join(_type_text(a) for a in typing.get_args(inner))
     if origin is not None:
-        args = ", ".join(_type_text(a) for a in typing.get_args(ann))
+        args = ", ".join(_type_text(a) for a in typing.get_args(inner))
         return f"{getattr(origin, '__name__', str(origin))}[{args}]"
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
+    if is_model(inner):
         return "mapping"
-    return getattr(ann, "__name__", str(ann)).replace("typing.", "")
+    return getattr(inner, "__name__", str(inner)).replace("typing.", "")
 
 
 def _range_text(info: FieldInfo, ann: Any) -> str:
@@ -193,20 +194,13 @@ def unit_of(name: str, info: FieldInfo | None = None) -> str:
     return ""
 
 
-def _nested(ann: Any) -> type[BaseModel] | None:
-    for a in (ann, *typing.get_args(ann)):
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-    return None
-
-
 def field_rows(model: type[BaseModel], prefix: str = "", *, recurse: bool = True) -> Iterator[FieldRow]:
     """Every field of ``model`` (nested models expanded as dotted keys), in declaration order."""
     for name, info in model.model_fields.items():
         if name == "file" and prefix == "" and model.__name__ == "MethodCard":
             continue  # set by the loader, not written in a card
         ann = info.annotation
-        sub = _nested(ann) if recurse else None
+        sub = nested_model(ann) if recurse else None
         key = f"{prefix}{name}"
         if sub is not None and not _is_param(sub):
             yield FieldRow(key, "mapping", "", _default_text(info), "", _meaning(info, sub))
@@ -313,7 +307,7 @@ def _sections() -> list[tuple[str, str, list[FieldRow]]]:
 def _param_rows(model: type[BaseModel]) -> Iterator[FieldRow]:
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        sub = _nested(info.annotation)
+        sub = nested_model(info.annotation)
         doc = (sub.__doc__ or "").strip().splitlines()[0] if sub is not None and sub.__doc__ else ""
         rng = {"PositiveParam": "> 0", "NonNegParam": ">= 0", "FractionParam": "0-1", "CountParam": "integer >= 1",
                "BitsPerCellParam": "integer 1-4"}.get(getattr(sub, "__name__", ""), doc)

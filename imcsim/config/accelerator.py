@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from imcsim.circuit.gates import NODE_MAX_NM, NODE_MIN_NM
+from imcsim.config.annotations import nested_model
 from imcsim.config.inherit import copy_tree, deep_merge, parent_path, walk_chain
 from imcsim.config.loader import FieldRule, StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
@@ -364,4 +365,4 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any, file: str) -> Non
             node[part] = value
         else:
             node = node.setdefault(part, {})
-            model = fields[part].annotation
+            model = nested_model(fields[part].annotation)

@@ -12,13 +12,13 @@ device name without importing the cost models.
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
+from imcsim.config.annotations import literal_values
 from imcsim.config.inherit import deep_merge, walk_chain
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
@@ -283,7 +283,7 @@ def resolve_card_chain(path: Path, *, file_model: type[CardFile] = CardFile,
 
     links = walk_chain(path, lambda p: validate(file_model, load_yaml(p), p), parent)
     root, root_file = links[-1].card, str(links[-1].file)
-    known = _literal_values(file_model.model_fields["technology"].annotation) or technology_names()
+    known = literal_values(file_model.model_fields["technology"].annotation) or technology_names()
     if root.technology is None:
         raise SpecError(root_file, "technology", problem="missing required field", allowed=", ".join(known))
     if root.technology not in known:  # device cards: any registered technology (imcsim.device.registry)
@@ -315,13 +315,6 @@ def resolve_card_chain(path: Path, *, file_model: type[CardFile] = CardFile,
         merged["defined_in"].update(dict.fromkeys(card.params, label))
         merged["files"].update(dict.fromkeys(card.params, file))
     return [str(link.file) for link in links], merged
-
-
-def _literal_values(annotation: Any) -> list[str]:
-    """The strings of a ``Literal[...] | None`` annotation (the technologies a card file allows)."""
-    if typing.get_origin(annotation) is Literal:
-        return [str(a) for a in typing.get_args(annotation)]
-    return [v for arg in typing.get_args(annotation) for v in _literal_values(arg)]
 
 
 def _apply_overrides(merged: dict[str, Any], overrides: dict[str, Any], technology: str) -> None:

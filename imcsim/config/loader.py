@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 import math
-import typing
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from imcsim.config.annotations import element, nested_model
 from imcsim.errors import SpecError
 
 M = TypeVar("M", bound=BaseModel)
@@ -210,39 +210,18 @@ def spec_error_from(exc: ValidationError, model: type[BaseModel], data: Any, fil
 
 
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the (sub)model reached by following ``loc`` from ``model``; [] if unknown."""
-    current: Any = model
+    """Field names of the (sub)model reached by following ``loc`` from ``model``; [] if unknown. A list
+    index or a dict key in ``loc`` stands for the container's items."""
+    ann: Any = model
     for part in loc:
-        if isinstance(part, int):
-            current = _inner_type(current, list)
+        item = element(ann)
+        if item is not None:
+            ann = item  # part is an index or a key of the container
             continue
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(str(part))
-            if info is None:
-                return []
-            current = _model_in(info.annotation)
-        else:
-            current = _inner_type(current, dict)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _model_in(annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin is None:
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if isinstance(found, type) and issubclass(found, BaseModel):
-            return found
-        if typing.get_origin(arg) in (list, dict):
-            return arg
-    return annotation
-
-
-def _inner_type(annotation: Any, container: type) -> Any:
-    args = typing.get_args(annotation)
-    if not args:
-        return None
-    return _model_in(args[-1])
+        sub = nested_model(ann)
+        info = sub.model_fields.get(str(part)) if sub is not None else None
+        if info is None:
+            return []
+        ann = info.annotation
+    sub = nested_model(ann)
+    return list(sub.model_fields) if sub is not None else []

@@ -25,7 +25,6 @@ import itertools
 import json
 import math
 import re
-import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from imcsim.config.annotations import scalar_type, unwrap
 from imcsim.config.loader import StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
 from imcsim.sweep.expr import Filter, compile_filter
@@ -225,7 +225,7 @@ _RANGE = re.compile(r"^\s*([^:*]+):([^:*]+)(?::([^:*]+)|\*([^:*]+))\s*$")
 
 
 def _is_range_text(text: str, ftype: Any) -> bool:
-    return _base_type(ftype) in (int, float) and ":" in text
+    return scalar_type(ftype) in (int, float) and ":" in text
 
 
 def _parse_range_text(text: str, ftype: Any, where: str, source: str) -> tuple[Any, ...]:
@@ -234,7 +234,7 @@ def _parse_range_text(text: str, ftype: Any, where: str, source: str) -> tuple[A
         raise SpecError(source, where, text, problem="bad range",
                         allowed="start:stop:step or start:stop*factor, e.g. 64:256:64 or 64:1024*2")
     start, stop, step, factor = m.groups()
-    num = _base_type(ftype)
+    num = scalar_type(ftype)
     return make_range(_coerce_text(start, num, where, source), _coerce_text(stop, num, where, source),
                       step=None if step is None else _coerce_text(step, num, where, source),
                       factor=None if factor is None else _coerce_text(factor, float, where, source),
@@ -245,7 +245,7 @@ def make_range(start: float, stop: float, *, step: float | None = None, factor: 
                ftype: Any = float, where: str = "", source: str = FLAGS, text: Any = None) -> tuple[Any, ...]:
     """Inclusive arithmetic (``step``) or geometric (``factor``) range, typed by ``ftype``."""
     shown = text if text is not None else {"start": start, "stop": stop, "step": step, "factor": factor}
-    num = _base_type(ftype)
+    num = scalar_type(ftype)
     if num not in (int, float):
         raise SpecError(source, where, shown, problem="a range needs a number field; got range",
                         allowed=f"a list of {_describe(ftype)}")
@@ -350,7 +350,7 @@ def spec_from_mapping(base: Mapping[str, Any], axes: Mapping[str, Any], filters:
 def _axis_values(value: Any, ftype: Any, where: str, source: str) -> tuple[Any, ...]:
     if isinstance(value, Mapping):
         validate(RangeSpec, dict(value), source, prefix=where)  # keys and number-ness, one line each
-        num = _base_type(ftype)
+        num = scalar_type(ftype)
         if num not in (int, float):
             raise SpecError(source, where, dict(value), problem="a range needs a number field; got range",
                             allowed=f"a list of {_describe(ftype)}")
@@ -380,32 +380,13 @@ def field_types_from_model(model: type[BaseModel]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         ann = info.annotation
-        if _base_type(ann) is not None:
+        if scalar_type(ann) is not None:
             out[name] = ann
     return out
 
 
-def _optional_inner(ftype: Any) -> tuple[Any, bool]:
-    """(inner type, accepts None) for ``X | None``; (ftype, False) otherwise."""
-    origin = typing.get_origin(ftype)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(ftype) if a is not type(None)]
-        if len(args) == 1 and len(typing.get_args(ftype)) == 2:
-            return args[0], True
-    return ftype, False
-
-
-def _base_type(ftype: Any) -> type | None:
-    """The Python type values of ``ftype`` have (``str`` for a Literal of strings), or None."""
-    inner, _ = _optional_inner(ftype)
-    if typing.get_origin(inner) is Literal:
-        kinds = {type(a) for a in typing.get_args(inner)}
-        return kinds.pop() if len(kinds) == 1 and kinds <= {int, float, str, bool} else None
-    return inner if inner in (int, float, str, bool) else None
-
-
 def _describe(ftype: Any) -> str:
-    inner, nullable = _optional_inner(ftype)
+    inner, nullable = unwrap(ftype)
     if typing.get_origin(inner) is Literal:
         text = "one of " + ", ".join(str(a) for a in typing.get_args(inner))
     else:
@@ -432,10 +413,10 @@ def _validated(value: Any, ftype: Any, strict: bool, where: str, source: str) ->
 def _coerce_text(text: str, ftype: Any, where: str, source: str) -> Any:
     """A value from flag text, typed by the field: pydantic parses the text as the field's base type
     (``1e3`` for a float, ``yes``/``off`` for a bool), then :func:`coerce` checks it."""
-    inner, nullable = _optional_inner(ftype)
+    inner, nullable = unwrap(ftype)
     if nullable and text.lower() in ("none", "null"):
         return None
-    base = _base_type(inner)
+    base = scalar_type(inner)
     if base is None:   # coerce names the field as not sweepable
         return coerce(text, ftype, where, source)
     value = _validated(text, base, False, where, source)
@@ -445,12 +426,12 @@ def _coerce_text(text: str, ftype: Any, where: str, source: str) -> Any:
 def coerce(value: Any, ftype: Any, where: str, source: str) -> Any:
     """Check a native value (from YAML or already parsed) against the field type with pydantic in strict
     mode (ints pass for floats and become floats; a bool is not an int), then the Literal's values."""
-    inner, nullable = _optional_inner(ftype)
+    inner, nullable = unwrap(ftype)
     if value is None:
         if nullable:
             return None
         raise SpecError(source, where, "null", problem="wrong type of value", allowed=_describe(ftype))
-    base = _base_type(inner)
+    base = scalar_type(inner)
     if base is None:
         raise SpecError(source, where, str(ftype), problem="field cannot be swept: its type is",
                         allowed="int, float, str, bool or a Literal of them")
