@@ -1,8 +1,8 @@
 """``imcsim memory``: the compare table and one-line errors."""
 
 import json
-import subprocess
-import sys
+
+from cli_helpers import run_imcsim
 
 from imcsim.cli.main import main
 
@@ -36,7 +36,7 @@ def test_table_output_is_one_table(capsys):
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "imcsim", "memory", *args], capture_output=True, text=True)
+    return run_imcsim("memory", *args)
 
 
 def test_unsupported_method_exits_2_with_one_line():

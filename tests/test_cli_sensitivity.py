@@ -1,8 +1,8 @@
 """``imcsim sensitivity`` end to end: table and files; bad flags exit 2 with one line."""
 
 import csv
-import subprocess
-import sys
+
+from cli_helpers import run_imcsim
 
 from imcsim.cli.main import main
 
@@ -32,7 +32,7 @@ def test_study_yaml_and_macro_field(capsys, tmp_path):
 
 
 def _one_line_error(*argv):
-    proc = subprocess.run([sys.executable, "-m", "imcsim", *argv], capture_output=True, text=True)
+    proc = run_imcsim(*argv)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr

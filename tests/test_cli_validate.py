@@ -2,8 +2,8 @@
 
 import csv
 import json
-import subprocess
-import sys
+
+from cli_helpers import run_imcsim
 
 from imcsim.cli.main import main
 
@@ -50,7 +50,7 @@ def test_calibrate_prints_fit(capsys):
 
 
 def _one_line_error(*argv):
-    proc = subprocess.run([sys.executable, "-m", "imcsim", *argv], capture_output=True, text=True)
+    proc = run_imcsim(*argv)
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr

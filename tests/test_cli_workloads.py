@@ -1,8 +1,8 @@
 """``imcsim workloads`` and ``imcsim workloads show``: in-process for output, subprocess for exit codes."""
 
 import json
-import subprocess
-import sys
+
+from cli_helpers import run_imcsim
 
 from imcsim.cli.main import main
 
@@ -54,7 +54,7 @@ def test_errors_are_one_line_exit_2():
         (["workloads", "show", "flan-t5-large", "--resolution", "224"], "<flags>: resolution"),
         (["workloads", "show", "resnet18", "--batch", "0"], "<flags>: batch"),
     ]:
-        out = subprocess.run([sys.executable, "-m", "imcsim", *argv], capture_output=True, text=True)
+        out = run_imcsim(*argv)
         assert out.returncode == 2, argv
         err = out.stderr.strip()
         assert err.startswith("imcsim: error: ") and needle in err and "\n" not in err and "Traceback" not in err
