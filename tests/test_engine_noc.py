@@ -1,8 +1,11 @@
-"""NoC hops follow the placement (engine/noc.py), worked by hand; the row engine routes by it."""
+"""NoC hops and energy follow the placement in both engines (engine/noc.py), worked by hand."""
 
 from __future__ import annotations
 
+import pytest
+
 from imcsim.config.study import study_from_params
+from imcsim.engine import evaluate
 from imcsim.engine.context import Context, build_context
 from imcsim.engine.costs import price_step
 from imcsim.engine.events import run_plan
@@ -66,3 +69,25 @@ def test_the_row_engine_routes_the_same_edges_from_the_same_tiles():
     assert links[("a:fwd", "r:fwd")] == [] and links[("c:fwd", "sum:fwd")] == []
     tiles = forward_traffic(ctx.step, ctx.mapping, 4, 1, 1.0).tile
     assert {t.name: t.tile for t in plan.tasks} == tiles
+
+
+def test_noc_energy_and_cycles_follow_the_placement_in_the_cost_model():
+    ctx = _ctx(_net())
+    priced = price_step(ctx)
+    noc = {r.name: r.energy_pj.get("noc", 0.0) for r in priced.records}
+    # a: (1152 x 1 + 1152 x 2) bit-hops x 1 mm x 0.04 pJ/bit/mm = 138.24 pJ; b: 1152 x 0.04 = 46.08 pJ; c: 0
+    assert noc["a:fwd"] == pytest.approx(138.24) and noc["b:fwd"] == pytest.approx(46.08) and noc["c:fwd"] == 0.0
+    # layer order: a's NoC stage 1152/128 + 1 hop + 1152/128 + 2 hops = 21 cycles; b's 9 + 1 = 10; c's 0
+    stages = {s.op: s.cycles for s in priced.items if hasattr(s, "op")}
+    assert stages["a:fwd:noc"] == 21 and stages["b:fwd:noc"] == 10 and stages["c:fwd:noc"] == 0
+    assert any("4 hops of 1.0 mm in all" in a for a in priced.assumptions)   # 1 + 2 + 1
+
+
+def test_spreading_layers_over_more_tiles_costs_more_noc_energy():
+    # ResNet-18 on the default chip (64 tiles) against the same macros on 16 tiles: the same layers cross
+    # more tile boundaries and longer routes on the larger mesh
+    base = {"workload": "resnet18"}
+    wide = evaluate(study_from_params(base))
+    tight = evaluate(study_from_params({**base, "chip.tiles": 16, "tile.macros": 128}))
+    assert wide.mapping["n_macros"] == tight.mapping["n_macros"]
+    assert wide.energy_pj["noc"] > tight.energy_pj["noc"] > 0

@@ -10,7 +10,9 @@ Per op (``StepOp``):
 - ``mvm`` on an array-resident layer: :func:`~imcsim.circuit.macro.layer_cost` over the layer's tiles
   (energy of M steps, latency of ceil(M / replicas) steps), row-tile partial sums added in the tile
   accumulator (acc_bits full adders each), input read from and output written to the tile buffer at
-  the activation width, and the output sent one NoC hop (A) to the next layer's tile. The backward-
+  the activation width, and the output sent over the NoC to its consumers' tiles by the placement's XY
+  routes (engine/noc.py: each forward edge that crosses tiles, bits x hops; a backward output one hop, A).
+  The backward-
   error MVM (``transposed``) runs, per ``backward``: on the same array read transposed (priced as a
   forward step with the op's own M: A), on the digital unit as a GEMM, or on a transposed copy (its own
   macros, written at every update as well).
@@ -52,6 +54,7 @@ from imcsim.engine.context import Context, _device
 from imcsim.engine.leakage import MASTER_BYTES, master_copy_bytes, standby_sources
 from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable
 from imcsim.engine.measured import Measurement, PricedReload, load_measurement, measured_write, reload_plan
+from imcsim.engine.noc import Traffic, forward_traffic
 from imcsim.engine.schedule import Barrier, Item, Stage
 from imcsim.mapping.layer import LayerMapping, map_layer, round_step_cycles, step_cycles
 from imcsim.workload.step import StepOp
@@ -60,7 +63,7 @@ POOL = "macros:pool"
 DIGITAL = "digital"
 NOC = "noc"
 DRAM = "dram"
-NOC_HOPS = 1  # A: consecutive layers sit on neighbouring tiles
+NOC_HOPS = 1  # A: a backward op's output travels to a neighbouring tile (forward: engine/noc.py)
 #: A: without executed weights, a reload rewrites a pool that held another layer: half the bits flip
 RELOAD_FLIP_PROB = 0.5
 FP32_BYTES = 4
@@ -113,7 +116,7 @@ class PricedStep:
 
 #: the component columns of an MVM op's record, in the order it lists them
 _MVM_ORDER = tuple(COMPONENT_INDEX[c] for c in (*MACRO_COMPONENTS, "buffer", "noc"))
-_DIGITAL_ORDER = (COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"])
+_DIGITAL_ORDER = (COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"], COMPONENT_INDEX["noc"])
 _PENDING = "pending"  # an item whose cycles the vectorised pass fills in
 _SLOT = "slot"        # an item priced per point (writes, reloads, spills: they depend on the write options)
 _SPILL_NOTE = "<spill note>"  # where the spill's assumption goes among the walk's
@@ -167,6 +170,7 @@ class _Pricer:
         self._sram_layers: dict[str, LayerMapping] = {}
         self._loaded: str | None = None  # streamed layer currently in the pool
         self.du_bytes = PRECISION_BYTES[self.du.precision]
+        self._noc_hops = 0               # forward crossing hops of the placement (numbers), for the assumptions
 
     # -------------------------------------------------------------- helpers
     def _act_bytes(self, phase: str) -> float:
@@ -268,8 +272,9 @@ class _Pricer:
         macros = [0] * n
         port: dict[int, float] = {}
         chip, tile = self.chip, self.tile
+        traffic = forward_traffic(self.ctx.step, self.mapping, chip.tiles, int(tile.macros or 1), self.macro.in_bits / 8)
         if shape.mvm:
-            self._price_mvms(shape, energy, cycles, macros, port)
+            self._price_mvms(shape, traffic, energy, cycles, macros, port)
         if shape.vec:
             rec, macs, width, executions = shape.vec
             cyc = macs / (self.du.vector_ops_per_cycle * chip.tiles)
@@ -290,6 +295,14 @@ class _Pricer:
             for r, c, b in zip(rec.tolist(), cyc.tolist(), (nbytes_in + nbytes_out).tolist()):
                 cycles[r] = c
                 port[r] = b
+        # a forward vector or GEMM op that heads a group of its own (no producer with weights, engine/noc.py)
+        # carries its group's crossings: their energy only (its time is the digital unit's stage)
+        names, phases, executions = shape.columns[0], shape.columns[2], shape.columns[5]
+        for part in (shape.vec, shape.gemm):
+            for r in (part[0].tolist() if part else ()):
+                name = names[r]
+                if phases[r] == "forward" and name in traffic.crossings and traffic.group.get(name) == name:
+                    energy[r, COMPONENT_INDEX["noc"]] = self._noc_energy_pj(traffic.crossings[name]) * executions[r]
         self._deploy()
         items: list[Any] = []   # finished items, slot markers where the writes, reloads and spill go
         for it in shape.items:
@@ -306,15 +319,29 @@ class _Pricer:
         mapping["chip_fill"] = sum(self.layers[n].cells_used for n in dict.fromkeys(self.mapping.resident)) / total_cells
         return _Numbers((*_owners(self.ctx), shape), cycles, energy, macros, items,
                         {name: (kind, port[r]) for name, kind, r in shape.ports}, self.wear.deploy,
-                        self._standby_power_w(), self._area(), mapping)
+                        self._standby_power_w(), self._area(), mapping,
+                        sum(h for c in traffic.crossings.values() for _, h in c))
 
-    def _price_mvms(self, shape: _Shape, energy: np.ndarray, cycles: list[Any], macros: list[int],
+    def _noc_energy_pj(self, crossings: tuple[tuple[float, int], ...]) -> float:
+        """NoC energy of ``(bits, hops)`` crossings: bit-hops x tile pitch x energy per bit per mm."""
+        return sum(bits * hops for bits, hops in crossings) * self.chip.tile_pitch_mm * \
+            self.chip.noc_energy_pj_per_bit_per_mm
+
+    def _crossings(self, traffic: Traffic, name: str, phase: str, out_bits: float) -> tuple[tuple[float, int], ...]:
+        """The NoC crossings an MVM op pays for: in forward its group's (engine/noc.py; none when the op runs
+        with another op's group), else its output over NOC_HOPS hops (A)."""
+        if phase != "forward":
+            return ((out_bits, NOC_HOPS),)
+        return traffic.crossings.get(name, ()) if traffic.group.get(name) == name else ()
+
+    def _price_mvms(self, shape: _Shape, traffic: Traffic, energy: np.ndarray, cycles: list[Any], macros: list[int],
                     port: dict[int, float]) -> None:
         """Every MVM op: the macro's layer cost over the layer's tiles (energy of M steps, latency of
         ceil(M / replicas) steps), row-tile partial sums added in the tile accumulator (acc_bits full adders
         each), the input feature map read once from the tile buffer and the output map written once (the
-        im2col window reuse happens in the input registers; backward swaps the two), and the output sent
-        NOC_HOPS hops. A streamed layer with more tiles than the pool has macros runs in rounds."""
+        im2col window reuse happens in the input registers; backward swaps the two), and the NoC crossings
+        of :meth:`_crossings`, one after the other in time (A). A streamed layer with more tiles than the pool
+        has macros runs in rounds."""
         chip, tile = self.chip, self.tile
         v = shape.mvm
         rows = len(v.rec)
@@ -359,9 +386,12 @@ class _Pricer:
                                                            cyc_l[i], buffer_l[i], float(in_bytes[i]),
                                                            float(out_bytes[i]))
             mac_l[i] = min(lm.macros, self.mapping.pool_macros)
-        noc_bits = out_bytes * 8
-        noc = noc_bits * NOC_HOPS * chip.tile_pitch_mm * chip.noc_energy_pj_per_bit_per_mm
-        noc_cycles = noc_bits / chip.noc_width_bits + NOC_HOPS * chip.noc_hop_latency_cycles
+        names, phases = shape.columns[0], shape.columns[2]
+        crossings = [self._crossings(traffic, names[r], phases[r], b * 8)
+                     for r, b in zip(v.rec.tolist(), out_bytes.tolist())]
+        noc = np.array([self._noc_energy_pj(c) for c in crossings])
+        noc_cycles = np.array([sum(bits / chip.noc_width_bits + hops * chip.noc_hop_latency_cycles for bits, hops in c)
+                               for c in crossings], dtype=float)
         rec, executions = v.rec, v.executions
         for j, c in enumerate(_MVM_ORDER[:len(MACRO_COMPONENTS)]):
             energy[rec, c] = macro6[:, j] * executions
@@ -699,6 +729,7 @@ class _Pricer:
         if self.chip.contention:
             exclusive |= {DIGITAL, NOC, DRAM}
         self.assumptions = [note for n in shape.notes for note in self._note_text(n)]
+        self._noc_hops = num.noc_hops
         self._note_assumptions()
         mapping = dict(num.mapping)
         if self.measured is not None:   # which figures execution measured (flat, so sweeps keep them)
@@ -821,7 +852,9 @@ class _Pricer:
         if self.streamed:
             a.append(f"{len(self.streamed)} layers do not fit and are streamed from DRAM "
                      f"({self.mapping.policy}); each reload rewrites the pool macros")
-        a.append(f"layer outputs travel {NOC_HOPS} NoC hop of {self.chip.tile_pitch_mm} mm (A)")
+        a.append(f"forward activations cross the NoC by the placement's XY routes (engine/noc.py: {self._noc_hops} "
+                 f"hops of {self.chip.tile_pitch_mm} mm in all, one after the other in layer order, A); backward "
+                 f"outputs travel {NOC_HOPS} hop (A)")
         a.append({"none": "nothing power-gated: idle macros' periphery, volatile cells and SRAM buffers leak over "
                           "the latency",
                   "macros": "idle macros power-gated (woken once per layer per step at a priced wake-up energy, A); "
@@ -943,6 +976,7 @@ class _Numbers:
     standby_power_w: float
     area_um2: dict[str, float]
     mapping: dict[str, Any]
+    noc_hops: int = 0             # hops of all forward crossings (engine/noc.py), for the assumption line
     shared: dict[str, Any] = field(default_factory=dict)  # what points without slots share (their records)
 
 

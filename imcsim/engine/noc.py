@@ -1,7 +1,9 @@
 """Forward activation traffic on the mesh NoC, from the placement: which tile each forward op runs on, and
 which of its output edges cross tiles and over how many hops (XY routing, mapping/placement.py).
 
-The row engine (engine/plan.py) puts its tasks on these tiles and routes these edges over the mesh links.
+Both engines read this: the cost model (engine/costs.py) prices a forward MVM's NoC energy and (in layer
+order) its NoC stage from it, and the row engine (engine/plan.py) puts its tasks on these tiles and routes
+the same edges over the same links, so hop counts and NoC energy follow the placement in both.
 
 **Tiles.** A layer with weights runs on its home tile (the pool's tile when it is streamed); an op without
 weights (norm, activation, pooling, add, attention) runs at the tile of its first producer, else tile 0.
@@ -9,7 +11,11 @@ weights (norm, activation, pooling, add, attention) runs at the tile of its firs
 **Traffic.** A forward edge (engine/dataflow.py) from an op on tile ``a`` to an op on tile ``b != a``
 carries the producer node's whole output (``out_elems`` x the activation width) over ``hops(a, b)`` links.
 Each crossing is charged to the *group* of its producer: the op with weights whose tile the producer
-inherited (a conv, its norm and activation form one group).
+inherited (a conv, its norm and activation form one group). A group's traffic is the MVM op's NoC cost:
+energy ``bits x hops x tile_pitch_mm x noc_energy_pj_per_bit_per_mm``; time (layer order) ``bits /
+noc_width_bits + hops x noc_hop_latency_cycles`` per crossing, the crossings one after the other (A). A
+group headed by an op without weights (nothing upstream has weights) carries the energy of its crossings
+on that op's record.
 """
 
 from __future__ import annotations
