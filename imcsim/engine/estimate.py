@@ -29,6 +29,7 @@ on random small networks and on ResNet-18 and MobileNetV2 (docs/engine.md has th
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from imcsim.engine.context import Context
@@ -36,6 +37,7 @@ from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
 from imcsim.engine.plan import GBUF, barrier_kind, forward_row_stages
 from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound, resource_kind
+from imcsim.engine.staging import analytic_staging
 
 
 @dataclass(frozen=True)
@@ -153,3 +155,36 @@ def _segment(ctx: Context, priced: PricedStep, items: list, flow: _Flow, fwd: se
     if writes and all(i and pool[i - 1][0] == "write" for i, (what, _) in enumerate(pool) if what == "task"):
         bound = max(bound, (fetch or 0.0) + sum(c for _, c in pool))
     return bound
+
+
+_STAGING: OrderedDict[tuple, tuple[tuple, tuple[float, float]]] = OrderedDict()
+
+
+def activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
+    """(DRAM bytes, global-buffer bytes) of forward activations that do not fit the tile buffers, without the
+    row plan (engine/staging.py): under ``chip.pipeline: row`` each edge's line-buffer rows, segments and pool
+    epochs read from the priced items as the plan reads them (equal to the plan's staging before any
+    deadlock relaxation); under ``layer``, whole maps. Memoised on what it reads (the item list, the batch,
+    the context's pieces), so a sweep over write options asks once."""
+    owners = (priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel)
+    key = (*map(id, owners), ctx.batch)
+    hit = _STAGING.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], owners)):
+        return hit[1]
+    if ctx.accel.chip.pipeline == "row":
+        ops = {op.name: op for op in ctx.step.ops}
+        segment, segment_of, pool_ops = 0, {}, []
+        for item in priced.items:
+            if isinstance(item, Barrier):
+                segment += barrier_kind(item, ops) == "barrier"
+            elif item.op in ops and ops[item.op].phase == "forward":
+                segment_of[item.op] = segment
+                if item.resource == POOL:
+                    pool_ops.append(item.op)
+        out = analytic_staging(ctx, pool_ops, segment_of, whole_maps=False)
+    else:
+        out = analytic_staging(ctx, [], {}, whole_maps=True)
+    _STAGING[key] = (owners, out)
+    if len(_STAGING) > 64:
+        _STAGING.popitem(last=False)
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, fallback_note, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step
-from imcsim.engine.estimate import row_estimate_cycles
+from imcsim.engine.estimate import activation_staging, row_estimate_cycles
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
 from imcsim.engine.ledger import Result, WriteSummary
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
@@ -33,6 +33,9 @@ class _Priced:
     reload_write_cycles: float
     #: the analytic engine's latency with ``chip.pipeline: row`` (engine/estimate.py), else None
     row_estimate_cycles: float | None = None
+    #: forward activations staged outside the tile buffers without the row plan (engine/staging.py):
+    #: (DRAM bytes, global-buffer bytes) by the row estimate's line-buffer needs or by layer order's whole maps
+    staging: tuple[float, float] = (0.0, 0.0)
 
     @property
     def analytic_cycles(self) -> float:
@@ -56,7 +59,8 @@ def _priced(study: Study, ctx: Context) -> _Priced:
     priced = price_step(ctx)
     bound, reload_write_cycles = _timing(priced, ctx.batch)
     row = row_estimate_cycles(ctx, priced) if ctx.accel.chip.pipeline == "row" else None
-    hit = _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles, row)
+    hit = _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles, row,
+                  activation_staging(ctx, priced))
     _PRICED[key] = hit
     if len(_PRICED) > PRICED_CACHE_SIZE:
         _PRICED.popitem(last=False)
@@ -125,15 +129,17 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     leak_by_source = by_policy[ctx.accel.chip.power_gating]
     energy["leakage"] = sum(leak_by_source.values())
     records = priced.records
-    if plan is not None and (plan.spill_bytes or plan.global_bytes):
-        # activations that do not fit a line buffer wait in the global buffer or in DRAM (row engine):
-        # written once, read once
+    # forward activations that do not fit the tile buffers wait in the global buffer or in DRAM (written once,
+    # read once): the row engine's plan, else the same rule without it (engine/staging.py: the row estimate's
+    # line-buffer needs, or layer order's whole maps), so every engine prices the spills of inference
+    spill_bytes, global_bytes = (plan.spill_bytes, plan.global_bytes) if plan is not None else cached.staging
+    if spill_bytes or global_bytes:
         from imcsim.engine.ledger import OpRecord
 
         chip = ctx.accel.chip
-        extra = {"dram": plan.spill_bytes * 8 * (chip.dram_write_energy_pj_per_bit + chip.dram_read_energy_pj_per_bit),
-                 "buffer": plan.global_bytes * (chip.global_buffer_write_pj_per_byte
-                                                + chip.global_buffer_read_pj_per_byte)}
+        extra = {"dram": spill_bytes * 8 * (chip.dram_write_energy_pj_per_bit + chip.dram_read_energy_pj_per_bit),
+                 "buffer": global_bytes * (chip.global_buffer_write_pj_per_byte
+                                           + chip.global_buffer_read_pj_per_byte)}
         records = records + [OpRecord("activations:staged", "activations", "forward", "buffer", "dram", 1, 0.0,
                                       {k: v for k, v in extra.items() if v})]
         for k, v in extra.items():
@@ -168,9 +174,9 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         tasks = {t.name for t in plan.tasks}
         path = {k: v for k, v in timeline.critical_path.items() if k in tasks}
         bottleneck = max(path, key=path.__getitem__) if path else None
-        mapping["activation_spill_bytes"] = plan.spill_bytes
-        mapping["activation_global_buffer_bytes"] = plan.global_bytes
         mapping["relaxed_edges"] = plan.relaxed
+    mapping["activation_spill_bytes"] = spill_bytes
+    mapping["activation_global_buffer_bytes"] = global_bytes
     # fraction of the occupied macros' time spent computing, over this engine's latency
     used = ctx.mapping.macros_used
     mapping["temporal_utilisation"] = cached.macro_busy_cycles / (used * cycles) if cycles and used else 0.0
@@ -198,9 +204,11 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     if plan is not None:
         assumptions.append("row-pipelined event engine (chip.pipeline: row): each layer streams its output rows; a "
                            "consumer row starts when the producer rows it needs are in its line buffer")
-        if plan.spill_bytes:
-            assumptions.append(f"{plan.spill_bytes / 1e6:.3g} MB of activation traffic through DRAM: line buffers "
-                               "too small for an edge's rows (written and read back)")
+    if spill_bytes:
+        assumptions.append(f"{spill_bytes / 1e6:.3g} MB of forward activation traffic through DRAM: "
+                           + ("line buffers too small for an edge's rows" if mapping["pipeline"] == "row"
+                              else "whole maps (layer order) larger than the tile and global buffers")
+                           + " (written and read back, engine/staging.py)")
     if engine == "analytic" and cached.row_estimate_cycles is not None:
         assumptions.append("analytic estimate of row pipelining (chip.pipeline: row, engine/estimate.py): a lower "
                            "bound of the row event engine (fill + slowest stream, shared resources, the backward "
