@@ -4,8 +4,14 @@ Why: a search prices thousands of (network, array) candidates, and ``evaluate`` 
 context, a mapping and a ledger for each (2-7 ms a point). For an **inference step that fits the
 chip** (every layer resident, one sample, the study's default options) the analytic result is:
 
-- latency = the sum, in op order, of each op's stage cycles (an MVM stage and its NoC hop, or a vector
-  stage; batch 1 has no pipelining bound), x the clock period;
+- latency = the sum, in op order, of each op's stage cycles (an MVM stage and its NoC crossings, or a vector
+  stage; batch 1 has no pipelining bound; layer order, ``chip.pipeline: layer``, which the search prices
+  in), x the clock period;
+- NoC: the placement's crossings (imcsim/engine/noc.py) on every geometry at once: layers take consecutive
+  macros in forward order, so home tiles, XY hops and the crossings charged to each layer follow from the
+  layers' macro counts by a cumulative sum;
+- activations staged as layer order stages them (imcsim/engine/staging.py: each whole map in the tile
+  buffer, else the global buffer, else DRAM), added to the ``buffer`` and ``dram`` components;
 - energy = per component, the sum in op order of each op's energy, with the ops' busy-macro leakage
   replaced by the chip's leakage by source under its power-gating policy
   (:func:`imcsim.engine.leakage.leakage_by_source_pj` over that latency);
@@ -32,9 +38,10 @@ import numpy as np
 from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
 from imcsim.circuit.macro import layer_cost
 from imcsim.engine.context import Context
-from imcsim.engine.costs import NOC_HOPS
 from imcsim.engine.leakage import StandbySources, leakage_by_source_pj, standby_sources
 from imcsim.engine.ledger import COMPONENTS
+from imcsim.engine.noc import forward_flow
+from imcsim.engine.staging import analytic_staging
 from imcsim.mapping.layer import map_layer
 from imcsim.workload.step import TrainingStep
 
@@ -97,7 +104,7 @@ class FastCoster:
     @staticmethod
     def _mvm_one(node: Any, steps: int, ctx: Context) -> list[float]:
         """One resident forward MVM op at batch 1, as ``engine.costs._Pricer.mvm`` prices it."""
-        macro, chip, tile = ctx.macro, ctx.accel.chip, ctx.accel.tile
+        macro, tile = ctx.macro, ctx.accel.tile
         lm = map_layer(node, macro)
         cost = layer_cost(macro, lm.tiles, steps, None, replicas=1)
         energy = dict(zip(MACRO_COMPONENTS, map(float, cost.energy.values())))
@@ -106,10 +113,8 @@ class FastCoster:
         act_b = macro.in_bits / 8
         in_bytes, out_bytes = node.in_elems * act_b, node.out_elems * act_b
         energy["buffer"] = in_bytes * tile.buffer_read_pj_per_byte + out_bytes * tile.buffer_write_pj_per_byte
-        noc_bits = out_bytes * 8
-        energy["noc"] = noc_bits * NOC_HOPS * chip.tile_pitch_mm * chip.noc_energy_pj_per_bit_per_mm
-        noc_cycles = noc_bits / chip.noc_width_bits + NOC_HOPS * chip.noc_hop_latency_cycles
-        return [cost.cycles, noc_cycles, lm.macros, *(energy.get(c, 0.0) for c in COMPONENTS)]
+        # the NoC crossings depend on the whole network's placement: priced per network (_noc)
+        return [cost.cycles, 0.0, lm.macros, *(energy.get(c, 0.0) for c in COMPONENTS)]
 
     # ------------------------------------------------------------------ a whole network
     def price(self, step: TrainingStep) -> dict[str, np.ndarray]:
@@ -127,12 +132,16 @@ class FastCoster:
         i_du, i_buf = 3 + COMPONENTS.index("digital_unit"), 3 + COMPONENTS.index("buffer")
         rows: list[np.ndarray] = []
         busy: list[np.ndarray] = []
+        terms = {op.name: self._mvm_terms(step, op) for op in step.ops if op.kind == "mvm"}
+        noc_cycles, noc_pj = self._noc(step, terms)
+        i_noc = 3 + COMPONENTS.index("noc")
         for op in step.ops:
             if op.kind == "mvm":
-                t = self._mvm_terms(step, op)
+                t = terms[op.name].copy()
+                t[i_noc] = noc_pj.get(op.name, 0.0)
                 rows.append(t)
                 noc = np.zeros_like(t)
-                noc[0] = t[1]
+                noc[0] = noc_cycles.get(op.name, 0.0)
                 rows.append(noc)
                 busy.append(t[0] * t[2])
             else:   # vector, as engine.costs._Pricer.vector prices it (forward, per sample)
@@ -140,6 +149,8 @@ class FastCoster:
                 v[0] = op.macs / vec_rate
                 v[i_du] = op.macs * du.energy_pj_per_vector_op
                 v[i_buf] = op.macs * width * buf_pj
+                if op.name in noc_pj:   # a group without weights carries its crossings' energy
+                    v[i_noc] = noc_pj[op.name]
                 rows.append(v)
         tot = _in_order(rows)
         busy_cycles = _in_order(busy) if busy else np.zeros(len(self.geoms))
@@ -149,11 +160,74 @@ class FastCoster:
         leak = self._leakage(step, required, latency_ns, busy_cycles * self.cycle_ns, tot[3 + _LEAK], tot[2])
         parts = [tot[3 + k] for k in range(len(COMPONENTS))]
         parts[_LEAK] = sum(leak.values())
+        for k, v in self._staging(step).items():   # added after the ops, as engine/evaluation.py does
+            parts[COMPONENTS.index(k)] = parts[COMPONENTS.index(k)] + v
         energy_pj = sum(parts)          # left to right, in COMPONENTS order: the ledger's total
         return {"latency_ns": latency_ns, "energy_pj": energy_pj, "area_mm2": self.area_mm2,
                 "write_energy_pj": np.zeros(len(self.geoms)),
                 "weights_written": np.zeros(len(self.geoms), dtype=np.int64),
                 "map_fits": fits, "map_macros_used": required}
+
+    def _noc(self, step: TrainingStep, terms: dict[str, np.ndarray]
+             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Per op heading a group (engine/noc.py), its NoC stage cycles and energy on every geometry: the
+        placement of engine/noc.py and mapping/placement.py with the layers' macro counts per geometry."""
+        g0 = self.geoms[0].ctx
+        chip = g0.accel.chip
+        per_tile = np.array([max(1, int(g.ctx.accel.tile.macros or 1)) for g in self.geoms], dtype=np.int64)
+        tiles = self.tiles.astype(np.int64)
+        cols = np.maximum(1, np.ceil(np.sqrt(tiles))).astype(np.int64)
+        ops = {op.name: op for op in step.ops if op.phase == "forward"}
+        home: dict[str, np.ndarray] = {}
+        nxt = np.zeros(len(self.geoms), dtype=np.int64)
+        for name, t in terms.items():      # every layer resident, one copy, in forward order
+            node = ops[name].node
+            if node not in home:
+                home[node] = np.minimum(nxt // per_tile, tiles - 1)
+                nxt = nxt + t[2].astype(np.int64)
+        flow = forward_flow(step)
+        first_src: dict[str, str] = {}
+        for e in flow.edges:
+            first_src.setdefault(e.dst, e.src)
+        tile: dict[str, np.ndarray] = {}
+        group: dict[str, str] = {}
+        for name, op in ops.items():
+            if op.node in home:
+                tile[name], group[name] = home[op.node], name
+            elif name in first_src and first_src[name] in tile:
+                tile[name], group[name] = tile[first_src[name]], group[first_src[name]]
+            else:
+                tile[name], group[name] = np.zeros(len(self.geoms), dtype=np.int64), name
+        act = g0.macro.in_bits / 8
+        cycles: dict[str, np.ndarray] = {}
+        bit_hops: dict[str, np.ndarray] = {}
+        for e in flow.edges:
+            a, b = tile[e.src], tile[e.dst]
+            hops = np.abs(a % cols - b % cols) + np.abs(a // cols - b // cols)
+            if not hops.any():
+                continue
+            bits = step.graph[ops[e.src].node].out_elems * act * 8
+            g = group[e.src]
+            cross = hops > 0
+            cycles[g] = cycles.get(g, 0.0) + np.where(cross, bits / chip.noc_width_bits
+                                                      + hops * chip.noc_hop_latency_cycles, 0.0)
+            bit_hops[g] = bit_hops.get(g, 0.0) + np.where(cross, bits * hops, 0.0)
+        energy = {g: v * chip.tile_pitch_mm * chip.noc_energy_pj_per_bit_per_mm for g, v in bit_hops.items()}
+        return cycles, energy
+
+    def _staging(self, step: TrainingStep) -> dict[str, np.ndarray]:
+        """Layer order's activation staging energy (engine/staging.py, whole maps), per geometry."""
+        out = {"dram": np.zeros(len(self.geoms)), "buffer": np.zeros(len(self.geoms))}
+        memo: dict[tuple, tuple[float, float]] = {}
+        for i, g in enumerate(self.geoms):
+            chip, tile = g.ctx.accel.chip, g.ctx.accel.tile
+            key = (tile.buffer_kib, chip.global_buffer_kib, g.ctx.macro.in_bits)
+            if key not in memo:   # the geometries of one preset share their buffers: once per network
+                memo[key] = analytic_staging(_shim(g.ctx, step, 0), [], {}, whole_maps=True)
+            spill, staged = memo[key]
+            out["dram"][i] = spill * 8 * (chip.dram_write_energy_pj_per_bit + chip.dram_read_energy_pj_per_bit)
+            out["buffer"][i] = staged * (chip.global_buffer_write_pj_per_byte + chip.global_buffer_read_pj_per_byte)
+        return out
 
     def _leakage(self, step: TrainingStep, macros_used: np.ndarray, latency_ns: np.ndarray,
                  busy_macro_ns: np.ndarray, busy_leakage_pj: np.ndarray, wakeups: np.ndarray) -> dict[str, Any]:
@@ -193,14 +267,6 @@ def _index(src: StandbySources, i: int) -> StandbySources:
 
 
 _LEAK = COMPONENTS.index("leakage")
-
-
-def _in_order(rows: list[np.ndarray]) -> np.ndarray:
-    """``rows[0] + rows[1] + ...`` added left to right (the order of the engine's Python sums)."""
-    acc = rows[0].copy()
-    for r in rows[1:]:
-        acc += r
-    return acc
 
 
 def _in_order(rows: list[np.ndarray]) -> np.ndarray:
