@@ -30,6 +30,8 @@ the same curve the gate table uses for the periphery leakage (``circuit.gates.en
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -118,4 +120,10 @@ def leakage_scale(node_nm: ArrayLike, reference_nm: float = ANCHOR_NODE_NM) -> n
 def sram_leakage_at(value_at_reference: float, node_nm: float,
                     reference_nm: float = SRAM_LEAKAGE_REFERENCE_NM) -> float:
     """An SRAM leakage figure quoted at ``reference_nm`` (22 nm for the cards and presets), at ``node_nm``."""
-    return float(value_at_reference * leakage_scale(node_nm, reference_nm))
+    return float(value_at_reference * _node_leakage_scale(float(node_nm), float(reference_nm)))
+
+
+@lru_cache(maxsize=1024)
+def _node_leakage_scale(node_nm: float, reference_nm: float) -> np.float64:
+    """:func:`leakage_scale` of one node, memoised: every design point asks it for its buffers and cells."""
+    return leakage_scale(node_nm, reference_nm)

@@ -27,21 +27,32 @@ def test_pricing_matches_the_frozen_per_layer_results(name):
 def _alone(params):
     """The summary of one study priced with empty pricing caches (as a fresh process would)."""
     from imcsim.config.study import study_from_params
-    from imcsim.engine import costs, evaluate, evaluation
+    from imcsim.engine import costs, estimate, evaluate, evaluation
 
     costs._SHAPES.clear()
     costs._NUMBERS.clear()
+    estimate._ESTIMATES.clear()
     evaluation._PRICED.clear()
     return evaluate(study_from_params(params)).summary()
 
 
-@pytest.mark.parametrize("axis", ["writes", "geometry"])
+@pytest.mark.parametrize("axis", ["writes", "geometry", "items"])
 def test_points_sharing_a_shape_or_numbers_price_as_alone(axis):
     # a sweep reuses the shape of a step across geometries and its numbers across write options
-    # (engine/costs.py _shape_of, _numbers_of): every point must still price as it does alone
+    # (engine/costs.py _shape_of, _numbers_of), and the row estimate across points that share their items
+    # (engine/estimate.py): every point must still price as it does alone
     from imcsim.config.study import study_from_params
     from imcsim.engine import evaluate
 
+    if axis == "items":   # inference: no per-point writes, so the points share items and the row estimate
+        points = [{"workload": "resnet18", "steps_per_day": 100}, {"workload": "resnet18", "write_policy": "diff"},
+                  {"workload": "resnet18", "tile.buffer_bytes_per_cycle": 1},
+                  {"workload": "resnet18", "batch_size": 2}]
+        shared = [evaluate(study_from_params(p)).summary() for p in points]
+        assert len({s["latency_ns"] for s in shared}) == 3   # the chip and the batch change the estimate
+        for p, got in zip(points, shared):
+            assert got == _alone(p)
+        return
     base = {"workload": "digits-cnn", "method": "full", "chip.cell_capacity_mibit": 0.0625, "chip.tiles": 2}
     points = ([{**base, "write_policy": "all", "flip_prob": 0.5}, {**base, "write_policy": "diff", "flip_prob": 0.1}]
               if axis == "writes" else

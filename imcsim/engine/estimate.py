@@ -68,8 +68,26 @@ def _flow(ctx: Context, forward: list[tuple[str, str]]) -> _Flow:
     return out
 
 
+_ESTIMATES: OrderedDict[tuple, tuple[tuple, float]] = OrderedDict()
+
+
 def row_estimate_cycles(ctx: Context, priced: PricedStep) -> float:
-    """Latency lower bound of the row-pipelined event engine for this priced step (module docstring)."""
+    """Latency lower bound of the row-pipelined event engine for this priced step (module docstring).
+    Memoised on what it reads: the item list (points that price alike share it, engine/costs.py, and with
+    it the port bytes), the batch and the context's pieces (the step, mapping, macro, accelerator and
+    device objects the context builders memoise); a sweep over write options or steps per day asks once."""
+    owners = (priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device)
+    key = (*map(id, owners), ctx.batch)
+    hit = _ESTIMATES.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], owners)):
+        return hit[1]
+    _ESTIMATES[key] = (owners, _estimate(ctx, priced))
+    if len(_ESTIMATES) > 64:
+        _ESTIMATES.popitem(last=False)
+    return _ESTIMATES[key][1]
+
+
+def _estimate(ctx: Context, priced: PricedStep) -> float:
     ops = {op.name: op for op in ctx.step.ops}
     items = priced.items
     forward = [(s.op, ops[s.op].node) for s in items
