@@ -90,6 +90,37 @@ def test_filters_drop_combinations():
     assert [p.index for p in spec.expand()] == list(range(8))   # indices count kept points only
 
 
+def test_a_lazy_plan_holds_the_points_expand_gives():
+    # PlanPoints builds each point from its spec when asked (a big plan costs 8 bytes a point)
+    from imcsim.sweep.spec import PlanPoints
+
+    spec = spec_from_flags({"rows": "64,128,256", "rows_parallel": "32,128", "device": "sas-mram,reram"},
+                           FIELD_TYPES, filters=["rows_parallel <= rows"])
+    plain = spec_from_flags({"rows": "64,128", "cols": "32,64,128"}, FIELD_TYPES)
+    for s in (spec, plain):
+        assert list(s.plan()) == s.expand()
+    both = PlanPoints([spec, plain])      # runs one after the other, numbered on (a study file's runs)
+    want = [*spec.expand(), *plain.expand()]
+    assert len(both) == 16 and both.fields == ["rows", "rows_parallel", "device", "cols"]
+    assert [(p.index, p.id, p.params) for p in both] == [(i, p.id, p.params) for i, p in enumerate(want)]
+    assert both[-1].params == want[-1].params and both[3:5] == [both[3], both[4]]
+    assert both.first_duplicate() is None
+    with pytest.raises(IndexError):
+        both[16]
+
+
+def test_a_lazy_plan_finds_a_repeated_point():
+    from imcsim.sweep.runner import _check_unique_ids
+    from imcsim.sweep.spec import PlanPoints, SweepSpec
+
+    twice = PlanPoints([SweepSpec(base={}, axes={"rows": (64, 128, 64, 128)})])   # no flag allows this
+    assert twice.first_duplicate() == (0, 2)
+    with pytest.raises(SpecError, match="design point 2 has the same id as point 0"):
+        _check_unique_ids(twice)
+    with pytest.raises(SpecError, match="design point 2 has the same id as point 0"):
+        _check_unique_ids(list(twice))
+
+
 @pytest.mark.parametrize("expr, point, expected", [
     ("rows * cols <= 4096", {"rows": 64, "cols": 64}, True),
     ("rows * cols <= 4096", {"rows": 64, "cols": 128}, False),

@@ -29,7 +29,7 @@ import pickle
 import signal
 import threading
 import time
-from collections import deque
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -39,7 +39,7 @@ from typing import Any, TextIO
 
 from imcsim.errors import SpecError
 from imcsim.sweep.progress import make_progress
-from imcsim.sweep.spec import Point, SweepSpec
+from imcsim.sweep.spec import PlanPoints, Point, SweepSpec
 from imcsim.sweep.store import FLUSH_ROWS, RESERVED, ResultStore, compact, now_iso
 
 Evaluate = Callable[[dict[str, Any]], Mapping[str, Any]]
@@ -92,10 +92,13 @@ def run_sweep(points: SweepSpec | Sequence[Point], evaluate: Evaluate, out_dir: 
     ``force``: delete the folder's stored results first. ``warmup()`` runs once per worker process
     before its first point (e.g. to compile kernels or load device cards).
     """
+    plan: Sequence[Point]
     if isinstance(points, SweepSpec):
         spec = spec if spec is not None else points.to_dict()
         fields = points.fields
-        plan = points.expand()
+        plan = points.plan()
+    elif isinstance(points, PlanPoints):   # held lazily: a big plan is not copied into a list
+        plan, fields = points, points.fields
     else:
         plan = list(points)
         fields = list(dict.fromkeys(k for p in plan for k in p.params))
@@ -119,14 +122,17 @@ def run_sweep(points: SweepSpec | Sequence[Point], evaluate: Evaluate, out_dir: 
             client.close()
 
 
-def _run(plan: list[Point], fields: list[str], spec: Mapping[str, Any] | None, evaluate: Evaluate,
+def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | None, evaluate: Evaluate,
          out_dir: str | Path, jobs: int, client: Any, resume: bool, force: bool, progress: str | bool,
          warmup: Callable[[], Any] | None, retry_failed: bool, chunk_size: int | None, flush_every: int,
          flush_seconds: float, compact_when_done: bool, progress_stream: TextIO | None) -> SweepSummary:
     store = ResultStore.open(out_dir, plan, fields=fields, spec=spec, resume=resume, force=force,
                              flush_every=flush_every, flush_seconds=flush_seconds)
     done = store.stored_status
-    todo = [p for p in plan if p.id not in done or (retry_failed and done[p.id] == "error")]
+    todo: Sequence[Point] = plan
+    if done:
+        keep = [i for i, p in enumerate(plan) if p.id not in done or (retry_failed and done[p.id] == "error")]
+        todo = plan if len(keep) == len(plan) else _Subset(plan, keep)
     skipped = len(plan) - len(todo)
     bar = make_progress(progress, len(plan), skipped, progress_stream)
     counts = {"evaluated": 0, "failed": 0}
@@ -302,16 +308,35 @@ def _run_serial(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], 
         on_result(point, *evaluate_safely(evaluate, point.params))
 
 
+class _Subset(Sequence[Point]):
+    """The points of a plan still to run (resume), by position in the plan: no copy of the points."""
+
+    def __init__(self, plan: Sequence[Point], positions: Sequence[int]) -> None:
+        self.plan, self.positions = plan, array("q", positions)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self.plan[k] for k in self.positions[i]]
+        return self.plan[self.positions[i]]
+
+
 class _Chunker:
-    """Hands out chunks of the remaining points, sized from the measured cost per point."""
+    """Hands out chunks of the remaining points (in order), sized from the measured cost per point."""
 
     def __init__(self, todo: Sequence[Point], slots: int, fixed: int | None) -> None:
-        self.queue = deque(range(len(todo)))
+        self.next_i = 0    # the points before it are handed out
         self.todo = todo
         self.slots = slots
         self.fixed = fixed
         self.points_timed = 0
         self.seconds = 0.0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.todo) - self.next_i
 
     def record(self, n: int, seconds: float) -> None:
         self.points_timed += n
@@ -325,9 +350,9 @@ class _Chunker:
         else:
             per_point = max(self.seconds / self.points_timed, 1e-6)
             size = max(1, min(MAX_CHUNK, int(CHUNK_TARGET_S / per_point)))
-            size = min(size, max(1, math.ceil(len(self.queue) / self.slots)))  # keep the tail balanced
-        n = min(size, len(self.queue))
-        return [(i, self.todo[i].params) for i in (self.queue.popleft() for _ in range(n))]
+            size = min(size, max(1, math.ceil(self.remaining / self.slots)))  # keep the tail balanced
+        first, self.next_i = self.next_i, self.next_i + min(size, self.remaining)
+        return [(i, self.todo[i].params) for i in range(first, self.next_i)]
 
 
 def _drive(todo: Sequence[Point], slots: int, chunk_size: int | None, submit: Callable[[list], Any],
@@ -339,7 +364,7 @@ def _drive(todo: Sequence[Point], slots: int, chunk_size: int | None, submit: Ca
     sizes: dict[Any, int] = {}
 
     def fill() -> None:
-        while chunker.queue and len(inflight) < slots * INFLIGHT_PER_SLOT:
+        while chunker.remaining and len(inflight) < slots * INFLIGHT_PER_SLOT:
             chunk = chunker.next()
             fut = submit(chunk)
             inflight.add(fut)
@@ -462,13 +487,21 @@ def _run_dask(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], An
 
 
 def _check_unique_ids(plan: Sequence[Point]) -> None:
-    seen: dict[str, Point] = {}
+    if isinstance(plan, PlanPoints):   # ids held as integers: checked without building the points
+        dup = plan.first_duplicate()
+        if dup is not None:
+            _duplicate(plan[dup[1]], dup[0])
+        return
+    seen: dict[str, int] = {}
     for p in plan:
-        other = seen.get(p.id)
-        if other is not None:
-            raise SpecError(None, "points", p.params, problem=(
-                f"design point {p.index} has the same id as point {other.index} (listed twice?):"))
-        seen[p.id] = p
+        if p.id in seen:
+            _duplicate(p, seen[p.id])
+        seen[p.id] = p.index
+
+
+def _duplicate(p: Point, other: int) -> None:
+    raise SpecError(None, "points", p.params, problem=(
+        f"design point {p.index} has the same id as point {other} (listed twice?):"))
 
 
 def _check_picklable(fn: Any, name: str) -> None:

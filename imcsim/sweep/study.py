@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from imcsim.errors import SpecError
-from imcsim.sweep.spec import FLAGS, MAX_POINTS, Point, SweepSpec, coerce, spec_from_flags, spec_from_mapping
+from imcsim.sweep.spec import (
+    FLAGS,
+    MAX_POINTS,
+    PlanPoints,
+    Point,
+    SweepSpec,
+    coerce,
+    spec_from_flags,
+    spec_from_mapping,
+)
 
 #: prefixes of dotted flat fields and what types them
 ACCEL_PREFIXES = ("chip.", "tile.", "macro.")
@@ -37,9 +46,10 @@ ALWAYS_KEPT = ("workload", "method", "engine")
 
 @dataclass
 class SweepPlan:
-    """What ``imcsim sweep`` will run: the points, the fields they carry, the manifest spec and a title."""
+    """What ``imcsim sweep`` will run: the points (held lazily, :class:`~imcsim.sweep.spec.PlanPoints`), the
+    fields they carry, the manifest spec and a title."""
 
-    points: list[Point]
+    points: Sequence[Point]
     fields: list[str]
     spec: dict[str, Any]
     title: str                     # default output folder name
@@ -167,7 +177,7 @@ def plan_from_flags(pairs: Sequence[tuple[str, str]], filters: Sequence[str] = (
         raise SpecError(FLAGS, "--workload", None, problem="missing: give a study or sweep file, or",
                         allowed="--workload NAME (one or several, e.g. --workload resnet18)")
     spec = _with_engine(spec)
-    plan = SweepPlan(points=spec.expand(max_points), fields=spec.fields, spec=spec.to_dict(), title="",
+    plan = SweepPlan(points=spec.plan(max_points), fields=spec.fields, spec=spec.to_dict(), title="",
                      origins=_origins(spec, pairs, FLAGS, ""))
     plan.title = f"sweep-{plan.spec_hash()}"
     return plan
@@ -189,7 +199,7 @@ def plan_from_file(path: str | Path, pairs: Sequence[tuple[str, str]] = (),
         if "workload" not in spec.fields:
             raise SpecError(src, "base.workload", None, problem="missing:",
                             allowed="a workload in base or axes (or --workload)")
-        points = spec.expand(max_points)
+        points = spec.plan(max_points)
         return SweepPlan(points=points, fields=spec.fields, spec={"file": src, **spec.to_dict()},
                          title=Path(src).stem, description=str(data.get("description") or ""),
                          origins=_origins(file_spec, pairs, src, "", base_prefix="base."))
@@ -223,15 +233,8 @@ def _plan_from_study_file(src: str, pairs: Sequence[tuple[str, str]], filters: S
             typed = {k: coerce(v, types_[k], k, src) for k, v in base.items()}
             run_spec = SweepSpec(base=typed, axes={}, filters=(), source=src)
         specs.append(_merge_flags(run_spec, pairs, filters))
-    points: list[Point] = []
-    fields: list[str] = []
-    planned = 0
-    for spec in specs:  # every run's size is known before any is expanded
-        planned += spec.check_size(max_points, already=planned)
-    for spec in specs:
-        for p in spec.expand(max_points):
-            points.append(Point(index=len(points), id=p.id, params=p.params))
-        fields += [f for f in spec.fields if f not in fields]
+    points = PlanPoints(specs, max_points)   # run after run, numbered on; every run's size checked first
+    fields = points.fields
     manifest = {"file": src, "runs": [n for n, _ in sf.runs] if several else None,
                 "base": specs[0].base if not several else {n: s.base for (n, _), s in zip(sf.runs, specs)},
                 "axes": {k: list(v) for k, v in specs[0].axes.items()},
