@@ -15,9 +15,12 @@ must follow it the same way wherever they are priced. Nothing else re-derives th
   node name, so node^2 would under-size a 16 nm gate by 1.4x and a 7 nm gate by 2.3x.
 - **Below 7 nm: foundry density steps (T).** 5 nm = 7 nm / 1.84 (TSMC's N5 logic density over N7,
   IEDM 2019 [WIKICHIP-N5]); 3 nm = 5 nm / 1.7 (TSMC's N3 over N5 claim [TSMC-N3]); 4 nm interpolated (A).
-- **Cells** (SRAM and NVM arrays, quoted in F^2 at the cell's own node) follow the same curve, except that
-  below 5 nm they do not shrink: TSMC's N3E high-density SRAM bitcell is the N5 one, 0.021 um^2
-  [IEDM22-SRAM] (S). NVM cells are access-transistor limited, so they are given the same curve (A).
+- **Cells** (SRAM and NVM arrays, quoted in F^2 at the cell's own node) follow the logic curve down to
+  16 nm, and below it the published SRAM bitcells of one foundry (S): TSMC 16 nm 0.070 um^2
+  [WIKICHIP-16NM], 7 nm 0.027 um^2 [WIKICHIP-7NM], 5 nm and N3E 0.021 um^2 [IEDM22-SRAM]:
+  ``cell(n) = logic(16) x B(n) / B(16)``, log-log between those nodes. Bitcells shrank slower than logic
+  (7 nm: 0.386 of 16 nm where the logic table gives 0.31; 5 nm 0.30 where logic gives 0.17) and stopped
+  below 5 nm. NVM cells are access-transistor limited, so they are given the same curve (A).
 
 **SRAM buffer area** (``chip.sram_area_um2_per_bit``, quoted at ``chip.sram_area_node_nm``, 28 nm in the
 presets) follows the cell curve to the chip's node: :func:`sram_area_at`.
@@ -48,8 +51,12 @@ AREA_REL_45NM: dict[float, float] = {
     5.0: 0.059 / 1.84, 3.0: 0.059 / 1.84 / 1.7,
 }
 
-#: Cells do not shrink below this node ([IEDM22-SRAM]: N3E bitcell = N5 bitcell, 0.021 um^2, S).
-CELL_FLOOR_NM = 5.0
+#: TSMC SRAM bitcells (um^2, S): 16 nm demo chip [WIKICHIP-16NM], 7 nm demo chip [WIKICHIP-7NM], N5 and
+#: N3E high-density [IEDM22-SRAM]. Below :data:`CELL_BITCELL_BELOW_NM` memory cells follow their ratios.
+SRAM_BITCELL_UM2: dict[float, float] = {16.0: 0.070, 7.0: 0.027, 5.0: 0.021, 3.0: 0.021}
+
+#: Cells take the logic curve down to this node and the bitcell ratios below it.
+CELL_BITCELL_BELOW_NM = 16.0
 
 #: The node at which the SRAM leakage figures of the cards and presets are quoted ([T2]: 22 nm LOP).
 SRAM_LEAKAGE_REFERENCE_NM = 22.0
@@ -58,6 +65,12 @@ SRAM_LEAKAGE_REFERENCE_NM = 22.0
 SRAM_AREA_REFERENCE_NM = 28.0
 
 _AREA_KINDS = ("logic", "cell")
+
+
+def _bitcell_um2(n: np.ndarray) -> np.ndarray:
+    xs = np.log(np.array(sorted(SRAM_BITCELL_UM2)))
+    ys = np.log(np.array([SRAM_BITCELL_UM2[x] for x in sorted(SRAM_BITCELL_UM2)]))
+    return np.exp(np.interp(np.log(n), xs, ys))  # flat outside 3-16 nm
 
 
 def _table_rel_45(n: np.ndarray) -> np.ndarray:
@@ -70,19 +83,23 @@ def area_scale(node_nm: ArrayLike, kind: str = "logic") -> np.ndarray:
     """Area at ``node_nm`` relative to 28 nm for ``kind`` ``logic`` (gates) or ``cell`` (memory cells).
 
     >= 20 nm: (node / 28)^2 (D). Below: (20/28)^2 x S(node) / S(20) from [STILLMAKER17] and the
-    foundry steps (T); cells are held at their 5 nm size below 5 nm ([IEDM22-SRAM]).
+    foundry steps (T); cells below 16 nm: the 16 nm value x the TSMC bitcell ratio B(node) / B(16) (S).
     """
     if kind not in _AREA_KINDS:
         raise ValueError(f"unknown area kind {kind!r}; allowed: {', '.join(_AREA_KINDS)}")
     n = np.asarray(node_nm, dtype=float)
     if np.any(n <= 0):
         raise ValueError(f"node_nm must be > 0, got {node_nm}")
-    if kind == "cell":
-        n = np.maximum(n, CELL_FLOOR_NM)
     planar = (n / ANCHOR_NODE_NM) ** 2
     finfet = (FINFET_BELOW_NM / ANCHOR_NODE_NM) ** 2 * _table_rel_45(np.minimum(n, FINFET_BELOW_NM)) \
         / AREA_REL_45NM[FINFET_BELOW_NM]
-    return np.where(n >= FINFET_BELOW_NM, planar, finfet)
+    logic = np.where(n >= FINFET_BELOW_NM, planar, finfet)
+    if kind == "logic":
+        return logic
+    at16 = (FINFET_BELOW_NM / ANCHOR_NODE_NM) ** 2 * AREA_REL_45NM[CELL_BITCELL_BELOW_NM] \
+        / AREA_REL_45NM[FINFET_BELOW_NM]
+    bitcell = at16 * _bitcell_um2(n) / SRAM_BITCELL_UM2[CELL_BITCELL_BELOW_NM]
+    return np.where(n >= CELL_BITCELL_BELOW_NM, logic, bitcell)
 
 
 def cell_area_um2(cell_area_f2: float, node_nm: float) -> float:

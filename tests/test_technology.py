@@ -31,21 +31,36 @@ def test_finfet_area_from_the_table():
     # 5 nm: 7 nm / 1.84 (TSMC N5 logic density over N7): 0.059 / 1.84 / 0.21 x base = 0.077904
     assert float(t.area_scale(5)) == pytest.approx(base * 0.059 / 1.84 / 0.21)
     assert float(t.area_scale(5)) / (5 / 28) ** 2 == pytest.approx(2.443, rel=1e-3)   # vs node^2
-    # 3 nm: another / 1.7 for logic; cells stay at their 5 nm size (N3E bitcell = N5 bitcell)
+    # 3 nm: another / 1.7 for logic
     assert float(t.area_scale(3)) == pytest.approx(base * 0.059 / 1.84 / 1.7 / 0.21)
-    assert float(t.area_scale(3, "cell")) == pytest.approx(float(t.area_scale(5)))
     s = t.area_scale(np.array([3, 5, 7, 12, 16, 20, 28, 45.0]))
     assert np.all(np.diff(s) > 0)
+
+
+def test_cells_follow_the_published_bitcells_below_16nm():
+    at16 = (20 / 28) ** 2 * 0.19 / 0.21                      # 0.461613: cells take the logic curve at 16 nm
+    assert float(t.area_scale(16, "cell")) == pytest.approx(at16)
+    # 7 nm: x 0.027 / 0.070 (TSMC 7 nm / 16 nm demo bitcells) = 0.385714 -> 0.178051
+    assert float(t.area_scale(7, "cell")) == pytest.approx(at16 * 0.027 / 0.070)
+    assert float(t.area_scale(7, "cell")) == pytest.approx(0.178051, rel=1e-5)
+    # 5 nm and 3 nm: x 0.021 / 0.070 = 0.3 -> 0.138484 (N3E bitcell = N5 bitcell)
+    assert float(t.area_scale(5, "cell")) == pytest.approx(at16 * 0.3)
+    assert float(t.area_scale(3, "cell")) == pytest.approx(float(t.area_scale(5, "cell")))
+    # 12 nm: log-log between 16 (0.070) and 7 (0.027): w = ln(12/16)/ln(7/16) = 0.347997
+    w = math.log(12 / 16) / math.log(7 / 16)
+    assert float(t.area_scale(12, "cell")) == pytest.approx(at16 * (0.027 / 0.070) ** w)
+    # bitcells shrink slower than logic: at 5 nm the cell curve is 1.78x the logic curve
+    assert float(t.area_scale(5, "cell")) / float(t.area_scale(5)) == pytest.approx(1.7776, rel=1e-3)
 
 
 def test_area_reaches_gates_and_cells():
     # FA at 12 nm = the 28 nm unit-gate adder (3 NAND2 + 2 XOR2 = 4.7892 um^2) x 0.323604
     fa28 = 3 * 0.614 + 2 * 0.614 * 2.4
     assert gates_at(12).fa_area_um2 == pytest.approx(fa28 * float(t.area_scale(12)))
-    # sram card, 190 F^2: at 28 nm 190 x 0.028^2 = 0.14896 um^2; at 7 nm x 0.143343 = 0.021353 um^2
+    # sram card, 190 F^2: at 28 nm 190 x 0.028^2 = 0.14896 um^2; at 7 nm x 0.178051 = 0.026523 um^2
     sram = load_device("sram")
     assert sram.cell_area_um2(28) == pytest.approx(0.14896)
-    assert sram.cell_area_um2(7) == pytest.approx(0.14896 * 0.059 / 0.21 * (20 / 28) ** 2)
+    assert sram.cell_area_um2(7) == pytest.approx(0.14896 * (20 / 28) ** 2 * 0.19 / 0.21 * 0.027 / 0.070)
     assert sram.cell_area_um2(22) == pytest.approx(190 * 0.022 ** 2)
 
 
@@ -103,12 +118,12 @@ def test_chip_buffer_area_follows_its_node():
     # 22 nm (planar): x (22/28)^2 = 0.617347 -> 0.070686 um^2
     assert load_accelerator("acc-sas-mram", {"chip.node_nm": 22}).chip.sram_bit_area_um2 == \
         pytest.approx(0.070686, rel=1e-5)
-    # 7 nm (FinFET cell curve): x (20/28)^2 x 0.059/0.21 = 0.143343 -> 0.016413 um^2
+    # 7 nm (cell curve): x 0.461613 x 0.027/0.070 = 0.178051 -> 0.020387 um^2
     assert load_accelerator("acc-sas-mram", {"chip.node_nm": 7}).chip.sram_bit_area_um2 == \
-        pytest.approx(0.1145 * 0.143343, rel=1e-5)
-    # 3 nm: cells are held at their 5 nm size: x (20/28)^2 x 0.059/1.84/0.21 = 0.077904 -> 0.0089200 um^2
+        pytest.approx(0.1145 * 0.178051, rel=1e-5)
+    # 3 nm: the N5 bitcell: x 0.461613 x 0.021/0.070 = 0.138484 -> 0.015856 um^2
     assert load_accelerator("acc-sas-mram", {"chip.node_nm": 3}).chip.sram_bit_area_um2 == \
-        pytest.approx(0.0089200, rel=1e-4)
+        pytest.approx(0.015856, rel=1e-4)
     # a figure quoted at 22 nm on a 28 nm chip grows by (28/22)^2
     c = load_accelerator("acc-sas-mram", {"chip.sram_area_node_nm": 22}).chip
     assert c.sram_bit_area_um2 == pytest.approx(0.1145 * (28 / 22) ** 2)
