@@ -25,6 +25,14 @@ def test_flags_run_writes_the_ledger_files(tmp_path, capsys):
     assert layers["energy_pj"].sum() + standby == pytest.approx(rec["energy_pj"], rel=1e-9)
 
 
+def test_lora_on_a_cnn_needs_no_targets(tmp_path, capsys):
+    # digits-cnn has no attention: LoRA's unset targets adapt its classifier (32 -> 10): 16 x (32 + 10) weights
+    assert main(["run", "--workload", "digits-cnn", "--method", "lora", "--out", str(tmp_path / "r"), "--no-report",
+                 "--format", "json"]) == 0
+    rec = json.loads(capsys.readouterr().out)[0]
+    assert rec["weights_written"] == 16 * (32 + 10)
+
+
 @pytest.mark.slow
 def test_study_file_with_runs_and_trace(tmp_path, capsys):
     study = tmp_path / "s.yaml"
@@ -56,7 +64,7 @@ def test_default_study(tmp_path, capsys):
     (["run", "--workload", "tiny-cnn", "--rows", "0"], r"macro.rows: bad value 0"),
     (["run", "--workload", "tiny-cnn", "--trace", "t.json"], r"a trace needs the event engine"),
     (["run", "--workload", "tiny-cnn", "--set", "chip.tilez=3"], r"chip.tilez: unknown accelerator field"),
-    (["run", "--workload", "tiny-cnn", "--method", "lora"], r"lora"),
+    (["run", "--workload", "tiny-cnn", "--method", "lora", "--set", "method.targets=[q, v]"], r"lora.*q/v"),
     (["run", "nope.yaml"], r"nope.yaml: file does not exist"),
 ])
 def test_bad_input_is_one_line(tmp_path, argv, pattern):

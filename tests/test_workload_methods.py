@@ -35,9 +35,16 @@ def test_lora_and_lorafusion_on_flan_t5_large(t5):
     assert pool == 144 * 20 * 16 * 2048
 
 
-def test_lora_needs_attention(proxyless):
+def test_lora_targets_default_to_every_linear_without_attention(proxyless, t5):
+    # ProxylessNAS has no q/v projections: unset targets adapt its one linear layer, the 1280 -> 102
+    # classifier: r (d_in + d_out) = 16 x (1280 + 102) = 22,112 trainable weights
+    step = methods.apply(proxyless, "lora")
+    assert step.options["targets"] == ["linear"] and step.trainable_params == 16 * (1280 + 102) == 22_112
+    # a transformer keeps LoRA's q and v
+    assert methods.apply(t5, "lora").options["targets"] == ["q", "v"]
+    # asked for explicitly, q/v still need attention
     with pytest.raises(SpecError, match="lora.*proxylessnas-mobile.*q/v"):
-        methods.apply(proxyless, "lora")
+        methods.apply(proxyless, "lora", targets=["q", "v"])
 
 
 def test_lite_residual_modules_params_and_macs(proxyless):

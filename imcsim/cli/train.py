@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="last", help="last, bias, full, repnet or lora (default last)")
     p.add_argument("--method-option", action="append", default=[], metavar="KEY=VALUE",
                    help="an option of the method (repeatable; e.g. rank=8 for lora, bias=false for repnet); "
-                        "lora defaults here to targets=[linear], rank=4, alpha=8")
+                        "lora defaults here to rank=4, alpha=8 (targets: every linear layer of a CNN)")
     p.add_argument("--steps", type=int, default=200, help="INT8 training steps on task B (default 200)")
     p.add_argument("--batch", type=int, default=32, help="images per step (default 32)")
     p.add_argument("--lr-shift", type=int, default=4, help="learning rate 2^-shift, 0..16 (default 4)")

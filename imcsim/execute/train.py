@@ -53,11 +53,11 @@ from imcsim.workload.step import TrainingStep
 
 #: methods the executor runs (their TrainingStep's trained parameters are conv/linear weights and biases)
 METHODS = ("last", "bias", "full", "repnet", "lora")
-#: options ``imcsim train`` gives a method unless told otherwise (D): LoRA adapts every linear layer (the
-#: digits CNN has one, its 32 -> 10 classifier; the method's default q/v projections need a transformer)
-#: at rank 4 (rank 16 would exceed the layer's 10 outputs) with alpha / r = 2, the ratio of the method's
-#: defaults (32 / 16)
-TRAIN_OPTIONS: dict[str, dict[str, object]] = {"lora": {"targets": ["linear"], "rank": 4, "alpha": 8.0}}
+#: options ``imcsim train`` gives a method unless told otherwise (D): LoRA at rank 4 (rank 16 would exceed
+#: the digits CNN classifier's 10 outputs) with alpha / r = 2, the ratio of the method's defaults (32 / 16);
+#: its targets keep the method's default (every linear layer on a network without attention projections:
+#: the digits CNN's 32 -> 10 classifier)
+TRAIN_OPTIONS: dict[str, dict[str, object]] = {"lora": {"rank": 4, "alpha": 8.0}}
 BIAS_MAX = 2**31 - 1      # biases are int32 at the accumulator scale
 BACKWARDS = ("transposed-array", "digital")
 #: error/gradient widths: INT8, or INT16 run on the 8-bit kernels as two passes (:func:`error_digits`)

@@ -28,12 +28,25 @@ from imcsim.workload.step import StepOp, TrainingStep
 class LoRAOptions(MethodOptions):
     rank: int = Field(16, ge=1, description="r: inner dimension of the adapters A (r x d) and B (d x r)")
     alpha: float = Field(32.0, description="LoRA scale numerator: B.A is added with scale alpha / r")
-    targets: list[str] = Field(["q", "v"], description="layers that get adapters: attention projections by tag (q, k, "
-                                                      "v, o), or 'linear' for every linear layer (a CNN's classifier)")
+    targets: list[str] | None = Field(None, description=(
+        "layers that get adapters: attention projections by tag (q, k, v, o), or 'linear' for every linear layer; "
+        "unset: q and v on a network with attention projections, else every linear layer (a CNN's classifier)"))
 
 
 class LoRAFusionOptions(LoRAOptions):
     modules: int = Field(20, ge=1, description="frozen LoRA modules fused (--lora_num, sampled from LoraHub's 196) [P]")
+
+
+#: tags of attention projections (transformer importers and cards tag their linears with these)
+ATTENTION_TAGS = ("q", "k", "v", "o")
+
+
+def default_targets(graph: Graph) -> list[str]:
+    """The method's targets when none are given: q and v (LoRA's configuration [P]) on a network with attention
+    projections; on one without (a CNN of convs and linears) every linear layer, since q/v do not exist there."""
+    if any(n.op == "linear" and any(t in n.tags for t in ATTENTION_TAGS) for n in graph):
+        return ["q", "v"]
+    return ["linear"]
 
 
 def targets_of(graph: Graph, targets: list[str], method: str) -> list[Node]:
@@ -63,9 +76,11 @@ def layer_key(name: str) -> str:
     return m.group(1) if m else name
 
 
-@register("lora", "LoRA adapters (rank r, alpha, targets; q and v by default) on a frozen transformer",
+@register("lora", "LoRA adapters (rank r, alpha, targets; q and v by default, every linear layer on a network "
+          "without attention) on a frozen network",
           LoRAOptions)
 def lora(graph: Graph, o: LoRAOptions) -> TrainingStep:
+    o = o.model_copy(update={"targets": o.targets or default_targets(graph)})
     tg = targets_of(graph, o.targets, "lora")
     insertions: dict[str, tuple[list[Node], str]] = {}
     blocks: dict[str, Block] = {}
@@ -86,6 +101,7 @@ def lora(graph: Graph, o: LoRAOptions) -> TrainingStep:
 @register("lorafusion", "LoRAFusion: K frozen LoRA modules in crossbars, trained layer-wise fusion coefficients "
           "and DoRA magnitudes in SRAM (0 crossbar writes)", LoRAFusionOptions)
 def lorafusion(graph: Graph, o: LoRAFusionOptions) -> TrainingStep:
+    o = o.model_copy(update={"targets": o.targets or default_targets(graph)})
     tg = targets_of(graph, o.targets, "lorafusion")
     k, r = o.modules, o.rank
     insertions: dict[str, tuple[list[Node], str]] = {}
