@@ -69,8 +69,11 @@ class StudyOptions(StrictModel):
     steps_per_task: int = Field(1000, gt=0, description="training steps to learn one new task (compare) [A]")
     dataset_size: int = Field(10000, gt=0, description="samples per epoch (compare) [A]")
     measured: str | None = Field(None, min_length=1, description=(
-        "run folder written by imcsim infer/train: its measured per-layer activity and executed weight "
-        "updates replace activity and flip_prob for the layers it ran"))
+        "run folder written by imcsim infer/train: its measured per-layer activity (and toggles), executed "
+        "weight updates and final weights replace activity, flip_prob and the reload flips for what it ran"))
+    error_bits: Literal[8, 16] = Field(8, description=(
+        "width of the training errors driven into the arrays: 8, or 16 run as two 8-bit passes (signed high "
+        "byte, unsigned low byte, shifted and added), as imcsim train --error-bits 16 executes them"))
     master_copy: Literal["none", "int16", "fp32"] = Field("none", description=(
         "higher-precision master weights kept digitally in SRAM during training (read and written at every "
         "update; the INT8 copy is written to the arrays): none, int16 or fp32"))

@@ -15,7 +15,10 @@ Per op (``StepOp``):
   The backward-
   error MVM (``transposed``) runs, per ``backward``: on the same array read transposed (priced as a
   forward step with the op's own M: A), on the digital unit as a GEMM, or on a transposed copy (its own
-  macros, written at every update as well).
+  macros, written at every update as well). With ``options.error_bits: 16`` the error runs through the
+  array as two 8-bit passes (high and low byte, as ``imcsim train --error-bits 16`` executes it): twice the
+  cycles and macro energy, plus one add per output and step joining the passes in the tile accumulator
+  (acc_bits full adders; pipelined behind the passes, no cycles: A).
 - ``gemm`` and ``vector``: on the digital units of all tiles pooled (chip throughput =
   tiles x per-tile rate), operands through the global buffer (gemm, fp32) or the tile buffer (vector).
 - ``write``: the device's closed-form write cost for the weights per macro, times the layer's macros
@@ -175,8 +178,8 @@ class _Pricer:
     # -------------------------------------------------------------- helpers
     def _act_bytes(self, phase: str) -> float:
         # INT8 activations through the arrays in forward; errors and gradients at the digital unit's precision
-        # (tile.digital_unit.precision, fp32 in the presets) in backward (A)
-        return self.macro.in_bits / 8 if phase == "forward" else self.du_bytes
+        # (tile.digital_unit.precision, fp32 in the presets) in backward (A), at least the error width
+        return self.macro.in_bits / 8 if phase == "forward" else max(self.du_bytes, self.opts.error_bits // 8)
 
     def _record(self, name: str, node: str, phase: str, kind: str, resource: str, executions: int, *,
                 macs: int = 0, weights_written: int = 0, order: tuple[int, ...] = (), basis: str = "") -> int:
@@ -238,12 +241,13 @@ class _Pricer:
         node = self.ctx.step.graph[layer]
         steps = op.gemm[1] if op.gemm else int(node.gemm_shape()[1])
         rounds = self.mapping.reload_rounds.get(layer, 1) if resource == POOL else 1
+        passes = self.opts.error_bits // 8 if backward else 1   # 8-bit passes of the error operand
         activity, basis = self._activity_of(layer, op.phase)
         rec = self._record(op.name, layer, op.phase, "mvm", resource, self.batch, macs=op.macs, order=_MVM_ORDER,
                            basis=basis)
         self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch)
         self._mvm.append((rec, layer, sram, steps, replicas, rounds, activity, backward,
-                          node, self._act_bytes(op.phase)))
+                          node, self._act_bytes(op.phase), passes))
         self._ports.append((op.name, "tile", rec))
         return items + [(_PENDING, op.name, resource, rec), (_PENDING, op.name + ":noc", NOC, rec + 1)]
 
@@ -386,6 +390,13 @@ class _Pricer:
                                                            cyc_l[i], buffer_l[i], float(in_bytes[i]),
                                                            float(out_bytes[i]))
             mac_l[i] = min(lm.macros, self.mapping.pool_macros)
+        if (v.passes > 1).any():
+            # a 16-bit error: the MVM runs once per 8-bit pass; the passes' outputs are joined by one add per
+            # output and step (the high pass shifted by 8: acc_bits full adders)
+            extra = v.passes - 1
+            macro6 *= v.passes[:, None]
+            macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += extra * v.steps * v.outs * acc_bits * fa_fj * 1e-3
+            cyc_l = [c * p for c, p in zip(cyc_l, v.passes.tolist())]
         names, phases = shape.columns[0], shape.columns[2]
         crossings = [self._crossings(traffic, names[r], phases[r], b * 8)
                      for r, b in zip(v.rec.tolist(), out_bytes.tolist())]
@@ -634,7 +645,8 @@ class _Pricer:
                 in_bytes=np.where(backward, out_el, in_el) * act_b, out_bytes=np.where(backward, in_el, out_el) * act_b,
                 executions=np.array([rec[r[0]][5] for r in rows]),
                 densities=(np.array([a.input_density for a in main]), np.array([a.and_density for a in main])),
-                densities_sram=(np.array([a.input_density for a in side]), np.array([a.and_density for a in side])))
+                densities_sram=(np.array([a.input_density for a in side]), np.array([a.and_density for a in side])),
+                passes=np.array([r[10] for r in rows], dtype=np.int64))
         vec = gemm = None
         if self._vec:
             vec = (np.array([r for r, _, _ in self._vec]), np.array([m for _, m, _ in self._vec]),
@@ -824,6 +836,9 @@ class _Pricer:
         if self.measured is not None:
             a.extend(_measured_notes(self.measured, self._measured_layers, len(self._measured_writes),
                                      self.opts.flip_prob))
+            if self.measured.updates and self.measured.error_bits != self.opts.error_bits:
+                a.append(f"the measured run trained with {self.measured.error_bits}-bit errors; this study prices "
+                         f"error_bits {self.opts.error_bits}")
             if self.measured.updates and self.measured.master_copy != self.opts.master_copy:
                 a.append(f"the measured run kept master_copy {self.measured.master_copy} (its updates flip the INT8 "
                          f"copy accordingly); this study prices master_copy {self.opts.master_copy}")
@@ -936,6 +951,7 @@ class _MvmRows:
     executions: np.ndarray
     densities: tuple[np.ndarray, np.ndarray]        # (input, AND) on the macro
     densities_sram: tuple[np.ndarray, np.ndarray]   # on the SRAM macro (Hyb-Learn rows)
+    passes: np.ndarray           # 8-bit passes of the input operand (2: a 16-bit error, options.error_bits)
 
 
 @dataclass(frozen=True)
@@ -1012,8 +1028,8 @@ def _shape_key(p: _Pricer) -> tuple:
     m, o, mp = p.macro, p.opts, p.mapping
     # measured toggles price only a macro with the adder-tree size they were counted for
     trees = m.rows_parallel if o.measured and m.activity_model == "toggle" else None
-    return (id(p.ctx.step), p.batch, o.activity, o.backward, o.measured, o.master_copy, m.in_bits, m.w_bits, m.activity_model,
-            p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()), trees)
+    return (id(p.ctx.step), p.batch, o.activity, o.backward, o.measured, o.master_copy, o.error_bits, m.in_bits,
+            m.w_bits, m.activity_model, p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()), trees)
 
 
 def _shape_of(p: _Pricer) -> _Shape:

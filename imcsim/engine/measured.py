@@ -67,6 +67,7 @@ class Measurement:
     updates: dict[str, tuple[np.ndarray, np.ndarray]]  # node -> (old, new), each (steps, *weights)
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # node -> INT8 weights the run ended with
     master_copy: str = "none"   # the master weights the training run kept (imcsim train --master-copy)
+    error_bits: int = 8         # the error width the training run executed (imcsim train --error-bits)
 
     def activity_for(self, node: str, phase: str) -> MeasuredActivity | None:
         return self.activity.get((node, phase))
@@ -139,9 +140,9 @@ def _load(folder: str, _mtime: int, _stamps: tuple[int, int]) -> Measurement:
         except (OSError, ValueError) as exc:
             raise SpecError(str(path / WEIGHTS_FILE), "weights", None, "the file imcsim infer/train writes",
                             problem=f"unreadable ({exc}):") from None
-    master = (doc.get("options") or {}).get("master_copy", "none") if isinstance(doc.get("options"), dict) else "none"
+    options = doc.get("options") if isinstance(doc.get("options"), dict) else {}
     return Measurement(folder, doc.get("workload", ""), doc.get("source", ""), activity, updates, weights,
-                       str(master))
+                       str(options.get("master_copy", "none")), int(options.get("error_bits", 8)))
 
 
 def _activity(rec: dict) -> MeasuredActivity:
