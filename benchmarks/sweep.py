@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import peak_rss_mib, print_json  # noqa: E402
 
 DEMO_FLAGS = [("workload", "resnet18"), ("device", "sas-mram,sot-mram,reram"), ("rows", "32,64,128,256"),
-              ("cols", "32,64,128,256"), ("method", "inference,full,last,lora")]
+              ("cols", "32,64,128,256"), ("method", "inference,full,last,lorafusion")]
 
 #: 5 x 5 x 5 x 4 x 2 = 1,000 and 5 x 5 x 5 x 4 x 4 x 5 = 10,000 points
 SCALING_FLAGS = {

@@ -29,9 +29,9 @@ settings.register_profile("quick", max_examples=25, **_NO_CLOCK)
 settings.register_profile("full", max_examples=100, **_NO_CLOCK)
 settings.load_profile(os.environ.get("IMCSIM_HYPOTHESIS", "quick"))
 
-#: the issue's demonstration sweep: ResNet-18 on 3 devices x 4 rows x 4 cols x 4 methods (lora fails)
+#: the issue's demonstration sweep: ResNet-18 on 3 devices x 4 rows x 4 cols x 4 methods (lorafusion fails)
 DEMO = ["--workload", "resnet18", "--device", "sas-mram,sot-mram,reram", "--rows", "32,64,128,256",
-        "--cols", "32,64,128,256", "--method", "inference,full,last,lora"]
+        "--cols", "32,64,128,256", "--method", "inference,full,last,lorafusion"]
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,10 @@ def _run(*args):
 
 
 def test_unsupported_method_exits_2_with_one_line():
-    p = _run("--workload", "resnet18", "--method", "lora")
+    p = _run("--workload", "resnet18", "--method", "lorafusion")
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and "lora" in lines[0] and "resnet18" in lines[0]
+    assert len(lines) == 1 and "lorafusion" in lines[0] and "resnet18" in lines[0]
 
 
 def test_several_methods_without_compare_exit_2():

@@ -3,7 +3,7 @@ resume without recomputing, --jobs and Dask give the serial table, and bad specs
 leaves the output folder as it was.
 
 The demonstration sweep is 3 devices x 4 rows x 4 cols x 4 methods = 192 points: inference, full and
-last apply to ResNet-18; lora does not (no attention projections), so its 48 points must be recorded as
+last apply to ResNet-18; lorafusion does not (no attention projections), so its 48 points must be recorded as
 failed while the sweep goes on. Analytic engine: about 0.6 s for the 192 points (measured).
 """
 
@@ -27,7 +27,7 @@ from imcsim.cli.main import main
 from imcsim.sweep import read_manifest, read_results
 
 N_DEMO = 3 * 4 * 4 * 4
-N_FAILING = 3 * 4 * 4  # every lora point
+N_FAILING = 3 * 4 * 4  # every lorafusion point
 
 
 def _sweep_json(argv: list[str], capsys) -> dict:
@@ -63,7 +63,7 @@ def test_demo_sweep_writes_store_plots_and_report(demo_sweep):
     df = read_results(out)
     assert len(df) == N_DEMO
     failed = df[df["status"] == "error"]
-    assert set(failed["method"]) == {"lora"} and len(failed) == N_FAILING
+    assert set(failed["method"]) == {"lorafusion"} and len(failed) == N_FAILING
     assert failed["error"].str.contains("cannot apply to workload 'resnet18'").all()
     ok = df[df["status"] == "ok"]
     assert set(ok["method"]) == {"inference", "full", "last"} and (ok["energy_pj"] > 0).all()

@@ -77,7 +77,7 @@ def test_a_failed_run_keeps_the_earlier_results(tmp_path, capsys):
     out = tmp_path / "o"
     assert main([*RUN, "-o", str(out)]) == 0
     before = _snapshot(out)
-    assert main(["run", "--workload", "tiny-cnn", "--method", "lora", "-o", str(out), "--force"]) == 2
+    assert main(["run", "--workload", "tiny-cnn", "--method", "lorafusion", "-o", str(out), "--force"]) == 2
     _one_error_line(capsys)
     assert _snapshot(out) == before
 

@@ -34,6 +34,9 @@ class LoRAOptions(MethodOptions):
 
 
 class LoRAFusionOptions(LoRAOptions):
+    targets: list[str] = Field(["q", "v"], description=(
+        "layers whose frozen LoRA modules are fused: attention projections by tag (q, k, v, o), or 'linear' "
+        "for every linear layer (LoraHub's modules adapt q and v)"))
     modules: int = Field(20, ge=1, description="frozen LoRA modules fused (--lora_num, sampled from LoraHub's 196) [P]")
 
 
@@ -101,7 +104,6 @@ def lora(graph: Graph, o: LoRAOptions) -> TrainingStep:
 @register("lorafusion", "LoRAFusion: K frozen LoRA modules in crossbars, trained layer-wise fusion coefficients "
           "and DoRA magnitudes in SRAM (0 crossbar writes)", LoRAFusionOptions)
 def lorafusion(graph: Graph, o: LoRAFusionOptions) -> TrainingStep:
-    o = o.model_copy(update={"targets": o.targets or default_targets(graph)})
     tg = targets_of(graph, o.targets, "lorafusion")
     k, r = o.modules, o.rank
     insertions: dict[str, tuple[list[Node], str]] = {}
