@@ -111,7 +111,7 @@ def cell_area_um2(cell_area_f2: float, node_nm: float) -> float:
 def sram_area_at(value_at_reference: float, node_nm: float,
                  reference_nm: float = SRAM_AREA_REFERENCE_NM) -> float:
     """An SRAM bit area quoted at ``reference_nm`` (28 nm for the presets), at ``node_nm``: the cell curve of
-    :func:`area_scale` (node^2 on planar nodes, the FinFET table below 20 nm, held below 5 nm)."""
+    :func:`area_scale` with kind "cell": node^2 on planar nodes, the FinFET table to 16 nm, TSMC bitcells below."""
     if reference_nm <= 0:
         raise ValueError(f"reference_nm must be > 0, got {reference_nm}")
     return float(value_at_reference * area_scale(node_nm, "cell") / area_scale(reference_nm, "cell"))
