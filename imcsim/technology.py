@@ -114,7 +114,13 @@ def sram_area_at(value_at_reference: float, node_nm: float,
     :func:`area_scale` with kind "cell": node^2 on planar nodes, the FinFET table to 16 nm, TSMC bitcells below."""
     if reference_nm <= 0:
         raise ValueError(f"reference_nm must be > 0, got {reference_nm}")
-    return float(value_at_reference * area_scale(node_nm, "cell") / area_scale(reference_nm, "cell"))
+    return float(value_at_reference * _cell_area_ratio(float(node_nm), float(reference_nm)))
+
+
+@lru_cache(maxsize=1024)
+def _cell_area_ratio(node_nm: float, reference_nm: float) -> float:
+    """Cell area at ``node_nm`` over ``reference_nm``, memoised: every design point prices its buffers with it."""
+    return float(area_scale(node_nm, "cell") / area_scale(reference_nm, "cell"))
 
 
 def area_regime(node_nm: float) -> str:
