@@ -16,7 +16,8 @@ energy of every point). ``python benchmarks/engine.py --analytic`` runs this par
 sweep runs once more on two worker processes (``multiprocessing``, chunks of 50 points; ``points_per_s`` counts from the
 first submitted point, ``points_per_s_with_start`` includes starting and warming the workers).
 ``row_loop`` times the row engine's own run on a built plan in CPU time, on ``engine/eventloop.py`` and, in
-the same process, on SimPy (the loop it replaced), and checks the two timelines are equal.
+the same process, the engine of ``ROW_BASELINE_COMMIT`` on SimPy (the loop it replaced), and checks the two
+timelines are equal.
 For context only (not measured here): SCALE-Sim, a cycle-accurate peer, needs about 130 s and 4 GB for
 ResNet-18 on a 128x128 array on this class of machine (issue 5).
 """
@@ -80,12 +81,35 @@ def event_case(params: dict, repeat: int = 3) -> dict:
     return out
 
 
-def row_loop_rate(params: dict, repeat: int = 3) -> dict:
-    """The row engine's own run (``events.run_plan`` on a built plan), CPU time, best of ``repeat``: on its
-    event loop (``engine/eventloop.py``) and, in the same process, on SimPy's ``Environment`` (the loop it
-    replaced, same semantics: the timelines must be equal)."""
+#: the row engine as it ran on SimPy ("today's" engine of issue 15 item 3): ``engine/events.py`` at this commit
+#: (before the arbitration pass and the grant-scheduled holds), run on SimPy's ``Environment``
+ROW_BASELINE_COMMIT = "a6372d4"
+
+
+def _simpy_row_engine() -> object | None:
+    """``engine/events.py`` of ``ROW_BASELINE_COMMIT`` as a module running on SimPy; None when git cannot."""
+    import subprocess
+    import types
+
     import simpy
 
+    root = Path(__file__).resolve().parent.parent
+    try:
+        src = subprocess.run(["git", "-C", str(root), "show", f"{ROW_BASELINE_COMMIT}:imcsim/engine/events.py"],
+                             capture_output=True, check=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType("imcsim_row_engine_baseline")
+    sys.modules[module.__name__] = module   # dataclasses look their module up
+    exec(compile(src, f"{ROW_BASELINE_COMMIT}:imcsim/engine/events.py", "exec"), module.__dict__)
+    module.Environment = simpy.Environment
+    return module
+
+
+def row_loop_rate(params: dict, repeat: int = 5) -> dict:
+    """The row engine's own run (``run_plan`` on a built plan), CPU time, best of ``repeat``, alternating: the
+    current engine on its event loop (``engine/eventloop.py``) and, in the same process, the engine of
+    ``ROW_BASELINE_COMMIT`` on SimPy (same rules: the timelines must be equal)."""
     from imcsim.engine import events
     from imcsim.engine.context import build_context
     from imcsim.engine.evaluation import _priced
@@ -94,24 +118,26 @@ def row_loop_rate(params: dict, repeat: int = 3) -> dict:
     study = study_from_params({**params, "chip.pipeline": "row"})
     ctx = build_context(study)
     priced = _priced(study, ctx).step
-    out: dict = {}
+    engines = {"eventloop": events}
+    baseline = _simpy_row_engine()
+    if baseline is not None:
+        engines["simpy"] = baseline
+    best = dict.fromkeys(engines, float("inf"))
     timelines = {}
-    loop = events.Environment
-    try:
-        for name, env in (("eventloop", loop), ("simpy", simpy.Environment)):
-            events.Environment = env
-            best = float("inf")
-            for _ in range(repeat):
-                plan = build_plan(ctx, priced)
-                t0 = time.process_time()
-                timelines[name] = events.run_plan(plan)
-                best = min(best, time.process_time() - t0)
-            out[name] = {"cpu_ms": best * 1e3, "events_per_s": timelines[name].events / best}
-    finally:
-        events.Environment = loop
-    a, b = timelines["eventloop"], timelines["simpy"]
-    out["same_timeline"] = (a.cycles, a.stalls, a.critical_path, a.busy) == (b.cycles, b.stalls, b.critical_path, b.busy)
-    out["events_per_s_over_simpy"] = out["eventloop"]["events_per_s"] / out["simpy"]["events_per_s"]
+    for _ in range(repeat):
+        for name, engine in engines.items():
+            plan = build_plan(ctx, priced)
+            t0 = time.process_time()
+            timelines[name] = engine.run_plan(plan)
+            best[name] = min(best[name], time.process_time() - t0)
+    out: dict = {name: {"cpu_ms": best[name] * 1e3, "events_per_s": timelines[name].events / best[name]}
+                 for name in engines}
+    if baseline is not None:
+        a, b = timelines["eventloop"], timelines["simpy"]
+        out["baseline_commit"] = ROW_BASELINE_COMMIT
+        out["same_timeline"] = ((a.events, a.cycles, a.stalls, a.critical_path, a.busy, a.longest_queue)
+                                == (b.events, b.cycles, b.stalls, b.critical_path, b.busy, b.longest_queue))
+        out["events_per_s_over_simpy"] = out["eventloop"]["events_per_s"] / out["simpy"]["events_per_s"]
     return out
 
 

@@ -8,12 +8,19 @@ objects:
 - the queue holds ``(time, priority, id, event)``; ``id`` counts up, so events of one time and
   priority are processed in the order they were scheduled (SimPy's ``Environment.schedule``);
   priorities ``URGENT`` (0, a process's start) and ``NORMAL`` (1, everything else), and any other
-  number a caller schedules with (the arbitration of :mod:`imcsim.engine.events` uses 2);
+  number a caller schedules with;
 - processing an event runs its callbacks in order and marks it processed (``callbacks = None``);
 - a process is a generator: it starts at ``URGENT`` priority when created, resumes with the value of
   the event it yielded once that event is processed (at once if it already was), and when it returns
   it is itself an event, scheduled at ``NORMAL`` priority;
 - ``all_of(events)`` triggers (``NORMAL``) once every event in it has been processed.
+
+Two shortcuts, each keeping the order SimPy would give (the row engine's arbitration and holds use them):
+
+- a process may yield a delay (an ``int``) instead of ``env.timeout(delay)``: the queue entry is made at the
+  same moment, and the process resumes with None, but no event object is built;
+- ``at_instant_end(callback)`` runs a callback once every event of the instant up to ``NORMAL`` priority
+  is processed, as an event of a lower priority scheduled now would, without the event.
 
 Failing events, interrupts and ``until`` are not needed by the engine and not provided.
 """
@@ -58,14 +65,36 @@ class Event:
         return self
 
 
-class Process(Event):
-    """A generator driven by the events it yields (see the module docstring)."""
+class _Woken:
+    """The value a process woken after a delay resumes with (None)."""
 
-    __slots__ = ("_generator",)
+    __slots__ = ()
+    _value = None
+
+
+_WOKEN: Any = _Woken()
+
+
+class _Wake:
+    """What the queue holds for a process that yielded a delay: resume it (no event object, no callbacks)."""
+
+    __slots__ = ("process",)
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+
+
+class Process(Event):
+    """A generator driven by the events it yields (see the module docstring). It may also yield a delay (a
+    whole number of cycles, an ``int``): it resumes that much later with None, in the place ``yield env.timeout(delay)`` would have
+    (the queue entry is made at the same moment), without an event object."""
+
+    __slots__ = ("_generator", "_wake")
 
     def __init__(self, env: Environment, generator: Generator[Event, Any, Any]) -> None:
         Event.__init__(self, env)
         self._generator = generator
+        self._wake = _Wake(self)
         start = Event(env)
         start.callbacks.append(self._resume)
         start._ok = True
@@ -74,17 +103,23 @@ class Process(Event):
 
     def _resume(self, event: Event) -> None:
         send = self._generator.send
+        value = event._value
         while True:
             try:
-                event = send(event._value)
+                event = send(value)
             except StopIteration as stop:
                 self._ok = True
                 self._value = stop.value
                 self.env.schedule(self)
                 return
+            if type(event) is int:
+                env = self.env
+                heappush(env._queue, (env.now + event, NORMAL, next(env._eid), self._wake))
+                return
             if event.callbacks is not None:
                 event.callbacks.append(self._resume)
                 return
+            value = event._value
 
 
 class AllOf(Event):
@@ -116,12 +151,20 @@ class AllOf(Event):
 class Environment:
     """The clock and the event queue."""
 
-    __slots__ = ("now", "_queue", "_eid")
+    __slots__ = ("now", "_queue", "_eid", "_late")
 
     def __init__(self) -> None:
         self.now: float = 0
         self._queue: list[tuple[float, int, int, Event]] = []
         self._eid = count()
+        self._late: list[Any] = []
+
+    def at_instant_end(self, callback: Any) -> None:
+        """Call ``callback()`` once every event of this instant with a priority of NORMAL or lower has been
+        processed: what an event of a priority above NORMAL scheduled now would do, without the event (the
+        callbacks of an instant run in the order they were given, before any event of a priority above
+        NORMAL at this instant; they must schedule nothing at this instant)."""
+        self._late.append(callback)
 
     def schedule(self, event: Event, priority: int = NORMAL, delay: float = 0) -> None:
         heappush(self._queue, (self.now + delay, priority, next(self._eid), event))
@@ -146,9 +189,17 @@ class Environment:
 
     def run(self) -> None:
         """Process events until none is left."""
-        queue = self._queue
+        queue, late = self._queue, self._late
         while queue:
             self.now, _, _, event = heappop(queue)
-            callbacks, event.callbacks = event.callbacks, None
-            for callback in callbacks:
-                callback(event)
+            if type(event) is _Wake:
+                event.process._resume(_WOKEN)
+            else:
+                callbacks, event.callbacks = event.callbacks, None
+                for callback in callbacks:
+                    callback(event)
+            if late and (not queue or queue[0][0] > self.now or queue[0][1] > NORMAL):
+                self._late = []
+                for callback in late:
+                    callback()
+                late = self._late

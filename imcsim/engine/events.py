@@ -36,13 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from imcsim.engine.eventloop import Environment
+from imcsim.engine.eventloop import NORMAL, Environment, Event
 from imcsim.engine.ledger import STALL_CAUSES
 from imcsim.engine.plan import Plan
 from imcsim.engine.schedule import Interval
 
-#: SimPy's event priorities are URGENT = 0 and NORMAL = 1; arbitration runs after both at one instant.
-ARBITRATION = 2
 _CAUSE_OF_KIND = {"macros": "compute", "digital": "compute", "tile_buffer": "compute", "global_buffer": "compute",
                   "link": "noc", "noc": "noc", "dram": "dram", "write": "write", "other": "compute"}
 
@@ -82,26 +80,59 @@ class _Counter:
         self.waiters: list[tuple[int, Any]] = []
         self.by: Any = None  # the record that set the value last (critical path)
 
-    def set(self, value: int, by: Any) -> None:
-        self.value = value
-        self.by = by
-        if self.waiters:
-            keep = []
-            for n, ev in self.waiters:
-                if n <= value:
-                    ev.succeed(by)
-                else:
-                    keep.append((n, ev))
-            self.waiters = keep
+    def wait(self, n: int, env: Any) -> Event:
+        """An event processed once the count reaches ``n``, with the record that set it."""
+        ev = Event(env)
+        self.waiters.append((n, ev))
+        return ev
+
+    def notify(self) -> None:
+        """Trigger the waiters the count has reached. The engine sets ``value`` and ``by`` itself and calls
+        this only when someone waits (most counts change with nobody waiting)."""
+        value, by = self.value, self.by
+        keep = []
+        for n, ev in self.waiters:
+            if n <= value:
+                ev.succeed(by)
+            else:
+                keep.append((n, ev))
+        self.waiters = keep
+
+
+class _Arbitration:
+    """The arbitration pass of an instant (rule 5), run once every event of the instant has been processed
+    (``Environment.at_instant_end``): every arbiter that asked at this instant grants, in the order it asked.
+    The same order as one SimPy event per arbiter at a priority below NORMAL: those events would be
+    processed after every other event of the instant, one after the other, and granting schedules nothing at
+    this instant (a granted process's next event is its hold's end, at least one cycle on)."""
+
+    __slots__ = ("env", "pending", "scheduled")
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.pending: list[_Arbiter] = []
+        self.scheduled = False
+
+    def ask(self, arbiter: _Arbiter) -> None:
+        self.pending.append(arbiter)
+        if not self.scheduled:
+            self.scheduled = True
+            self.env.at_instant_end(self._run)
+
+    def _run(self) -> None:
+        pending, self.pending, self.scheduled = self.pending, [], False
+        for arbiter in pending:
+            arbiter.grant()
 
 
 class _Arbiter:
     """A contended resource: grants by smallest key after all events of an instant (rule 5)."""
 
-    __slots__ = ("env", "free", "queue", "scheduled", "seq", "longest", "last")
+    __slots__ = ("env", "pass_", "free", "queue", "scheduled", "seq", "longest", "last")
 
-    def __init__(self, env: Any, capacity: int) -> None:
+    def __init__(self, env: Any, capacity: int, pass_: _Arbitration) -> None:
         self.env = env
+        self.pass_ = pass_
         self.free = capacity
         self.queue: list[tuple[Any, int, Any]] = []
         self.scheduled = False
@@ -109,42 +140,52 @@ class _Arbiter:
         self.longest = 0
         self.last: Any = None  # record of the last release (critical path)
 
-    def request(self, key: Any) -> Any:
-        ev = self.env.event()
+    def hold(self, key: Any, cycles: int) -> Any:
+        """Request a unit and hold it for ``cycles``: the event is processed when the hold ends, with the value
+        (record of the release before the grant, grant time). The grant schedules the hold's end itself, as
+        the granted process would have at once (so every event keeps its place in the order)."""
+        ev = Event(self.env)
+        ev._value = cycles
         self.seq += 1
-        heapq.heappush(self.queue, (key, self.seq, ev))
-        self.longest = max(self.longest, len(self.queue))
-        self._kick()
+        queue = self.queue
+        heapq.heappush(queue, (key, self.seq, ev))
+        if len(queue) > self.longest:
+            self.longest = len(queue)
+        if not self.scheduled and self.free > 0:
+            self.scheduled = True
+            self.pass_.ask(self)
         return ev
 
     def release(self, record: Any) -> None:
         self.free += 1
         self.last = record
-        self._kick()
+        if not self.scheduled and self.queue:
+            self.scheduled = True
+            self.pass_.ask(self)
 
-    def _kick(self) -> None:
-        if self.scheduled or not self.queue or self.free <= 0:
-            return
-        self.scheduled = True
-        ev = self.env.event()
-        ev._ok = True
-        ev._value = None
-        ev.callbacks.append(self._grant)
-        self.env.schedule(ev, ARBITRATION)
-
-    def _grant(self, _ev: Any) -> None:
+    def grant(self) -> None:
+        """Grant the smallest keys and schedule the end of each granted hold. SimPy-style, a grant event of
+        this instant would resume the process, which would schedule its hold's end at once; those grant
+        events would be processed next, one after the other (see :class:`_Arbitration`), so scheduling the
+        ends here keeps every event's place in the order."""
         self.scheduled = False
-        while self.free > 0 and self.queue:
-            _, _, ev = heapq.heappop(self.queue)
+        queue = self.queue
+        env = self.env
+        now = env.now
+        while self.free > 0 and queue:
+            ev = heapq.heappop(queue)[2]
             self.free -= 1
-            ev.succeed(self.last)
+            ev._ok = True
+            cycles, ev._value = ev._value, (self.last, now)
+            env.schedule(ev, NORMAL, cycles)
 
 
 def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     """Run the plan under the rules of the module docstring."""
     env = Environment()
     res = plan.resources
-    arb: list[_Arbiter | None] = [_Arbiter(env, r.capacity) if r.contended else None for r in res]
+    arbitration = _Arbitration(env)
+    arb: list[_Arbiter | None] = [_Arbiter(env, r.capacity, arbitration) if r.contended else None for r in res]
     cause = [_CAUSE_OF_KIND.get(r.kind, "compute") for r in res]
     busy = [0.0] * len(res)
     stalls = dict.fromkeys(STALL_CAUSES, 0.0)
@@ -160,37 +201,9 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     blocked = [-1] * len(tasks)   # the bounded edge a task waits on for a free row, if any
     last_record: list[Any] = [None]
 
-    # a record is (name, start, end, predecessor record) for the critical path
-    def hold(r: int, cycles: int, key: Any, name: str, sample: int, pred: Any):
-        """Stage on resource r (generator): returns the record of the hold."""
-        a = arb[r]
-        t0 = env.now
-        if a is not None:
-            granted_after = yield a.request(key)
-            if env.now > t0:
-                stalls[cause[r]] += env.now - t0
-                pred = granted_after if granted_after is not None else pred
-        start = env.now
-        yield env.timeout(cycles)
-        rec = (name, start, env.now, pred)
-        busy[r] += cycles
-        n_events[0] += 1
-        if record:
-            intervals.append(Interval(res[r].name, name, sample, start, env.now))
-        if a is not None:
-            a.release(rec)
-        return rec
-
-    def wait(counter: _Counter, n: int, why: str, pred: Any):
-        if counter.value >= n:
-            return pred
-        ev = env.event()
-        counter.waiters.append((n, ev))
-        t0 = env.now
-        by = yield ev
-        stalls[why] += env.now - t0
-        return by if by is not None else pred
-
+    # a record is (name, start, end, predecessor record) for the critical path. Waits for a count (rows
+    # delivered or freed) and stages on a contended resource (request, hold, release) are written out where
+    # they happen: a generator less per wait and per stage.
     def task_proc(ti: int):
         t = tasks[ti]
         total, rows, name, stages = totals[ti], t.rows, t.name, t.stages
@@ -207,22 +220,34 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
             for cnt, _, e, _ in ins:
                 n = e.need(g)
                 if cnt.value < n:
-                    pred = yield from wait(cnt, n, "input", pred)
+                    t0 = env.now
+                    by = yield cnt.wait(n, env)
+                    stalls["input"] += env.now - t0
+                    if by is not None:
+                        pred = by
             for ei, cap, fr in bounded:
                 n = reserved[ei] - cap + 1
                 if fr.value < n:
                     blocked[ti] = ei
-                    pred = yield from wait(fr, n, "buffer", pred)
+                    t0 = env.now
+                    by = yield fr.wait(n, env)
+                    stalls["buffer"] += env.now - t0
+                    if by is not None:
+                        pred = by
                     blocked[ti] = -1
                 reserved[ei] += 1
             if not plan.double_buffering and g:
                 for cnt in out_delivered:
                     if cnt.value < g:
-                        pred = yield from wait(cnt, g, "buffer", pred)
+                        t0 = env.now
+                        by = yield cnt.wait(g, env)
+                        stalls["buffer"] += env.now - t0
+                        if by is not None:
+                            pred = by
             first = g % rows == 0
             if free_run:
                 start = env.now
-                yield env.timeout(row_cycles + t.fill if first else row_cycles)
+                yield row_cycles + t.fill if first else row_cycles   # a delay: whole cycles (eventloop.Process)
                 at = start
                 for si, (r, cycles) in enumerate(stages):
                     if first and si == last_stage:
@@ -237,13 +262,36 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 for si, (r, cycles) in enumerate(stages):
                     if first and si == last_stage:
                         cycles += t.fill
-                    pred = yield from hold(r, cycles, (0, ti, g), name, g // rows, pred)
+                    # hold(), inlined (one generator less per stage)
+                    a = arb[r]
+                    if a is None:
+                        start = env.now
+                        yield cycles
+                    else:
+                        t0 = env.now
+                        granted_after, start = yield a.hold((0, ti, g), cycles)
+                        if start > t0:
+                            stalls[cause[r]] += start - t0
+                            pred = granted_after if granted_after is not None else pred
+                    pred = (name, start, env.now, pred)
+                    busy[r] += cycles
+                    n_events[0] += 1
+                    if record:
+                        intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
+                    if a is not None:
+                        a.release(pred)
             for _, fr, e, src_total in ins:
-                fr.set(e.low(g + 1, total, src_total), pred)
+                fr.value, fr.by = e.low(g + 1, total, src_total), pred   # Counter.set, inlined
+                if fr.waiters:
+                    fr.notify()
             for prod, deliv in outs:
-                prod.set(g + 1, pred)
+                prod.value, prod.by = g + 1, pred
+                if prod.waiters:
+                    prod.notify()
                 if deliv is not None:
-                    deliv.set(g + 1, pred)
+                    deliv.value, deliv.by = g + 1, pred
+                    if deliv.waiters:
+                        deliv.notify()
         finish[name] = env.now
         last_record[0] = _later(last_record[0], pred)
 
@@ -264,7 +312,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 pred = prod.by if j + 1 == prod.value else pred
             if free_run:
                 start = env.now
-                yield env.timeout(transfer)
+                yield transfer
                 at = start
                 for r, cycles, delay in e.stages:
                     busy[r] += cycles
@@ -275,17 +323,36 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 pred = (name, start, env.now, pred)
             else:
                 for r, cycles, delay in e.stages:
-                    pred = yield from hold(r, cycles, (1, ei, j), name, j // src_rows, pred)
+                    # hold(), inlined (one generator less per stage)
+                    a = arb[r]
+                    if a is None:
+                        start = env.now
+                        yield cycles
+                    else:
+                        t0 = env.now
+                        granted_after, start = yield a.hold((1, ei, j), cycles)
+                        if start > t0:
+                            stalls[cause[r]] += start - t0
+                            pred = granted_after if granted_after is not None else pred
+                    pred = (name, start, env.now, pred)
+                    busy[r] += cycles
+                    n_events[0] += 1
+                    if record:
+                        intervals.append(Interval(res[r].name, name, j // src_rows, start, env.now))
+                    if a is not None:
+                        a.release(pred)
                     if delay:
-                        yield env.timeout(delay)
+                        yield delay
                         pred = (name + ":hop", env.now - delay, env.now, pred)
-            deliv.set(j + 1, pred)
+            deliv.value, deliv.by = j + 1, pred   # Counter.set, inlined
+            if deliv.waiters:
+                deliv.notify()
         last_record[0] = _later(last_record[0], pred)
 
     def barrier_proc(k: int, pred: Any):
         for op, resource, cycles in plan.barriers[k]:
             start = env.now
-            yield env.timeout(cycles)
+            yield cycles
             pred = (op, start, env.now, pred)
             n_events[0] += 1
             if record:
