@@ -27,11 +27,13 @@ def test_pricing_matches_the_frozen_per_layer_results(name):
 def _alone(params):
     """The summary of one study priced with empty pricing caches (as a fresh process would)."""
     from imcsim.config.study import study_from_params
-    from imcsim.engine import costs, estimate, evaluate, evaluation
+    from imcsim.engine import context, costs, estimate, evaluate, evaluation
 
+    context._MAPPINGS.clear()
     costs._SHAPES.clear()
     costs._NUMBERS.clear()
     estimate._ESTIMATES.clear()
+    estimate._STAGING.clear()
     evaluation._PRICED.clear()
     return evaluate(study_from_params(params)).summary()
 
@@ -57,7 +59,9 @@ def test_points_sharing_a_shape_or_numbers_price_as_alone(axis):
     points = ([{**base, "write_policy": "all", "flip_prob": 0.5}, {**base, "write_policy": "diff", "flip_prob": 0.1}]
               if axis == "writes" else
               [{**base, "rows": 64, "cols": 64}, {**base, "rows": 128, "cols": 64, "rows_parallel": 32},
-               {"workload": "resnet18", "rows": 128}, {"workload": "resnet18", "rows": 256, "cols": 128}])
+               {"workload": "resnet18", "rows": 128}, {"workload": "resnet18", "rows": 256, "cols": 128},
+               {"workload": "resnet18", "rows": 128, "device": "sot-mram"},   # shares the mapping of the third
+               {**base, "rows": 64, "cols": 64, "device": "sot-mram"}])
     shared = [evaluate(study_from_params(p)).summary() for p in points]
     assert shared[0]["energy_pj"] != shared[1]["energy_pj"]
     assert shared[0]["map_reloaded_layers"] > 0  # reloads (priced per point) are part of the check

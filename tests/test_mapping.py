@@ -136,6 +136,21 @@ def test_fits_when_the_budget_holds_every_layer(macro):
     assert nm.resident == ("l0", "l1", "l2")
 
 
+def test_the_mapping_reads_only_its_macro_fields(macro):
+    # engine/context.py shares a mapping between macros that agree on MACRO_FIELDS (other devices, clocks,
+    # nodes): one that differs in everything else must map alike, one that differs in a listed field must not
+    from imcsim.mapping.network import MACRO_FIELDS
+
+    g = _chain([640, 16, 48, 48])
+    other = MacroConfig(load_device("stt-mram"), rows=128, cols=128, rows_parallel=64, sense_amps=128, node_nm=22.0,
+                        clock_mhz=200.0, organisation="weight_column", activity_model="toggle")
+    assert [getattr(other, f) for f in MACRO_FIELDS] == [getattr(macro, f) for f in MACRO_FIELDS]
+    assert map_network(g, other, n_macros=10, replicate=True) == map_network(g, macro, n_macros=10, replicate=True)
+    assert map_network(g, other, n_macros=11, replicate=True) == map_network(g, macro, n_macros=11, replicate=True)
+    slower = MacroConfig(load_device("sas-mram"), rows=128, cols=128, rows_parallel=32, sense_amps=128)
+    assert map_network(g, slower, n_macros=20, replicate=True) != map_network(g, macro, n_macros=20, replicate=True)
+
+
 def test_reload_decision_for_a_small_graph(macro):
     g = _chain([640, 16, 48, 48])
     nm = map_network(g, macro, n_macros=10)

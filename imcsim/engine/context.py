@@ -8,6 +8,7 @@ training step once per (workload, method) and the device once per card. This is 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from imcsim.config.study import Study
 from imcsim.device.base import DeviceModel
 from imcsim.device.library import load_device
 from imcsim.errors import SpecError
-from imcsim.mapping.network import NetworkMapping, map_network
+from imcsim.mapping.network import MACRO_FIELDS, NetworkMapping, map_network
 from imcsim.paths import devices_dir
 from imcsim.workload.step import TrainingStep
 
@@ -104,7 +105,8 @@ def build_context(study: Study) -> Context:
                  _freeze(study.method.options))
     batch = study.options.batch_size or int(step.graph.meta.get("batch", 1) or 1)
     mapping = _mapping(study.workload.name, _freeze(study.workload.options), study.method.name,
-                       _freeze(study.method.options), macro, accel.n_macros, study.options.replicate)
+                       _freeze(study.method.options), tuple(getattr(macro, f) for f in MACRO_FIELDS), macro,
+                       accel.n_macros, study.options.replicate)
     if not mapping.fits and not accel.chip.reloads:
         too_big = max(mapping.layers, key=lambda lm: lm.macros)
         raise SpecError(preset, "chip.reloads", False, problem=(
@@ -146,7 +148,20 @@ def _step(workload: str, workload_opts: str, method: str, method_opts: str) -> T
     return methods.apply(graph, method, **json.loads(method_opts))
 
 
-@lru_cache(maxsize=512)
-def _mapping(workload: str, workload_opts: str, method: str, method_opts: str, macro: MacroConfig,
-             n_macros: int, replicate: bool) -> NetworkMapping:
-    return map_network(_step(workload, workload_opts, method, method_opts), macro, n_macros, replicate=replicate)
+def _mapping(workload: str, workload_opts: str, method: str, method_opts: str, geometry: tuple,
+             macro: MacroConfig, n_macros: int, replicate: bool) -> NetworkMapping:
+    """The network's mapping, memoised on the macro fields mapping reads (``geometry``: MACRO_FIELDS), so
+    macros of other devices with the same geometry and step timing share it; ``macro`` is the first one."""
+    key = (workload, workload_opts, method, method_opts, geometry, n_macros, replicate)
+    hit = _MAPPINGS.get(key)
+    if hit is None:
+        hit = _MAPPINGS[key] = map_network(_step(workload, workload_opts, method, method_opts), macro, n_macros,
+                                           replicate=replicate)
+        if len(_MAPPINGS) > 512:
+            _MAPPINGS.popitem(last=False)
+    else:
+        _MAPPINGS.move_to_end(key)
+    return hit
+
+
+_MAPPINGS: OrderedDict[tuple, NetworkMapping] = OrderedDict()

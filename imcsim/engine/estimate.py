@@ -87,6 +87,16 @@ def row_estimate_cycles(ctx: Context, priced: PricedStep) -> float:
     return _ESTIMATES[key][1]
 
 
+_KINDS: dict[str, str] = {}
+
+
+def _kinds() -> dict[str, str]:
+    """resource -> :func:`resource_kind`, memoised (the same resource names recur at every point)."""
+    if len(_KINDS) > 4096:
+        _KINDS.clear()
+    return _KINDS
+
+
 def _estimate(ctx: Context, priced: PricedStep) -> float:
     ops = {op.name: op for op in ctx.step.ops}
     items = priced.items
@@ -117,37 +127,41 @@ def _segment(ctx: Context, priced: PricedStep, items: list, flow: _Flow, fwd: se
     chain: list[Stage] = []
     pool: list[tuple[str, float]] = []   # ("write" | "task", cycles) in the order the pool is used
     fetch = None
-
-    def charge(resource: str, cycles: float) -> None:
-        if contention or resource_kind(resource) == "macros":
-            busy[resource] = busy.get(resource, 0.0) + cycles
+    kinds = _kinds()
+    flow_rows = flow.rows
 
     for item in items:
-        if isinstance(item, Barrier):
+        if type(item) is Barrier:
             if barrier_kind(item, ops) == "reload":
                 dram, write = item.stages
                 fetch = dram.cycles if fetch is None else fetch
                 pool.append(("write", write.cycles))
             continue
-        if item.op in fwd:
-            op = ops[item.op]
-            rows = flow.rows[item.op]
-            stages, fill = forward_row_stages(ctx, priced, op, resource_kind(item.resource), item.cycles, rows)
-            r = sum(c for _, c in stages)
-            row[item.op], first[item.op] = r, r + fill
-            per_sample[item.op] = rows * r + fill
+        name, resource = item.op, item.resource
+        if name in fwd:
+            rows = flow_rows[name]
+            kind = kinds.get(resource) or kinds.setdefault(resource, resource_kind(resource))
+            stages, fill = forward_row_stages(ctx, priced, ops[name], kind, item.cycles, rows)
+            r = sum([c for _, c in stages])
+            row[name], first[name] = r, r + fill
+            per_sample[name] = ps = rows * r + fill
             for where, c in stages:
-                name = item.resource if where == "unit" else GBUF if where == "global_buffer" else None
-                if name is not None:   # tile buffer ports: per tile, left out (a looser bound)
-                    charge(name, batch * (rows * c + (fill if where == "unit" else 0)))
-            if item.resource == POOL:
-                pool.append(("task", batch * per_sample[item.op]))
+                # a contended resource serves its users' rows one at a time (tile buffer ports: per tile, left
+                # out, a looser bound)
+                if where == "unit":
+                    if contention or kind == "macros":
+                        busy[resource] = busy.get(resource, 0.0) + batch * (rows * c + fill)
+                elif where == "global_buffer" and contention:
+                    busy[GBUF] = busy.get(GBUF, 0.0) + batch * (rows * c + 0)
+            if resource == POOL:
+                pool.append(("task", batch * ps))
             continue
-        if item.op.endswith(":noc") and item.op.removesuffix(":noc") in fwd:
+        if name.endswith(":noc") and name[:-4] in fwd:
             continue   # the row engine moves forward rows over the placed NoC links instead
         chain.append(item)
-        charge(item.resource, batch * item.cycles)
-        if item.resource == POOL:
+        if contention or (kinds.get(resource) or kinds.setdefault(resource, resource_kind(resource))) == "macros":
+            busy[resource] = busy.get(resource, 0.0) + batch * item.cycles
+        if resource == POOL:
             pool.append(("task", batch * item.cycles))
     bound = max(busy.values(), default=0.0)
     fwd_first = 0.0

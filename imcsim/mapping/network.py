@@ -44,6 +44,12 @@ from imcsim.workload.graph import WEIGHT_OPS, Graph
 
 RELOAD_POLICY = "forward-first-fit with a streaming pool"
 
+#: Everything :func:`map_network` reads from the macro (its geometry and what times one MVM step): macros
+#: that agree on these map a network alike, whatever their device or clock, so a sweep over devices reuses
+#: the mapping (engine/context.py). Reading another macro field here means adding it to this list.
+MACRO_FIELDS = ("rows", "cols", "cols_per_weight", "weights_per_row", "rows_parallel", "sense_amps", "in_bits",
+                "access_cycles", "input_bits_per_cycle")
+
 
 @dataclass(frozen=True)
 class NetworkMapping:
