@@ -111,6 +111,17 @@ def test_update_shape_must_match_the_priced_step(tmp_path):
     write_updates(tmp_path, {"classifier": (np.zeros((1, 5)), np.zeros((1, 5)))})
     with pytest.raises(SpecError, match="does not match the priced step"):
         evaluate(_study(tmp_path, "last"))
+    # a LoRA run at rank 4 priced at the method's default rank 16: the error says which options the run used
+    write_measured(tmp_path, workload="digits-cnn", source="test", command="train", activity={},
+                   extra={"method_options": {"rank": 4, "alpha": 8.0, "targets": ["linear"]}})
+    write_updates(tmp_path, {"classifier.lora.A": (np.zeros((1, 4, 32)), np.zeros((1, 4, 32)))})
+    with pytest.raises(SpecError, match=r"128; allowed: 512 weights .*method.rank=4, method.alpha=8, "
+                                        r"method.targets=\[linear\]: --set those to match"):
+        evaluate(_study(tmp_path, "lora"))
+    study = Study.model_validate({"workload": {"name": "digits-cnn"}, "options": {"measured": str(tmp_path)},
+                                  "method": {"name": "lora", "options": {"rank": 4, "alpha": 8.0}}})
+    # matched: A's writes are priced from the run, B's (not in this folder) assumed
+    assert evaluate(study).summary()["basis_update_writes"] == "partly measured"
 
 
 def test_missing_folder_is_a_spec_error(tmp_path):

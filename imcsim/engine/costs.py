@@ -524,8 +524,12 @@ class _Pricer:
         if old[0].size != op.weights:
             from imcsim.errors import SpecError
 
+            ran = ", ".join(f"method.{k}=" + (f"[{', '.join(map(str, v))}]" if isinstance(v, list) else f"{v:g}"
+                                              if isinstance(v, float) else str(v))
+                            for k, v in self.measured.method_options.items() if k in ("rank", "alpha", "targets"))
+            hint = f"; the run trained with {ran}: --set those to match" if ran else ""
             raise SpecError(self.measured.folder, f"updates.npz:{layer}", old[0].size,
-                            f"{op.weights} weights (what method {self.ctx.step.method} updates in {layer})",
+                            f"{op.weights} weights (what method {self.ctx.step.method} updates in {layer}{hint})",
                             problem="the executed update does not match the priced step:")
         one, latency_ns = measured_write(device, old, new, self.opts.write_policy, layer_macros,
                                          self._write_waves(macros))

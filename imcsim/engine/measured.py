@@ -68,6 +68,7 @@ class Measurement:
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # node -> INT8 weights the run ended with
     master_copy: str = "none"   # the master weights the training run kept (imcsim train --master-copy)
     error_bits: int = 8         # the error width the training run executed (imcsim train --error-bits)
+    method_options: dict = field(default_factory=dict)   # the options of the method the run trained
 
     def activity_for(self, node: str, phase: str) -> MeasuredActivity | None:
         return self.activity.get((node, phase))
@@ -142,7 +143,8 @@ def _load(folder: str, _mtime: int, _stamps: tuple[int, int]) -> Measurement:
                             problem=f"unreadable ({exc}):") from None
     options = doc.get("options") if isinstance(doc.get("options"), dict) else {}
     return Measurement(folder, doc.get("workload", ""), doc.get("source", ""), activity, updates, weights,
-                       str(options.get("master_copy", "none")), int(options.get("error_bits", 8)))
+                       str(options.get("master_copy", "none")), int(options.get("error_bits", 8)),
+                       dict(doc.get("method_options") or {}))
 
 
 def _activity(rec: dict) -> MeasuredActivity:
