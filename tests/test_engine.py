@@ -138,7 +138,7 @@ def test_reram_reloads_cost_far_more_than_mram():
 def test_training_writes_and_wear_follow_the_step():
     ctx = build_context(study_from_params({"workload": "proxylessnas-mobile", "method": "repnet"}))
     priced = price_step(ctx)
-    assert priced.wear.weights_written == ctx.step.imc_weights_written > 0
+    assert priced.writes.weights_written == ctx.step.imc_weights_written > 0
     r = evaluate(study_from_params({"workload": "proxylessnas-mobile", "method": "repnet", "steps_per_day": 2000}))
     r1 = evaluate(study_from_params({"workload": "proxylessnas-mobile", "method": "repnet", "steps_per_day": 1000}))
     assert r.writes.lifetime_years == pytest.approx(r1.writes.lifetime_years / 2)

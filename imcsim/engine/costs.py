@@ -55,10 +55,10 @@ from imcsim.circuit.macro import (
 from imcsim.device.base import DeviceModel, WriteCost
 from imcsim.engine.context import Context, _device
 from imcsim.engine.leakage import MASTER_BYTES, master_copy_bytes, standby_sources
-from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable
+from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable, WriteSummary
 from imcsim.engine.measured import Measurement, PricedReload, load_measurement, measured_write, reload_plan
 from imcsim.engine.noc import Traffic, forward_traffic
-from imcsim.engine.schedule import Barrier, Item, Stage
+from imcsim.engine.schedule import Barrier, Item, Stage, resource_kind
 from imcsim.mapping.layer import LayerMapping, map_layer, round_step_cycles, step_cycles
 from imcsim.workload.step import StepOp
 
@@ -75,28 +75,13 @@ PRECISION_BYTES = {"int8": 1, "fp16": 2, "fp32": 4}
 
 
 @dataclass
-class Wear:
-    """Worst-cell wear per step, accumulated by source (update writes, reloads)."""
-
-    update: float = 0.0
-    reload: float = 0.0
-    cells_written: float = 0.0
-    pulses: float = 0.0
-    write_energy_pj: float = 0.0
-    write_latency_ns: float = 0.0
-    weights_written: int = 0
-    reload_weights: int = 0
-    deploy: WriteCost = field(default_factory=WriteCost)
-
-
-@dataclass
 class PricedStep:
-    """The step as the engines see it: timed items, per-op records, wear, and what it rests on."""
+    """The step as the engines see it: timed items, per-op records, its writes, and what it rests on."""
 
     items: list[Item]
     records: OpTable
     exclusive: set[str]
-    wear: Wear
+    writes: WriteSummary     # every array write of the step (engine/ledger.py); evaluation finishes it
     standby_power_w: float
     area_um2: dict[str, float]
     assumptions: list[str]
@@ -107,6 +92,8 @@ class PricedStep:
     #: what execution measured and the stated defaults it replaces (``Result.measured`` / ``assumed``)
     measured: dict[str, float] = field(default_factory=dict)
     assumed: dict[str, float] = field(default_factory=dict)
+    #: one-time write of every resident weight (deployment), reported apart from the step
+    deploy: WriteCost = field(default_factory=WriteCost)
 
     def macro_busy_cycles(self) -> float:
         """Macro-cycles of compute (MVM ops x their macros), the same for both engines."""
@@ -123,7 +110,6 @@ _DIGITAL_ORDER = (COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"], CO
 _PENDING = "pending"  # an item whose cycles the vectorised pass fills in
 _SLOT = "slot"        # an item priced per point (writes, reloads, spills: they depend on the write options)
 _SPILL_NOTE = "<spill note>"  # where the spill's assumption goes among the walk's
-_EXCLUSIVE_PREFIXES = ("macros", "sram_macros")  # resources that serve one stage at a time
 _SRAM_NOTE = "re-trained weights in SRAM arrays of the same geometry (Hyb-Learn split)"
 
 
@@ -154,7 +140,7 @@ class _Pricer:
         self._reload_wear = 0.0                   # the hottest pool cell's wear per step (measured reloads)
         self._bases: list[str] = []               # per record: what its data-dependent figures rest on
         self.assumptions: list[str] = []
-        self.wear = Wear()
+        self.writes = WriteSummary()
         # The step is priced in three layers, each memoised on what it reads (see _shape_of and _numbers_of):
         # its shape (records, items in chain order, what each MVM / vector / GEMM op is), the numbers of its
         # MVM, vector and GEMM ops (numpy over all of them at once) on this chip, and, per point, the writes,
@@ -307,7 +293,6 @@ class _Pricer:
                 name = names[r]
                 if phases[r] == "forward" and name in traffic.crossings and traffic.group.get(name) == name:
                     energy[r, COMPONENT_INDEX["noc"]] = self._noc_energy_pj(traffic.crossings[name]) * executions[r]
-        self._deploy()
         items: list[Any] = []   # finished items, slot markers where the writes, reloads and spill go
         for it in shape.items:
             if it[0] == _PENDING:
@@ -315,14 +300,9 @@ class _Pricer:
                 items.append(Barrier((stage,)) if len(it) > 4 and it[4] else stage)
             else:
                 items.append(it)
-        mapping = dict(self.mapping.summary())
-        cells_used = sum(lm.cells_used for lm in self.mapping.layers)
-        cells_avail = sum(lm.cells_available for lm in self.mapping.layers)
-        mapping["utilisation"] = cells_used / cells_avail if cells_avail else 0.0
-        total_cells = self.accel.n_macros * self.macro.rows * self.macro.cols
-        mapping["chip_fill"] = sum(self.layers[n].cells_used for n in dict.fromkeys(self.mapping.resident)) / total_cells
+        mapping = dict(self.mapping.summary())   # utilisation and chip_fill come from the mapper
         return _Numbers((*_owners(self.ctx), shape), cycles, energy, macros, items,
-                        {name: (kind, port[r]) for name, kind, r in shape.ports}, self.wear.deploy,
+                        {name: (kind, port[r]) for name, kind, r in shape.ports}, self._deploy(),
                         self._standby_power_w(), self._area(), mapping,
                         sum(h for c in traffic.crossings.values() for _, h in c))
 
@@ -470,7 +450,7 @@ class _Pricer:
             # the streamed layer's home is DRAM: write the updated weights back there
             nbytes = op.weights * self.macro.w_bits / 8
             energy["dram"], cycles = self._dram(nbytes, write=True)
-            self.wear.weights_written += op.weights
+            self.writes.count(op.weights, self.macro.w_bits)
             return cycles, energy, 0, Barrier((Stage(op.name, DRAM, cycles),))
         if op.location == "sram":
             device, lm = _device("sram"), self._sram_layer(layer)
@@ -487,12 +467,7 @@ class _Pricer:
         energy["write"] = cost.energy_pj
         cycles = latency_ns / self.cycle_ns
         if op.location == "imc":
-            self.wear.update = max(self.wear.update, cost.max_cell_wear)
-            self.wear.cells_written += cost.cells_written
-            self.wear.pulses += cost.pulses
-            self.wear.write_energy_pj += cost.energy_pj
-            self.wear.write_latency_ns += latency_ns
-            self.wear.weights_written += op.weights
+            self.writes.add(cost, latency_ns, op.weights, self.macro.w_bits)
         return cycles, energy, macros, Barrier((Stage(op.name, resource, cycles),))
 
     def _activity_of(self, layer: str, phase: str) -> tuple[Any, str]:
@@ -546,8 +521,21 @@ class _Pricer:
         self._loaded = layer
         groups, _, k, n = (int(v) for v in self.ctx.step.graph[layer].gemm_shape())
         rec = self._record(f"{layer}:reload:{phase}", layer, "reload", "write", POOL, 1,
-                           weights_written=groups * k * n, basis="assumed")  # "measured" set in shape()
+                           weights_written=groups * k * n * self._loads(layer), basis="assumed")  # "measured" set in shape()
         return [self._slot("_reload_cost", layer, rec)]
+
+    def _loads(self, layer: str) -> int:
+        """Times a streamed layer's weights are loaded per step. Once per batch when it fits the pool. When it
+        runs in rounds the pool holds one round at a time, so a sample's outputs stay unfinished between its
+        rounds: the samples whose partial outputs fit the global buffer together (``M x N x groups`` sums at
+        ``acc_bits`` each) run every round as a group, and each group fetches and writes the weights again:
+        ``ceil(batch / group)`` loads (A: at least one sample per group)."""
+        if self.mapping.reload_rounds.get(layer, 1) <= 1 or self.batch <= 1:
+            return 1
+        lm = self.layers[layer]
+        per_sample = lm.m * lm.n * lm.groups * self.macro.acc_bits / 8
+        group = max(1, int(self.chip.global_buffer_kib * 1024 // per_sample)) if per_sample else self.batch
+        return -(-self.batch // group)
 
     def _reload_cost(self, layer: str, rec: int) -> tuple[float, dict[str, float], int, Item]:
         lm = self.layers[layer]
@@ -576,15 +564,19 @@ class _Pricer:
             cost = WriteCost(pulses=cost.pulses, energy_pj=cost.energy_pj, latency_ns=latency_ns,
                              cells_written=cost.cells_written, verify_reads=cost.verify_reads,
                              rmw_reads=cost.rmw_reads, max_cell_wear=cost.max_cell_wear * rounds)
+        loads = self._loads(layer)
+        if loads > 1:
+            # the pool holds one round at a time: each group of samples whose partial outputs fit the global
+            # buffer runs every round, and the next group fetches and writes the weights again (_loads)
+            energy["dram"], dram_cycles = energy["dram"] * loads, dram_cycles * loads
+            latency_ns *= loads
+            cost = cost.scaled(loads)
         energy["write"] = cost.energy_pj
         write_cycles = latency_ns / self.cycle_ns
         name = self._rec[rec][0]
-        self.wear.reload += cost.max_cell_wear if self._reloads is None else 0.0
-        self.wear.cells_written += cost.cells_written
-        self.wear.pulses += cost.pulses
-        self.wear.write_energy_pj += cost.energy_pj
-        self.wear.write_latency_ns += latency_ns
-        self.wear.reload_weights += lm.weights
+        # a reload priced from executed weights: its wear is the step's hottest pool cell, set once in price()
+        self.writes.add(cost, latency_ns, lm.weights * loads, self.macro.w_bits, reload=True,
+                        wear=0.0 if self._reloads is not None else None)
         return (dram_cycles + write_cycles, energy, lm.macros,
                 Barrier((Stage(name + ":dram", DRAM, dram_cycles), Stage(name + ":write", POOL, write_cycles))))
 
@@ -661,7 +653,7 @@ class _Pricer:
                     np.array([rec[r][5] for r, _, _ in self._gemm]))
         columns = ([r[0] for r in rec], [r[1] for r in rec], [r[2] for r in rec], [r[3] for r in rec],
                    [r[4] for r in rec], [r[5] for r in rec])
-        exclusive = {it[2] for it in self.items if it[0] == _PENDING and it[2].startswith(_EXCLUSIVE_PREFIXES)}
+        exclusive = {it[2] for it in self.items if it[0] == _PENDING and resource_kind(it[2]) == "macros"}
         return _Shape((self.ctx.step,), columns, [r[6] for r in rec], [r[7] for r in rec], self._orders,
                       self.items, self._slots, mvm, vec, gemm, self._ports, self._notes, set(self._measured_layers),
                       exclusive, list(self._bases), frozenset(self._measured_toggles),
@@ -709,7 +701,7 @@ class _Pricer:
             self._rec = list(zip(*shape.columns, shape.macs, shape.weights_written, num.macros))
         self._measured_layers = set(shape.measured_layers)
         self._measured_toggles, self._toggle_mismatch = set(shape.measured_toggles), set(shape.toggle_mismatch)
-        self.wear = Wear(deploy=num.deploy)
+        self.writes = WriteSummary()
         if shape.reloads is not None:
             self._reloads = self._reload_plan(shape.reloads)
         cycles, energy, orders, macros, items = num.cycles, num.energy, shape.orders, num.macros, num.items
@@ -725,7 +717,7 @@ class _Pricer:
                 orders[rec] = tuple(COMPONENT_INDEX[c] for c in e)
                 done[k] = item
         if self._reloads is not None:
-            self.wear.reload = self._reload_wear
+            self.writes.set_reload_wear(self._reload_wear)
         exclusive = set(shape.exclusive)
         if shape.slots:
             out: list[Item] = []
@@ -753,8 +745,8 @@ class _Pricer:
             mapping["measured_write_layers"] = len(self._measured_writes)
             if self._measured_writes:
                 mapping["measured_flip_rate"] = self.measured.flip_rate()
-        return PricedStep(out, records, exclusive, self.wear, num.standby_power_w, dict(num.area_um2),
-                          self.assumptions, mapping, dict(num.port_bytes), *self._measured_vs_assumed())
+        return PricedStep(out, records, exclusive, self.writes, num.standby_power_w, dict(num.area_um2),
+                          self.assumptions, mapping, dict(num.port_bytes), *self._measured_vs_assumed(), num.deploy)
 
     def _measured_vs_assumed(self) -> tuple[dict[str, float], dict[str, float]]:
         """What execution measured (only what priced this step) next to the stated defaults it replaces."""
@@ -803,7 +795,7 @@ class _Pricer:
                                 f"{capacity / 1e6:.3g} MB)")
         return cycles, energy, 0, Barrier((Stage("stored:spill", DRAM, cycles),)) if cycles else None
 
-    def _deploy(self) -> None:
+    def _deploy(self) -> WriteCost:
         """One-time write of every resident weight (deployment), reported apart from the step."""
         costs = []
         # mapping order, not the set's: float sums in hash order differ between runs (PYTHONHASHSEED)
@@ -811,7 +803,7 @@ class _Pricer:
             lm = self.layers[name]
             copies = self.mapping.replicas.get(name, 1)
             costs.append(self._array_write(self.ctx.device, lm.weights * copies, lm.macros * copies, 0.5, "all")[0])
-        self.wear.deploy = WriteCost.sequence(costs)
+        return WriteCost.sequence(costs)
 
     def _standby_power_w(self) -> float:
         """Volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on
@@ -871,6 +863,12 @@ class _Pricer:
         if self.streamed:
             a.append(f"{len(self.streamed)} layers do not fit and are streamed from DRAM "
                      f"({self.mapping.policy}); each reload rewrites the pool macros")
+        refetched = {n: self._loads(n) for n in self.mapping.reloaded if self._loads(n) > 1}
+        if refetched:
+            a.append(f"{len(refetched)} streamed layers run in rounds: at batch {self.batch} the samples whose partial "
+                     "outputs fit the global buffer run every round together, so their weights are fetched from DRAM "
+                     f"and written into the pool again for every such group ({min(refetched.values())}-"
+                     f"{max(refetched.values())} loads per step, A)")
         a.append(f"forward activations cross the NoC by the placement's XY routes (engine/noc.py: {self._noc_hops} "
                  f"hops of {self.chip.tile_pitch_mm} mm in all, one after the other in layer order, A); backward "
                  f"outputs travel {NOC_HOPS} hop (A)")
@@ -1004,7 +1002,7 @@ def _exclusive(items: list[Item]) -> set[str]:
     """Resources of these items that serve one stage at a time: macros (the chip's contention flag adds the
     shared units)."""
     return {s.resource for it in items for s in (it.stages if isinstance(it, Barrier) else (it,))
-            if s.resource.startswith(_EXCLUSIVE_PREFIXES)}
+            if resource_kind(s.resource) == "macros"}
 
 
 def _owners(ctx: Context) -> tuple:

@@ -15,7 +15,7 @@ from imcsim.engine.context import Context, build_context, fallback_note, preset_
 from imcsim.engine.costs import POOL, PricedStep, price_step
 from imcsim.engine.estimate import activation_staging, row_estimate_cycles
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
-from imcsim.engine.ledger import Result, WriteSummary
+from imcsim.engine.ledger import Result
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
 
 ENGINES = ("analytic", "event")
@@ -144,24 +144,12 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
                                       {k: v for k, v in extra.items() if v})]
         for k, v in extra.items():
             energy[k] += v
-    wear = priced.wear
-    device = ctx.device
-    steps_day = study.options.steps_per_day
-    max_wear = wear.update + wear.reload
+    # the step's write account, finished with the chip's cells and the device's endurance
     n_cells = ctx.accel.n_macros * ctx.macro.rows * ctx.macro.cols
-    writes = WriteSummary(
-        # every array write of the step: update writes and the reload writes of streamed layers (reload_weights
-        # is the reload part), so a step whose energy goes to reload writes never shows 0 weights written
-        weights_written=wear.weights_written + wear.reload_weights,
-        bits_written=(wear.weights_written + wear.reload_weights) * ctx.macro.w_bits,
-        cells_written=wear.cells_written, pulses=wear.pulses, energy_pj=wear.write_energy_pj,
-        latency_ns=wear.write_latency_ns, max_cell_wear_per_step=max_wear,
-        mean_cell_wear_per_step=wear.cells_written / n_cells if n_cells else 0.0,
-        reload_weights=wear.reload_weights, endurance_cycles=device.endurance_cycles, steps_per_day=steps_day,
-        lifetime_years=device.lifetime_years(max_wear * steps_day))
+    writes = priced.writes.finished(n_cells, ctx.device, study.options.steps_per_day)
     mapping = dict(priced.mapping_summary)
-    mapping["deploy_energy_pj"] = wear.deploy.energy_pj
-    mapping["deploy_latency_ns"] = wear.deploy.latency_ns
+    mapping["deploy_energy_pj"] = priced.deploy.energy_pj
+    mapping["deploy_latency_ns"] = priced.deploy.latency_ns
     mapping["batch"] = ctx.batch
     mapping["trainable_params"] = ctx.step.trainable_params
     if timeline is not None:
@@ -190,14 +178,14 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     note = fallback_note(study)
     if note:
         assumptions.insert(0, note)
-    if wear.reload_weights and plan is not None:
+    if writes.reload_weights and plan is not None:
         assumptions.append("reloads are tasks of the row engine: each fetched from DRAM (prefetched after the previous "
                            "reload) and written by the pool tile's write drivers once the pool's previous layer is "
                            "done; other layers compute meanwhile")
-    elif wear.reload_weights and cached.row_estimate_cycles is not None:
+    elif writes.reload_weights and cached.row_estimate_cycles is not None:
         assumptions.append("reloads as in the row engine: the estimate takes the streaming pool in turn (first fetch, "
                            "then each layer's pool write and its rows)")
-    elif wear.reload_weights:
+    elif writes.reload_weights:
         assumptions.append("reloads run once per step as barriers that nothing overlaps: their time adds to the "
                            "latency, and reload energy counts the chip standby power "
                            f"({priced.standby_power_w:.3g} W: volatile cells, SRAM buffers) over that time")

@@ -22,12 +22,13 @@ import csv
 import json
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from imcsim.device.base import WriteCost
 from imcsim.engine.schedule import Timeline
 
 #: Energy components, in report order. Macro components come from the circuit model, ``write`` from the
@@ -241,7 +242,9 @@ class OpTable(Sequence):
 
 @dataclass
 class WriteSummary:
-    """Array writes of one training step (updates and reloads) and the wear they cause.
+    """Array writes of one training step (updates and reloads) and the wear they cause: the one
+    write-accounting object. The cost model adds every write to it (:meth:`add`, :meth:`count`), the
+    evaluation finishes it with the chip's cells and the device's endurance (:meth:`finished`).
 
     ``weights_written`` counts both; ``reload_weights`` is the part written by reloads."""
 
@@ -257,6 +260,44 @@ class WriteSummary:
     endurance_cycles: float = math.inf
     steps_per_day: float = 0.0
     lifetime_years: float = math.inf
+    #: worst-cell wear per step by source: updates (the most-written layer) and reloads (every reload
+    #: rewrites the same pool cells, so they add); ``max_cell_wear_per_step`` is their sum
+    update_wear: float = 0.0
+    reload_wear: float = 0.0
+
+    def add(self, cost: WriteCost, latency_ns: float, weights: int, bits_per_weight: int, *,
+            reload: bool = False, wear: float | None = None) -> None:
+        """One array write of ``weights`` weights (its priced ``cost`` and chip time); ``wear``: the hottest
+        cell's wear it adds, when not the cost's own (a reload priced from executed weights, whose step wear
+        is set once with :meth:`set_reload_wear`)."""
+        wear = cost.max_cell_wear if wear is None else wear
+        if reload:
+            self.reload_wear += wear
+            self.reload_weights += weights
+        else:
+            self.update_wear = max(self.update_wear, wear)
+        self.max_cell_wear_per_step = self.update_wear + self.reload_wear
+        self.cells_written += cost.cells_written
+        self.pulses += cost.pulses
+        self.energy_pj += cost.energy_pj
+        self.latency_ns += latency_ns
+        self.count(weights, bits_per_weight)
+
+    def count(self, weights: int, bits_per_weight: int) -> None:
+        """Weights written somewhere (an array, or DRAM for a streamed layer's update)."""
+        self.weights_written += weights
+        self.bits_written += weights * bits_per_weight
+
+    def set_reload_wear(self, wear: float) -> None:
+        """The reloads' hottest-cell wear per step as a whole (measured reloads: engine/measured.py)."""
+        self.reload_wear = wear
+        self.max_cell_wear_per_step = self.update_wear + self.reload_wear
+
+    def finished(self, n_cells: int, device: Any, steps_per_day: float) -> WriteSummary:
+        """A copy with the chip-level figures: mean wear over ``n_cells`` cells and the lifetime."""
+        return replace(self, mean_cell_wear_per_step=self.cells_written / n_cells if n_cells else 0.0,
+                       endurance_cycles=device.endurance_cycles, steps_per_day=steps_per_day,
+                       lifetime_years=device.lifetime_years(self.max_cell_wear_per_step * steps_per_day))
 
 
 @dataclass

@@ -68,6 +68,7 @@ class NetworkMapping:
     not_on_macros: tuple[str, ...]      # nodes with MACs but no stationary weights (attention matmuls)
     policy: str = RELOAD_POLICY
     notes: tuple[str, ...] = field(default_factory=tuple)
+    macro_cells: int = 0                # rows x cols of one macro (for chip_fill)
 
     @cached_property
     def _by_name(self) -> dict[str, LayerMapping]:
@@ -114,6 +115,18 @@ class NetworkMapping:
         gone = set(self.reloaded)
         return sum(lm.cells_used for lm in self.layers if lm.name in gone)
 
+    @cached_property
+    def utilisation(self) -> float:
+        """Cells holding weights over the cells of the macros the layers occupy (one copy each)."""
+        avail = sum(lm.cells_available for lm in self.layers)
+        return sum(lm.cells_used for lm in self.layers) / avail if avail else 0.0
+
+    @cached_property
+    def chip_fill(self) -> float:
+        """Cells holding resident weights over all the chip's cells."""
+        total = self.n_macros * self.macro_cells
+        return sum(self.layer(n).cells_used for n in dict.fromkeys(self.resident)) / total if total else 0.0
+
     def layer_cycles(self, name: str) -> int:
         """Pipeline-stage time of a layer per sample: ceil(M / replicas) x step cycles."""
         lm = self.layer(name)
@@ -142,7 +155,8 @@ class NetworkMapping:
                 "fits": self.fits, "layers": len(self.layers), "resident_layers": len(self.resident),
                 "reloaded_layers": len(self.reloaded), "pool_macros": self.pool_macros,
                 "reload_weights": self.reload_weights, "reload_cells": self.reload_cells,
-                "bottleneck": self.bottleneck, "policy": self.policy}
+                "bottleneck": self.bottleneck, "policy": self.policy, "utilisation": self.utilisation,
+                "chip_fill": self.chip_fill}
 
 
 def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, replicate: bool = False
@@ -167,7 +181,8 @@ def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, r
         return _with_table(NetworkMapping(
             layers=layers, n_macros=n_macros, macros_required=required, fits=True, replicas=replicas,
             step_cycles=cycles, resident=tuple(lm.name for lm in layers), reloaded=(), pool_macros=0,
-            reload_rounds={}, not_on_macros=not_on_macros, notes=tuple(notes)), table)
+            reload_rounds={}, not_on_macros=not_on_macros, notes=tuple(notes), macro_cells=macro.rows * macro.cols),
+            table)
     if replicate:
         notes.append("replication skipped: the network does not fit in the budget")
     resident, pool = _residency(layers, n_macros)
@@ -176,7 +191,8 @@ def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, r
     return _with_table(NetworkMapping(
         layers=layers, n_macros=n_macros, macros_required=required, fits=False, replicas=replicas,
         step_cycles=cycles, resident=tuple(lm.name for lm in layers if lm.name in resident), reloaded=reloaded,
-        pool_macros=pool, reload_rounds=rounds, not_on_macros=not_on_macros, notes=tuple(notes)), table)
+        pool_macros=pool, reload_rounds=rounds, not_on_macros=not_on_macros, notes=tuple(notes),
+        macro_cells=macro.rows * macro.cols), table)
 
 
 def _with_table(mapping: NetworkMapping, table: TileTable) -> NetworkMapping:
