@@ -78,6 +78,8 @@ def test_an_edited_parent_preset_is_read_again(tmp_path):
     parent.write_text("inherits: acc-sas-mram\nmacro: {rows: 64}\n")
     child.write_text("inherits: acc-p.yaml\n")
     assert load_accelerator(child).macro.rows == 64  # sas-mram: 256
-    parent.write_text("inherits: acc-sas-mram\nmacro: {rows: 128}\n")
+    assert load_accelerator(child, {"macro.cols": 64}).chip.clock_mhz == 500  # the array-sweep path
+    parent.write_text("inherits: acc-sas-mram\nmacro: {rows: 128}\nchip: {clock_mhz: 700}\n")
     os.utime(parent, ns=(parent.stat().st_mtime_ns + 10**9,) * 2)  # a new version even on a coarse clock
     assert load_accelerator(child).macro.rows == 128
+    assert load_accelerator(child, {"macro.cols": 64}).chip.clock_mhz == 700

@@ -10,6 +10,7 @@ in the preset's ``sources`` mapping (dotted field -> "TAG: source"), which a tes
 from __future__ import annotations
 
 import difflib
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -264,14 +265,20 @@ def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None 
 
 def _chip_and_tile(name_or_path: str | Path) -> tuple[dict[str, Any], str, ChipSpec, TileSpec] | None:
     """The preset's resolved data (shared: not to be changed), its file, and its chip and tile sections
-    validated (the tile as written, before ``tile.macros`` is derived from the macro), memoised per file
-    version; None when the preset itself is invalid (the caller then validates it all, to report why)."""
+    validated (the tile as written, before ``tile.macros`` is derived from the macro), memoised per version
+    of every file of its chain; None when the preset itself is invalid (the caller then validates it all,
+    to report why)."""
     path = _preset_path(name_or_path)
-    return _chip_and_tile_cached(str(path), path.stat().st_mtime_ns)
+    try:
+        stamps = _chain_stamps(path)
+    except SpecError:
+        return None
+    return _chip_and_tile_cached(str(path), stamps)
 
 
 @lru_cache(maxsize=64)
-def _chip_and_tile_cached(path_text: str, mtime_ns: int) -> tuple[dict[str, Any], str, ChipSpec, TileSpec] | None:
+def _chip_and_tile_cached(path_text: str, stamps: tuple[tuple[str, int], ...]
+                          ) -> tuple[dict[str, Any], str, ChipSpec, TileSpec] | None:
     try:
         load_accelerator(path_text)
         data, file = _resolve(path_text)
@@ -299,9 +306,29 @@ def _follow_array(macro: Any, overrides: dict[str, Any]) -> None:
 def _resolve(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     """The preset's data with ``inherits`` merged (a fresh copy: callers may change it) and its file."""
     path = _preset_path(name_or_path)
-    links = walk_chain(path, _read_preset, _preset_parent)
-    stamps = tuple((str(link.file), link.file.stat().st_mtime_ns) for link in links)
-    return copy_tree(_merged(stamps)), str(path)
+    return copy_tree(_merged(_chain_stamps(path))), str(path)
+
+
+#: preset file -> the stamps of its chain when last walked (sweeps ask once per point: a few stats
+#: instead of a walk, ~5 us instead of ~120 us)
+_CHAINS: dict[str, tuple[tuple[str, int], ...]] = {}
+
+
+def _chain_stamps(path: Path) -> tuple[tuple[str, int], ...]:
+    """Each file of the preset's chain (child first) with its version: the key of the caches below. The
+    chain is walked again only when a file of the last walk changed (or went): only their contents decide
+    the chain."""
+    known = _CHAINS.get(str(path))
+    if known is not None:
+        try:
+            if all(os.stat(f).st_mtime_ns == m for f, m in known):
+                return known
+        except OSError:
+            pass
+    stamps = tuple((str(link.file), link.file.stat().st_mtime_ns)
+                   for link in walk_chain(path, _read_preset, _preset_parent))
+    _CHAINS[str(path)] = stamps
+    return stamps
 
 
 def _preset_path(name_or_path: str | Path) -> Path:
