@@ -42,7 +42,6 @@ def test_verify_mismatch_exits_1(capsys, monkeypatch):
     assert "res1.conv1" in captured.err
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("flags, needle", [(["--layer", "nope"], "unknown layer"), (["--in-bits", "9"], "in-bits"),
                                            (["--batch", "0"], "batch")])
 def test_bad_flags_are_one_line_exit_2(flags, needle):
