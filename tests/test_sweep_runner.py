@@ -252,3 +252,22 @@ def test_unreachable_scheduler_is_a_spec_error_and_writes_nothing(tmp_path, monk
     with pytest.raises(SpecError, match=r"^<flags>: --scheduler: cannot reach the Dask scheduler"):
         run_sweep(demo_spec(), helpers.analytic, tmp_path / "out", scheduler="tcp://127.0.0.1:9", progress="none")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_signal_while_a_result_is_stored_waits_for_its_end():
+    # Ctrl-C between storing a point and counting it would leave the summary one point short of the folder
+    from imcsim.sweep.runner import _sigterm_as_interrupt
+
+    signals = _sigterm_as_interrupt()
+    with signals:
+        signals.busy = True
+        os.kill(os.getpid(), signal.SIGINT)   # the handler runs now and defers it
+        reached = True
+        with pytest.raises(KeyboardInterrupt, match="signal 2"):
+            signals.done()
+        signals.done()                         # raised once
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)   # not storing: raised at once
+            for _ in range(1000):
+                pass
+    assert reached

@@ -138,16 +138,24 @@ def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | Non
     counts = {"evaluated": 0, "failed": 0}
     started, t0 = now_iso(), time.monotonic()
 
+    signals = _sigterm_as_interrupt()
+
     def on_result(point: Point, status: str, error: str | None, metrics: Mapping[str, Any]) -> None:
-        store.add(point, status, error, metrics)
-        counts["evaluated"] += 1
-        failed = status != "ok"
-        counts["failed"] += failed
-        bar.update(1, int(failed))
+        # a point is stored and counted, or neither: a Ctrl-C in between would leave it stored but not
+        # counted (the summary would say one point fewer than the folder holds), so it waits for the end
+        signals.busy = True
+        try:
+            store.add(point, status, error, metrics)
+            counts["evaluated"] += 1
+            failed = status != "ok"
+            counts["failed"] += failed
+            bar.update(1, int(failed))
+        finally:
+            signals.done()
 
     interrupted = False
     try:
-        with _sigterm_as_interrupt():
+        with signals:
             if client is not None:
                 _run_dask(todo, evaluate, warmup, client, chunk_size, on_result)
             elif jobs > 1:
@@ -518,16 +526,32 @@ class _sigterm_as_interrupt:
     SIGINT is handled here too: a sweep started in the background by a script inherits SIGINT
     *ignored*, and Ctrl-C (or ``kill -INT``) must still stop it cleanly."""
 
+    def __init__(self) -> None:
+        self.busy = False            # storing a result: a signal now is raised when it is done
+        self.pending: int | None = None
+
     def __enter__(self) -> None:
         self._old: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                self._old[sig] = signal.signal(sig, _raise_interrupt)
+                self._old[sig] = signal.signal(sig, self._handle)
 
     def __exit__(self, *exc: Any) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
 
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.busy:
+            self.pending = signum
+            return
+        _raise_interrupt(signum)
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
+    def done(self) -> None:
+        self.busy = False
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            _raise_interrupt(signum)
+
+
+def _raise_interrupt(signum: int, frame: Any = None) -> None:
     raise KeyboardInterrupt(f"signal {signum} (pid {os.getpid()})")
