@@ -53,8 +53,26 @@ class Traffic:
     crossings: dict[str, tuple[tuple[float, int], ...]]    # group op -> ((bits, hops), ...)
 
 
+_TRAFFIC: dict[tuple, tuple[tuple, Traffic]] = {}
+
+
 def forward_traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,
                     act_bytes: float) -> Traffic:
+    """Memoised on its inputs (step and mapping by identity): the cost model and the staging rule ask for one
+    point's traffic, and a sweep over devices shares the mapping (engine/context.py). Read-only."""
+    key = (id(step), id(mapping), tiles, macros_per_tile, act_bytes)
+    hit = _TRAFFIC.get(key)
+    if hit is not None and hit[0][0] is step and hit[0][1] is mapping:
+        return hit[1]
+    if len(_TRAFFIC) > 256:
+        _TRAFFIC.clear()
+    out = _traffic(step, mapping, tiles, macros_per_tile, act_bytes)
+    _TRAFFIC[key] = ((step, mapping), out)
+    return out
+
+
+def _traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,
+             act_bytes: float) -> Traffic:
     placement = place(mapping, tiles, macros_per_tile)
     flow = forward_flow(step)
     ops = {op.name: op for op in step.ops if op.phase == "forward"}

@@ -50,8 +50,9 @@ class Placement:
         return tuple(links)
 
     def hops(self, a: int, b: int) -> int:
-        (ax, ay), (bx, by) = self.xy(a), self.xy(b)
-        return abs(ax - bx) + abs(ay - by)
+        """Links of the XY route from tile ``a`` to tile ``b`` (x and y distance on the mesh)."""
+        cols = self.cols
+        return abs(a % cols - b % cols) + abs(a // cols - b // cols)
 
 
 def place(mapping: NetworkMapping, tiles: int, macros_per_tile: int) -> Placement:
