@@ -27,9 +27,10 @@ def test_pricing_matches_the_frozen_per_layer_results(name):
 def _alone(params):
     """The summary of one study priced with empty pricing caches (as a fresh process would)."""
     from imcsim.config.study import study_from_params
-    from imcsim.engine import context, costs, estimate, evaluate, evaluation
+    from imcsim.engine import context, costs, estimate, evaluate, evaluation, noc
 
     context._MAPPINGS.clear()
+    noc._TRAFFIC.clear()
     costs._SHAPES.clear()
     costs._NUMBERS.clear()
     estimate._ESTIMATES.clear()

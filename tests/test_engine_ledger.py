@@ -55,3 +55,28 @@ def test_trace_formats(tmp_path):
     assert len(rows) == 4 and float(rows[-1]["end_ns"]) == tl.cycles * 2.0
     with pytest.raises(SpecError, match="unknown trace format"):
         write_trace(tl, tmp_path / "t.txt", 2.0)
+
+
+def test_adding_records_to_a_table_is_what_rebuilding_it_gives():
+    # OpTable + records appends column by column; it must equal rebuilding from all the records, where each op
+    # keeps only its listed non-zero components (an unlisted column, a zero, -0.0 are left out)
+    import numpy as np
+
+    from imcsim.engine.ledger import COMPONENT_INDEX, OpTable
+
+    energy = np.zeros((2, len(COMPONENTS)))
+    energy[0, COMPONENT_INDEX["digital_unit"]] = 1.5
+    energy[0, COMPONENT_INDEX["noc"]] = 7.0          # not listed in the op's order
+    energy[1, COMPONENT_INDEX["buffer"]] = -0.0
+    energy[1, COMPONENT_INDEX["dram"]] = 2.25
+    orders = [(COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"]),
+              (COMPONENT_INDEX["buffer"], COMPONENT_INDEX["dram"])]
+    table = OpTable(["a", "b"], ["n", "n"], ["forward"] * 2, ["vector", "buffer"], ["digital", "dram"], [2, 1],
+                    [3.0, 4.5], energy, [0, 0], [0, 0], [0, 0], orders, bases=["assumed", ""])
+    extra = [OpRecord("c", "act", "forward", "buffer", "dram", 1, 0.0, {"dram": 9.0, "buffer": 0.5})]
+    got, want = table + extra, OpTable.from_records(list(table) + extra)
+    for column in ("names", "nodes", "phases", "kinds", "resources", "executions", "cycles", "macs",
+                   "weights_written", "macros", "orders", "bases"):
+        assert getattr(got, column) == getattr(want, column), column
+    assert got.energy_pj.tolist() == want.energy_pj.tolist() and got.energy_pj[0, COMPONENT_INDEX["noc"]] == 0.0
+    assert list(got) == list(want)

@@ -185,7 +185,26 @@ class OpTable(Sequence):
         return iter(self.records())
 
     def __add__(self, other: Sequence[OpRecord]) -> OpTable:
-        return OpTable.from_records(list(self) + list(other))
+        """The ops of both, as ``from_records(list(self) + list(other))`` gives them (each op keeps only its
+        listed, non-zero components), column by column: no records built for this table's ops."""
+        tail = OpTable.from_records(other)
+        orders, listed = self._memo("listed", self._listed)
+        energy = np.vstack([listed, tail.energy_pj])
+        return OpTable(self.names + tail.names, self.nodes + tail.nodes, self.phases + tail.phases,
+                       self.kinds + tail.kinds, self.resources + tail.resources, self.executions + tail.executions,
+                       self.cycles + tail.cycles, energy, self.macs + tail.macs,
+                       self.weights_written + tail.weights_written, self.macros + tail.macros, orders + tail.orders,
+                       None, self.bases + tail.bases)
+
+    def _listed(self) -> tuple[list[tuple[int, ...]], np.ndarray]:
+        """Each op's listed non-zero components and the energy matrix with only those (what its records hold)."""
+        rows = self.energy_pj.tolist()
+        orders = [tuple(c for c in order if rows[i][c]) for i, order in enumerate(self.orders)]
+        energy = np.zeros_like(self.energy_pj)
+        for i, order in enumerate(orders):
+            for c in order:
+                energy[i, c] = rows[i][c]
+        return orders, energy
 
     # sums in op order, one op after the other (as a loop over the records adds them, to the last bit)
     def _memo(self, name: str, fn: Any) -> Any:
