@@ -85,3 +85,25 @@ def test_a_layer_in_rounds_is_refetched_for_every_group_of_samples():
     assert b5.writes.max_cell_wear_per_step > b1.writes.max_cell_wear_per_step
     assert any("written into the pool again for every such group (3-3 loads per step" in a for a in b5.assumptions)
     assert not any("again for every such group" in a for a in b1.assumptions + b2.assumptions)
+
+
+def test_points_sharing_a_shape_keep_their_own_reload_loads():
+    # the global buffer decides how many samples share a fetch of a layer in rounds (24,576 B of sums per
+    # sample of tiny-cnn's depthwise layers): 48 KiB -> groups of 2 (batch 5: 3 loads), 24 KiB -> 1 (5 loads).
+    # A sweep over the buffer keeps the mapping, so the step's shape is looked up first: each point must
+    # still price as it does alone.
+    from imcsim.engine import costs, evaluation
+
+    one = {"workload": "tiny-cnn", "chip.tiles": 1, "chip.cell_capacity_mibit": 0.0625, "batch": 5}
+    swept = [evaluate(study_from_params({**one, "chip.global_buffer_kib": kib})) for kib in (48, 24)]
+
+    def alone(kib):
+        costs._SHAPES.clear()
+        costs._NUMBERS.clear()
+        evaluation._PRICED.clear()
+        return evaluate(study_from_params({**one, "chip.global_buffer_kib": kib}))
+
+    for r, kib, loads in zip(swept, (48, 24), (3, 5)):
+        [op] = [o for o in r.ops if o.phase == "reload" and o.node == "irb1.dw"]
+        assert op.weights_written == loads * build_context(study_from_params(one)).mapping.layer("irb1.dw").weights
+        assert r.summary() == alone(kib).summary()

@@ -1026,12 +1026,15 @@ def _remember(cache: OrderedDict, key: tuple, value: Any) -> Any:
 def _shape_key(p: _Pricer) -> tuple:
     """Everything :meth:`_Pricer.shape` reads: the step (by identity), batch, options, the macro's
     precisions and activity model, the digital unit's precision, which layers stream and their replicas
-    and rounds. Array geometries that keep these share the shape."""
+    and rounds, how often each streamed layer is loaded per step (``_loads``: it reads the global buffer and
+    the accumulator width). Array geometries that keep these share the shape."""
     m, o, mp = p.macro, p.opts, p.mapping
     # measured toggles price only a macro with the adder-tree size they were counted for
     trees = m.rows_parallel if o.measured and m.activity_model == "toggle" else None
+    loads = tuple(p._loads(n) for n in mp.reloaded) if p.batch > 1 and mp.reload_rounds else ()
     return (id(p.ctx.step), p.batch, o.activity, o.backward, o.measured, o.master_copy, o.error_bits, m.in_bits,
-            m.w_bits, m.activity_model, p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()), trees)
+            m.w_bits, m.activity_model, p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()), trees,
+            loads)
 
 
 def _shape_of(p: _Pricer) -> _Shape:
