@@ -255,3 +255,39 @@ def test_bad_training_flags_are_spec_errors(digits):
     graph = zoo.build("digits-cnn", classes=4)
     with pytest.raises(SpecError, match="classes do not fit"):
         train.continual_learning(graph, digits, train.TrainOptions(), steps=1)
+
+
+@pytest.mark.parametrize("error_bits", [8, 16])
+def test_backward_error_toggles_are_counted_on_the_kernels_operands(digits, monkeypatch, error_bits):
+    """The backward error's tree toggles: per transposed-array kernel call (each 8-bit pass), each group's
+    error vectors one after the other against that group's transposed weights. Checked against a direct
+    count of the operands the kernels received (captured), over every layer (depthwise sep1.dw included)."""
+    import sys
+
+    from imcsim.circuit.toggle import toggle_activity
+
+    calls = []
+    real = train.bitserial.conv2d
+
+    def spy(*args, **kw):
+        if sys._getframe(1).f_code.co_name == "_transposed":
+            calls.append((np.array(args[0]), np.array(args[1]), kw.get("groups", 1)))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(train.bitserial, "conv2d", spy)
+    step = train.method_step(zoo.build("digits-cnn"), "full")
+    x, y = digits.images[:3], digits.labels[:3]
+    opts = train.TrainOptions(method="full", error_bits=error_bits)
+    rec = train.Int8Trainer(_qnet(step.graph, 0, x), opts, 0, step, toggle_rows=16).step(x, y)
+    layers = {k[0] for k in rec.activity if k[1] == "backward_error"}
+    assert "sep1.dw" in layers and len(calls) == (error_bits // 8) * len(layers)
+    want = 0
+    for e4, w4, g in calls:
+        e, wt = e4.reshape(len(e4), -1), w4.reshape(len(w4), -1)   # (B*M, g*og) errors, (g*kg, og) = W_j^T
+        og, kg = e.shape[1] // g, wt.shape[0] // g
+        want += sum(toggle_activity(e[:, j * og:(j + 1) * og], wt[j * kg:(j + 1) * kg].T, 8, 8, 16).and_toggles
+                    for j in range(g))
+    got = {k[0]: t for k, t in rec.toggles.items() if k[1] == "backward_error"}
+    assert set(got) == layers and sum(t.and_toggles for t in got.values()) == want > 0
+    for node, tog in got.items():   # every pass, every product the kernels counted
+        assert tog.and_slots == rec.activity[(node, "backward_error")].and_slots * 64

@@ -6,8 +6,8 @@ The built-in continual-learning scenario: the network is pre-trained in fp32 num
 and every update a saturating INT8 write with stochastic rounding. An fp32 numpy training of the same
 method, steps, batches and seed runs alongside. One record per logged step: the mean training loss since
 the last record, the held-out accuracy on task B (``accuracy``, ``fp32_accuracy``) and on task A
-(forgetting). ``--out DIR`` writes DIR/measured.json (activity per layer and phase, the forward
-passes' adder-tree toggles), DIR/updates.npz
+(forgetting). ``--out DIR`` writes DIR/measured.json (activity per layer and phase, the adder-tree
+toggles of the forward passes and of the backward error through the arrays), DIR/updates.npz
 (the INT8 weights before and after every update), DIR/weights.npz (the INT8 weights the run ended
 with: the engine prices reloads with them) and DIR/records.json; ``imcsim run --set
 measured=DIR`` prices a step with them.
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, default=20, help="steps between records (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     p.add_argument("--rows-parallel", type=int, default=None, metavar="N",
-                   help="adder-tree inputs the forward toggle counts are for (default: the acc-sas-mram preset's, 64)")
+                   help="adder-tree inputs the toggle counts are for (default: the acc-sas-mram preset's, 64)")
     p.add_argument("--out", default=None, metavar="DIR", help="write measured.json, updates.npz, weights.npz, records.json")
     add_format_option(p)
     p.set_defaults(func=handler)

@@ -42,7 +42,7 @@ import numpy as np
 from imcsim.circuit import bitserial
 from imcsim.circuit.activity import Activity
 from imcsim.circuit.reference import im2col
-from imcsim.circuit.toggle import ToggleActivity
+from imcsim.circuit.toggle import ToggleActivity, toggle_activity
 from imcsim.errors import SpecError
 from imcsim.execute import backprop, fp32, infer
 from imcsim.execute.qnet import QNet, QOp, folded_norms
@@ -153,7 +153,8 @@ class StepRecord:
     ops: list[ExecutedOp]
     activity: dict[tuple[str, str], Activity]
     updates: dict[str, tuple[np.ndarray, np.ndarray]]   # node -> (old, new) INT8 weights
-    #: forward adder-tree toggles per (node, "forward"), when the trainer counts them (``toggle_rows``)
+    #: adder-tree toggles per (node, phase) of the MVMs on the arrays (forward, and backward error through the
+    #: transposed array), when the trainer counts them (``toggle_rows``)
     toggles: dict[tuple[str, str], ToggleActivity] = field(default_factory=dict)
 
 
@@ -196,14 +197,15 @@ class Int8Trainer:
     """Runs INT8 SGD steps of one method on a :class:`QNet` (which it updates in place).
 
     ``step`` is the method's TrainingStep whose graph ``qnet`` executes (default: the method applied to
-    ``qnet.graph``, right for methods that add no nodes); ``toggle_rows`` counts the forward passes'
-    adder-tree toggles on trees of that size (None: not counted).
+    ``qnet.graph``, right for methods that add no nodes); ``toggle_rows`` counts the adder-tree toggles of
+    the forward passes and of the backward error through the transposed array on trees of that size (None:
+    not counted; the weight gradient is priced on the digital unit, so its toggles are not counted).
     """
 
     def __init__(self, qnet: QNet, opts: TrainOptions, seed: int = 0, step: TrainingStep | None = None,
                  toggle_rows: int | None = None) -> None:
         opts.check()
-        self.toggle_rows = toggle_rows   # count forward tree toggles on trees of this size (None: do not)
+        self.toggle_rows = toggle_rows   # count tree toggles on trees of this size (None: do not)
         self.qnet = qnet
         self.opts = opts
         self.graph = qnet.graph
@@ -244,6 +246,14 @@ class Int8Trainer:
                 yd, act = bitserial.conv2d(digit[:, :, None, None], wt[:, :, None, None].astype(np.int8), groups=g,
                                            in_bits=8, w_bits=8, in_signed=signed)
                 self._add(rec, op.node.name, "backward_error", act)
+                if self.toggle_rows:
+                    # the error vectors one after the other against each group's transposed weights (kg x og as
+                    # (og x kg) tree inputs), per pass as the kernels run them
+                    key = (op.node.name, "backward_error")
+                    for j in range(g):
+                        tog = toggle_activity(digit[:, j * og:(j + 1) * og], wt[j * kg:(j + 1) * kg].T, 8, 8,
+                                              self.toggle_rows)
+                        rec.toggles[key] = rec.toggles[key] + tog if key in rec.toggles else tog
                 y += yd.reshape(len(e_q), g * kg) * weight
         else:
             y = np.matmul(e_q.reshape(-1, g, og).transpose(1, 0, 2), w.reshape(g, og, kg)).transpose(1, 0, 2)
