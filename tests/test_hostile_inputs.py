@@ -11,7 +11,7 @@ import math
 import typing
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
@@ -265,6 +265,8 @@ _numbers = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow
 
 @settings(max_examples=40, deadline=None)
 @given(st.dictionaries(st.sampled_from(sorted(NUMERIC_FLAT)), _numbers, min_size=1, max_size=3))
+# found by this test: a 1e-300 port width gave an infinite energy (now refused: numbers are >= 1e-30 unless 0)
+@example(values={"tile.buffer_bytes_per_cycle": 1e-300, "batch": 9})
 def test_random_numbers_in_study_fields_give_finite_results_or_one_line(values):
     """Any numbers in any numeric study field: a finite result, or one SpecError line. Never a crash,
     never inf or nan in a result."""

@@ -30,6 +30,9 @@ MAX_YAML_DEPTH = 64             # nesting levels (a self-referencing alias nests
 #: One bound for every number in every spec (cards, presets, studies, flags): finite, and small
 #: enough that products of a few of them stay finite in float64. Individual fields add tighter ones.
 MAX_MAGNITUDE = 1e30  # (spelled out in _NUMBER_RULE)
+#: ... and a number that is not 0 is at least this large in magnitude: a port width, bandwidth or rate of
+#: 1e-300 divides into an infinite latency or energy (nothing physical is that small in the spec's units)
+MIN_MAGNITUDE = 1e-30
 
 
 class _UniqueKeyLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
@@ -65,7 +68,7 @@ class FieldRule(ValueError):
         super().__init__(f"{field}={value!r}: {problem}; allowed: {allowed}")
 
 
-_NUMBER_RULE = "a finite number of magnitude at most 1e30"
+_NUMBER_RULE = "a finite number of magnitude at most 1e30 (and, unless 0, at least 1e-30)"
 
 
 def check_number(value: Any) -> Any:
@@ -80,7 +83,7 @@ def check_number(value: Any) -> Any:
         if isinstance(v, bool) or v is None or isinstance(v, str):
             continue
         if isinstance(v, (int, float)):
-            if (isinstance(v, float) and not math.isfinite(v)) or abs(v) > MAX_MAGNITUDE:
+            if (isinstance(v, float) and not math.isfinite(v)) or abs(v) > MAX_MAGNITUDE or 0 < abs(v) < MIN_MAGNITUDE:
                 raise ValueError(_NUMBER_RULE + (f" (got {v!r} at {where.lstrip('.')})" if where else ""))
         elif isinstance(v, dict):
             stack.extend((item, f"{where}.{k}") for k, item in v.items())
