@@ -61,3 +61,22 @@ def test_layer_and_row_engines_agree_on_staging():
         plan = build_plan(ctx, priced)
         assert activation_staging(ctx, priced) == (plan.spill_bytes, plan.global_bytes)
         assert plan.spill_bytes > 0
+
+
+def test_points_sharing_a_table_share_its_staged_record_and_price_as_alone():
+    # engine/evaluation.py memoises the step's table plus the staged-activations record on the table and
+    # the record's energies: points over write options share it; another chip's DRAM energy does not
+    from imcsim.engine import evaluation
+
+    points = [{**TINY_BUFFERS, "write_policy": w, "steps_per_day": s} for w in ("all", "diff") for s in (10, 1000)]
+    points.append({**TINY_BUFFERS, "chip.dram_read_energy_pj_per_bit": 9.0})
+    results = [evaluate(study_from_params(p)) for p in points]
+    assert all(r.ops is results[0].ops for r in results[1:4])
+    assert results[4].ops is not results[0].ops
+    staged = [r.ops[len(r.ops) - 1] for r in (results[0], results[4])]
+    assert [s.name for s in staged] == ["activations:staged"] * 2
+    assert staged[0].energy_pj["dram"] != staged[1].energy_pj["dram"]
+    for p, r in zip(points, results):
+        evaluation._PRICED.clear()
+        evaluation._STAGED.clear()
+        assert evaluate(study_from_params(p)).summary() == r.summary()

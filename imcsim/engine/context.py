@@ -118,6 +118,8 @@ def build_context(study: Study) -> Context:
 
 # ------------------------------------------------------------------ cached builders
 def _freeze(d: dict[str, Any]) -> str:
+    if d == {}:   # most options are empty: json.dumps with arguments builds an encoder each call
+        return "{}"
     return json.dumps(d, sort_keys=True, default=str)
 
 

@@ -86,6 +86,28 @@ def _timing(priced: PricedStep, batch: int) -> tuple[float, float]:
     return _TIMING[key][1], _TIMING[key][2]
 
 
+_STAGED: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+
+
+def _staged_table(records: Any, extra: dict[str, float]) -> Any:
+    """The step's ops plus the staged-activations record, memoised on the step's table (by identity) and the
+    record's energies: points that share a priced table (a sweep over write policy, flip probability or
+    steps per day) share this one too, with the sums it has already made (tables are read-only once built)."""
+    key = (id(records), *extra.items())
+    hit = _STAGED.get(key)
+    if hit is not None and hit[0] is records:
+        _STAGED.move_to_end(key)
+        return hit[1]
+    from imcsim.engine.ledger import OpRecord
+
+    table = records + [OpRecord("activations:staged", "activations", "forward", "buffer", "dram", 1, 0.0,
+                                {k: v for k, v in extra.items() if v})]
+    _STAGED[key] = (records, table)
+    if len(_STAGED) > PRICED_CACHE_SIZE:
+        _STAGED.popitem(last=False)
+    return table
+
+
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:
     """Price one study. ``engine`` overrides ``study.engine``; the event engine can keep its timeline."""
     engine = engine or study.engine
@@ -134,14 +156,11 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     # line-buffer needs, or layer order's whole maps), so every engine prices the spills of inference
     spill_bytes, global_bytes = (plan.spill_bytes, plan.global_bytes) if plan is not None else cached.staging
     if spill_bytes or global_bytes:
-        from imcsim.engine.ledger import OpRecord
-
         chip = ctx.accel.chip
         extra = {"dram": spill_bytes * 8 * (chip.dram_write_energy_pj_per_bit + chip.dram_read_energy_pj_per_bit),
                  "buffer": global_bytes * (chip.global_buffer_write_pj_per_byte
                                            + chip.global_buffer_read_pj_per_byte)}
-        records = records + [OpRecord("activations:staged", "activations", "forward", "buffer", "dram", 1, 0.0,
-                                      {k: v for k, v in extra.items() if v})]
+        records = _staged_table(records, extra)
         for k, v in extra.items():
             energy[k] += v
     # the step's write account, finished with the chip's cells and the device's endurance

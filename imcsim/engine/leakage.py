@@ -128,6 +128,7 @@ def leakage_by_source_pj(policy: str, src: StandbySources, latency_ns: float, bu
         "sram_buffers": buffers_w * latency_ns * 1e3,
         "wakeup": 0.0 if policy == "none" else src.wakeup_pj_per_macro * macro_wakeups,
     }
-    if np.any(src.master_copy_w):   # only a study with options.master_copy has this source
+    master = src.master_copy_w   # np.any on a float costs more than the rest of this function
+    if (master.any() if isinstance(master, np.ndarray) else master):   # only with options.master_copy
         out["master_copy"] = src.master_copy_w * latency_ns * 1e3
     return out
