@@ -15,10 +15,16 @@ objects:
   it is itself an event, scheduled at ``NORMAL`` priority;
 - ``all_of(events)`` triggers (``NORMAL``) once every event in it has been processed.
 
-Two shortcuts, each keeping the order SimPy would give (the row engine's arbitration and holds use them):
+Three shortcuts, each keeping the order SimPy would give (the row engine's waits, arbitration and holds
+use them):
 
 - a process may yield a delay (an ``int``) instead of ``env.timeout(delay)``: the queue entry is made at the
   same moment, and the process resumes with None, but no event object is built;
+- a process may park instead of waiting on an event that only it waits on: it yields ``(register, *args)``
+  and is resumed when ``register(wake, *args)`` has been called and someone calls ``wake.wake(value, delay)``
+  where they would have called ``event.succeed(value)`` (or scheduled the event ``delay`` later): the queue
+  entry is the one the event would have had, so the order is the same, without the event and its callbacks
+  (a process waits on one thing at a time, so each has one wake for parks);
 - ``at_instant_end(callback)`` runs a callback once every event of the instant up to ``NORMAL`` priority
   is processed, as an event of a lower priority scheduled now would, without the event.
 
@@ -65,23 +71,22 @@ class Event:
         return self
 
 
-class _Woken:
-    """The value a process woken after a delay resumes with (None)."""
-
-    __slots__ = ()
-    _value = None
-
-
-_WOKEN: Any = _Woken()
-
-
 class _Wake:
-    """What the queue holds for a process that yielded a delay: resume it (no event object, no callbacks)."""
+    """What the queue holds to resume one process (no event object, no callbacks): after a delay it resumes
+    with None; a parked process (see :class:`Process`) with the value its waker set."""
 
-    __slots__ = ("process",)
+    __slots__ = ("process", "_value")
 
     def __init__(self, process: Process) -> None:
         self.process = process
+        self._value: Any = None
+
+    def wake(self, value: Any, delay: float = 0) -> None:
+        """Resume the parked process ``delay`` from now with ``value``: the queue entry ``succeed(value)`` of
+        the event it would have waited on makes (or ``env.schedule(event, NORMAL, delay)``), in the same place."""
+        self._value = value
+        env = self.process.env
+        heappush(env._queue, (env.now + delay, NORMAL, next(env._eid), self))
 
 
 class Process(Event):
@@ -89,12 +94,13 @@ class Process(Event):
     whole number of cycles, an ``int``): it resumes that much later with None, in the place ``yield env.timeout(delay)`` would have
     (the queue entry is made at the same moment), without an event object."""
 
-    __slots__ = ("_generator", "_wake")
+    __slots__ = ("_generator", "_wake", "_parked")
 
     def __init__(self, env: Environment, generator: Generator[Event, Any, Any]) -> None:
         Event.__init__(self, env)
         self._generator = generator
-        self._wake = _Wake(self)
+        self._wake = _Wake(self)     # after a delay (its value stays None)
+        self._parked = _Wake(self)   # after a park
         start = Event(env)
         start.callbacks.append(self._resume)
         start._ok = True
@@ -115,6 +121,9 @@ class Process(Event):
             if type(event) is int:
                 env = self.env
                 heappush(env._queue, (env.now + event, NORMAL, next(env._eid), self._wake))
+                return
+            if type(event) is tuple:   # a park: (register, *args)
+                event[0](self._parked, *event[1:])
                 return
             if event.callbacks is not None:
                 event.callbacks.append(self._resume)
@@ -193,7 +202,7 @@ class Environment:
         while queue:
             self.now, _, _, event = heappop(queue)
             if type(event) is _Wake:
-                event.process._resume(_WOKEN)
+                event.process._resume(event)
             else:
                 callbacks, event.callbacks = event.callbacks, None
                 for callback in callbacks:

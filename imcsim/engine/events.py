@@ -34,9 +34,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from heapq import heappush
 from typing import Any
 
-from imcsim.engine.eventloop import NORMAL, Environment, Event
+from imcsim.engine.eventloop import NORMAL, Environment
 from imcsim.engine.ledger import STALL_CAUSES
 from imcsim.engine.plan import Plan
 from imcsim.engine.schedule import Interval
@@ -80,22 +81,23 @@ class _Counter:
         self.waiters: list[tuple[int, Any]] = []
         self.by: Any = None  # the record that set the value last (critical path)
 
-    def wait(self, n: int, env: Any) -> Event:
-        """An event processed once the count reaches ``n``, with the record that set it."""
-        ev = Event(env)
-        self.waiters.append((n, ev))
-        return ev
+    def park(self, wake: Any, n: int) -> None:
+        """Resume a process (its ``eventloop`` park wake) once the count reaches ``n``, with the record that
+        set it: a process yields ``(counter.park, n)`` where it would wait on an event of its own."""
+        self.waiters.append((n, wake))
 
     def notify(self) -> None:
         """Trigger the waiters the count has reached. The engine sets ``value`` and ``by`` itself and calls
         this only when someone waits (most counts change with nobody waiting)."""
         value, by = self.value, self.by
         keep = []
-        for n, ev in self.waiters:
-            if n <= value:
-                ev.succeed(by)
+        for n, wake in self.waiters:
+            if n <= value:   # wake.wake(by), inlined: where ev.succeed(by) would schedule the waiter's event
+                wake._value = by
+                env = wake.process.env
+                heappush(env._queue, (env.now, NORMAL, next(env._eid), wake))
             else:
-                keep.append((n, ev))
+                keep.append((n, wake))
         self.waiters = keep
 
 
@@ -140,21 +142,23 @@ class _Arbiter:
         self.longest = 0
         self.last: Any = None  # record of the last release (critical path)
 
-    def hold(self, key: Any, cycles: int) -> Any:
-        """Request a unit and hold it for ``cycles``: the event is processed when the hold ends, with the value
-        (record of the release before the grant, grant time). The grant schedules the hold's end itself, as
-        the granted process would have at once (so every event keeps its place in the order)."""
-        ev = Event(self.env)
-        ev._value = cycles
+    def hold(self, wake: Any, key: Any, cycles: int) -> None:
+        """Request a unit and hold it for ``cycles`` (a process yields ``(arbiter.hold, key, cycles)``): the
+        process resumes when the hold ends, with (record of the release before the grant, grant time). The
+        grant schedules the hold's end itself, as the granted process would have at once (so every event keeps
+        its place in the order)."""
         self.seq += 1
         queue = self.queue
-        heapq.heappush(queue, (key, self.seq, ev))
+        heapq.heappush(queue, (key, self.seq, wake, cycles))
         if len(queue) > self.longest:
             self.longest = len(queue)
         if not self.scheduled and self.free > 0:
             self.scheduled = True
-            self.pass_.ask(self)
-        return ev
+            pass_ = self.pass_   # pass_.ask(self), inlined
+            pass_.pending.append(self)
+            if not pass_.scheduled:
+                pass_.scheduled = True
+                self.env.at_instant_end(pass_._run)
 
     def release(self, record: Any) -> None:
         self.free += 1
@@ -173,11 +177,10 @@ class _Arbiter:
         env = self.env
         now = env.now
         while self.free > 0 and queue:
-            ev = heapq.heappop(queue)[2]
+            _, _, wake, cycles = heapq.heappop(queue)
             self.free -= 1
-            ev._ok = True
-            cycles, ev._value = ev._value, (self.last, now)
-            env.schedule(ev, NORMAL, cycles)
+            wake._value = (self.last, now)   # wake.wake(value, cycles), inlined
+            heappush(env._queue, (now + cycles, NORMAL, next(env._eid), wake))
 
 
 def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
@@ -221,7 +224,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 n = e.need(g)
                 if cnt.value < n:
                     t0 = env.now
-                    by = yield cnt.wait(n, env)
+                    by = yield (cnt.park, n)
                     stalls["input"] += env.now - t0
                     if by is not None:
                         pred = by
@@ -230,7 +233,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 if fr.value < n:
                     blocked[ti] = ei
                     t0 = env.now
-                    by = yield fr.wait(n, env)
+                    by = yield (fr.park, n)
                     stalls["buffer"] += env.now - t0
                     if by is not None:
                         pred = by
@@ -240,7 +243,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 for cnt in out_delivered:
                     if cnt.value < g:
                         t0 = env.now
-                        by = yield cnt.wait(g, env)
+                        by = yield (cnt.park, g)
                         stalls["buffer"] += env.now - t0
                         if by is not None:
                             pred = by
@@ -269,7 +272,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         yield cycles
                     else:
                         t0 = env.now
-                        granted_after, start = yield a.hold((0, ti, g), cycles)
+                        granted_after, start = yield (a.hold, (0, ti, g), cycles)
                         if start > t0:
                             stalls[cause[r]] += start - t0
                             pred = granted_after if granted_after is not None else pred
@@ -305,9 +308,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         pred = None
         for j in range(totals[e.src]):
             if prod.value < j + 1:
-                ev = env.event()
-                prod.waiters.append((j + 1, ev))
-                pred = yield ev
+                pred = yield (prod.park, j + 1)
             else:
                 pred = prod.by if j + 1 == prod.value else pred
             if free_run:
@@ -330,7 +331,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         yield cycles
                     else:
                         t0 = env.now
-                        granted_after, start = yield a.hold((1, ei, j), cycles)
+                        granted_after, start = yield (a.hold, (1, ei, j), cycles)
                         if start > t0:
                             stalls[cause[r]] += start - t0
                             pred = granted_after if granted_after is not None else pred
