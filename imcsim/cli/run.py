@@ -35,6 +35,7 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "batch": ("batch", int, "samples per step (default: the workload card's)"),
     "write_policy": ("write_policy", str, "all | diff"),
     "backward": ("backward", str, "transposed-array | digital | transposed-copy"),
+    "wgrad": ("wgrad", str, "array | digital (where weight gradients run)"),
     "steps_per_day": ("steps_per_day", float, "training steps per day (lifetime)"),
 }
 

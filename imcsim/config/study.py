@@ -65,6 +65,10 @@ class StudyOptions(StrictModel):
     backward: Literal["transposed-array", "digital", "transposed-copy"] = Field(
         "transposed-array", description="where the backward-error MVM runs: the same array read transposed, "
                                         "the tile's digital unit, or a second transposed copy of the weights")
+    wgrad: Literal["array", "digital"] = Field("array", description=(
+        "where the weight gradient (activation x error) of a trained conv/linear runs: on bit-serial SRAM scratch "
+        "macros (the batch's INT8 errors written in as the stationary operand, the activation codes streamed; "
+        "as imcsim train --wgrad array executes it), or as a GEMM on the tile digital units"))
     replicate: bool = Field(False, description="copy bottleneck layers into spare macros to balance the pipeline")
     steps_per_task: int = Field(1000, gt=0, description="training steps to learn one new task (compare) [A]")
     dataset_size: int = Field(10000, gt=0, description="samples per epoch (compare) [A]")

@@ -59,7 +59,7 @@ from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable, WriteSumm
 from imcsim.engine.measured import Measurement, PricedReload, load_measurement, measured_write, reload_plan
 from imcsim.engine.noc import Traffic, forward_traffic
 from imcsim.engine.schedule import Barrier, Item, Stage, resource_kind
-from imcsim.mapping.layer import LayerMapping, map_layer, round_step_cycles, step_cycles
+from imcsim.mapping.layer import LayerMapping, _map_gemm, map_layer, round_step_cycles, step_cycles
 from imcsim.workload.step import StepOp
 
 POOL = "macros:pool"
@@ -106,6 +106,8 @@ class PricedStep:
 
 #: the component columns of an MVM op's record, in the order it lists them
 _MVM_ORDER = tuple(COMPONENT_INDEX[c] for c in (*MACRO_COMPONENTS, "buffer", "noc"))
+#: a weight gradient on scratch macros also writes its errors into them
+_SCRATCH_ORDER = (*_MVM_ORDER, COMPONENT_INDEX["write"])
 _DIGITAL_ORDER = (COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"], COMPONENT_INDEX["noc"])
 _PENDING = "pending"  # an item whose cycles the vectorised pass fills in
 _SLOT = "slot"        # an item priced per point (writes, reloads, spills: they depend on the write options)
@@ -147,7 +149,8 @@ class _Pricer:
         # reloads and spills (they depend on the write options a sweep changes alone).
         self._rec: list[tuple[str, str, str, str, str, int, int, int, int]] = []
         self._orders: list[tuple[int, ...]] = []
-        self._mvm: list[tuple] = []      # (record, layer, sram?, steps, replicas, rounds, activity, backward, node, bytes)
+        # (record, layer, sram?, steps, replicas, rounds, activity, node, in bytes, out bytes, passes, scratch GEMM)
+        self._mvm: list[tuple] = []
         self._vec: list[tuple[int, int, float]] = []          # (record, element ops, bytes per element)
         self._gemm: list[tuple[int, int, tuple[int, int, int, int]]] = []  # (record, MACs, GEMM shape)
         self._ports: list[tuple[str, str, int]] = []          # (op, port, record)
@@ -232,10 +235,44 @@ class _Pricer:
         rec = self._record(op.name, layer, op.phase, "mvm", resource, self.batch, macs=op.macs, order=_MVM_ORDER,
                            basis=basis)
         self._record(op.name + ":noc", layer, op.phase, "noc", NOC, self.batch)
-        self._mvm.append((rec, layer, sram, steps, replicas, rounds, activity, backward,
-                          node, self._act_bytes(op.phase), passes))
+        act_b = self._act_bytes(op.phase)
+        in_el, out_el = (node.out_elems, node.in_elems) if backward else (node.in_elems, node.out_elems)
+        self._mvm.append((rec, layer, sram, steps, replicas, rounds, activity, node, in_el * act_b, out_el * act_b,
+                          passes, None))
         self._ports.append((op.name, "tile", rec))
         return items + [(_PENDING, op.name, resource, rec), (_PENDING, op.name + ":noc", NOC, rec + 1)]
+
+    def _wgrad_on_array(self, op: StepOp) -> bool:
+        """A conv/linear weight gradient priced on bit-serial scratch macros (``options.wgrad: array``)."""
+        return (self.opts.wgrad == "array" and op.phase == "weight_gradient" and op.name.endswith(":wgrad:weight")
+                and self.ctx.step.graph[op.node].op in ("conv", "linear"))
+
+    def wgrad_array(self, op: StepOp) -> list[Item]:
+        """The weight gradient dW = X^T E of a conv/linear on bit-serial SRAM scratch macros, as ``imcsim train
+        --wgrad array`` executes it: per group, the batch's INT8 errors (B x M rows, og columns) are written
+        into scratch macros as the stationary operand, and the kg im2col rows of activation codes are streamed
+        through them bit-serially (kg steps, each summing B x M products per output). Once per batch (a
+        barrier: it needs every sample's error). Cycles and energy from the one macro cost formula
+        (``layer_costs``) on the scratch macros' tiles; the errors' write from the SRAM device model; a 16-bit
+        error is two 8-bit passes (two digits written, twice the cycles and macro energy). A: the scratch
+        macros are SRAM of the array macro's geometry, as many as the error tensor needs, outside the layer
+        count of the chip (their area and idle leakage are not priced)."""
+        node = self.ctx.step.graph[op.node]
+        g, kg, m, og = (int(v) for v in op.gemm)
+        self._sram_macro_cfg(note=False)
+        activity, basis = self._activity_of(op.node, op.phase)
+        resource = f"sram_macros:{op.name}"
+        passes = self.opts.error_bits // 8
+        rec = self._record(op.name, op.node, op.phase, "mvm", resource, 1, macs=op.macs * self.batch,
+                           order=_SCRATCH_ORDER, basis=basis)
+        self._record(op.name + ":noc", op.node, op.phase, "noc", NOC, 1)
+        # read once per batch: the input maps (activation codes) and the errors; written: the gradient
+        in_bytes = self.batch * (node.in_elems * self.macro.in_bits / 8 + node.out_elems * self.opts.error_bits / 8)
+        out_bytes = g * kg * og * self.du_bytes
+        self._mvm.append((rec, op.node, True, kg, 1, 1, activity, node, in_bytes, out_bytes, passes,
+                          (g, kg, m * self.batch, og)))
+        self._ports.append((op.name, "tile", rec))
+        return [(_PENDING, op.name, resource, rec, True), (_PENDING, op.name + ":noc", NOC, rec + 1, True)]
 
     def digital_gemm(self, op: StepOp) -> list[Item]:
         executions = 1 if op.batch_shared else self.batch
@@ -340,8 +377,9 @@ class _Pricer:
             if not len(sel):
                 continue
             if is_sram:
-                macro = self._sram_macro_cfg()
-                lms = [self._sram_layer(v.layers[i]) for i in sel.tolist()]
+                macro = self._sram_macro_cfg(note=False)
+                lms = [self._scratch_layer(v.scratch[i], v.layers[i], macro) if v.scratch[i] else
+                       self._sram_layer(v.layers[i]) for i in sel.tolist()]
                 tiles = TileTable.of([lm.tiles for lm in lms])
                 row_tiles[sel] = [lm.row_tiles for lm in lms]
                 layer_macros[sel] = [lm.macros for lm in lms]
@@ -377,6 +415,16 @@ class _Pricer:
             macro6 *= v.passes[:, None]
             macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += extra * v.steps * v.outs * acc_bits * fa_fj * 1e-3
             cyc_l = [c * p for c, p in zip(cyc_l, v.passes.tolist())]
+        scratch_write = np.zeros(rows)
+        for i, gemm in enumerate(v.scratch):
+            if gemm:
+                # the batch's error digits written into the weight gradient's scratch macros before its passes
+                # (the SRAM device's closed-form write, every bit rewritten: A), one after the other in time
+                g, _, m_rows, og = gemm
+                cost, latency_ns = self._array_write(_device("sram"), g * m_rows * og * int(v.passes[i]),
+                                                     int(layer_macros[i]), 0.5, "all")
+                scratch_write[i] = cost.energy_pj
+                cyc_l[i] += latency_ns / self.cycle_ns
         names, phases = shape.columns[0], shape.columns[2]
         crossings = [self._crossings(traffic, names[r], phases[r], b * 8)
                      for r, b in zip(v.rec.tolist(), out_bytes.tolist())]
@@ -388,6 +436,7 @@ class _Pricer:
             energy[rec, c] = macro6[:, j] * executions
         energy[rec, COMPONENT_INDEX["buffer"]] = np.array(buffer_l) * executions
         energy[rec, COMPONENT_INDEX["noc"]] = noc * executions
+        energy[rec, COMPONENT_INDEX["write"]] += scratch_write * executions
         for r, c, nc, b, mc in zip(rec.tolist(), cyc_l, noc_cycles.tolist(), ports, mac_l):
             cycles[r] = c
             cycles[r + 1] = nc
@@ -580,18 +629,29 @@ class _Pricer:
         return (dram_cycles + write_cycles, energy, lm.macros,
                 Barrier((Stage(name + ":dram", DRAM, dram_cycles), Stage(name + ":write", POOL, write_cycles))))
 
-    def _sram_macro_cfg(self) -> MacroConfig:
+    def _sram_macro_cfg(self, note: bool = True) -> MacroConfig:
+        """SRAM macros of the array macro's geometry: re-trained weights (Hyb-Learn, ``note``) or the weight
+        gradient's scratch (:meth:`wgrad_array`)."""
         if self._sram_macro is None:
             m = self.macro
             self._sram_macro = MacroConfig(_device("sram"), m.rows, m.cols, m.rows_parallel, m.sense_amps,
                                            m.in_bits, m.w_bits, 1, m.node_nm, m.clock_mhz)
+        if note and _SRAM_NOTE not in self._notes:
             self._notes.append(_SRAM_NOTE)
         return self._sram_macro
 
     def _sram_layer(self, layer: str) -> LayerMapping:
         if layer not in self._sram_layers:
-            self._sram_layers[layer] = map_layer(self.ctx.step.graph[layer], self._sram_macro_cfg())
+            self._sram_layers[layer] = map_layer(self.ctx.step.graph[layer], self._sram_macro_cfg(note=False))
         return self._sram_layers[layer]
+
+    @staticmethod
+    def _scratch_layer(gemm: tuple[int, int, int, int], layer: str, macro: MacroConfig) -> LayerMapping:
+        """The weight gradient's GEMM (groups, kg steps, B x M rows, og outputs) mapped onto scratch macros by
+        the mapper's rules (the errors are its stationary operand)."""
+        g, kg, rows, og = gemm
+        return _map_gemm(f"{layer}:wgrad", "conv", g, kg, rows, og, macro.rows, macro.cols, macro.cols_per_weight,
+                         macro.weights_per_row)
 
     # -------------------------------------------------------------- the whole step
     def shape(self) -> _Shape:
@@ -605,6 +665,8 @@ class _Pricer:
                 self._loaded = None  # backward walks the layers in reverse: reload streamed ones again
             if op.kind == "mvm":
                 self.items += self.mvm(op)
+            elif op.kind == "gemm" and self._wgrad_on_array(op):
+                self.items += self.wgrad_array(op)
             elif op.kind == "gemm":
                 self.items += self.digital_gemm(op)
             elif op.kind == "vector":
@@ -618,7 +680,7 @@ class _Pricer:
             rows = self._mvm
             index = self.mapping.layer_index
             acts: dict[int, tuple[Any, Any]] = {}
-            sram_macro = self._sram_macro_cfg() if any(r[2] for r in rows) else None
+            sram_macro = self._sram_macro_cfg(note=False) if any(r[2] for r in rows) else None
             for r in rows:  # the densities each activity gives on each macro (what layer_cost would use)
                 if id(r[6]) not in acts:
                     acts[id(r[6])] = tuple(
@@ -626,11 +688,7 @@ class _Pricer:
                         for m in (self.macro, sram_macro))
             main = [acts[id(r[6])][0] for r in rows]
             side = [acts[id(r[6])][1] or acts[id(r[6])][0] for r in rows]
-            in_el = np.array([r[8].in_elems for r in rows], dtype=np.int64)
-            out_el = np.array([r[8].out_elems for r in rows], dtype=np.int64)
-            backward = np.array([r[7] for r in rows])
-            act_b = np.array([r[9] for r in rows])
-            shapes = [r[8].gemm_shape() for r in rows]
+            shapes = [r[7].gemm_shape() for r in rows]
             mvm = _MvmRows(
                 rec=np.array([r[0] for r in rows]), layers=[r[1] for r in rows], sram=np.array([r[2] for r in rows]),
                 layer_index=np.array([index.get(r[1], -1) for r in rows]),
@@ -638,11 +696,11 @@ class _Pricer:
                 replicas=np.array([r[4] for r in rows], dtype=np.int64),
                 rounds=np.array([r[5] for r in rows], dtype=np.int64),
                 outs=np.array([int(g[3]) * int(g[0]) for g in shapes], dtype=np.int64),
-                in_bytes=np.where(backward, out_el, in_el) * act_b, out_bytes=np.where(backward, in_el, out_el) * act_b,
+                in_bytes=np.array([r[8] for r in rows], dtype=float), out_bytes=np.array([r[9] for r in rows], dtype=float),
                 executions=np.array([rec[r[0]][5] for r in rows]),
                 densities=(np.array([a.input_density for a in main]), np.array([a.and_density for a in main])),
                 densities_sram=(np.array([a.input_density for a in side]), np.array([a.and_density for a in side])),
-                passes=np.array([r[10] for r in rows], dtype=np.int64))
+                passes=np.array([r[10] for r in rows], dtype=np.int64), scratch=[r[11] for r in rows])
         vec = gemm = None
         if self._vec:
             vec = (np.array([r for r, _, _ in self._vec]), np.array([m for _, m, _ in self._vec]),
@@ -953,7 +1011,9 @@ class _MvmRows:
     executions: np.ndarray
     densities: tuple[np.ndarray, np.ndarray]        # (input, AND) on the macro
     densities_sram: tuple[np.ndarray, np.ndarray]   # on the SRAM macro (Hyb-Learn rows)
-    passes: np.ndarray           # 8-bit passes of the input operand (2: a 16-bit error, options.error_bits)
+    passes: np.ndarray           # 8-bit passes of the error operand (2: a 16-bit error, options.error_bits)
+    #: per row, the (groups, steps, rows, outputs) GEMM a weight gradient runs on SRAM scratch macros, else None
+    scratch: list[tuple[int, int, int, int] | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -1032,7 +1092,7 @@ def _shape_key(p: _Pricer) -> tuple:
     # measured toggles price only a macro with the adder-tree size they were counted for
     trees = m.rows_parallel if o.measured and m.activity_model == "toggle" else None
     loads = tuple(p._loads(n) for n in mp.reloaded) if p.batch > 1 and mp.reload_rounds else ()
-    return (id(p.ctx.step), p.batch, o.activity, o.backward, o.measured, o.master_copy, o.error_bits, m.in_bits,
+    return (id(p.ctx.step), p.batch, o.activity, o.backward, o.wgrad, o.measured, o.master_copy, o.error_bits, m.in_bits,
             m.w_bits, m.activity_model, p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()), trees,
             loads)
 
