@@ -275,7 +275,8 @@ def test_every_numeric_accelerator_field_changes_a_result():
     from imcsim.config.accelerator import load_accelerator
 
     cases = [{**STREAMED, "tile.buffer_kib": 2, "chip.global_buffer_kib": 16},
-             {**TINY, "method": "full", "batch": 2, "chip.cell_capacity_mibit": 2},
+             # weight gradients on the digital units, so that they read tile.digital_unit.macs_per_cycle
+             {**TINY, "method": "full", "batch": 2, "chip.cell_capacity_mibit": 2, "wgrad": "digital"},
              T5_RERAM]
 
     def metrics(params):

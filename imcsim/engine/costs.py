@@ -893,6 +893,9 @@ class _Pricer:
             if self.measured.updates and self.measured.error_bits != self.opts.error_bits:
                 a.append(f"the measured run trained with {self.measured.error_bits}-bit errors; this study prices "
                          f"error_bits {self.opts.error_bits}")
+            if self.measured.updates and self.measured.wgrad != self.opts.wgrad:
+                a.append(f"the measured run computed its weight gradients with --wgrad {self.measured.wgrad}; this "
+                         f"study prices wgrad {self.opts.wgrad}")
             if self.measured.updates and self.measured.master_copy != self.opts.master_copy:
                 a.append(f"the measured run kept master_copy {self.measured.master_copy} (its updates flip the INT8 "
                          f"copy accordingly); this study prices master_copy {self.opts.master_copy}")
@@ -918,6 +921,13 @@ class _Pricer:
                       "digital": "backward error computed on the tile digital units (fp32)",
                       "transposed-copy": "backward error on a transposed copy of the weights, which is written "
                                          "at every update too (A)"}[self.opts.backward])
+        scratch = [op for op in self.ctx.step.ops if op.kind == "gemm" and self._wgrad_on_array(op)]
+        if scratch:
+            a.append(f"weight gradients of {len(scratch)} conv/linear layers on bit-serial SRAM scratch macros of the "
+                     "array macro's geometry, as imcsim train --wgrad array runs them (A): per step the batch's "
+                     "errors are written in (SRAM write model, every bit) as the stationary operand and the "
+                     "activation codes streamed through them; as many scratch macros as the errors need, their "
+                     "area and idle leakage not priced (A)")
         if self.streamed:
             a.append(f"{len(self.streamed)} layers do not fit and are streamed from DRAM "
                      f"({self.mapping.policy}); each reload rewrites the pool macros")

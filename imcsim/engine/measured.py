@@ -69,6 +69,7 @@ class Measurement:
     master_copy: str = "none"   # the master weights the training run kept (imcsim train --master-copy)
     error_bits: int = 8         # the error width the training run executed (imcsim train --error-bits)
     method_options: dict = field(default_factory=dict)   # the options of the method the run trained
+    wgrad: str = "array"        # where the training run computed its weight gradients (imcsim train --wgrad)
 
     def activity_for(self, node: str, phase: str) -> MeasuredActivity | None:
         return self.activity.get((node, phase))
@@ -144,7 +145,7 @@ def _load(folder: str, _mtime: int, _stamps: tuple[int, int]) -> Measurement:
     options = doc.get("options") if isinstance(doc.get("options"), dict) else {}
     return Measurement(folder, doc.get("workload", ""), doc.get("source", ""), activity, updates, weights,
                        str(options.get("master_copy", "none")), int(options.get("error_bits", 8)),
-                       dict(doc.get("method_options") or {}))
+                       dict(doc.get("method_options") or {}), wgrad=str(options.get("wgrad", "array")))
 
 
 def _activity(rec: dict) -> MeasuredActivity:
