@@ -19,7 +19,10 @@ Per op (``StepOp``):
   array as two 8-bit passes (high and low byte, as ``imcsim train --error-bits 16`` executes it): twice the
   cycles and macro energy, plus one add per output and step joining the passes in the tile accumulator
   (acc_bits full adders; pipelined behind the passes, no cycles: A).
-- ``gemm`` and ``vector``: on the digital units of all tiles pooled (chip throughput =
+- ``gemm`` of a conv/linear weight gradient under ``options.wgrad: array`` (the default, as ``imcsim train``
+  runs it): on bit-serial SRAM scratch macros, the batch's errors written in as the stationary operand and the
+  activation codes streamed (:meth:`_Pricer.wgrad_array`; docs/execution.md), once per batch.
+- other ``gemm`` and ``vector``: on the digital units of all tiles pooled (chip throughput =
   tiles x per-tile rate), operands through the global buffer (gemm, fp32) or the tile buffer (vector).
 - ``write``: the device's closed-form write cost for the weights per macro, times the layer's macros
   (every replica); macros are written ``tile.write_drivers`` per tile at a time.

@@ -199,7 +199,7 @@ class Int8Trainer:
     ``step`` is the method's TrainingStep whose graph ``qnet`` executes (default: the method applied to
     ``qnet.graph``, right for methods that add no nodes); ``toggle_rows`` counts the adder-tree toggles of
     the forward passes and of the backward error through the transposed array on trees of that size (None:
-    not counted; the weight gradient is priced on the digital unit, so its toggles are not counted).
+    not counted; the weight gradient's toggles are not counted: its scratch-macro price uses the default density).
     """
 
     def __init__(self, qnet: QNet, opts: TrainOptions, seed: int = 0, step: TrainingStep | None = None,
