@@ -439,7 +439,7 @@ class _Pricer:
             energy[rec, c] = macro6[:, j] * executions
         energy[rec, COMPONENT_INDEX["buffer"]] = np.array(buffer_l) * executions
         energy[rec, COMPONENT_INDEX["noc"]] = noc * executions
-        energy[rec, COMPONENT_INDEX["write"]] += scratch_write * executions
+        energy[rec, COMPONENT_INDEX["write"]] = scratch_write * executions   # MVM rows write nothing else
         for r, c, nc, b, mc in zip(rec.tolist(), cyc_l, noc_cycles.tolist(), ports, mac_l):
             cycles[r] = c
             cycles[r + 1] = nc
