@@ -68,7 +68,9 @@ def conv2d(x: np.ndarray, w: np.ndarray | PackedWeights, stride: int | Sequence[
     n_out = c_out // groups
     n_slots = slots_for(in_bits)[0]
     n_words_px = n_ch // 64 if cg % 64 == 0 else 0
-    xn, xpk, rs, lo, hi = kernels.prep_input(x, n_words_px, n_slots, in_bits, kw, sw, pw, dw, wo)
+    # H = 1 (a GEMM's rows): every row is seen by the same taps, so the activity needs only the rows' sum
+    rows_per_part = -(-n_batch // (4 * numba.get_num_threads())) if h == 1 else 1
+    xn, xpk, rs, lo, hi = kernels.prep_input(x, n_words_px, n_slots, in_bits, kw, sw, pw, dw, wo, rows_per_part)
     if lo.size:
         check_range(int(lo.min()), int(hi.max()), in_bits, in_signed, "x")
     n_chunk = min(pk.n_pad, CHANNELS_PER_TASK)
@@ -78,11 +80,11 @@ def conv2d(x: np.ndarray, w: np.ndarray | PackedWeights, stride: int | Sequence[
     direct = n_out % (8 * slots_for(in_bits)[1]) == 0          # no padded lanes to drop
     y = np.empty((n_rows, c_out if direct else groups * pk.n_pad), np.int64)
     kernels.gemm(xn, xpk, n_words_px, pk.wq, y, wo, pk.w_bits, pk.w_signed, kh, kw, sh, sw, ph, pw, dh, dw, in_bits,
-          bool(in_signed), rows_per_task, n_chunk)
+          bool(in_signed), rows_per_task, n_chunk, n_out)
     if not direct:
         y = y.reshape(n_rows, groups, pk.n_pad)[:, :, :n_out].reshape(n_rows, c_out)
     y = y.reshape(n_batch, ho, wo, c_out).transpose(0, 3, 1, 2)   # NCHW view of channels-last memory
-    input_ones, and_ones = kernels.activity_counts(rs, n_batch, h, kh, sh, ph, dh, ho, cg, pk.csw, pk.w_bits)
+    input_ones, and_ones = kernels.activity_counts(rs, len(rs) // h, h, kh, sh, ph, dh, ho, cg, pk.csw, pk.w_bits)
     m = ho * wo
     act = Activity(input_ones=input_ones, input_slots=n_batch * m * kh * kw * n_ch, and_ones=and_ones,
                    and_slots=n_batch * m * kh * kw * cg * c_out, weight_ones=pk.weight_ones.copy(),

@@ -66,14 +66,16 @@ def weight_column_sums(wb, k):
 
 
 @njit(cache=True, parallel=True)
-def prep_input(x, n_words_px, n_slots, in_bits, kw_, sw, pw, dw, wo):
-    """One pass over the NCHW integer input, parallel over input rows. Returns
+def prep_input(x, n_words_px, n_slots, in_bits, kw_, sw, pw, dw, wo, rows_per_part):
+    """One pass over the NCHW integer input, parallel over parts of ``rows_per_part`` input rows. Returns
 
     - ``xn[b, iy, ix, c]``: the uint8 bit patterns, NHWC;
     - ``xpk[(((b H + iy) W + ix) n_words_px + cw) n_slots + s]``: input slot s of the plane words of
       channels 64 cw .. 64 cw + 63 of a pixel (pixel path; ``n_words_px = 0``: not packed);
-    - ``rs[b H + iy, dx, i, c]``: ones of bit i of channel c over the input columns that tap dx sees
-      in row iy;
+    - ``rs[part, dx, i, c]``: ones of bit i of channel c over the input columns that tap dx sees in the
+      part's rows (``rows_per_part = 1``: ``rs[b H + iy]``, row iy of sample b; more only when H = 1, where
+      every row is seen by the same taps, so the activity needs only their sum: a GEMM's (M, 1, 1) rows
+      summed per part instead of an (M, 8, C) int32 array written and read back);
     - the smallest and largest value of each row (the range check).
     """
     n_batch, n_ch, h, w = x.shape
@@ -81,59 +83,62 @@ def prep_input(x, n_words_px, n_slots, in_bits, kw_, sw, pw, dw, wo):
     xn = np.empty((n_batch, h, w, n_ch), np.uint8)
     xflat = xn.reshape(-1)
     xpk = np.zeros(max(1, n_rows * w * n_words_px * n_slots), np.uint64)
-    rs = np.zeros((n_rows, kw_, in_bits, n_ch), np.int32)
+    n_parts = (n_rows + rows_per_part - 1) // rows_per_part
+    rs = np.zeros((n_parts, kw_, in_bits, n_ch), np.int32)
     lo = np.empty(n_rows, np.int64)
     hi = np.empty(n_rows, np.int64)
-    for row in prange(n_rows):
-        b = row // h
-        iy = row - b * h
-        mn = np.int64(0x7FFFFFFFFFFFFFFF)
-        mx = -mn - 1
-        for c in range(n_ch):
+    for part in prange(n_parts):
+        tot = np.empty((sw, in_bits, n_ch), np.int32)
+        for row in range(part * rows_per_part, min(n_rows, (part + 1) * rows_per_part)):
+            b = row // h
+            iy = row - b * h
+            mn = np.int64(0x7FFFFFFFFFFFFFFF)
+            mx = -mn - 1
+            for c in range(n_ch):
+                for ix in range(w):
+                    v = np.int64(x[b, c, iy, ix])
+                    mn = min(mn, v)
+                    mx = max(mx, v)
+                    xn[b, iy, ix, c] = np.uint8(v & 0xFF)
+            lo[row] = mn
+            hi[row] = mx
+            # rs[row, dx] = ones over the row's columns in the stride phase of tap dx (all of them, a
+            # pass with the channels innermost) minus the few columns of that phase outside its window
+            tot[:] = 0
             for ix in range(w):
-                v = np.int64(x[b, c, iy, ix])
-                mn = min(mn, v)
-                mx = max(mx, v)
-                xn[b, iy, ix, c] = np.uint8(v & 0xFF)
-        lo[row] = mn
-        hi[row] = mx
-        # rs[row, dx] = ones over the row's columns in the stride phase of tap dx (all of them, a
-        # pass with the channels innermost) minus the few columns of that phase outside its window
-        tot = np.zeros((sw, in_bits, n_ch), np.int32)
-        for ix in range(w):
-            p = ix % sw
-            for i in range(in_bits):
-                for c in range(n_ch):
-                    tot[p, i, c] += (xn[b, iy, ix, c] >> i) & 1
-        for dx in range(kw_):
-            off = dx * dw - pw                                  # tap dx of output ox reads ix = ox sw + off
-            ox_lo = max(0, (sw - 1 - off) // sw)
-            ox_hi = min(wo - 1, (w - 1 - off) // sw)
-            if ox_lo > ox_hi:
-                continue
-            first = ox_lo * sw + off
-            last = ox_hi * sw + off
-            p = first % sw
-            for i in range(in_bits):
-                for c in range(n_ch):
-                    rs[row, dx, i, c] = tot[p, i, c]
-            for ix in range(p, first, sw):
+                p = ix % sw
                 for i in range(in_bits):
                     for c in range(n_ch):
-                        rs[row, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
-            for ix in range(last + sw, w, sw):
+                        tot[p, i, c] += (xn[b, iy, ix, c] >> i) & 1
+            for dx in range(kw_):
+                off = dx * dw - pw                                  # tap dx of output ox reads ix = ox sw + off
+                ox_lo = max(0, (sw - 1 - off) // sw)
+                ox_hi = min(wo - 1, (w - 1 - off) // sw)
+                if ox_lo > ox_hi:
+                    continue
+                first = ox_lo * sw + off
+                last = ox_hi * sw + off
+                p = first % sw
                 for i in range(in_bits):
                     for c in range(n_ch):
-                        rs[row, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
-        if n_words_px > 0:
-            for ix in range(w):
-                pix = row * w + ix
-                for cw in range(n_words_px):
-                    src = pix * n_ch + cw * 64
-                    dst = (pix * n_words_px + cw) * n_slots
-                    for s in range(in_bits - 1):
-                        xpk[dst + s] = bitplane(xflat, src, s)
-                    xpk[dst + n_slots - 1] = bitplane(xflat, src, in_bits - 1)
+                        rs[part, dx, i, c] += tot[p, i, c]
+                for ix in range(p, first, sw):
+                    for i in range(in_bits):
+                        for c in range(n_ch):
+                            rs[part, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
+                for ix in range(last + sw, w, sw):
+                    for i in range(in_bits):
+                        for c in range(n_ch):
+                            rs[part, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
+            if n_words_px > 0:
+                for ix in range(w):
+                    pix = row * w + ix
+                    for cw in range(n_words_px):
+                        src = pix * n_ch + cw * 64
+                        dst = (pix * n_words_px + cw) * n_slots
+                        for s in range(in_bits - 1):
+                            xpk[dst + s] = bitplane(xflat, src, s)
+                        xpk[dst + n_slots - 1] = bitplane(xflat, src, in_bits - 1)
     return xn, xpk, rs, lo, hi
 
 
@@ -170,10 +175,12 @@ def activity_counts(rs, n_batch, h, kh, sh, ph, dh, ho, cg, csw, w_bits):
 
 @njit(cache=True, parallel=True)
 def gemm(xn, xpk, n_words_px, wq, y, wo, w_bits, w_signed, kh, kw_, sh, sw, ph, pw, dh, dw, in_bits,
-          in_signed, rows_per_task, n_chunk):
+          in_signed, rows_per_task, n_chunk, n_out):
     """y[(b Ho + oy) Wo + ox, g Ng + n] of a grouped conv (channels last, filled in place); Ng =
     y.shape[1] / groups is N when N is a multiple of the block width, else the padded Np (the caller
-    drops the pad); see the module docstring.
+    drops the pad); see the module docstring. Only the blocks holding some of a group's ``n_out`` real
+    outputs are computed (a depthwise layer's one output per group is one 8-lane block, not Np / 8);
+    the pad lanes past them are left unwritten.
 
     Tasks are (group, block of output pixels, block of n_chunk output channels). Pixel path
     (``n_words_px > 0``): an im2col row is the list of pixel words of its in-bounds taps. Row path:
@@ -207,7 +214,7 @@ def gemm(xn, xpk, n_words_px, wq, y, wo, w_bits, w_signed, kh, kw_, sh, sw, ph, 
         g = rest // n_blocks
         n0 = chunk * n_chunk
         nc = min(n_chunk, n_pad - n0)
-        nv = min(nc, y_group - n0)                      # lanes of this chunk that y holds
+        nv = min(nc, y_group - n0, n_out - n0)          # lanes of this chunk that y holds and that are real
         r0 = blk * rows_per_task
         r1 = min(n_rows, r0 + rows_per_task)
         wo_ = np.empty(n_words, np.int64)
