@@ -13,6 +13,7 @@ an INT8 array with folded weights can train; its running statistics are not upda
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from imcsim.circuit.reference import im2col
 from imcsim.execute.fp32 import BN_EPS, Params, add_scale, bn_affine, pool_windows
@@ -34,6 +35,37 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kh: int, kw: int, stride,
             y0, x0 = dy * dh, dx * dw
             xp[:, :, y0:y0 + sh * (ho - 1) + 1:sh, x0:x0 + sw * (wo - 1) + 1:sw] += cols[:, :, dy, dx]
     return xp[:, :, ph:ph + h, pw:pw + w]
+
+
+def col2im_rows(cols: np.ndarray, x_shape: tuple[int, ...], kh: int, kw: int, stride, padding,
+                dilation) -> np.ndarray:
+    """:func:`col2im` of integer im2col rows (B*M, C*kh*kw), as the transposed array returns them, in one pass
+    without the (B, K, M) transposed copy: int64 (B, C, H, W), exact (integer sums, any order)."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, w = x_shape
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    cols = np.ascontiguousarray(cols, np.int64).reshape(n * ho * wo, c * kh * kw)
+    return _col2im_rows(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo)
+
+
+@njit(cache=True)
+def _col2im_rows(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    out = np.zeros((n, c, h, w), np.int64)
+    for b in range(n):
+        for oy in range(ho):
+            for ox in range(wo):
+                row = cols[(b * ho + oy) * wo + ox]
+                for ch in range(c):
+                    for dy in range(kh):
+                        iy = oy * sh - ph + dy * dh
+                        if iy < 0 or iy >= h:
+                            continue
+                        for dx in range(kw):
+                            ix = ox * sw - pw + dx * dw
+                            if 0 <= ix < w:
+                                out[b, ch, iy, ix] += row[(ch * kh + dy) * kw + dx]
+    return out
 
 
 def conv_backward(node: Node, x: np.ndarray, w: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -56,6 +56,7 @@ class QOp:
     folded: str | None = None            # array: the batch norm folded into it
     in_zp: int = 0                       # array: zero point of the input codes
     _packed: tuple | None = field(default=None, repr=False, compare=False)
+    _packed_t: tuple | None = field(default=None, repr=False, compare=False)
 
     def packed(self):
         """The weights bit-plane packed for the kernels, re-packed only when ``w`` is replaced."""
@@ -66,6 +67,27 @@ class QOp:
             groups = self.node.attrs["groups"] if self.node.op == "conv" else 1
             self._packed = (self.w, PackedWeights(w.astype(np.int8), groups, 8, True))
         return self._packed[1]
+
+    @property
+    def groups(self) -> int:
+        return self.node.attrs["groups"] if self.node.op == "conv" else 1
+
+    def transposed(self) -> np.ndarray:
+        """The weights as the array read transposed presents them: (g*K, og), group j's rows ``W_j^T``."""
+        w = self.w.reshape(self.w.shape[0], -1)
+        g = self.groups
+        og, kg = w.shape[0] // g, w.shape[1]
+        return w.reshape(g, og, kg).transpose(0, 2, 1).reshape(g * kg, og)
+
+    def packed_transposed(self):
+        """:meth:`transposed` bit-plane packed (groups ``g``, 1x1), re-packed only when ``w`` is replaced: the
+        backward error of a frozen layer, or of both passes of an INT16 error, packs it once."""
+        from imcsim.circuit.bitserial import PackedWeights
+
+        if self._packed_t is None or self._packed_t[0] is not self.w:
+            wt = self.transposed()[:, :, None, None].astype(np.int8)
+            self._packed_t = (self.w, PackedWeights(wt, self.groups, 8, True))
+        return self._packed_t[1]
 
 
 @dataclass

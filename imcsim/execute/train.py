@@ -237,24 +237,26 @@ class Int8Trainer:
         drives the group's column lines, the group's rows are sensed (weights (g*K, og) per group).
         """
         w = op.w.reshape(op.w.shape[0], -1)
-        g = op.node.attrs.get("groups", 1) if op.node.op == "conv" else 1
+        g = op.groups
         og, kg = w.shape[0] // g, w.shape[1]
-        wt = w.reshape(g, og, kg).transpose(0, 2, 1).reshape(g * kg, og)          # group j: W_j^T
         if self.opts.backward == "transposed-array":
-            y = np.zeros((len(e_q), g * kg), np.int64)
+            y = None
             for digit, weight, signed in error_digits(e_q, self.opts.error_bits):
-                yd, act = bitserial.conv2d(digit[:, :, None, None], wt[:, :, None, None].astype(np.int8), groups=g,
-                                           in_bits=8, w_bits=8, in_signed=signed)
+                yd, act = bitserial.conv2d(digit[:, :, None, None], op.packed_transposed(), in_bits=8,
+                                           in_signed=signed)
                 self._add(rec, op.node.name, "backward_error", act)
                 if self.toggle_rows:
                     # the error vectors one after the other against each group's transposed weights (kg x og as
                     # (og x kg) tree inputs), per pass as the kernels run them
+                    wt = op.transposed()
                     key = (op.node.name, "backward_error")
                     for j in range(g):
                         tog = toggle_activity(digit[:, j * og:(j + 1) * og], wt[j * kg:(j + 1) * kg].T, 8, 8,
                                               self.toggle_rows)
                         rec.toggles[key] = rec.toggles[key] + tog if key in rec.toggles else tog
-                y += yd.reshape(len(e_q), g * kg) * weight
+                yd = yd.reshape(len(e_q), g * kg)
+                term = yd if weight == 1 else yd * weight
+                y = term if y is None else y + term
         else:
             y = np.matmul(e_q.reshape(-1, g, og).transpose(1, 0, 2), w.reshape(g, og, kg)).transpose(1, 0, 2)
             y = y.reshape(len(e_q), g * kg)
@@ -328,14 +330,13 @@ class Int8Trainer:
         logits = qnet.qparams[last].dequantize(t[last])
         rec.loss, e_out = backprop.softmax_xent(logits, labels)
         errs: dict[str, np.ndarray] = {last: e_out}
-        batch = len(labels)
         for node in reversed(graph.nodes[self.floor:]):
             e = errs.pop(node.name, None)
             if e is None:
                 continue
             op = qnet.ops[node.name]
             if op.kind == "array":
-                d_in = self._array_backward(op, t, e, rec, batch, need_input=self.rg[node.inputs[0]])
+                d_in = self._array_backward(op, t, e, rec, need_input=self.rg[node.inputs[0]])
             elif op.kind == "alias":
                 d_in = [e.reshape(t[node.inputs[0]].shape)]
             else:
@@ -346,7 +347,7 @@ class Int8Trainer:
                     errs[name] = errs[name] + d if name in errs else d
         return rec
 
-    def _array_backward(self, op: QOp, t: dict[str, np.ndarray], e: np.ndarray, rec: StepRecord, batch: int,
+    def _array_backward(self, op: QOp, t: dict[str, np.ndarray], e: np.ndarray, rec: StepRecord,
                         need_input: bool) -> list[np.ndarray | None]:
         node = op.node
         name = node.name
@@ -363,14 +364,14 @@ class Int8Trainer:
         s_x = self.qnet.qparams[node.inputs[0]].scale
         d_in: list[np.ndarray | None] = [None]
         if need_input:
-            dcols = self._transposed(op, e_q, rec, m).astype(np.float64) * s_e
+            # overlap-added in integers, then scaled: exact (integers far below 2^53, s_e a power of two), so the
+            # same floats as scaling first, with one float pass instead of several
+            dcols = self._transposed(op, e_q, rec, m)
             if node.op == "conv":
                 a = node.attrs
                 kh, kw = a["kernel"]
-                d_in = [backprop.col2im(dcols.reshape(batch, m, -1), x.shape, kh, kw, a["stride"], a["padding"],
-                                        a["dilation"])]
-            else:
-                d_in = [dcols]
+                dcols = backprop.col2im_rows(dcols, x.shape, kh, kw, a["stride"], a["padding"], a["dilation"])
+            d_in = [dcols.astype(np.float64) * s_e]
         roles = self.parts.get(name, ())
         if "weight" in roles:
             dw = self._wgrad(op, cols, e_q, rec, m)
