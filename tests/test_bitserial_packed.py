@@ -69,6 +69,7 @@ def test_packed_weights_reused_across_calls_equal_unpacked(cg, groups, n_out, k,
         np.testing.assert_array_equal(y_p, conv2d_ref(x, w, stride, padding, 1, groups))
         _same_activity(act_p, act_u)
     np.testing.assert_array_equal(pk.wq, words)    # calls do not modify the packed words
+    np.testing.assert_array_equal(pk.unpacked(), w)   # the words read back are the weights
 
 
 def test_packed_weights_describe_themselves():

@@ -264,6 +264,7 @@ def test_backward_error_toggles_are_counted_on_the_kernels_operands(digits, monk
     count of the operands the kernels received (captured), over every layer (depthwise sep1.dw included)."""
     import sys
 
+    from imcsim.circuit.bitserial import PackedWeights
     from imcsim.circuit.toggle import toggle_activity
 
     calls = []
@@ -271,7 +272,9 @@ def test_backward_error_toggles_are_counted_on_the_kernels_operands(digits, monk
 
     def spy(*args, **kw):
         if sys._getframe(1).f_code.co_name == "_transposed":
-            calls.append((np.array(args[0]), np.array(args[1]), kw.get("groups", 1)))
+            w = args[1]   # the transposed weights, packed once per weight version
+            calls.append((np.array(args[0]), w.unpacked(), w.groups) if isinstance(w, PackedWeights)
+                         else (np.array(args[0]), np.array(w), kw.get("groups", 1)))
         return real(*args, **kw)
 
     monkeypatch.setattr(train.bitserial, "conv2d", spy)

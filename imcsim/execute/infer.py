@@ -49,7 +49,7 @@ def array_forward(op: QOp, x: np.ndarray, w: np.ndarray | None = None) -> tuple[
     zp = op.in_zp
     if node.op == "conv":
         ph, pw = a["padding"]
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=zp).astype(np.uint8)
+        xp = np.pad(x.astype(np.uint8), ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=zp)
         acc, act = bitserial.conv2d(xp, op.packed() if w is op.w else w.astype(np.int8), a["stride"], 0,
                                     a["dilation"], in_bits=8, in_signed=False, **_unpacked(w is op.w, a["groups"]))
         wsum = w.reshape(w.shape[0], -1).sum(axis=1)

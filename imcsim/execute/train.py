@@ -219,16 +219,16 @@ class Int8Trainer:
         self.master: dict[str, np.ndarray] = {}   # node -> master weights (``master_copy``), from the first update
 
     # ------------------------------------------------------------------ array ops of the backward pass
-    def _cols(self, op: QOp, x: np.ndarray) -> tuple[np.ndarray, int]:
-        """im2col of the input codes (padding = the zero point): (B*M, C*kh*kw), and M."""
+    def _cols(self, op: QOp, x: np.ndarray) -> np.ndarray:
+        """im2col of the input codes (padding = the zero point) as uint8 (B, C*kh*kw, M), K-major per sample
+        (the memory :func:`im2col` fills, so no copy; codes are 0..255)."""
         a = op.node.attrs
         if op.node.op == "linear":
-            return x, 1
+            return x.astype(np.uint8)[:, :, None]
         ph, pw = a["padding"]
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=op.in_zp)
+        xp = np.pad(x.astype(np.uint8), ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=op.in_zp)
         kh, kw = a["kernel"]
-        cols, ho, wo = im2col(xp, kh, kw, a["stride"], 0, a["dilation"])
-        return cols.reshape(-1, cols.shape[-1]), ho * wo
+        return im2col(xp, kh, kw, a["stride"], 0, a["dilation"])[0].transpose(0, 2, 1)
 
     def _transposed(self, op: QOp, e_q: np.ndarray, rec: StepRecord, per_sample_m: int) -> np.ndarray:
         """dcols = e @ W per group, through the array read transposed (or numpy): (B*M, g*K) int64.
@@ -263,21 +263,23 @@ class Int8Trainer:
         rec.ops.append(ExecutedOp(op.node.name, "backward_error", "mvm", (g, per_sample_m, og, kg)))
         return y
 
-    def _wgrad(self, op: QOp, cols: np.ndarray, e_q: np.ndarray, rec: StepRecord, per_sample_m: int) -> np.ndarray:
+    def _wgrad(self, op: QOp, cols_t: np.ndarray, e_q: np.ndarray, rec: StepRecord, per_sample_m: int) -> np.ndarray:
         """dW (C_out, K) int64 = sum over batch and positions of e x (codes - zp), per group.
 
         On the kernels: one grouped 1x1 convolution whose "batch" is the K im2col rows of a group, whose
         input channels are the B*M positions (activation codes streamed) and whose stationary weights
         are the group's INT8 errors.
         """
-        g = op.node.attrs.get("groups", 1) if op.node.op == "conv" else 1
+        g = op.groups
         rows, c_out = e_q.shape
-        og, kg = c_out // g, cols.shape[1] // g
-        xs = cols.reshape(rows, g, kg).transpose(2, 1, 0)                          # (kg, g, B*M)
+        n, k, m = cols_t.shape
+        og, kg = c_out // g, k // g
+        # (kg, g, B*M), rows in the errors' (b, m) order: one copy of the uint8 codes
+        xs = np.ascontiguousarray(cols_t.reshape(n, g, kg, m).transpose(2, 1, 0, 3)).reshape(kg, g, rows)
         es = e_q.reshape(rows, g, og).transpose(1, 2, 0)                           # (g, og, B*M)
         if self.opts.wgrad == "array":
             y = np.zeros((kg, g, og), np.int64)
-            xin = np.ascontiguousarray(xs.reshape(kg, g * rows, 1, 1))
+            xin = xs.reshape(kg, g * rows, 1, 1)
             for digit, weight, signed in error_digits(es, self.opts.error_bits):
                 yd, act = bitserial.conv2d(xin, digit.reshape(g * og, rows, 1, 1).astype(np.int16), groups=g,
                                            in_bits=8, w_bits=8, in_signed=False, w_signed=signed)
@@ -360,7 +362,7 @@ class Int8Trainer:
         chan = e.transpose(0, 2, 3, 1).reshape(-1, e.shape[1]) if e.ndim == 4 else e
         e_q, s_e = sr_quantize(chan * op.w_scale[None, :], self.rng, self.opts.error_bits)
         x = t[node.inputs[0]]
-        cols, m = self._cols(op, x)
+        m = len(chan) // len(x)                                # output positions per sample
         s_x = self.qnet.qparams[node.inputs[0]].scale
         d_in: list[np.ndarray | None] = [None]
         if need_input:
@@ -374,7 +376,7 @@ class Int8Trainer:
             d_in = [dcols.astype(np.float64) * s_e]
         roles = self.parts.get(name, ())
         if "weight" in roles:
-            dw = self._wgrad(op, cols, e_q, rec, m)
+            dw = self._wgrad(op, self._cols(op, x), e_q, rec, m)
             # real gradient g = dw s_e s_x / s_w[c]; step in weight LSBs = lr g / s_w[c]
             mult = s_e * s_x * 2.0 ** -self.opts.lr_shift / op.w_scale ** 2
             old = op.w.copy()

@@ -50,6 +50,20 @@ class PackedWeights:
         self.weight_ones = self.csw[:, :, :w_bits].sum(axis=(0, 1))
         self.weight_slots = int(w.size)
 
+    def unpacked(self) -> np.ndarray:
+        """The integer weights the words hold, read back: int64 (C_out, C_in/groups, kh, kw) (what a caller
+        that was handed only the packed weights, e.g. a test spying on the kernels' operands, compares)."""
+        c_out, cg, kh, kw = self.shape
+        g, n_out, k = self.groups, c_out // self.groups, kh * kw * cg
+        words = self.wq.reshape(g, -1, self.w_bits, self.n_pad)[:, :, :, :n_out]          # (g, KW, j, n)
+        bits = (words[..., None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)      # bit p: element 64 kw + p
+        planes = bits.transpose(0, 3, 2, 1, 4).reshape(g, n_out, self.w_bits, -1)[..., :k].astype(np.int64)
+        weight = 1 << np.arange(self.w_bits, dtype=np.int64)
+        if self.w_signed:
+            weight[-1] = -weight[-1]
+        w = np.einsum("gnjk,j->gnk", planes, weight)
+        return w.reshape(g, n_out, kh, kw, cg).transpose(0, 1, 4, 2, 3).reshape(c_out, cg, kh, kw)
+
     @property
     def in_channels(self) -> int:
         return self.shape[1] * self.groups
