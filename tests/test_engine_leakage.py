@@ -81,3 +81,19 @@ def test_leakage_sentence_states_sources_and_policies(by_policy):
     assert "SRAM buffers" in line and "wake-ups" in line and f"{s['macro_wakeups']:.0f} macro wake-ups" in line
     assert "by policy: none " in line and ", macros " in line and ", macros+buffers " in line
     assert leakage_sentence({"energy_pj": 1.0}) is None   # a record without the breakdown
+
+
+def test_standby_sources_memoised_on_what_they_read():
+    # engine/evaluation.py keeps a chip's standby sources across points that share its pieces (a sweep over
+    # write options); the batch (live activations) and the master copy give their own
+    from imcsim.engine import context, evaluation
+    from imcsim.engine.leakage import standby_sources
+
+    base = {"workload": "digits-cnn", "method": "last"}
+    points = [base, {**base, "write_policy": "diff"}, {**base, "batch": 64}, {**base, "master_copy": "int16"}]
+    got = [evaluation._standby(context.build_context(study_from_params(p))) for p in points]
+    assert got[1] is got[0] and got[2] is not got[0] and got[3] is not got[0]
+    for p, src in zip(points, got):
+        assert src == standby_sources(context.build_context(study_from_params(p)))
+    assert got[2].empty_buffers_w != got[0].empty_buffers_w
+    assert got[3].master_copy_w > 0 and got[0].master_copy_w == 0

@@ -86,6 +86,25 @@ def _timing(priced: PricedStep, batch: int) -> tuple[float, float]:
     return _TIMING[key][1], _TIMING[key][2]
 
 
+_STANDBY: OrderedDict[tuple, tuple[tuple, Any]] = OrderedDict()
+
+
+def _standby(ctx: Context) -> Any:
+    """The chip's standby sources (engine/leakage.py), memoised on what they read: the accelerator, macro,
+    mapping and step (by identity: the context's builders share them), the batch and the master copy."""
+    owners = (ctx.accel, ctx.macro, ctx.mapping, ctx.step)
+    key = (*map(id, owners), ctx.batch, ctx.study.options.master_copy)
+    hit = _STANDBY.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], owners)):
+        _STANDBY.move_to_end(key)
+        return hit[1]
+    src = standby_sources(ctx)
+    _STANDBY[key] = (owners, src)
+    if len(_STANDBY) > PRICED_CACHE_SIZE:
+        _STANDBY.popitem(last=False)
+    return src
+
+
 _STAGED: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
 
 
@@ -144,7 +163,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     # By power-gating policy (chip.power_gating, imcsim/engine/leakage.py): idle macros' periphery (none) and
     # macro wake-ups (macros, macros+buffers) are added too; the sum equals busy + standby + idle + wake-ups.
     latency_ns = cycles * ctx.cycle_ns
-    src = standby_sources(ctx)
+    src = _standby(ctx)
     wakes = priced.records.macro_wakeups()
     leak_args = (src, latency_ns, cached.macro_busy_cycles * ctx.cycle_ns, energy["leakage"], wakes)
     by_policy = {p: leakage_by_source_pj(p, *leak_args) for p in POLICIES}

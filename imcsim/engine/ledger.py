@@ -18,11 +18,12 @@ are the reloads' own time and energy, and ``reload_latency_share`` can exceed 1.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -314,9 +315,20 @@ class WriteSummary:
 
     def finished(self, n_cells: int, device: Any, steps_per_day: float) -> WriteSummary:
         """A copy with the chip-level figures: mean wear over ``n_cells`` cells and the lifetime."""
-        return replace(self, mean_cell_wear_per_step=self.cells_written / n_cells if n_cells else 0.0,
-                       endurance_cycles=device.endurance_cycles, steps_per_day=steps_per_day,
-                       lifetime_years=device.lifetime_years(self.max_cell_wear_per_step * steps_per_day))
+        out = copy.copy(self)   # dataclasses.replace, without its per-field checks (a sweep makes one a point)
+        out.mean_cell_wear_per_step = self.cells_written / n_cells if n_cells else 0.0
+        out.endurance_cycles = device.endurance_cycles
+        out.steps_per_day = steps_per_day
+        out.lifetime_years = device.lifetime_years(self.max_cell_wear_per_step * steps_per_day)
+        return out
+
+
+#: summary keys made once (a sweep makes a summary a point)
+_ENERGY_KEYS = tuple((c, f"energy_{c}_pj") for c in COMPONENTS)
+_STALL_KEYS = tuple((c, f"stall_cycles_{c}") for c in STALL_CAUSES)
+_MEASURED_KEYS = tuple((k, f"measured_{k}", f"assumed_{k}") for k in MEASURED_FIGURES)
+_MAP_KEYS: dict[str, str] = {}
+_AREA_KEYS: dict[str, str] = {}
 
 
 @dataclass
@@ -394,9 +406,10 @@ class Result:
         """``basis_<group>`` and the measured values next to the defaults they replace (NaN: not measured)."""
         rec: dict[str, Any] = {f"basis_{g}": b for g, b in self.group_bases().items()}
         rec["activity_model"] = self.activity_model
-        for k in MEASURED_FIGURES:
-            rec[f"measured_{k}"] = self.measured.get(k, math.nan)
-            rec[f"assumed_{k}"] = self.assumed.get(k, math.nan)
+        measured, assumed = self.measured, self.assumed
+        for k, m_key, a_key in _MEASURED_KEYS:
+            rec[m_key] = measured.get(k, math.nan)
+            rec[a_key] = assumed.get(k, math.nan)
         return rec
 
     def summary(self) -> dict[str, Any]:
@@ -435,11 +448,12 @@ class Result:
             "reload_dram_energy_pj": reload_dram,
             "reload_standby_energy_pj": reload_standby,
         }
-        for c in COMPONENTS:
-            rec[f"energy_{c}_pj"] = self.energy_pj.get(c, 0.0)
+        energy, stalls = self.energy_pj, self.stall_cycles
+        for c, key in _ENERGY_KEYS:
+            rec[key] = energy.get(c, 0.0)
         # stalls are timed by the row engine only; other engines leave them at 0
-        for c in STALL_CAUSES:
-            rec[f"stall_cycles_{c}"] = self.stall_cycles.get(c, 0.0)
+        for c, key in _STALL_KEYS:
+            rec[key] = stalls.get(c, 0.0)
         rec["bottleneck_op"] = self.bottleneck or ""
         busiest = self.resource_records()[:1]
         rec["busiest_resource"] = busiest[0]["resource"] if busiest else ""
@@ -454,9 +468,9 @@ class Result:
                 rec[f"leakage_if_{k.replace('+', '_')}_pj"] = v
         for key, value in self.mapping.items():
             if isinstance(value, (int, float, bool, str)):
-                rec[f"map_{key}"] = value
+                rec[_MAP_KEYS.get(key) or _MAP_KEYS.setdefault(key, f"map_{key}")] = value
         for c, v in self.area_um2.items():
-            rec[f"area_{c}_um2"] = v
+            rec[_AREA_KEYS.get(c) or _AREA_KEYS.setdefault(c, f"area_{c}_um2")] = v
         return rec
 
     def resource_records(self) -> list[dict[str, Any]]:
