@@ -109,3 +109,16 @@ def test_priced_weight_gradients_are_the_executed_ones(wgrad, tmp_path):
         assert resource_kind(op.resource) == ("macros" if wgrad == "array" else "digital"), node
         assert op.basis == ("measured" if wgrad == "array" else ""), node
     assert {n for n, p in rec.activity if p == "weight_gradient"} == (set(executed) if wgrad == "array" else set())
+
+
+def test_a_measured_run_with_the_other_wgrad_is_named(tmp_path):
+    from imcsim.execute.runfolder import write_measured, write_updates
+
+    write_measured(tmp_path, workload="digits-cnn", source="test", command="train", activity={},
+                   extra={"options": {"wgrad": "digital"}})
+    write_updates(tmp_path, {"classifier": (np.zeros((1, 10, 32)), np.ones((1, 10, 32)))})
+    res = evaluate(study_from_params({"workload": "digits-cnn", "method": "last", "measured": str(tmp_path)}))
+    assert any("weight gradients with --wgrad digital; this study prices wgrad array" in a for a in res.assumptions)
+    same = evaluate(study_from_params({"workload": "digits-cnn", "method": "last", "measured": str(tmp_path),
+                                       "wgrad": "digital"}))
+    assert not any("--wgrad" in a for a in same.assumptions)
