@@ -37,9 +37,9 @@ producer has to run ahead so that the long path can deliver: for producer P and 
 paths (a dynamic programme in topological order over the ops between P and C). The plan gives each edge
 at least that many rows, or sends the edge through DRAM when the consumer's buffer share cannot hold them.
 
-**Coalescing rule.** Rows are never split; the plan coalesces nothing at the row level: every row of
-every op is one event on its unit, because any two rows of one op can be separated by a consumer or a
-shared resource. What is coalesced is *between* events: an edge whose producer and consumer sit on the
+**Coalescing rule.** Rows are never split. Up to ``engine.plan.MAX_ROW_EVENTS`` planned events every row
+of every op is one event on its unit; above it the plan groups consecutive rows of each op (engine/plan.py,
+"Granularity": a group waits for the producer groups holding every row its rows need). What is coalesced is *between* events: an edge whose producer and consumer sit on the
 same tile and whose rows stay in that tile's buffer has no transfer event (its rows are delivered when
 produced), and a resource that only one op stream ever uses is a plain delay, not a SimPy resource.
 """
@@ -166,14 +166,16 @@ def build_dataflow(graph: Graph, ops: list[tuple[str, str]]) -> Dataflow:
     for src, dst, nd in raw:
         consumers.setdefault(src, []).append(dst)
         inputs.setdefault(dst, []).append((src, nd))
-    edges = tuple(Edge(src, dst, nd, _min_rows(src, dst, nd, consumers, inputs, order))
+    edges = tuple(Edge(src, dst, nd, min_rows(src, dst, nd, consumers, inputs, order))
                   for src, dst, nd in raw)
     sinks = tuple(name for name, _ in ops if name not in consumers)
     return Dataflow(rows, edges, sinks)
 
 
-def _min_rows(src: str, dst: str, nd: Need, consumers: dict[str, list[str]],
-              inputs: dict[str, list[tuple[str, Need]]], order: dict[str, int]) -> int:
+def min_rows(src, dst, nd: Need, consumers: dict,
+              inputs: dict, order: dict) -> int:
+    """Line-buffer rows of edge ``src -> dst`` that cannot deadlock (module docstring); ops are any
+    hashable names (op names here, task indices in the plan's row groups)."""
     window = nd.window
     if len(consumers.get(src, ())) < 2:
         return window

@@ -201,6 +201,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         path = {k: v for k, v in timeline.critical_path.items() if k in tasks}
         bottleneck = max(path, key=path.__getitem__) if path else None
         mapping["relaxed_edges"] = plan.relaxed
+        mapping["row_group"] = plan.row_group
     mapping["activation_spill_bytes"] = spill_bytes
     mapping["activation_global_buffer_bytes"] = global_bytes
     # fraction of the occupied macros' time spent computing, over this engine's latency
@@ -230,6 +231,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     if plan is not None:
         assumptions.append("row-pipelined event engine (chip.pipeline: row): each layer streams its output rows; a "
                            "consumer row starts when the producer rows it needs are in its line buffer")
+        assumptions.extend(plan.notes)
     if spill_bytes:
         assumptions.append(f"{spill_bytes / 1e6:.3g} MB of forward activation traffic through DRAM: "
                            + ("line buffers too small for an edge's rows" if mapping["pipeline"] == "row"

@@ -36,6 +36,19 @@ stays a barrier: every task before it finishes, its stages run, then the next se
 **Resources.** Each stage names a resource with a capacity (1, or ``dram_channels``). A resource used by
 one stream only never contends (its rows are sequential anyway): the engine times it as a delay, not as
 a SimPy resource. ``chip.contention: false`` leaves only the macros contended.
+
+**Granularity** (``row_group``). A plan whose row events (every row's stages and every transfer's stages,
+over the batch) exceed ``MAX_ROW_EVENTS`` coalesces ``g`` consecutive rows of each op into one event, with
+the smallest ``g`` that fits (``g = 1``, the row plan unchanged, for every plan under the budget). An op of
+``R`` rows streams ``ceil(R / g)`` groups of ``ceil(R / ceil(R / g))`` rows; a group's stages last that
+many rows' stages (so a short last group is priced as a full one) and its transfers that many rows'
+holds (hop delays once). A consumer group waits for the producer group holding the last producer row any
+of its rows needs (ceil) and frees the producer groups below the one holding the first row it still reads
+(floor); a bounded line buffer holds its rows rounded up to groups, and at least the groups that cannot
+deadlock (``min_rows`` of engine/dataflow.py on the grouped needs). Each
+group thus waits for at least the rows its rows waited for and holds its resources for at least as long,
+so the pipelining inside a group is lost: latency and buffer occupancy are coarser (longer as a rule,
+not a proven bound) than the row plan's; the priced energy and traffic do not depend on it.
 """
 
 from __future__ import annotations
@@ -43,13 +56,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
-from imcsim.engine.dataflow import Dataflow, build_dataflow, op_rows
+from imcsim.engine.dataflow import Dataflow, Need, build_dataflow, min_rows, op_rows
 from imcsim.engine.noc import forward_traffic
 from imcsim.engine.schedule import Barrier, resource_kind
 from imcsim.engine.staging import EdgeNeed, stage_edges, staged_bytes
 from imcsim.mapping.placement import POOL_NAME, Placement
+
+# T (tool default): above this many planned row events the plan coalesces rows (module docstring,
+# "Granularity"). Why: the engine keeps a few hundred bytes per event in flight and runs ~1 M events/s, so
+# 2 M events stay within seconds and a few hundred MiB; every built-in CNN under the budget keeps g = 1.
+MAX_ROW_EVENTS = 2_000_000
 
 DRAM_RES = "dram"
 GBUF = "global_buffer"
@@ -125,6 +145,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     global_port_cycles_per_byte: float = 0.0
     relaxed: int = 0                # edges unbounded after a deadlock (events.run_plan)
+    row_group: int = 1              # rows coalesced into one event (module docstring, "Granularity")
 
     def relax(self, edges: list[int]) -> None:
         """Give these edges unbounded room in the global buffer: each row written there and read back."""
@@ -403,8 +424,10 @@ class _Builder:
         for r in self.resources:
             if self.chip.contention or r.kind == "macros":
                 r.contended = len(r.users) >= 2
-        return Plan(self.tasks, self.edges, self.resources, barriers, self.tile.double_buffering, spill, staged,
+        plan = Plan(self.tasks, self.edges, self.resources, barriers, self.tile.double_buffering, spill, staged,
                     global_port_cycles_per_byte=1 / self.chip.global_buffer_bytes_per_cycle)
+        coalesce(plan, row_group(plan, MAX_ROW_EVENTS))
+        return plan
 
     def _forward_edges(self, pending) -> tuple[float, float]:
         """Line buffers, global buffer or DRAM for every forward edge, by the one rule of
@@ -433,7 +456,7 @@ class _Builder:
         levels = stage_edges(needs, self.tile.buffer_kib * 1024, self.chip.global_buffer_kib * 1024)
         for (e, s, t, row_bytes), (kind, cap) in zip(info, levels):
             src, dst = self.tasks[s], self.tasks[t]
-            hi, lo = [int(v) for v in e.need.hi], [int(v) for v in e.need.lo]
+            hi, lo = e.need.hi, e.need.lo   # arrays until coalesce() makes them lists
             if kind == "barrier":
                 self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, None, (), row_bytes))
             elif kind == "tile":
@@ -448,6 +471,95 @@ class _Builder:
                 self.add_edge(Edge(s, t, hi, lo, src.rows, dst.rows, None, self.dram_stages(row_bytes), row_bytes,
                                    level="dram"))
         return staged_bytes(needs, levels)
+
+
+def _task_weights(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Per task: rows per sample, and the events one of its rows makes (its stages, its out-edges' stages)
+    times the samples."""
+    per_row = np.array([len(t.stages) for t in plan.tasks], dtype=np.int64)
+    for e in plan.edges:
+        per_row[e.src] += len(e.stages)
+    rows = np.array([t.rows for t in plan.tasks], dtype=np.int64)
+    samples = np.array([t.samples for t in plan.tasks], dtype=np.int64)
+    return rows, per_row * samples
+
+
+def planned_events(plan: Plan) -> int:
+    """Timed events the plan makes: every row's stages and every transfer's stages, over the batch."""
+    rows, weight = _task_weights(plan)
+    return int((rows * weight).sum())
+
+
+def row_group(plan: Plan, budget: int) -> int:
+    """The smallest number of rows per event that keeps the plan's events within ``budget`` (1 if it fits;
+    the largest op's rows if nothing fits)."""
+    rows, weight = _task_weights(plan)
+    if not len(rows) or int((rows * weight).sum()) <= budget:
+        return 1
+    lo, hi = 1, int(rows.max())
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if int((-(-rows // mid) * weight).sum()) <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def coalesce(plan: Plan, g: int) -> None:
+    """Turn the plan's rows into groups of up to ``g`` rows (module docstring, "Granularity"); ``g = 1`` only
+    makes every edge's need a list of ints."""
+    if g <= 1:
+        for e in plan.edges:
+            e.hi, e.lo = [int(v) for v in e.hi], [int(v) for v in e.lo]
+        return
+    size, before = [], []   # rows per group, rows per sample before, per task
+    for t in plan.tasks:
+        before.append(t.rows)
+        n = -(-t.rows // g)
+        k = -(-t.rows // n)
+        size.append(k)
+        t.rows = n
+        t.stages = tuple((r, c * k) for r, c in t.stages)
+    for e in plan.edges:
+        src, dst = plan.tasks[e.src], plan.tasks[e.dst]
+        gs, gd = size[e.src], size[e.dst]
+        hi, lo = np.asarray(e.hi, dtype=np.int64), np.asarray(e.lo, dtype=np.int64)
+        starts = np.arange(0, len(hi), gd)
+        hi_r, lo_r = np.maximum.reduceat(hi, starts), np.minimum.reduceat(lo, starts)
+        if e.src_rows:
+            hi_g, lo_g = -(-hi_r // gs), lo_r // gs
+        else:   # counts over the whole batch (a task waiting for all of another's rows)
+            hi_g = np.where(hi_r >= src.samples * before[e.src], src.samples * src.rows, -(-hi_r // gs))
+            lo_g = lo_r // gs
+        e.hi, e.lo = [int(v) for v in hi_g], [int(v) for v in lo_g]
+        e.src_rows = src.rows if e.src_rows else 0
+        e.dst_rows = dst.rows
+        e.stages = tuple((r, c * gs, d) for r, c, d in e.stages)
+        e.row_bytes *= gs
+    _group_caps(plan, before, size)
+    plan.row_group = g
+    plan.notes.append(f"rows coalesced {g} at a time (plan over {MAX_ROW_EVENTS:,} row events, engine/plan.py "
+                      "'Granularity'): each group waits for its last row's inputs and holds its resources for all "
+                      "its rows, so the latency is that of a coarser pipeline (longer as a rule, not a proven bound)")
+
+
+def _group_caps(plan: Plan, before: list[int], size: list[int]) -> None:
+    """A bounded line buffer in groups: its rows rounded up to groups, and at least the groups that cannot
+    deadlock, by the rule of engine/dataflow.py (``min_rows``) on the grouped needs."""
+    forward = [(i, e) for i, e in enumerate(plan.edges) if e.src_rows]
+    consumers: dict[int, list[int]] = {}
+    inputs: dict[int, list[tuple[int, Need]]] = {}
+    needs = {}
+    for i, e in forward:
+        nd = needs[i] = Need(np.asarray(e.hi, dtype=np.int64), np.asarray(e.lo, dtype=np.int64), e.src_rows)
+        consumers.setdefault(e.src, []).append(e.dst)
+        inputs.setdefault(e.dst, []).append((e.src, nd))
+    order = {i: i for i in range(len(plan.tasks))}
+    for i, e in forward:
+        if e.cap is not None:
+            rows_cap = -(-e.cap // size[e.src])
+            e.cap = max(rows_cap, min_rows(e.src, e.dst, needs[i], consumers, inputs, order))
 
 
 def build_plan(ctx: Context, priced: PricedStep) -> Plan:

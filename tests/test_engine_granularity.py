@@ -1,0 +1,75 @@
+"""Row coalescing of big plans (engine/plan.py, "Granularity"): a plan under ``MAX_ROW_EVENTS`` keeps one
+event per row; one over it groups rows, stays within the budget, still runs under the rules of the
+cycle-stepped reference, and its latency stays between the analytic row estimate and the serial sum."""
+
+from __future__ import annotations
+
+from cycle_reference import run_reference
+from hypothesis import given, settings
+from test_engine_estimate import _context, small_cases
+
+from imcsim.config.study import study_from_params
+from imcsim.engine import plan as plan_mod
+from imcsim.engine.context import build_context
+from imcsim.engine.costs import price_step
+from imcsim.engine.estimate import row_estimate_cycles
+from imcsim.engine.events import run_plan, simulate_plan
+from imcsim.engine.plan import build_plan, planned_events, row_group
+
+TINY = {"workload": "tiny-cnn", "workload.resolution": 16, "chip.tiles": 4, "chip.cell_capacity_mibit": 1,
+        "macro.rows": 32, "macro.cols": 32, "tile.buffer_kib": 0.5, "batch": 2}
+
+
+def test_under_the_budget_every_row_is_an_event():
+    ctx = build_context(study_from_params(TINY))
+    plan = build_plan(ctx, price_step(ctx))
+    n = planned_events(plan)
+    assert plan.row_group == 1 and not plan.notes
+    assert row_group(plan, n) == 1 and row_group(plan, n - 1) > 1
+    # every op streams its output rows (resolution 16: the stem's 16 rows), each row's need a list of ints
+    assert max(t.rows for t in plan.tasks) == 16
+    assert all(type(v) is int for e in plan.edges for v in e.hi + e.lo)
+
+
+def test_row_group_by_hand():
+    # tasks of 16 rows x 2 samples: 16 -> ceil(16/g) groups; the smallest g whose events fit
+    ctx = build_context(study_from_params(TINY))
+    plan = build_plan(ctx, price_step(ctx))
+    rows, weight = plan_mod._task_weights(plan)
+    for budget in (planned_events(plan) // 2, planned_events(plan) // 5):
+        g = row_group(plan, budget)
+        assert int((-(-rows // g) * weight).sum()) <= budget < int((-(-rows // (g - 1)) * weight).sum())
+
+
+def test_over_the_budget_rows_are_coalesced(monkeypatch):
+    ctx = build_context(study_from_params(TINY))
+    priced = price_step(ctx)
+    fine = build_plan(ctx, priced)
+    budget = planned_events(fine) // 4
+    monkeypatch.setattr(plan_mod, "MAX_ROW_EVENTS", budget)
+    coarse = build_plan(ctx, priced)
+    g = coarse.row_group
+    assert g > 1 and planned_events(coarse) <= budget and coarse.notes
+    # the stem's 16 rows: ceil(16 / g) groups of ceil(16 / groups) rows, each stage that many rows long
+    stem_f, stem_c = fine.tasks[0], coarse.tasks[0]
+    groups = -(-16 // g)
+    assert stem_c.rows == groups
+    assert stem_c.stages == tuple((r, c * -(-16 // groups)) for r, c in stem_f.stages)
+    run = simulate_plan(coarse)
+    assert run.cycles == run_reference(coarse)
+    assert row_estimate_cycles(ctx, priced) <= run.cycles <= coarse.serial_cycles()
+
+
+@settings(max_examples=25, deadline=None)
+@given(small_cases())
+def test_coalesced_random_plans_stay_within_the_bounds(case):
+    ctx = _context(*case)
+    priced = price_step(ctx)
+    plan = build_plan(ctx, priced)
+    budget = max(planned_events(plan) // 3, 1)
+    g = row_group(plan, budget)
+    plan_mod.coalesce(plan, g)
+    if g > 1:
+        assert planned_events(plan) <= budget or max(t.rows for t in plan.tasks) == 1
+    event = run_plan(plan).cycles
+    assert 0 < row_estimate_cycles(ctx, priced) <= event <= plan.serial_cycles()
