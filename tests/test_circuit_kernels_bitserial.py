@@ -195,3 +195,21 @@ def test_bad_widths_dtypes_and_groups_are_rejected():
         bs.conv2d(x, np.zeros((2, 4, 5, 5), np.int64))
     with pytest.raises(bs.BitWidthError):
         bs.linear(np.zeros((2, 3), np.int64), np.zeros((4, 5), np.int64))
+
+
+@pytest.mark.parametrize("in_bits, in_signed", [(8, False), (8, True), (3, True)])
+def test_many_gemm_rows_counted_eight_planes_at_a_time(in_bits, in_signed):
+    # a GEMM-shaped input (H = W = 1) sums its rows' bit counts in byte lanes, flushed every 255 rows: on one
+    # thread 1,100 rows are 4 parts of 275, the first 600 rows with every bit set, so no lane may overflow
+    import numba
+
+    rng = np.random.default_rng(4)
+    x = _values(rng, (1100, 5, 1, 1), in_bits, in_signed)
+    x[:600] = -1 if in_signed else (1 << in_bits) - 1
+    w = _values(rng, (6, 5, 1, 1), 8, True)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        check_conv(x, w, in_bits=in_bits, in_signed=in_signed)
+    finally:
+        numba.set_num_threads(before)

@@ -27,6 +27,8 @@ from imcsim.circuit.bitserial.codegen import (
 #: stream per call, 512 bytes per word, then stays in L1); longer rows the per-plane block.
 DIAG_MAX_WORDS = 40
 _BITS = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(np.int32)  # _BITS[v, i] = bit i of v
+#: _SPREAD[v] has bit i of v in byte i: adding it counts all eight bit-planes of a byte at once (SWAR)
+_SPREAD = (_BITS.astype(np.uint64) << (np.uint64(8) * np.arange(8, dtype=np.uint64))).sum(axis=1).astype(np.uint64)
 
 
 @njit(cache=True, parallel=True)
@@ -87,9 +89,14 @@ def prep_input(x, n_words_px, n_slots, in_bits, kw_, sw, pw, dw, wo, rows_per_pa
     rs = np.zeros((n_parts, kw_, in_bits, n_ch), np.int32)
     lo = np.empty(n_rows, np.int64)
     hi = np.empty(n_rows, np.int64)
+    # one input column, always inside the one tap's window: a row's counts are its bits, summed SWAR
+    one_col = w == 1 and kw_ == 1 and pw == 0
     for part in prange(n_parts):
         tot = np.empty((sw, in_bits, n_ch), np.int32)
-        for row in range(part * rows_per_part, min(n_rows, (part + 1) * rows_per_part)):
+        acc = np.zeros(n_ch if one_col else 0, np.uint64)
+        pending = 0
+        r1 = min(n_rows, (part + 1) * rows_per_part)
+        for row in range(part * rows_per_part, r1):
             b = row // h
             iy = row - b * h
             mn = np.int64(0x7FFFFFFFFFFFFFFF)
@@ -102,34 +109,46 @@ def prep_input(x, n_words_px, n_slots, in_bits, kw_, sw, pw, dw, wo, rows_per_pa
                     xn[b, iy, ix, c] = np.uint8(v & 0xFF)
             lo[row] = mn
             hi[row] = mx
-            # rs[row, dx] = ones over the row's columns in the stride phase of tap dx (all of them, a
-            # pass with the channels innermost) minus the few columns of that phase outside its window
-            tot[:] = 0
-            for ix in range(w):
-                p = ix % sw
-                for i in range(in_bits):
-                    for c in range(n_ch):
-                        tot[p, i, c] += (xn[b, iy, ix, c] >> i) & 1
-            for dx in range(kw_):
-                off = dx * dw - pw                                  # tap dx of output ox reads ix = ox sw + off
-                ox_lo = max(0, (sw - 1 - off) // sw)
-                ox_hi = min(wo - 1, (w - 1 - off) // sw)
-                if ox_lo > ox_hi:
-                    continue
-                first = ox_lo * sw + off
-                last = ox_hi * sw + off
-                p = first % sw
-                for i in range(in_bits):
-                    for c in range(n_ch):
-                        rs[part, dx, i, c] += tot[p, i, c]
-                for ix in range(p, first, sw):
+            if one_col:
+                for c in range(n_ch):
+                    acc[c] += _SPREAD[xn[b, iy, 0, c]]
+                pending += 1
+                if pending == 255 or row == r1 - 1:             # before a byte lane can overflow
+                    for i in range(in_bits):
+                        sh8 = np.uint64(8 * i)
+                        for c in range(n_ch):
+                            rs[part, 0, i, c] += np.int32((acc[c] >> sh8) & np.uint64(0xFF))
+                    acc[:] = 0
+                    pending = 0
+            else:
+                # rs[row, dx] = ones over the row's columns in the stride phase of tap dx (all of them, a
+                # pass with the channels innermost) minus the few columns of that phase outside its window
+                tot[:] = 0
+                for ix in range(w):
+                    p = ix % sw
                     for i in range(in_bits):
                         for c in range(n_ch):
-                            rs[part, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
-                for ix in range(last + sw, w, sw):
+                            tot[p, i, c] += (xn[b, iy, ix, c] >> i) & 1
+                for dx in range(kw_):
+                    off = dx * dw - pw                                  # tap dx of output ox reads ix = ox sw + off
+                    ox_lo = max(0, (sw - 1 - off) // sw)
+                    ox_hi = min(wo - 1, (w - 1 - off) // sw)
+                    if ox_lo > ox_hi:
+                        continue
+                    first = ox_lo * sw + off
+                    last = ox_hi * sw + off
+                    p = first % sw
                     for i in range(in_bits):
                         for c in range(n_ch):
-                            rs[part, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
+                            rs[part, dx, i, c] += tot[p, i, c]
+                    for ix in range(p, first, sw):
+                        for i in range(in_bits):
+                            for c in range(n_ch):
+                                rs[part, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
+                    for ix in range(last + sw, w, sw):
+                        for i in range(in_bits):
+                            for c in range(n_ch):
+                                rs[part, dx, i, c] -= (xn[b, iy, ix, c] >> i) & 1
             if n_words_px > 0:
                 for ix in range(w):
                     pix = row * w + ix
