@@ -131,8 +131,25 @@ class Dataflow:
     sinks: tuple[str, ...]          # ops no other forward op consumes
 
 
+_FLOWS: dict[tuple[int, tuple], tuple[Graph, Dataflow]] = {}   # (id(graph), ops) -> (graph, its flow)
+
+
 def build_dataflow(graph: Graph, ops: list[tuple[str, str]]) -> Dataflow:
-    """Row dataflow of forward ops given as ``(op name, node name)`` in topological order."""
+    """Row dataflow of forward ops given as ``(op name, node name)`` in topological order. Memoised on the
+    graph object and the ops (the plan, the NoC routing and the row estimate of one step ask for it in turn;
+    a big transformer's takes seconds). Callers do not modify it."""
+    key = (id(graph), tuple(ops))
+    hit = _FLOWS.get(key)
+    if hit is not None and hit[0] is graph:
+        return hit[1]
+    flow = _build_dataflow(graph, ops)
+    if len(_FLOWS) >= 8:
+        _FLOWS.pop(next(iter(_FLOWS)))
+    _FLOWS[key] = (graph, flow)
+    return flow
+
+
+def _build_dataflow(graph: Graph, ops: list[tuple[str, str]]) -> Dataflow:
     op_of = {node: name for name, node in ops}
     order = {name: i for i, (name, _) in enumerate(ops)}
     rows = {name: op_rows(graph[node].out_shape) for name, node in ops}
