@@ -101,6 +101,17 @@ def test_kernel_backward_and_weight_gradient_equal_numpy_integers(net):
     assert not r2.activity.keys() - {(n, "forward") for n in ("c1", "c2", "fc")}
 
 
+def _central_difference(loss, params, arr, idx, h: float = 1e-5) -> float:
+    """d loss / d arr[idx] by central difference (arr is one of params' arrays, restored afterwards)."""
+    old = arr[idx]
+    arr[idx] = old + h
+    up = loss(params)
+    arr[idx] = old - h
+    down = loss(params)
+    arr[idx] = old
+    return (up - down) / (2 * h)
+
+
 def test_float_backward_matches_finite_differences():
     graph = zoo.build("digits-cnn", width=4)
     p = weights.random_params(graph, 0)
@@ -118,13 +129,8 @@ def test_float_backward_matches_finite_differences():
                        ("res1.bn2", "scale"), ("res1.bn2", "shift")]:
         arr = p[name][role]
         idx = tuple(int(rng.integers(0, s)) for s in arr.shape)
-        old = arr[idx]
-        arr[idx] = old + 1e-5
-        up = loss(p)
-        arr[idx] = old - 1e-5
-        down = loss(p)
-        arr[idx] = old
-        assert grads[name][role][idx] == pytest.approx((up - down) / 2e-5, rel=1e-4, abs=1e-9)
+        numeric = _central_difference(loss, p, arr, idx)
+        assert grads[name][role][idx] == pytest.approx(numeric, rel=1e-4, abs=1e-9)
 
 
 def test_int16_errors_split_into_two_kernel_operands():
@@ -214,13 +220,8 @@ def test_lora_add_scale_backward_matches_finite_differences():
     for name in ("classifier.lora.A", "classifier.lora.B"):
         arr = p[name]["weight"]
         idx = tuple(int(rng.integers(0, s)) for s in arr.shape)
-        old = arr[idx]
-        arr[idx] = old + 1e-5
-        up = loss(p)
-        arr[idx] = old - 1e-5
-        down = loss(p)
-        arr[idx] = old
-        assert grads[name]["weight"][idx] == pytest.approx((up - down) / 2e-5, rel=1e-4, abs=1e-9)
+        numeric = _central_difference(loss, p, arr, idx)
+        assert grads[name]["weight"][idx] == pytest.approx(numeric, rel=1e-4, abs=1e-9)
 
 
 @pytest.mark.slow

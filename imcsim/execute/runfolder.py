@@ -72,20 +72,17 @@ def write_updates(folder: str | Path, updates: dict[str, tuple[np.ndarray, np.nd
     for node, (old, new) in updates.items():
         arrays[f"old:{node}"] = np.asarray(old, np.int8)
         arrays[f"new:{node}"] = np.asarray(new, np.int8)
-    path = Path(folder) / UPDATES_FILE
-
-    def save(p: Path) -> None:
-        with open(p, "wb") as f:
-            np.savez_compressed(f, **arrays)
-
-    _atomic(path, save)
-    return path
+    return _write_npz(Path(folder) / UPDATES_FILE, arrays)
 
 
 def write_weights(folder: str | Path, weights: dict[str, np.ndarray]) -> Path:
     """Per conv/linear node its INT8 weights (the layer's weight tensor), stored as int8."""
     arrays = {f"w:{node}": np.asarray(w, np.int8) for node, w in weights.items()}
-    path = Path(folder) / WEIGHTS_FILE
+    return _write_npz(Path(folder) / WEIGHTS_FILE, arrays)
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Compressed .npz written atomically (a crash leaves the previous file, never half of one)."""
 
     def save(p: Path) -> None:
         with open(p, "wb") as f:
