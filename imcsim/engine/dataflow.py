@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imcsim.engine.memo import IdentityMemo
 from imcsim.workload.graph import Graph, Node
 
 WINDOW_OPS = ("conv", "pool")
@@ -131,22 +132,14 @@ class Dataflow:
     sinks: tuple[str, ...]          # ops no other forward op consumes
 
 
-_FLOWS: dict[tuple[int, tuple], tuple[Graph, Dataflow]] = {}   # (id(graph), ops) -> (graph, its flow)
+_FLOWS: IdentityMemo[Dataflow] = IdentityMemo(8)   # (graph, ops) -> its flow
 
 
 def build_dataflow(graph: Graph, ops: list[tuple[str, str]]) -> Dataflow:
     """Row dataflow of forward ops given as ``(op name, node name)`` in topological order. Memoised on the
     graph object and the ops (the plan, the NoC routing and the row estimate of one step ask for it in turn;
     a big transformer's takes seconds). Callers do not modify it."""
-    key = (id(graph), tuple(ops))
-    hit = _FLOWS.get(key)
-    if hit is not None and hit[0] is graph:
-        return hit[1]
-    flow = _build_dataflow(graph, ops)
-    if len(_FLOWS) >= 8:
-        _FLOWS.pop(next(iter(_FLOWS)))
-    _FLOWS[key] = (graph, flow)
-    return flow
+    return _FLOWS.get((graph,), (tuple(ops),), lambda: _build_dataflow(graph, ops))
 
 
 def _build_dataflow(graph: Graph, ops: list[tuple[str, str]]) -> Dataflow:

@@ -29,12 +29,12 @@ on random small networks and on ResNet-18 and MobileNetV2 (docs/engine.md has th
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
+from imcsim.engine.memo import IdentityMemo
 from imcsim.engine.plan import GBUF, barrier_kind, forward_row_stages
 from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound, resource_kind
 from imcsim.engine.staging import analytic_staging
@@ -50,25 +50,21 @@ class _Flow:
     sinks: tuple[str, ...]
 
 
-_FLOWS: dict[int, tuple[object, _Flow]] = {}
+_FLOWS: IdentityMemo[_Flow] = IdentityMemo(64)
 
 
 def _flow(ctx: Context, forward: list[tuple[str, str]]) -> _Flow:
     """Per training step (steps are cached per workload x method, so a sweep builds this once)."""
-    hit = _FLOWS.get(id(ctx.step))
-    if hit is not None and hit[0] is ctx.step:
-        return hit[1]
-    flow = build_dataflow(ctx.step.graph, forward)
-    edges = tuple((e.src, e.dst, int(e.need.hi[0]), int((e.need.hi >= flow.rows[e.src]).sum()))
-                  for e in flow.edges)
-    out = _Flow(dict(flow.rows), edges, flow.sinks)
-    if len(_FLOWS) > 64:
-        _FLOWS.clear()
-    _FLOWS[id(ctx.step)] = (ctx.step, out)
-    return out
+    def build() -> _Flow:
+        flow = build_dataflow(ctx.step.graph, forward)
+        edges = tuple((e.src, e.dst, int(e.need.hi[0]), int((e.need.hi >= flow.rows[e.src]).sum()))
+                      for e in flow.edges)
+        return _Flow(dict(flow.rows), edges, flow.sinks)
+
+    return _FLOWS.get((ctx.step,), (), build)
 
 
-_ESTIMATES: OrderedDict[tuple, tuple[tuple, float]] = OrderedDict()
+_ESTIMATES: IdentityMemo[float] = IdentityMemo(64)
 
 
 def row_estimate_cycles(ctx: Context, priced: PricedStep) -> float:
@@ -76,15 +72,8 @@ def row_estimate_cycles(ctx: Context, priced: PricedStep) -> float:
     Memoised on what it reads: the item list (points that price alike share it, engine/costs.py, and with
     it the port bytes), the batch and the context's pieces (the step, mapping, macro, accelerator and
     device objects the context builders memoise); a sweep over write options or steps per day asks once."""
-    owners = (priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device)
-    key = (*map(id, owners), ctx.batch)
-    hit = _ESTIMATES.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], owners)):
-        return hit[1]
-    _ESTIMATES[key] = (owners, _estimate(ctx, priced))
-    if len(_ESTIMATES) > 64:
-        _ESTIMATES.popitem(last=False)
-    return _ESTIMATES[key][1]
+    return _ESTIMATES.get((priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device), (ctx.batch,),
+                          lambda: _estimate(ctx, priced))
 
 
 _KINDS: dict[str, str] = {}
@@ -189,7 +178,7 @@ def _segment(ctx: Context, priced: PricedStep, items: list, flow: _Flow, fwd: se
     return bound
 
 
-_STAGING: OrderedDict[tuple, tuple[tuple, tuple[float, float]]] = OrderedDict()
+_STAGING: IdentityMemo[tuple[float, float]] = IdentityMemo(64)
 
 
 def activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
@@ -198,11 +187,11 @@ def activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
     epochs read from the priced items as the plan reads them (equal to the plan's staging before any
     deadlock relaxation); under ``layer``, whole maps. Memoised on what it reads (the item list, the batch,
     the context's pieces), so a sweep over write options asks once."""
-    owners = (priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel)
-    key = (*map(id, owners), ctx.batch)
-    hit = _STAGING.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], owners)):
-        return hit[1]
+    return _STAGING.get((priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel), (ctx.batch,),
+                        lambda: _activation_staging(ctx, priced))
+
+
+def _activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
     if ctx.accel.chip.pipeline == "row":
         ops = {op.name: op for op in ctx.step.ops}
         segment, segment_of, pool_ops = 0, {}, []
@@ -216,7 +205,4 @@ def activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
         out = analytic_staging(ctx, pool_ops, segment_of, whole_maps=False)
     else:
         out = analytic_staging(ctx, [], {}, whole_maps=True)
-    _STAGING[key] = (owners, out)
-    if len(_STAGING) > 64:
-        _STAGING.popitem(last=False)
     return out

@@ -16,6 +16,7 @@ from imcsim.engine.costs import POOL, PricedStep, price_step
 from imcsim.engine.estimate import activation_staging, row_estimate_cycles
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
 from imcsim.engine.ledger import Result
+from imcsim.engine.memo import IdentityMemo
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
 
 ENGINES = ("analytic", "event")
@@ -67,64 +68,44 @@ def _priced(study: Study, ctx: Context) -> _Priced:
     return hit
 
 
-_TIMING: OrderedDict[tuple, tuple[Any, float, float]] = OrderedDict()
+_TIMING: IdentityMemo[tuple[float, float]] = IdentityMemo(PRICED_CACHE_SIZE)
 
 
 def _timing(priced: PricedStep, batch: int) -> tuple[float, float]:
     """The analytic bound of a priced step's items and its reloads' pool-write cycles, memoised on the item
     list (points that price the same share it: engine/costs.py)."""
-    key = (id(priced.items), batch, frozenset(priced.exclusive))
-    hit = _TIMING.get(key)
-    if hit is not None and hit[0] is priced.items:
-        return hit[1], hit[2]
-    # a reload is a barrier (DRAM stage, then a write stage on the streaming pool); no other barrier uses the pool
-    reload_write_cycles = sum(s.cycles for it in priced.items if isinstance(it, Barrier)
-                              for s in it.stages if s.resource == POOL)
-    _TIMING[key] = (priced.items, analytic_cycles(priced.items, batch, priced.exclusive), reload_write_cycles)
-    if len(_TIMING) > PRICED_CACHE_SIZE:
-        _TIMING.popitem(last=False)
-    return _TIMING[key][1], _TIMING[key][2]
+    def build() -> tuple[float, float]:
+        # a reload is a barrier (DRAM stage, then a write stage on the streaming pool); no other barrier uses
+        # the pool
+        reload_write_cycles = sum(s.cycles for it in priced.items if isinstance(it, Barrier)
+                                  for s in it.stages if s.resource == POOL)
+        return analytic_cycles(priced.items, batch, priced.exclusive), reload_write_cycles
+
+    return _TIMING.get((priced.items,), (batch, frozenset(priced.exclusive)), build)
 
 
-_STANDBY: OrderedDict[tuple, tuple[tuple, Any]] = OrderedDict()
+_STANDBY: IdentityMemo[Any] = IdentityMemo(PRICED_CACHE_SIZE)
 
 
 def _standby(ctx: Context) -> Any:
     """The chip's standby sources (engine/leakage.py), memoised on what they read: the accelerator, macro,
     mapping and step (by identity: the context's builders share them), the batch and the master copy."""
-    owners = (ctx.accel, ctx.macro, ctx.mapping, ctx.step)
-    key = (*map(id, owners), ctx.batch, ctx.study.options.master_copy)
-    hit = _STANDBY.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], owners)):
-        _STANDBY.move_to_end(key)
-        return hit[1]
-    src = standby_sources(ctx)
-    _STANDBY[key] = (owners, src)
-    if len(_STANDBY) > PRICED_CACHE_SIZE:
-        _STANDBY.popitem(last=False)
-    return src
+    return _STANDBY.get((ctx.accel, ctx.macro, ctx.mapping, ctx.step),
+                        (ctx.batch, ctx.study.options.master_copy), lambda: standby_sources(ctx))
 
 
-_STAGED: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+_STAGED: IdentityMemo[Any] = IdentityMemo(PRICED_CACHE_SIZE)
 
 
 def _staged_table(records: Any, extra: dict[str, float]) -> Any:
     """The step's ops plus the staged-activations record, memoised on the step's table (by identity) and the
     record's energies: points that share a priced table (a sweep over write policy, flip probability or
     steps per day) share this one too, with the sums it has already made (tables are read-only once built)."""
-    key = (id(records), *extra.items())
-    hit = _STAGED.get(key)
-    if hit is not None and hit[0] is records:
-        _STAGED.move_to_end(key)
-        return hit[1]
     from imcsim.engine.ledger import OpRecord
 
-    table = records + [OpRecord("activations:staged", "activations", "forward", "buffer", "dram", 1, 0.0,
-                                {k: v for k, v in extra.items() if v})]
-    _STAGED[key] = (records, table)
-    if len(_STAGED) > PRICED_CACHE_SIZE:
-        _STAGED.popitem(last=False)
-    return table
+    return _STAGED.get((records,), tuple(extra.items()), lambda: records + [OpRecord(
+        "activations:staged", "activations", "forward", "buffer", "dram", 1, 0.0,
+        {k: v for k, v in extra.items() if v})])
 
 
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:

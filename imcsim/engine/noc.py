@@ -23,24 +23,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imcsim.engine.dataflow import Dataflow, build_dataflow
+from imcsim.engine.memo import IdentityMemo
 from imcsim.mapping.network import NetworkMapping
 from imcsim.mapping.placement import Placement, place
 from imcsim.workload.step import TrainingStep
 
-_FLOWS: dict[int, tuple[TrainingStep, Dataflow]] = {}
+_FLOWS: IdentityMemo[Dataflow] = IdentityMemo(64)
 
 
 def forward_flow(step: TrainingStep) -> Dataflow:
     """The row dataflow of a step's forward ops, built once per step (steps are cached per workload x
     method, so a sweep builds it once)."""
-    hit = _FLOWS.get(id(step))
-    if hit is not None and hit[0] is step:
-        return hit[1]
-    flow = build_dataflow(step.graph, [(op.name, op.node) for op in step.ops if op.phase == "forward"])
-    if len(_FLOWS) > 64:
-        _FLOWS.clear()
-    _FLOWS[id(step)] = (step, flow)
-    return flow
+    return _FLOWS.get((step,), (), lambda: build_dataflow(
+        step.graph, [(op.name, op.node) for op in step.ops if op.phase == "forward"]))
 
 
 @dataclass(frozen=True)
@@ -53,22 +48,15 @@ class Traffic:
     crossings: dict[str, tuple[tuple[float, int], ...]]    # group op -> ((bits, hops), ...)
 
 
-_TRAFFIC: dict[tuple, tuple[tuple, Traffic]] = {}
+_TRAFFIC: IdentityMemo[Traffic] = IdentityMemo(256)
 
 
 def forward_traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,
                     act_bytes: float) -> Traffic:
     """Memoised on its inputs (step and mapping by identity): the cost model and the staging rule ask for one
     point's traffic, and a sweep over devices shares the mapping (engine/context.py). Read-only."""
-    key = (id(step), id(mapping), tiles, macros_per_tile, act_bytes)
-    hit = _TRAFFIC.get(key)
-    if hit is not None and hit[0][0] is step and hit[0][1] is mapping:
-        return hit[1]
-    if len(_TRAFFIC) > 256:
-        _TRAFFIC.clear()
-    out = _traffic(step, mapping, tiles, macros_per_tile, act_bytes)
-    _TRAFFIC[key] = ((step, mapping), out)
-    return out
+    return _TRAFFIC.get((step, mapping), (tiles, macros_per_tile, act_bytes),
+                        lambda: _traffic(step, mapping, tiles, macros_per_tile, act_bytes))
 
 
 def _traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,

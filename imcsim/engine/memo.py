@@ -1,0 +1,41 @@
+"""One bounded memo for the engine's per-object caches (dataflows, NoC traffic, timing, standby, staging).
+
+A sweep hands the engine the same step, mapping or priced table for many points; work that depends only
+on those objects is kept here, keyed on the objects by identity (they are read-only once built) plus plain
+values. An entry holds its owners, so their ids cannot be reused by new objects while it lives; the least
+recently used entry goes first once ``maxsize`` is reached, which bounds the memory a long sweep keeps.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class IdentityMemo(Generic[T]):
+    """``get(owners, extra, build)``: ``build()`` once per (owners by identity, extra by value)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple, tuple[tuple, T]] = OrderedDict()
+
+    def get(self, owners: tuple, extra: tuple[Hashable, ...], build: Callable[[], T]) -> T:
+        key = (*map(id, owners), *extra)
+        hit = self._entries.get(key)
+        if hit is not None:
+            self._entries.move_to_end(key)
+            return hit[1]
+        value = build()
+        self._entries[key] = (owners, value)
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
