@@ -58,8 +58,9 @@ def test_trace_formats(tmp_path):
 
 
 def test_adding_records_to_a_table_is_what_rebuilding_it_gives():
-    # OpTable + records appends column by column; it must equal rebuilding from all the records, where each op
-    # keeps only its listed non-zero components (an unlisted column, a zero, -0.0 are left out)
+    # OpTable + records appends column by column; it must equal rebuilding from all the records: each op
+    # lists its order's non-zero components first, then any other non-zero column (an unlisted column is
+    # kept, not dropped: the table's sums count it), zeros and -0.0 left out
     import numpy as np
 
     from imcsim.engine.ledger import COMPONENT_INDEX, OpTable
@@ -73,10 +74,15 @@ def test_adding_records_to_a_table_is_what_rebuilding_it_gives():
               (COMPONENT_INDEX["buffer"], COMPONENT_INDEX["dram"])]
     table = OpTable(["a", "b"], ["n", "n"], ["forward"] * 2, ["vector", "buffer"], ["digital", "dram"], [2, 1],
                     [3.0, 4.5], energy, [0, 0], [0, 0], [0, 0], orders, bases=["assumed", ""])
+    assert list(table[0].energy_pj.items()) == [("digital_unit", 1.5), ("noc", 7.0)]
+    assert list(table[1].energy_pj.items()) == [("dram", 2.25)]
     extra = [OpRecord("c", "act", "forward", "buffer", "dram", 1, 0.0, {"dram": 9.0, "buffer": 0.5})]
     got, want = table + extra, OpTable.from_records(list(table) + extra)
     for column in ("names", "nodes", "phases", "kinds", "resources", "executions", "cycles", "macs",
-                   "weights_written", "macros", "orders", "bases"):
+                   "weights_written", "macros", "bases"):
         assert getattr(got, column) == getattr(want, column), column
-    assert got.energy_pj.tolist() == want.energy_pj.tolist() and got.energy_pj[0, COMPONENT_INDEX["noc"]] == 0.0
+    assert got.energy_pj.tolist() == want.energy_pj.tolist() and got.energy_pj[0, COMPONENT_INDEX["noc"]] == 7.0
+    assert got.energy_by_component() == want.energy_by_component()
+    # the records' energies add up to the table's sums (1.5 + 7.0 + 2.25 + 9.0 + 0.5 = 20.25)
+    assert sum(r.total_energy_pj for r in got) == sum(got.energy_by_component().values()) == 20.25
     assert list(got) == list(want)

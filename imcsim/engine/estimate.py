@@ -35,6 +35,7 @@ from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
 from imcsim.engine.memo import IdentityMemo
+from imcsim.engine.noc import forward_flow, forward_traffic
 from imcsim.engine.plan import GBUF, barrier_kind, forward_row_stages
 from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound, resource_kind
 from imcsim.engine.staging import analytic_staging
@@ -186,9 +187,23 @@ def activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
     row plan (engine/staging.py): under ``chip.pipeline: row`` each edge's line-buffer rows, segments and pool
     epochs read from the priced items as the plan reads them (equal to the plan's staging before any
     deadlock relaxation); under ``layer``, whole maps. Memoised on what it reads (the item list, the batch,
-    the context's pieces), so a sweep over write options asks once."""
+    the context's pieces), so a sweep over write options asks once; and by value (:func:`_staging_by_value`),
+    so array geometries that keep the placement, the streamed layers and the buffers share it."""
     return _STAGING.get((priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel), (ctx.batch,),
                         lambda: _activation_staging(ctx, priced))
+
+
+_STAGING_VALUES: IdentityMemo[tuple[float, float]] = IdentityMemo(1024)
+_EDGE_ENDS: IdentityMemo[tuple[tuple[str, ...], tuple[str, ...]]] = IdentityMemo(64)
+
+
+def _edge_ends(ctx: Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(producers, consumers) of the step's forward edges, in edge order (per step)."""
+    def build() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        edges = forward_flow(ctx.step).edges
+        return tuple(e.src for e in edges), tuple(e.dst for e in edges)
+
+    return _EDGE_ENDS.get((ctx.step,), (), build)
 
 
 def _activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
@@ -202,7 +217,22 @@ def _activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]
                 segment_of[item.op] = segment
                 if item.resource == POOL:
                     pool_ops.append(item.op)
-        out = analytic_staging(ctx, pool_ops, segment_of, whole_maps=False)
-    else:
-        out = analytic_staging(ctx, [], {}, whole_maps=True)
-    return out
+        return _staging_by_value(ctx, pool_ops, segment_of, whole_maps=False)
+    return _staging_by_value(ctx, [], {}, whole_maps=True)
+
+
+def _staging_by_value(ctx: Context, pool_ops: list[str], segment_of: dict[str, int], whole_maps: bool
+                      ) -> tuple[float, float]:
+    """:func:`~imcsim.engine.staging.analytic_staging`, memoised on the step (by identity) and the values it
+    reads: the batch, activation width, tile and global buffer sizes and, in row order, each edge's consumer
+    tile (the placement, engine/noc.py), the streamed ops in pool order and each edge end's segment. A sweep
+    over array geometries changes the macro but mostly keeps these, so it stages once per placement."""
+    chip, tile = ctx.accel.chip, ctx.accel.tile
+    act_bytes = ctx.macro.in_bits / 8
+    key: tuple = (whole_maps, ctx.batch, act_bytes, tile.buffer_kib, chip.global_buffer_kib)
+    if not whole_maps:
+        srcs, dsts = _edge_ends(ctx)
+        where = forward_traffic(ctx.step, ctx.mapping, chip.tiles, int(tile.macros or 1), act_bytes).tile
+        key += (tuple(map(where.__getitem__, dsts)), tuple(pool_ops),
+                tuple(segment_of.get(s, 0) == segment_of.get(d, 0) for s, d in zip(srcs, dsts)))
+    return _STAGING_VALUES.get((ctx.step,), key, lambda: analytic_staging(ctx, pool_ops, segment_of, whole_maps))

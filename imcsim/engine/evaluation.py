@@ -6,7 +6,6 @@ the flat form of a study (a sweep point) and returns the flat summary record, wh
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,27 +44,26 @@ class _Priced:
         return self.bound_cycles if self.row_estimate_cycles is None else self.row_estimate_cycles
 
 
-_PRICED: OrderedDict[str, _Priced] = OrderedDict()
+_PRICED: IdentityMemo[_Priced] = IdentityMemo(PRICED_CACHE_SIZE)
 
 
 def _priced(study: Study, ctx: Context) -> _Priced:
-    """Price a study's step once per distinct study: a repeated point (a re-run, a sweep revisiting a point,
-    the event engine after the analytic one) costs a dictionary lookup. The key is the whole study, so
-    nothing that pricing reads can be missed; results never mutate what is cached."""
-    key = study.model_dump_json()
-    hit = _PRICED.get(key)
-    if hit is not None:
-        _PRICED.move_to_end(key)
-        return hit
+    """Price a study's step once per distinct (chip, step, options): a repeated point (a re-run, a sweep
+    revisiting a point, the event engine after the analytic one) costs a dictionary lookup. The key is what
+    pricing reads: the context's pieces by identity (the context builders memoise them per spec, so equal
+    specs give the same objects), the batch and every study option by value (all scalars); building it costs
+    no serialisation, so a sweep over write options, which never revisits a key, pays nothing for it.
+    Results never mutate what is cached."""
+    return _PRICED.get((ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device),
+                       (ctx.batch, *study.options.__dict__.values()), lambda: _price(ctx))
+
+
+def _price(ctx: Context) -> _Priced:
     priced = price_step(ctx)
     bound, reload_write_cycles = _timing(priced, ctx.batch)
     row = row_estimate_cycles(ctx, priced) if ctx.accel.chip.pipeline == "row" else None
-    hit = _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles, row,
-                  activation_staging(ctx, priced))
-    _PRICED[key] = hit
-    if len(_PRICED) > PRICED_CACHE_SIZE:
-        _PRICED.popitem(last=False)
-    return hit
+    return _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles, row,
+                   activation_staging(ctx, priced))
 
 
 _TIMING: IdentityMemo[tuple[float, float]] = IdentityMemo(PRICED_CACHE_SIZE)

@@ -128,6 +128,17 @@ class OpRecord:
 COMPONENT_INDEX: dict[str, int] = {c: i for i, c in enumerate(COMPONENTS)}
 
 
+def _energy_dict(row: list[float], order: tuple[int, ...]) -> dict[str, float]:
+    """An op's non-zero energy by component: the components its pricer listed (``order``) first, in that
+    order, then any other non-zero column in ``COMPONENTS`` order (none is dropped: the table's sums count
+    every column, so its records must too)."""
+    out = {COMPONENTS[c]: row[c] for c in order if row[c]}
+    for c, v in enumerate(row):
+        if v and COMPONENTS[c] not in out:
+            out[COMPONENTS[c]] = v
+    return out
+
+
 class OpTable(Sequence):
     """The per-op records of a priced step held as columns: a sweep prices thousands of points and reads
     only sums over their ops, so :class:`OpRecord` objects are built on first access only.
@@ -169,8 +180,7 @@ class OpTable(Sequence):
             rows = self.energy_pj.tolist()
             self._records = [
                 OpRecord(self.names[i], self.nodes[i], self.phases[i], self.kinds[i], self.resources[i],
-                         self.executions[i], self.cycles[i],
-                         {COMPONENTS[c]: rows[i][c] for c in self.orders[i] if rows[i][c]},
+                         self.executions[i], self.cycles[i], _energy_dict(rows[i], self.orders[i]),
                          macs=self.macs[i], weights_written=self.weights_written[i], macros=self.macros[i],
                          basis=self.bases[i])
                 for i in range(len(self.names))]
@@ -186,26 +196,15 @@ class OpTable(Sequence):
         return iter(self.records())
 
     def __add__(self, other: Sequence[OpRecord]) -> OpTable:
-        """The ops of both, as ``from_records(list(self) + list(other))`` gives them (each op keeps only its
-        listed, non-zero components), column by column: no records built for this table's ops."""
+        """The ops of both, as ``from_records(list(self) + list(other))`` gives them, column by column: no
+        records built for this table's ops. A record lists every non-zero component (its order's first), so
+        the energy matrix and the orders carry over as they are."""
         tail = OpTable.from_records(other)
-        orders, listed = self._memo("listed", self._listed)
-        energy = np.vstack([listed, tail.energy_pj])
         return OpTable(self.names + tail.names, self.nodes + tail.nodes, self.phases + tail.phases,
                        self.kinds + tail.kinds, self.resources + tail.resources, self.executions + tail.executions,
-                       self.cycles + tail.cycles, energy, self.macs + tail.macs,
-                       self.weights_written + tail.weights_written, self.macros + tail.macros, orders + tail.orders,
-                       None, self.bases + tail.bases)
-
-    def _listed(self) -> tuple[list[tuple[int, ...]], np.ndarray]:
-        """Each op's listed non-zero components and the energy matrix with only those (what its records hold)."""
-        rows = self.energy_pj.tolist()
-        orders = [tuple(c for c in order if rows[i][c]) for i, order in enumerate(self.orders)]
-        energy = np.zeros_like(self.energy_pj)
-        for i, order in enumerate(orders):
-            for c in order:
-                energy[i, c] = rows[i][c]
-        return orders, energy
+                       self.cycles + tail.cycles, np.vstack([self.energy_pj, tail.energy_pj]), self.macs + tail.macs,
+                       self.weights_written + tail.weights_written, self.macros + tail.macros,
+                       self.orders + tail.orders, None, self.bases + tail.bases)
 
     # sums in op order, one op after the other (as a loop over the records adds them, to the last bit)
     def _memo(self, name: str, fn: Any) -> Any:
