@@ -106,6 +106,18 @@ def _staged_table(records: Any, extra: dict[str, float]) -> Any:
         {k: v for k, v in extra.items() if v})])
 
 
+def clear_caches() -> None:
+    """Forget everything the engine reuses between evaluations (every identity memo, the mappings, shapes and
+    numbers), so the next point prices as in a fresh process: what tests compare a sweep's reuse against."""
+    from imcsim.engine import context, costs
+    from imcsim.engine.memo import clear_all
+
+    clear_all()
+    context._MAPPINGS.clear()
+    costs._SHAPES.clear()
+    costs._NUMBERS.clear()
+
+
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:
     """Price one study. ``engine`` overrides ``study.engine``; the event engine can keep its timeline."""
     engine = engine or study.engine

@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
+from weakref import WeakSet
 
 T = TypeVar("T")
+
+#: every memo made, so that :func:`clear_all` can empty them (a test pricing a point as a fresh process would)
+_ALL: WeakSet = WeakSet()
 
 
 class IdentityMemo(Generic[T]):
@@ -21,6 +25,7 @@ class IdentityMemo(Generic[T]):
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._entries: OrderedDict[tuple, tuple[tuple, T]] = OrderedDict()
+        _ALL.add(self)
 
     def get(self, owners: tuple, extra: tuple[Hashable, ...], build: Callable[[], T]) -> T:
         key = (*map(id, owners), *extra)
@@ -39,3 +44,9 @@ class IdentityMemo(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def clear_all() -> None:
+    """Empty every :class:`IdentityMemo` (results do not change: only what is reused)."""
+    for memo in list(_ALL):
+        memo.clear()

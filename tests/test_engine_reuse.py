@@ -1,0 +1,67 @@
+"""A sweep over array geometries reuses what does not change (issue 15 item 2): the priced-step cache, the
+activation staging memoised by value, the shapes, placements and mappings shared between points. Every
+point priced after others must equal, to the last bit, the same point priced alone (every engine cache
+emptied first, as in a fresh process)."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imcsim.config.study import study_from_params
+from imcsim.engine import evaluate
+from imcsim.engine.evaluation import _PRICED, clear_caches
+
+DEVICES = ("sas-mram", "sot-mram", "reram", "sram")
+SIZES = (32, 64, 128, 256)
+
+
+def _alone(params: dict) -> dict:
+    clear_caches()
+    return evaluate(study_from_params(params)).summary()
+
+
+def _records(params: dict) -> list:
+    return [(r.name, r.cycles_per_execution, list(r.energy_pj.items()), r.macros)
+            for r in evaluate(study_from_params(params)).ops]
+
+
+geometry = st.fixed_dictionaries({
+    "device": st.sampled_from(DEVICES), "rows": st.sampled_from(SIZES), "cols": st.sampled_from(SIZES),
+    "rows_parallel": st.sampled_from((8, 16, 32)), "column_mux": st.sampled_from((1, 2)),
+    "chip.pipeline": st.sampled_from(("row", "layer"))})
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(geometry, min_size=3, max_size=5))
+def test_geometries_priced_in_a_sweep_equal_each_priced_alone(points):
+    # inference (ResNet-18): the staging by value and the shared placements; a sweep visits the points in turn
+    points = [{"workload": "resnet18", **p} for p in points]
+    swept = [(evaluate(study_from_params(p)).summary(), _records(p)) for p in points]
+    for p, (summary, records) in zip(points, swept):
+        assert summary == _alone(p)
+        assert records == _records(p)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({"rows": st.sampled_from((32, 64, 128)), "cols": st.sampled_from((32, 64)),
+                                       "device": st.sampled_from(DEVICES),
+                                       "write_policy": st.sampled_from(("all", "diff"))}), min_size=2, max_size=4))
+def test_training_geometries_with_reloads_priced_in_a_sweep_equal_each_priced_alone(points):
+    # training with streamed layers: per-point writes and reloads, pool epochs and segments in the staging key
+    base = {"workload": "digits-cnn", "method": "full", "chip.cell_capacity_mibit": 0.0625, "chip.tiles": 2}
+    points = [{**base, **p} for p in points]
+    swept = [evaluate(study_from_params(p)).summary() for p in points]
+    for p, summary in zip(points, swept):
+        assert summary == _alone(p)
+
+
+def test_the_priced_step_cache_hits_a_revisited_point_and_not_another_option():
+    clear_caches()
+    a = {"workload": "resnet18", "rows": 128, "write_policy": "diff", "flip_prob": 0.25}
+    first = evaluate(study_from_params(a))
+    assert len(_PRICED) == 1
+    # another option value is another key (options are part of it, by value)
+    evaluate(study_from_params({**a, "flip_prob": 0.3}))
+    assert len(_PRICED) == 2
+    # an equal study (a new object) finds the first entry: the same priced step, nothing added
+    again = evaluate(study_from_params(dict(a)))
+    assert len(_PRICED) == 2 and again.ops is first.ops
