@@ -10,6 +10,8 @@ weights (norm, activation, pooling, add, attention) runs at the tile of its firs
 
 **Traffic.** A forward edge (engine/dataflow.py) from an op on tile ``a`` to an op on tile ``b != a``
 carries the producer node's whole output (``out_elems`` x the activation width) over ``hops(a, b)`` links.
+The width is one for every node (the CNN's activations), unless ``widths`` names a node's own (an SNN's
+1-bit spikes, its spike counts and currents: snn/cost.py).
 Each crossing is charged to the *group* of its producer: the op with weights whose tile the producer
 inherited (a conv, its norm and activation form one group). A group's traffic is the MVM op's NoC cost:
 energy ``bits x hops x tile_pitch_mm x noc_energy_pj_per_bit_per_mm``; time (layer order) ``bits /
@@ -52,15 +54,27 @@ _TRAFFIC: IdentityMemo[Traffic] = IdentityMemo(256)
 
 
 def forward_traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,
-                    act_bytes: float) -> Traffic:
+                    act_bytes: float, widths: tuple[tuple[str, float], ...] = ()) -> Traffic:
     """Memoised on its inputs (step and mapping by identity): the cost model and the staging rule ask for one
-    point's traffic, and a sweep over devices shares the mapping (engine/context.py). Read-only."""
-    return _TRAFFIC.get((step, mapping), (tiles, macros_per_tile, act_bytes),
-                        lambda: _traffic(step, mapping, tiles, macros_per_tile, act_bytes))
+    point's traffic, and a sweep over devices shares the mapping (engine/context.py). Read-only.
+    ``widths``: (graph node, bits per output element) of producers not ``act_bytes`` wide."""
+    return _TRAFFIC.get((step, mapping), (tiles, macros_per_tile, act_bytes, widths),
+                        lambda: _traffic(step, mapping, tiles, macros_per_tile, act_bytes, widths))
+
+
+def noc_energy_pj(crossings: tuple[tuple[float, int], ...], tile_pitch_mm: float,
+                  pj_per_bit_per_mm: float) -> float:
+    """Link energy of ``(bits, hops)`` crossings: bit-hops x tile pitch x energy per bit per mm."""
+    return sum(bits * hops for bits, hops in crossings) * tile_pitch_mm * pj_per_bit_per_mm
+
+
+def noc_cycles(crossings: tuple[tuple[float, int], ...], width_bits: float, hop_latency_cycles: float) -> float:
+    """Layer-order time of ``(bits, hops)`` crossings, one after the other (A): bits / width + hops x latency."""
+    return sum(bits / width_bits + hops * hop_latency_cycles for bits, hops in crossings)
 
 
 def _traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,
-             act_bytes: float) -> Traffic:
+             act_bytes: float, widths: tuple[tuple[str, float], ...] = ()) -> Traffic:
     placement = place(mapping, tiles, macros_per_tile)
     flow = forward_flow(step)
     ops = {op.name: op for op in step.ops if op.phase == "forward"}
@@ -79,9 +93,12 @@ def _traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per
             tile[name], group[name] = 0, name
     crossings: dict[str, list[tuple[float, int]]] = {}
     graph = step.graph
+    width = dict(widths)
     for e in flow.edges:
         hops = placement.hops(tile[e.src], tile[e.dst])
         if hops:
-            bits = graph[ops[e.src].node].out_elems * act_bytes * 8
+            node = ops[e.src].node
+            w = width.get(node)
+            bits = graph[node].out_elems * act_bytes * 8 if w is None else graph[node].out_elems * w
             crossings.setdefault(group[e.src], []).append((bits, hops))
     return Traffic(placement, tile, group, {k: tuple(v) for k, v in crossings.items()})
