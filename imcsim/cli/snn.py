@@ -163,7 +163,7 @@ def _price(args: argparse.Namespace) -> int:
     for r in rows:
         r["rule"] = spec.exit.rule if r["mode"] == label else "none"
         r["threshold"] = None
-    notes = _notes(hw, spec, act.source)
+    notes = _notes(hw, spec, act.source, sc)
     if args.out:
         from imcsim.report.snn import write_report
 
@@ -205,7 +205,7 @@ def _timeline(args: argparse.Namespace, sc: Any, net: Any, spec: Any, hist: list
     return recs
 
 
-def _notes(hw: Any, spec: Any, activity: str, neuron: Any = None) -> list[str]:
+def _notes(hw: Any, spec: Any, activity: str, sc: Any, neuron: Any = None) -> list[str]:
     neuron = neuron or spec.neuron
     return [
         f"accelerator {hw.accel.name}, device {hw.macro.device.name}: macro, buffer, NoC and digital-unit prices "
@@ -217,9 +217,11 @@ def _notes(hw: Any, spec: Any, activity: str, neuron: Any = None) -> list[str]:
         "direct encoding: the first layer runs once per sample at the macro's input precision [SEENN-CODE]",
         "layers run one after another and timesteps one after another (A): latency linear in t",
         "EDP = mean energy x mean latency over the exit distribution (samples one at a time)",
-        "the INT8 CNN: same graph, same macro and conventions, activity 0.5 / 0.25 (A)",
+        "the INT8 CNN: same graph, same macro, placement and conventions, 8-bit activations, activity 0.5 / 0.25 (A)",
         f"leakage by chip.power_gating = {hw.power_gating} (engine/leakage.py sources); layers' macros woken once "
         "per timestep when gated (A)",
+        sc.placed.note(f"spikes 1 bit, spike counts their planes, currents {neuron.membrane_bits} bit, sent as a "
+                       "dense map every timestep (A: not address events)"),
     ]
 
 
@@ -256,7 +258,7 @@ def _digits(args: argparse.Namespace) -> int:
     logits = d.logits / args.temperature
     rows = threshold_sweep(logits, d.labels, args.rule, args.thresholds, sc, cnn_cost(hw, conv.net),
                            activity=table.source, cnn_accuracy=d.ann_accuracy)
-    notes = _notes(hw, spec, table.source, conv.neuron) + [
+    notes = _notes(hw, spec, table.source, sc, conv.neuron) + [
         f"digits: ANN {'-'.join(map(str, (64, *hidden, 10)))} float accuracy {d.ann_accuracy:.4f} "
         f"(the int8-cnn row shows it); converted SNN (IF, soft reset, half-threshold start) static "
         f"T={spec.timesteps} accuracy {static(logits).accuracy(d.labels):.4f} on {len(d.labels)} test images, "

@@ -12,8 +12,13 @@ Per timestep (``docs/snn.md`` has the equations and what each rests on):
   row-tile partial sums are added in the tile accumulator (acc_bits full adders each), as the engine does.
 - **Neurons** on the tile digital unit: every neuron is updated every timestep (integrate, compare,
   reset; LIF adds the leak shift), at the preset's vector-op energy; the membrane is read from and
-  written back to the tile buffer at ``membrane_bits``; output spikes are written (1 bit each) and sent
-  one NoC hop to the next layer's tile; the next layer reads its input planes from the buffer.
+  written back to the tile buffer at ``membrane_bits``; output spikes are written (1 bit each); the next
+  layer reads its input planes from the buffer.
+- **NoC** (:func:`snn_traffic`): the SNN graph is mapped and placed by the engines' mapper
+  (``mapping/network.map_network``, ``mapping/placement.place``: layers on consecutive macros of a 2-D mesh
+  of tiles in forward order); each forward edge between tiles carries, every timestep, the producer's
+  output at its SNN width (spikes 1 bit, counts their planes, currents ``membrane_bits``:
+  ``snn/network.output_bits``) over its XY route; energy and time by ``engine/noc.py``'s formulas.
 - **Other digital work**: pools and residual adds (one vector op per element and extra input), the
   readout accumulation z_t += o_t (one op per class).
 - **Direct encoding**: the first layer runs once per sample at the macro's input precision (input from
@@ -43,8 +48,10 @@ from typing import Any
 from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
 from imcsim.circuit.macro import DEFAULT_AND_DENSITY, DEFAULT_INPUT_DENSITY, MacroConfig, layer_cost
 from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
+from imcsim.engine.noc import Traffic, forward_traffic, noc_cycles, noc_energy_pj
 from imcsim.mapping.layer import map_layer
-from imcsim.snn.network import SNNNetwork, SpikeLayer
+from imcsim.mapping.network import NetworkMapping, map_network
+from imcsim.snn.network import SNNNetwork, SpikeLayer, output_bits
 from imcsim.snn.spec import ExitSpec, NeuronSpec
 
 #: Energy components of an SNN cost (pJ): the macro's six, then the digital unit, buffers, NoC, exit, standby.
@@ -53,7 +60,6 @@ COMPONENTS: tuple[str, ...] = (*MACRO_COMPONENTS, "neuron", "digital", "buffer",
 
 #: Weight bits that are 1 (A: as the macro model's default, 0.25 / 0.5).
 WEIGHT_BIT_DENSITY = DEFAULT_AND_DENSITY / DEFAULT_INPUT_DENSITY
-NOC_HOPS = 1  # A: as the engine, a layer's output travels one hop
 
 
 @dataclass(frozen=True)
@@ -144,13 +150,14 @@ class Hardware:
     def tile_buffer_bytes(self) -> float:
         return float(self.accel.tile.buffer_kib * 1024 * self.accel.chip.tiles)
 
-    def noc(self, bits: float) -> Cost:
-        """``bits`` sent one hop: link energy and (bits / width + hop latency) cycles."""
+    def noc(self, crossings: tuple[tuple[float, int], ...]) -> Cost:
+        """``(bits, hops)`` crossings of the mesh (engine/noc.py): link energy and their cycles, one after
+        the other (A, as the engine's layer order)."""
         c = self.accel.chip
-        if bits <= 0:
+        if not crossings:
             return Cost()
-        return Cost({"noc": bits * NOC_HOPS * c.tile_pitch_mm * c.noc_energy_pj_per_bit_per_mm},
-                    bits / c.noc_width_bits + NOC_HOPS * c.noc_hop_latency_cycles)
+        return Cost({"noc": noc_energy_pj(crossings, c.tile_pitch_mm, c.noc_energy_pj_per_bit_per_mm)},
+                    noc_cycles(crossings, c.noc_width_bits, c.noc_hop_latency_cycles))
 
     @property
     def power_gating(self) -> str:
@@ -206,16 +213,74 @@ def mvm_cost(hw: Hardware, layer: SpikeLayer, in_bits: int, input_density: float
 
 def neuron_cost(hw: Hardware, neurons: int, neuron: NeuronSpec, reads_stored_current: bool = False) -> Cost:
     """One timestep of a neuron layer: ``ops_per_update`` vector ops per neuron on the digital units of all
-    tiles, membrane read + write at ``membrane_bits``, spikes written (1 bit each) and sent one hop; a
-    direct-encoded layer also re-reads its stored input current (``membrane_bits``)."""
+    tiles, membrane read + write at ``membrane_bits``, spikes written (1 bit each; their NoC traffic is
+    :func:`snn_traffic`'s); a direct-encoded layer also re-reads its stored input current (``membrane_bits``)."""
     ops = neurons * neuron.ops_per_update
     mb = neuron.membrane_bytes
     buf = neurons * mb * (hw.buffer_read_pj_per_byte + hw.buffer_write_pj_per_byte)
     buf += neurons / 8 * hw.buffer_write_pj_per_byte
     if reads_stored_current:
         buf += neurons * mb * hw.buffer_read_pj_per_byte
-    own = Cost({"neuron": ops * hw.vector_op_pj, "buffer": buf}, ops / hw.vector_ops_per_cycle_chip)
-    return own + hw.noc(neurons)
+    return Cost({"neuron": ops * hw.vector_op_pj, "buffer": buf}, ops / hw.vector_ops_per_cycle_chip)
+
+
+# ---------------------------------------------------------------------------------------------- NoC
+@dataclass(frozen=True)
+class Placed:
+    """The network on the mesh: the engines' mapping and its traffic at the SNN's widths (or the CNN's)."""
+
+    mapping: NetworkMapping
+    traffic: Traffic
+    layer_of: dict[str, str]     # step op -> graph node (a group's op -> its weight layer)
+
+    @property
+    def hops(self) -> int:
+        """Hops of all crossings of one pass (one timestep)."""
+        return sum(h for c in self.traffic.crossings.values() for _, h in c)
+
+    @property
+    def bits(self) -> float:
+        """Bits sent over the NoC in one pass (one timestep), each crossing counted once."""
+        return float(sum(b for c in self.traffic.crossings.values() for b, _ in c))
+
+    def by_layer(self) -> dict[str, tuple[tuple[float, int], ...]]:
+        """Crossings per group, named by the group's graph node (its weight layer)."""
+        return {self.layer_of[g]: c for g, c in self.traffic.crossings.items()}
+
+    def note(self, what: str) -> str:
+        """The assumption line of a result: where the layers sit and what the NoC figures rest on."""
+        s, m = self.summary(), self.mapping
+        fit = "" if m.fits else (f"; the network needs {m.macros_required} macros of {m.n_macros}: streamed layers "
+                                 "sit on the pool's tile, their reloads are not priced (A)")
+        where = (f"NoC: layers placed by the engines' mapper on a {s['mesh']} mesh (mapping/placement.py: consecutive "
+                 "macros in forward order; neurons, pools and adds on their producer's tile), ")
+        if not s["noc_crossings"]:
+            return where + f"all on one tile: no NoC traffic{fit}"
+        return (where + f"{s['noc_crossings']} crossings over {s['noc_hops']} hops (XY routes) and {s['noc_bits']:,.0f} "
+                f"bits per timestep, {what}; energy per bit sent whatever its value, crossings one after the other, "
+                f"links not contended (A){fit}")
+
+    def summary(self) -> dict[str, Any]:
+        p = self.traffic.placement
+        return {"mesh": f"{p.cols} x {-(-p.tiles // p.cols)}", "noc_crossings": sum(len(c) for c in self.traffic.crossings.values()), "noc_hops": self.hops,
+                "noc_bits": self.bits, "fits": self.mapping.fits}
+
+
+def snn_traffic(hw: Hardware, net: SNNNetwork, membrane_bits: int | None = None) -> Placed:
+    """The network placed by the engines' mapper (``map_network`` of its inference step, no replication:
+    one copy of each layer, as the SNN is priced) and its forward crossings: each at the producer's SNN
+    width (``output_bits``) when ``membrane_bits`` is given, else at the macro's input precision (the INT8
+    CNN of the same graph, as engine/costs.py prices activations)."""
+    from imcsim.workload import methods
+
+    step = methods.apply(net.graph, "inference")
+    mapping = map_network(step, hw.macro, hw.accel.n_macros)
+    widths = () if membrane_bits is None else tuple(sorted(
+        (k, float(v)) for k, v in output_bits(net.graph, membrane_bits).items()))
+    chip = hw.accel.chip
+    traffic = forward_traffic(step, mapping, chip.tiles, int(hw.accel.tile.macros or 1), hw.macro.in_bits / 8,
+                              widths)
+    return Placed(mapping, traffic, {op.name: op.node for op in step.ops})
 
 
 def digital_cost(hw: Hardware, ops: float, component: str = "digital", per_tile: bool = False) -> Cost:
@@ -297,6 +362,7 @@ class SNNCost:
     wakeups_step: int = 0                # macro wake-ups per timestep (every spiking layer's macros)
     stages: tuple[tuple[tuple[str, float], ...], ...] = ()   # per timestep: (resource, cycles) in order
     once_layer: str | None = None        # the direct-encoded layer (its macros run the once stage)
+    placed: Placed | None = None         # mapping, placement and NoC crossings of one timestep
 
     @property
     def timesteps(self) -> int:
@@ -367,17 +433,28 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
         for t in range(timesteps):
             steps[t] = steps[t] + c
             stage_cycles[t][stage_of[name]] += c.cycles
+    # every timestep the spikes, counts and currents cross the mesh as placed; each group's crossings in
+    # the stage of its weight layer (the outputs of the ops it runs)
+    placed = snn_traffic(hw, net, neuron.membrane_bits)
     extra = sum(w.ops for w in net.work) + net.classes  # pools, residual adds, z_t += o_t
+    extra_cycles = digital_cost(hw, extra).cycles
+    for layer, crossings in placed.by_layer().items():
+        c = hw.noc(crossings)
+        for t in range(timesteps):
+            steps[t] = steps[t] + c
+            if layer in stage_cycles[t]:
+                stage_cycles[t][layer] += c.cycles
+        if layer not in stage_cycles[0]:
+            extra_cycles += c.cycles
     for t in range(timesteps):
         steps[t] = steps[t] + digital_cost(hw, extra)
-    extra_cycles = digital_cost(hw, extra).cycles
     stages = tuple(tuple((k, v) for k, v in sc.items() if v > 0) + (("digital", extra_cycles),)
                    for sc in stage_cycles)
     once = once + digital_cost(hw, net.classes, per_tile=True)  # the final argmax
     spec = exit_spec or ExitSpec()
     ev = digital_cost(hw, exit_ops(net.classes, spec), component="exit", per_tile=True)
     return SNNCost(once, tuple(steps), ev, hw, tuple(records), macros_used, busy_once, tuple(busy_steps),
-                   wake_once, wake_step, stages, next((x.name for x in net.layers if x.once), None))
+                   wake_once, wake_step, stages, next((x.name for x in net.layers if x.once), None), placed)
 
 
 def _neuron_fed_by(net: SNNNetwork, weight_layer: str) -> str | None:
@@ -401,7 +478,8 @@ def _record(name: str, t: int | str, bits: int, d_in: float, d_and: float, c: Co
 def cnn_cost(hw: Hardware, net: SNNNetwork) -> Cost:
     """The INT8 CNN of the same graph on the same accelerator, by the same conventions: every weight
     layer at the macro's input precision and default activity (A: 0.5 / 0.25), activations (1 byte) read
-    and written through the tile buffer and sent one hop, ReLU / pools / adds one vector op per element."""
+    and written through the tile buffer and sent over the mesh as placed (:func:`snn_traffic` at the
+    macro's input precision), ReLU / pools / adds one vector op per element."""
     c = Cost()
     bits = hw.macro.in_bits
     busy = 0.0
@@ -412,7 +490,8 @@ def cnn_cost(hw: Hardware, net: SNNNetwork) -> Cost:
         busy += m.cycles * macros
         macros_used += macros
         m = m + Cost({"buffer": layer.node.out_elems * bits / 8 * hw.buffer_write_pj_per_byte})
-        c = c + m + hw.noc(layer.node.out_elems * bits)
+        c = c + m
+    c = c + hw.noc(tuple(x for cr in snn_traffic(hw, net).traffic.crossings.values() for x in cr))
     relu = sum(net.neurons.values())
     c = c + digital_cost(hw, relu + sum(w.ops for w in net.work)) + digital_cost(hw, net.classes, per_tile=True)
     return c + hw.leakage(c.cycles, busy, macros_used, macros_used)

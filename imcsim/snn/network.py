@@ -18,6 +18,10 @@ Rules (``docs/snn.md``):
 - ``add`` adds currents before a neuron (residual blocks): a spike from a shortcut adds one threshold
   of current (A), one digital op per element and input beyond the first.
 - The last weight layer is the readout: no neuron; its per-timestep output o_t is accumulated into z_t.
+
+What each node sends to its consumers (:func:`output_bits`, the width of its NoC traffic): a neuron layer
+1-bit spikes; a max pool of spikes spikes, an average pool of spikes counts (the planes above); a flatten
+or dropout what it receives; a weight layer, norm or add a current, at the neuron's membrane width.
 """
 
 from __future__ import annotations
@@ -106,6 +110,30 @@ def _feed(graph: Graph, name: str, layer: Node) -> tuple[str, int, str | None]:
                     "the image but the output of")
 
 
+def output_bits(graph: Graph, membrane_bits: int) -> dict[str, int]:
+    """Bits per output element of every non-input node in its SNN form (module docstring): 1 for spikes,
+    ceil(log2(k + 1)) for counts up to k, ``membrane_bits`` for currents."""
+    vmax: dict[str, int] = {"input": 0}   # largest value a node sends, 0 for a current (or the image)
+    for node in graph.nodes:
+        if node.op == "input":
+            continue
+        src = vmax.get(node.inputs[0], 0) if node.inputs else 0
+        if node.op == "act":
+            vmax[node.name] = 1
+        elif node.op in _THROUGH or (node.op in ("pool", "global_pool") and node.attrs.get("kind") == "max"):
+            vmax[node.name] = src
+        elif node.op == "pool":
+            kh, kw = node.attrs["kernel"]
+            vmax[node.name] = src * kh * kw
+        elif node.op == "global_pool":
+            _, h, w = graph.shape_of(node.inputs[0])
+            vmax[node.name] = src * h * w
+        else:
+            vmax[node.name] = 0
+    return {name: max(1, math.ceil(math.log2(v + 1))) if v else int(membrane_bits)
+            for name, v in vmax.items() if name != "input"}
+
+
 def snn_form(graph: Graph) -> SNNNetwork:
     """The SNN form of ``graph`` (the rules of the module docstring); unsupported ops are a SpecError."""
     for node in graph.nodes:
@@ -146,4 +174,4 @@ def snn_form(graph: Graph) -> SNNNetwork:
     return SNNNetwork(graph, tuple(layers), neurons, tuple(work), readout.name, classes)
 
 
-__all__ = ["SUPPORTED_OPS", "WEIGHT_OPS", "DigitalWork", "SNNNetwork", "SpikeLayer", "snn_form"]
+__all__ = ["SUPPORTED_OPS", "WEIGHT_OPS", "DigitalWork", "SNNNetwork", "SpikeLayer", "output_bits", "snn_form"]

@@ -1,0 +1,134 @@
+"""The SNN's NoC traffic follows the engines' placement: hops, widths, energy and cycles worked by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from imcsim.snn.cost import activity_from_rates, cnn_cost, load_hardware, snn_cost, snn_traffic
+from imcsim.snn.network import output_bits, snn_form
+from imcsim.snn.spec import NeuronSpec
+from imcsim.workload import zoo
+from imcsim.workload.graph import GraphBuilder
+
+
+def _mlp3():
+    """input (64,) -> fc0 64->64 (direct) -> spk0 -> fc1 64->32 -> spk1 -> fc2 32->10 (readout)."""
+    b = GraphBuilder("mlp3", (64,))
+    x = b.act(b.linear(b.input, 64, bias=False, name="fc0"), "relu", name="spk0")
+    x = b.act(b.linear(x, 32, bias=False, name="fc1"), "relu", name="spk1")
+    b.linear(x, 10, bias=False, name="fc2", tags=("classifier",))
+    return b.build()
+
+
+def _hw(tiles: int, macros: int):
+    return load_hardware("acc-sas-mram", overrides={"chip.tiles": tiles, "tile.macros": macros})
+
+
+def test_three_layer_snn_on_a_3x3_mesh_by_hand():
+    # acc-sas-mram: 256 x 256 macros, 8-bit weights in 8 one-bit columns; NoC 128-bit links, 1 cycle per hop,
+    # 1.0 mm tile pitch, 0.04 pJ/bit/mm. 9 tiles of 1 macro: a 3 x 3 mesh, tile i at (i % 3, i // 3).
+    # Mapper (forward order, consecutive macros): fc0 64x(64x8 = 512 columns) = 2 macros -> macros 0-1, home
+    # tile 0 (0,0); fc1 64x256 = 1 macro -> macro 2, tile 2 (2,0); fc2 32x80 = 1 macro -> macro 3, tile 3 (0,1).
+    # spk0 runs on fc0's tile, spk1 on fc1's.
+    # Crossings every timestep: spk0 -> fc1: 64 spikes x 1 bit, tile 0 -> 2 = 2 hops (x only);
+    #                           spk1 -> fc2: 32 spikes x 1 bit, tile 2 -> 3 = 2 hops in x + 1 in y = 3 hops.
+    # Energy per timestep: (64 x 2 + 32 x 3) = 224 bit-hops x 1.0 mm x 0.04 pJ/bit/mm = 8.96 pJ.
+    # Cycles per timestep: 64 / 128 + 2 x 1 + 32 / 128 + 3 x 1 = 5.75 (fc0's stage 2.5, fc1's 3.25).
+    # The old fixed single hop gave (64 + 32) x 1 x 0.04 = 3.84 pJ and 0.5 + 1 + 0.25 + 1 = 2.75 cycles.
+    hw = _hw(9, 1)
+    c = hw.accel.chip
+    assert (c.noc_width_bits, c.noc_hop_latency_cycles, c.tile_pitch_mm, c.noc_energy_pj_per_bit_per_mm) == \
+        (128, 1, 1.0, 0.04)
+    net = snn_form(_mlp3())
+    placed = snn_traffic(hw, net, 16)
+    assert placed.traffic.placement.cols == 3
+    assert {k: placed.traffic.placement.home[k] for k in ("fc0", "fc1", "fc2")} == {"fc0": 0, "fc1": 2, "fc2": 3}
+    assert placed.by_layer() == {"fc0": ((64.0, 2),), "fc1": ((32.0, 3),)}
+    assert placed.hops == 5 and placed.summary()["mesh"] == "3 x 3"
+
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 2), 2)
+    for step in sc.steps:
+        assert step.energy_pj["noc"] == pytest.approx(8.96)
+        assert step.energy_pj["noc"] != pytest.approx(3.84)   # not the old single hop
+    # the crossings sit in the stage of the layer whose outputs they carry: stage = MVM + neurons + NoC
+    mvm = {(r["layer"], r["timestep"]): r["cycles"] for r in sc.layers}
+    neuron_cycles = 64 * 4 / (32 * 9)   # 64 LIF neurons x 4 ops / (32 ops/cycle x 9 tiles)
+    stage = dict(sc.stages[0])
+    assert stage["fc0"] == pytest.approx(neuron_cycles + 0.5 + 2)        # fc0 runs once: its stage is spk0's
+    assert stage["fc1"] == pytest.approx(mvm[("fc1", 1)] + 32 * 4 / (32 * 9) + 0.25 + 3)
+    assert sum(v for _, v in sc.stages[0]) == pytest.approx(sc.steps[0].cycles)
+    # dynamic timesteps: a sample that stops after t pays t timesteps of traffic
+    assert sc.at_exit(1, evaluated=False).energy_pj["noc"] == pytest.approx(8.96)
+    assert sc.at_exit(2, evaluated=False).energy_pj["noc"] == pytest.approx(2 * 8.96)
+
+
+def test_another_mesh_changes_the_hops():
+    net = snn_form(_mlp3())
+    # 4 tiles of 1 macro (2 x 2): fc0 tile 0 (0,0), fc1 tile 2 (0,1), fc2 tile 3 (1,1): 1 hop each,
+    # (64 + 32) x 1 x 0.04 = 3.84 pJ per timestep
+    two = snn_cost(_hw(4, 1), net, NeuronSpec(), activity_from_rates(net, 1), 1)
+    assert two.placed.by_layer() == {"fc0": ((64.0, 1),), "fc1": ((32.0, 1),)}
+    assert two.steps[0].energy_pj["noc"] == pytest.approx(3.84)
+    # one tile of 4 macros: every layer on tile 0, no crossing, no NoC energy or cycles
+    one = snn_cost(_hw(1, 4), net, NeuronSpec(), activity_from_rates(net, 1), 1)
+    assert one.placed.hops == 0 and one.placed.by_layer() == {} and "noc" not in one.steps[0].energy_pj
+    nine = snn_cost(_hw(9, 1), net, NeuronSpec(), activity_from_rates(net, 1), 1)
+    assert (one.placed.hops, two.placed.hops, nine.placed.hops) == (0, 2, 5)
+
+
+def _conv_net():
+    """input (3,8,8) -> c0 conv3 8ch (direct) -> s0 -> p0 avg 2x2 -> c1 conv3 8ch, c2 conv1 8ch -> add(c1, c2)
+    -> s1 -> global avg pool -> fc 8->10."""
+    b = GraphBuilder("convnet", (3, 8, 8))
+    s0 = b.act(b.conv(b.input, 8, 3, name="c0"), "relu", name="s0")
+    p0 = b.pool(s0, "avg", 2, name="p0")
+    a = b.add(b.conv(p0, 8, 3, name="c1"), b.conv(p0, 8, 1, name="c2"), name="a")
+    g = b.global_pool(b.act(a, "relu", name="s1"), "avg", name="gp")
+    b.linear(g, 10, bias=False, name="fc", tags=("classifier",))
+    return b.build()
+
+
+def test_widths_follow_what_each_edge_carries_by_hand():
+    # spikes 1 bit; p0 = counts 0..4 -> ceil(log2 5) = 3 bits; gp = counts 0..16 -> ceil(log2 17) = 5 bits;
+    # convs and the add carry currents at the membrane width
+    net = snn_form(_conv_net())
+    bits = output_bits(net.graph, 16)
+    assert {k: bits[k] for k in ("s0", "p0", "c1", "c2", "a", "s1", "gp")} == \
+        {"s0": 1, "p0": 3, "c1": 16, "c2": 16, "a": 16, "s1": 1, "gp": 5}
+    # one macro per layer (c0 27 x 64 columns, c1 72 x 64, c2 8 x 64, fc 8 x 80) on 9 one-macro tiles (3 x 3):
+    # c0 tile 0 (0,0), c1 tile 1 (1,0), c2 tile 2 (2,0), fc tile 3 (0,1); p0 on c0's tile; the add, s1 and gp
+    # on c1's (the add's first input). Crossings:
+    #   p0 -> c1: 8x4x4 = 128 counts x 3 bits = 384 bits, 1 hop;  p0 -> c2: 384 bits, 2 hops   (group c0)
+    #   c2 -> a: 128 currents x 16 bits = 2048 bits, 1 hop                                      (group c2)
+    #   gp -> fc: 8 counts x 5 bits = 40 bits, (1,0) -> (0,1) = 2 hops                          (group c1)
+    # energy = (384 + 768 + 2048 + 80) = 3280 bit-hops x 0.04 pJ = 131.2 pJ per timestep
+    hw = _hw(9, 1)
+    placed = snn_traffic(hw, net, 16)
+    assert placed.by_layer() == {"c0": ((384.0, 1), (384.0, 2)), "c2": ((2048.0, 1),), "c1": ((40.0, 2),)}
+    sc = snn_cost(hw, net, NeuronSpec(membrane_bits=16), activity_from_rates(net, 1), 1)
+    assert sc.steps[0].energy_pj["noc"] == pytest.approx(131.2)
+    # 8-bit membranes halve the current crossing: 384 + 768 + 1024 + 80 = 2256 bit-hops
+    sc8 = snn_cost(hw, net, NeuronSpec(membrane_bits=8), activity_from_rates(net, 1), 1)
+    assert sc8.steps[0].energy_pj["noc"] == pytest.approx(2256 * 0.04)
+
+
+def test_the_int8_cnn_crosses_the_same_placement_at_8_bits():
+    # the CNN of the MLP on the 3 x 3 mesh: the same routes, 8 bits per activation:
+    # (64 x 8 x 2 + 32 x 8 x 3) = 1792 bit-hops x 0.04 = 71.68 pJ
+    hw = _hw(9, 1)
+    net = snn_form(_mlp3())
+    assert cnn_cost(hw, net).energy_pj["noc"] == pytest.approx(71.68)
+
+
+@pytest.mark.parametrize("name", ["vgg16-cifar", "resnet19"])
+def test_widths_agree_with_the_input_planes_of_every_layer(name):
+    # the width a node sends is the number of planes its consumer layer is presented (one rule, two readers)
+    net = snn_form(zoo.build(name))
+    bits = output_bits(net.graph, 16)
+    graph = net.graph
+    for layer in net.layers:
+        if not layer.once:
+            src = layer.node.inputs[0]
+            while graph[src].op in ("flatten", "dropout"):
+                src = graph[src].inputs[0]
+            assert bits[src] == layer.in_bits, layer.name
