@@ -27,6 +27,10 @@ def test_price_dtsnn_headline(capsys):
     # the validation case's figure: within the rounding of DT-SNN's "80 %"
     assert 75 <= 100 * dyn["edp_reduction_vs_static"] <= 85
     assert by["int8-cnn"]["energy_pj"] > by["snn-static-T4"]["energy_pj"]
+    # nothing here is measured: default spike rate and a two-point exit distribution, both assumed
+    assert {(m, r["basis_activity"], r["basis_exits"], r["basis_accuracy"]) for m, r in by.items()} == {
+        ("int8-cnn", "assumed", "spec", "none"), ("snn-static-T4", "assumed", "spec", "none"),
+        ("snn-dtsnn-entropy", "assumed", "assumed", "none")}
 
 
 def test_price_timeline_rows(capsys):
@@ -46,6 +50,11 @@ def test_price_rates_file_and_layers_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "features.3" in out and "snn-given-histogram" in out and "given table" in out
     assert (tmp_path / "r" / "report.html").is_file() and (tmp_path / "r" / "snn.csv").is_file()
+    # the rates table and the histogram were given, not measured; the result says so, and so does its page
+    sentence = ("Measured or assumed: given: spike activity (every layer's input-bit and AND densities), exit "
+                "distribution (dynamic rows; static rows run all T); the INT8 CNN: activity assumed (A)")
+    assert sentence in out and "measured by execution" not in out
+    assert "Measured or assumed: given: spike activity" in (tmp_path / "r" / "report.html").read_text()
 
 
 @pytest.mark.parametrize("argv, text", [
@@ -97,6 +106,11 @@ def test_shipped_digits_study_reproduces_the_plot(tmp_path, capsys):
     rows = _json(capsys, ["snn", "study", str(study), "-o", str(tmp_path / "out"), "--format", "json"])
     dyn = [r for r in rows if r["threshold"] is not None]
     assert len(dyn) == 8 and all(r["accuracy"] is not None for r in dyn)
+    # the digits run measures the spikes, the exits and the accuracy; the static rows' exits are not data
+    assert {(r["basis_activity"], r["basis_exits"], r["basis_accuracy"]) for r in dyn} == {
+        ("measured", "measured", "measured")}
+    assert {r["basis_exits"] for r in rows if r["threshold"] is None} == {"spec"}
+    assert "Measured or assumed: measured by execution" in (tmp_path / "out" / "report.html").read_text()
     assert (tmp_path / "out" / "snn_edp_vs_threshold.png").is_file()
     assert (tmp_path / "out" / "snn_timestep_histogram.png").is_file()
     assert "EDP and accuracy against the exit threshold" in (tmp_path / "out" / "report.html").read_text()

@@ -124,7 +124,7 @@ def _price(args: argparse.Namespace) -> int:
     from imcsim.snn.cost import activity_from_rates, cnn_cost, load_hardware, snn_cost
     from imcsim.snn.exits import check_histogram, two_point_histogram
     from imcsim.snn.network import snn_form
-    from imcsim.snn.results import compare
+    from imcsim.snn.results import basis_sentence, compare
     from imcsim.snn.spec import load_snn_spec
     from imcsim.workload.cards import load_workload
 
@@ -159,11 +159,12 @@ def _price(args: argparse.Namespace) -> int:
     evaluated = spec.exit.rule in ("entropy", "confidence")
     label = {"entropy": "snn-dtsnn-entropy", "confidence": "snn-seenn-i-confidence",
              "histogram": "snn-given-histogram", "none": "snn-dynamic"}[spec.exit.rule]
-    rows = compare(sc, cnn_cost(hw, net), hist, evaluated=evaluated, dynamic_label=label, activity=act.source)
+    rows = compare(sc, cnn_cost(hw, net), hist, evaluated=evaluated, dynamic_label=label, activity=act.source,
+                   exits="given" if args.histogram is not None else "assumed")
     for r in rows:
         r["rule"] = spec.exit.rule if r["mode"] == label else "none"
         r["threshold"] = None
-    notes = _notes(hw, spec, act.source, sc)
+    notes = [basis_sentence(rows), *_notes(hw, spec, act.source, sc)]
     if args.out:
         from imcsim.report.snn import write_report
 
@@ -231,6 +232,7 @@ def _digits(args: argparse.Namespace) -> int:
     from imcsim.snn.cost import cnn_cost, load_hardware, snn_cost
     from imcsim.snn.digits import IMAGE_BITS, run_digits
     from imcsim.snn.exits import static
+    from imcsim.snn.results import basis_sentence
     from imcsim.snn.spec import load_snn_spec
     from imcsim.snn.sweep import threshold_sweep
 
@@ -258,7 +260,7 @@ def _digits(args: argparse.Namespace) -> int:
     logits = d.logits / args.temperature
     rows = threshold_sweep(logits, d.labels, args.rule, args.thresholds, sc, cnn_cost(hw, conv.net),
                            activity=table.source, cnn_accuracy=d.ann_accuracy)
-    notes = _notes(hw, spec, table.source, sc, conv.neuron) + [
+    notes = [basis_sentence(rows), *_notes(hw, spec, table.source, sc, conv.neuron)] + [
         f"digits: ANN {'-'.join(map(str, (64, *hidden, 10)))} float accuracy {d.ann_accuracy:.4f} "
         f"(the int8-cnn row shows it); converted SNN (IF, soft reset, half-threshold start) static "
         f"T={spec.timesteps} accuracy {static(logits).accuracy(d.labels):.4f} on {len(d.labels)} test images, "

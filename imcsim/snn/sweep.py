@@ -31,7 +31,7 @@ def threshold_sweep(logits: np.ndarray, labels: np.ndarray, rule: str, threshold
         hist[t - 1] = 1.0
         rec = compare(sc, cnn if t == t_max else None, hist, evaluated=False, dynamic_label=f"snn-static-T{t}",
                       activity=activity, accuracy_static=acc_static, accuracy_dynamic=static(logits[:, :t]).accuracy(labels),
-                      accuracy_cnn=cnn_accuracy)
+                      accuracy_cnn=cnn_accuracy, exits="spec")
         if t == t_max and cnn is not None:
             rows.append({**rec[0], "rule": "none", "threshold": None, "histogram": ""})
         rows.append({**rec[-1], "rule": "none", "threshold": None, "histogram": _hist_text(hist)})
@@ -39,7 +39,7 @@ def threshold_sweep(logits: np.ndarray, labels: np.ndarray, rule: str, threshold
         e = exits(logits, rule, th, accumulate)
         hist = e.histogram()
         rec = compare(sc, None, hist, evaluated=True, dynamic_label=f"snn-{rule}", activity=activity,
-                      accuracy_static=acc_static, accuracy_dynamic=e.accuracy(labels))[-1]
+                      accuracy_static=acc_static, accuracy_dynamic=e.accuracy(labels), exits="measured")[-1]
         rows.append({**rec, "rule": rule, "threshold": th, "histogram": _hist_text(hist)})
     return rows
 
