@@ -28,14 +28,24 @@ Rules (``need``):
 An op without a step op of its own (a graph node the method does not price, e.g. a dropout at
 inference in some graphs) is looked through: its consumer's need is composed with its own.
 
-**Line-buffer sizes that cannot deadlock** (``min_rows``). A consumer's input line buffer must hold the
-rows it reads at once; where a producer reaches a consumer along two paths (a residual shortcut next to
-a block of convs, the branches of a concatenation), the short path's buffer must also hold the rows the
-producer has to run ahead so that the long path can deliver: for producer P and consumer C,
-``min_rows = max_r (M_C[r] - lo[r])``, where ``M_X[r]``, the P rows needed before row r of X can run, is
-``hi`` on a direct edge and ``M_Y[hi_YX[r] - 1]`` through an intermediate op Y, maximised over the
-paths (a dynamic programme in topological order over the ops between P and C). The plan gives each edge
-at least that many rows, or sends the edge through DRAM when the consumer's buffer share cannot hold them.
+**Line-buffer sizes that cannot deadlock** (``deadlock_free_rows``). A consumer's input line buffer must
+hold the rows it reads at once (the edge's window). Where the paths out of a *fork* (an op with two
+consumers or more) meet again at a *join*, the join's row r cannot run before the fork has made ``M[r]``
+rows, ``M`` being the fork rows needed along the path that needs most (``M_X[r]`` is ``hi`` on an edge out
+of the fork and ``M_Y[hi_YX[r] - 1]`` through an op Y, maximised over the paths). Until then the rows the
+fork makes pile up along the other paths, so each input edge X -> join must hold the X rows that let the
+fork reach ``M[r]``: every op between the fork and X runs as far as its consumers' line buffers (their
+rows, at least their windows) allow, walking back from X, and X must have made the fewest rows for which
+the fork gets to ``M[r]``; the edge gets ``max_r (that - lo[r])`` rows. On an edge straight from the fork
+to the join this is ``M[r] - lo[r]``: the shortcut of a residual block holds the rows the block's convs
+are ahead by (3 rows around two 3x3 convs). A gate fed by a global pool of the block input (DA3) or
+attention scores that need every key row (a transformer: the query path beside the key path) make the
+other path hold nearly a whole map. One walk per fork over its descendants in topological order; it stops
+at the first op every path from the fork goes through (beyond it that op is the fork that matters). The
+plan gives each edge at least that many rows (the staging rule sends it to the global buffer or DRAM when
+the consumer tile's buffer cannot hold them). Before this rule looked at direct fork -> join edges only, and
+such plans deadlocked; the event engine still relaxes the edges of a deadlock if one ever occurs
+(``events.run_plan``), and none occurs on the built-in workloads.
 
 **Coalescing rule.** Rows are never split. Up to ``engine.plan.MAX_ROW_EVENTS`` planned events every row
 of every op is one event on its unit; above it the plan groups consecutive rows of each op (engine/plan.py,
@@ -46,6 +56,8 @@ produced), and a resource that only one op stream ever uses is a plain delay, no
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,52 +183,90 @@ def _build_dataflow(graph: Graph, ops: list[tuple[str, str]]) -> Dataflow:
                 nd = Need(np.maximum(old.hi, nd.hi), np.minimum(old.lo, nd.lo), nd.src_rows)
             seen[src] = nd
         raw.extend((src, name, nd) for src, nd in seen.items())
-    consumers: dict[str, list[str]] = {}
-    inputs: dict[str, list[tuple[str, Need]]] = {}
-    for src, dst, nd in raw:
-        consumers.setdefault(src, []).append(dst)
-        inputs.setdefault(dst, []).append((src, nd))
-    edges = tuple(Edge(src, dst, nd, min_rows(src, dst, nd, consumers, inputs, order))
-                  for src, dst, nd in raw)
-    sinks = tuple(name for name, _ in ops if name not in consumers)
+    edges = tuple(Edge(src, dst, nd, n) for (src, dst, nd), n in zip(raw, deadlock_free_rows(raw, order)))
+    sources = {src for src, _, _ in raw}
+    sinks = tuple(name for name, _ in ops if name not in sources)
     return Dataflow(rows, edges, sinks)
 
 
-def min_rows(src, dst, nd: Need, consumers: dict,
-              inputs: dict, order: dict) -> int:
-    """Line-buffer rows of edge ``src -> dst`` that cannot deadlock (module docstring); ops are any
-    hashable names (op names here, task indices in the plan's row groups)."""
-    window = nd.window
-    if len(consumers.get(src, ())) < 2:
-        return window
-    # ops on some path src -> ... -> dst: descendants of src that reach dst
-    desc: set[str] = set()
-    stack = [src]
-    while stack:
-        for c in consumers.get(stack.pop(), ()):
-            if c not in desc and order[c] <= order[dst]:
-                desc.add(c)
-                stack.append(c)
-    anc: set[str] = set()
-    stack = [dst]
-    while stack:
-        for p, _ in inputs.get(stack.pop(), ()):
-            if p not in anc and p in desc:
-                anc.add(p)
-                stack.append(p)
-    if not anc:
-        return window
-    between = sorted(anc | {dst}, key=order.__getitem__)
-    m: dict[str, np.ndarray] = {}
-    for x in between:
-        best = None
-        for p, e in inputs[x]:
-            if p == src:
-                cand = e.hi
-            elif p in m:
-                cand = m[p][e.hi - 1]
-            else:
-                continue
-            best = cand if best is None else np.maximum(best, cand)
-        m[x] = best
-    return max(window, int(np.max(m[dst] - nd.lo)))
+def deadlock_free_rows(edges: Sequence[tuple[Hashable, Hashable, Need]], order: Mapping[Hashable, int]
+                       ) -> list[int]:
+    """Line-buffer rows per edge that cannot deadlock (module docstring, "Line-buffer sizes"); ops are any
+    hashable names (op names here, task indices in the plan's row groups), ``order`` topological. One walk per
+    fork (an op with two consumers or more) over its descendants in topological order, which stops where
+    every path from the fork has merged into one op (past it, that op is the fork that matters)."""
+    out_of: dict[Hashable, list[int]] = {}
+    into: dict[Hashable, list[int]] = {}
+    n_rows: dict[Hashable, int] = {}
+    for i, (src, dst, nd) in enumerate(edges):
+        out_of.setdefault(src, []).append(i)
+        into.setdefault(dst, []).append(i)
+        n_rows[src] = nd.src_rows
+        n_rows.setdefault(dst, len(nd.hi))
+    rows = [nd.window for _, _, nd in edges]
+    for fork, outs in out_of.items():
+        if len(outs) < 2:
+            continue
+        # m[x]: fork rows needed before row r of x can run (max over paths), made non-decreasing
+        m: dict[Hashable, np.ndarray | None] = {fork: None}
+        heap = sorted({(order[edges[i][1]], edges[i][1]) for i in outs}, key=lambda t: t[0])
+        heap_keys = {x for _, x in heap}
+        pending = len(outs)   # edges from walked ops into ops not walked yet
+        while heap:
+            _, y = heapq.heappop(heap)
+            ins = [i for i in into[y] if edges[i][0] in m]
+            pending -= len(ins)
+            cands = [edges[i][2].hi if m[edges[i][0]] is None else m[edges[i][0]][edges[i][2].hi - 1] for i in ins]
+            my = np.maximum.accumulate(cands[0] if len(cands) == 1 else np.maximum.reduce(cands))
+            m[y] = my
+            if len(ins) >= 2:   # a join of the fork's paths: each input must let the fork reach my[r]
+                for i in ins:
+                    x, _, nd = edges[i]
+                    if x == fork:
+                        reach = my
+                    else:
+                        # at most the rows of x up to the first one that needs my[r] of the fork (x cannot
+                        # make it before the fork has); only when that bound asks for more than the window
+                        # do the buffers between the fork and x decide (a walk back over them)
+                        reach = np.searchsorted(m[x], my, side="left") + 1
+                        if int(np.max(reach - nd.lo)) > rows[i]:
+                            reach = _branch_rows(fork, x, my, edges, into, out_of, m, rows, n_rows, order)
+                    rows[i] = max(rows[i], int(np.max(reach - nd.lo)))
+            if not pending:   # every path from the fork goes through y: past y, y is the fork that matters
+                break
+            for i in out_of.get(y, ()):
+                z = edges[i][1]
+                pending += 1
+                if z not in heap_keys:
+                    heap_keys.add(z)
+                    heapq.heappush(heap, (order[z], z))
+    return rows
+
+
+def _branch_rows(fork, x, need: np.ndarray, edges, into, out_of, m, rows, n_rows, order) -> np.ndarray:
+    """Per join row r: the rows ``x`` must have made so that the fork can make ``need[r]`` rows while the
+    join waits, given the line buffers between the fork and ``x`` (``rows``, at least their windows). Each
+    op between them can run as far as its consumers' buffers allow, from ``x`` back to the fork."""
+    branch = {x}
+    stack = [x]
+    while stack:   # the walked ops between the fork and x
+        for i in into.get(stack.pop(), ()):
+            w = edges[i][0]
+            if w in m and w not in branch:
+                branch.add(w)
+                if w != fork:
+                    stack.append(w)
+    done = np.arange(n_rows[x] + 1, dtype=np.int64)   # x has made 0 .. all of its rows
+    reach: dict = {x: done}
+    for w in sorted(branch - {x}, key=order.__getitem__, reverse=True):
+        total = n_rows[w]
+        best = np.full(len(done), total, dtype=np.int64)
+        for i in out_of[w]:
+            y = edges[i][1]
+            if y in reach:
+                ry, lo = reach[y], edges[i][2].lo
+                # y's next row ry reads from lo[ry] on; y done with the sample frees every row of w
+                ahead = np.where(ry < len(lo), lo[np.minimum(ry, len(lo) - 1)] + rows[i], total)
+                best = np.minimum(best, ahead)
+        reach[w] = np.minimum(best, total)
+    return np.searchsorted(reach[fork], need, side="left")

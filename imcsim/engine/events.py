@@ -360,11 +360,20 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 intervals.append(Interval(resource, op, -1, start, env.now))
         last_record[0] = _later(last_record[0], pred)
 
+    # the tasks and the transfer edges of each segment, bucketed once (a scan per segment is quadratic on
+    # plans with hundreds of barriers)
+    seg_tasks: list[list[int]] = [[] for _ in range(plan.segments)]
+    seg_edges: list[list[int]] = [[] for _ in range(plan.segments)]
+    for i, t in enumerate(tasks):
+        seg_tasks[t.segment].append(i)
+    for i, e in enumerate(edges):
+        if e.stages:
+            seg_edges[tasks[e.src].segment].append(i)
+
     def run():
         for k in range(plan.segments):
-            procs = [env.process(task_proc(i)) for i, t in enumerate(tasks) if t.segment == k]
-            procs += [env.process(edge_proc(i)) for i, e in enumerate(edges)
-                      if e.stages and tasks[e.src].segment == k]
+            procs = [env.process(task_proc(i)) for i in seg_tasks[k]]
+            procs += [env.process(edge_proc(i)) for i in seg_edges[k]]
             if procs:
                 yield env.all_of(procs)
             if k < len(plan.barriers):
@@ -401,10 +410,11 @@ class Deadlock(RuntimeError):
 
 
 def run_plan(plan: Plan, record: bool = False) -> RowTimeline:
-    """Simulate; if bounded line buffers deadlock (a branch that needs a whole map, such as a global pool
-    feeding a gate, beside a branch of windowed layers), the edges whose producers wait for a free row
-    are given unbounded room in the global buffer (``Plan.relax``) and the run starts again. Each retry
-    unbounds at least one edge, so this ends; the plan keeps the relaxed edges (its traffic is priced)."""
+    """Simulate. The plan's line buffers are sized not to deadlock (``dataflow.deadlock_free_rows``); should
+    they still (a plan built by hand, or a wait the rule does not know), the edges whose producers wait for
+    a free row are given unbounded room in the global buffer (``Plan.relax``) and the run starts again.
+    Each retry unbounds at least one edge, so this ends; the plan keeps the relaxed edges (its traffic is
+    priced, and ``map_relaxed_edges`` counts them)."""
     while True:
         try:
             return simulate_plan(plan, record)

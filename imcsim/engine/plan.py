@@ -45,7 +45,7 @@ many rows' stages (so a short last group is priced as a full one) and its transf
 holds (hop delays once). A consumer group waits for the producer group holding the last producer row any
 of its rows needs (ceil) and frees the producer groups below the one holding the first row it still reads
 (floor); a bounded line buffer holds its rows rounded up to groups, and at least the groups that cannot
-deadlock (``min_rows`` of engine/dataflow.py on the grouped needs). Each
+deadlock (``deadlock_free_rows`` of engine/dataflow.py on the grouped needs). Each
 group thus waits for at least the rows its rows waited for and holds its resources for at least as long,
 so the pipelining inside a group is lost: latency and buffer occupancy are coarser (longer as a rule,
 not a proven bound) than the row plan's; the priced energy and traffic do not depend on it.
@@ -60,7 +60,7 @@ import numpy as np
 
 from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
-from imcsim.engine.dataflow import Dataflow, Need, build_dataflow, min_rows, op_rows
+from imcsim.engine.dataflow import Dataflow, Need, build_dataflow, deadlock_free_rows, op_rows
 from imcsim.engine.noc import forward_traffic
 from imcsim.engine.schedule import Barrier, resource_kind
 from imcsim.engine.staging import EdgeNeed, stage_edges, staged_bytes
@@ -546,20 +546,14 @@ def coalesce(plan: Plan, g: int) -> None:
 
 def _group_caps(plan: Plan, before: list[int], size: list[int]) -> None:
     """A bounded line buffer in groups: its rows rounded up to groups, and at least the groups that cannot
-    deadlock, by the rule of engine/dataflow.py (``min_rows``) on the grouped needs."""
+    deadlock, by the rule of engine/dataflow.py (``deadlock_free_rows``) on the grouped needs."""
     forward = [(i, e) for i, e in enumerate(plan.edges) if e.src_rows]
-    consumers: dict[int, list[int]] = {}
-    inputs: dict[int, list[tuple[int, Need]]] = {}
-    needs = {}
-    for i, e in forward:
-        nd = needs[i] = Need(np.asarray(e.hi, dtype=np.int64), np.asarray(e.lo, dtype=np.int64), e.src_rows)
-        consumers.setdefault(e.src, []).append(e.dst)
-        inputs.setdefault(e.dst, []).append((e.src, nd))
-    order = {i: i for i in range(len(plan.tasks))}
-    for i, e in forward:
+    needs = [(e.src, e.dst, Need(np.asarray(e.hi, dtype=np.int64), np.asarray(e.lo, dtype=np.int64), e.src_rows))
+             for _, e in forward]
+    safe = deadlock_free_rows(needs, range(len(plan.tasks)))
+    for (_, e), n in zip(forward, safe):
         if e.cap is not None:
-            rows_cap = -(-e.cap // size[e.src])
-            e.cap = max(rows_cap, min_rows(e.src, e.dst, needs[i], consumers, inputs, order))
+            e.cap = max(-(-e.cap // size[e.src]), n)
 
 
 def build_plan(ctx: Context, priced: PricedStep) -> Plan:
