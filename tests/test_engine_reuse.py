@@ -65,3 +65,27 @@ def test_the_priced_step_cache_hits_a_revisited_point_and_not_another_option():
     # an equal study (a new object) finds the first entry: the same priced step, nothing added
     again = evaluate(study_from_params(dict(a)))
     assert len(_PRICED) == 2 and again.ops is first.ops
+
+
+def test_macros_of_one_array_geometry_share_layers_placement_and_deploy():
+    # mappings of macros that differ in their adder trees or column mux (not in rows x cols) share their layers
+    # (mapping/network.py), so the NoC traffic and the deploy write are reused by identity
+    from imcsim.engine.context import build_context
+    from imcsim.engine.noc import forward_traffic
+
+    clear_caches()
+    a = build_context(study_from_params({"workload": "resnet18", "rows": 128, "cols": 64, "rows_parallel": 16}))
+    b = build_context(study_from_params({"workload": "resnet18", "rows": 128, "cols": 64, "rows_parallel": 32,
+                                         "column_mux": 2}))
+    c = build_context(study_from_params({"workload": "resnet18", "rows": 64, "cols": 64, "rows_parallel": 16}))
+    assert a.mapping is not b.mapping and a.mapping.layers is b.mapping.layers
+    assert a.mapping.step_cycles != b.mapping.step_cycles          # the adder trees time the steps differently
+    assert c.mapping.layers is not a.mapping.layers
+    chip, tile = a.accel.chip, a.accel.tile
+
+    def traffic(ctx):
+        return forward_traffic(ctx.step, ctx.mapping, chip.tiles, int(tile.macros or 1), 1.0)
+
+    assert traffic(a) is traffic(b)
+    pa, pb = evaluate(a.study), evaluate(b.study)
+    assert pa.mapping["deploy_energy_pj"] == pb.mapping["deploy_energy_pj"] > 0

@@ -60,6 +60,7 @@ from imcsim.engine.context import Context, _device
 from imcsim.engine.leakage import MASTER_BYTES, master_copy_bytes, standby_sources
 from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable, WriteSummary
 from imcsim.engine.measured import Measurement, PricedReload, load_measurement, measured_write, reload_plan
+from imcsim.engine.memo import IdentityMemo
 from imcsim.engine.noc import Traffic, forward_traffic
 from imcsim.engine.schedule import Barrier, Item, Stage, resource_kind
 from imcsim.mapping.layer import LayerMapping, _map_gemm, map_layer, round_step_cycles, step_cycles
@@ -303,8 +304,10 @@ class _Pricer:
         port: dict[int, float] = {}
         chip, tile = self.chip, self.tile
         traffic = forward_traffic(self.ctx.step, self.mapping, chip.tiles, int(tile.macros or 1), self.macro.in_bits / 8)
+        noc = _NOC.get((traffic, shape), (chip.noc_width_bits, chip.noc_hop_latency_cycles, chip.tile_pitch_mm,
+                                          chip.noc_energy_pj_per_bit_per_mm), lambda: self._noc_terms(shape, traffic))
         if shape.mvm:
-            self._price_mvms(shape, traffic, energy, cycles, macros, port)
+            self._price_mvms(shape, noc, energy, cycles, macros, port)
         if shape.vec:
             rec, macs, width, executions = shape.vec
             cyc = macs / (self.du.vector_ops_per_cycle * chip.tiles)
@@ -325,14 +328,9 @@ class _Pricer:
             for r, c, b in zip(rec.tolist(), cyc.tolist(), (nbytes_in + nbytes_out).tolist()):
                 cycles[r] = c
                 port[r] = b
-        # a forward vector or GEMM op that heads a group of its own (no producer with weights, engine/noc.py)
-        # carries its group's crossings: their energy only (its time is the digital unit's stage)
-        names, phases, executions = shape.columns[0], shape.columns[2], shape.columns[5]
-        for part in (shape.vec, shape.gemm):
-            for r in (part[0].tolist() if part else ()):
-                name = names[r]
-                if phases[r] == "forward" and name in traffic.crossings and traffic.group.get(name) == name:
-                    energy[r, COMPONENT_INDEX["noc"]] = self._noc_energy_pj(traffic.crossings[name]) * executions[r]
+        executions = shape.columns[5]
+        for r, pj in noc.heads:
+            energy[r, COMPONENT_INDEX["noc"]] = pj * executions[r]
         items: list[Any] = []   # finished items, slot markers where the writes, reloads and spill go
         for it in shape.items:
             if it[0] == _PENDING:
@@ -342,9 +340,34 @@ class _Pricer:
                 items.append(it)
         mapping = dict(self.mapping.summary())   # utilisation and chip_fill come from the mapper
         return _Numbers((*_owners(self.ctx), shape), cycles, energy, macros, items,
-                        {name: (kind, port[r]) for name, kind, r in shape.ports}, self._deploy(),
+                        {name: (kind, port[r]) for name, kind, r in shape.ports},
+                        _DEPLOY.get((self.ctx.device, self.mapping.layers),
+                                    (self.mapping.resident, tuple(self.mapping.replicas.values()), self.macro.w_bits,
+                                     self.tile.write_drivers, chip.tiles, int(tile.macros or 1)), self._deploy),
                         self._standby_power_w(), self._area(), mapping,
-                        sum(h for c in traffic.crossings.values() for _, h in c))
+                        noc.hops)
+
+    def _noc_terms(self, shape: _Shape, traffic: Traffic) -> _NocTerms:
+        """The NoC terms of a shape under a placement's traffic (what :meth:`numbers` reads of it)."""
+        chip = self.chip
+        names, phases = shape.columns[0], shape.columns[2]
+        mvm_pj, mvm_cycles = np.zeros(0), np.zeros(0)
+        v = shape.mvm
+        if v is not None:
+            crossings = [self._crossings(traffic, names[r], phases[r], b * 8)
+                         for r, b in zip(v.rec.tolist(), v.out_bytes.tolist())]
+            mvm_pj = np.array([self._noc_energy_pj(c) for c in crossings])
+            mvm_cycles = np.array([sum(bits / chip.noc_width_bits + hops * chip.noc_hop_latency_cycles
+                                       for bits, hops in c) for c in crossings], dtype=float)
+        # a forward vector or GEMM op that heads a group of its own (no producer with weights, engine/noc.py)
+        # carries its group's crossings: their energy only (its time is the digital unit's stage)
+        heads = []
+        for part in (shape.vec, shape.gemm):
+            for r in (part[0].tolist() if part else ()):
+                name = names[r]
+                if phases[r] == "forward" and name in traffic.crossings and traffic.group.get(name) == name:
+                    heads.append((r, self._noc_energy_pj(traffic.crossings[name])))
+        return _NocTerms(mvm_pj, mvm_cycles, tuple(heads), sum(h for c in traffic.crossings.values() for _, h in c))
 
     def _noc_energy_pj(self, crossings: tuple[tuple[float, int], ...]) -> float:
         """NoC energy of ``(bits, hops)`` crossings: bit-hops x tile pitch x energy per bit per mm."""
@@ -358,15 +381,15 @@ class _Pricer:
             return ((out_bits, NOC_HOPS),)
         return traffic.crossings.get(name, ()) if traffic.group.get(name) == name else ()
 
-    def _price_mvms(self, shape: _Shape, traffic: Traffic, energy: np.ndarray, cycles: list[Any], macros: list[int],
-                    port: dict[int, float]) -> None:
+    def _price_mvms(self, shape: _Shape, noc_terms: _NocTerms, energy: np.ndarray, cycles: list[Any],
+                    macros: list[int], port: dict[int, float]) -> None:
         """Every MVM op: the macro's layer cost over the layer's tiles (energy of M steps, latency of
         ceil(M / replicas) steps), row-tile partial sums added in the tile accumulator (acc_bits full adders
         each), the input feature map read once from the tile buffer and the output map written once (the
         im2col window reuse happens in the input registers; backward swaps the two), and the NoC crossings
         of :meth:`_crossings`, one after the other in time (A). A streamed layer with more tiles than the pool
         has macros runs in rounds."""
-        chip, tile = self.chip, self.tile
+        tile = self.tile
         v = shape.mvm
         rows = len(v.rec)
         macro6 = np.zeros((rows, len(MACRO_COMPONENTS)))
@@ -428,12 +451,7 @@ class _Pricer:
                                                      int(layer_macros[i]), 0.5, "all")
                 scratch_write[i] = cost.energy_pj
                 cyc_l[i] += latency_ns / self.cycle_ns
-        names, phases = shape.columns[0], shape.columns[2]
-        crossings = [self._crossings(traffic, names[r], phases[r], b * 8)
-                     for r, b in zip(v.rec.tolist(), out_bytes.tolist())]
-        noc = np.array([self._noc_energy_pj(c) for c in crossings])
-        noc_cycles = np.array([sum(bits / chip.noc_width_bits + hops * chip.noc_hop_latency_cycles for bits, hops in c)
-                               for c in crossings], dtype=float)
+        noc, noc_cycles = noc_terms.mvm_pj, noc_terms.mvm_cycles
         rec, executions = v.rec, v.executions
         for j, c in enumerate(_MVM_ORDER[:len(MACRO_COMPONENTS)]):
             energy[rec, c] = macro6[:, j] * executions
@@ -857,7 +875,9 @@ class _Pricer:
         return cycles, energy, 0, Barrier((Stage("stored:spill", DRAM, cycles),)) if cycles else None
 
     def _deploy(self) -> WriteCost:
-        """One-time write of every resident weight (deployment), reported apart from the step."""
+        """One-time write of every resident weight (deployment), reported apart from the step. Memoised (in
+        :meth:`numbers`) on what it reads: the device, the mapping's layers (by identity: one array geometry's
+        mappings share them), the resident ones and their replicas, the weight width and the write waves."""
         costs = []
         # mapping order, not the set's: float sums in hash order differ between runs (PYTHONHASHSEED)
         for name in dict.fromkeys(self.mapping.resident):
@@ -1084,6 +1104,22 @@ def _owners(ctx: Context) -> tuple:
     return (ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device)
 
 
+@dataclass(frozen=True)
+class _NocTerms:
+    """The NoC terms of a shape under one placement's traffic (engine/noc.py), shared by the geometries that
+    keep the placement: per MVM row its crossings' energy per execution and cycles, the vector and GEMM rows
+    heading a group of their own with their crossings' energy, and the hops of all crossings."""
+
+    mvm_pj: np.ndarray
+    mvm_cycles: np.ndarray
+    heads: tuple[tuple[int, float], ...]
+    hops: int
+
+
+#: (traffic, shape) by identity and the chip's NoC figures -> the shape's NoC terms
+_NOC: IdentityMemo[_NocTerms] = IdentityMemo(256)
+#: the deploy write by what it reads (:meth:`_Pricer._deploy`)
+_DEPLOY: IdentityMemo[WriteCost] = IdentityMemo(256)
 _SHAPES: OrderedDict[tuple, _Shape] = OrderedDict()
 _NUMBERS: OrderedDict[tuple, _Numbers] = OrderedDict()
 CACHE_SIZE = 16

@@ -77,39 +77,103 @@ def row_estimate_cycles(ctx: Context, priced: PricedStep) -> float:
                           lambda: _estimate(ctx, priced))
 
 
-_KINDS: dict[str, str] = {}
+_FWD, _RELOAD, _CHAIN = 0, 1, 2
 
 
-def _kinds() -> dict[str, str]:
-    """resource -> :func:`resource_kind`, memoised (the same resource names recur at every point)."""
-    if len(_KINDS) > 4096:
-        _KINDS.clear()
-    return _KINDS
+@dataclass(frozen=True)
+class _Segment:
+    """What the estimate reads of one segment's items that does not depend on their cycles: per item in
+    order, ``(_FWD, index, op, resource, rows, kind)``, ``(_RELOAD, index)`` or ``(_CHAIN, index, resource,
+    kind)``; its forward edges for the heads, in order (producer, consumer, producer rows the first consumer
+    row needs) and, reversed, for the tails (producer, consumer, consumer rows needing the last producer row,
+    whether that is every row of the consumer); its sinks."""
+
+    entries: tuple[tuple, ...]
+    fwd: tuple[str, ...]
+    head_edges: tuple[tuple[str, str, int], ...]
+    tail_edges: tuple[tuple[str, str, int, bool], ...]
+    sinks: tuple[str, ...]
 
 
-def _estimate(ctx: Context, priced: PricedStep) -> float:
+@dataclass(frozen=True)
+class _Skeleton:
+    """A priced step's items as the estimate walks them (module docstring), cycles left out: the segments
+    and the item index of the barrier after each but the last."""
+
+    segments: tuple[_Segment, ...]
+    barriers: tuple[int, ...]
+
+
+_SKELETONS: IdentityMemo[_Skeleton] = IdentityMemo(256)
+
+
+def _skeleton(ctx: Context, items: list) -> _Skeleton:
+    """Memoised on the step (by identity) and the items' ops and resources in order: points that price alike
+    (array geometries that keep the residency) share it and only add up their cycles."""
+    sig = tuple((it.op, it.resource) if type(it) is not Barrier else tuple(s.op for s in it.stages)
+                for it in items)
+    return _SKELETONS.get((ctx.step,), (sig,), lambda: _build_skeleton(ctx, items))
+
+
+def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
     ops = {op.name: op for op in ctx.step.ops}
-    items = priced.items
     forward = [(s.op, ops[s.op].node) for s in items
                if not isinstance(s, Barrier) and s.op in ops and ops[s.op].phase == "forward"]
     flow = _flow(ctx, forward)
     fwd = {name for name, _ in forward}
+    segments, barriers, entries = [], [], []
+
+    def close() -> None:
+        names = tuple(e[2] for e in entries if e[0] == _FWD)
+        seg = set(names)
+        heads = tuple((src, dst, hi0) for src, dst, hi0, _ in flow.edges if src in seg and dst in seg)
+        tails = tuple((src, dst, n_last, n_last == flow.rows[dst]) for src, dst, _, n_last in reversed(flow.edges)
+                      if src in seg and dst in seg and n_last)
+        segments.append(_Segment(tuple(entries), names, heads, tails, tuple(k for k in flow.sinks if k in seg)))
+        entries.clear()
+
+    for i, item in enumerate(items):
+        if isinstance(item, Barrier):
+            kind = barrier_kind(item, ops)
+            if kind == "barrier":
+                close()
+                barriers.append(i)
+            elif kind == "reload":
+                entries.append((_RELOAD, i))
+            continue
+        name, resource = item.op, item.resource
+        if name in fwd:
+            entries.append((_FWD, i, name, resource, flow.rows[name], resource_kind(resource)))
+        elif not (name.endswith(":noc") and name[:-4] in fwd):
+            # (the row engine moves forward rows over the placed NoC links instead)
+            entries.append((_CHAIN, i, resource, resource_kind(resource)))
+    close()
+    return _Skeleton(tuple(segments), tuple(barriers))
+
+
+def _estimate(ctx: Context, priced: PricedStep) -> float:
+    items = priced.items
+    sk = _skeleton(ctx, items)
+    total = 0.0
+    for seg, b in zip(sk.segments, sk.barriers):
+        total += _segment(ctx, priced, seg)
+        total += sum(s.cycles for s in items[b].stages)
+    return total + _segment(ctx, priced, sk.segments[-1])
+
+
+_OPS: IdentityMemo[dict] = IdentityMemo(64)
+
+
+def _ops(ctx: Context) -> dict:
+    """The step's ops by name (per step)."""
+    return _OPS.get((ctx.step,), (), lambda: {op.name: op for op in ctx.step.ops})
+
+
+def _segment(ctx: Context, priced: PricedStep, seg: _Segment) -> float:
+    items = priced.items
+    ops = _ops(ctx)
     batch = ctx.batch
     contention = ctx.accel.chip.contention
-    total = 0.0
-    seg: list = []
-    for item in items:
-        if isinstance(item, Barrier) and barrier_kind(item, ops) == "barrier":
-            total += _segment(ctx, priced, seg, flow, fwd, ops, batch, contention)
-            total += sum(s.cycles for s in item.stages)
-            seg = []
-        else:
-            seg.append(item)
-    return total + _segment(ctx, priced, seg, flow, fwd, ops, batch, contention)
-
-
-def _segment(ctx: Context, priced: PricedStep, items: list, flow: _Flow, fwd: set[str], ops: dict,
-             batch: int, contention: bool) -> float:
     row: dict[str, float] = {}      # one row after the first, all stages
     first: dict[str, float] = {}    # the first row of a sample (with the fill)
     per_sample: dict[str, float] = {}
@@ -117,21 +181,16 @@ def _segment(ctx: Context, priced: PricedStep, items: list, flow: _Flow, fwd: se
     chain: list[Stage] = []
     pool: list[tuple[str, float]] = []   # ("write" | "task", cycles) in the order the pool is used
     fetch = None
-    kinds = _kinds()
-    flow_rows = flow.rows
 
-    for item in items:
-        if type(item) is Barrier:
-            if barrier_kind(item, ops) == "reload":
-                dram, write = item.stages
-                fetch = dram.cycles if fetch is None else fetch
-                pool.append(("write", write.cycles))
-            continue
-        name, resource = item.op, item.resource
-        if name in fwd:
-            rows = flow_rows[name]
-            kind = kinds.get(resource) or kinds.setdefault(resource, resource_kind(resource))
-            stages, fill = forward_row_stages(ctx, priced, ops[name], kind, item.cycles, rows)
+    for e in seg.entries:
+        tag = e[0]
+        if tag == _RELOAD:
+            dram, write = items[e[1]].stages
+            fetch = dram.cycles if fetch is None else fetch
+            pool.append(("write", write.cycles))
+        elif tag == _FWD:
+            _, i, name, resource, rows, kind = e
+            stages, fill = forward_row_stages(ctx, priced, ops[name], kind, items[i].cycles, rows)
             r = sum([c for _, c in stages])
             row[name], first[name] = r, r + fill
             per_sample[name] = ps = rows * r + fill
@@ -145,31 +204,27 @@ def _segment(ctx: Context, priced: PricedStep, items: list, flow: _Flow, fwd: se
                     busy[GBUF] = busy.get(GBUF, 0.0) + batch * (rows * c + 0)
             if resource == POOL:
                 pool.append(("task", batch * ps))
-            continue
-        if name.endswith(":noc") and name[:-4] in fwd:
-            continue   # the row engine moves forward rows over the placed NoC links instead
-        chain.append(item)
-        if contention or (kinds.get(resource) or kinds.setdefault(resource, resource_kind(resource))) == "macros":
-            busy[resource] = busy.get(resource, 0.0) + batch * item.cycles
-        if resource == POOL:
-            pool.append(("task", batch * item.cycles))
+        else:
+            _, i, resource, kind = e
+            item = items[i]
+            chain.append(item)
+            if contention or kind == "macros":
+                busy[resource] = busy.get(resource, 0.0) + batch * item.cycles
+            if resource == POOL:
+                pool.append(("task", batch * item.cycles))
     bound = max(busy.values(), default=0.0)
     fwd_first = 0.0
     if row:
         # head: longest path of the rows each op's first row needs; tail: rows that need the last row
         head = dict.fromkeys(row, 0.0)
-        for src, dst, hi0, _ in flow.edges:
-            if src in row and dst in row:
-                head[dst] = max(head[dst], head[src] + first[src] + (hi0 - 1) * row[src])
+        for src, dst, hi0 in seg.head_edges:
+            head[dst] = max(head[dst], head[src] + first[src] + (hi0 - 1) * row[src])
         tail = dict.fromkeys(row, 0.0)
-        rows = flow.rows
-        for src, dst, _, n_last in reversed(flow.edges):
-            if src in row and dst in row and n_last:
-                after = n_last * row[dst] + (first[dst] - row[dst] if n_last == rows[dst] else 0.0)
-                tail[src] = max(tail[src], after + tail[dst])
+        for src, dst, n_last, whole in seg.tail_edges:
+            after = n_last * row[dst] + (first[dst] - row[dst] if whole else 0.0)
+            tail[src] = max(tail[src], after + tail[dst])
         bound = max(bound, max(head[k] + batch * per_sample[k] + tail[k] for k in row))
-        fwd_first = max(head[k] + per_sample[k] for k in flow.sinks if k in row) if any(
-            k in row for k in flow.sinks) else 0.0
+        fwd_first = max(head[k] + per_sample[k] for k in seg.sinks) if seg.sinks else 0.0
     if chain:
         exclusive = {s.resource for s in chain if contention or resource_kind(s.resource) == "macros"}
         bound = max(bound, fwd_first + _flow_shop_bound(chain, batch, exclusive))

@@ -55,10 +55,13 @@ _TRAFFIC: IdentityMemo[Traffic] = IdentityMemo(256)
 
 def forward_traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,
                     act_bytes: float, widths: tuple[tuple[str, float], ...] = ()) -> Traffic:
-    """Memoised on its inputs (step and mapping by identity): the cost model and the staging rule ask for one
-    point's traffic, and a sweep over devices shares the mapping (engine/context.py). Read-only.
+    """Memoised on what it reads: the step and the mapping's layers (by identity: mappings of one array
+    geometry share their ``layers``, mapping/network.py), which of them are resident and their replicas (the
+    placement reads nothing else), the mesh and the activation widths. The cost model and the staging rule
+    ask for one point's traffic, and a sweep over devices, adder trees or column muxes shares it. Read-only.
     ``widths``: (graph node, bits per output element) of producers not ``act_bytes`` wide."""
-    return _TRAFFIC.get((step, mapping), (tiles, macros_per_tile, act_bytes, widths),
+    return _TRAFFIC.get((step, mapping.layers), (mapping.resident, tuple(mapping.replicas.values()), tiles,
+                                                 macros_per_tile, act_bytes, widths),
                         lambda: _traffic(step, mapping, tiles, macros_per_tile, act_bytes, widths))
 
 

@@ -31,6 +31,7 @@ weights); it is what ``reloaded``, ``reload_weights`` and ``reload_cells`` repor
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -168,9 +169,7 @@ def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, r
                         problem="cannot map")
     if isinstance(n_macros, bool) or not isinstance(n_macros, int) or n_macros < 1:
         raise SpecError(None, "n_macros", n_macros, "an integer >= 1")
-    layers = tuple(map_layer(node, macro) for node in graph.nodes if node.op in WEIGHT_OPS)
-    not_on_macros = tuple(node.name for node in graph.nodes if node.op not in WEIGHT_OPS and node.macs > 0)
-    table = TileTable.of(lm.tiles for lm in layers)
+    layers, table, not_on_macros = _layers_of(graph, macro)
     cycles = dict(zip((lm.name for lm in layers), layers_step_cycles(table, macro)))
     required = sum(lm.macros for lm in layers)
     replicas = {lm.name: 1 for lm in layers}
@@ -193,6 +192,31 @@ def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, r
         step_cycles=cycles, resident=tuple(lm.name for lm in layers if lm.name in resident), reloaded=reloaded,
         pool_macros=pool, reload_rounds=rounds, not_on_macros=not_on_macros, notes=tuple(notes),
         macro_cells=macro.rows * macro.cols), table)
+
+
+#: (graph id, rows, cols, cols per weight, weights per row) -> (graph, its layers, their tile table, the nodes
+#: with MACs off the macros); the graph is held so that its id is not reused while the entry lives
+_LAYERS: OrderedDict[tuple, tuple[Graph, tuple[LayerMapping, ...], TileTable, tuple[str, ...]]] = OrderedDict()
+LAYERS_CACHE_SIZE = 256
+
+
+def _layers_of(graph: Graph, macro: MacroConfig) -> tuple[tuple[LayerMapping, ...], TileTable, tuple[str, ...]]:
+    """Every layer of the graph mapped onto the macro's geometry, their tile table and the nodes with MACs but
+    no stationary weights, memoised on the graph and the geometry (what :func:`map_layer` reads): macros that
+    differ only in their adder trees, sense amplifiers, device or clock share one ``layers`` tuple and table,
+    so what depends only on the layers (the placement and NoC traffic, the deploy write: engine/) is reused
+    by identity across them. Read-only."""
+    key = (id(graph), macro.rows, macro.cols, macro.cols_per_weight, macro.weights_per_row)
+    hit = _LAYERS.get(key)
+    if hit is not None and hit[0] is graph:
+        _LAYERS.move_to_end(key)
+        return hit[1:]
+    layers = tuple(map_layer(node, macro) for node in graph.nodes if node.op in WEIGHT_OPS)
+    not_on_macros = tuple(node.name for node in graph.nodes if node.op not in WEIGHT_OPS and node.macs > 0)
+    _LAYERS[key] = (graph, layers, TileTable.of(lm.tiles for lm in layers), not_on_macros)
+    if len(_LAYERS) > LAYERS_CACHE_SIZE:
+        _LAYERS.popitem(last=False)
+    return _LAYERS[key][1:]
 
 
 def _with_table(mapping: NetworkMapping, table: TileTable) -> NetworkMapping:
