@@ -7,6 +7,7 @@ import pytest
 from imcsim.snn.cost import activity_from_rates, cnn_cost, load_hardware, snn_cost, snn_traffic
 from imcsim.snn.network import output_bits, snn_form
 from imcsim.snn.spec import NeuronSpec
+from imcsim.snn.timeline import simulate
 from imcsim.workload import zoo
 from imcsim.workload.graph import GraphBuilder
 
@@ -50,12 +51,16 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
     for step in sc.steps:
         assert step.energy_pj["noc"] == pytest.approx(8.96)
         assert step.energy_pj["noc"] != pytest.approx(3.84)   # not the old single hop
-    # the crossings sit in the stage of the layer whose outputs they carry: stage = MVM + neurons + NoC
+    # the crossings are a stage right after the layer whose outputs they carry (MVM + neurons)
     mvm = {(r["layer"], r["timestep"]): r["cycles"] for r in sc.layers}
     neuron_cycles = 64 * 4 / (32 * 9)   # 64 LIF neurons x 4 ops / (32 ops/cycle x 9 tiles)
+    names = [k for k, _ in sc.stages[0]]
+    assert names == ["fc0", "noc:fc0", "fc1", "noc:fc1", "fc2", "digital"]
     stage = dict(sc.stages[0])
-    assert stage["fc0"] == pytest.approx(neuron_cycles + 0.5 + 2)        # fc0 runs once: its stage is spk0's
-    assert stage["fc1"] == pytest.approx(mvm[("fc1", 1)] + 32 * 4 / (32 * 9) + 0.25 + 3)
+    assert stage["fc0"] == pytest.approx(neuron_cycles)        # fc0 runs once: its stage is spk0's
+    assert stage["fc1"] == pytest.approx(mvm[("fc1", 1)] + 32 * 4 / (32 * 9))
+    assert (stage["noc:fc0"], stage["noc:fc1"]) == (pytest.approx(2.5), pytest.approx(3.25))
+    assert sc.placed.routes == {"fc0": ((64.0, ((0, 1), (1, 2))),), "fc1": ((32.0, ((2, 1), (1, 0), (0, 3))),)}
     assert sum(v for _, v in sc.stages[0]) == pytest.approx(sc.steps[0].cycles)
     # dynamic timesteps: a sample that stops after t pays t timesteps of traffic
     assert sc.at_exit(1, evaluated=False).energy_pj["noc"] == pytest.approx(8.96)
@@ -132,3 +137,30 @@ def test_widths_agree_with_the_input_planes_of_every_layer(name):
             while graph[src].op in ("flatten", "dropout"):
                 src = graph[src].inputs[0]
             assert bits[src] == layer.in_bits, layer.name
+
+
+def test_links_are_resources_on_the_timeline():
+    # fc0 (2 macros, tile 0) -> s0 -> fc1 (2 macros, tile 2) -> s1 -> fc2 (2 macros, tile 4) -> add(fc2, s0)
+    # -> s2 -> fc3 (tile 6), on 9 one-macro tiles (3 x 3) with 1-bit links (chip.noc_width_bits = 1).
+    # The add runs on fc2's tile 4 (1,1), so s0's spikes cross twice: 0 -> 2 over links 0>1, 1>2 and 0 -> 4
+    # over 0>1, 1>4 (x first); s1's cross 2 -> 4 over 2>1, 1>4: link 1>4 is shared by two layers' crossings.
+    b = GraphBuilder("skip", (64,))
+    s0 = b.act(b.linear(b.input, 64, bias=False, name="fc0"), "relu", name="s0")
+    s1 = b.act(b.linear(s0, 64, bias=False, name="fc1"), "relu", name="s1")
+    a = b.add(b.linear(s1, 64, bias=False, name="fc2"), s0, name="a")
+    b.linear(b.act(a, "relu", name="s2"), 10, bias=False, name="fc3", tags=("classifier",))
+    net = snn_form(b.build())
+    hw = load_hardware("acc-sas-mram", overrides={"chip.tiles": 9, "tile.macros": 1, "chip.noc_width_bits": 1})
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 2), 2)
+    assert sc.placed.routes == {"fc0": ((64.0, ((0, 1), (1, 2))), (64.0, ((0, 1), (1, 4)))),
+                                "fc1": ((64.0, ((2, 1), (1, 4))),), "fc2": ((64.0, ((4, 3), (3, 6))),)}
+    # alone, a sample takes what the cost model charges (a crossing: 64 bits / 1 + 2 hops x 1 = 66 cycles)
+    assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(2 * 66)
+    one = simulate(sc, [2] * 8, in_flight=1, evaluated=False)
+    assert one.makespan_cycles == pytest.approx(8 * sc.at_exit(2, evaluated=False).cycles)
+    # 8 samples in flight, 2 timesteps each: links 0>1 and 1>4 each carry 2 x 64 bits per sample and timestep
+    # at 1 bit per cycle, so the run lasts at least 8 x 2 x 128 = 2,048 cycles; with links that any number of
+    # crossings could share it would take about one sample's latency (~600 cycles; the layer stages hold
+    # their macros for at most 7 cycles each)
+    many = simulate(sc, [2] * 8, in_flight=8, evaluated=False)
+    assert 8 * 2 * 128 <= many.makespan_cycles < one.makespan_cycles

@@ -41,11 +41,12 @@ def test_pipelining_across_samples_and_early_exits(vgg):
     assert net.total_neurons == 276_480 and max_in_flight(sc, net.total_neurons, 16) == 7
     static = simulate(sc, [4] * 16, in_flight=7, evaluated=False)
     one = simulate(sc, [4] * 16, in_flight=1, evaluated=False)
-    # overlap helps, but never beats the busiest layer's total load
+    # overlap helps, but never beats the busiest layer's total load (NoC stages hold links, not one resource)
     load: dict[str, float] = {}
     for st in sc.stages:
         for r, c in st:
-            load[r] = load.get(r, 0.0) + c * 16
+            if not r.startswith("noc:"):
+                load[r] = load.get(r, 0.0) + c * 16
     assert max(load.values()) <= static.makespan_cycles < one.makespan_cycles
     dynamic = simulate(sc, exits_from_histogram([0.54, 0.46, 0.0, 0.0], 16), in_flight=7)
     assert dynamic.makespan_cycles < 0.6 * static.makespan_cycles

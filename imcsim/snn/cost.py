@@ -48,7 +48,7 @@ from typing import Any
 from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
 from imcsim.circuit.macro import DEFAULT_AND_DENSITY, DEFAULT_INPUT_DENSITY, MacroConfig, layer_cost
 from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
-from imcsim.engine.noc import Traffic, forward_traffic, noc_cycles, noc_energy_pj
+from imcsim.engine.noc import Traffic, forward_flow, forward_traffic, noc_cycles, noc_energy_pj
 from imcsim.mapping.layer import map_layer
 from imcsim.mapping.network import NetworkMapping, map_network
 from imcsim.snn.network import SNNNetwork, SpikeLayer, output_bits
@@ -60,6 +60,8 @@ COMPONENTS: tuple[str, ...] = (*MACRO_COMPONENTS, "neuron", "digital", "buffer",
 
 #: Weight bits that are 1 (A: as the macro model's default, 0.25 / 0.5).
 WEIGHT_BIT_DENSITY = DEFAULT_AND_DENSITY / DEFAULT_INPUT_DENSITY
+#: prefix of a timestep stage that moves a layer's NoC crossings over their links (snn/timeline.py)
+NOC_STAGE = "noc:"
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,8 @@ class Placed:
     mapping: NetworkMapping
     traffic: Traffic
     layer_of: dict[str, str]     # step op -> graph node (a group's op -> its weight layer)
+    #: weight layer -> (bits, directed links of the XY route) of each of its crossings, as ``by_layer``
+    routes: dict[str, tuple[tuple[float, tuple[tuple[int, int], ...]], ...]] = field(default_factory=dict)
 
     @property
     def hops(self) -> int:
@@ -280,7 +284,26 @@ def snn_traffic(hw: Hardware, net: SNNNetwork, membrane_bits: int | None = None)
     chip = hw.accel.chip
     traffic = forward_traffic(step, mapping, chip.tiles, int(hw.accel.tile.macros or 1), hw.macro.in_bits / 8,
                               widths)
-    return Placed(mapping, traffic, {op.name: op.node for op in step.ops})
+    layer_of = {op.name: op.node for op in step.ops}
+    return Placed(mapping, traffic, layer_of, _routes(step, traffic, layer_of))
+
+
+def _routes(step: Any, traffic: Traffic, layer_of: dict[str, str]
+            ) -> dict[str, tuple[tuple[float, tuple[tuple[int, int], ...]], ...]]:
+    """The links of every crossing: the edges between tiles, in the order engine/noc.py lists them (the
+    row engine routes its transfers the same way, from ``traffic.tile``), paired with noc.py's bits."""
+    found: dict[str, list[tuple[tuple[int, int], ...]]] = {}
+    for e in forward_flow(step).edges:
+        a, b = traffic.tile[e.src], traffic.tile[e.dst]
+        if a != b:
+            found.setdefault(traffic.group[e.src], []).append(traffic.placement.route(a, b))
+    out = {}
+    for group, crossings in traffic.crossings.items():
+        links = found.get(group, [])
+        if len(links) != len(crossings) or any(len(r) != h for r, (_, h) in zip(links, crossings)):
+            raise RuntimeError(f"NoC routes of {group} disagree with engine/noc.py's crossings")
+        out[layer_of[group]] = tuple((bits, r) for (bits, _), r in zip(crossings, links))
+    return out
 
 
 def digital_cost(hw: Hardware, ops: float, component: str = "digital", per_tile: bool = False) -> Cost:
@@ -438,23 +461,29 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
     placed = snn_traffic(hw, net, neuron.membrane_bits)
     extra = sum(w.ops for w in net.work) + net.classes  # pools, residual adds, z_t += o_t
     extra_cycles = digital_cost(hw, extra).cycles
+    noc_stage: dict[str, float] = {}   # weight layer -> cycles of its crossings (a stage after its own)
     for layer, crossings in placed.by_layer().items():
         c = hw.noc(crossings)
         for t in range(timesteps):
             steps[t] = steps[t] + c
-            if layer in stage_cycles[t]:
-                stage_cycles[t][layer] += c.cycles
-        if layer not in stage_cycles[0]:
+        if layer in stage_cycles[0]:
+            noc_stage[layer] = c.cycles
+        else:   # a group with no weight layer (nothing upstream has weights): timed with the digital work
             extra_cycles += c.cycles
     for t in range(timesteps):
         steps[t] = steps[t] + digital_cost(hw, extra)
-    stages = tuple(tuple((k, v) for k, v in sc.items() if v > 0) + (("digital", extra_cycles),)
-                   for sc in stage_cycles)
+    stages: list[tuple[tuple[str, float], ...]] = []
+    for sc in stage_cycles:
+        order: list[tuple[str, float]] = []
+        for k, v in sc.items():
+            order += [(k, v)] if v > 0 else []
+            order += [(NOC_STAGE + k, noc_stage[k])] if k in noc_stage else []
+        stages.append((*order, ("digital", extra_cycles)))
     once = once + digital_cost(hw, net.classes, per_tile=True)  # the final argmax
     spec = exit_spec or ExitSpec()
     ev = digital_cost(hw, exit_ops(net.classes, spec), component="exit", per_tile=True)
     return SNNCost(once, tuple(steps), ev, hw, tuple(records), macros_used, busy_once, tuple(busy_steps),
-                   wake_once, wake_step, stages, next((x.name for x in net.layers if x.once), None), placed)
+                   wake_once, wake_step, tuple(stages), next((x.name for x in net.layers if x.once), None), placed)
 
 
 def _neuron_fed_by(net: SNNNetwork, weight_layer: str) -> str | None:

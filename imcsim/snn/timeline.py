@@ -8,6 +8,12 @@ Model (A where marked):
 
 - Each weight layer's macros (with the neuron updates of the layer that follows it) are one FIFO
   resource; the pooled digital units (pools, residual adds, z_t += o_t) one more; the exit unit one more.
+- **NoC links.** After a layer's stage its crossings (``SNNCost.placed.routes``: the engines' placement, XY
+  routes) go one after the other; each directed link is a FIFO resource. A crossing takes every link of
+  its route (in a fixed global order, so that no two crossings wait for each other), holds them for
+  ``bits / noc_width_bits`` cycles, frees them and then takes ``hops x noc_hop_latency_cycles`` (A: the
+  whole route at once, wormhole-like; the row engine of the CNNs holds link by link). Alone, a crossing
+  lasts what the cost model charges, so one sample in flight still takes ``at_exit(t)``.
 - A sample runs its direct-encoded layer once, then timestep by timestep: the layers in order, then the
   exit evaluation (dynamic only); timestep t + 1 starts after the exit decision of t (no speculation).
 - At most ``in_flight`` samples are in the chip at once: the tile buffers must hold every in-flight
@@ -25,7 +31,7 @@ import numpy as np
 import simpy
 
 from imcsim.errors import SpecError
-from imcsim.snn.cost import SNNCost
+from imcsim.snn.cost import NOC_STAGE, SNNCost
 
 
 @dataclass(frozen=True)
@@ -77,17 +83,35 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
     if in_flight < 1:
         raise SpecError("<run>", "in_flight", in_flight, "an integer >= 1")
     env = simpy.Environment()
-    names = {r for st in sc.stages for r, _ in st} | {"exit"}
+    names = {r for st in sc.stages for r, _ in st if not r.startswith(NOC_STAGE)} | {"exit"}
     res = {r: simpy.Resource(env, capacity=1) for r in names}
+    routes = sc.placed.routes if sc.placed is not None else {}
+    links = {link: simpy.Resource(env, capacity=1) for cr in routes.values() for _, r in cr for link in r}
+    chip = sc.hw.accel.chip
     slots = simpy.Resource(env, capacity=in_flight)
     once_stage = (sc.once_layer or "once", sc.once.cycles)
     res.setdefault(once_stage[0], simpy.Resource(env, capacity=1))
     latencies = np.zeros(len(exits_t))
 
     def stage(resource: str, cycles: float):
+        if resource.startswith(NOC_STAGE):
+            yield from crossings(resource[len(NOC_STAGE):])
+            return
         with res[resource].request() as req:
             yield req
             yield env.timeout(cycles)
+
+    def crossings(layer: str):
+        for bits, route in routes[layer]:
+            held = []
+            for link in sorted(route):
+                req = links[link].request()
+                yield req
+                held.append((link, req))
+            yield env.timeout(bits / chip.noc_width_bits)
+            for link, req in held:
+                links[link].release(req)
+            yield env.timeout(len(route) * chip.noc_hop_latency_cycles)
 
     def sample(i: int, t_exit: int):
         with slots.request() as slot:
