@@ -86,3 +86,29 @@ def test_adding_records_to_a_table_is_what_rebuilding_it_gives():
     # the records' energies add up to the table's sums (1.5 + 7.0 + 2.25 + 9.0 + 0.5 = 20.25)
     assert sum(r.total_energy_pj for r in got) == sum(got.energy_by_component().values()) == 20.25
     assert list(got) == list(want)
+
+
+def test_sums_of_a_table_with_an_appended_op_equal_the_rebuilt_tables():
+    # OpTable + [op] takes the MACs, reload figures, busy cycles, wake-ups and group bases from the head when the
+    # op adds nothing to them (the staged-activations op), else sums anew; both equal a table rebuilt from records
+    from imcsim.engine.ledger import OpTable
+
+    ops = [OpRecord("conv", "conv", "forward", "mvm", "macros:conv", 2, 10.0, {"cell_read": 1.0}, macs=100,
+                    macros=3, basis="assumed"),
+           OpRecord("conv:reload:forward", "conv", "reload", "write", "macros:pool", 1, 7.5,
+                    {"write": 2.0, "dram": 0.5}, weights_written=9, macros=3, basis="assumed"),
+           OpRecord("upd", "conv", "update", "write", "macros:conv", 1, 4.0, {"write": 3.0}, basis="measured")]
+    head = OpTable.from_records(ops)
+    staged = OpRecord("activations:staged", "activations", "forward", "buffer", "dram", 1, 0.0, {"dram": 9.0})
+    mvm = OpRecord("fc", "fc", "forward", "mvm", "macros:fc", 2, 5.0, {"cell_read": 4.0}, macs=50, macros=1,
+                   basis="measured")
+    for extra, carried in (([staged], True), ([mvm], False)):
+        got, want = head + extra, OpTable.from_records(ops + extra)
+        assert (got._head is head) == carried
+        assert got.totals() == want.totals() and got.macro_busy_cycles() == want.macro_busy_cycles()
+        assert got.macro_wakeups() == want.macro_wakeups() and got.group_bases() == want.group_bases()
+        assert got.energy_by_component() == want.energy_by_component()
+    # by hand: MACs 100 x 2 (+ 50 x 2 with the MVM); busy 10 x 2 x 3 = 60 (+ 5 x 2 x 1 = 10); reload 7.5 cycles
+    assert (head + [staged]).totals() == (200, 7.5, 2.0, 0.5) and (head + [mvm]).totals()[0] == 300
+    assert (head + [staged]).macro_busy_cycles() == 60.0 and (head + [mvm]).macro_busy_cycles() == 70.0
+    assert (head + [mvm]).group_bases()["activity"] == "partly measured"

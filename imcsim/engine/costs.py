@@ -110,6 +110,8 @@ class PricedStep:
 
 #: the component columns of an MVM op's record, in the order it lists them
 _MVM_ORDER = tuple(COMPONENT_INDEX[c] for c in (*MACRO_COMPONENTS, "buffer", "noc"))
+#: the macro components' columns, as an index array
+_MACRO_COLUMNS = np.array(_MVM_ORDER[:len(MACRO_COMPONENTS)])
 #: a weight gradient on scratch macros also writes its errors into them
 _SCRATCH_ORDER = (*_MVM_ORDER, COMPONENT_INDEX["write"])
 _DIGITAL_ORDER = (COMPONENT_INDEX["digital_unit"], COMPONENT_INDEX["buffer"], COMPONENT_INDEX["noc"])
@@ -297,17 +299,49 @@ class _Pricer:
         """Cycles, per-step energy, macros and buffer-port bytes of the shape's MVM, vector and GEMM ops on
         this chip (numpy over all of them: the same formulas, in the same order, as one op at a time); the
         deployment write, standby power, area and mapping summary."""
-        n = len(shape.columns[0])
-        energy = np.zeros((n, len(COMPONENTS)))
-        cycles: list[Any] = [0.0] * n
-        macros = [0] * n
-        port: dict[int, float] = {}
-        chip, tile = self.chip, self.tile
+        chip, tile, du = self.chip, self.tile, self.du
+        # the vector and GEMM ops do not depend on the arrays: their numbers, stages and port bytes are memoised
+        # on the shape and the digital unit's, buffers' and chip's figures; the MVM rows are filled in per point
+        base = _DIGITAL.get((shape,), (chip.tiles, du.vector_ops_per_cycle, du.energy_pj_per_vector_op,
+                                       du.macs_per_cycle, du.energy_pj_per_mac, tile.buffer_read_pj_per_byte,
+                                       tile.buffer_write_pj_per_byte, chip.global_buffer_read_pj_per_byte,
+                                       chip.global_buffer_write_pj_per_byte, self.du_bytes),
+                            lambda: self._digital(shape))
+        energy = base.energy.copy()
+        cycles: list[Any] = list(base.cycles)
+        macros = [0] * len(cycles)
+        port: dict[int, float] = dict(base.port)
         traffic = forward_traffic(self.ctx.step, self.mapping, chip.tiles, int(tile.macros or 1), self.macro.in_bits / 8)
         noc = _NOC.get((traffic, shape), (chip.noc_width_bits, chip.noc_hop_latency_cycles, chip.tile_pitch_mm,
                                           chip.noc_energy_pj_per_bit_per_mm), lambda: self._noc_terms(shape, traffic))
         if shape.mvm:
             self._price_mvms(shape, noc, energy, cycles, macros, port)
+        executions = shape.columns[5]
+        for r, pj in noc.heads:
+            energy[r, COMPONENT_INDEX["noc"]] = pj * executions[r]
+        items = list(base.items)   # finished items, slot markers where the writes, reloads and spill go
+        for i, name, resource, r, barrier in base.pending:
+            stage = Stage(name, resource, cycles[r])
+            items[i] = Barrier((stage,)) if barrier else stage
+        port_bytes = dict(base.port_bytes)
+        for name, kind, r in base.pending_ports:
+            port_bytes[name] = (kind, port[r])
+        mapping = dict(self.mapping.summary())   # utilisation and chip_fill come from the mapper
+        return _Numbers((*_owners(self.ctx), shape), cycles, energy, macros, items, port_bytes,
+                        _DEPLOY.get((self.ctx.device, self.mapping.layers),
+                                    (self.mapping.resident, tuple(self.mapping.replicas.values()), self.macro.w_bits,
+                                     self.tile.write_drivers, chip.tiles, int(tile.macros or 1)), self._deploy),
+                        self._standby_power_w(), self._area(), mapping,
+                        noc.hops)
+
+    def _digital(self, shape: _Shape) -> _Digital:
+        """The vector and GEMM ops of a shape on this chip's digital units (:meth:`numbers`): their energy rows,
+        cycles and port bytes, their finished stages, and where the MVM rows' stages and port bytes go."""
+        n = len(shape.columns[0])
+        energy = np.zeros((n, len(COMPONENTS)))
+        cycles: list[Any] = [0.0] * n
+        port: dict[int, float] = {}
+        chip, tile = self.chip, self.tile
         if shape.vec:
             rec, macs, width, executions = shape.vec
             cyc = macs / (self.du.vector_ops_per_cycle * chip.tiles)
@@ -328,24 +362,22 @@ class _Pricer:
             for r, c, b in zip(rec.tolist(), cyc.tolist(), (nbytes_in + nbytes_out).tolist()):
                 cycles[r] = c
                 port[r] = b
-        executions = shape.columns[5]
-        for r, pj in noc.heads:
-            energy[r, COMPONENT_INDEX["noc"]] = pj * executions[r]
-        items: list[Any] = []   # finished items, slot markers where the writes, reloads and spill go
-        for it in shape.items:
-            if it[0] == _PENDING:
+        mvm = set(shape.mvm.rec.tolist()) if shape.mvm is not None else set()
+        mvm |= {r + 1 for r in mvm}   # each MVM's NoC op
+        items: list[Any] = []
+        pending = []
+        for i, it in enumerate(shape.items):
+            if it[0] == _PENDING and it[3] in mvm:
+                pending.append((i, it[1], it[2], it[3], len(it) > 4 and it[4]))
+                items.append(None)
+            elif it[0] == _PENDING:
                 stage = Stage(it[1], it[2], cycles[it[3]])
                 items.append(Barrier((stage,)) if len(it) > 4 and it[4] else stage)
             else:
                 items.append(it)
-        mapping = dict(self.mapping.summary())   # utilisation and chip_fill come from the mapper
-        return _Numbers((*_owners(self.ctx), shape), cycles, energy, macros, items,
-                        {name: (kind, port[r]) for name, kind, r in shape.ports},
-                        _DEPLOY.get((self.ctx.device, self.mapping.layers),
-                                    (self.mapping.resident, tuple(self.mapping.replicas.values()), self.macro.w_bits,
-                                     self.tile.write_drivers, chip.tiles, int(tile.macros or 1)), self._deploy),
-                        self._standby_power_w(), self._area(), mapping,
-                        noc.hops)
+        port_bytes = {name: (kind, port.get(r)) for name, kind, r in shape.ports}
+        return _Digital(energy, cycles, port, items, tuple(pending), port_bytes,
+                        tuple((name, kind, r) for name, kind, r in shape.ports if r in mvm))
 
     def _noc_terms(self, shape: _Shape, traffic: Traffic) -> _NocTerms:
         """The NoC terms of a shape under a placement's traffic (what :meth:`numbers` reads of it)."""
@@ -398,8 +430,9 @@ class _Pricer:
         fa_fj = np.zeros(rows)
         row_tiles = np.zeros(rows, dtype=np.int64)
         layer_macros = np.zeros(rows, dtype=np.int64)
+        side = _MVM_SIDE.get((self.mapping.tile_table, shape), (), lambda: self._mvm_side(shape))
         for is_sram in (False, True):
-            sel = np.flatnonzero(v.sram == is_sram)
+            sel = side[4] if is_sram else side[0]
             if not len(sel):
                 continue
             if is_sram:
@@ -410,11 +443,9 @@ class _Pricer:
                 row_tiles[sel] = [lm.row_tiles for lm in lms]
                 layer_macros[sel] = [lm.macros for lm in lms]
             else:
-                macro = self.macro
-                index = v.layer_index[sel]
-                tiles = self.mapping.tile_table.take(index)
-                row_tiles[sel] = self.mapping.row_tiles[index]
-                layer_macros[sel] = self.mapping.layer_macros[index]
+                macro, tiles = self.macro, side[1]
+                row_tiles[sel] = side[2]
+                layer_macros[sel] = side[3]
             dens = v.densities_sram if is_sram else v.densities
             lc = layer_costs(macro, tiles, v.steps[sel], dens[0][sel], dens[1][sel], v.replicas[sel])
             macro6[sel] = lc.energy_pj
@@ -453,8 +484,7 @@ class _Pricer:
                 cyc_l[i] += latency_ns / self.cycle_ns
         noc, noc_cycles = noc_terms.mvm_pj, noc_terms.mvm_cycles
         rec, executions = v.rec, v.executions
-        for j, c in enumerate(_MVM_ORDER[:len(MACRO_COMPONENTS)]):
-            energy[rec, c] = macro6[:, j] * executions
+        energy[rec[:, None], _MACRO_COLUMNS] = macro6 * executions[:, None]
         energy[rec, COMPONENT_INDEX["buffer"]] = np.array(buffer_l) * executions
         energy[rec, COMPONENT_INDEX["noc"]] = noc * executions
         energy[rec, COMPONENT_INDEX["write"]] = scratch_write * executions   # MVM rows write nothing else
@@ -463,6 +493,16 @@ class _Pricer:
             cycles[r + 1] = nc
             port[r] = b
             macros[r] = mc
+
+    def _mvm_side(self, shape: _Shape) -> tuple[np.ndarray, TileTable, np.ndarray, np.ndarray, np.ndarray]:
+        """What the MVM rows read of the mapping's layers: the rows on the array, their tile table, row tiles
+        and macros (one copy); the rows on SRAM macros. Memoised on the tile table (mappings of one array
+        geometry share it, mapping/network.py) and the shape."""
+        v = shape.mvm
+        sel = np.flatnonzero(~v.sram)
+        index = v.layer_index[sel]
+        return (sel, self.mapping.tile_table.take(index), self.mapping.row_tiles[index],
+                self.mapping.layer_macros[index], np.flatnonzero(v.sram))
 
     def _rounds(self, lm: LayerMapping, steps: int, replicas: int, rounds: int, cycles: float, buffer: float,
                 in_bytes: float, out_bytes: float) -> tuple[float, float, float]:
@@ -1116,8 +1156,25 @@ class _NocTerms:
     hops: int
 
 
+@dataclass(frozen=True)
+class _Digital:
+    """What :meth:`_Pricer._digital` gives (read-only: shared by the geometries of one shape and chip)."""
+
+    energy: np.ndarray            # the vector and GEMM rows (the MVM rows are zero)
+    cycles: list[Any]
+    port: dict[int, float]
+    items: list[Any]              # finished vector and GEMM stages, None where an MVM stage goes, slot markers
+    pending: tuple[tuple[str, ...], ...]   # (position, op, resource, record, barrier?) of each MVM stage
+    port_bytes: dict[str, tuple[str, Any]]  # every op's port, the MVM ones' bytes filled in per point
+    pending_ports: tuple[tuple[str, str, int], ...]
+
+
+#: shape by identity and the digital units', buffers' and chip's figures -> its vector and GEMM ops' numbers
+_DIGITAL: IdentityMemo[_Digital] = IdentityMemo(64)
 #: (traffic, shape) by identity and the chip's NoC figures -> the shape's NoC terms
 _NOC: IdentityMemo[_NocTerms] = IdentityMemo(256)
+#: (tile table, shape) by identity -> what the shape's MVM rows read of the mapping (:meth:`_Pricer._mvm_side`)
+_MVM_SIDE: IdentityMemo[tuple] = IdentityMemo(256)
 #: the deploy write by what it reads (:meth:`_Pricer._deploy`)
 _DEPLOY: IdentityMemo[WriteCost] = IdentityMemo(256)
 _SHAPES: OrderedDict[tuple, _Shape] = OrderedDict()

@@ -31,12 +31,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
 from imcsim.engine.memo import IdentityMemo
 from imcsim.engine.noc import forward_flow, forward_traffic
-from imcsim.engine.plan import GBUF, barrier_kind, forward_row_stages
+from imcsim.engine.plan import GBUF, barrier_kind
 from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound, resource_kind
 from imcsim.engine.staging import analytic_staging
 
@@ -82,37 +84,58 @@ _FWD, _RELOAD, _CHAIN = 0, 1, 2
 
 @dataclass(frozen=True)
 class _Segment:
-    """What the estimate reads of one segment's items that does not depend on their cycles: per item in
-    order, ``(_FWD, index, op, resource, rows, kind)``, ``(_RELOAD, index)`` or ``(_CHAIN, index, resource,
-    kind)``; its forward edges for the heads, in order (producer, consumer, producer rows the first consumer
-    row needs) and, reversed, for the tails (producer, consumer, consumer rows needing the last producer row,
-    whether that is every row of the consumer); its sinks."""
+    """What the estimate reads of one segment's items that does not depend on their cycles.
 
-    entries: tuple[tuple, ...]
+    Its forward ops (one row each in ``fwd_*``, in item order: item index, op, rows, how
+    ``plan.forward_row_stages`` times a row: 0 an MVM on macros, 1 a GEMM, 2 anything else), each op's
+    position among the distinct ops (``pos``; ``last``: the row that sets each position, as later rows of a
+    repeated op overwrite earlier ones), the forward edges for the heads (producer, consumer positions,
+    producer rows the first consumer row needs) in order and for the tails (producer, consumer, consumer
+    rows needing the last producer row, whether that is every consumer row) reversed, the sinks' positions,
+    and, in item order, what the busy resources and the streaming pool see: ``(_FWD, row, resource, on
+    macros?)``, ``(_RELOAD, item)`` or ``(_CHAIN, item, resource, on macros?)``."""
+
     fwd: tuple[str, ...]
-    head_edges: tuple[tuple[str, str, int], ...]
-    tail_edges: tuple[tuple[str, str, int, bool], ...]
-    sinks: tuple[str, ...]
+    fwd_items: tuple[int, ...]
+    fwd_rows: np.ndarray
+    fwd_mode: np.ndarray
+    last: tuple[int, ...] | None         # None: no op repeats (position = row)
+    head_edges: tuple[tuple[int, int, int], ...]
+    tail_edges: tuple[tuple[int, int, int, bool], ...]
+    sinks: tuple[int, ...]
+    entries: tuple[tuple, ...]
 
 
 @dataclass(frozen=True)
 class _Skeleton:
     """A priced step's items as the estimate walks them (module docstring), cycles left out: the segments
-    and the item index of the barrier after each but the last."""
+    and the item index of the barrier after each but the last; and what the activation staging reads of them
+    (:func:`activation_staging`): the forward ops on the streaming pool in order, each forward op's segment,
+    and per forward edge of the step (``noc.forward_flow``) whether both ends are in one segment."""
 
     segments: tuple[_Segment, ...]
     barriers: tuple[int, ...]
+    pool_ops: tuple[str, ...]
+    segment_of: dict[str, int]
+    same_segment: tuple[bool, ...]
 
 
 _SKELETONS: IdentityMemo[_Skeleton] = IdentityMemo(256)
 
 
+_SKELETON_OF: IdentityMemo[_Skeleton] = IdentityMemo(64)
+
+
 def _skeleton(ctx: Context, items: list) -> _Skeleton:
     """Memoised on the step (by identity) and the items' ops and resources in order: points that price alike
-    (array geometries that keep the residency) share it and only add up their cycles."""
-    sig = tuple((it.op, it.resource) if type(it) is not Barrier else tuple(s.op for s in it.stages)
-                for it in items)
-    return _SKELETONS.get((ctx.step,), (sig,), lambda: _build_skeleton(ctx, items))
+    (array geometries that keep the residency) share it and only add up their cycles. The estimate and the
+    staging of one point ask in turn: the item list itself (by identity) finds it first."""
+    def by_ops() -> _Skeleton:
+        sig = tuple((it.op, it.resource) if type(it) is not Barrier else tuple(s.op for s in it.stages)
+                    for it in items)
+        return _SKELETONS.get((ctx.step,), (sig,), lambda: _build_skeleton(ctx, items))
+
+    return _SKELETON_OF.get((items, ctx.step), (), by_ops)
 
 
 def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
@@ -124,12 +147,27 @@ def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
     segments, barriers, entries = [], [], []
 
     def close() -> None:
-        names = tuple(e[2] for e in entries if e[0] == _FWD)
-        seg = set(names)
-        heads = tuple((src, dst, hi0) for src, dst, hi0, _ in flow.edges if src in seg and dst in seg)
-        tails = tuple((src, dst, n_last, n_last == flow.rows[dst]) for src, dst, _, n_last in reversed(flow.edges)
-                      if src in seg and dst in seg and n_last)
-        segments.append(_Segment(tuple(entries), names, heads, tails, tuple(k for k in flow.sinks if k in seg)))
+        fwd_rows = [e for e in entries if e[0] == _FWD]
+        names = tuple(e[2] for e in fwd_rows)
+        pos: dict[str, int] = {}
+        last: list[int] = []
+        for k, name in enumerate(names):
+            if name not in pos:
+                pos[name] = len(pos)
+                last.append(k)
+            else:
+                last[pos[name]] = k
+        heads = tuple((pos[src], pos[dst], hi0) for src, dst, hi0, _ in flow.edges if src in pos and dst in pos)
+        tails = tuple((pos[src], pos[dst], n_last, n_last == flow.rows[dst])
+                      for src, dst, _, n_last in reversed(flow.edges) if src in pos and dst in pos and n_last)
+        mode = [0 if ops[e[2]].kind == "mvm" and e[5] == "macros" else 1 if ops[e[2]].kind == "gemm" else 2
+                for e in fwd_rows]
+        ordinal = {id(e): k for k, e in enumerate(fwd_rows)}
+        seen = tuple((_FWD, ordinal[id(e)], e[3], e[5] == "macros") if e[0] == _FWD else
+                     (_CHAIN, e[1], e[2], e[3] == "macros") if e[0] == _CHAIN else e for e in entries)
+        segments.append(_Segment(names, tuple(e[1] for e in fwd_rows), np.array([e[4] for e in fwd_rows], dtype=np.int64),
+                                 np.array(mode, dtype=np.int64), None if len(pos) == len(names) else tuple(last),
+                                 heads, tails, tuple(pos[k] for k in flow.sinks if k in pos), seen))
         entries.clear()
 
     for i, item in enumerate(items):
@@ -148,7 +186,11 @@ def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
             # (the row engine moves forward rows over the placed NoC links instead)
             entries.append((_CHAIN, i, resource, resource_kind(resource)))
     close()
-    return _Skeleton(tuple(segments), tuple(barriers))
+    segment_of = {name: k for k, seg in enumerate(segments) for name in seg.fwd}
+    pool_ops = tuple(seg.fwd[e[1]] for seg in segments for e in seg.entries if e[0] == _FWD and e[2] == POOL)
+    srcs, dsts = _edge_ends(ctx)
+    same = tuple(segment_of.get(a, 0) == segment_of.get(b, 0) for a, b in zip(srcs, dsts))
+    return _Skeleton(tuple(segments), tuple(barriers), pool_ops, segment_of, same)
 
 
 def _estimate(ctx: Context, priced: PricedStep) -> float:
@@ -161,70 +203,81 @@ def _estimate(ctx: Context, priced: PricedStep) -> float:
     return total + _segment(ctx, priced, sk.segments[-1])
 
 
-_OPS: IdentityMemo[dict] = IdentityMemo(64)
-
-
-def _ops(ctx: Context) -> dict:
-    """The step's ops by name (per step)."""
-    return _OPS.get((ctx.step,), (), lambda: {op.name: op for op in ctx.step.ops})
+_NO_PORT = ("", 0.0)
 
 
 def _segment(ctx: Context, priced: PricedStep, seg: _Segment) -> float:
     items = priced.items
-    ops = _ops(ctx)
     batch = ctx.batch
-    contention = ctx.accel.chip.contention
-    row: dict[str, float] = {}      # one row after the first, all stages
-    first: dict[str, float] = {}    # the first row of a sample (with the fill)
-    per_sample: dict[str, float] = {}
+    chip, tile = ctx.accel.chip, ctx.accel.tile
+    contention = chip.contention
     busy: dict[str, float] = {}     # contended resource -> busy cycles over the batch
     chain: list[Stage] = []
     pool: list[tuple[str, float]] = []   # ("write" | "task", cycles) in the order the pool is used
     fetch = None
-
+    if seg.fwd:
+        # each forward op's row as plan.forward_row_stages times it (unrounded), over all ops at once: a
+        # pre-stage through a buffer port (an MVM's tile buffer, a GEMM's global buffer) when it moves bytes,
+        # then the unit; the fill on an MVM's first row
+        rows, mode = seg.fwd_rows, seg.fwd_mode
+        cyc = np.array([items[i].cycles for i in seg.fwd_items], dtype=float)
+        ports = [priced.port_bytes.get(name, _NO_PORT) for name in seg.fwd]
+        nbytes = np.array([b for _, b in ports], dtype=float)
+        mvm, gemm = mode == 0, mode == 1
+        depth = int(ctx.macro.pipeline_depth_cycles)
+        fill = np.where(mvm & (cyc >= depth + rows), depth, 0)
+        pre = np.where(mvm, nbytes / rows / tile.buffer_bytes_per_cycle,
+                       nbytes / rows / chip.global_buffer_bytes_per_cycle)
+        has_pre = (nbytes != 0) & (mvm | gemm)
+        port_cycles = np.where(np.array([k == "tiles" for k, _ in ports], dtype=bool),
+                               nbytes / (tile.buffer_bytes_per_cycle * chip.tiles), 0.0)
+        unit = np.where(mvm, (cyc - fill) / rows, np.where(gemm, cyc / rows, np.maximum(cyc, port_cycles) / rows))
+        r = np.where(has_pre, pre + unit, unit)
+        ps = rows * r + fill
+        row_l, first_l, ps_l = r.tolist(), (r + fill).tolist(), ps.tolist()
+        unit_busy = (batch * (rows * unit + fill)).tolist()
+        pre_busy = (batch * (rows * pre + 0)).tolist()
+        gbuf = (has_pre & gemm).tolist()
+        task = (batch * ps).tolist()
     for e in seg.entries:
         tag = e[0]
-        if tag == _RELOAD:
+        if tag == _FWD:
+            _, k, resource, on_macros = e
+            # a contended resource serves its users' rows one at a time (tile buffer ports: per tile, left
+            # out, a looser bound)
+            if contention and gbuf[k]:
+                busy[GBUF] = busy.get(GBUF, 0.0) + pre_busy[k]
+            if contention or on_macros:
+                busy[resource] = busy.get(resource, 0.0) + unit_busy[k]
+            if resource == POOL:
+                pool.append(("task", task[k]))
+        elif tag == _RELOAD:
             dram, write = items[e[1]].stages
             fetch = dram.cycles if fetch is None else fetch
             pool.append(("write", write.cycles))
-        elif tag == _FWD:
-            _, i, name, resource, rows, kind = e
-            stages, fill = forward_row_stages(ctx, priced, ops[name], kind, items[i].cycles, rows)
-            r = sum([c for _, c in stages])
-            row[name], first[name] = r, r + fill
-            per_sample[name] = ps = rows * r + fill
-            for where, c in stages:
-                # a contended resource serves its users' rows one at a time (tile buffer ports: per tile, left
-                # out, a looser bound)
-                if where == "unit":
-                    if contention or kind == "macros":
-                        busy[resource] = busy.get(resource, 0.0) + batch * (rows * c + fill)
-                elif where == "global_buffer" and contention:
-                    busy[GBUF] = busy.get(GBUF, 0.0) + batch * (rows * c + 0)
-            if resource == POOL:
-                pool.append(("task", batch * ps))
         else:
-            _, i, resource, kind = e
+            _, i, resource, on_macros = e
             item = items[i]
             chain.append(item)
-            if contention or kind == "macros":
+            if contention or on_macros:
                 busy[resource] = busy.get(resource, 0.0) + batch * item.cycles
             if resource == POOL:
                 pool.append(("task", batch * item.cycles))
     bound = max(busy.values(), default=0.0)
     fwd_first = 0.0
-    if row:
+    if seg.fwd:
+        if seg.last is not None:   # a repeated op: its last row counts, at its first position
+            row_l, first_l, ps_l = ([v[k] for k in seg.last] for v in (row_l, first_l, ps_l))
         # head: longest path of the rows each op's first row needs; tail: rows that need the last row
-        head = dict.fromkeys(row, 0.0)
+        head = [0.0] * len(row_l)
         for src, dst, hi0 in seg.head_edges:
-            head[dst] = max(head[dst], head[src] + first[src] + (hi0 - 1) * row[src])
-        tail = dict.fromkeys(row, 0.0)
+            head[dst] = max(head[dst], head[src] + first_l[src] + (hi0 - 1) * row_l[src])
+        tail = [0.0] * len(row_l)
         for src, dst, n_last, whole in seg.tail_edges:
-            after = n_last * row[dst] + (first[dst] - row[dst] if whole else 0.0)
+            after = n_last * row_l[dst] + (first_l[dst] - row_l[dst] if whole else 0.0)
             tail[src] = max(tail[src], after + tail[dst])
-        bound = max(bound, max(head[k] + batch * per_sample[k] + tail[k] for k in row))
-        fwd_first = max(head[k] + per_sample[k] for k in seg.sinks) if seg.sinks else 0.0
+        bound = max(bound, max(h + batch * p + t for h, p, t in zip(head, ps_l, tail)))
+        fwd_first = max(head[k] + ps_l[k] for k in seg.sinks) if seg.sinks else 0.0
     if chain:
         exclusive = {s.resource for s in chain if contention or resource_kind(s.resource) == "macros"}
         bound = max(bound, fwd_first + _flow_shop_bound(chain, batch, exclusive))
@@ -263,31 +316,22 @@ def _edge_ends(ctx: Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
     if ctx.accel.chip.pipeline == "row":
-        ops = {op.name: op for op in ctx.step.ops}
-        segment, segment_of, pool_ops = 0, {}, []
-        for item in priced.items:
-            if isinstance(item, Barrier):
-                segment += barrier_kind(item, ops) == "barrier"
-            elif item.op in ops and ops[item.op].phase == "forward":
-                segment_of[item.op] = segment
-                if item.resource == POOL:
-                    pool_ops.append(item.op)
-        return _staging_by_value(ctx, pool_ops, segment_of, whole_maps=False)
-    return _staging_by_value(ctx, [], {}, whole_maps=True)
+        # segments and pool epochs as the plan reads them from the items (the estimate's skeleton has them)
+        sk = _skeleton(ctx, priced.items)
+        return _staging_by_value(ctx, list(sk.pool_ops), sk.segment_of, False, sk.same_segment)
+    return _staging_by_value(ctx, [], {}, True, ())
 
 
-def _staging_by_value(ctx: Context, pool_ops: list[str], segment_of: dict[str, int], whole_maps: bool
-                      ) -> tuple[float, float]:
+def _staging_by_value(ctx: Context, pool_ops: list[str], segment_of: dict[str, int], whole_maps: bool,
+                      same_segment: tuple[bool, ...]) -> tuple[float, float]:
     """:func:`~imcsim.engine.staging.analytic_staging`, memoised on the step (by identity) and the values it
     reads: the batch, activation width, tile and global buffer sizes and, in row order, each edge's consumer
-    tile (the placement, engine/noc.py), the streamed ops in pool order and each edge end's segment. A sweep
+    tile (the placement, engine/noc.py), the streamed ops in pool order and whether each edge's ends share a segment. A sweep
     over array geometries changes the macro but mostly keeps these, so it stages once per placement."""
     chip, tile = ctx.accel.chip, ctx.accel.tile
     act_bytes = ctx.macro.in_bits / 8
     key: tuple = (whole_maps, ctx.batch, act_bytes, tile.buffer_kib, chip.global_buffer_kib)
     if not whole_maps:
-        srcs, dsts = _edge_ends(ctx)
         where = forward_traffic(ctx.step, ctx.mapping, chip.tiles, int(tile.macros or 1), act_bytes).tile
-        key += (tuple(map(where.__getitem__, dsts)), tuple(pool_ops),
-                tuple(segment_of.get(s, 0) == segment_of.get(d, 0) for s, d in zip(srcs, dsts)))
+        key += (tuple(map(where.__getitem__, _edge_ends(ctx)[1])), tuple(pool_ops), same_segment)
     return _STAGING_VALUES.get((ctx.step,), key, lambda: analytic_staging(ctx, pool_ops, segment_of, whole_maps))

@@ -159,6 +159,8 @@ class OpTable(Sequence):
         self.bases = bases if bases is not None else [""] * len(names)
         self._records = records
         self._sums: dict[str, Any] = {}  # the sums below, once each (a table is not changed once built)
+        #: the table this one extends by ops that change none of the sums in ``_CARRIED`` (see ``__add__``)
+        self._head: OpTable | None = None
 
     @classmethod
     def from_records(cls, records: Sequence[OpRecord]) -> OpTable:
@@ -200,16 +202,24 @@ class OpTable(Sequence):
         records built for this table's ops. A record lists every non-zero component (its order's first), so
         the energy matrix and the orders carry over as they are."""
         tail = OpTable.from_records(other)
-        return OpTable(self.names + tail.names, self.nodes + tail.nodes, self.phases + tail.phases,
-                       self.kinds + tail.kinds, self.resources + tail.resources, self.executions + tail.executions,
-                       self.cycles + tail.cycles, np.vstack([self.energy_pj, tail.energy_pj]), self.macs + tail.macs,
-                       self.weights_written + tail.weights_written, self.macros + tail.macros,
-                       self.orders + tail.orders, None, self.bases + tail.bases)
+        out = OpTable(self.names + tail.names, self.nodes + tail.nodes, self.phases + tail.phases,
+                      self.kinds + tail.kinds, self.resources + tail.resources, self.executions + tail.executions,
+                      self.cycles + tail.cycles, np.vstack([self.energy_pj, tail.energy_pj]), self.macs + tail.macs,
+                      self.weights_written + tail.weights_written, self.macros + tail.macros,
+                      self.orders + tail.orders, None, self.bases + tail.bases)
+        # ops without MACs, not MVMs, not reloads and depending on no data add nothing to the MACs, the reload
+        # figures, the macro busy cycles and wake-ups or the group bases: this table's sums are the new one's
+        # (the staged-activations op a sweep appends at every point)
+        if all(not m and k != "mvm" and p != "reload" and basis_group(b, p, k) is None
+               for m, k, p, b in zip(tail.macs, tail.kinds, tail.phases, tail.bases)):
+            out._head = self
+        return out
 
     # sums in op order, one op after the other (as a loop over the records adds them, to the last bit)
     def _memo(self, name: str, fn: Any) -> Any:
         if name not in self._sums:
-            self._sums[name] = fn()
+            carried = _CARRIED.get(name) if self._head is not None else None
+            self._sums[name] = carried(self._head) if carried else fn()
         return self._sums[name]
 
     def energy_by_component(self) -> dict[str, float]:
@@ -257,6 +267,12 @@ class OpTable(Sequence):
         e = self.energy_pj
         return (macs, sum((self.cycles[i] * self.executions[i] for i in reload), 0.0),
                 sum((float(e[i, write]) for i in reload), 0.0), sum((float(e[i, dram]) for i in reload), 0.0))
+
+
+#: the sums an appended op without MACs, MVM work, reloads or data dependence leaves as they are (``__add__``)
+_CARRIED: dict[str, Any] = {
+    "bases": lambda t: t._memo("bases", t._group_bases), "busy": lambda t: t.macro_busy_cycles(),
+    "wakeups": lambda t: t.macro_wakeups(), "totals": lambda t: t.totals()}
 
 
 @dataclass
