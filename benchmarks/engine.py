@@ -107,10 +107,13 @@ def _simpy_row_engine() -> object | None:
     return module
 
 
-def row_loop_rate(params: dict, repeat: int = 5) -> dict:
+def row_loop_rate(params: dict, repeat: int = 7) -> dict:
     """The row engine's own run (``run_plan`` on a built plan), CPU time, best of ``repeat``, alternating: the
     current engine on its event loop (``engine/eventloop.py``) and, in the same process, the engine of
-    ``ROW_BASELINE_COMMIT`` on SimPy (same rules: the timelines must be equal)."""
+    ``ROW_BASELINE_COMMIT`` on SimPy (same rules: the timelines must be equal, and once more with the busy
+    intervals recorded, in the same order). The load average is read before and after."""
+    import os
+
     from imcsim.engine import events
     from imcsim.engine.context import build_context
     from imcsim.engine.evaluation import _priced
@@ -125,6 +128,7 @@ def row_loop_rate(params: dict, repeat: int = 5) -> dict:
         engines["simpy"] = baseline
     best = dict.fromkeys(engines, float("inf"))
     timelines = {}
+    load_before = os.getloadavg()[0]
     for _ in range(repeat):
         for name, engine in engines.items():
             plan = build_plan(ctx, priced)
@@ -133,11 +137,15 @@ def row_loop_rate(params: dict, repeat: int = 5) -> dict:
             best[name] = min(best[name], time.process_time() - t0)
     out: dict = {name: {"cpu_ms": best[name] * 1e3, "events_per_s": timelines[name].events / best[name]}
                  for name in engines}
+    out["repeat"] = repeat
+    out["load_average_before_after"] = [load_before, os.getloadavg()[0]]
     if baseline is not None:
         a, b = timelines["eventloop"], timelines["simpy"]
         out["baseline_commit"] = ROW_BASELINE_COMMIT
-        out["same_timeline"] = ((a.events, a.cycles, a.stalls, a.critical_path, a.busy, a.longest_queue)
-                                == (b.events, b.cycles, b.stalls, b.critical_path, b.busy, b.longest_queue))
+        recorded = [engine.run_plan(build_plan(ctx, priced), record=True).intervals for engine in engines.values()]
+        out["same_timeline"] = ((a.events, a.cycles, a.stalls, a.critical_path, a.busy, a.longest_queue, a.finish)
+                                == (b.events, b.cycles, b.stalls, b.critical_path, b.busy, b.longest_queue, b.finish)
+                                and recorded[0] == recorded[1])
         out["events_per_s_over_simpy"] = out["eventloop"]["events_per_s"] / out["simpy"]["events_per_s"]
     return out
 

@@ -15,18 +15,28 @@ objects:
   it is itself an event, scheduled at ``NORMAL`` priority;
 - ``all_of(events)`` triggers (``NORMAL``) once every event in it has been processed.
 
-Three shortcuts, each keeping the order SimPy would give (the row engine's waits, arbitration and holds
+Four shortcuts, each keeping the order SimPy would give (the row engine's waits, arbitration and holds
 use them):
 
 - a process may yield a delay (an ``int``) instead of ``env.timeout(delay)``: the queue entry is made at the
   same moment, and the process resumes with None, but no event object is built;
-- a process may park instead of waiting on an event that only it waits on: it yields ``(register, *args)``
-  and is resumed when ``register(wake, *args)`` has been called and someone calls ``wake.wake(value, delay)``
-  where they would have called ``event.succeed(value)`` (or scheduled the event ``delay`` later): the queue
-  entry is the one the event would have had, so the order is the same, without the event and its callbacks
-  (a process waits on one thing at a time, so each has one wake for parks);
+- a process may park instead of waiting on an event that only it waits on: it hands its wake
+  (``process.parked``; ``yield CURRENT`` gives a process itself) to whoever will resume it and yields None;
+  that one calls ``wake.wake(value, delay)`` where it would have called ``event.succeed(value)`` (or
+  scheduled the event ``delay`` later): the queue entry is the one the event would have had, so the order is
+  the same, without the event and its callbacks (a process waits on one thing at a time, so one wake for
+  parks is enough);
 - ``at_instant_end(callback)`` runs a callback once every event of the instant up to ``NORMAL`` priority
-  is processed, as an event of a lower priority scheduled now would, without the event.
+  is processed, as an event of a lower priority scheduled now would, without the event;
+- ``late_id()`` gives a queue entry made now the id it would get if it were made at the end of this instant
+  (after every entry made during the instant, before any made at a later one), so a decision SimPy would
+  take in an event at the instant's end can be taken, and its entry pushed, as soon as its outcome is
+  known; ``revoke(wake)`` cancels such an entry if a later event of the instant changes the decision (the
+  entry stays in the queue and is skipped; the process gets a fresh wake).
+
+Ids: every entry of an instant gets the next id of a counter; the first ``late_id()`` of an instant jumps
+``LATE_GAP`` ahead of the counter (more than any instant makes entries), later ones step ``LATE_STEP`` (room
+for the ids of revised decisions), and at the instant's end the counter goes on above them.
 
 Failing events, interrupts and ``until`` are not needed by the engine and not provided.
 """
@@ -41,6 +51,9 @@ from typing import Any
 URGENT = 0
 NORMAL = 1
 PENDING: Any = object()
+CURRENT: Any = object()   # ``yield CURRENT`` resumes a process at once with itself
+LATE_GAP = 1 << 40        # more entries than any instant makes
+LATE_STEP = 1 << 20       # more revisions than any late decision has
 
 
 class Event:
@@ -89,18 +102,25 @@ class _Wake:
         heappush(env._queue, (env.now + delay, NORMAL, next(env._eid), self))
 
 
+class _Revoked(_Wake):
+    """A wake whose queue entry was revoked (``Environment.revoke``): skipped when popped."""
+
+    __slots__ = ()
+
+
 class Process(Event):
     """A generator driven by the events it yields (see the module docstring). It may also yield a delay (a
     whole number of cycles, an ``int``): it resumes that much later with None, in the place ``yield env.timeout(delay)`` would have
-    (the queue entry is made at the same moment), without an event object."""
+    (the queue entry is made at the same moment), without an event object; None once it has handed
+    ``parked`` to its waker (a park); or ``CURRENT``, to get itself back at once."""
 
-    __slots__ = ("_generator", "_wake", "_parked")
+    __slots__ = ("_generator", "_wake", "parked")
 
     def __init__(self, env: Environment, generator: Generator[Event, Any, Any]) -> None:
         Event.__init__(self, env)
         self._generator = generator
         self._wake = _Wake(self)     # after a delay (its value stays None)
-        self._parked = _Wake(self)   # after a park
+        self.parked = _Wake(self)    # after a park
         start = Event(env)
         start.callbacks.append(self._resume)
         start._ok = True
@@ -122,9 +142,11 @@ class Process(Event):
                 env = self.env
                 heappush(env._queue, (env.now + event, NORMAL, next(env._eid), self._wake))
                 return
-            if type(event) is tuple:   # a park: (register, *args)
-                event[0](self._parked, *event[1:])
+            if event is None:   # parked: its waker holds ``parked``
                 return
+            if event is CURRENT:
+                value = self
+                continue
             if event.callbacks is not None:
                 event.callbacks.append(self._resume)
                 return
@@ -160,13 +182,14 @@ class AllOf(Event):
 class Environment:
     """The clock and the event queue."""
 
-    __slots__ = ("now", "_queue", "_eid", "_late")
+    __slots__ = ("now", "_queue", "_eid", "_late", "_late_id")
 
     def __init__(self) -> None:
         self.now: float = 0
         self._queue: list[tuple[float, int, int, Event]] = []
         self._eid = count()
         self._late: list[Any] = []
+        self._late_id: int | None = None   # the next late id of this instant (None: none given yet)
 
     def at_instant_end(self, callback: Any) -> None:
         """Call ``callback()`` once every event of this instant with a priority of NORMAL or lower has been
@@ -174,6 +197,28 @@ class Environment:
         callbacks of an instant run in the order they were given, before any event of a priority above
         NORMAL at this instant; they must schedule nothing at this instant)."""
         self._late.append(callback)
+
+    def late_id(self) -> int:
+        """An id for a queue entry made now that sorts where the entry would if it were made at this instant's
+        end (as by an ``at_instant_end`` callback), after the ids of earlier ``late_id()`` calls of the
+        instant. The ``LATE_STEP - 1`` ids above it are free for revisions of the same decision (``revoke``)."""
+        eid = self._late_id
+        if eid is None:
+            eid = next(self._eid) + LATE_GAP
+            self._late.append(self._after_late_ids)
+        self._late_id = eid + LATE_STEP
+        return eid
+
+    def _after_late_ids(self) -> None:
+        self._eid = count(self._late_id)
+        self._late_id = None
+
+    def revoke(self, wake: _Wake) -> _Wake:
+        """Cancel the queue entry of ``wake`` (it is skipped when popped) and return the process's fresh wake."""
+        process = wake.process
+        wake.__class__ = _Revoked
+        process.parked = fresh = _Wake(process)
+        return fresh
 
     def schedule(self, event: Event, priority: int = NORMAL, delay: float = 0) -> None:
         heappush(self._queue, (self.now + delay, priority, next(self._eid), event))
@@ -203,7 +248,7 @@ class Environment:
             self.now, _, _, event = heappop(queue)
             if type(event) is _Wake:
                 event.process._resume(event)
-            else:
+            elif type(event) is not _Revoked:
                 callbacks, event.callbacks = event.callbacks, None
                 for callback in callbacks:
                     callback(event)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from heapq import heappush
 from typing import Any
 
-from imcsim.engine.eventloop import NORMAL, Environment
+from imcsim.engine.eventloop import CURRENT, NORMAL, Environment
 from imcsim.engine.ledger import STALL_CAUSES
 from imcsim.engine.plan import Plan
 from imcsim.engine.schedule import Interval
@@ -72,7 +72,8 @@ class RowTimeline:
 
 
 class _Counter:
-    """A monotone count with waiters on thresholds (delivered, freed, done rows)."""
+    """A monotone count with waiters on thresholds (delivered, freed, done rows). A process waits for the count
+    to reach ``n`` by appending ``(n, its parked wake)`` to ``waiters`` and parking (``eventloop``)."""
 
     __slots__ = ("value", "waiters", "by")
 
@@ -80,11 +81,6 @@ class _Counter:
         self.value = 0
         self.waiters: list[tuple[int, Any]] = []
         self.by: Any = None  # the record that set the value last (critical path)
-
-    def park(self, wake: Any, n: int) -> None:
-        """Resume a process (its ``eventloop`` park wake) once the count reaches ``n``, with the record that
-        set it: a process yields ``(counter.park, n)`` where it would wait on an event of its own."""
-        self.waiters.append((n, wake))
 
     def notify(self) -> None:
         """Trigger the waiters the count has reached. The engine sets ``value`` and ``by`` itself and calls
@@ -101,94 +97,131 @@ class _Counter:
         self.waiters = keep
 
 
-class _Arbitration:
-    """The arbitration pass of an instant (rule 5), run once every event of the instant has been processed
-    (``Environment.at_instant_end``): every arbiter that asked at this instant grants, in the order it asked.
-    The same order as one SimPy event per arbiter at a priority below NORMAL: those events would be
-    processed after every other event of the instant, one after the other, and granting schedules nothing at
-    this instant (a granted process's next event is its hold's end, at least one cycle on)."""
+class _Arbiter:
+    """A contended resource of one unit (rule 5), decided as soon as the outcome is known instead of in a pass
+    at the instant's end. SimPy's grant is an event at the current time with a priority below NORMAL: after
+    every event of the instant, it gives the unit to the smallest key waiting, and the granted process
+    schedules its hold's end at once. Here the unit goes at once to the first request of the instant that
+    finds it free (or, when it is freed, to the smallest waiting key); a later request of the same instant with
+    a smaller key takes it over (the earlier grant is revoked and waits again). So at the instant's end the
+    unit is held by the request SimPy's grant would choose, and its hold's end is in the queue with the id that
+    grant would have given it (``Environment.late_id``: after every entry of the instant, in the order the
+    arbiters asked, which is the order SimPy's grant events were scheduled in): every event keeps its place in
+    the order. A hold lasts at least one cycle, so no release can fall between a grant and the instant's end.
+    A process holds a unit by calling ``hold`` with its parked wake and parking; it resumes when the hold
+    ends, with (record of the release before the grant, grant time), and then calls ``release``."""
 
-    __slots__ = ("env", "pending", "scheduled")
+    __slots__ = ("env", "free", "queue", "seq", "longest", "last", "at", "grant")
 
     def __init__(self, env: Any) -> None:
         self.env = env
-        self.pending: list[_Arbiter] = []
-        self.scheduled = False
-
-    def ask(self, arbiter: _Arbiter) -> None:
-        self.pending.append(arbiter)
-        if not self.scheduled:
-            self.scheduled = True
-            self.env.at_instant_end(self._run)
-
-    def _run(self) -> None:
-        pending, self.pending, self.scheduled = self.pending, [], False
-        for arbiter in pending:
-            arbiter.grant()
-
-
-class _Arbiter:
-    """A contended resource: grants by smallest key after all events of an instant (rule 5)."""
-
-    __slots__ = ("env", "pass_", "free", "queue", "scheduled", "seq", "longest", "last")
-
-    def __init__(self, env: Any, capacity: int, pass_: _Arbitration) -> None:
-        self.env = env
-        self.pass_ = pass_
-        self.free = capacity
-        self.queue: list[tuple[Any, int, Any]] = []
-        self.scheduled = False
+        self.free = 1
+        self.queue: list[tuple[Any, int, Any, int]] = []
         self.seq = 0
         self.longest = 0
-        self.last: Any = None  # record of the last release (critical path)
+        self.last: Any = None   # record of the last release (critical path)
+        self.at = -1.0          # the instant of the last grant
+        self.grant: tuple[Any, int, Any, int, int] = ((), 0, None, 0, 0)   # (key, seq, wake, cycles, id)
 
     def hold(self, wake: Any, key: Any, cycles: int) -> None:
-        """Request a unit and hold it for ``cycles`` (a process yields ``(arbiter.hold, key, cycles)``): the
-        process resumes when the hold ends, with (record of the release before the grant, grant time). The
-        grant schedules the hold's end itself, as the granted process would have at once (so every event keeps
-        its place in the order)."""
+        self.seq += 1
+        env = self.env
+        now = env.now
+        if self.free:   # the first request of the instant to find the unit free: granted at once
+            self.free = 0
+            eid = env.late_id()
+            if not self.longest:
+                self.longest = 1
+        elif self.at == now and key < self.grant[0]:   # takes this instant's grant over
+            key0, seq0, wake0, cycles0, eid = self.grant
+            heapq.heappush(self.queue, (key0, seq0, env.revoke(wake0), cycles0))
+            eid += 1
+            self._count(now)
+        else:
+            heapq.heappush(self.queue, (key, self.seq, wake, cycles))
+            self._count(now)
+            return
+        self.at = now
+        self.grant = (key, self.seq, wake, cycles, eid)
+        wake._value = (self.last, now)
+        heappush(env._queue, (now + cycles, NORMAL, eid, wake))
+
+    def _count(self, now: float) -> None:
+        n = len(self.queue) + (self.at == now)   # SimPy's queue still holds this instant's grant
+        if n > self.longest:
+            self.longest = n
+
+    def release(self, record: Any) -> None:
+        self.last = record
+        queue = self.queue
+        if queue:   # the smallest key waiting, granted at once
+            key, seq, wake, cycles = heapq.heappop(queue)
+            env = self.env
+            now = env.now
+            eid = env.late_id()
+            self.at = now
+            self.grant = (key, seq, wake, cycles, eid)
+            wake._value = (record, now)
+            heappush(env._queue, (now + cycles, NORMAL, eid, wake))
+        else:
+            self.free = 1
+
+
+class _PoolArbiter:
+    """A contended resource of several units (rule 5), as SimPy would grant it: after every event of the
+    instant (``Environment.at_instant_end``) the free units go to the smallest keys, in key order, their holds'
+    ends taking the ids reserved when the resource asked (``Environment.late_id``). Used as :class:`_Arbiter`."""
+
+    __slots__ = ("env", "free", "queue", "seq", "longest", "last", "scheduled", "eid")
+
+    def __init__(self, env: Any, capacity: int) -> None:
+        self.env = env
+        self.free = capacity
+        self.queue: list[tuple[Any, int, Any, int]] = []
+        self.seq = 0
+        self.longest = 0
+        self.last: Any = None
+        self.scheduled = False
+        self.eid = 0
+
+    def hold(self, wake: Any, key: Any, cycles: int) -> None:
         self.seq += 1
         queue = self.queue
         heapq.heappush(queue, (key, self.seq, wake, cycles))
         if len(queue) > self.longest:
             self.longest = len(queue)
         if not self.scheduled and self.free > 0:
-            self.scheduled = True
-            pass_ = self.pass_   # pass_.ask(self), inlined
-            pass_.pending.append(self)
-            if not pass_.scheduled:
-                pass_.scheduled = True
-                self.env.at_instant_end(pass_._run)
+            self._ask()
 
     def release(self, record: Any) -> None:
         self.free += 1
         self.last = record
         if not self.scheduled and self.queue:
-            self.scheduled = True
-            self.pass_.ask(self)
+            self._ask()
 
-    def grant(self) -> None:
-        """Grant the smallest keys and schedule the end of each granted hold. SimPy-style, a grant event of
-        this instant would resume the process, which would schedule its hold's end at once; those grant
-        events would be processed next, one after the other (see :class:`_Arbitration`), so scheduling the
-        ends here keeps every event's place in the order."""
+    def _ask(self) -> None:
+        self.scheduled = True
+        self.eid = self.env.late_id()
+        self.env.at_instant_end(self._grant)
+
+    def _grant(self) -> None:
         self.scheduled = False
-        queue = self.queue
-        env = self.env
+        queue, env, eid = self.queue, self.env, self.eid
         now = env.now
         while self.free > 0 and queue:
             _, _, wake, cycles = heapq.heappop(queue)
             self.free -= 1
-            wake._value = (self.last, now)   # wake.wake(value, cycles), inlined
-            heappush(env._queue, (now + cycles, NORMAL, next(env._eid), wake))
+            wake._value = (self.last, now)
+            heappush(env._queue, (now + cycles, NORMAL, eid, wake))
+            eid += 1
 
 
 def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     """Run the plan under the rules of the module docstring."""
     env = Environment()
     res = plan.resources
-    arbitration = _Arbitration(env)
-    arb: list[_Arbiter | None] = [_Arbiter(env, r.capacity, arbitration) if r.contended else None for r in res]
+    arb: list[_Arbiter | _PoolArbiter | None] = [
+        None if not r.contended else _Arbiter(env) if r.capacity == 1 else _PoolArbiter(env, r.capacity) for r in res]
     cause = [_CAUSE_OF_KIND.get(r.kind, "compute") for r in res]
     busy = [0.0] * len(res)
     stalls = dict.fromkeys(STALL_CAUSES, 0.0)
@@ -206,25 +239,31 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
 
     # a record is (name, start, end, predecessor record) for the critical path. Waits for a count (rows
     # delivered or freed) and stages on a contended resource (request, hold, release) are written out where
-    # they happen: a generator less per wait and per stage.
+    # they happen: a generator less per wait and per stage. Busy cycles and the event count follow from the
+    # plan (every row of every task and transfer runs once) and are summed after the run.
     def task_proc(ti: int):
+        me = yield CURRENT
         t = tasks[ti]
-        total, rows, name, stages = totals[ti], t.rows, t.name, t.stages
+        total, rows, name = totals[ti], t.rows, t.name
         ins = [(delivered[ei], freed[ei], edges[ei], totals[edges[ei].src]) for ei in t.in_edges]
         bounded = [(ei, edges[ei].cap, freed[ei]) for ei in t.out_edges if edges[ei].cap is not None]
         outs = [(produced[ei], delivered[ei] if not edges[ei].stages else None) for ei in t.out_edges]
-        out_delivered = [delivered[ei] for ei in t.out_edges]
-        last_stage = len(stages) - 1
+        out_delivered = [delivered[ei] for ei in t.out_edges] if not plan.double_buffering else []
+        # per stage: (resource, cycles, arbiter or None, stall cause); the first row of a sample adds the fill
+        # to its last stage
+        later = [(r, c, arb[r], cause[r]) for r, c in t.stages]
+        first_row = later[:-1] + [(r, c + t.fill, a, k) for r, c, a, k in later[-1:]]
         # a row whose stages are all uncontended is one timeout (the stages follow each other without a gap)
-        free_run = all(arb[r] is None for r, _ in stages)
-        row_cycles = sum(c for _, c in stages)
+        free_run = all(a is None for _, _, a, _ in later)
+        row_cycles = sum(c for _, c, _, _ in later)
         pred = None
         for g in range(total):
             for cnt, _, e, _ in ins:
                 n = e.need(g)
                 if cnt.value < n:
                     t0 = env.now
-                    by = yield (cnt.park, n)
+                    cnt.waiters.append((n, me.parked))
+                    by = yield None
                     stalls["input"] += env.now - t0
                     if by is not None:
                         pred = by
@@ -233,17 +272,19 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 if fr.value < n:
                     blocked[ti] = ei
                     t0 = env.now
-                    by = yield (fr.park, n)
+                    fr.waiters.append((n, me.parked))
+                    by = yield None
                     stalls["buffer"] += env.now - t0
                     if by is not None:
                         pred = by
                     blocked[ti] = -1
                 reserved[ei] += 1
-            if not plan.double_buffering and g:
+            if g:
                 for cnt in out_delivered:
                     if cnt.value < g:
                         t0 = env.now
-                        by = yield (cnt.park, g)
+                        cnt.waiters.append((g, me.parked))
+                        by = yield None
                         stalls["buffer"] += env.now - t0
                         if by is not None:
                             pred = by
@@ -251,34 +292,25 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
             if free_run:
                 start = env.now
                 yield row_cycles + t.fill if first else row_cycles   # a delay: whole cycles (eventloop.Process)
-                at = start
-                for si, (r, cycles) in enumerate(stages):
-                    if first and si == last_stage:
-                        cycles += t.fill
-                    busy[r] += cycles
-                    if record:
+                if record:
+                    at = start
+                    for r, cycles, _, _ in first_row if first else later:
                         intervals.append(Interval(res[r].name, name, g // rows, at, at + cycles))
-                    at += cycles
-                n_events[0] += len(stages)
+                        at += cycles
                 pred = (name, start, env.now, pred)
             else:
-                for si, (r, cycles) in enumerate(stages):
-                    if first and si == last_stage:
-                        cycles += t.fill
-                    # hold(), inlined (one generator less per stage)
-                    a = arb[r]
+                for r, cycles, a, kind in first_row if first else later:
                     if a is None:
                         start = env.now
                         yield cycles
                     else:
                         t0 = env.now
-                        granted_after, start = yield (a.hold, (0, ti, g), cycles)
+                        a.hold(me.parked, (0, ti, g), cycles)
+                        granted_after, start = yield None
                         if start > t0:
-                            stalls[cause[r]] += start - t0
+                            stalls[kind] += start - t0
                             pred = granted_after if granted_after is not None else pred
                     pred = (name, start, env.now, pred)
-                    busy[r] += cycles
-                    n_events[0] += 1
                     if record:
                         intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
                     if a is not None:
@@ -299,52 +331,51 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         last_record[0] = _later(last_record[0], pred)
 
     def edge_proc(ei: int):
+        me = yield CURRENT
         e = edges[ei]
         name = f"{tasks[e.src].name}->{tasks[e.dst].name}"
+        hop = name + ":hop"
         prod, deliv, src_rows = produced[ei], delivered[ei], tasks[e.src].rows
+        stages = [(r, c, d, arb[r], cause[r]) for r, c, d in e.stages]
         # a transfer over uncontended links only is one timeout (holds and hop delays back to back)
-        free_run = all(arb[r] is None for r, _, _ in e.stages)
-        transfer = sum(c + d for _, c, d in e.stages)
+        free_run = all(a is None for _, _, _, a, _ in stages)
+        transfer = sum(c + d for _, c, d, _, _ in stages)
         pred = None
         for j in range(totals[e.src]):
             if prod.value < j + 1:
-                pred = yield (prod.park, j + 1)
+                prod.waiters.append((j + 1, me.parked))
+                pred = yield None
             else:
                 pred = prod.by if j + 1 == prod.value else pred
             if free_run:
                 start = env.now
                 yield transfer
-                at = start
-                for r, cycles, delay in e.stages:
-                    busy[r] += cycles
-                    if record:
+                if record:
+                    at = start
+                    for r, cycles, delay, _, _ in stages:
                         intervals.append(Interval(res[r].name, name, j // src_rows, at, at + cycles))
-                    at += cycles + delay
-                n_events[0] += len(e.stages)
+                        at += cycles + delay
                 pred = (name, start, env.now, pred)
             else:
-                for r, cycles, delay in e.stages:
-                    # hold(), inlined (one generator less per stage)
-                    a = arb[r]
+                for r, cycles, delay, a, kind in stages:
                     if a is None:
                         start = env.now
                         yield cycles
                     else:
                         t0 = env.now
-                        granted_after, start = yield (a.hold, (1, ei, j), cycles)
+                        a.hold(me.parked, (1, ei, j), cycles)
+                        granted_after, start = yield None
                         if start > t0:
-                            stalls[cause[r]] += start - t0
+                            stalls[kind] += start - t0
                             pred = granted_after if granted_after is not None else pred
                     pred = (name, start, env.now, pred)
-                    busy[r] += cycles
-                    n_events[0] += 1
                     if record:
                         intervals.append(Interval(res[r].name, name, j // src_rows, start, env.now))
                     if a is not None:
                         a.release(pred)
                     if delay:
                         yield delay
-                        pred = (name + ":hop", env.now - delay, env.now, pred)
+                        pred = (hop, env.now - delay, env.now, pred)
             deliv.value, deliv.by = j + 1, pred   # Counter.set, inlined
             if deliv.waiters:
                 deliv.notify()
@@ -385,6 +416,17 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     if unfinished:
         raise Deadlock(sorted({blocked[i] for i in unfinished if blocked[i] >= 0}),
                        f"{len(unfinished)} ops never finished, first {tasks[unfinished[0]].name}")
+    for t, total in zip(tasks, totals):   # every row ran once; the first of each sample with the fill
+        for r, cycles in t.stages:
+            busy[r] += total * cycles
+            n_events[0] += total
+        if t.stages and total:
+            busy[t.stages[-1][0]] += t.samples * t.fill
+    for e in edges:
+        if e.stages:   # its transfer process ran
+            for r, cycles, _ in e.stages:
+                busy[r] += totals[e.src] * cycles
+                n_events[0] += totals[e.src]
     critical: dict[str, float] = {}
     rec = last_record[0]
     while rec is not None:
