@@ -114,11 +114,11 @@ class Process(Event):
     (the queue entry is made at the same moment), without an event object; None once it has handed
     ``parked`` to its waker (a park); or ``CURRENT``, to get itself back at once."""
 
-    __slots__ = ("_generator", "_wake", "parked")
+    __slots__ = ("_send", "_wake", "parked")
 
     def __init__(self, env: Environment, generator: Generator[Event, Any, Any]) -> None:
         Event.__init__(self, env)
-        self._generator = generator
+        self._send = generator.send
         self._wake = _Wake(self)     # after a delay (its value stays None)
         self.parked = _Wake(self)    # after a park
         start = Event(env)
@@ -128,29 +128,40 @@ class Process(Event):
         env.schedule(start, URGENT)
 
     def _resume(self, event: Event) -> None:
-        send = self._generator.send
-        value = event._value
+        """Send the event's value; ``Environment.run`` does the same for a wake, written out."""
+        try:
+            target = self._send(event._value)
+        except StopIteration as stop:
+            self._end(stop.value)
+            return
+        self._wait(target)
+
+    def _wait(self, target: Any) -> None:
+        """Arrange the resumption the yielded ``target`` asks for (module and class docstrings)."""
         while True:
-            try:
-                event = send(value)
-            except StopIteration as stop:
-                self._ok = True
-                self._value = stop.value
-                self.env.schedule(self)
-                return
-            if type(event) is int:
+            if type(target) is int:
                 env = self.env
-                heappush(env._queue, (env.now + event, NORMAL, next(env._eid), self._wake))
+                heappush(env._queue, (env.now + target, NORMAL, next(env._eid), self._wake))
                 return
-            if event is None:   # parked: its waker holds ``parked``
+            if target is None:   # parked: its waker holds ``parked``
                 return
-            if event is CURRENT:
+            if target is CURRENT:
                 value = self
-                continue
-            if event.callbacks is not None:
-                event.callbacks.append(self._resume)
+            elif target.callbacks is not None:
+                target.callbacks.append(self._resume)
                 return
-            value = event._value
+            else:
+                value = target._value
+            try:
+                target = self._send(value)
+            except StopIteration as stop:
+                self._end(stop.value)
+                return
+
+    def _end(self, value: Any) -> None:
+        self._ok = True
+        self._value = value
+        self.env.schedule(self)
 
 
 class AllOf(Event):
@@ -182,7 +193,7 @@ class AllOf(Event):
 class Environment:
     """The clock and the event queue."""
 
-    __slots__ = ("now", "_queue", "_eid", "_late", "_late_id")
+    __slots__ = ("now", "_queue", "_eid", "_late", "_late_id", "_rebase")
 
     def __init__(self) -> None:
         self.now: float = 0
@@ -190,6 +201,7 @@ class Environment:
         self._eid = count()
         self._late: list[Any] = []
         self._late_id: int | None = None   # the next late id of this instant (None: none given yet)
+        self._rebase = self._after_late_ids   # bound once
 
     def at_instant_end(self, callback: Any) -> None:
         """Call ``callback()`` once every event of this instant with a priority of NORMAL or lower has been
@@ -205,7 +217,7 @@ class Environment:
         eid = self._late_id
         if eid is None:
             eid = next(self._eid) + LATE_GAP
-            self._late.append(self._after_late_ids)
+            self._late.append(self._rebase)
         self._late_id = eid + LATE_STEP
         return eid
 
@@ -244,15 +256,27 @@ class Environment:
     def run(self) -> None:
         """Process events until none is left."""
         queue, late = self._queue, self._late
+        now = self.now
         while queue:
-            self.now, _, _, event = heappop(queue)
-            if type(event) is _Wake:
-                event.process._resume(event)
-            elif type(event) is not _Revoked:
+            at, _, _, event = heappop(queue)
+            if type(event) is _Wake:   # Process._resume, written out (most entries are wakes)
+                self.now = now = at
+                process = event.process
+                try:
+                    target = process._send(event._value)
+                except StopIteration as stop:
+                    process._end(stop.value)
+                else:
+                    if type(target) is int:
+                        heappush(queue, (now + target, NORMAL, next(self._eid), process._wake))
+                    elif target is not None:
+                        process._wait(target)
+            elif type(event) is not _Revoked:   # a revoked entry does not move the clock
+                self.now = now = at
                 callbacks, event.callbacks = event.callbacks, None
                 for callback in callbacks:
                     callback(event)
-            if late and (not queue or queue[0][0] > self.now or queue[0][1] > NORMAL):
+            if late and (not queue or queue[0][0] > now or queue[0][1] > NORMAL):
                 self._late = []
                 for callback in late:
                     callback()

@@ -39,7 +39,7 @@ from typing import Any
 
 from imcsim.engine.eventloop import CURRENT, NORMAL, Environment
 from imcsim.engine.ledger import STALL_CAUSES
-from imcsim.engine.plan import Plan
+from imcsim.engine.plan import Edge, Plan
 from imcsim.engine.schedule import Interval
 
 _CAUSE_OF_KIND = {"macros": "compute", "digital": "compute", "tile_buffer": "compute", "global_buffer": "compute",
@@ -86,8 +86,17 @@ class _Counter:
         """Trigger the waiters the count has reached. The engine sets ``value`` and ``by`` itself and calls
         this only when someone waits (most counts change with nobody waiting)."""
         value, by = self.value, self.by
+        waiters = self.waiters
+        if len(waiters) == 1:   # the common case, written out
+            n, wake = waiters[0]
+            if n <= value:
+                wake._value = by
+                env = wake.process.env
+                heappush(env._queue, (env.now, NORMAL, next(env._eid), wake))
+                self.waiters = []
+            return
         keep = []
-        for n, wake in self.waiters:
+        for n, wake in waiters:
             if n <= value:   # wake.wake(by), inlined: where ev.succeed(by) would schedule the waiter's event
                 wake._value = by
                 env = wake.process.env
@@ -245,7 +254,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         me = yield CURRENT
         t = tasks[ti]
         total, rows, name = totals[ti], t.rows, t.name
-        ins = [(delivered[ei], freed[ei], edges[ei], totals[edges[ei].src]) for ei in t.in_edges]
+        ins = [(delivered[ei], freed[ei], *_per_row(edges[ei], total, totals[edges[ei].src])) for ei in t.in_edges]
         bounded = [(ei, edges[ei].cap, freed[ei]) for ei in t.out_edges if edges[ei].cap is not None]
         outs = [(produced[ei], delivered[ei] if not edges[ei].stages else None) for ei in t.out_edges]
         out_delivered = [delivered[ei] for ei in t.out_edges] if not plan.double_buffering else []
@@ -258,8 +267,8 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         row_cycles = sum(c for _, c, _, _ in later)
         pred = None
         for g in range(total):
-            for cnt, _, e, _ in ins:
-                n = e.need(g)
+            for cnt, _, need, _ in ins:
+                n = need[g]
                 if cnt.value < n:
                     t0 = env.now
                     cnt.waiters.append((n, me.parked))
@@ -315,8 +324,8 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
                     if a is not None:
                         a.release(pred)
-            for _, fr, e, src_total in ins:
-                fr.value, fr.by = e.low(g + 1, total, src_total), pred   # Counter.set, inlined
+            for _, fr, _, low in ins:
+                fr.value, fr.by = low[g], pred   # Counter.set, inlined
                 if fr.waiters:
                     fr.notify()
             for prod, deliv in outs:
@@ -464,6 +473,23 @@ def run_plan(plan: Plan, record: bool = False) -> RowTimeline:
             if not exc.edges:
                 raise
             plan.relax(exc.edges)
+
+
+def _per_row(e: Edge, total: int, src_total: int) -> tuple[list[int], list[int]]:
+    """``e.need(g)`` and ``e.low(g + 1, total, src_total)`` for every consumer row ``g < total``, from one
+    sample's rows: both repeat every ``dst_rows`` rows, ``src_rows`` higher (see ``Edge.need``), and the last row
+    frees every producer row."""
+    d, s = e.dst_rows, e.src_rows
+    samples = -(-total // d)
+    need = [e.need(g) for g in range(d)]
+    low = [e.low(g, d + 1, 0) for g in range(1, d + 1)]
+    if samples > 1:
+        need = [n + b * s for b in range(samples) for n in need]
+        low = [n + b * s for b in range(samples) for n in low]
+    need, low = need[:total], low[:total]
+    if low:
+        low[-1] = src_total
+    return need, low
 
 
 def _later(a: Any, b: Any) -> Any:
