@@ -17,8 +17,8 @@ energy of every point). ``python benchmarks/engine.py --analytic`` runs this par
 sweep runs once more on two worker processes (``multiprocessing``, chunks of 50 points; ``points_per_s`` counts from the
 first submitted point, ``points_per_s_with_start`` includes starting and warming the workers).
 ``row_loop`` times the row engine's own run on a built plan in CPU time, on ``engine/eventloop.py`` and, in
-the same process, the engine of ``ROW_BASELINE_COMMIT`` on SimPy (the loop it replaced), and checks the two
-timelines are equal.
+the same process, the engine of ``ROW_BASELINE_COMMIT`` on SimPy (the loop it replaced), best of 7 with the load
+average before and after, and checks the two timelines are equal (and the recorded busy intervals, in order).
 For context only (not measured here): SCALE-Sim, a cycle-accurate peer, needs about 130 s and 4 GB for
 ResNet-18 on a 128x128 array on this class of machine (issue 5).
 """
