@@ -89,3 +89,15 @@ def test_macros_of_one_array_geometry_share_layers_placement_and_deploy():
     assert traffic(a) is traffic(b)
     pa, pb = evaluate(a.study), evaluate(b.study)
     assert pa.mapping["deploy_energy_pj"] == pb.mapping["deploy_energy_pj"] > 0
+
+
+def test_points_of_one_shape_share_the_row_estimates_skeleton():
+    # the row estimate's skeleton is keyed on the priced shape (PricedStep.structure), not on a walk of the items
+    from imcsim.engine import estimate
+
+    clear_caches()
+    for rows_parallel in (8, 16, 32):
+        evaluate(study_from_params({"workload": "resnet18", "rows": 256, "cols": 128, "rows_parallel": rows_parallel}))
+    assert len(estimate._SKELETONS) == 1
+    evaluate(study_from_params({"workload": "resnet18", "rows": 256, "cols": 128, "batch_size": 2}))
+    assert len(estimate._SKELETONS) == 2    # another batch: another shape

@@ -100,7 +100,7 @@ def build_context(study: Study) -> Context:
     accel = _accelerator(preset, _freeze(overrides))
     device_name = study.device or accel.macro.device
     device = _device(device_name)
-    macro = _macro(accel.macro.model_dump_json(), device_name, accel.chip.node_nm, accel.chip.clock_mhz)
+    macro = _macro(accel, device_name)
     step = _step(study.workload.name, _freeze(study.workload.options), study.method.name,
                  _freeze(study.method.options))
     batch = study.options.batch_size or int(step.graph.meta.get("batch", 1) or 1)
@@ -133,12 +133,22 @@ def _device(name: str) -> DeviceModel:
     return load_device(name)
 
 
-@lru_cache(maxsize=512)
-def _macro(macro_json: str, device: str, node_nm: float, clock_mhz: float) -> MacroConfig:
-    from imcsim.config.accelerator import MacroSpec
+def _macro(accel: AcceleratorSpec, device: str) -> MacroConfig:
+    """The macro model of the accelerator's (validated) macro spec on ``device``, memoised on the spec's
+    JSON, the device, node and clock: accelerators with equal macros share it."""
+    key = (accel.macro.model_dump_json(), device, accel.chip.node_nm, accel.chip.clock_mhz)
+    hit = _MACROS.get(key)
+    if hit is None:
+        hit = _MACROS[key] = MacroConfig.from_spec(accel.macro, accel.chip.node_nm, accel.chip.clock_mhz,
+                                                   device=_device(device))
+        if len(_MACROS) > 512:
+            _MACROS.popitem(last=False)
+    else:
+        _MACROS.move_to_end(key)
+    return hit
 
-    spec = MacroSpec.model_validate_json(macro_json)
-    return MacroConfig.from_spec(spec, node_nm, clock_mhz, device=_device(device))
+
+_MACROS: OrderedDict[tuple, MacroConfig] = OrderedDict()
 
 
 @lru_cache(maxsize=32)

@@ -98,6 +98,9 @@ class PricedStep:
     assumed: dict[str, float] = field(default_factory=dict)
     #: one-time write of every resident weight (deployment), reported apart from the step
     deploy: WriteCost = field(default_factory=WriteCost)
+    #: what decides the items' ops and resources in order: the priced shape and the slots that gave no item
+    #: (points of one shape differ only in cycles: the row estimate's skeleton is memoised on it)
+    structure: tuple = ()
 
     def macro_busy_cycles(self) -> float:
         """Macro-cycles of compute (MVM ops x their macros), the same for both engines."""
@@ -838,6 +841,7 @@ class _Pricer:
         if self._reloads is not None:
             self.writes.set_reload_wear(self._reload_wear)
         exclusive = set(shape.exclusive)
+        empty = tuple(k for k, it in done.items() if it is None)
         if shape.slots:
             out: list[Item] = []
             for it in items:
@@ -865,7 +869,8 @@ class _Pricer:
             if self._measured_writes:
                 mapping["measured_flip_rate"] = self.measured.flip_rate()
         return PricedStep(out, records, exclusive, self.writes, num.standby_power_w, dict(num.area_um2),
-                          self.assumptions, mapping, dict(num.port_bytes), *self._measured_vs_assumed(), num.deploy)
+                          self.assumptions, mapping, dict(num.port_bytes), *self._measured_vs_assumed(), num.deploy,
+                          (shape, empty))
 
     def _measured_vs_assumed(self) -> tuple[dict[str, float], dict[str, float]]:
         """What execution measured (only what priced this step) next to the stated defaults it replaces."""
@@ -942,6 +947,12 @@ class _Pricer:
             area["master_copy_sram"] = master * 8 * self.chip.sram_bit_area_um2
         return area
 
+    def _step_ops(self) -> tuple[bool, int]:
+        """(any backward-error MVM, weight gradients on scratch macros) of the step: per step and ``wgrad``."""
+        ops = self.ctx.step.ops
+        return (any(op.phase == "backward_error" and op.kind == "mvm" for op in ops),
+                sum(1 for op in ops if op.kind == "gemm" and self._wgrad_on_array(op)))
+
     def _note_assumptions(self) -> None:
         a = self.assumptions
         if master_copy_bytes(self.ctx):
@@ -978,15 +989,15 @@ class _Pricer:
         a.append(f"macro: {m.organisation} organisation, {m.input_bits_per_cycle} input bit(s) per cycle, activity "
                  f"model {m.activity_model}, adder tree in {m.tree_stages} stage(s) at {m.clock_mhz:g} MHz "
                  f"(unpipelined limit {m.max_clock_mhz:.0f} MHz)")
-        if any(op.phase == "backward_error" and op.kind == "mvm" for op in self.ctx.step.ops):
+        backward_mvms, scratch = _STEP_OPS.get((self.ctx.step,), (self.opts.wgrad,), self._step_ops)
+        if backward_mvms:
             a.append({"transposed-array": "backward error read through the same array transposed, priced as a "
                                           "forward MVM step (A)",
                       "digital": "backward error computed on the tile digital units (fp32)",
                       "transposed-copy": "backward error on a transposed copy of the weights, which is written "
                                          "at every update too (A)"}[self.opts.backward])
-        scratch = [op for op in self.ctx.step.ops if op.kind == "gemm" and self._wgrad_on_array(op)]
         if scratch:
-            a.append(f"weight gradients of {len(scratch)} conv/linear layers on bit-serial SRAM scratch macros of the "
+            a.append(f"weight gradients of {scratch} conv/linear layers on bit-serial SRAM scratch macros of the "
                      "array macro's geometry, as imcsim train --wgrad array runs them (A): per step the batch's "
                      "errors are written in (SRAM write model, every bit) as the stationary operand and the "
                      "activation codes streamed through them; as many scratch macros as the errors need, their "
@@ -1175,6 +1186,8 @@ _DIGITAL: IdentityMemo[_Digital] = IdentityMemo(64)
 _NOC: IdentityMemo[_NocTerms] = IdentityMemo(256)
 #: (tile table, shape) by identity -> what the shape's MVM rows read of the mapping (:meth:`_Pricer._mvm_side`)
 _MVM_SIDE: IdentityMemo[tuple] = IdentityMemo(256)
+#: the step's ops the assumptions count (:meth:`_Pricer._step_ops`), per step and wgrad option
+_STEP_OPS: IdentityMemo[tuple[bool, int]] = IdentityMemo(64)
 #: the deploy write by what it reads (:meth:`_Pricer._deploy`)
 _DEPLOY: IdentityMemo[WriteCost] = IdentityMemo(256)
 _SHAPES: OrderedDict[tuple, _Shape] = OrderedDict()

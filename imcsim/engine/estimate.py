@@ -104,6 +104,8 @@ class _Segment:
     tail_edges: tuple[tuple[int, int, int, bool], ...]
     sinks: tuple[int, ...]
     entries: tuple[tuple, ...]
+    #: the entries that matter without ``chip.contention``: forward ops on macros or on the pool, the rest
+    quiet: tuple[tuple, ...]
 
 
 @dataclass(frozen=True)
@@ -123,19 +125,16 @@ class _Skeleton:
 _SKELETONS: IdentityMemo[_Skeleton] = IdentityMemo(256)
 
 
-_SKELETON_OF: IdentityMemo[_Skeleton] = IdentityMemo(64)
-
-
-def _skeleton(ctx: Context, items: list) -> _Skeleton:
-    """Memoised on the step (by identity) and the items' ops and resources in order: points that price alike
-    (array geometries that keep the residency) share it and only add up their cycles. The estimate and the
-    staging of one point ask in turn: the item list itself (by identity) finds it first."""
-    def by_ops() -> _Skeleton:
-        sig = tuple((it.op, it.resource) if type(it) is not Barrier else tuple(s.op for s in it.stages)
-                    for it in items)
-        return _SKELETONS.get((ctx.step,), (sig,), lambda: _build_skeleton(ctx, items))
-
-    return _SKELETON_OF.get((items, ctx.step), (), by_ops)
+def _skeleton(ctx: Context, priced: PricedStep) -> _Skeleton:
+    """Memoised on the step and what decides the items' ops and resources (``PricedStep.structure``: the
+    priced shape, by identity, and its slots that gave no item): points that price alike (array geometries
+    that keep the residency) share it and only add up their cycles."""
+    items = priced.items
+    if priced.structure:
+        shape, empty = priced.structure
+        return _SKELETONS.get((ctx.step, shape), (empty,), lambda: _build_skeleton(ctx, items))
+    sig = tuple((it.op, it.resource) if type(it) is not Barrier else tuple(s.op for s in it.stages) for it in items)
+    return _SKELETONS.get((ctx.step,), (sig,), lambda: _build_skeleton(ctx, items))
 
 
 def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
@@ -167,7 +166,8 @@ def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
                      (_CHAIN, e[1], e[2], e[3] == "macros") if e[0] == _CHAIN else e for e in entries)
         segments.append(_Segment(names, tuple(e[1] for e in fwd_rows), np.array([e[4] for e in fwd_rows], dtype=np.int64),
                                  np.array(mode, dtype=np.int64), None if len(pos) == len(names) else tuple(last),
-                                 heads, tails, tuple(pos[k] for k in flow.sinks if k in pos), seen))
+                                 heads, tails, tuple(pos[k] for k in flow.sinks if k in pos), seen,
+                                 tuple(e for e in seen if e[0] != _FWD or e[3] or e[2] == POOL)))
         entries.clear()
 
     for i, item in enumerate(items):
@@ -195,7 +195,7 @@ def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
 
 def _estimate(ctx: Context, priced: PricedStep) -> float:
     items = priced.items
-    sk = _skeleton(ctx, items)
+    sk = _skeleton(ctx, priced)
     total = 0.0
     for seg, b in zip(sk.segments, sk.barriers):
         total += _segment(ctx, priced, seg)
@@ -239,7 +239,7 @@ def _segment(ctx: Context, priced: PricedStep, seg: _Segment) -> float:
         pre_busy = (batch * (rows * pre + 0)).tolist()
         gbuf = (has_pre & gemm).tolist()
         task = (batch * ps).tolist()
-    for e in seg.entries:
+    for e in seg.entries if contention else seg.quiet:
         tag = e[0]
         if tag == _FWD:
             _, k, resource, on_macros = e
@@ -317,7 +317,7 @@ def _edge_ends(ctx: Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
     if ctx.accel.chip.pipeline == "row":
         # segments and pool epochs as the plan reads them from the items (the estimate's skeleton has them)
-        sk = _skeleton(ctx, priced.items)
+        sk = _skeleton(ctx, priced)
         return _staging_by_value(ctx, list(sk.pool_ops), sk.segment_of, False, sk.same_segment)
     return _staging_by_value(ctx, [], {}, True, ())
 
