@@ -164,3 +164,20 @@ def test_links_are_resources_on_the_timeline():
     # their macros for at most 7 cycles each)
     many = simulate(sc, [2] * 8, in_flight=8, evaluated=False)
     assert 8 * 2 * 128 <= many.makespan_cycles < one.makespan_cycles
+
+
+def test_a_network_that_does_not_fit_is_placed_and_says_so():
+    # the MLP needs 2 + 1 + 1 = 4 macros; 3 one-macro tiles (a 2 x 2 mesh, tile 3 absent) hold 3. The mapper's
+    # policy: a pool of the largest streamed layer (2 macros, capped at ceil(3 / 2) = 2), fc1 (1 macro) resident
+    # on macro 0 = tile 0, the pool from macro 1 = tile 1, fc0 and fc2 streamed through it. So spk0 (fc0's, on
+    # tile 1) crosses to fc1 on tile 0 and spk1 back to fc2 on tile 1: 1 hop each, (64 + 32) x 0.04 = 3.84 pJ.
+    net = snn_form(_mlp3())
+    sc = snn_cost(_hw(3, 1), net, NeuronSpec(), activity_from_rates(net, 1), 1)
+    m = sc.placed.mapping
+    assert (m.fits, m.resident, m.reloaded, m.pool_macros) == (False, ("fc1",), ("fc0", "fc2"), 2)
+    assert sc.placed.by_layer() == {"fc0": ((64.0, 1),), "fc1": ((32.0, 1),)}
+    assert sc.steps[0].energy_pj["noc"] == pytest.approx(3.84)
+    assert "needs 4 macros of 3: streamed layers sit on the pool's tile, their reloads are not priced (A)" in \
+        sc.placed.note("spikes 1 bit")
+    assert "all on one tile: no NoC traffic" in snn_cost(_hw(1, 4), net, NeuronSpec(), activity_from_rates(net, 1),
+                                                         1).placed.note("spikes 1 bit")

@@ -261,8 +261,8 @@ class Placed:
         if not s["noc_crossings"]:
             return where + f"all on one tile: no NoC traffic{fit}"
         return (where + f"{s['noc_crossings']} crossings over {s['noc_hops']} hops (XY routes) and {s['noc_bits']:,.0f} "
-                f"bits per timestep, {what}; energy per bit sent whatever its value, crossings one after the other, "
-                f"links not contended (A){fit}")
+                f"bits per timestep, {what}; energy per bit sent whatever its value, crossings one after the other "
+                f"and links not contended in the priced cycles (A; the --timeline run holds the links){fit}")
 
     def summary(self) -> dict[str, Any]:
         p = self.traffic.placement
