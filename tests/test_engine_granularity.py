@@ -14,7 +14,7 @@ from imcsim.engine.context import build_context
 from imcsim.engine.costs import price_step
 from imcsim.engine.estimate import row_estimate_cycles
 from imcsim.engine.events import run_plan, simulate_plan
-from imcsim.engine.plan import build_plan, planned_events, row_group
+from imcsim.engine.plan import Edge, Plan, Resource, Task, build_plan, planned_events, row_group
 
 TINY = {"workload": "tiny-cnn", "workload.resolution": 16, "chip.tiles": 4, "chip.cell_capacity_mibit": 1,
         "macro.rows": 32, "macro.cols": 32, "tile.buffer_kib": 0.5, "batch": 2}
@@ -50,11 +50,11 @@ def test_over_the_budget_rows_are_coalesced(monkeypatch):
     coarse = build_plan(ctx, priced)
     g = coarse.row_group
     assert g > 1 and planned_events(coarse) <= budget and coarse.notes
-    # the stem's 16 rows: ceil(16 / g) groups of ceil(16 / groups) rows, each stage that many rows long
+    # the stem's 16 rows: ceil(16 / g) groups, each stage 16 / groups rows long, rounded up to whole cycles
     stem_f, stem_c = fine.tasks[0], coarse.tasks[0]
     groups = -(-16 // g)
     assert stem_c.rows == groups
-    assert stem_c.stages == tuple((r, c * -(-16 // groups)) for r, c in stem_f.stages)
+    assert stem_c.stages == tuple((r, -(-c * 16 // groups)) for r, c in stem_f.stages)
     run = simulate_plan(coarse)
     assert run.cycles == run_reference(coarse)
     assert row_estimate_cycles(ctx, priced) <= run.cycles <= coarse.serial_cycles()
@@ -73,3 +73,27 @@ def test_coalesced_random_plans_stay_within_the_bounds(case):
         assert planned_events(plan) <= budget or max(t.rows for t in plan.tasks) == 1
     event = run_plan(plan).cycles
     assert 0 < row_estimate_cycles(ctx, priced) <= event <= plan.serial_cycles()
+
+
+def test_balanced_groups_by_hand():
+    # producer P: 7 rows of 3 cycles in 3 groups (rows 0-1, 2-3, 4-6: floor(j 7 / 3)), each group 7 x 3 / 3 = 7
+    # cycles; consumer C: 7 rows (row r needs P rows up to r, reads from r on) in 2 groups (rows 0-2, 3-6).
+    # C's group 0 needs P rows 1..3 -> P groups 0-1 (2 groups); group 1 needs all 7 -> 3 groups. Once C's
+    # group 0 is done the rows below 3 (its group 1's first row) are read no more: P group 0 (rows 0-1) is
+    # freed, group 1 (rows 2-3) is not.
+    tasks = [Task("p", "p", "forward", 0, 7, 1, ((0, 3),)), Task("c", "c", "forward", 0, 7, 1, ((1, 2),))]
+    edge = Edge(0, 1, list(range(1, 8)), list(range(7)), 7, 7, 2, ((2, 4, 1),), row_bytes=10.0)
+    tasks[0].out_edges.append(0)
+    tasks[1].in_edges.append(0)
+    plan = Plan(tasks, [edge], [Resource("a", 1, "macros"), Resource("b", 1, "macros"), Resource("l", 1, "link")], [])
+    plan_mod.group_rows(plan, [3, 2])
+    assert (tasks[0].rows, tasks[1].rows) == (3, 2)
+    assert tasks[0].stages == ((0, 7),) and tasks[1].stages == ((1, 7),)   # ceil(2 x 7 / 2) = 7
+    assert edge.hi == [2, 3] and edge.lo == [0, 1] and (edge.src_rows, edge.dst_rows) == (3, 2)
+    assert edge.stages == ((2, 10, 1),) and abs(edge.row_bytes - 70 / 3) < 1e-9   # ceil(4 x 7 / 3) cycles
+    # the line buffer: 2 rows of P's average group (7 / 3 rows) -> 1 group, raised to the 2 groups C's first
+    # group needs at once (its window in groups)
+    assert edge.cap == 2
+    # P0 0-7, link 7-17, hop -18, P1 7-14, link 18-28, hop -29 (delivered 2 groups), C0 29-36 frees P group 0,
+    # P2 36-43, link 43-53, hop -54, C1 54-61
+    assert simulate_plan(plan).cycles == run_reference(plan) == 61
