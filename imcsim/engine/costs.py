@@ -426,6 +426,10 @@ class _Pricer:
         has macros runs in rounds."""
         tile = self.tile
         v = shape.mvm
+        side = _MVM_SIDE.get((self.mapping.tile_table, shape), (), lambda: self._mvm_side(shape))
+        if side[5] is not None:
+            self._price_plain_mvms(v, side, noc_terms, energy, cycles, macros, port)
+            return
         rows = len(v.rec)
         macro6 = np.zeros((rows, len(MACRO_COMPONENTS)))
         cyc = np.zeros(rows)
@@ -433,7 +437,6 @@ class _Pricer:
         fa_fj = np.zeros(rows)
         row_tiles = np.zeros(rows, dtype=np.int64)
         layer_macros = np.zeros(rows, dtype=np.int64)
-        side = _MVM_SIDE.get((self.mapping.tile_table, shape), (), lambda: self._mvm_side(shape))
         for is_sram in (False, True):
             sel = side[4] if is_sram else side[0]
             if not len(sel):
@@ -497,15 +500,42 @@ class _Pricer:
             port[r] = b
             macros[r] = mc
 
-    def _mvm_side(self, shape: _Shape) -> tuple[np.ndarray, TileTable, np.ndarray, np.ndarray, np.ndarray]:
+    def _mvm_side(self, shape: _Shape) -> tuple:
         """What the MVM rows read of the mapping's layers: the rows on the array, their tile table, row tiles
-        and macros (one copy); the rows on SRAM macros. Memoised on the tile table (mappings of one array
-        geometry share it, mapping/network.py) and the shape."""
+        and macros (one copy); the rows on SRAM macros; and, when every row is a plain one (on the array, one
+        round, one pass, no scratch write), what :meth:`_price_plain_mvms` reuses: the row-tile partial sums
+        per sample, the port bytes and the macros with replicas (else None). Memoised on the tile table
+        (mappings of one array geometry share it, mapping/network.py) and the shape."""
         v = shape.mvm
         sel = np.flatnonzero(~v.sram)
         index = v.layer_index[sel]
-        return (sel, self.mapping.tile_table.take(index), self.mapping.row_tiles[index],
-                self.mapping.layer_macros[index], np.flatnonzero(v.sram))
+        row_tiles, layer_macros = self.mapping.row_tiles[index], self.mapping.layer_macros[index]
+        plain = None
+        if len(sel) == len(v.rec) and not (v.rounds > 1).any() and not (v.passes > 1).any() and not any(v.scratch):
+            plain = (np.maximum(row_tiles - 1, 0) * v.steps * v.outs, (v.in_bytes + v.out_bytes).tolist(),
+                     (layer_macros * v.replicas).tolist(), v.rec.tolist(), v.rec[:, None])
+        return sel, self.mapping.tile_table.take(index), row_tiles, layer_macros, np.flatnonzero(v.sram), plain
+
+    def _price_plain_mvms(self, v: _MvmRows, side: tuple, noc_terms: _NocTerms, energy: np.ndarray,
+                          cycles: list[Any], macros: list[int], port: dict[int, float]) -> None:
+        """:meth:`_price_mvms` when every MVM row is plain (:meth:`_mvm_side`): the same formulas on the whole
+        rows, without the selections, rounds, passes and scratch writes that do not apply."""
+        macro, tile = self.macro, self.tile
+        partial_adds, ports, mac_l, rec_l, rec_col = side[5]
+        lc = layer_costs(macro, side[1], v.steps, v.densities[0], v.densities[1], v.replicas)
+        macro6 = np.asarray(lc.energy_pj, dtype=float)   # (a fresh array; object-typed only for absurd geometries)
+        macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
+        buffer = v.in_bytes * tile.buffer_read_pj_per_byte + v.out_bytes * tile.buffer_write_pj_per_byte
+        rec, executions = v.rec, v.executions
+        energy[rec_col, _MACRO_COLUMNS] = macro6 * executions[:, None]
+        energy[rec, COMPONENT_INDEX["buffer"]] = buffer * executions
+        energy[rec, COMPONENT_INDEX["noc"]] = noc_terms.mvm_pj * executions
+        for r, c, nc, b, mc in zip(rec_l, np.asarray(lc.cycles, dtype=float).tolist(), noc_terms.mvm_cycles.tolist(),
+                                          ports, mac_l):
+            cycles[r] = c
+            cycles[r + 1] = nc
+            port[r] = b
+            macros[r] = mc
 
     def _rounds(self, lm: LayerMapping, steps: int, replicas: int, rounds: int, cycles: float, buffer: float,
                 in_bytes: float, out_bytes: float) -> tuple[float, float, float]:
