@@ -193,7 +193,7 @@ class AllOf(Event):
 class Environment:
     """The clock and the event queue."""
 
-    __slots__ = ("now", "_queue", "_eid", "_late", "_late_id", "_rebase")
+    __slots__ = ("now", "_queue", "_eid", "_late", "_late_id")
 
     def __init__(self) -> None:
         self.now: float = 0
@@ -201,7 +201,6 @@ class Environment:
         self._eid = count()
         self._late: list[Any] = []
         self._late_id: int | None = None   # the next late id of this instant (None: none given yet)
-        self._rebase = self._after_late_ids   # bound once
 
     def at_instant_end(self, callback: Any) -> None:
         """Call ``callback()`` once every event of this instant with a priority of NORMAL or lower has been
@@ -217,13 +216,9 @@ class Environment:
         eid = self._late_id
         if eid is None:
             eid = next(self._eid) + LATE_GAP
-            self._late.append(self._rebase)
+            self._late.append(None)   # at the instant's end (run): the counter goes on above the late ids
         self._late_id = eid + LATE_STEP
         return eid
-
-    def _after_late_ids(self) -> None:
-        self._eid = count(self._late_id)
-        self._late_id = None
 
     def revoke(self, wake: _Wake) -> _Wake:
         """Cancel the queue entry of ``wake`` (it is skipped when popped) and return the process's fresh wake."""
@@ -279,5 +274,9 @@ class Environment:
             if late and (not queue or queue[0][0] > now or queue[0][1] > NORMAL):
                 self._late = []
                 for callback in late:
-                    callback()
+                    if callback is None:   # late ids were given at this instant (late_id)
+                        self._eid = count(self._late_id)
+                        self._late_id = None
+                    else:
+                        callback()
                 late = self._late

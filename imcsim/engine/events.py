@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from heapq import heappush
 from typing import Any
 
-from imcsim.engine.eventloop import CURRENT, NORMAL, Environment
+from imcsim.engine.eventloop import CURRENT, LATE_STEP, NORMAL, Environment
 from imcsim.engine.ledger import STALL_CAUSES
 from imcsim.engine.plan import Edge, Plan
 from imcsim.engine.schedule import Interval
@@ -120,38 +120,40 @@ class _Arbiter:
     A process holds a unit by calling ``hold`` with its parked wake and parking; it resumes when the hold
     ends, with (record of the release before the grant, grant time), and then calls ``release``."""
 
-    __slots__ = ("env", "free", "queue", "seq", "longest", "last", "at", "grant")
+    __slots__ = ("env", "free", "queue", "longest", "last", "at", "grant")
 
     def __init__(self, env: Any) -> None:
         self.env = env
         self.free = 1
-        self.queue: list[tuple[Any, int, Any, int]] = []
-        self.seq = 0
+        self.queue: list[tuple[int, Any, int]] = []   # (key, wake, cycles): keys are unique (see _key)
         self.longest = 0
         self.last: Any = None   # record of the last release (critical path)
         self.at = -1.0          # the instant of the last grant
-        self.grant: tuple[Any, int, Any, int, int] = ((), 0, None, 0, 0)   # (key, seq, wake, cycles, id)
+        self.grant: tuple[int, Any, int, int] = (-1, None, 0, 0)   # (key, wake, cycles, id) of the last grant
 
-    def hold(self, wake: Any, key: Any, cycles: int) -> None:
-        self.seq += 1
+    def hold(self, wake: Any, key: int, cycles: int) -> None:
         env = self.env
         now = env.now
         if self.free:   # the first request of the instant to find the unit free: granted at once
             self.free = 0
-            eid = env.late_id()
+            eid = env._late_id   # env.late_id(), its common case written out
+            if eid is None:
+                eid = env.late_id()
+            else:
+                env._late_id = eid + LATE_STEP
             if not self.longest:
                 self.longest = 1
         elif self.at == now and key < self.grant[0]:   # takes this instant's grant over
-            key0, seq0, wake0, cycles0, eid = self.grant
-            heapq.heappush(self.queue, (key0, seq0, env.revoke(wake0), cycles0))
+            key0, wake0, cycles0, eid = self.grant
+            heapq.heappush(self.queue, (key0, env.revoke(wake0), cycles0))
             eid += 1
             self._count(now)
         else:
-            heapq.heappush(self.queue, (key, self.seq, wake, cycles))
+            heapq.heappush(self.queue, (key, wake, cycles))
             self._count(now)
             return
         self.at = now
-        self.grant = (key, self.seq, wake, cycles, eid)
+        self.grant = (key, wake, cycles, eid)
         wake._value = (self.last, now)
         heappush(env._queue, (now + cycles, NORMAL, eid, wake))
 
@@ -164,12 +166,12 @@ class _Arbiter:
         self.last = record
         queue = self.queue
         if queue:   # the smallest key waiting, granted at once
-            key, seq, wake, cycles = heapq.heappop(queue)
+            key, wake, cycles = heapq.heappop(queue)
             env = self.env
             now = env.now
             eid = env.late_id()
             self.at = now
-            self.grant = (key, seq, wake, cycles, eid)
+            self.grant = (key, wake, cycles, eid)
             wake._value = (record, now)
             heappush(env._queue, (now + cycles, NORMAL, eid, wake))
         else:
@@ -181,22 +183,20 @@ class _PoolArbiter:
     instant (``Environment.at_instant_end``) the free units go to the smallest keys, in key order, their holds'
     ends taking the ids reserved when the resource asked (``Environment.late_id``). Used as :class:`_Arbiter`."""
 
-    __slots__ = ("env", "free", "queue", "seq", "longest", "last", "scheduled", "eid")
+    __slots__ = ("env", "free", "queue", "longest", "last", "scheduled", "eid")
 
     def __init__(self, env: Any, capacity: int) -> None:
         self.env = env
         self.free = capacity
-        self.queue: list[tuple[Any, int, Any, int]] = []
-        self.seq = 0
+        self.queue: list[tuple[int, Any, int]] = []
         self.longest = 0
         self.last: Any = None
         self.scheduled = False
         self.eid = 0
 
-    def hold(self, wake: Any, key: Any, cycles: int) -> None:
-        self.seq += 1
+    def hold(self, wake: Any, key: int, cycles: int) -> None:
         queue = self.queue
-        heapq.heappush(queue, (key, self.seq, wake, cycles))
+        heapq.heappush(queue, (key, wake, cycles))
         if len(queue) > self.longest:
             self.longest = len(queue)
         if not self.scheduled and self.free > 0:
@@ -218,7 +218,7 @@ class _PoolArbiter:
         queue, env, eid = self.queue, self.env, self.eid
         now = env.now
         while self.free > 0 and queue:
-            _, _, wake, cycles = heapq.heappop(queue)
+            _, wake, cycles = heapq.heappop(queue)
             self.free -= 1
             wake._value = (self.last, now)
             heappush(env._queue, (now + cycles, NORMAL, eid, wake))
@@ -240,7 +240,6 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     delivered = [_Counter() for _ in edges]
     freed = [_Counter() for _ in edges]
     produced = [_Counter() for _ in edges]
-    reserved = [0] * len(edges)
     totals = [t.total_rows for t in tasks]
     finish: dict[str, float] = {}
     blocked = [-1] * len(tasks)   # the bounded edge a task waits on for a free row, if any
@@ -254,6 +253,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         me = yield CURRENT
         t = tasks[ti]
         total, rows, name = totals[ti], t.rows, t.name
+        key = _key(False, ti)
         ins = [(delivered[ei], freed[ei], *_per_row(edges[ei], total, totals[edges[ei].src])) for ei in t.in_edges]
         bounded = [(ei, edges[ei].cap, freed[ei]) for ei in t.out_edges if edges[ei].cap is not None]
         outs = [(produced[ei], delivered[ei] if not edges[ei].stages else None) for ei in t.out_edges]
@@ -277,7 +277,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                     if by is not None:
                         pred = by
             for ei, cap, fr in bounded:
-                n = reserved[ei] - cap + 1
+                n = g - cap + 1   # rows reserved before this one: g (one per row)
                 if fr.value < n:
                     blocked[ti] = ei
                     t0 = env.now
@@ -287,7 +287,6 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                     if by is not None:
                         pred = by
                     blocked[ti] = -1
-                reserved[ei] += 1
             if g:
                 for cnt in out_delivered:
                     if cnt.value < g:
@@ -314,7 +313,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         yield cycles
                     else:
                         t0 = env.now
-                        a.hold(me.parked, (0, ti, g), cycles)
+                        a.hold(me.parked, key + g, cycles)
                         granted_after, start = yield None
                         if start > t0:
                             stalls[kind] += start - t0
@@ -344,6 +343,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         e = edges[ei]
         name = f"{tasks[e.src].name}->{tasks[e.dst].name}"
         hop = name + ":hop"
+        key = _key(True, ei)
         prod, deliv, src_rows = produced[ei], delivered[ei], tasks[e.src].rows
         stages = [(r, c, d, arb[r], cause[r]) for r, c, d in e.stages]
         # a transfer over uncontended links only is one timeout (holds and hop delays back to back)
@@ -372,7 +372,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         yield cycles
                     else:
                         t0 = env.now
-                        a.hold(me.parked, (1, ei, j), cycles)
+                        a.hold(me.parked, key + j, cycles)
                         granted_after, start = yield None
                         if start > t0:
                             stalls[kind] += start - t0
@@ -473,6 +473,13 @@ def run_plan(plan: Plan, record: bool = False) -> RowTimeline:
             if not exc.edges:
                 raise
             plan.relax(exc.edges)
+
+
+def _key(transfer: bool, index: int) -> int:
+    """The arbitration key (rule 5) of row 0 of a task or of a transfer edge; row ``g``'s is this plus ``g``. One
+    int orders as the tuples (0, task, row) < (1, edge, row) would (rows and indices below 2**30). Every request
+    waiting for a resource has its own key (a process asks for one unit at a time), so keys never tie."""
+    return (int(transfer) << 62) | (index << 32)
 
 
 def _per_row(e: Edge, total: int, src_total: int) -> tuple[list[int], list[int]]:
