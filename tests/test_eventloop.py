@@ -20,7 +20,7 @@ def _mark(env: Environment, order: list[str], name: str, delay: int, eid: int | 
     if eid is None:
         env.schedule(ev, NORMAL, delay)
     else:
-        heappush(env._queue, (env.now + delay, NORMAL, eid, ev))
+        heappush(env._queue, (env.now + delay, NORMAL, env.now, eid, ev))
 
 
 def test_late_ids_sort_after_the_instant_and_before_the_next():
@@ -54,10 +54,10 @@ def test_revoked_entry_is_skipped_and_the_fresh_wake_resumes():
         me = yield CURRENT
         first = me.parked
         first._value = "early"
-        heappush(env._queue, (9, NORMAL, env.late_id(), first))
+        heappush(env._queue, (9, NORMAL, env.now, env.late_id(), first))
         fresh = env.revoke(first)
         fresh._value = "late"
-        heappush(env._queue, (7, NORMAL, env.late_id(), fresh))
+        heappush(env._queue, (7, NORMAL, env.now, env.late_id(), fresh))
         seen.append((fresh is me.parked, first is not fresh))
         value = yield None
         seen.append((value, env.now))

@@ -5,9 +5,9 @@ busy interval, each an object with properties, checks and a ``step`` wrapped in 
 This core keeps exactly SimPy's ordering rules, so every result is the one SimPy gives, with lighter
 objects:
 
-- the queue holds ``(time, priority, id, event)``; ``id`` counts up, so events of one time and
-  priority are processed in the order they were scheduled (SimPy's ``Environment.schedule``);
-  priorities ``URGENT`` (0, a process's start) and ``NORMAL`` (1, everything else), and any other
+- the queue holds ``(time, priority, made, id, event)``: ``made`` is the time it was scheduled at and
+  ``id`` counts up, so events of one time and priority are processed in the order they were scheduled
+  (SimPy's ``Environment.schedule``, whose single counter gives the same order); priorities ``URGENT`` (0, a process's start) and ``NORMAL`` (1, everything else), and any other
   number a caller schedules with;
 - processing an event runs its callbacks in order and marks it processed (``callbacks = None``);
 - a process is a generator: it starts at ``URGENT`` priority when created, resumes with the value of
@@ -28,15 +28,15 @@ use them):
   parks is enough);
 - ``at_instant_end(callback)`` runs a callback once every event of the instant up to ``NORMAL`` priority
   is processed, as an event of a lower priority scheduled now would, without the event;
-- ``late_id()`` gives a queue entry made now the id it would get if it were made at the end of this instant
-  (after every entry made during the instant, before any made at a later one), so a decision SimPy would
-  take in an event at the instant's end can be taken, and its entry pushed, as soon as its outcome is
+- ``late_id()`` gives a queue entry made now the place it would have if it were made at the end of this
+  instant (after every entry made during the instant, before any made at a later one), so a decision SimPy
+  would take in an event at the instant's end can be taken, and its entry pushed, as soon as its outcome is
   known; ``revoke(wake)`` cancels such an entry if a later event of the instant changes the decision (the
   entry stays in the queue and is skipped; the process gets a fresh wake).
 
-Ids: every entry of an instant gets the next id of a counter; the first ``late_id()`` of an instant jumps
-``LATE_GAP`` ahead of the counter (more than any instant makes entries), later ones step ``LATE_STEP`` (room
-for the ids of revised decisions), and at the instant's end the counter goes on above them.
+A late id is ``LATE`` plus the counter shifted by ``LATE_SHIFT`` bits (room for the ids of revised decisions):
+above every plain id, so after every entry made at its instant, and before every entry made later (their
+``made`` is later).
 
 Failing events, interrupts and ``until`` are not needed by the engine and not provided.
 """
@@ -52,8 +52,8 @@ URGENT = 0
 NORMAL = 1
 PENDING: Any = object()
 CURRENT: Any = object()   # ``yield CURRENT`` resumes a process at once with itself
-LATE_GAP = 1 << 40        # more entries than any instant makes
-LATE_STEP = 1 << 20       # more revisions than any late decision has
+LATE = 1 << 62            # late ids are above every plain id (more than any run makes)
+LATE_SHIFT = 20           # room for more revisions than any late decision has
 
 
 class Event:
@@ -99,7 +99,8 @@ class _Wake:
         the event it would have waited on makes (or ``env.schedule(event, NORMAL, delay)``), in the same place."""
         self._value = value
         env = self.process.env
-        heappush(env._queue, (env.now + delay, NORMAL, next(env._eid), self))
+        now = env.now
+        heappush(env._queue, (now + delay, NORMAL, now, next(env._eid), self))
 
 
 class _Revoked(_Wake):
@@ -141,7 +142,8 @@ class Process(Event):
         while True:
             if type(target) is int:
                 env = self.env
-                heappush(env._queue, (env.now + target, NORMAL, next(env._eid), self._wake))
+                now = env.now
+                heappush(env._queue, (now + target, NORMAL, now, next(env._eid), self._wake))
                 return
             if target is None:   # parked: its waker holds ``parked``
                 return
@@ -193,14 +195,13 @@ class AllOf(Event):
 class Environment:
     """The clock and the event queue."""
 
-    __slots__ = ("now", "_queue", "_eid", "_late", "_late_id")
+    __slots__ = ("now", "_queue", "_eid", "_late")
 
     def __init__(self) -> None:
         self.now: float = 0
-        self._queue: list[tuple[float, int, int, Event]] = []
+        self._queue: list[tuple[float, int, float, int, Any]] = []
         self._eid = count()
         self._late: list[Any] = []
-        self._late_id: int | None = None   # the next late id of this instant (None: none given yet)
 
     def at_instant_end(self, callback: Any) -> None:
         """Call ``callback()`` once every event of this instant with a priority of NORMAL or lower has been
@@ -211,14 +212,9 @@ class Environment:
 
     def late_id(self) -> int:
         """An id for a queue entry made now that sorts where the entry would if it were made at this instant's
-        end (as by an ``at_instant_end`` callback), after the ids of earlier ``late_id()`` calls of the
-        instant. The ``LATE_STEP - 1`` ids above it are free for revisions of the same decision (``revoke``)."""
-        eid = self._late_id
-        if eid is None:
-            eid = next(self._eid) + LATE_GAP
-            self._late.append(None)   # at the instant's end (run): the counter goes on above the late ids
-        self._late_id = eid + LATE_STEP
-        return eid
+        end (as by an ``at_instant_end`` callback), after the ids of earlier ``late_id()`` calls. The
+        ``2**LATE_SHIFT - 1`` ids above it are free for revisions of the same decision (``revoke``)."""
+        return LATE + (next(self._eid) << LATE_SHIFT)
 
     def revoke(self, wake: _Wake) -> _Wake:
         """Cancel the queue entry of ``wake`` (it is skipped when popped) and return the process's fresh wake."""
@@ -228,7 +224,7 @@ class Environment:
         return fresh
 
     def schedule(self, event: Event, priority: int = NORMAL, delay: float = 0) -> None:
-        heappush(self._queue, (self.now + delay, priority, next(self._eid), event))
+        heappush(self._queue, (self.now + delay, priority, self.now, next(self._eid), event))
 
     def event(self) -> Event:
         return Event(self)
@@ -239,7 +235,7 @@ class Environment:
         ev = Event(self)
         ev._ok = True
         ev._value = value
-        heappush(self._queue, (self.now + delay, NORMAL, next(self._eid), ev))
+        heappush(self._queue, (self.now + delay, NORMAL, self.now, next(self._eid), ev))
         return ev
 
     def process(self, generator: Generator[Event, Any, Any]) -> Process:
@@ -253,7 +249,7 @@ class Environment:
         queue, late = self._queue, self._late
         now = self.now
         while queue:
-            at, _, _, event = heappop(queue)
+            at, _, _, _, event = heappop(queue)
             if type(event) is _Wake:   # Process._resume, written out (most entries are wakes)
                 self.now = now = at
                 process = event.process
@@ -263,7 +259,7 @@ class Environment:
                     process._end(stop.value)
                 else:
                     if type(target) is int:
-                        heappush(queue, (now + target, NORMAL, next(self._eid), process._wake))
+                        heappush(queue, (now + target, NORMAL, now, next(self._eid), process._wake))
                     elif target is not None:
                         process._wait(target)
             elif type(event) is not _Revoked:   # a revoked entry does not move the clock
@@ -274,9 +270,5 @@ class Environment:
             if late and (not queue or queue[0][0] > now or queue[0][1] > NORMAL):
                 self._late = []
                 for callback in late:
-                    if callback is None:   # late ids were given at this instant (late_id)
-                        self._eid = count(self._late_id)
-                        self._late_id = None
-                    else:
-                        callback()
+                    callback()
                 late = self._late

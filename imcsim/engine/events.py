@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from heapq import heappush
 from typing import Any
 
-from imcsim.engine.eventloop import CURRENT, LATE_STEP, NORMAL, Environment
+from imcsim.engine.eventloop import CURRENT, LATE, LATE_SHIFT, NORMAL, Environment
 from imcsim.engine.ledger import STALL_CAUSES
 from imcsim.engine.plan import Edge, Plan
 from imcsim.engine.schedule import Interval
@@ -92,7 +92,8 @@ class _Counter:
             if n <= value:
                 wake._value = by
                 env = wake.process.env
-                heappush(env._queue, (env.now, NORMAL, next(env._eid), wake))
+                now = env.now
+                heappush(env._queue, (now, NORMAL, now, next(env._eid), wake))
                 self.waiters = []
             return
         keep = []
@@ -100,7 +101,8 @@ class _Counter:
             if n <= value:   # wake.wake(by), inlined: where ev.succeed(by) would schedule the waiter's event
                 wake._value = by
                 env = wake.process.env
-                heappush(env._queue, (env.now, NORMAL, next(env._eid), wake))
+                now = env.now
+                heappush(env._queue, (now, NORMAL, now, next(env._eid), wake))
             else:
                 keep.append((n, wake))
         self.waiters = keep
@@ -136,11 +138,7 @@ class _Arbiter:
         now = env.now
         if self.free:   # the first request of the instant to find the unit free: granted at once
             self.free = 0
-            eid = env._late_id   # env.late_id(), its common case written out
-            if eid is None:
-                eid = env.late_id()
-            else:
-                env._late_id = eid + LATE_STEP
+            eid = LATE + (next(env._eid) << LATE_SHIFT)   # env.late_id(), written out
             if not self.longest:
                 self.longest = 1
         elif self.at == now and key < self.grant[0]:   # takes this instant's grant over
@@ -155,7 +153,7 @@ class _Arbiter:
         self.at = now
         self.grant = (key, wake, cycles, eid)
         wake._value = (self.last, now)
-        heappush(env._queue, (now + cycles, NORMAL, eid, wake))
+        heappush(env._queue, (now + cycles, NORMAL, now, eid, wake))
 
     def _count(self, now: float) -> None:
         n = len(self.queue) + (self.at == now)   # SimPy's queue still holds this instant's grant
@@ -173,7 +171,7 @@ class _Arbiter:
             self.at = now
             self.grant = (key, wake, cycles, eid)
             wake._value = (record, now)
-            heappush(env._queue, (now + cycles, NORMAL, eid, wake))
+            heappush(env._queue, (now + cycles, NORMAL, now, eid, wake))
         else:
             self.free = 1
 
@@ -221,7 +219,7 @@ class _PoolArbiter:
             _, wake, cycles = heapq.heappop(queue)
             self.free -= 1
             wake._value = (self.last, now)
-            heappush(env._queue, (now + cycles, NORMAL, eid, wake))
+            heappush(env._queue, (now + cycles, NORMAL, now, eid, wake))
             eid += 1
 
 
