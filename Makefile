@@ -5,12 +5,16 @@ PY     := $(VENV)/bin/python
 IMCSIM := $(VENV)/bin/imcsim
 STAMP  := $(VENV)/.installed
 OUT    ?= reports/default
+# make test runs on every core (pytest-xdist; tests/conftest.py says why --dist loadscope);
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 .PHONY: help install run test test-fast bench lint docs clean distclean
 
 help:
 	@echo "make run    - set up .venv and run the built-in default study into $(OUT)/"
-	@echo "make test   - set up .venv and run the whole test suite"
+	@echo "make test   - set up .venv and run the whole test suite on every core (TEST_WORKERS=0: one process)"
 	@echo "make bench  - speed and memory benchmarks (JSON on stdout)"
 	@echo "make lint   - ruff"
 	@echo "make docs   - regenerate docs/study-reference.md from the pydantic models (after adding a field)"
@@ -32,10 +36,10 @@ run: $(STAMP)
 	$(IMCSIM) run --default --out $(OUT)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b" >&2; $(PY) $$b || exit 1; done

@@ -5,6 +5,13 @@ default of 100 examples, for CI: ``IMCSIM_HYPOTHESIS=full``, set by ``.ci/run``)
 per-example deadline or the "too slow" health check: both are wall-clock checks, and the suite runs on
 shared 2-core machines where a loaded moment makes a fast example look slow (the project rule: no
 wall-clock thresholds in tests). A test that sets its own ``max_examples`` keeps it.
+
+``make test`` runs the suite on every core with pytest-xdist, ``--dist loadscope``: each module runs
+whole on one worker, so a module-scoped fixture is built once, and so is a session-scoped fixture used
+by one module only (``demo_sweep``; one used by several modules is built on each worker that runs
+them). Not ``--dist loadgroup`` with ``xdist_group`` marks: with pytest 9.2 and pytest-xdist 3.8 it
+silently ignores the marks (pytest-xdist issue 1386). Tests must not depend on each other's order or
+write outside their ``tmp_path``: two workers run at once.
 """
 
 import contextlib
@@ -23,6 +30,19 @@ from hypothesis import HealthCheck, settings
 # (so a race in a prange kernel can still show) without the spin. Set before the first parallel call
 # loads the OpenMP runtime; subprocesses inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def pytest_configure(config):
+    """Threads per xdist worker (``-n N``), set before the workers start (they inherit the
+    environment): N workers already fill the cores. One BLAS thread (OpenBLAS threads spin-wait between
+    calls, and no test depends on their count). Two Numba threads, not one per core: the bit-serial
+    kernels size their parallel parts by ``numba.get_num_threads()`` and their tests must see more than
+    one thread, as in a serial run on 2 cores; with ``OMP_WAIT_POLICY=PASSIVE`` a thread without a core
+    sleeps instead of spinning, so 2 workers x 2 threads on 2 cores costs switches, not CPU."""
+    if getattr(config.option, "numprocesses", None):
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
 
 _NO_CLOCK = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("quick", max_examples=25, **_NO_CLOCK)
