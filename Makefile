@@ -5,10 +5,10 @@ PY     := $(VENV)/bin/python
 IMCSIM := $(VENV)/bin/imcsim
 STAMP  := $(VENV)/.installed
 OUT    ?= reports/default
-# make test runs on every core (pytest-xdist; tests/conftest.py says why --dist loadscope);
+# make test runs on every core (pytest-xdist; tests/conftest.py says why --dist loadscope and why in file order);
 # TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= auto
-PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 .PHONY: help install run test test-fast bench lint docs clean distclean
 
