@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sweep_helpers as helpers
+from cli_helpers import run_imcsim
 from sweep_helpers import COUNT_FILE_ENV, demo_spec, logged_calls
 
 from imcsim.cli.main import main
@@ -289,13 +290,14 @@ def test_identical_runs_with_different_hash_seeds_are_byte_identical(tmp_path):
 
 @pytest.mark.slow
 def test_a_sweep_gives_the_same_bytes_with_one_or_two_workers(tmp_path):
-    """Results independent of --jobs: the same engine points, serial and on two worker processes."""
+    """Results independent of --jobs: the same engine points, serial and on two worker processes (the
+    command runs in the test process; --jobs 2 starts its own worker processes)."""
     tables = []
     for jobs in (1, 2):
         out = tmp_path / f"j{jobs}"
-        proc = subprocess.run([sys.executable, "-m", "imcsim", "sweep", "--workload", "tiny-cnn", "--device",
-                               "sas-mram,reram", "--rows", "32,64", "--method", "inference,last", "--jobs", str(jobs),
-                               "-o", str(out), "--no-report", "--progress", "none"], capture_output=True, text=True)
+        proc = run_imcsim("sweep", "--workload", "tiny-cnn", "--device", "sas-mram,reram", "--rows", "32,64",
+                          "--method", "inference,last", "--jobs", str(jobs), "-o", str(out), "--no-report",
+                          "--progress", "none")
         assert proc.returncode == 0, proc.stderr
         tables.append(read_results(out).to_csv(index=False).encode())
     assert tables[0] == tables[1] and tables[0].count(b"\n") == 1 + 8
