@@ -39,7 +39,7 @@ from typing import Any
 
 from imcsim.engine.eventloop import CURRENT, LATE, LATE_SHIFT, NORMAL, Environment
 from imcsim.engine.ledger import STALL_CAUSES
-from imcsim.engine.plan import Edge, Plan
+from imcsim.engine.plan import Edge, Plan, paused_gc
 from imcsim.engine.schedule import Interval
 
 _CAUSE_OF_KIND = {"macros": "compute", "digital": "compute", "tile_buffer": "compute", "global_buffer": "compute",
@@ -242,6 +242,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     finish: dict[str, float] = {}
     blocked = [-1] * len(tasks)   # the bounded edge a task waits on for a free row, if any
     last_record: list[Any] = [None]
+    segment_start: list[Any] = [None]   # the record the current segment started after (its barrier)
 
     # a record is (name, start, end, predecessor record) for the critical path. Waits for a count (rows
     # delivered or freed) and stages on a contended resource (request, hold, release) are written out where
@@ -263,7 +264,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         # a row whose stages are all uncontended is one timeout (the stages follow each other without a gap)
         free_run = all(a is None for _, _, a, _ in later)
         row_cycles = sum(c for _, c, _, _ in later)
-        pred = None
+        pred = segment_start[0]   # a task that never waits waited for the barrier before its segment
         for g in range(total):
             for cnt, _, need, _ in ins:
                 n = need[g]
@@ -410,6 +411,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
 
     def run():
         for k in range(plan.segments):
+            segment_start[0] = last_record[0]
             procs = [env.process(task_proc(i)) for i in seg_tasks[k]]
             procs += [env.process(edge_proc(i)) for i in seg_edges[k]]
             if procs:
@@ -466,7 +468,8 @@ def run_plan(plan: Plan, record: bool = False) -> RowTimeline:
     priced, and ``map_relaxed_edges`` counts them)."""
     while True:
         try:
-            return simulate_plan(plan, record)
+            with paused_gc():
+                return simulate_plan(plan, record)
         except Deadlock as exc:
             if not exc.edges:
                 raise

@@ -55,7 +55,10 @@ depend on it. (Until this rule, every group lasted ``ceil(R / n)`` rows, so an o
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -521,36 +524,40 @@ def group_rows(plan: Plan, n: list[int]) -> None:
     before = [t.rows for t in plan.tasks]
     if all(k >= r for k, r in zip(n, before)):
         for e in plan.edges:
-            e.hi, e.lo = [int(v) for v in e.hi], [int(v) for v in e.lo]
+            e.hi, e.lo = _ints(e.hi), _ints(e.lo)
         return
-    ends = []   # per task: the row each group ends before, per sample
+    ends: list = []   # per task: the row each group ends before, per sample (None: not grouped)
     for t, k, r in zip(plan.tasks, n, before):
-        k = min(k, r)
-        ends.append((np.arange(1, k + 1, dtype=np.int64) * r) // k)
         if k < r:
+            ends.append((np.arange(1, k + 1, dtype=np.int64) * r) // k)
             t.stages = tuple((res, -(-c * r // k)) for res, c in t.stages)
-        t.rows = k
+            t.rows = k
+        else:
+            ends.append(None)
     for e in plan.edges:
         src, dst = plan.tasks[e.src], plan.tasks[e.dst]
         rs, ns = before[e.src], src.rows
+        end_s, end_d = ends[e.src], ends[e.dst]
+        if end_s is None and end_d is None:   # neither side grouped (most edges of a big plan: one-row tasks)
+            e.hi, e.lo = _ints(e.hi), _ints(e.lo)
+            continue
         hi, lo = np.asarray(e.hi, dtype=np.int64), np.asarray(e.lo, dtype=np.int64)
-        if dst.rows < before[e.dst]:
-            starts = np.concatenate(([0], ends[e.dst][:-1]))
+        if end_d is not None:
+            starts = np.concatenate(([0], end_d[:-1]))
             hi, lo = np.maximum.reduceat(hi, starts), np.minimum.reduceat(lo, starts)
-        if ns < rs:
-            end = ends[e.src]
+        if end_s is not None:
             if e.src_rows:
-                hi_g = np.searchsorted(end, hi, side="left") + 1
-                lo_g = np.searchsorted(end, lo, side="right")
+                hi_g = np.searchsorted(end_s, hi, side="left") + 1
+                lo_g = np.searchsorted(end_s, lo, side="right")
             else:   # counts over the whole batch (a task waiting for rows of another's stream)
                 bh, rh = np.divmod(hi, rs)
                 bl, rl = np.divmod(lo, rs)
-                hi_g = bh * ns + np.where(rh > 0, np.searchsorted(end, rh, side="left") + 1, 0)
-                lo_g = bl * ns + np.searchsorted(end, rl, side="right")
+                hi_g = bh * ns + np.where(rh > 0, np.searchsorted(end_s, rh, side="left") + 1, 0)
+                lo_g = bl * ns + np.searchsorted(end_s, rl, side="right")
             hi, lo = hi_g, lo_g
             e.stages = tuple((r, -(-c * rs // ns), d) for r, c, d in e.stages)
             e.row_bytes *= rs / ns
-        e.hi, e.lo = [int(v) for v in hi], [int(v) for v in lo]
+        e.hi, e.lo = hi.tolist(), lo.tolist()
         e.src_rows = ns if e.src_rows else 0
         e.dst_rows = dst.rows
     _group_caps(plan, before)
@@ -559,6 +566,11 @@ def group_rows(plan: Plan, n: list[int]) -> None:
                       "engine/plan.py 'Granularity'): each group waits for its last row's inputs and holds its "
                       "resources for all its rows, so the latency is that of a coarser pipeline (longer as a rule, "
                       "not a proven bound)")
+
+
+def _ints(values) -> list[int]:
+    """A need as a list of Python ints (numpy arrays until the plan is grouped)."""
+    return values.tolist() if isinstance(values, np.ndarray) else [int(v) for v in values]
 
 
 def _group_caps(plan: Plan, before: list[int]) -> None:
@@ -574,6 +586,21 @@ def _group_caps(plan: Plan, before: list[int]) -> None:
             e.cap = max(-(-e.cap * e.src_rows // before[e.src]), n)
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a big plan is built or run: both only add objects (tasks,
+    edges, event records), so each full collection rescans a heap that only grows, a third of a big plan's
+    run time (Flan-T5-large LoRAFusion); whatever cycles are left are collected once it is back on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_plan(ctx: Context, priced: PricedStep) -> Plan:
     """The row-pipelined plan of a priced step (see the module docstring)."""
-    return _Builder(ctx, priced).build()
+    with paused_gc():
+        return _Builder(ctx, priced).build()
