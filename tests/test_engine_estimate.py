@@ -137,3 +137,40 @@ def test_replication_balances_the_row_pipeline():
     assert e_rep.latency_cycles < e_plain.latency_cycles / 2
     estimate, event, serial = _bracket(rep)
     assert estimate <= event == e_rep.latency_cycles <= serial
+
+
+@pytest.mark.parametrize("params", [
+    {"workload": "resnet18", "rows": 128, "cols": 64, "rows_parallel": 16},
+    {"workload": "digits-cnn", "method": "full", "chip.cell_capacity_mibit": 0.0625, "chip.tiles": 2,
+     "batch_size": 4, "chip.contention": True, "tile.buffer_bytes_per_cycle": 3},
+    {"workload": "mobilenetv2", "method": "repnet", "batch_size": 2, "rows": 64}])
+def test_the_estimates_numpy_row_timing_is_plan_forward_row_stages(params):
+    # the estimate times all forward rows of a segment at once (estimate.forward_rows); each op's stages must be
+    # what plan.forward_row_stages (the rule the row plan rounds up) gives it, to the last bit
+    import numpy as np
+
+    from imcsim.config.study import study_from_params
+    from imcsim.engine.context import build_context
+    from imcsim.engine.estimate import _skeleton, forward_rows
+    from imcsim.engine.evaluation import _priced
+    from imcsim.engine.plan import forward_row_stages
+    from imcsim.engine.schedule import resource_kind
+
+    ctx = build_context(study_from_params(params))
+    priced = _priced(ctx.study, ctx).step
+    ops = {op.name: op for op in ctx.step.ops}
+    checked = set()
+    for seg in _skeleton(ctx, priced).segments:
+        if not seg.fwd:
+            continue
+        pre, has_pre, unit, fill = forward_rows(ctx, priced, seg)
+        for k, (name, i) in enumerate(zip(seg.fwd, seg.fwd_items)):
+            item = priced.items[i]
+            stages, want_fill = forward_row_stages(ctx, priced, ops[name], resource_kind(item.resource), item.cycles,
+                                                   int(seg.fwd_rows[k]))
+            got = ([(("tile_buffer" if seg.fwd_mode[k] == 0 else "global_buffer"), float(pre[k]))]
+                   if has_pre[k] else []) + [("unit", float(unit[k]))]
+            assert got == stages and int(fill[k]) == want_fill, name
+            checked.add(int(seg.fwd_mode[k]))
+    assert 0 in checked and 2 in checked   # MVMs on macros and ops on the digital units were both compared
+    assert np.all(np.asarray(pre)[np.asarray(has_pre)] > 0)

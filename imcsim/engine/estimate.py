@@ -206,32 +206,40 @@ def _estimate(ctx: Context, priced: PricedStep) -> float:
 _NO_PORT = ("", 0.0)
 
 
+def forward_rows(ctx: Context, priced: PricedStep, seg: _Segment
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each forward op's row of a segment as ``plan.forward_row_stages`` times it (unrounded), over all ops at
+    once: ``(pre, has_pre, unit, fill)`` -- the pre-stage through a buffer port (an MVM's tile buffer, a
+    GEMM's global buffer; ``has_pre`` where it moves bytes), the unit stage, the fill of an MVM's first row.
+    The same formulas in numpy; ``tests/test_engine_estimate.py`` holds them equal op by op."""
+    items, chip, tile = priced.items, ctx.accel.chip, ctx.accel.tile
+    rows, mode = seg.fwd_rows, seg.fwd_mode
+    cyc = np.array([items[i].cycles for i in seg.fwd_items], dtype=float)
+    ports = [priced.port_bytes.get(name, _NO_PORT) for name in seg.fwd]
+    nbytes = np.array([b for _, b in ports], dtype=float)
+    mvm, gemm = mode == 0, mode == 1
+    depth = int(ctx.macro.pipeline_depth_cycles)
+    fill = np.where(mvm & (cyc >= depth + rows), depth, 0)
+    pre = np.where(mvm, nbytes / rows / tile.buffer_bytes_per_cycle, nbytes / rows / chip.global_buffer_bytes_per_cycle)
+    has_pre = (nbytes != 0) & (mvm | gemm)
+    port_cycles = np.where(np.array([k == "tiles" for k, _ in ports], dtype=bool),
+                           nbytes / (tile.buffer_bytes_per_cycle * chip.tiles), 0.0)
+    unit = np.where(mvm, (cyc - fill) / rows, np.where(gemm, cyc / rows, np.maximum(cyc, port_cycles) / rows))
+    return pre, has_pre, unit, fill
+
+
 def _segment(ctx: Context, priced: PricedStep, seg: _Segment) -> float:
     items = priced.items
     batch = ctx.batch
-    chip, tile = ctx.accel.chip, ctx.accel.tile
-    contention = chip.contention
+    contention = ctx.accel.chip.contention
     busy: dict[str, float] = {}     # contended resource -> busy cycles over the batch
     chain: list[Stage] = []
     pool: list[tuple[str, float]] = []   # ("write" | "task", cycles) in the order the pool is used
     fetch = None
     if seg.fwd:
-        # each forward op's row as plan.forward_row_stages times it (unrounded), over all ops at once: a
-        # pre-stage through a buffer port (an MVM's tile buffer, a GEMM's global buffer) when it moves bytes,
-        # then the unit; the fill on an MVM's first row
-        rows, mode = seg.fwd_rows, seg.fwd_mode
-        cyc = np.array([items[i].cycles for i in seg.fwd_items], dtype=float)
-        ports = [priced.port_bytes.get(name, _NO_PORT) for name in seg.fwd]
-        nbytes = np.array([b for _, b in ports], dtype=float)
-        mvm, gemm = mode == 0, mode == 1
-        depth = int(ctx.macro.pipeline_depth_cycles)
-        fill = np.where(mvm & (cyc >= depth + rows), depth, 0)
-        pre = np.where(mvm, nbytes / rows / tile.buffer_bytes_per_cycle,
-                       nbytes / rows / chip.global_buffer_bytes_per_cycle)
-        has_pre = (nbytes != 0) & (mvm | gemm)
-        port_cycles = np.where(np.array([k == "tiles" for k, _ in ports], dtype=bool),
-                               nbytes / (tile.buffer_bytes_per_cycle * chip.tiles), 0.0)
-        unit = np.where(mvm, (cyc - fill) / rows, np.where(gemm, cyc / rows, np.maximum(cyc, port_cycles) / rows))
+        rows = seg.fwd_rows
+        pre, has_pre, unit, fill = forward_rows(ctx, priced, seg)
+        gemm = seg.fwd_mode == 1
         r = np.where(has_pre, pre + unit, unit)
         ps = rows * r + fill
         row_l, first_l, ps_l = r.tolist(), (r + fill).tolist(), ps.tolist()
