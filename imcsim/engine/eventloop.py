@@ -7,8 +7,8 @@ objects:
 
 - the queue holds ``(time, priority, made, id, event)``: ``made`` is the time it was scheduled at and
   ``id`` counts up, so events of one time and priority are processed in the order they were scheduled
-  (SimPy's ``Environment.schedule``, whose single counter gives the same order); priorities ``URGENT`` (0, a process's start) and ``NORMAL`` (1, everything else), and any other
-  number a caller schedules with;
+  (SimPy's ``Environment.schedule``, whose single counter gives the same order); priorities ``URGENT``
+  (0, a process's start) and ``NORMAL`` (1, everything else), and any other number a caller schedules with;
 - processing an event runs its callbacks in order and marks it processed (``callbacks = None``);
 - a process is a generator: it starts at ``URGENT`` priority when created, resumes with the value of
   the event it yielded once that event is processed (at once if it already was), and when it returns
