@@ -9,7 +9,8 @@ mapping and layer costs are reused) and over 1,000 array geometries (5 devices x
 rows_parallel x column_mux: every point builds its macro, maps and prices the network anew; placements
 are shared between points of equal geometry, as in a real sweep). Each analytic sweep runs in a fresh
 process on one thread, timed in CPU time, the best of ``ANALYTIC_PASSES`` passes (each pass on a freshly
-loaded copy of the package: empty caches, warm-up on one point outside the sweep; the load printed per pass),
+loaded copy of the package: empty caches, warm-up on one point outside the sweep; the two versions' order
+alternating; the load printed per pass),
 and in the same process the same points through the pricer of ``BASELINE_COMMIT`` (main before the vectorised pricer,
 exported with ``git archive`` into a temporary folder and loaded as a second copy of the package, with its
 own caches): ``speedup_over_baseline`` and ``max_rel_diff_vs_baseline`` (energy, latency, area, write
@@ -212,12 +213,15 @@ def rate(evaluate_point, modules):
 
 
 if workers == 1:
-    # best of PASSES passes, alternating the versions; each pass loads a fresh copy of each version (empty
-    # caches: new geometries stay new) and warms it on WARM first
+    # best of PASSES passes; each pass loads a fresh copy of each version (empty caches: new geometries stay
+    # new) and warms it on WARM first
     res, loads = {}, []
-    for _ in range(PASSES):
+    for k in range(PASSES):
         loads.append(os.getloadavg()[0])
-        for name, path in (("current", None), ("baseline", baseline or False)):
+        versions = (("current", None), ("baseline", baseline or False))
+        # the order alternates: the version loaded second in a pass can run slower (the first one's objects are
+        # still being collected), so neither is favoured
+        for name, path in versions if k % 2 == 0 else versions[::-1]:
             if path is not False:
                 got = rate(*load(path))
                 if name not in res or got[1] < res[name][1]:
@@ -300,14 +304,14 @@ def baseline_package(tmp: str) -> str:
 
 #: passes of each one-worker analytic sweep: the best is reported (on a shared machine one pass's rate swings
 #: by 0.76-1.11 of another's)
-ANALYTIC_PASSES = 3
+ANALYTIC_PASSES = 4
 
 
 def analytic_rate(points: list[dict], workers: int = 1, baseline: str = "") -> dict:
     """Points per second in a fresh process, one thread (see the module docstring). With one worker, CPU
     time (``time.process_time``) of the current pricer and, in the same process, of the baseline's, the best
-    of ``ANALYTIC_PASSES`` passes (each on a freshly loaded copy of its version: empty caches), with the
-    machine's load at the start of each pass."""
+    of ``ANALYTIC_PASSES`` passes (each on a freshly loaded copy of its version: empty caches; which version runs
+    first alternates), with the machine's load at the start of each pass."""
     import json
     import os
     import subprocess
