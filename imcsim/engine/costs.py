@@ -1210,12 +1210,14 @@ class _Digital:
     pending_ports: tuple[tuple[str, str, int], ...]
 
 
+#: entries of the memos below that hold a shape (a big model's is megabytes): bounded like the priced steps kept
+SHAPE_HOLDERS = 64
 #: shape by identity and the digital units', buffers' and chip's figures -> its vector and GEMM ops' numbers
-_DIGITAL: IdentityMemo[_Digital] = IdentityMemo(64)
+_DIGITAL: IdentityMemo[_Digital] = IdentityMemo(SHAPE_HOLDERS)
 #: (traffic, shape) by identity and the chip's NoC figures -> the shape's NoC terms
-_NOC: IdentityMemo[_NocTerms] = IdentityMemo(256)
+_NOC: IdentityMemo[_NocTerms] = IdentityMemo(SHAPE_HOLDERS)
 #: (tile table, shape) by identity -> what the shape's MVM rows read of the mapping (:meth:`_Pricer._mvm_side`)
-_MVM_SIDE: IdentityMemo[tuple] = IdentityMemo(256)
+_MVM_SIDE: IdentityMemo[tuple] = IdentityMemo(SHAPE_HOLDERS)
 #: the step's ops the assumptions count (:meth:`_Pricer._step_ops`), per step and wgrad option
 _STEP_OPS: IdentityMemo[tuple[bool, int]] = IdentityMemo(64)
 #: the deploy write by what it reads (:meth:`_Pricer._deploy`)

@@ -122,7 +122,7 @@ class _Skeleton:
     same_segment: tuple[bool, ...]
 
 
-_SKELETONS: IdentityMemo[_Skeleton] = IdentityMemo(256)
+_SKELETONS: IdentityMemo[_Skeleton] = IdentityMemo(64)   # each holds a shape (costs.SHAPE_HOLDERS)
 
 
 def _skeleton(ctx: Context, priced: PricedStep) -> _Skeleton:
