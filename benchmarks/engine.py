@@ -3,7 +3,8 @@
 Prints one JSON object. Each event case runs in both dataflows (``chip.pipeline: row``, the cycle-level
 engine, and ``layer``, the flow shop) and is timed against the analytic engine on the same study in the
 same run. Cases: ResNet-18 batch 1 (256x256 and 32x32 arrays), one Rep-Net step at batch 8 on
-MobileNetV2 and ProxylessNAS-Mobile, and Flan-T5-large LoRA / LoRAFusion on ReRAM (cold, build included). Analytic throughput is given
+MobileNetV2 and ProxylessNAS-Mobile, and Flan-T5-large LoRA / LoRAFusion on ReRAM (cold, build included, each
+pipeline in a fresh process with its own peak RSS; ``--flan-t5`` runs these alone). Analytic throughput is given
 for two ResNet-18 sweeps: over non-geometric axes (write policy, flip probability, steps per day: the
 mapping and layer costs are reused) and over 1,000 array geometries (5 devices x rows x cols x
 rows_parallel x column_mux: every point builds its macro, maps and prices the network anew; placements
@@ -170,19 +171,39 @@ def row_loop_rate(params: dict, repeat: int = 7) -> dict:
     return out
 
 
+_BIG_CHILD = r"""
+import json, resource, sys, time
+from imcsim.config.study import study_from_params
+from imcsim.engine import evaluate
+study, engine = study_from_params(json.loads(sys.argv[1])), sys.argv[2]
+t0 = time.perf_counter()
+r = evaluate(study, engine=engine)
+wall_s = time.perf_counter() - t0
+json.dump({"wall_s_including_build": wall_s, "events": r.mapping.get("events"),
+           "row_group": r.mapping.get("row_group"), "relaxed_edges": r.mapping.get("relaxed_edges"),
+           "latency_ns": r.latency_ns, "bottleneck_op": r.bottleneck,
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, sys.stdout)
+"""
+
+
 def big_case(params: dict) -> dict:
-    """Cold: workload graph, training step, mapping and pricing included (as a user's first run)."""
-    out: dict = {}
+    """Cold, each run in a fresh process (as a user's first run: workload graph, training step, mapping,
+    pricing, then the plan and its run), wall time and the process's peak RSS: the event engine in both
+    pipelines and, in the same run, the analytic engine on the same study (default pipeline: row)."""
+    import json
+    import subprocess
+
+    def child(p: dict, engine: str) -> dict:
+        done = subprocess.run([sys.executable, "-c", _BIG_CHILD, json.dumps(p), engine],
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+
+    out: dict = {pipeline: child({**params, "chip.pipeline": pipeline}, "event") for pipeline in PIPELINES}
     for pipeline in PIPELINES:
-        t0 = time.perf_counter()
-        r = evaluate(study_from_params({**params, "chip.pipeline": pipeline}), engine="event")
-        total_s = time.perf_counter() - t0
-        out[pipeline] = {"event_wall_s_including_build": total_s, "events": r.mapping["events"],
-                         "events_per_s_including_build": r.mapping["events"] / total_s,
-                         "latency_ns": r.latency_ns, "bottleneck_op": r.bottleneck}
-    t0 = time.perf_counter()
-    evaluate(study_from_params(params), engine="analytic")
-    out["analytic_warm_s"] = time.perf_counter() - t0
+        out[pipeline]["events_per_s_including_build"] = (out[pipeline]["events"]
+                                                         / out[pipeline]["wall_s_including_build"])
+    out["analytic"] = child(params, "analytic")
+    out["row_over_layer_latency"] = out["row"]["latency_ns"] / out["layer"]["latency_ns"]
     return out
 
 
@@ -361,6 +382,10 @@ def main() -> None:
     if "--analytic" in sys.argv:  # the analytic rates alone
         print_json({"benchmark": "engine", "analytic_resnet18": analytic_section()})
         return
+    if "--flan-t5" in sys.argv:  # the Flan-T5-large cases alone
+        print_json({"benchmark": "engine", "load_average": list(__import__("os").getloadavg()),
+                    "event": {name: big_case(params) for name, params in BIG_CASES.items()}})
+        return
     if "--row-loop" in sys.argv:  # the row engine's loop alone
         print_json({"benchmark": "engine", "load_average": __import__("os").getloadavg()[0],
                     "row_loop": {name: row_loop_rate(params) for name, params in EVENT_CASES.items()}})
@@ -372,7 +397,6 @@ def main() -> None:
     out["load_average"] = list(__import__("os").getloadavg())
     for name, params in BIG_CASES.items():
         out["event"][name] = big_case(params)
-    out["peak_rss_mib_after_flan_t5"] = peak_rss_mib()
     out["lorafusion_flan_t5_large_analytic"] = lorafusion_case()
     out["analytic_resnet18"] = analytic_section()
     out["targets"] = {"event_resnet18_b1_row_ms": 500, "event_mobilenetv2_repnet_b8_row_ms": 3000,
