@@ -11,9 +11,10 @@ whole on one worker, so a module-scoped fixture is built once, and so is a sessi
 by one module only (``demo_sweep``; one used by several modules is built on each worker that runs
 them). Not ``--dist loadgroup`` with ``xdist_group`` marks: with pytest 9.2 and pytest-xdist 3.8 it
 silently ignores the marks (pytest-xdist issue 1386). Modules are handed out in file order
-(``--no-loadscope-reorder``, pytest-xdist 3.8), not most-tests-first: that put ``test_cli_train.py`` (7 tests, one of them
-the 200-step Rep-Net run, a sixth of the suite's CPU) last, so one worker ran it alone at the end. Tests must not depend on each other's order or
-write outside their ``tmp_path``: two workers run at once.
+(``--no-loadscope-reorder``, pytest-xdist 3.8), not most-tests-first: that put
+``test_cli_train.py`` (7 tests, one of them the 200-step Rep-Net run, a sixth of the suite's CPU) last,
+so one worker ran it alone at the end. Tests must not depend on each other's order or write outside
+their ``tmp_path``: two workers run at once.
 """
 
 import contextlib
