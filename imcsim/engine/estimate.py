@@ -143,6 +143,9 @@ def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
                if not isinstance(s, Barrier) and s.op in ops and ops[s.op].phase == "forward"]
     flow = _flow(ctx, forward)
     fwd = {name for name, _ in forward}
+    by_src: dict[str, list[int]] = {}   # edge positions per producer: a segment reads only its own ops' edges
+    for k, edge in enumerate(flow.edges):
+        by_src.setdefault(edge[0], []).append(k)
     segments, barriers, entries = [], [], []
 
     def close() -> None:
@@ -156,9 +159,11 @@ def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
                 last.append(k)
             else:
                 last[pos[name]] = k
-        heads = tuple((pos[src], pos[dst], hi0) for src, dst, hi0, _ in flow.edges if src in pos and dst in pos)
+        inner = [flow.edges[k] for k in sorted(k for name in pos for k in by_src.get(name, ()))
+                 if flow.edges[k][1] in pos]   # flow.edges' order, as a scan of them all would give
+        heads = tuple((pos[src], pos[dst], hi0) for src, dst, hi0, _ in inner)
         tails = tuple((pos[src], pos[dst], n_last, n_last == flow.rows[dst])
-                      for src, dst, _, n_last in reversed(flow.edges) if src in pos and dst in pos and n_last)
+                      for src, dst, _, n_last in reversed(inner) if n_last)
         mode = [0 if ops[e[2]].kind == "mvm" and e[5] == "macros" else 1 if ops[e[2]].kind == "gemm" else 2
                 for e in fwd_rows]
         ordinal = {id(e): k for k, e in enumerate(fwd_rows)}
