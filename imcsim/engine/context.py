@@ -8,7 +8,6 @@ training step once per (workload, method) and the device once per card. This is 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,7 @@ from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
 from imcsim.config.study import Study
 from imcsim.device.base import DeviceModel
 from imcsim.device.library import load_device
+from imcsim.engine.memo import IdentityMemo
 from imcsim.errors import SpecError
 from imcsim.mapping.network import MACRO_FIELDS, NetworkMapping, map_network
 from imcsim.paths import devices_dir
@@ -137,18 +137,11 @@ def _macro(accel: AcceleratorSpec, device: str) -> MacroConfig:
     """The macro model of the accelerator's (validated) macro spec on ``device``, memoised on the spec's
     JSON, the device, node and clock: accelerators with equal macros share it."""
     key = (accel.macro.model_dump_json(), device, accel.chip.node_nm, accel.chip.clock_mhz)
-    hit = _MACROS.get(key)
-    if hit is None:
-        hit = _MACROS[key] = MacroConfig.from_spec(accel.macro, accel.chip.node_nm, accel.chip.clock_mhz,
-                                                   device=_device(device))
-        if len(_MACROS) > 512:
-            _MACROS.popitem(last=False)
-    else:
-        _MACROS.move_to_end(key)
-    return hit
+    return _MACROS.get((), key, lambda: MacroConfig.from_spec(accel.macro, accel.chip.node_nm,
+                                                              accel.chip.clock_mhz, device=_device(device)))
 
 
-_MACROS: OrderedDict[tuple, MacroConfig] = OrderedDict()
+_MACROS: IdentityMemo[MacroConfig] = IdentityMemo(512)   # keyed by value only (no owners)
 
 
 @lru_cache(maxsize=32)
@@ -165,15 +158,8 @@ def _mapping(workload: str, workload_opts: str, method: str, method_opts: str, g
     """The network's mapping, memoised on the macro fields mapping reads (``geometry``: MACRO_FIELDS), so
     macros of other devices with the same geometry and step timing share it; ``macro`` is the first one."""
     key = (workload, workload_opts, method, method_opts, geometry, n_macros, replicate)
-    hit = _MAPPINGS.get(key)
-    if hit is None:
-        hit = _MAPPINGS[key] = map_network(_step(workload, workload_opts, method, method_opts), macro, n_macros,
-                                           replicate=replicate)
-        if len(_MAPPINGS) > 512:
-            _MAPPINGS.popitem(last=False)
-    else:
-        _MAPPINGS.move_to_end(key)
-    return hit
+    return _MAPPINGS.get((), key, lambda: map_network(_step(workload, workload_opts, method, method_opts), macro,
+                                                      n_macros, replicate=replicate))
 
 
-_MAPPINGS: OrderedDict[tuple, NetworkMapping] = OrderedDict()
+_MAPPINGS: IdentityMemo[NetworkMapping] = IdentityMemo(512)   # keyed by value only (no owners)

@@ -40,7 +40,6 @@ Per op (``StepOp``):
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -61,7 +60,7 @@ from imcsim.engine.leakage import MASTER_BYTES, master_copy_bytes, standby_sourc
 from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable, WriteSummary
 from imcsim.engine.measured import Measurement, PricedReload, load_measurement, measured_write, reload_plan
 from imcsim.engine.memo import IdentityMemo
-from imcsim.engine.noc import Traffic, forward_traffic
+from imcsim.engine.noc import Traffic, forward_traffic, noc_cycles, noc_energy_pj
 from imcsim.engine.schedule import Barrier, Item, Stage, resource_kind
 from imcsim.mapping.layer import LayerMapping, _map_gemm, map_layer, round_step_cycles, step_cycles
 from imcsim.workload.step import StepOp
@@ -330,7 +329,7 @@ class _Pricer:
         for name, kind, r in base.pending_ports:
             port_bytes[name] = (kind, port[r])
         mapping = dict(self.mapping.summary())   # utilisation and chip_fill come from the mapper
-        return _Numbers((*_owners(self.ctx), shape), cycles, energy, macros, items, port_bytes,
+        return _Numbers(cycles, energy, macros, items, port_bytes,
                         _DEPLOY.get((self.ctx.device, self.mapping.layers),
                                     (self.mapping.resident, tuple(self.mapping.replicas.values()), self.macro.w_bits,
                                      self.tile.write_drivers, chip.tiles, int(tile.macros or 1)), self._deploy),
@@ -392,8 +391,8 @@ class _Pricer:
             crossings = [self._crossings(traffic, names[r], phases[r], b * 8)
                          for r, b in zip(v.rec.tolist(), v.out_bytes.tolist())]
             mvm_pj = np.array([self._noc_energy_pj(c) for c in crossings])
-            mvm_cycles = np.array([sum(bits / chip.noc_width_bits + hops * chip.noc_hop_latency_cycles
-                                       for bits, hops in c) for c in crossings], dtype=float)
+            mvm_cycles = np.array([noc_cycles(c, chip.noc_width_bits, chip.noc_hop_latency_cycles)
+                                   for c in crossings], dtype=float)
         # a forward vector or GEMM op that heads a group of its own (no producer with weights, engine/noc.py)
         # carries its group's crossings: their energy only (its time is the digital unit's stage)
         heads = []
@@ -405,9 +404,8 @@ class _Pricer:
         return _NocTerms(mvm_pj, mvm_cycles, tuple(heads), sum(h for c in traffic.crossings.values() for _, h in c))
 
     def _noc_energy_pj(self, crossings: tuple[tuple[float, int], ...]) -> float:
-        """NoC energy of ``(bits, hops)`` crossings: bit-hops x tile pitch x energy per bit per mm."""
-        return sum(bits * hops for bits, hops in crossings) * self.chip.tile_pitch_mm * \
-            self.chip.noc_energy_pj_per_bit_per_mm
+        """NoC energy of ``(bits, hops)`` crossings (engine/noc.py's formula) on this chip."""
+        return noc_energy_pj(crossings, self.chip.tile_pitch_mm, self.chip.noc_energy_pj_per_bit_per_mm)
 
     def _crossings(self, traffic: Traffic, name: str, phase: str, out_bits: float) -> tuple[tuple[float, int], ...]:
         """The NoC crossings an MVM op pays for: in forward its group's (engine/noc.py; none when the op runs
@@ -806,7 +804,7 @@ class _Pricer:
         columns = ([r[0] for r in rec], [r[1] for r in rec], [r[2] for r in rec], [r[3] for r in rec],
                    [r[4] for r in rec], [r[5] for r in rec])
         exclusive = {it[2] for it in self.items if it[0] == _PENDING and resource_kind(it[2]) == "macros"}
-        return _Shape((self.ctx.step,), columns, [r[6] for r in rec], [r[7] for r in rec], self._orders,
+        return _Shape(columns, [r[6] for r in rec], [r[7] for r in rec], self._orders,
                       self.items, self._slots, mvm, vec, gemm, self._ports, self._notes, set(self._measured_layers),
                       exclusive, list(self._bases), frozenset(self._measured_toggles),
                       frozenset(self._toggle_mismatch), reloads)
@@ -1134,7 +1132,6 @@ class _MvmRows:
 class _Shape:
     """What :meth:`_Pricer.shape` gives (read-only: shared by every point of the same shape)."""
 
-    owners: tuple
     columns: tuple[list, ...]     # names, nodes, phases, kinds, resources, executions
     macs: list[int]
     weights_written: list[int]
@@ -1158,7 +1155,6 @@ class _Shape:
 class _Numbers:
     """What :meth:`_Pricer.numbers` gives (read-only: shared by every point on the same chip)."""
 
-    owners: tuple
     cycles: list[Any]
     energy: np.ndarray
     macros: list[int]
@@ -1222,16 +1218,11 @@ _MVM_SIDE: IdentityMemo[tuple] = IdentityMemo(SHAPE_HOLDERS)
 _STEP_OPS: IdentityMemo[tuple[bool, int]] = IdentityMemo(64)
 #: the deploy write by what it reads (:meth:`_Pricer._deploy`)
 _DEPLOY: IdentityMemo[WriteCost] = IdentityMemo(256)
-_SHAPES: OrderedDict[tuple, _Shape] = OrderedDict()
-_NUMBERS: OrderedDict[tuple, _Numbers] = OrderedDict()
 CACHE_SIZE = 16
-
-
-def _remember(cache: OrderedDict, key: tuple, value: Any) -> Any:
-    cache[key] = value
-    if len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
-    return value
+#: a priced shape per what :meth:`_Pricer.shape` reads (:func:`_shape_key`: the step by identity, then values)
+_SHAPES: IdentityMemo[_Shape] = IdentityMemo(CACHE_SIZE)
+#: a shape's numbers per context pieces and shape, by identity (:func:`_numbers_of`)
+_NUMBERS: IdentityMemo[_Numbers] = IdentityMemo(CACHE_SIZE)
 
 
 def _shape_key(p: _Pricer) -> tuple:
@@ -1243,31 +1234,20 @@ def _shape_key(p: _Pricer) -> tuple:
     # measured toggles price only a macro with the adder-tree size they were counted for
     trees = m.rows_parallel if o.measured and m.activity_model == "toggle" else None
     loads = tuple(p._loads(n) for n in mp.reloaded) if p.batch > 1 and mp.reload_rounds else ()
-    return (id(p.ctx.step), p.batch, o.activity, o.backward, o.wgrad, o.measured, o.master_copy, o.error_bits, m.in_bits,
+    return (p.batch, o.activity, o.backward, o.wgrad, o.measured, o.master_copy, o.error_bits, m.in_bits,
             m.w_bits, m.activity_model, p.du_bytes, mp.reloaded, tuple(mp.replicas.values()), tuple(mp.reload_rounds.items()), trees,
             loads)
 
 
 def _shape_of(p: _Pricer) -> _Shape:
-    key = _shape_key(p)
-    hit = _SHAPES.get(key)
-    if hit is not None and hit.owners[0] is p.ctx.step:
-        _SHAPES.move_to_end(key)
-        return hit
-    return _remember(_SHAPES, key, p.shape())
+    return _SHAPES.get((p.ctx.step,), _shape_key(p), p.shape)
 
 
 def _numbers_of(p: _Pricer, shape: _Shape) -> _Numbers:
     """The numbers of a shape on a chip, memoised on the context's pieces and the shape (by identity): a
     sweep over write policy, flip probability or steps per day (or the event engine after the analytic
     one) reuses them and prices only the writes."""
-    owners = (*_owners(p.ctx), shape)
-    key = tuple(map(id, owners))
-    hit = _NUMBERS.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit.owners, owners)):
-        _NUMBERS.move_to_end(key)
-        return hit
-    return _remember(_NUMBERS, key, p.numbers(shape))
+    return _NUMBERS.get((*_owners(p.ctx), shape), (), lambda: p.numbers(shape))
 
 
 def price_step(ctx: Context) -> PricedStep:

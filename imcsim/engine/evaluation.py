@@ -110,16 +110,11 @@ def clear_caches() -> None:
     """Forget everything the engine reuses between evaluations (every identity memo, the mappings and their
     layers, the macro models, shapes and numbers), so the next point prices as in a fresh process: what tests
     compare a sweep's reuse against."""
-    from imcsim.engine import context, costs
     from imcsim.engine.memo import clear_all
     from imcsim.mapping import network
 
     clear_all()
-    context._MAPPINGS.clear()
-    context._MACROS.clear()
     network._LAYERS.clear()
-    costs._SHAPES.clear()
-    costs._NUMBERS.clear()
 
 
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:
