@@ -18,9 +18,9 @@ from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
 from imcsim.config.study import Study
 from imcsim.device.base import DeviceModel
 from imcsim.device.library import load_device
-from imcsim.engine.memo import IdentityMemo
 from imcsim.errors import SpecError
 from imcsim.mapping.network import MACRO_FIELDS, NetworkMapping, map_network
+from imcsim.memo import IdentityMemo
 from imcsim.paths import devices_dir
 from imcsim.workload.step import TrainingStep
 

@@ -59,10 +59,10 @@ from imcsim.engine.context import Context, _device
 from imcsim.engine.leakage import MASTER_BYTES, master_copy_bytes, standby_sources
 from imcsim.engine.ledger import COMPONENT_INDEX, COMPONENTS, OpTable, WriteSummary
 from imcsim.engine.measured import Measurement, PricedReload, load_measurement, measured_write, reload_plan
-from imcsim.engine.memo import IdentityMemo
 from imcsim.engine.noc import Traffic, forward_traffic, noc_cycles, noc_energy_pj
 from imcsim.engine.schedule import Barrier, Item, Stage, resource_kind
 from imcsim.mapping.layer import LayerMapping, _map_gemm, map_layer, round_step_cycles, step_cycles
+from imcsim.memo import IdentityMemo
 from imcsim.workload.step import StepOp
 
 POOL = "macros:pool"

@@ -62,7 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imcsim.engine.memo import IdentityMemo
+from imcsim.memo import IdentityMemo
 from imcsim.workload.graph import Graph, Node
 
 WINDOW_OPS = ("conv", "pool")

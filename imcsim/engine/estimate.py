@@ -36,11 +36,11 @@ import numpy as np
 from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
-from imcsim.engine.memo import IdentityMemo
 from imcsim.engine.noc import forward_flow, forward_traffic
 from imcsim.engine.plan import GBUF, barrier_kind
 from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound, resource_kind
 from imcsim.engine.staging import analytic_staging
+from imcsim.memo import IdentityMemo
 
 
 @dataclass(frozen=True)

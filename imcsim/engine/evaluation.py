@@ -15,8 +15,8 @@ from imcsim.engine.costs import POOL, PricedStep, price_step
 from imcsim.engine.estimate import activation_staging, row_estimate_cycles
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
 from imcsim.engine.ledger import Result
-from imcsim.engine.memo import IdentityMemo
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
+from imcsim.memo import IdentityMemo
 
 ENGINES = ("analytic", "event")
 PRICED_CACHE_SIZE = 64   # whole priced steps kept; one Flan-T5-large step holds ~12k records (~10 MiB)
@@ -110,11 +110,9 @@ def clear_caches() -> None:
     """Forget everything the engine reuses between evaluations (every identity memo, the mappings and their
     layers, the macro models, shapes and numbers), so the next point prices as in a fresh process: what tests
     compare a sweep's reuse against."""
-    from imcsim.engine.memo import clear_all
-    from imcsim.mapping import network
+    from imcsim.memo import clear_all
 
     clear_all()
-    network._LAYERS.clear()
 
 
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:

@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imcsim.engine.dataflow import Dataflow, build_dataflow
-from imcsim.engine.memo import IdentityMemo
 from imcsim.mapping.network import NetworkMapping
 from imcsim.mapping.placement import Placement, place
+from imcsim.memo import IdentityMemo
 from imcsim.workload.step import TrainingStep
 
 _FLOWS: IdentityMemo[Dataflow] = IdentityMemo(64)

@@ -31,7 +31,6 @@ weights); it is what ``reloaded``, ``reload_weights`` and ``reload_cells`` repor
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -41,6 +40,7 @@ import numpy as np
 from imcsim.circuit.macro import MacroConfig, TileTable
 from imcsim.errors import SpecError
 from imcsim.mapping.layer import LayerMapping, layers_step_cycles, map_layer
+from imcsim.memo import IdentityMemo
 from imcsim.workload.graph import WEIGHT_OPS, Graph
 
 RELOAD_POLICY = "forward-first-fit with a streaming pool"
@@ -194,10 +194,9 @@ def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, r
         macro_cells=macro.rows * macro.cols), table)
 
 
-#: (graph id, rows, cols, cols per weight, weights per row) -> (graph, its layers, their tile table, the nodes
-#: with MACs off the macros); the graph is held so that its id is not reused while the entry lives
-_LAYERS: OrderedDict[tuple, tuple[Graph, tuple[LayerMapping, ...], TileTable, tuple[str, ...]]] = OrderedDict()
-LAYERS_CACHE_SIZE = 256
+#: (graph by identity; rows, cols, cols per weight, weights per row) -> (its layers, their tile table, the nodes
+#: with MACs off the macros); the memo holds the graph, so its id is not reused while the entry lives
+_LAYERS: IdentityMemo[tuple[tuple[LayerMapping, ...], TileTable, tuple[str, ...]]] = IdentityMemo(maxsize=256)
 
 
 def _layers_of(graph: Graph, macro: MacroConfig) -> tuple[tuple[LayerMapping, ...], TileTable, tuple[str, ...]]:
@@ -206,17 +205,12 @@ def _layers_of(graph: Graph, macro: MacroConfig) -> tuple[tuple[LayerMapping, ..
     differ only in their adder trees, sense amplifiers, device or clock share one ``layers`` tuple and table,
     so what depends only on the layers (the placement and NoC traffic, the deploy write: engine/) is reused
     by identity across them. Read-only."""
-    key = (id(graph), macro.rows, macro.cols, macro.cols_per_weight, macro.weights_per_row)
-    hit = _LAYERS.get(key)
-    if hit is not None and hit[0] is graph:
-        _LAYERS.move_to_end(key)
-        return hit[1:]
-    layers = tuple(map_layer(node, macro) for node in graph.nodes if node.op in WEIGHT_OPS)
-    not_on_macros = tuple(node.name for node in graph.nodes if node.op not in WEIGHT_OPS and node.macs > 0)
-    _LAYERS[key] = (graph, layers, TileTable.of(lm.tiles for lm in layers), not_on_macros)
-    if len(_LAYERS) > LAYERS_CACHE_SIZE:
-        _LAYERS.popitem(last=False)
-    return _LAYERS[key][1:]
+    def build() -> tuple[tuple[LayerMapping, ...], TileTable, tuple[str, ...]]:
+        layers = tuple(map_layer(node, macro) for node in graph.nodes if node.op in WEIGHT_OPS)
+        not_on_macros = tuple(node.name for node in graph.nodes if node.op not in WEIGHT_OPS and node.macs > 0)
+        return layers, TileTable.of(lm.tiles for lm in layers), not_on_macros
+
+    return _LAYERS.get((graph,), (macro.rows, macro.cols, macro.cols_per_weight, macro.weights_per_row), build)
 
 
 def _with_table(mapping: NetworkMapping, table: TileTable) -> NetworkMapping:

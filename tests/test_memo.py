@@ -1,8 +1,8 @@
-"""engine/memo.IdentityMemo: one build per (owners by identity, extra by value), least recently used out."""
+"""imcsim/memo.IdentityMemo: one build per (owners by identity, extra by value), least recently used out."""
 
 from __future__ import annotations
 
-from imcsim.engine.memo import IdentityMemo
+from imcsim.memo import IdentityMemo
 
 
 def test_builds_once_per_owner_identity_and_extra():

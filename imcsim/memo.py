@@ -1,4 +1,4 @@
-"""One bounded memo for the engine's per-object caches (dataflows, NoC traffic, timing, standby, staging).
+"""One bounded memo for per-object caches (mapped layers; the engine's dataflows, NoC traffic, timing, standby, staging).
 
 A sweep hands the engine the same step, mapping or priced table for many points; work that depends only
 on those objects is kept here, keyed on the objects by identity (they are read-only once built) plus plain
