@@ -144,33 +144,30 @@ def test_replication_balances_the_row_pipeline():
     {"workload": "digits-cnn", "method": "full", "chip.cell_capacity_mibit": 0.0625, "chip.tiles": 2,
      "batch_size": 4, "chip.contention": True, "tile.buffer_bytes_per_cycle": 3},
     {"workload": "mobilenetv2", "method": "repnet", "batch_size": 2, "rows": 64}])
-def test_the_estimates_numpy_row_timing_is_plan_forward_row_stages(params):
-    # the estimate times all forward rows of a segment at once (estimate.forward_rows); each op's stages must be
-    # what plan.forward_row_stages (the rule the row plan rounds up) gives it, to the last bit
-    import numpy as np
-
+def test_the_plan_and_the_estimate_time_the_same_rows(params):
+    # both engines time a forward row by engine/rowtime.py; the plan's tasks must be the estimate's rows (same ops,
+    # rows, formula and port bytes, from its own walk of the items) rounded up to whole cycles, op by op
     from imcsim.config.study import study_from_params
     from imcsim.engine.context import build_context
-    from imcsim.engine.estimate import _skeleton, forward_rows
+    from imcsim.engine.estimate import _skeleton
     from imcsim.engine.evaluation import _priced
-    from imcsim.engine.plan import forward_row_stages
-    from imcsim.engine.schedule import resource_kind
+    from imcsim.engine.plan import build_plan
+    from imcsim.engine.rowtime import MVM, OTHER, forward_rows, whole_cycles
 
     ctx = build_context(study_from_params(params))
     priced = _priced(ctx.study, ctx).step
-    ops = {op.name: op for op in ctx.step.ops}
-    checked = set()
+    want, modes = [], set()
     for seg in _skeleton(ctx, priced).segments:
         if not seg.fwd:
             continue
-        pre, has_pre, unit, fill = forward_rows(ctx, priced, seg)
-        for k, (name, i) in enumerate(zip(seg.fwd, seg.fwd_items)):
-            item = priced.items[i]
-            stages, want_fill = forward_row_stages(ctx, priced, ops[name], resource_kind(item.resource), item.cycles,
-                                                   int(seg.fwd_rows[k]))
-            got = ([(("tile_buffer" if seg.fwd_mode[k] == 0 else "global_buffer"), float(pre[k]))]
-                   if has_pre[k] else []) + [("unit", float(unit[k]))]
-            assert got == stages and int(fill[k]) == want_fill, name
-            checked.add(int(seg.fwd_mode[k]))
-    assert 0 in checked and 2 in checked   # MVMs on macros and ops on the digital units were both compared
-    assert np.all(np.asarray(pre)[np.asarray(has_pre)] > 0)
+        t = forward_rows(ctx, priced, seg.fwd, seg.fwd_items, seg.fwd_rows, seg.fwd_mode)
+        pre, unit = whole_cycles(t.pre).tolist(), whole_cycles(t.unit).tolist()
+        for k, name in enumerate(seg.fwd):
+            want.append((name, int(seg.fwd_rows[k]), ([pre[k]] if t.has_pre[k] else []) + [unit[k]], int(t.fill[k])))
+            modes.add(int(seg.fwd_mode[k]))
+    plan = build_plan(ctx, priced)
+    names = {w[0] for w in want}
+    got = [(t.name, t.rows, [c for _, c in t.stages], t.fill) for t in plan.tasks if t.name in names]
+    assert got == want
+    assert MVM in modes and OTHER in modes   # MVMs on macros and ops on the digital units were both compared
+    assert any(len(w[2]) == 2 for w in want)   # and some rows went through a buffer port first

@@ -2,7 +2,7 @@
 
 The event engine runs a priced step as row streams (engine/plan.py, engine/events.py); simulating it
 costs milliseconds to seconds. The analytic engine instead computes, from the same priced step and the
-same per-row stage times (``plan.forward_row_stages``), the largest of these lower bounds, segment by
+same per-row stage times (engine/rowtime.py, unrounded), the largest of these lower bounds, segment by
 segment (a segment ends at a barrier: a spill of stored tensors, batch-shared digital work):
 
 - **a layer's stream** (fill + slowest stage x rows): op k cannot start its first row before its
@@ -38,6 +38,7 @@ from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
 from imcsim.engine.noc import forward_flow, forward_traffic
 from imcsim.engine.plan import GBUF, barrier_kind
+from imcsim.engine.rowtime import GEMM, forward_rows, row_mode
 from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound, resource_kind
 from imcsim.engine.staging import analytic_staging
 from imcsim.memo import IdentityMemo
@@ -87,7 +88,7 @@ class _Segment:
     """What the estimate reads of one segment's items that does not depend on their cycles.
 
     Its forward ops (one row each in ``fwd_*``, in item order: item index, op, rows, how
-    ``plan.forward_row_stages`` times a row: 0 an MVM on macros, 1 a GEMM, 2 anything else), each op's
+    engine/rowtime.py times a row: ``rowtime.row_mode``), each op's
     position among the distinct ops (``pos``; ``last``: the row that sets each position, as later rows of a
     repeated op overwrite earlier ones), the forward edges for the heads (producer, consumer positions,
     producer rows the first consumer row needs) in order and for the tails (producer, consumer, consumer
@@ -164,8 +165,7 @@ def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
         heads = tuple((pos[src], pos[dst], hi0) for src, dst, hi0, _ in inner)
         tails = tuple((pos[src], pos[dst], n_last, n_last == flow.rows[dst])
                       for src, dst, _, n_last in reversed(inner) if n_last)
-        mode = [0 if ops[e[2]].kind == "mvm" and e[5] == "macros" else 1 if ops[e[2]].kind == "gemm" else 2
-                for e in fwd_rows]
+        mode = [row_mode(ops[e[2]].kind, e[5]) for e in fwd_rows]
         ordinal = {id(e): k for k, e in enumerate(fwd_rows)}
         seen = tuple((_FWD, ordinal[id(e)], e[3], e[5] == "macros") if e[0] == _FWD else
                      (_CHAIN, e[1], e[2], e[3] == "macros") if e[0] == _CHAIN else e for e in entries)
@@ -208,31 +208,6 @@ def _estimate(ctx: Context, priced: PricedStep) -> float:
     return total + _segment(ctx, priced, sk.segments[-1])
 
 
-_NO_PORT = ("", 0.0)
-
-
-def forward_rows(ctx: Context, priced: PricedStep, seg: _Segment
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each forward op's row of a segment as ``plan.forward_row_stages`` times it (unrounded), over all ops at
-    once: ``(pre, has_pre, unit, fill)`` -- the pre-stage through a buffer port (an MVM's tile buffer, a
-    GEMM's global buffer; ``has_pre`` where it moves bytes), the unit stage, the fill of an MVM's first row.
-    The same formulas in numpy; ``tests/test_engine_estimate.py`` holds them equal op by op."""
-    items, chip, tile = priced.items, ctx.accel.chip, ctx.accel.tile
-    rows, mode = seg.fwd_rows, seg.fwd_mode
-    cyc = np.array([items[i].cycles for i in seg.fwd_items], dtype=float)
-    ports = [priced.port_bytes.get(name, _NO_PORT) for name in seg.fwd]
-    nbytes = np.array([b for _, b in ports], dtype=float)
-    mvm, gemm = mode == 0, mode == 1
-    depth = int(ctx.macro.pipeline_depth_cycles)
-    fill = np.where(mvm & (cyc >= depth + rows), depth, 0)
-    pre = np.where(mvm, nbytes / rows / tile.buffer_bytes_per_cycle, nbytes / rows / chip.global_buffer_bytes_per_cycle)
-    has_pre = (nbytes != 0) & (mvm | gemm)
-    port_cycles = np.where(np.array([k == "tiles" for k, _ in ports], dtype=bool),
-                           nbytes / (tile.buffer_bytes_per_cycle * chip.tiles), 0.0)
-    unit = np.where(mvm, (cyc - fill) / rows, np.where(gemm, cyc / rows, np.maximum(cyc, port_cycles) / rows))
-    return pre, has_pre, unit, fill
-
-
 def _segment(ctx: Context, priced: PricedStep, seg: _Segment) -> float:
     items = priced.items
     batch = ctx.batch
@@ -243,8 +218,8 @@ def _segment(ctx: Context, priced: PricedStep, seg: _Segment) -> float:
     fetch = None
     if seg.fwd:
         rows = seg.fwd_rows
-        pre, has_pre, unit, fill = forward_rows(ctx, priced, seg)
-        gemm = seg.fwd_mode == 1
+        pre, has_pre, unit, fill = forward_rows(ctx, priced, seg.fwd, seg.fwd_items, rows, seg.fwd_mode)
+        gemm = seg.fwd_mode == GEMM
         r = np.where(has_pre, pre + unit, unit)
         ps = rows * r + fill
         row_l, first_l, ps_l = r.tolist(), (r + fill).tolist(), ps.tolist()

@@ -7,7 +7,8 @@ the cycle-stepped reference of the tests both run, under the same rules.
 
 **Tasks.** One task per op, streaming its rows for every sample in turn (``rows x samples`` rows; sample
 b + 1's rows follow sample b's on the op's unit). Each row is a short sequence of *stages*, each a
-whole number of cycles (at least 1; the priced cycles rounded up) on one resource:
+whole number of cycles (at least 1; the priced cycles rounded up) on one resource; a forward row's stages
+come from engine/rowtime.py (the one formula, which the analytic row estimate reads unrounded):
 
 - forward MVM row: the input rows and the output row through the tile buffer port
   (``tile.buffer_bytes_per_cycle``; the op's buffer bytes per row), then the MVM steps of the row on the
@@ -67,6 +68,7 @@ from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import Dataflow, Need, build_dataflow, deadlock_free_rows, op_rows
 from imcsim.engine.noc import forward_traffic
+from imcsim.engine.rowtime import MVM, forward_rows, row_mode, whole_cycles
 from imcsim.engine.schedule import Barrier, resource_kind
 from imcsim.engine.staging import EdgeNeed, stage_edges, staged_bytes
 from imcsim.mapping.placement import POOL_NAME, Placement
@@ -201,33 +203,6 @@ def barrier_kind(item: Barrier, ops: dict) -> str:
     return "barrier"
 
 
-def forward_row_stages(ctx: Context, priced: PricedStep, op, kind: str, cycles: float, rows: int
-                       ) -> tuple[list[tuple[str, float]], int]:
-    """The stages of one row of a forward op, unrounded: ``[(where, cycles)]`` with ``where`` one of
-    ``tile_buffer`` (the op's tile buffer port), ``global_buffer`` (the global buffer port) or ``unit`` (the
-    op's own resource), and the pipeline fill added to each sample's first row (module docstring). The plan
-    rounds each stage up to whole cycles; the analytic row estimate (engine/estimate.py) reads the same
-    figures, so both time one row alike."""
-    chip, tile = ctx.accel.chip, ctx.accel.tile
-    port, nbytes = priced.port_bytes.get(op.name, ("", 0.0))
-    stages: list[tuple[str, float]] = []
-    fill = 0
-    if op.kind == "mvm" and kind == "macros":
-        depth = int(ctx.macro.pipeline_depth_cycles)
-        fill = depth if cycles >= depth + rows else 0
-        if nbytes:
-            stages.append(("tile_buffer", nbytes / rows / tile.buffer_bytes_per_cycle))
-        stages.append(("unit", (cycles - fill) / rows))
-    elif op.kind == "gemm":
-        if nbytes:
-            stages.append(("global_buffer", nbytes / rows / chip.global_buffer_bytes_per_cycle))
-        stages.append(("unit", cycles / rows))
-    else:
-        port_cycles = nbytes / (tile.buffer_bytes_per_cycle * chip.tiles) if port == "tiles" else 0.0
-        stages.append(("unit", max(cycles, port_cycles) / rows))
-    return stages, fill
-
-
 class _Builder:
     def __init__(self, ctx: Context, priced: PricedStep) -> None:
         self.ctx, self.priced = ctx, priced
@@ -260,21 +235,31 @@ class _Builder:
         return resource_kind(resource)
 
     # ------------------------------------------------------------------ tasks
-    def forward_task(self, name: str, resource: str, cycles: float, segment: int, flow: Dataflow) -> Task:
+    def forward_task(self, name: str, resource: str, segment: int, flow: Dataflow, times: tuple) -> Task:
+        """A forward op's task: its row's stages from engine/rowtime.py (``times``: mode, whether it has a
+        port stage, the port and unit stages rounded up to whole cycles, the fill)."""
         op = self.ops[name]
-        rows = flow.rows[name]
-        kind = self._kind(resource)
+        mode, has_pre, pre, unit, fill = times
         tile = self.traffic.tile[name]   # the same tiles the cost model routes the NoC traffic by
-        row_stages, fill = forward_row_stages(self.ctx, self.priced, op, kind, cycles, rows)
         stages: list[tuple[int, int]] = []
-        for where, c in row_stages:
-            if where == "tile_buffer":
-                stages.append((self.res(f"tile_buffer:{tile}", "tile_buffer"), _cycles(c)))
-            elif where == "global_buffer":
-                stages.append((self.res(GBUF, "global_buffer"), _cycles(c)))
-            else:
-                stages.append((self.res(resource, kind), _cycles(c)))
-        return Task(name, op.node, op.phase, segment, rows, self.ctx.batch, tuple(stages), fill, tile)
+        if has_pre:
+            where = self.res(f"tile_buffer:{tile}", "tile_buffer") if mode == MVM else self.res(GBUF, "global_buffer")
+            stages.append((where, pre))
+        stages.append((self.res(resource, self._kind(resource)), unit))
+        return Task(name, op.node, op.phase, segment, flow.rows[name], self.ctx.batch, tuple(stages), fill, tile)
+
+    def row_stages(self, flow: Dataflow, fwd_names: set[str]) -> dict[int, tuple]:
+        """Per forward item (by index): what :meth:`forward_task` needs of engine/rowtime.py, all ops timed
+        in one numpy call."""
+        items = self.priced.items
+        index = [i for i, s in enumerate(items) if not isinstance(s, Barrier) and s.op in fwd_names]
+        names = [items[i].op for i in index]
+        mode = np.array([row_mode(self.ops[items[i].op].kind, self._kind(items[i].resource)) for i in index],
+                        dtype=np.int64)
+        t = forward_rows(self.ctx, self.priced, names, index, np.array([flow.rows[n] for n in names], dtype=np.int64),
+                         mode)
+        return dict(zip(index, zip(mode.tolist(), t.has_pre.tolist(), whole_cycles(t.pre).tolist(),
+                                   whole_cycles(t.unit).tolist(), t.fill.tolist())))
 
     def chain_task(self, name: str, resource: str, cycles: float, segment: int) -> Task:
         op = self.ops.get(name.removesuffix(":noc"))
@@ -390,6 +375,7 @@ class _Builder:
                    if not isinstance(s, Barrier) and s.op in self.ops and self.ops[s.op].phase == "forward"]
         flow = build_dataflow(self.ctx.step.graph, forward)
         fwd_names = {name for name, _ in forward}
+        times = self.row_stages(flow, fwd_names)
         by_dst: dict[str, list] = {}
         for e in flow.edges:
             by_dst.setdefault(e.dst, []).append(e)
@@ -397,7 +383,7 @@ class _Builder:
         segment = 0
         prev_chain: int | None = None
         pending_edges = []
-        for item in items:
+        for i, item in enumerate(items):
             if isinstance(item, Barrier):
                 kind = self._barrier_kind(item)
                 if kind == "reload":
@@ -409,7 +395,7 @@ class _Builder:
                     segment += 1
                 continue
             if item.op in fwd_names:
-                t = self.add_task(self.forward_task(item.op, item.resource, item.cycles, segment, flow),
+                t = self.add_task(self.forward_task(item.op, item.resource, segment, flow, times[i]),
                                   pool=item.resource == POOL)
                 pending_edges.extend((e, t) for e in by_dst.get(item.op, ()))
                 continue
