@@ -7,7 +7,7 @@ import pytest
 from imcsim.snn.cost import activity_from_rates, cnn_cost, load_hardware, snn_cost, snn_traffic
 from imcsim.snn.network import output_bits, snn_form
 from imcsim.snn.spec import NeuronSpec
-from imcsim.snn.timeline import simulate
+from imcsim.snn.timeline import link_excess_cycles, simulate
 from imcsim.workload import zoo
 from imcsim.workload.graph import GraphBuilder
 
@@ -34,7 +34,9 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
     # Crossings every timestep: spk0 -> fc1: 64 spikes x 1 bit, tile 0 -> 2 = 2 hops (x only);
     #                           spk1 -> fc2: 32 spikes x 1 bit, tile 2 -> 3 = 2 hops in x + 1 in y = 3 hops.
     # Energy per timestep: (64 x 2 + 32 x 3) = 224 bit-hops x 1.0 mm x 0.04 pJ/bit/mm = 8.96 pJ.
-    # Cycles per timestep: 64 / 128 + 2 x 1 + 32 / 128 + 3 x 1 = 5.75 (fc0's stage 2.5, fc1's 3.25).
+    # Cycles per timestep (priced, noc.noc_cycles): 64 / 128 + 2 x 1 + 32 / 128 + 3 x 1 = 5.75 (fc0's stage
+    # 2.5, fc1's 3.25). On the timeline the links are held one by one (noc.link_stages): each ceil(bits / 128)
+    # = 1 cycle, then 1 cycle of hop latency: fc0's 2 x (1 + 1) = 4, fc1's 3 x 2 = 6, 4.25 cycles more.
     # The old fixed single hop gave (64 + 32) x 1 x 0.04 = 3.84 pJ and 0.5 + 1 + 0.25 + 1 = 2.75 cycles.
     hw = _hw(9, 1)
     c = hw.accel.chip
@@ -60,6 +62,7 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
     assert stage["fc0"] == pytest.approx(neuron_cycles)        # fc0 runs once: its stage is spk0's
     assert stage["fc1"] == pytest.approx(mvm[("fc1", 1)] + 32 * 4 / (32 * 9))
     assert (stage["noc:fc0"], stage["noc:fc1"]) == (pytest.approx(2.5), pytest.approx(3.25))
+    assert link_excess_cycles(sc) == pytest.approx(4 + 6 - 5.75)
     assert sc.placed.routes == {"fc0": ((64.0, ((0, 1), (1, 2))),), "fc1": ((32.0, ((2, 1), (1, 0), (0, 3))),)}
     assert sum(v for _, v in sc.stages[0]) == pytest.approx(sc.steps[0].cycles)
     # dynamic timesteps: a sample that stops after t pays t timesteps of traffic
@@ -154,16 +157,30 @@ def test_links_are_resources_on_the_timeline():
     sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 2), 2)
     assert sc.placed.routes == {"fc0": ((64.0, ((0, 1), (1, 2))), (64.0, ((0, 1), (1, 4)))),
                                 "fc1": ((64.0, ((2, 1), (1, 4))),), "fc2": ((64.0, ((4, 3), (3, 6))),)}
-    # alone, a sample takes what the cost model charges (a crossing: 64 bits / 1 + 2 hops x 1 = 66 cycles)
+    # priced (noc.noc_cycles): a crossing 64 bits / 1 + 2 hops x 1 = 66 cycles, fc0's two 132. On the timeline
+    # a crossing holds each of its 2 links 64 cycles, then 1 cycle of hop latency: 2 x (64 + 1) = 130 cycles,
+    # 64 more; the 4 crossings of a timestep 4 x 64 = 256 more than priced
     assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(2 * 66)
-    one = simulate(sc, [2] * 8, in_flight=1, evaluated=False)
-    assert one.makespan_cycles == pytest.approx(8 * sc.at_exit(2, evaluated=False).cycles)
+    assert link_excess_cycles(sc) == 4 * 64
+    trace = []
+    one = simulate(sc, [2] * 8, in_flight=1, evaluated=False, trace=trace)
+    assert one.makespan_cycles == pytest.approx(8 * (sc.at_exit(2, evaluated=False).cycles + 2 * 256))
+    # link by link: s0's first crossing holds 0>1 for 64 cycles, then (1 cycle later) 1>2 for 64
+    first = [x for x in trace if x[1] == "fc0"][:2]
+    assert [x[0] for x in first] == [(0, 1), (1, 2)]
+    assert first[0][3] - first[0][2] == 64 and first[1][2] == first[0][3] + 1 and first[1][3] - first[1][2] == 64
     # 8 samples in flight, 2 timesteps each: links 0>1 and 1>4 each carry 2 x 64 bits per sample and timestep
     # at 1 bit per cycle, so the run lasts at least 8 x 2 x 128 = 2,048 cycles; with links that any number of
-    # crossings could share it would take about one sample's latency (~600 cycles; the layer stages hold
+    # crossings could share it would take about one sample's latency (~1,100 cycles; the layer stages hold
     # their macros for at most 7 cycles each)
-    many = simulate(sc, [2] * 8, in_flight=8, evaluated=False)
+    trace = []
+    many = simulate(sc, [2] * 8, in_flight=8, evaluated=False, trace=trace)
     assert 8 * 2 * 128 <= many.makespan_cycles < one.makespan_cycles
+    # no link is ever held by two crossings at once (1>4 carries fc0's and fc1's)
+    for link in {x[0] for x in trace}:
+        spans = sorted((a, b) for k, _, a, b in trace if k == link)
+        assert all(b0 <= a1 for (_, b0), (a1, _) in zip(spans, spans[1:])), link
+    assert {x[1] for x in trace if x[0] == (1, 4)} == {"fc0", "fc1"}
 
 
 def test_a_network_that_does_not_fit_is_placed_and_says_so():
@@ -181,3 +198,46 @@ def test_a_network_that_does_not_fit_is_placed_and_says_so():
         sc.placed.note("spikes 1 bit")
     assert "all on one tile: no NoC traffic" in snn_cost(_hw(1, 4), net, NeuronSpec(), activity_from_rates(net, 1),
                                                          1).placed.note("spikes 1 bit")
+
+
+def test_the_snn_timeline_and_the_row_engine_hold_links_the_same_way():
+    # The same transfer, 192 bits over 2 hops of 128-bit links with 1 cycle per hop, in both event engines.
+    # Row engine (CNN): tests/test_engine_noc.py's net on a 2 x 2 mesh of one-macro tiles; r (4x6x6 INT8 on
+    # tile 0) feeds sum (tile 3) row by row: a row is 4 x 6 bytes = 192 bits over links 0->1, 1->3.
+    # SNN timeline: input 64 -> fc0 64->192 (direct; 64 rows x 1536 columns = 6 macros) -> s0 -> fc1 192->10
+    # (1 macro) on a 3 x 3 mesh of 3-macro tiles: fc0 on macros 0-5 (home tile 0), fc1 on macro 6 = tile 2;
+    # s0's 192 spikes cross 0 -> 2 over links 0>1, 1>2.
+    # Both, by hand (noc.link_stages): link 1 held ceil(192 / 128) = 2 cycles, 1 cycle of hop latency, link 2
+    # held 2 cycles, 1 more cycle: delivered 6 cycles after the first hold began.
+    from test_engine_noc import _ctx, _net
+
+    from imcsim.engine.costs import price_step
+    from imcsim.engine.events import run_plan
+    from imcsim.engine.noc import link_cycles, link_stages
+    from imcsim.engine.plan import build_plan
+
+    ctx = _ctx(_net())
+    plan = build_plan(ctx, price_step(ctx))
+    edge = next(e for e in plan.edges if (plan.tasks[e.src].name, plan.tasks[e.dst].name) == ("r:fwd", "sum:fwd"))
+    cnn = [(plan.resources[r].name, hold, delay) for r, hold, delay in edge.stages]
+    assert cnn == [(f"link:{a}->{b}", hold, delay) for (a, b), hold, delay in
+                   link_stages(((0, 1), (1, 3)), 192, 128, 1)] == [("link:0->1", 2, 1), ("link:1->3", 2, 1)]
+    rows = [iv for iv in run_plan(plan, record=True).intervals if iv.op == "r:fwd->sum:fwd" and iv.sample == 0]
+    row0 = sorted(rows, key=lambda iv: iv.start)[:2]
+    cnn_times = [(iv.start - row0[0].start, iv.end - row0[0].start) for iv in row0]
+
+    b = GraphBuilder("wide", (64,))
+    s0 = b.act(b.linear(b.input, 192, bias=False, name="fc0"), "relu", name="s0")
+    b.linear(s0, 10, bias=False, name="fc1", tags=("classifier",))
+    net = snn_form(b.build())
+    hw = _hw(9, 3)
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 1), 1)
+    assert sc.placed.routes == {"fc0": ((192.0, ((0, 1), (1, 2))),)}
+    trace = []
+    simulate(sc, [1], in_flight=1, evaluated=False, trace=trace)
+    snn_times = [(a - trace[0][2], e - trace[0][2]) for _, _, a, e in trace]
+    assert cnn_times == snn_times == [(0, 2), (3, 5)]
+    # alone both take noc.link_cycles = 2 x (2 + 1) = 6 cycles; the analytic engines price the transfer at
+    # 192 / 128 + 2 x 1 = 3.5 (noc.noc_cycles, wormhole: docs/engine.md, "NoC links")
+    assert link_cycles(((192.0, 2),), 128, 1) == 6
+    assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(3.5)

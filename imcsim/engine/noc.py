@@ -22,6 +22,7 @@ on that op's record.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from imcsim.engine.dataflow import Dataflow, build_dataflow
@@ -74,6 +75,25 @@ def noc_energy_pj(crossings: tuple[tuple[float, int], ...], tile_pitch_mm: float
 def noc_cycles(crossings: tuple[tuple[float, int], ...], width_bits: float, hop_latency_cycles: float) -> float:
     """Layer-order time of ``(bits, hops)`` crossings, one after the other (A): bits / width + hops x latency."""
     return sum(bits / width_bits + hops * hop_latency_cycles for bits, hops in crossings)
+
+
+def link_stages(route: tuple[tuple[int, int], ...], bits: float, width_bits: float, hop_latency_cycles: float
+                ) -> tuple[tuple[tuple[int, int], int, int], ...]:
+    """How an event engine holds the links of one transfer (a packet of ``bits`` over an XY ``route``):
+    link by link in route order, store-and-forward (A): each link held ``ceil(bits / width_bits)`` whole
+    cycles (at least one), released, then ``hop_latency_cycles`` (rounded to whole cycles) before the next
+    link. ``(link, hold, delay)`` per link. The row engine's ``plan.transfer_stages`` holds a row this way
+    and the SNN timeline a crossing (docs/engine.md, "NoC links")."""
+    hold = max(1, math.ceil(bits / width_bits - 1e-9))
+    delay = int(round(hop_latency_cycles))
+    return tuple((link, hold, delay) for link in route)
+
+
+def link_cycles(crossings: tuple[tuple[float, int], ...], width_bits: float, hop_latency_cycles: float) -> float:
+    """Time of ``(bits, hops)`` crossings held as :func:`link_stages` holds them, one after the other, no
+    contention: per crossing ``hops x (ceil(bits / width) + hop latency)``."""
+    return float(sum(hold + delay for bits, hops in crossings
+                     for _, hold, delay in link_stages(((0, 0),) * hops, bits, width_bits, hop_latency_cycles)))
 
 
 def _traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,

@@ -153,8 +153,10 @@ class Hardware:
         return float(self.accel.tile.buffer_kib * 1024 * self.accel.chip.tiles)
 
     def noc(self, crossings: tuple[tuple[float, int], ...]) -> Cost:
-        """``(bits, hops)`` crossings of the mesh (engine/noc.py): link energy and their cycles, one after
-        the other (A, as the engine's layer order)."""
+        """``(bits, hops)`` crossings of the mesh (engine/noc.py): link energy and their cycles by the analytic
+        engines' formula (``noc.noc_cycles``: serialisation + hops x hop latency), the crossings one after the
+        other (A, as the engine's layer order). The timeline holds the links as the event engines do
+        (``noc.link_stages``), which takes ``noc.link_cycles`` alone (docs/snn.md)."""
         c = self.accel.chip
         if not crossings:
             return Cost()
@@ -262,7 +264,8 @@ class Placed:
             return where + f"all on one tile: no NoC traffic{fit}"
         return (where + f"{s['noc_crossings']} crossings over {s['noc_hops']} hops (XY routes) and {s['noc_bits']:,.0f} "
                 f"bits per timestep, {what}; energy per bit sent whatever its value, crossings one after the other "
-                f"and links not contended in the priced cycles (A; the --timeline run holds the links){fit}")
+                f"and links not contended in the priced cycles (A; the --timeline run holds them link by link, as the "
+                f"CNNs' row engine){fit}")
 
     def summary(self) -> dict[str, Any]:
         p = self.traffic.placement

@@ -9,11 +9,13 @@ Model (A where marked):
 - Each weight layer's macros (with the neuron updates of the layer that follows it) are one FIFO
   resource; the pooled digital units (pools, residual adds, z_t += o_t) one more; the exit unit one more.
 - **NoC links.** After a layer's stage its crossings (``SNNCost.placed.routes``: the engines' placement, XY
-  routes) go one after the other; each directed link is a FIFO resource. A crossing takes every link of
-  its route (in a fixed global order, so that no two crossings wait for each other), holds them for
-  ``bits / noc_width_bits`` cycles, frees them and then takes ``hops x noc_hop_latency_cycles`` (A: the
-  whole route at once, wormhole-like; the row engine of the CNNs holds link by link). Alone, a crossing
-  lasts what the cost model charges, so one sample in flight still takes ``at_exit(t)``.
+  routes) go one after the other; each directed link is a FIFO resource. A crossing is one packet held
+  link by link exactly as the CNNs' row engine holds a row (``engine/noc.link_stages``, one definition):
+  in route order, each link for ``ceil(bits / noc_width_bits)`` cycles, released, then the hop latency
+  before the next (store-and-forward, A; docs/engine.md, "NoC links"). One link at a time, so crossings
+  cannot deadlock. Alone, a crossing lasts ``noc.link_cycles``, where the cost model charges the analytic
+  ``noc.noc_cycles`` (as the CNNs' row engine against their analytic engine): one sample in flight takes
+  ``at_exit(t)`` plus t x :func:`link_excess_cycles`.
 - A sample runs its direct-encoded layer once, then timestep by timestep: the layers in order, then the
   exit evaluation (dynamic only); timestep t + 1 starts after the exit decision of t (no speculation).
 - At most ``in_flight`` samples are in the chip at once: the tile buffers must hold every in-flight
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from imcsim.engine.noc import link_cycles, link_stages, noc_cycles
 from imcsim.errors import SpecError
 from imcsim.snn.cost import NOC_STAGE, SNNCost
 
@@ -55,6 +58,17 @@ class Timeline:
                 "latency_mean_ns": float(lat.mean()), "latency_p95_ns": float(np.percentile(lat, 95))}
 
 
+def link_excess_cycles(sc: SNNCost) -> float:
+    """Cycles one timestep's crossings take on the timeline (held link by link, ``noc.link_cycles``) beyond
+    what the cost model charges (``noc.noc_cycles``): per crossing ``(hops - 1) x ceil(bits / width)`` plus
+    the rounding to whole cycles."""
+    chip = sc.hw.accel.chip
+    crossings = tuple((bits, len(route)) for cr in (sc.placed.routes if sc.placed else {}).values()
+                      for bits, route in cr)
+    return (link_cycles(crossings, chip.noc_width_bits, chip.noc_hop_latency_cycles)
+            - noc_cycles(crossings, chip.noc_width_bits, chip.noc_hop_latency_cycles))
+
+
 def max_in_flight(sc: SNNCost, neurons: int, membrane_bits: int) -> int:
     """Samples whose membranes fit the tile buffers together (at least 1)."""
     per_sample = neurons * membrane_bits / 8
@@ -74,8 +88,10 @@ def exits_from_histogram(histogram: list[float], samples: int, seed: int = 0) ->
     return np.random.default_rng(seed).permutation(t)
 
 
-def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int, evaluated: bool = True) -> Timeline:
-    """Run the samples (one exit timestep each, 1..T) through the layer pipeline on SimPy."""
+def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int, evaluated: bool = True,
+             trace: list[tuple[tuple[int, int], str, float, float]] | None = None) -> Timeline:
+    """Run the samples (one exit timestep each, 1..T) through the layer pipeline on SimPy. ``trace``, when
+    given, receives every link hold: (link, the layer whose crossing it carries, start, end)."""
     t_max = sc.timesteps
     exits_t = [int(t) for t in exit_timesteps]
     if not exits_t or any(not 1 <= t <= t_max for t in exits_t):
@@ -103,15 +119,15 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
 
     def crossings(layer: str):
         for bits, route in routes[layer]:
-            held = []
-            for link in sorted(route):
-                req = links[link].request()
-                yield req
-                held.append((link, req))
-            yield env.timeout(bits / chip.noc_width_bits)
-            for link, req in held:
-                links[link].release(req)
-            yield env.timeout(len(route) * chip.noc_hop_latency_cycles)
+            for link, hold, delay in link_stages(route, bits, chip.noc_width_bits, chip.noc_hop_latency_cycles):
+                with links[link].request() as req:
+                    yield req
+                    start = env.now
+                    yield env.timeout(hold)
+                if trace is not None:
+                    trace.append((link, layer, start, env.now))
+                if delay:
+                    yield env.timeout(delay)
 
     def sample(i: int, t_exit: int):
         with slots.request() as slot:
