@@ -1,6 +1,8 @@
 """Accelerator presets: validation, inheritance, derived sizes, and a source for every number."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from imcsim.config import accelerator
@@ -82,7 +84,7 @@ def test_user_variant_in_a_few_lines(tmp_path):
     {"macro.rows": 16, "macro.rows_parallel": 64}, {"macro.rows": 512, "macro.bits_per_cell": 2},
     {"macro.nonsense": 3}, {"macro.rows": 0}])
 def test_macro_only_overrides_build_what_a_full_validation_builds(preset, overrides, monkeypatch):
-    # array sweeps reuse the preset's validated chip and tile (config/accelerator.py _chip_and_tile): the
+    # array sweeps reuse the validated preset and validate its macro alone (config/accelerator.py _macro_variant): the
     # accelerator, or the error, must be the one validating the whole preset gives
     def build():
         try:
@@ -91,8 +93,92 @@ def test_macro_only_overrides_build_what_a_full_validation_builds(preset, overri
             return str(exc)
 
     fast = build()
-    monkeypatch.setattr(accelerator, "_chip_and_tile", lambda *_: None)
+    monkeypatch.setattr(accelerator, "_macro_variant", lambda *_: None)
     full = build()
     assert fast == full
     if not isinstance(fast, str):
         assert fast.model_dump() == full.model_dump() and fast.tile.macros == full.tile.macros
+
+
+def _typed(value):
+    """A model dump with every value's type next to it (so 64 and 64.0 differ)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    return (type(value), value)
+
+
+def _both(preset, overrides):
+    """(load_accelerator's answer, the whole-spec validation's answer): a spec or the error line."""
+    out = []
+    for load in (load_accelerator, accelerator._load_whole):
+        try:
+            out.append(load(preset, overrides, source="<flags>"))
+        except SpecError as exc:
+            out.append(str(exc))
+    return out
+
+
+def _assert_same(fast, full):
+    assert type(fast) is type(full)
+    if isinstance(fast, str):
+        assert fast == full
+        return
+    assert _typed(fast.model_dump()) == _typed(full.model_dump())
+    for part in ("macro", "tile", "chip"):
+        assert getattr(fast, part).model_fields_set == getattr(full, part).model_fields_set
+    assert fast.model_fields_set == full.model_fields_set
+    assert (fast.n_macros, fast.weight_capacity) == (full.n_macros, full.weight_capacity)
+
+
+# every rule that reads the macro, broken by a macro-only override: the error line must name the field (and the
+# value, and what is allowed) exactly as validating the whole preset does
+@pytest.mark.parametrize(("overrides", "line"), [
+    ({"macro.rows": 16, "macro.rows_parallel": 64}, "<flags>: macro.rows_parallel: more than rows: 64"),
+    ({"macro.cols": 16, "macro.column_mux": 32}, "<flags>: macro.column_mux: more than cols: 32"),
+    ({"macro.cols": 4}, "<flags>: macro.cols: too few columns for one weight: 4; allowed: cols >= 8"),
+    ({"macro.w_bits": 8, "macro.bits_per_cell": 2, "macro.cols": 3}, "<flags>: macro.cols: too few columns"),
+    ({"macro.organisation": "weight_column", "macro.column_mux": 3},
+     "<flags>: macro.column_mux: leaves 86 sensed columns: 3"),
+    ({"macro.in_bits": 9}, "<flags>: macro.in_bits: bad value 9"),
+    ({"macro.bits_per_cell": 5}, "<flags>: macro.bits_per_cell: bad value 5"),
+    ({"macro.organisation": "x"}, "<flags>: macro.organisation: bad value 'x'"),
+    ({"macro.input_bits_per_cycle": 3}, "<flags>: macro.input_bits_per_cycle: bad value 3"),
+    ({"macro.rows": "abc"}, "<flags>: macro.rows: bad value 'abc'"),
+    ({"macro.rows": 2.5}, "<flags>: macro.rows: bad value 2.5"),
+    ({"macro.rows": 1e40}, "<flags>: macro.rows: bad value 1e+40"),
+    ({"macro.rowz": 3}, "<flags>: macro.rowz: unknown accelerator field (did you mean 'rows'?)"),
+    ({"macro.rows.x": 3}, "<flags>: macro.rows.x: unknown accelerator field"),
+])
+def test_each_broken_macro_rule_gives_the_whole_specs_error(overrides, line):
+    fast, full = _both("acc-sas-mram", overrides)
+    assert isinstance(fast, str) and fast.startswith(line) and "\n" not in fast
+    assert fast == full
+
+
+_MACRO_VALUES = {
+    "rows": st.sampled_from([1, 4, 16, 32, 48, 64, 256, 512, 0, -3, 64.0, 2.5, True, "64", None]),
+    "cols": st.sampled_from([1, 3, 4, 8, 16, 32, 64, 256, 512, 0, 32.0]),
+    "rows_parallel": st.sampled_from([1, 8, 16, 64, 128, 600, 0]),
+    "column_mux": st.sampled_from([1, 2, 3, 8, 64, 0]),
+    "bits_per_cell": st.sampled_from([1, 2, 4, 5]),
+    "w_bits": st.sampled_from([1, 4, 8, 9]),
+    "in_bits": st.sampled_from([1, 8, 0]),
+    "organisation": st.sampled_from(["bit_column", "weight_column", "x"]),
+    "input_bits_per_cycle": st.sampled_from([1, 2, 3]),
+    "device": st.sampled_from(["reram", "sram"]),
+    "activity_model": st.sampled_from(["activity", "toggle", "nope"]),
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(preset=st.sampled_from(["acc-sas-mram", "acc-sot-mram", "acc-reram", "acc-sram"]),
+       overrides=st.dictionaries(st.sampled_from(sorted(_MACRO_VALUES)), st.integers(0, 2**30), min_size=1,
+                                 max_size=5).flatmap(lambda keys: st.fixed_dictionaries(
+                                     {f"macro.{k}": _MACRO_VALUES[k] for k in keys})))
+def test_macro_only_overrides_equal_the_whole_validation(preset, overrides):
+    # the macro-only path (the preset validated once, its macro section alone anew) builds the spec, or the
+    # error line, that validating the whole preset with the overrides gives; a valid override takes that path
+    fast, full = _both(preset, overrides)
+    _assert_same(fast, full)
+    if not isinstance(fast, str):
+        assert accelerator._macro_variant(preset, overrides) is not None

@@ -209,9 +209,7 @@ class AcceleratorSpec(StrictModel):
         if self.tile.macros is None:
             if self.chip.cell_capacity_mibit is None:
                 raise ValueError("set tile.macros or chip.cell_capacity_mibit")
-            cells = self.chip.cell_capacity_mibit * 2**20
-            per_tile = cells / (self.chip.tiles * self.macro.rows * self.macro.cols)
-            object.__setattr__(self.tile, "macros", max(1, int(-(-per_tile // 1))))
+            object.__setattr__(self.tile, "macros", macros_per_tile(self.chip, self.macro))
         return self
 
     @property
@@ -230,6 +228,13 @@ class AcceleratorSpec(StrictModel):
         return 1e3 / self.chip.clock_mhz
 
 
+def macros_per_tile(chip: ChipSpec, macro: MacroSpec) -> int:
+    """Macros per tile that hold ``chip.cell_capacity_mibit`` (set) in arrays of the macro's size (rounded up)."""
+    cells = float(chip.cell_capacity_mibit or 0) * 2**20
+    per_tile = cells / (chip.tiles * macro.rows * macro.cols)
+    return max(1, int(-(-per_tile // 1)))
+
+
 def list_presets() -> list[str]:
     return sorted(p.stem for p in devices_dir().glob(f"{PRESET_PREFIX}*.yaml"))
 
@@ -239,18 +244,21 @@ def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None 
     """Load a preset by name (``acc-sas-mram``) or path, resolve ``inherits``, apply dotted overrides.
 
     ``overrides`` maps dotted fields (``macro.rows``, ``chip.tiles``) to values; a wrong field is a
-    SpecError naming it, and the result is validated as a whole. An error about an overridden field
+    SpecError naming it, and the result is validated as a whole (macro-only overrides: the preset once,
+    then the macro section and the rules that read it, see :func:`_macro_variant`). An error about an overridden field
     is blamed on ``source`` (where the overrides were written: a study file, ``<flags>``), not on the
     preset file.
     """
-    parts = _chip_and_tile(name_or_path) if overrides and all(k.startswith("macro.") for k in overrides) else None
-    if parts is not None:
-        # an array sweep changes the macro only: the preset's chip and tile, validated once, are reused (the
-        # tile copied: it gets its macros from the array below), and only the macro section is copied
-        raw, file, chip, tile = parts
-        data = {**raw, "chip": chip, "tile": tile.model_copy(), "macro": dict(raw["macro"])}
-    else:
-        data, file = _resolve(name_or_path)
+    if overrides and all(k.startswith("macro.") for k in overrides):
+        variant = _macro_variant(name_or_path, overrides)
+        if variant is not None:
+            return variant
+    return _load_whole(name_or_path, overrides, source)
+
+
+def _load_whole(name_or_path: str | Path, overrides: dict[str, Any] | None, source: str) -> AcceleratorSpec:
+    """The preset with ``overrides`` applied, validated as a whole (every rule, every error)."""
+    data, file = _resolve(name_or_path)
     if overrides:
         for dotted, value in overrides.items():
             _set_dotted(data, dotted, value, source)
@@ -263,28 +271,60 @@ def load_accelerator(name_or_path: str | Path, overrides: dict[str, Any] | None 
         raise
 
 
-def _chip_and_tile(name_or_path: str | Path) -> tuple[dict[str, Any], str, ChipSpec, TileSpec] | None:
-    """The preset's resolved data (shared: not to be changed), its file, and its chip and tile sections
-    validated (the tile as written, before ``tile.macros`` is derived from the macro), memoised per version
-    of every file of its chain; None when the preset itself is invalid (the caller then validates it all,
-    to report why)."""
-    path = _preset_path(name_or_path)
-    try:
-        stamps = _chain_stamps(path)
-    except SpecError:
+def _macro_variant(name_or_path: str | Path, overrides: dict[str, Any]) -> AcceleratorSpec | None:
+    """An array sweep changes the macro only: the preset, validated once, with only its macro section
+    validated anew (``MacroSpec``: every field rule and the geometry rules) and the one rule of the whole
+    spec that reads the macro (``tile.macros`` from ``chip.cell_capacity_mibit``) applied; the clock rule
+    reads the chip alone, which the preset passed. None when any of it fails (or the preset itself is
+    invalid, or a key is not a macro field): the caller then validates it all, to report the error exactly
+    as the whole spec reports it."""
+    parts = _preset_parts(name_or_path)
+    if parts is None:
         return None
-    return _chip_and_tile_cached(str(path), stamps)
+    spec, raw_macro, tile = parts
+    fields = MacroSpec.model_fields
+    macro = dict(raw_macro)
+    for dotted, value in overrides.items():
+        name = dotted[6:]   # after "macro."
+        if name not in fields:
+            return None
+        macro[name] = value
+    _follow_array(macro, overrides)
+    try:
+        checked = MacroSpec.model_validate(macro)
+    except ValueError:   # pydantic's ValidationError is one
+        return None
+    tile = tile.model_copy()   # gets its macros from this array below (when the preset derives them)
+    if tile.macros is None:
+        object.__setattr__(tile, "macros", macros_per_tile(spec.chip, checked))
+    return spec.model_copy(update={"macro": checked, "tile": tile})
+
+
+def _preset_parts(name_or_path: str | Path) -> tuple[AcceleratorSpec, dict[str, Any], TileSpec] | None:
+    """The preset validated, its macro section as written (shared: not to be changed) and its tile as
+    written (before ``tile.macros`` is derived from the macro), memoised per version of every file of its
+    chain; None when the preset is invalid or unknown (the caller then validates it all, to report why)."""
+    try:
+        path = _PART_PATHS.get(name_or_path) or _PART_PATHS.setdefault(name_or_path, _preset_path(name_or_path))
+        stamps = _chain_stamps(path)   # stats the chain's files: a changed or deleted file is seen
+    except (SpecError, OSError):
+        return None
+    return _preset_parts_cached(str(path), stamps)
+
+
+#: preset name or path -> its file, as :func:`_preset_path` found it (a sweep asks once per point)
+_PART_PATHS: dict[str | Path, Path] = {}
 
 
 @lru_cache(maxsize=64)
-def _chip_and_tile_cached(path_text: str, stamps: tuple[tuple[str, int], ...]
-                          ) -> tuple[dict[str, Any], str, ChipSpec, TileSpec] | None:
+def _preset_parts_cached(path_text: str, stamps: tuple[tuple[str, int], ...]
+                         ) -> tuple[AcceleratorSpec, dict[str, Any], TileSpec] | None:
     try:
-        load_accelerator(path_text)
-        data, file = _resolve(path_text)
+        spec = _load_whole(path_text, None, "<overrides>")
+        data, _ = _resolve(path_text)
         if not isinstance(data.get("macro"), dict):
             return None
-        return data, file, ChipSpec.model_validate(data["chip"]), TileSpec.model_validate(data["tile"])
+        return spec, data["macro"], TileSpec.model_validate(data["tile"])
     except (SpecError, ValueError, KeyError, TypeError):
         return None
 

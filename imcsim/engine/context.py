@@ -97,7 +97,7 @@ def check_accelerator(study: Study, source: str) -> AcceleratorSpec:
 def build_context(study: Study) -> Context:
     overrides = accelerator_overrides(study)
     preset = preset_for(study)
-    accel = _accelerator(preset, _freeze(overrides))
+    accel = _accelerator(preset, overrides)
     device_name = study.device or accel.macro.device
     device = _device(device_name)
     macro = _macro(accel, device_name)
@@ -123,9 +123,25 @@ def _freeze(d: dict[str, Any]) -> str:
     return json.dumps(d, sort_keys=True, default=str)
 
 
-@lru_cache(maxsize=256)
-def _accelerator(preset: str, overrides: str) -> AcceleratorSpec:
-    return load_accelerator(preset, json.loads(overrides) or None)
+def _value_key(d: dict[str, Any]) -> tuple:
+    """A hashable key of a dict of overrides by value and type (``64`` and ``64.0`` and ``True`` stay apart,
+    as their JSON did); JSON only for values that cannot be hashed (lists, mappings)."""
+    try:
+        key = tuple(sorted((k, type(v), v) for k, v in d.items()))
+        hash(key)
+    except TypeError:
+        return ("json", json.dumps(d, sort_keys=True, default=str))
+    return key
+
+
+def _accelerator(preset: str, overrides: dict[str, Any]) -> AcceleratorSpec:
+    """The preset with ``overrides``, memoised on their values (equal specs: the same object, which the
+    engine's memos key on)."""
+    return _ACCELERATORS.get((), (preset, _value_key(overrides)),
+                             lambda: load_accelerator(preset, dict(overrides) or None))
+
+
+_ACCELERATORS: IdentityMemo[AcceleratorSpec] = IdentityMemo(256)   # keyed by value only (no owners)
 
 
 @lru_cache(maxsize=64)
@@ -135,8 +151,9 @@ def _device(name: str) -> DeviceModel:
 
 def _macro(accel: AcceleratorSpec, device: str) -> MacroConfig:
     """The macro model of the accelerator's (validated) macro spec on ``device``, memoised on the spec's
-    JSON, the device, node and clock: accelerators with equal macros share it."""
-    key = (accel.macro.model_dump_json(), device, accel.chip.node_nm, accel.chip.clock_mhz)
+    values (all scalars, validated: one type per field), the device, node and clock: accelerators with equal
+    macros share it."""
+    key = (*accel.macro.__dict__.values(), device, accel.chip.node_nm, accel.chip.clock_mhz)
     return _MACROS.get((), key, lambda: MacroConfig.from_spec(accel.macro, accel.chip.node_nm,
                                                               accel.chip.clock_mhz, device=_device(device)))
 

@@ -10,12 +10,14 @@ import html
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from imcsim.numbers import column_style, format_number
-from imcsim.report.plots import Plot
+
+if TYPE_CHECKING:   # the plots package imports matplotlib (~8 s of CPU per test worker): only pages that draw load it
+    from imcsim.report.plots import Plot
 
 MAX_HTML_ROWS = 2000  # larger tables are cut in the page (the CSV/Parquet files hold every row)
 
