@@ -31,12 +31,15 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
     # Mapper (forward order, consecutive macros): fc0 64x(64x8 = 512 columns) = 2 macros -> macros 0-1, home
     # tile 0 (0,0); fc1 64x256 = 1 macro -> macro 2, tile 2 (2,0); fc2 32x80 = 1 macro -> macro 3, tile 3 (0,1).
     # spk0 runs on fc0's tile, spk1 on fc1's.
-    # Crossings every timestep: spk0 -> fc1: 64 spikes x 1 bit, tile 0 -> 2 = 2 hops (x only);
-    #                           spk1 -> fc2: 32 spikes x 1 bit, tile 2 -> 3 = 2 hops in x + 1 in y = 3 hops.
-    # Energy per timestep: (64 x 2 + 32 x 3) = 224 bit-hops x 1.0 mm x 0.04 pJ/bit/mm = 8.96 pJ.
-    # Cycles per timestep (priced, noc.noc_cycles): 64 / 128 + 2 x 1 + 32 / 128 + 3 x 1 = 5.75 (fc0's stage
-    # 2.5, fc1's 3.25). On the timeline the links are held one by one (noc.link_stages): each ceil(bits / 128)
-    # = 1 cycle, then 1 cycle of hop latency: fc0's 2 x (1 + 1) = 4, fc1's 3 x 2 = 6, 4.25 cycles more.
+    # Crossings every timestep: spk0 -> fc1: 64 spikes, tile 0 -> 2 = 2 hops (x only);
+    #                           spk1 -> fc2: 32 spikes, tile 2 -> 3 = 2 hops in x + 1 in y = 3 hops.
+    # Sent at the default rate 0.15 through the encoder (snn/encoding.py): spk0 9.6 events x ceil(log2 64) = 6
+    # address bits = 57.6 < the 64-bit map, + 1 flag bit = 58.6 bits; spk1 4.8 x 5 = 24 < 32, + 1 = 25 bits.
+    # Energy per timestep: (58.6 x 2 + 25 x 3) = 192.2 bit-hops x 1.0 mm x 0.04 pJ/bit/mm = 7.688 pJ
+    # (as bitmaps, 64 x 2 + 32 x 3 = 224 bit-hops, 8.96 pJ).
+    # Cycles per timestep (priced, noc.noc_cycles): 58.6 / 128 + 2 x 1 = 2.4578125 (fc0's stage) and
+    # 25 / 128 + 3 x 1 = 3.1953125 (fc1's). On the timeline the links are held one by one (noc.link_stages):
+    # each ceil(bits / 128) = 1 cycle, then 1 cycle of hop latency: fc0's 2 x (1 + 1) = 4, fc1's 3 x 2 = 6.
     # The old fixed single hop gave (64 + 32) x 1 x 0.04 = 3.84 pJ and 0.5 + 1 + 0.25 + 1 = 2.75 cycles.
     hw = _hw(9, 1)
     c = hw.accel.chip
@@ -51,8 +54,8 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
 
     sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 2), 2)
     for step in sc.steps:
-        assert step.energy_pj["noc"] == pytest.approx(8.96)
-        assert step.energy_pj["noc"] != pytest.approx(3.84)   # not the old single hop
+        assert step.energy_pj["noc"] == pytest.approx(7.688)
+    assert sc.noc_bits[0] == {"fc0": (pytest.approx(58.6),), "fc1": (pytest.approx(25.0),)}
     # the crossings are a stage right after the layer whose outputs they carry (MVM + neurons)
     mvm = {(r["layer"], r["timestep"]): r["cycles"] for r in sc.layers}
     neuron_cycles = 64 * 4 / (32 * 9)   # 64 LIF neurons x 4 ops / (32 ops/cycle x 9 tiles)
@@ -61,22 +64,22 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
     stage = dict(sc.stages[0])
     assert stage["fc0"] == pytest.approx(neuron_cycles)        # fc0 runs once: its stage is spk0's
     assert stage["fc1"] == pytest.approx(mvm[("fc1", 1)] + 32 * 4 / (32 * 9))
-    assert (stage["noc:fc0"], stage["noc:fc1"]) == (pytest.approx(2.5), pytest.approx(3.25))
-    assert link_excess_cycles(sc) == pytest.approx(4 + 6 - 5.75)
+    assert (stage["noc:fc0"], stage["noc:fc1"]) == (pytest.approx(2.4578125), pytest.approx(3.1953125))
+    assert link_excess_cycles(sc) == pytest.approx(4 + 6 - 2.4578125 - 3.1953125)
     assert sc.placed.routes == {"fc0": ((64.0, ((0, 1), (1, 2))),), "fc1": ((32.0, ((2, 1), (1, 0), (0, 3))),)}
     assert sum(v for _, v in sc.stages[0]) == pytest.approx(sc.steps[0].cycles)
     # dynamic timesteps: a sample that stops after t pays t timesteps of traffic
-    assert sc.at_exit(1, evaluated=False).energy_pj["noc"] == pytest.approx(8.96)
-    assert sc.at_exit(2, evaluated=False).energy_pj["noc"] == pytest.approx(2 * 8.96)
+    assert sc.at_exit(1, evaluated=False).energy_pj["noc"] == pytest.approx(7.688)
+    assert sc.at_exit(2, evaluated=False).energy_pj["noc"] == pytest.approx(2 * 7.688)
 
 
 def test_another_mesh_changes_the_hops():
     net = snn_form(_mlp3())
     # 4 tiles of 1 macro (2 x 2): fc0 tile 0 (0,0), fc1 tile 2 (0,1), fc2 tile 3 (1,1): 1 hop each,
-    # (64 + 32) x 1 x 0.04 = 3.84 pJ per timestep
+    # (58.6 + 25) x 1 x 0.04 = 3.344 pJ per timestep (the encoded transfers of the 3 x 3 test)
     two = snn_cost(_hw(4, 1), net, NeuronSpec(), activity_from_rates(net, 1), 1)
     assert two.placed.by_layer() == {"fc0": ((64.0, 1),), "fc1": ((32.0, 1),)}
-    assert two.steps[0].energy_pj["noc"] == pytest.approx(3.84)
+    assert two.steps[0].energy_pj["noc"] == pytest.approx(3.344)
     # one tile of 4 macros: every layer on tile 0, no crossing, no NoC energy or cycles
     one = snn_cost(_hw(1, 4), net, NeuronSpec(), activity_from_rates(net, 1), 1)
     assert one.placed.hops == 0 and one.placed.by_layer() == {} and "noc" not in one.steps[0].energy_pj
@@ -109,15 +112,19 @@ def test_widths_follow_what_each_edge_carries_by_hand():
     #   p0 -> c1: 8x4x4 = 128 counts x 3 bits = 384 bits, 1 hop;  p0 -> c2: 384 bits, 2 hops   (group c0)
     #   c2 -> a: 128 currents x 16 bits = 2048 bits, 1 hop                                      (group c2)
     #   gp -> fc: 8 counts x 5 bits = 40 bits, (1,0) -> (0,1) = 2 hops                          (group c1)
-    # energy = (384 + 768 + 2048 + 80) = 3280 bit-hops x 0.04 pJ = 131.2 pJ per timestep
+    # as bitmaps (3280 bit-hops). Sent at rate 0.15 (snn/encoding.py): a p0 count is non-zero with probability
+    # 1 - 0.85^4 = 0.478, 61.2 events x (7 address + 3 value bits) = 612 > 384: the map, + 1 flag = 385 bits;
+    # gp: 1 - 0.85^16 = 0.926, 7.4 x (3 + 5) = 59.2 > 40: 41 bits; the current has no encoder: 2048.
+    # energy = (385 + 770 + 2048 + 82) = 3285 bit-hops x 0.04 pJ = 131.4 pJ per timestep
     hw = _hw(9, 1)
     placed = snn_traffic(hw, net, 16)
     assert placed.by_layer() == {"c0": ((384.0, 1), (384.0, 2)), "c2": ((2048.0, 1),), "c1": ((40.0, 2),)}
+    assert placed.producers == {"c0": ("p0", "p0"), "c2": ("c2",), "c1": ("gp",)}
     sc = snn_cost(hw, net, NeuronSpec(membrane_bits=16), activity_from_rates(net, 1), 1)
-    assert sc.steps[0].energy_pj["noc"] == pytest.approx(131.2)
-    # 8-bit membranes halve the current crossing: 384 + 768 + 1024 + 80 = 2256 bit-hops
+    assert sc.steps[0].energy_pj["noc"] == pytest.approx(131.4)
+    # 8-bit membranes halve the current crossing: 385 + 770 + 1024 + 82 = 2261 bit-hops
     sc8 = snn_cost(hw, net, NeuronSpec(membrane_bits=8), activity_from_rates(net, 1), 1)
-    assert sc8.steps[0].energy_pj["noc"] == pytest.approx(2256 * 0.04)
+    assert sc8.steps[0].energy_pj["noc"] == pytest.approx(2261 * 0.04)
 
 
 def test_the_int8_cnn_crosses_the_same_placement_at_8_bits():
@@ -154,28 +161,29 @@ def test_links_are_resources_on_the_timeline():
     b.linear(b.act(a, "relu", name="s2"), 10, bias=False, name="fc3", tags=("classifier",))
     net = snn_form(b.build())
     hw = load_hardware("acc-sas-mram", overrides={"chip.tiles": 9, "tile.macros": 1, "chip.noc_width_bits": 1})
-    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 2), 2)
+    # at rate 0.5 the encoder sends each 64-spike map as the bitmap (32 events x 6 bits = 192 > 64): 65 bits
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 2, default_rate=0.5), 2)
     assert sc.placed.routes == {"fc0": ((64.0, ((0, 1), (1, 2))), (64.0, ((0, 1), (1, 4)))),
                                 "fc1": ((64.0, ((2, 1), (1, 4))),), "fc2": ((64.0, ((4, 3), (3, 6))),)}
-    # priced (noc.noc_cycles): a crossing 64 bits / 1 + 2 hops x 1 = 66 cycles, fc0's two 132. On the timeline
-    # a crossing holds each of its 2 links 64 cycles, then 1 cycle of hop latency: 2 x (64 + 1) = 130 cycles,
-    # 64 more; the 4 crossings of a timestep 4 x 64 = 256 more than priced
-    assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(2 * 66)
-    assert link_excess_cycles(sc) == 4 * 64
+    # priced (noc.noc_cycles): a crossing 65 bits / 1 + 2 hops x 1 = 67 cycles, fc0's two 134. On the timeline
+    # a crossing holds each of its 2 links 65 cycles, then 1 cycle of hop latency: 2 x (65 + 1) = 132 cycles,
+    # 65 more; the 4 crossings of a timestep 4 x 65 = 260 more than priced
+    assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(2 * 67)
+    assert link_excess_cycles(sc) == 4 * 65
     trace = []
     one = simulate(sc, [2] * 8, in_flight=1, evaluated=False, trace=trace)
-    assert one.makespan_cycles == pytest.approx(8 * (sc.at_exit(2, evaluated=False).cycles + 2 * 256))
-    # link by link: s0's first crossing holds 0>1 for 64 cycles, then (1 cycle later) 1>2 for 64
+    assert one.makespan_cycles == pytest.approx(8 * (sc.at_exit(2, evaluated=False).cycles + 2 * 260))
+    # link by link: s0's first crossing holds 0>1 for 65 cycles, then (1 cycle later) 1>2 for 65
     first = [x for x in trace if x[1] == "fc0"][:2]
     assert [x[0] for x in first] == [(0, 1), (1, 2)]
-    assert first[0][3] - first[0][2] == 64 and first[1][2] == first[0][3] + 1 and first[1][3] - first[1][2] == 64
-    # 8 samples in flight, 2 timesteps each: links 0>1 and 1>4 each carry 2 x 64 bits per sample and timestep
-    # at 1 bit per cycle, so the run lasts at least 8 x 2 x 128 = 2,048 cycles; with links that any number of
+    assert first[0][3] - first[0][2] == 65 and first[1][2] == first[0][3] + 1 and first[1][3] - first[1][2] == 65
+    # 8 samples in flight, 2 timesteps each: links 0>1 and 1>4 each carry 2 x 65 bits per sample and timestep
+    # at 1 bit per cycle, so the run lasts at least 8 x 2 x 130 = 2,080 cycles; with links that any number of
     # crossings could share it would take about one sample's latency (~1,100 cycles; the layer stages hold
     # their macros for at most 7 cycles each)
     trace = []
     many = simulate(sc, [2] * 8, in_flight=8, evaluated=False, trace=trace)
-    assert 8 * 2 * 128 <= many.makespan_cycles < one.makespan_cycles
+    assert 8 * 2 * 130 <= many.makespan_cycles < one.makespan_cycles
     # no link is ever held by two crossings at once (1>4 carries fc0's and fc1's)
     for link in {x[0] for x in trace}:
         spans = sorted((a, b) for k, _, a, b in trace if k == link)
@@ -187,13 +195,14 @@ def test_a_network_that_does_not_fit_is_placed_and_says_so():
     # the MLP needs 2 + 1 + 1 = 4 macros; 3 one-macro tiles (a 2 x 2 mesh, tile 3 absent) hold 3. The mapper's
     # policy: a pool of the largest streamed layer (2 macros, capped at ceil(3 / 2) = 2), fc1 (1 macro) resident
     # on macro 0 = tile 0, the pool from macro 1 = tile 1, fc0 and fc2 streamed through it. So spk0 (fc0's, on
-    # tile 1) crosses to fc1 on tile 0 and spk1 back to fc2 on tile 1: 1 hop each, (64 + 32) x 0.04 = 3.84 pJ.
+    # tile 1) crosses to fc1 on tile 0 and spk1 back to fc2 on tile 1: 1 hop each, (58.6 + 25) x 0.04 = 3.344 pJ
+    # (the encoded transfers of the 3 x 3 test).
     net = snn_form(_mlp3())
     sc = snn_cost(_hw(3, 1), net, NeuronSpec(), activity_from_rates(net, 1), 1)
     m = sc.placed.mapping
     assert (m.fits, m.resident, m.reloaded, m.pool_macros) == (False, ("fc1",), ("fc0", "fc2"), 2)
     assert sc.placed.by_layer() == {"fc0": ((64.0, 1),), "fc1": ((32.0, 1),)}
-    assert sc.steps[0].energy_pj["noc"] == pytest.approx(3.84)
+    assert sc.steps[0].energy_pj["noc"] == pytest.approx(3.344)
     assert "needs 4 macros of 3: streamed layers sit on the pool's tile, their reloads are not priced (A)" in \
         sc.placed.note("spikes 1 bit")
     assert "all on one tile: no NoC traffic" in snn_cost(_hw(1, 4), net, NeuronSpec(), activity_from_rates(net, 1),
@@ -206,9 +215,10 @@ def test_the_snn_timeline_and_the_row_engine_hold_links_the_same_way():
     # tile 0) feeds sum (tile 3) row by row: a row is 4 x 6 bytes = 192 bits over links 0->1, 1->3.
     # SNN timeline: input 64 -> fc0 64->192 (direct; 64 rows x 1536 columns = 6 macros) -> s0 -> fc1 192->10
     # (1 macro) on a 3 x 3 mesh of 3-macro tiles: fc0 on macros 0-5 (home tile 0), fc1 on macro 6 = tile 2;
-    # s0's 192 spikes cross 0 -> 2 over links 0>1, 1>2.
-    # Both, by hand (noc.link_stages): link 1 held ceil(192 / 128) = 2 cycles, 1 cycle of hop latency, link 2
-    # held 2 cycles, 1 more cycle: delivered 6 cycles after the first hold began.
+    # s0's 192 spikes cross 0 -> 2 over links 0>1, 1>2; at rate 0.5 the encoder sends the map (96 events x 8
+    # address bits > 192) and its flag bit: 193 bits.
+    # Both, by hand (noc.link_stages): link 1 held ceil(192 / 128) = ceil(193 / 128) = 2 cycles, 1 cycle of hop
+    # latency, link 2 held 2 cycles, 1 more cycle: delivered 6 cycles after the first hold began.
     from test_engine_noc import _ctx, _net
 
     from imcsim.engine.costs import price_step
@@ -231,13 +241,13 @@ def test_the_snn_timeline_and_the_row_engine_hold_links_the_same_way():
     b.linear(s0, 10, bias=False, name="fc1", tags=("classifier",))
     net = snn_form(b.build())
     hw = _hw(9, 3)
-    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 1), 1)
-    assert sc.placed.routes == {"fc0": ((192.0, ((0, 1), (1, 2))),)}
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 1, default_rate=0.5), 1)
+    assert sc.placed.routes == {"fc0": ((192.0, ((0, 1), (1, 2))),)} and sc.noc_bits[0] == {"fc0": (193.0,)}
     trace = []
     simulate(sc, [1], in_flight=1, evaluated=False, trace=trace)
     snn_times = [(a - trace[0][2], e - trace[0][2]) for _, _, a, e in trace]
     assert cnn_times == snn_times == [(0, 2), (3, 5)]
     # alone both take noc.link_cycles = 2 x (2 + 1) = 6 cycles; the analytic engines price the transfer at
-    # 192 / 128 + 2 x 1 = 3.5 (noc.noc_cycles, wormhole: docs/engine.md, "NoC links")
-    assert link_cycles(((192.0, 2),), 128, 1) == 6
-    assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(3.5)
+    # 193 / 128 + 2 x 1 = 3.5078125 (noc.noc_cycles, wormhole: docs/engine.md, "NoC links")
+    assert link_cycles(((192.0, 2),), 128, 1) == link_cycles(((193.0, 2),), 128, 1) == 6
+    assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(3.5078125)

@@ -221,8 +221,11 @@ def _notes(hw: Any, spec: Any, activity: str, sc: Any, neuron: Any = None) -> li
         "the INT8 CNN: same graph, same macro, placement and conventions, 8-bit activations, activity 0.5 / 0.25 (A)",
         f"leakage by chip.power_gating = {hw.power_gating} (engine/leakage.py sources); layers' macros woken once "
         "per timestep when gated (A)",
-        sc.placed.note(f"spikes 1 bit, spike counts their planes, currents {neuron.membrane_bits} bit, sent as a "
-                       "dense map every timestep (A: not address events)"),
+        sc.placed.note(f"spikes and spike counts sent per transfer as the shorter of their map and address events "
+                       f"(snn/encoding.py: 1 flag bit + min(n x w, events x (ceil(log2 n) + value bits)) [BOAHEN-AER], "
+                       f"events {'measured per sample' if activity == 'functional run' else 'counted from the spike rates (A)'}), "
+                       f"currents {neuron.membrane_bits} bit as maps",
+                       sum(sc.noc_sent_bits()) / max(1, sc.timesteps)),
     ]
 
 

@@ -51,7 +51,8 @@ from imcsim.config.accelerator import AcceleratorSpec, load_accelerator
 from imcsim.engine.noc import Traffic, forward_flow, forward_traffic, noc_cycles, noc_energy_pj
 from imcsim.mapping.layer import map_layer
 from imcsim.mapping.network import NetworkMapping, map_network
-from imcsim.snn.network import SNNNetwork, SpikeLayer, output_bits
+from imcsim.snn.encoding import mean_transfer_bits, nonzero_probability, source_neuron, transfer_bits
+from imcsim.snn.network import SNNNetwork, SpikeLayer, output_bits, sends_events
 from imcsim.snn.spec import ExitSpec, NeuronSpec
 
 #: Energy components of an SNN cost (pJ): the macro's six, then the digital unit, buffers, NoC, exit, standby.
@@ -237,7 +238,10 @@ class Placed:
     traffic: Traffic
     layer_of: dict[str, str]     # step op -> graph node (a group's op -> its weight layer)
     #: weight layer -> (bits, directed links of the XY route) of each of its crossings, as ``by_layer``
+    #: (bits: the producer's whole output at its width, the bitmap)
     routes: dict[str, tuple[tuple[float, tuple[tuple[int, int], ...]], ...]] = field(default_factory=dict)
+    #: weight layer -> the graph node whose output each of its crossings carries, as ``routes``
+    producers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def hops(self) -> int:
@@ -246,15 +250,16 @@ class Placed:
 
     @property
     def bits(self) -> float:
-        """Bits sent over the NoC in one pass (one timestep), each crossing counted once."""
+        """Bits of one pass's (one timestep's) crossings as bitmaps, each crossing counted once."""
         return float(sum(b for c in self.traffic.crossings.values() for b, _ in c))
 
     def by_layer(self) -> dict[str, tuple[tuple[float, int], ...]]:
         """Crossings per group, named by the group's graph node (its weight layer)."""
         return {self.layer_of[g]: c for g, c in self.traffic.crossings.items()}
 
-    def note(self, what: str) -> str:
-        """The assumption line of a result: where the layers sit and what the NoC figures rest on."""
+    def note(self, what: str, sent_bits: float | None = None) -> str:
+        """The assumption line of a result: where the layers sit and what the NoC figures rest on
+        (``sent_bits``: the mean bits a timestep actually sends, when the encoder shortens the bitmaps)."""
         s, m = self.summary(), self.mapping
         fit = "" if m.fits else (f"; the network needs {m.macros_required} macros of {m.n_macros}: streamed layers "
                                  "sit on the pool's tile, their reloads are not priced (A)")
@@ -262,8 +267,9 @@ class Placed:
                  "macros in forward order; neurons, pools and adds on their producer's tile), ")
         if not s["noc_crossings"]:
             return where + f"all on one tile: no NoC traffic{fit}"
+        sent = "" if sent_bits is None else f" as bitmaps, {sent_bits:,.0f} sent on average"
         return (where + f"{s['noc_crossings']} crossings over {s['noc_hops']} hops (XY routes) and {s['noc_bits']:,.0f} "
-                f"bits per timestep, {what}; energy per bit sent whatever its value, crossings one after the other "
+                f"bits per timestep{sent}, {what}; energy per bit sent whatever its value, crossings one after the other "
                 f"and links not contended in the priced cycles (A; the --timeline run holds them link by link, as the "
                 f"CNNs' row engine){fit}")
 
@@ -288,25 +294,26 @@ def snn_traffic(hw: Hardware, net: SNNNetwork, membrane_bits: int | None = None)
     traffic = forward_traffic(step, mapping, chip.tiles, int(hw.accel.tile.macros or 1), hw.macro.in_bits / 8,
                               widths)
     layer_of = {op.name: op.node for op in step.ops}
-    return Placed(mapping, traffic, layer_of, _routes(step, traffic, layer_of))
+    return Placed(mapping, traffic, layer_of, *_routes(step, traffic, layer_of))
 
 
 def _routes(step: Any, traffic: Traffic, layer_of: dict[str, str]
-            ) -> dict[str, tuple[tuple[float, tuple[tuple[int, int], ...]], ...]]:
-    """The links of every crossing: the edges between tiles, in the order engine/noc.py lists them (the
-    row engine routes its transfers the same way, from ``traffic.tile``), paired with noc.py's bits."""
-    found: dict[str, list[tuple[tuple[int, int], ...]]] = {}
+            ) -> tuple[dict[str, tuple[tuple[float, tuple[tuple[int, int], ...]], ...]], dict[str, tuple[str, ...]]]:
+    """The links and the producer node of every crossing: the edges between tiles, in the order engine/noc.py
+    lists them (the row engine routes its transfers the same way, from ``traffic.tile``), with noc.py's bits."""
+    found: dict[str, list[tuple[tuple[tuple[int, int], ...], str]]] = {}
     for e in forward_flow(step).edges:
         a, b = traffic.tile[e.src], traffic.tile[e.dst]
         if a != b:
-            found.setdefault(traffic.group[e.src], []).append(traffic.placement.route(a, b))
-    out = {}
+            found.setdefault(traffic.group[e.src], []).append((traffic.placement.route(a, b), layer_of[e.src]))
+    routes, producers = {}, {}
     for group, crossings in traffic.crossings.items():
         links = found.get(group, [])
-        if len(links) != len(crossings) or any(len(r) != h for r, (_, h) in zip(links, crossings)):
+        if len(links) != len(crossings) or any(len(r) != h for (r, _), (_, h) in zip(links, crossings)):
             raise RuntimeError(f"NoC routes of {group} disagree with engine/noc.py's crossings")
-        out[layer_of[group]] = tuple((bits, r) for (bits, _), r in zip(crossings, links))
-    return out
+        routes[layer_of[group]] = tuple((bits, r) for (bits, _), (r, _) in zip(crossings, links))
+        producers[layer_of[group]] = tuple(node for _, node in links)
+    return routes, producers
 
 
 def digital_cost(hw: Hardware, ops: float, component: str = "digital", per_tile: bool = False) -> Cost:
@@ -344,6 +351,9 @@ class ActivityTable:
     layer_densities: dict[str, list[tuple[float, float]]]
     spike_rates: dict[str, list[float]]
     source: str   # "functional run" | "given table" | "default (A)"
+    #: spike/count producer -> per timestep, every sample's non-zero elements (measured by a functional run;
+    #: empty: counted from the rates, snn/encoding.py)
+    events: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
 
 
 def activity_from_rates(net: SNNNetwork, timesteps: int, rates: dict[str, list[float]] | None = None,
@@ -389,10 +399,16 @@ class SNNCost:
     stages: tuple[tuple[tuple[str, float], ...], ...] = ()   # per timestep: (resource, cycles) in order
     once_layer: str | None = None        # the direct-encoded layer (its macros run the once stage)
     placed: Placed | None = None         # mapping, placement and NoC crossings of one timestep
+    #: per timestep, weight layer -> bits each of its crossings sends (``sent_bits``; as ``placed.routes``)
+    noc_bits: tuple[dict[str, tuple[float, ...]], ...] = ()
 
     @property
     def timesteps(self) -> int:
         return len(self.steps)
+
+    def noc_sent_bits(self) -> list[float]:
+        """Bits the crossings send in each timestep (after the encoder)."""
+        return [float(sum(sum(b) for b in per.values())) for per in self.noc_bits]
 
     def at_exit(self, t: int, evaluated: bool = True) -> Cost:
         """Cost of a sample that stops after timestep t (1..T): once + steps 1..t + min(t, T - 1) exit
@@ -459,24 +475,24 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
         for t in range(timesteps):
             steps[t] = steps[t] + c
             stage_cycles[t][stage_of[name]] += c.cycles
-    # every timestep the spikes, counts and currents cross the mesh as placed; each group's crossings in
-    # the stage of its weight layer (the outputs of the ops it runs)
+    # every timestep the spikes, counts and currents cross the mesh as placed, spikes and counts through the
+    # encoder (snn/encoding.py: the bits follow that timestep's events); each group's crossings in the stage
+    # of its weight layer (the outputs of the ops it runs)
     placed = snn_traffic(hw, net, neuron.membrane_bits)
+    noc_bits = sent_bits(net, placed, activity, neuron.membrane_bits, timesteps)
     extra = sum(w.ops for w in net.work) + net.classes  # pools, residual adds, z_t += o_t
-    extra_cycles = digital_cost(hw, extra).cycles
-    noc_stage: dict[str, float] = {}   # weight layer -> cycles of its crossings (a stage after its own)
-    for layer, crossings in placed.by_layer().items():
-        c = hw.noc(crossings)
-        for t in range(timesteps):
-            steps[t] = steps[t] + c
-        if layer in stage_cycles[0]:
-            noc_stage[layer] = c.cycles
-        else:   # a group with no weight layer (nothing upstream has weights): timed with the digital work
-            extra_cycles += c.cycles
-    for t in range(timesteps):
-        steps[t] = steps[t] + digital_cost(hw, extra)
     stages: list[tuple[tuple[str, float], ...]] = []
-    for sc in stage_cycles:
+    for t, sc in enumerate(stage_cycles):
+        steps[t] = steps[t] + digital_cost(hw, extra)
+        extra_cycles = digital_cost(hw, extra).cycles
+        noc_stage: dict[str, float] = {}   # weight layer -> cycles of its crossings (a stage after its own)
+        for layer, crossings in placed.by_layer().items():
+            c = hw.noc(tuple((b, h) for b, (_, h) in zip(noc_bits[t][layer], crossings)))
+            steps[t] = steps[t] + c
+            if layer in sc:
+                noc_stage[layer] = c.cycles
+            else:   # a group with no weight layer (nothing upstream has weights): timed with the digital work
+                extra_cycles += c.cycles
         order: list[tuple[str, float]] = []
         for k, v in sc.items():
             order += [(k, v)] if v > 0 else []
@@ -486,7 +502,35 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
     spec = exit_spec or ExitSpec()
     ev = digital_cost(hw, exit_ops(net.classes, spec), component="exit", per_tile=True)
     return SNNCost(once, tuple(steps), ev, hw, tuple(records), macros_used, busy_once, tuple(busy_steps),
-                   wake_once, wake_step, tuple(stages), next((x.name for x in net.layers if x.once), None), placed)
+                   wake_once, wake_step, tuple(stages), next((x.name for x in net.layers if x.once), None), placed,
+                   tuple(noc_bits))
+
+
+def sent_bits(net: SNNNetwork, placed: Placed, activity: ActivityTable, membrane_bits: int, timesteps: int
+              ) -> list[dict[str, tuple[float, ...]]]:
+    """Per timestep, per weight layer, the bits each of its crossings sends (as ``placed.routes``): a spike or
+    count producer through the encoder of snn/encoding.py on that timestep's events (measured per sample, or
+    counted from the rates), a current as its bitmap."""
+    graph = net.graph
+    width = output_bits(graph, membrane_bits)
+    events = sends_events(graph)
+    out: list[dict[str, tuple[float, ...]]] = []
+    for t in range(timesteps):
+        per: dict[str, tuple[float, ...]] = {}
+        for layer, nodes in placed.producers.items():
+            bits = []
+            for node, (dense, _) in zip(nodes, placed.routes[layer]):
+                n, w = graph[node].out_elems, width[node]
+                if node not in events:
+                    bits.append(float(dense))
+                elif node in activity.events:
+                    bits.append(mean_transfer_bits(n, w, activity.events[node][t]))
+                else:
+                    rate = activity.spike_rates[source_neuron(graph, node)][t]
+                    bits.append(float(transfer_bits(n, w, n * nonzero_probability(graph, node, rate))))
+            per[layer] = tuple(bits)
+        out.append(per)
+    return out
 
 
 def _neuron_fed_by(net: SNNNetwork, weight_layer: str) -> str | None:

@@ -18,7 +18,7 @@ Each timestep walks the graph in order (the rules of :mod:`imcsim.snn.network`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -28,7 +28,7 @@ from imcsim.circuit.activity import Activity
 from imcsim.circuit.reference import conv2d_ref, linear_ref
 from imcsim.errors import SpecError
 from imcsim.snn.cost import ActivityTable
-from imcsim.snn.network import SNNNetwork
+from imcsim.snn.network import SNNNetwork, sends_events
 from imcsim.snn.neuron import neuron_step
 from imcsim.snn.spec import NeuronSpec
 
@@ -44,6 +44,9 @@ class SNNRun:
     neurons: dict[str, int]                 # neuron layer -> neurons per sample
     activity: dict[str, list[Activity]]     # weight layer -> per timestep (one entry when run once)
     batch: int
+    #: spike/count producer -> (T, N) non-zero elements of each sample's output per timestep (the events
+    #: the NoC encoder sends, snn/encoding.py)
+    nonzero: dict[str, np.ndarray] = field(default_factory=dict)
 
     def spike_rates(self) -> dict[str, list[float]]:
         return {k: (v / (self.neurons[k] * self.batch)).tolist() for k, v in self.spikes.items()}
@@ -51,7 +54,8 @@ class SNNRun:
     def activity_table(self) -> ActivityTable:
         dens = {name: [(a.mean_input_density, a.mean_and_density) for a in acts]
                 for name, acts in self.activity.items()}
-        return ActivityTable(dens, self.spike_rates(), "functional run")
+        events = {k: [tuple(int(x) for x in row) for row in v] for k, v in self.nonzero.items()}
+        return ActivityTable(dens, self.spike_rates(), "functional run", events)
 
 
 def _pool(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
@@ -92,6 +96,8 @@ def run_snn(net: SNNNetwork, weights: dict[str, np.ndarray], image: np.ndarray, 
     once: dict[str, np.ndarray] = {}
     outputs = np.zeros((n_batch, timesteps, net.classes), dtype=np.int64)
     layers = {x.name: x for x in net.layers}
+    events = sends_events(net.graph)
+    nonzero = {name: np.zeros((timesteps, n_batch), dtype=np.int64) for name in events}
     for t in range(timesteps):
         val: dict[str, np.ndarray] = {"input": image}
         for node in net.graph.nodes:
@@ -139,8 +145,10 @@ def run_snn(net: SNNNetwork, weights: dict[str, np.ndarray], image: np.ndarray, 
                         v = v * theta[origin]
                     total = total + v
                 val[node.name] = total
+        for name in events:
+            nonzero[name][t] = np.count_nonzero(val[name].reshape(n_batch, -1), axis=1)
         outputs[:, t, :] = val[net.readout].reshape(n_batch, -1)
-    return SNNRun(outputs, spikes, dict(net.neurons), activity, n_batch)
+    return SNNRun(outputs, spikes, dict(net.neurons), activity, n_batch, nonzero)
 
 
 def _weight_op(node, x: np.ndarray, w: np.ndarray, bits: int, signed: bool, w_bits: int, kernel: str

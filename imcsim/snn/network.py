@@ -113,6 +113,19 @@ def _feed(graph: Graph, name: str, layer: Node) -> tuple[str, int, str | None]:
 def output_bits(graph: Graph, membrane_bits: int) -> dict[str, int]:
     """Bits per output element of every non-input node in its SNN form (module docstring): 1 for spikes,
     ceil(log2(k + 1)) for counts up to k, ``membrane_bits`` for currents."""
+    vmax = _largest_values(graph)
+    return {name: max(1, math.ceil(math.log2(v + 1))) if v else int(membrane_bits)
+            for name, v in vmax.items() if name != "input"}
+
+
+def sends_events(graph: Graph) -> frozenset[str]:
+    """The nodes whose output is spikes or spike counts (their NoC transfers go through the encoder of
+    :mod:`imcsim.snn.encoding`); every other node sends a current."""
+    return frozenset(name for name, v in _largest_values(graph).items() if v and name != "input")
+
+
+def _largest_values(graph: Graph) -> dict[str, int]:
+    """The largest value each node sends in its SNN form: 1 for spikes, k for counts, 0 for a current."""
     vmax: dict[str, int] = {"input": 0}   # largest value a node sends, 0 for a current (or the image)
     for node in graph.nodes:
         if node.op == "input":
@@ -130,8 +143,7 @@ def output_bits(graph: Graph, membrane_bits: int) -> dict[str, int]:
             vmax[node.name] = src * h * w
         else:
             vmax[node.name] = 0
-    return {name: max(1, math.ceil(math.log2(v + 1))) if v else int(membrane_bits)
-            for name, v in vmax.items() if name != "input"}
+    return vmax
 
 
 def snn_form(graph: Graph) -> SNNNetwork:
@@ -174,4 +186,5 @@ def snn_form(graph: Graph) -> SNNNetwork:
     return SNNNetwork(graph, tuple(layers), neurons, tuple(work), readout.name, classes)
 
 
-__all__ = ["SUPPORTED_OPS", "WEIGHT_OPS", "DigitalWork", "SNNNetwork", "SpikeLayer", "output_bits", "snn_form"]
+__all__ = ["SUPPORTED_OPS", "WEIGHT_OPS", "DigitalWork", "SNNNetwork", "SpikeLayer", "output_bits", "sends_events",
+           "snn_form"]

@@ -10,12 +10,13 @@ Model (A where marked):
   resource; the pooled digital units (pools, residual adds, z_t += o_t) one more; the exit unit one more.
 - **NoC links.** After a layer's stage its crossings (``SNNCost.placed.routes``: the engines' placement, XY
   routes) go one after the other; each directed link is a FIFO resource. A crossing is one packet held
-  link by link exactly as the CNNs' row engine holds a row (``engine/noc.link_stages``, one definition):
+  (of the bits the encoder sends that timestep, ``SNNCost.noc_bits``) link by link exactly as the CNNs'
+  row engine holds a row (``engine/noc.link_stages``, one definition):
   in route order, each link for ``ceil(bits / noc_width_bits)`` cycles, released, then the hop latency
   before the next (store-and-forward, A; docs/engine.md, "NoC links"). One link at a time, so crossings
   cannot deadlock. Alone, a crossing lasts ``noc.link_cycles``, where the cost model charges the analytic
   ``noc.noc_cycles`` (as the CNNs' row engine against their analytic engine): one sample in flight takes
-  ``at_exit(t)`` plus t x :func:`link_excess_cycles`.
+  ``at_exit(t)`` plus :func:`link_excess_cycles` of each of its timesteps.
 - A sample runs its direct-encoded layer once, then timestep by timestep: the layers in order, then the
   exit evaluation (dynamic only); timestep t + 1 starts after the exit decision of t (no speculation).
 - At most ``in_flight`` samples are in the chip at once: the tile buffers must hold every in-flight
@@ -58,13 +59,14 @@ class Timeline:
                 "latency_mean_ns": float(lat.mean()), "latency_p95_ns": float(np.percentile(lat, 95))}
 
 
-def link_excess_cycles(sc: SNNCost) -> float:
-    """Cycles one timestep's crossings take on the timeline (held link by link, ``noc.link_cycles``) beyond
+def link_excess_cycles(sc: SNNCost, t: int = 1) -> float:
+    """Cycles timestep t's crossings take on the timeline (held link by link, ``noc.link_cycles``) beyond
     what the cost model charges (``noc.noc_cycles``): per crossing ``(hops - 1) x ceil(bits / width)`` plus
     the rounding to whole cycles."""
     chip = sc.hw.accel.chip
-    crossings = tuple((bits, len(route)) for cr in (sc.placed.routes if sc.placed else {}).values()
-                      for bits, route in cr)
+    routes = sc.placed.routes if sc.placed else {}
+    crossings = tuple((bits, len(route)) for layer, cr in routes.items()
+                      for bits, (_, route) in zip(sc.noc_bits[t - 1][layer], cr))
     return (link_cycles(crossings, chip.noc_width_bits, chip.noc_hop_latency_cycles)
             - noc_cycles(crossings, chip.noc_width_bits, chip.noc_hop_latency_cycles))
 
@@ -109,16 +111,16 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
     res.setdefault(once_stage[0], simpy.Resource(env, capacity=1))
     latencies = np.zeros(len(exits_t))
 
-    def stage(resource: str, cycles: float):
+    def stage(resource: str, cycles: float, t: int = 0):
         if resource.startswith(NOC_STAGE):
-            yield from crossings(resource[len(NOC_STAGE):])
+            yield from crossings(resource[len(NOC_STAGE):], t)
             return
         with res[resource].request() as req:
             yield req
             yield env.timeout(cycles)
 
-    def crossings(layer: str):
-        for bits, route in routes[layer]:
+    def crossings(layer: str, t: int):
+        for bits, (_, route) in zip(sc.noc_bits[t][layer], routes[layer]):
             for link, hold, delay in link_stages(route, bits, chip.noc_width_bits, chip.noc_hop_latency_cycles):
                 with links[link].request() as req:
                     yield req
@@ -136,7 +138,7 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
             yield from stage(*once_stage)
             for t in range(t_exit):
                 for resource, cycles in sc.stages[t]:
-                    yield from stage(resource, cycles)
+                    yield from stage(resource, cycles, t)
                 if evaluated and t + 1 < t_max:
                     yield from stage("exit", sc.exit_eval.cycles)
             latencies[i] = env.now - start
