@@ -97,3 +97,41 @@ def test_balanced_groups_by_hand():
     # P0 0-7, link 7-17, hop -18, P1 7-14, link 18-28, hop -29 (delivered 2 groups), C0 29-36 frees P group 0,
     # P2 36-43, link 43-53, hop -54, C1 54-61
     assert simulate_plan(plan).cycles == run_reference(plan) == 61
+
+
+@settings(max_examples=25, deadline=None)
+@given(small_cases())
+def test_grouping_shared_needs_equals_grouping_each_edge_alone(case):
+    # edges that share a need (engine/dataflow.py shares one per rule and shape) are grouped once; grouping a copy
+    # of the same plan where every edge has its own arrays and lists gives the same needs, stages and line buffers
+    import copy
+
+    import numpy as np
+
+    ctx = _context(*case)
+    priced = price_step(ctx)
+    plan = build_plan(ctx, priced)   # hi/lo lists by now; rebuild the shared arrays the builder starts from
+    g = row_group(plan, max(planned_events(plan) // 3, 1))
+    alone = copy.deepcopy(plan)
+    for e in alone.edges:
+        e.hi, e.lo = np.array(e.hi, dtype=np.int64), np.array(e.lo, dtype=np.int64)   # its own, never shared
+    plan_mod.coalesce(plan, g)
+    plan_mod.coalesce(alone, g)
+    assert [(e.hi, e.lo, e.cap, e.stages, e.src_rows, e.dst_rows) for e in plan.edges] == \
+        [(e.hi, e.lo, e.cap, e.stages, e.src_rows, e.dst_rows) for e in alone.edges]
+    assert [(t.rows, t.stages) for t in plan.tasks] == [(t.rows, t.stages) for t in alone.tasks]
+
+
+def test_needs_are_shared_and_read_only():
+    # every edge of one rule and shape holds the same Need (ResNet-18: the 3x3 stride-1 convs on one map size),
+    # and its arrays cannot be written through any of them
+    import pytest
+
+    from imcsim.engine.dataflow import build_dataflow
+
+    ctx = build_context(study_from_params({"workload": "resnet18"}))
+    flow = build_dataflow(ctx.step.graph, [(op.name, op.node) for op in ctx.step.ops if op.phase == "forward"])
+    needs = [e.need for e in flow.edges]
+    assert len({id(n) for n in needs}) < len(needs) / 2
+    with pytest.raises(ValueError):
+        needs[0].hi[0] = 0

@@ -129,10 +129,11 @@ def evaluate(study: Study, engine: str | None = None, record_trace: bool = False
     plan = None
     if engine == "event" and ctx.accel.chip.pipeline == "row":
         from imcsim.engine.events import run_plan
-        from imcsim.engine.plan import build_plan
+        from imcsim.engine.plan import build_plan, paused_gc
 
-        plan = build_plan(ctx, priced)
-        timeline = run_plan(plan, record=record_trace)
+        with paused_gc():   # one pause over both: the collector scans the plan's objects once, after the run
+            plan = build_plan(ctx, priced)
+            timeline = run_plan(plan, record=record_trace)
         cycles = timeline.cycles
     elif engine == "event":
         timeline = simulate(priced.items, ctx.batch, priced.exclusive, record=record_trace)

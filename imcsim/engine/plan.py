@@ -223,6 +223,7 @@ class _Builder:
         self.last_reload_write: int | None = None
         self.pool_tasks: list[str] = []    # tasks on the streaming pool, in the order they hold it
         self.dram_edges = 0
+        self.reload_needs: dict[int, tuple[list[int], list[int]]] = {}
 
     def res(self, name: str, kind: str, capacity: int = 1) -> int:
         i = self.res_index.get(name)
@@ -282,9 +283,17 @@ class _Builder:
             self.pool_tasks.append(task.name)
             w = self.pending_reload.pop(task.node, None)
             if w is not None:  # every row of every sample waits for the layer's weights
-                self.add_edge(Edge(w, i, [1] * task.rows, [0] * task.rows, 0, task.rows, None, ()))
+                hi, lo = self.after_reload(task.rows)
+                self.add_edge(Edge(w, i, hi, lo, 0, task.rows, None, ()))
             self.last_pool_task = i
         return i
+
+    def after_reload(self, rows: int) -> tuple[list[int], list[int]]:
+        """The need of a streamed op's rows on its reload's write: one list pair per row count, shared."""
+        pair = self.reload_needs.get(rows)
+        if pair is None:
+            pair = self.reload_needs[rows] = ([1] * rows, [0] * rows)
+        return pair
 
     # ------------------------------------------------------------------ reloads and updates
     def _barrier_kind(self, item: Barrier) -> str:
@@ -506,11 +515,14 @@ def coalesce(plan: Plan, g: int) -> None:
 def group_rows(plan: Plan, n: list[int]) -> None:
     """Let task i stream ``n[i]`` groups per sample: group j of an op of ``R`` rows holds rows
     ``floor(j R / n) .. floor((j + 1) R / n) - 1``, and each group's stages last ``R / n`` rows' (rounded up to
-    whole cycles, so an op's groups add up to its rows within a cycle each)."""
+    whole cycles, so an op's groups add up to its rows within a cycle each). An edge's grouped need depends only
+    on its row need and the two ops' rows and groups, so edges that share a need (engine/dataflow.py shares one
+    per rule and shape) share the grouped one: computed once, one list object for all of them."""
     before = [t.rows for t in plan.tasks]
     if all(k >= r for k, r in zip(n, before)):
+        memo: dict = {}
         for e in plan.edges:
-            e.hi, e.lo = _ints(e.hi), _ints(e.lo)
+            e.hi, e.lo = _ints(e.hi, memo), _ints(e.lo, memo)
         return
     ends: list = []   # per task: the row each group ends before, per sample (None: not grouped)
     for t, k, r in zip(plan.tasks, n, before):
@@ -520,33 +532,30 @@ def group_rows(plan: Plan, n: list[int]) -> None:
             t.rows = k
         else:
             ends.append(None)
+    grouped: dict = {}   # (need objects, rows and groups of both ends) -> (their needs, grouped hi, lo, Need)
+    needs: list[Need | None] = []   # per edge: its grouped need (forward edges, for the line buffers)
     for e in plan.edges:
         src, dst = plan.tasks[e.src], plan.tasks[e.dst]
         rs, ns = before[e.src], src.rows
-        end_s, end_d = ends[e.src], ends[e.dst]
-        if end_s is None and end_d is None:   # neither side grouped (most edges of a big plan: one-row tasks)
-            e.hi, e.lo = _ints(e.hi), _ints(e.lo)
-            continue
-        hi, lo = np.asarray(e.hi, dtype=np.int64), np.asarray(e.lo, dtype=np.int64)
-        if end_d is not None:
-            starts = np.concatenate(([0], end_d[:-1]))
-            hi, lo = np.maximum.reduceat(hi, starts), np.minimum.reduceat(lo, starts)
-        if end_s is not None:
-            if e.src_rows:
-                hi_g = np.searchsorted(end_s, hi, side="left") + 1
-                lo_g = np.searchsorted(end_s, lo, side="right")
-            else:   # counts over the whole batch (a task waiting for rows of another's stream)
-                bh, rh = np.divmod(hi, rs)
-                bl, rl = np.divmod(lo, rs)
-                hi_g = bh * ns + np.where(rh > 0, np.searchsorted(end_s, rh, side="left") + 1, 0)
-                lo_g = bl * ns + np.searchsorted(end_s, rl, side="right")
-            hi, lo = hi_g, lo_g
-            e.stages = tuple((r, -(-c * rs // ns), d) for r, c, d in e.stages)
-            e.row_bytes *= rs / ns
-        e.hi, e.lo = hi.tolist(), lo.tolist()
+        if ends[e.src] is None and ends[e.dst] is None:   # neither side grouped (one-row tasks, mostly)
+            key = (_key(e.hi), _key(e.lo), e.src_rows, None)
+        else:
+            key = (_key(e.hi), _key(e.lo), e.src_rows, rs, ns, before[e.dst], dst.rows)
+            if ends[e.src] is not None:
+                e.stages = tuple((r, -(-c * rs // ns), d) for r, c, d in e.stages)
+                e.row_bytes *= rs / ns
+        hit = grouped.get(key)
+        if hit is None:
+            hi, lo = _grouped(e, rs, ns, ends[e.src], ends[e.dst])
+            nd = Need(hi, lo, ns) if e.src_rows else None
+            if nd is not None:
+                hi.flags.writeable = lo.flags.writeable = False
+            hit = grouped[key] = (e.hi, e.lo, hi.tolist(), lo.tolist(), nd)   # e.hi, e.lo kept: ids stay theirs
+        e.hi, e.lo = hit[2], hit[3]
+        needs.append(hit[4])
         e.src_rows = ns if e.src_rows else 0
         e.dst_rows = dst.rows
-    _group_caps(plan, before)
+    _group_caps(plan, before, needs)
     plan.row_group = max(-(-r // t.rows) for r, t in zip(before, plan.tasks))
     plan.notes.append(f"rows grouped, up to {plan.row_group} per event (plan over {MAX_ROW_EVENTS:,} row events, "
                       "engine/plan.py 'Granularity'): each group waits for its last row's inputs and holds its "
@@ -554,20 +563,51 @@ def group_rows(plan: Plan, n: list[int]) -> None:
                       "not a proven bound)")
 
 
-def _ints(values) -> list[int]:
-    """A need as a list of Python ints (numpy arrays until the plan is grouped)."""
-    return values.tolist() if isinstance(values, np.ndarray) else [int(v) for v in values]
+def _grouped(e: Edge, rs: int, ns: int, end_s: np.ndarray | None, end_d: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """An edge's need in groups: per consumer group, the producer groups it needs and the first it still reads
+    (``end_s``, ``end_d``: where each group of the producer, the consumer ends; None: not grouped)."""
+    hi, lo = np.asarray(e.hi, dtype=np.int64), np.asarray(e.lo, dtype=np.int64)
+    if end_d is not None:
+        starts = np.concatenate(([0], end_d[:-1]))
+        hi, lo = np.maximum.reduceat(hi, starts), np.minimum.reduceat(lo, starts)
+    if end_s is not None:
+        if e.src_rows:
+            hi_g = np.searchsorted(end_s, hi, side="left") + 1
+            lo_g = np.searchsorted(end_s, lo, side="right")
+        else:   # counts over the whole batch (a task waiting for rows of another's stream)
+            bh, rh = np.divmod(hi, rs)
+            bl, rl = np.divmod(lo, rs)
+            hi_g = bh * ns + np.where(rh > 0, np.searchsorted(end_s, rh, side="left") + 1, 0)
+            lo_g = bl * ns + np.searchsorted(end_s, rl, side="right")
+        hi, lo = hi_g, lo_g
+    return hi, lo
 
 
-def _group_caps(plan: Plan, before: list[int]) -> None:
+def _key(values) -> int | tuple:
+    """What a need is known by: a short list by its values, anything else by its identity (kept alive by the
+    caller meanwhile)."""
+    return tuple(values) if type(values) is list and len(values) <= 8 else id(values)
+
+
+def _ints(values, memo: dict) -> list[int]:
+    """A need as a list of Python ints (numpy arrays until the plan is grouped); a shared array (one per rule
+    and shape, engine/dataflow.py) gives one shared list."""
+    if not isinstance(values, np.ndarray):
+        return [int(v) for v in values]
+    hit = memo.get(id(values))
+    if hit is None:
+        hit = memo[id(values)] = (values, values.tolist())   # the array kept: its id stays its own
+    return hit[1]
+
+
+def _group_caps(plan: Plan, before: list[int], needs: list[Need | None]) -> None:
     """A bounded line buffer in groups: its rows in the producer's average group, rounded up, and at least the
     groups that cannot deadlock, by the rule of engine/dataflow.py (``deadlock_free_rows``) on the grouped
-    needs."""
-    forward = [(i, e) for i, e in enumerate(plan.edges) if e.src_rows]
-    needs = [(e.src, e.dst, Need(np.asarray(e.hi, dtype=np.int64), np.asarray(e.lo, dtype=np.int64), e.src_rows))
-             for _, e in forward]
-    safe = deadlock_free_rows(needs, range(len(plan.tasks)))
-    for (_, e), n in zip(forward, safe):
+    needs (``needs``, per edge)."""
+    forward = [(e, nd) for e, nd in zip(plan.edges, needs) if e.src_rows]
+    safe = deadlock_free_rows([(e.src, e.dst, nd) for e, nd in forward], range(len(plan.tasks)))
+    for (e, _), n in zip(forward, safe):
         if e.cap is not None:
             e.cap = max(-(-e.cap * e.src_rows // before[e.src]), n)
 
