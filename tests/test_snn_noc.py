@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imcsim.snn.cost import activity_from_rates, cnn_cost, load_hardware, snn_cost, snn_traffic
+from imcsim.snn.cost import activity_from_rates, cnn_cost, load_hardware, reload_costs, snn_cost, snn_traffic
 from imcsim.snn.network import output_bits, snn_form
 from imcsim.snn.spec import NeuronSpec
 from imcsim.snn.timeline import link_excess_cycles, simulate
@@ -203,7 +203,7 @@ def test_a_network_that_does_not_fit_is_placed_and_says_so():
     assert (m.fits, m.resident, m.reloaded, m.pool_macros) == (False, ("fc1",), ("fc0", "fc2"), 2)
     assert sc.placed.by_layer() == {"fc0": ((64.0, 1),), "fc1": ((32.0, 1),)}
     assert sc.steps[0].energy_pj["noc"] == pytest.approx(3.344)
-    assert "needs 4 macros of 3: streamed layers sit on the pool's tile, their reloads are not priced (A)" in \
+    assert "needs 4 macros of 3: streamed layers (fc0, fc2) sit on the pool's tile and are reloaded" in \
         sc.placed.note("spikes 1 bit")
     assert "all on one tile: no NoC traffic" in snn_cost(_hw(1, 4), net, NeuronSpec(), activity_from_rates(net, 1),
                                                          1).placed.note("spikes 1 bit")
@@ -251,3 +251,54 @@ def test_the_snn_timeline_and_the_row_engine_hold_links_the_same_way():
     # 193 / 128 + 2 x 1 = 3.5078125 (noc.noc_cycles, wormhole: docs/engine.md, "NoC links")
     assert link_cycles(((192.0, 2),), 128, 1) == link_cycles(((193.0, 2),), 128, 1) == 6
     assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(3.5078125)
+
+
+def test_streamed_layers_are_reloaded_as_the_cnn_engines_price_a_reload():
+    # The MLP on 3 one-macro tiles (above): fc0 (direct-encoded, once per sample) and fc2 (every timestep) are
+    # streamed through the pool. Their reloads are the CNN pricer's own (engine/costs.py on the same graph and
+    # mapping, batch 1): fc0 64 x 64 INT8 weights = 4096 B read from DRAM at 15 pJ/bit = 491,520 pJ in
+    # 4096 B / (25.6 GB/s / 500 MHz = 51.2 B per cycle) = 80 cycles, then written into the pool; fc2 32 x 10 =
+    # 320 B: 38,400 pJ, 6.25 cycles, then its write.
+    # Steady state, one layer in the pool at a time: each sample's once part reloads fc0 (the pool holds fc2
+    # from the previous sample), its first timestep reloads fc2 (the pool holds fc0), later timesteps nothing.
+    net = snn_form(_mlp3())
+    hw = _hw(3, 1)
+    sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 3), 3)
+    fits = snn_cost(_hw(4, 1), net, NeuronSpec(), activity_from_rates(net, 3), 3)
+    reload = reload_costs(hw, net, sc.placed)
+    assert set(reload) == {"fc0", "fc2"} and sc.streamed == ("fc0", "fc2")
+    assert reload["fc0"].energy_pj["dram"] == pytest.approx(491_520) and reload["fc2"].energy_pj["dram"] == \
+        pytest.approx(38_400)
+    # cycles: the DRAM read, then the pool write (the device's write pulses, by write waves)
+    assert reload["fc0"].cycles > 80 and reload["fc2"].cycles > 6.25 and reload["fc0"].energy_pj["write"] > 0
+    assert sc.once.component("dram") == pytest.approx(491_520)
+    assert sc.steps[0].component("dram") == pytest.approx(38_400)
+    assert sc.steps[1].component("dram") == sc.steps[2].component("dram") == 0
+    assert sc.once.cycles == pytest.approx(fits.once.cycles + reload["fc0"].cycles)
+    assert sc.steps[0].cycles - sc.steps[1].cycles == pytest.approx(reload["fc2"].cycles)
+    # the INT8 CNN of the same graph runs each layer once per sample: both reloads once, 529,920 pJ of DRAM
+    assert cnn_cost(hw, net).component("dram") == pytest.approx(491_520 + 38_400)
+    assert cnn_cost(hw, net).component("write") == pytest.approx(reload["fc0"].energy_pj["write"]
+                                                                 + reload["fc2"].energy_pj["write"])
+    # the reload is a stage on the pool before the layer's own, so stages still add up to the timestep
+    assert [k for k, _ in sc.stages[0]][-3:-1] == ["reload:fc2", "fc2"]
+    assert all(sum(c for _, c in st) == pytest.approx(step.cycles) for st, step in zip(sc.stages, sc.steps))
+    # alone on the timeline a sample takes the priced latency plus the links' store-and-forward excess
+    one = simulate(sc, [3], in_flight=1, evaluated=False)
+    extra = sum(link_excess_cycles(sc, t) for t in (1, 2, 3))
+    assert one.makespan_cycles == pytest.approx(sc.at_exit(3, evaluated=False).cycles + extra)
+
+
+def test_the_reload_schedule_by_hand():
+    # _mlp3: fc0 direct-encoded (once per sample), fc1 and fc2 every timestep; the pool holds one layer
+    from imcsim.snn.cost import reload_schedule
+
+    net = snn_form(_mlp3())
+    # fc0 and fc2 share the pool: fc0 once per sample, fc2 at the first timestep only
+    assert reload_schedule(net, ("fc0", "fc2"), 3) == (["fc0"], [{"fc2"}, set(), set()])
+    # two per-timestep layers evict each other: both at every timestep
+    assert reload_schedule(net, ("fc1", "fc2"), 3) == ([], [{"fc1", "fc2"}] * 3)
+    # one streamed layer alone stays in the pool from sample to sample: never reloaded in steady state
+    assert reload_schedule(net, ("fc2",), 3) == ([], [set()] * 3)
+    assert reload_schedule(net, ("fc0",), 2) == ([], [set()] * 2)
+    assert reload_schedule(net, (), 2) == ([], [set()] * 2)

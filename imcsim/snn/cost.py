@@ -19,6 +19,8 @@ Per timestep (``docs/snn.md`` has the equations and what each rests on):
   of tiles in forward order); each forward edge between tiles carries, every timestep, the producer's
   output at its SNN width (spikes 1 bit, counts their planes, currents ``membrane_bits``:
   ``snn/network.output_bits``) over its XY route; energy and time by ``engine/noc.py``'s formulas.
+- **Reloads** (a network that does not fit): each streamed layer's reload as the CNN engines price it
+  (:func:`reload_costs`), when :func:`reload_schedule` says the pool must take it again.
 - **Other digital work**: pools and residual adds (one vector op per element and extra input), the
   readout accumulation z_t += o_t (one op per class).
 - **Direct encoding**: the first layer runs once per sample at the macro's input precision (input from
@@ -57,12 +59,14 @@ from imcsim.snn.spec import ExitSpec, NeuronSpec
 
 #: Energy components of an SNN cost (pJ): the macro's six, then the digital unit, buffers, NoC, exit, standby.
 COMPONENTS: tuple[str, ...] = (*MACRO_COMPONENTS, "neuron", "digital", "buffer", "noc", "exit", "standby",
-                                "idle_macros", "wakeup")
+                                "idle_macros", "wakeup", "dram", "write")
 
 #: Weight bits that are 1 (A: as the macro model's default, 0.25 / 0.5).
 WEIGHT_BIT_DENSITY = DEFAULT_AND_DENSITY / DEFAULT_INPUT_DENSITY
 #: prefix of a timestep stage that moves a layer's NoC crossings over their links (snn/timeline.py)
 NOC_STAGE = "noc:"
+#: prefix of a stage that reloads a streamed layer into the pool (snn/timeline.py runs it on the pool)
+RELOAD_STAGE = "reload:"
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,10 @@ class Placed:
         (``sent_bits``: the mean bits a timestep actually sends, when the encoder shortens the bitmaps)."""
         s, m = self.summary(), self.mapping
         fit = "" if m.fits else (f"; the network needs {m.macros_required} macros of {m.n_macros}: streamed layers "
-                                 "sit on the pool's tile, their reloads are not priced (A)")
+                                 f"({', '.join(m.reloaded)}) sit on the pool's tile and are reloaded as the CNN "
+                                 "engines price a reload (engine/costs.py: DRAM read + pool write), in steady state "
+                                 "whenever another streamed layer used the pool since (A: one layer at a time, "
+                                 "timesteps in order, samples one after another)")
         where = (f"NoC: layers placed by the engines' mapper on a {s['mesh']} mesh (mapping/placement.py: consecutive "
                  "macros in forward order; neurons, pools and adds on their producer's tile), ")
         if not s["noc_crossings"]:
@@ -401,6 +408,8 @@ class SNNCost:
     placed: Placed | None = None         # mapping, placement and NoC crossings of one timestep
     #: per timestep, weight layer -> bits each of its crossings sends (``sent_bits``; as ``placed.routes``)
     noc_bits: tuple[dict[str, tuple[float, ...]], ...] = ()
+    #: layers streamed through the pool when the network does not fit (their macros are the pool's)
+    streamed: tuple[str, ...] = ()
 
     @property
     def timesteps(self) -> int:
@@ -480,6 +489,10 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
     # of its weight layer (the outputs of the ops it runs)
     placed = snn_traffic(hw, net, neuron.membrane_bits)
     noc_bits = sent_bits(net, placed, activity, neuron.membrane_bits, timesteps)
+    reload_cost = reload_costs(hw, net, placed)
+    once_reloads, step_reloads = reload_schedule(net, placed.mapping.reloaded, timesteps)
+    for name in once_reloads:
+        once = once + reload_cost[name]
     extra = sum(w.ops for w in net.work) + net.classes  # pools, residual adds, z_t += o_t
     stages: list[tuple[tuple[str, float], ...]] = []
     for t, sc in enumerate(stage_cycles):
@@ -495,6 +508,9 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
                 extra_cycles += c.cycles
         order: list[tuple[str, float]] = []
         for k, v in sc.items():
+            if k in step_reloads[t]:
+                steps[t] = steps[t] + reload_cost[k]
+                order.append((RELOAD_STAGE + k, reload_cost[k].cycles))
             order += [(k, v)] if v > 0 else []
             order += [(NOC_STAGE + k, noc_stage[k])] if k in noc_stage else []
         stages.append((*order, ("digital", extra_cycles)))
@@ -503,7 +519,41 @@ def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: Activi
     ev = digital_cost(hw, exit_ops(net.classes, spec), component="exit", per_tile=True)
     return SNNCost(once, tuple(steps), ev, hw, tuple(records), macros_used, busy_once, tuple(busy_steps),
                    wake_once, wake_step, tuple(stages), next((x.name for x in net.layers if x.once), None), placed,
-                   tuple(noc_bits))
+                   tuple(noc_bits), tuple(placed.mapping.reloaded))
+
+
+def reload_costs(hw: Hardware, net: SNNNetwork, placed: Placed) -> dict[str, Cost]:
+    """One reload of each streamed layer (a network that does not fit), priced by the CNN engines' own
+    pricer (``engine/costs.price_step`` on the SNN graph's inference step with this mapping, batch 1): the
+    weights read from DRAM and written into the pool's macros, write waves, rounds and all. Energy as
+    ``dram`` and ``write``; cycles the reload's DRAM and write stages one after the other."""
+    if placed.mapping.fits:
+        return {}
+    from imcsim.config.study import Study
+    from imcsim.engine.context import Context
+    from imcsim.engine.costs import price_step
+    from imcsim.workload import methods
+
+    study = Study.model_validate({"workload": {"name": net.graph.name}})
+    ctx = Context(study, hw.accel, hw.macro.device, hw.macro, methods.apply(net.graph, "inference"),
+                  placed.mapping, 1)
+    return {r.node: Cost(dict(r.energy_pj), r.cycles_per_execution * r.executions)
+            for r in price_step(ctx).records if r.phase == "reload"}
+
+
+def reload_schedule(net: SNNNetwork, streamed: Iterable[str], timesteps: int
+                    ) -> tuple[list[str], list[set[str]]]:
+    """Which streamed layers are reloaded once per sample and at each timestep, in steady state (as the CNN
+    pricer prices a step: the pool holds what the previous sample left) (A: the pool holds one layer at a
+    time; a sample runs timestep by timestep, layers in order; samples one after another). A layer is
+    reloaded whenever another streamed layer ran in the pool since its last pass: the direct-encoded ones
+    once per sample, the others at every timestep when two or more share the pool, else at the first."""
+    s_once = [x.name for x in net.layers if x.once and x.name in set(streamed)]
+    s_step = [x.name for x in net.layers if not x.once and x.name in set(streamed)]
+    once = s_once if len(s_once) >= 2 or s_step else []
+    first = set(s_step) if len(s_step) >= 2 or s_once else set()
+    later = set(s_step) if len(s_step) >= 2 else set()
+    return once, [first] + [later] * (timesteps - 1)
 
 
 def sent_bits(net: SNNNetwork, placed: Placed, activity: ActivityTable, membrane_bits: int, timesteps: int
@@ -555,7 +605,8 @@ def cnn_cost(hw: Hardware, net: SNNNetwork) -> Cost:
     """The INT8 CNN of the same graph on the same accelerator, by the same conventions: every weight
     layer at the macro's input precision and default activity (A: 0.5 / 0.25), activations (1 byte) read
     and written through the tile buffer and sent over the mesh as placed (:func:`snn_traffic` at the
-    macro's input precision), ReLU / pools / adds one vector op per element."""
+    macro's input precision), ReLU / pools / adds one vector op per element, streamed layers reloaded once
+    per sample (:func:`reload_costs`)."""
     c = Cost()
     bits = hw.macro.in_bits
     busy = 0.0
@@ -567,7 +618,13 @@ def cnn_cost(hw: Hardware, net: SNNNetwork) -> Cost:
         macros_used += macros
         m = m + Cost({"buffer": layer.node.out_elems * bits / 8 * hw.buffer_write_pj_per_byte})
         c = c + m
-    c = c + hw.noc(tuple(x for cr in snn_traffic(hw, net).traffic.crossings.values() for x in cr))
+    placed = snn_traffic(hw, net)
+    c = c + hw.noc(tuple(x for cr in placed.traffic.crossings.values() for x in cr))
+    # a network that does not fit reloads its streamed layers once per sample, each layer running once (the
+    # SNN's rule with every layer run once: none when one streamed layer has the pool to itself)
+    streamed = placed.mapping.reloaded
+    if len(streamed) >= 2:
+        c = c + total(reload_costs(hw, net, placed).values())
     relu = sum(net.neurons.values())
     c = c + digital_cost(hw, relu + sum(w.ops for w in net.work)) + digital_cost(hw, net.classes, per_tile=True)
     return c + hw.leakage(c.cycles, busy, macros_used, macros_used)

@@ -8,6 +8,7 @@ Model (A where marked):
 
 - Each weight layer's macros (with the neuron updates of the layer that follows it) are one FIFO
   resource; the pooled digital units (pools, residual adds, z_t += o_t) one more; the exit unit one more.
+  Streamed layers (a network that does not fit) and their reload stages share one resource, the pool.
 - **NoC links.** After a layer's stage its crossings (``SNNCost.placed.routes``: the engines' placement, XY
   routes) go one after the other; each directed link is a FIFO resource. A crossing is one packet held
   (of the bits the encoder sends that timestep, ``SNNCost.noc_bits``) link by link exactly as the CNNs'
@@ -35,7 +36,7 @@ import simpy
 
 from imcsim.engine.noc import link_cycles, link_stages, noc_cycles
 from imcsim.errors import SpecError
-from imcsim.snn.cost import NOC_STAGE, SNNCost
+from imcsim.snn.cost import NOC_STAGE, RELOAD_STAGE, SNNCost
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,17 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
     env = simpy.Environment()
     names = {r for st in sc.stages for r, _ in st if not r.startswith(NOC_STAGE)} | {"exit"}
     res = {r: simpy.Resource(env, capacity=1) for r in names}
+    # streamed layers and their reloads share the pool's macros: one resource
+    pool = simpy.Resource(env, capacity=1)
+    for r in names:
+        if r.startswith(RELOAD_STAGE) or r in sc.streamed:
+            res[r] = pool
     routes = sc.placed.routes if sc.placed is not None else {}
     links = {link: simpy.Resource(env, capacity=1) for cr in routes.values() for _, r in cr for link in r}
     chip = sc.hw.accel.chip
     slots = simpy.Resource(env, capacity=in_flight)
     once_stage = (sc.once_layer or "once", sc.once.cycles)
-    res.setdefault(once_stage[0], simpy.Resource(env, capacity=1))
+    res.setdefault(once_stage[0], pool if once_stage[0] in sc.streamed else simpy.Resource(env, capacity=1))
     latencies = np.zeros(len(exits_t))
 
     def stage(resource: str, cycles: float, t: int = 0):
