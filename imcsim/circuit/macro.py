@@ -43,7 +43,7 @@ Energy components of a step (pJ), with ``d_in`` the input-bit density and ``d_an
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, Protocol
@@ -453,7 +453,7 @@ def step_energy(ev: StepEvents, prices: MacroPrices, *, cols: ArrayLike, rows_pa
         tree = tree + pipeline_register_energy_pj(ev.tree_evals, tree_register_bits, prices.dff_fj)
     control = control_energy_pj(ev.wl_pulses, cols, ev.input_bits, prices.wl_per_cell_fj, prices.dff_fj,
                                 prices.and_gate_fj)
-    if prices.xor_fj and not (_is_scalar(ev.digits) and ev.digits == 0):
+    if not (_is_scalar(prices.xor_fj) and prices.xor_fj == 0) and not (_is_scalar(ev.digits) and ev.digits == 0):
         control = control + booth_energy_pj(ev.digit_selects, ev.digits, prices.xor_fj)
     return EnergyBreakdown(
         cell_read_pj=cell_read_energy_pj(ev.cell_reads, prices.read_energy_per_bit_fj, prices.and_energy_factor),
@@ -1003,9 +1003,14 @@ def layer_costs(macro: MacroConfig, tiles: TileTable, mvm_steps: np.ndarray, inp
     copies split the steps, so the latency is ceil(M / replicas) steps of the slowest tile plus the
     pipeline fill. Energies add over a layer's tile shapes in their order (as a loop over them would, to
     the last bit: padded shapes add 0)."""
+    return _layer_costs(macro, tiles.on(macro), mvm_steps, input_density, and_density, replicas, stream_fill)
+
+
+def _layer_costs(macro: Any, tiles: TileTable, mvm_steps: np.ndarray, input_density: np.ndarray,
+                 and_density: np.ndarray, replicas: np.ndarray, stream_fill: bool) -> LayerCosts:
+    """:func:`layer_costs` on a macro or on :class:`_MacroColumns` (one macro per layer row)."""
     steps = np.asarray(mvm_steps, dtype=np.int64)
     reps = np.asarray(replicas, dtype=np.int64)
-    tiles = tiles.on(macro)
     count = tiles.count
     ev = macro.step_events(tiles.rows_used, tiles.cols_used, tiles.weights, np.asarray(input_density)[:, None],
                            np.asarray(and_density)[:, None])
@@ -1028,6 +1033,104 @@ def layer_costs(macro: MacroConfig, tiles: TileTable, mvm_steps: np.ndarray, inp
     tiles_n = count.sum(axis=1)
     return LayerCosts(energy_pj=energy, cycles=cycles, macro_busy_cycles=busy,
                       macro_steps=(steps * tiles_n).astype(float), macs=macs, macros=tiles_n * reps)
+
+
+#: the largest ``rows_parallel`` a stacked call (:func:`layer_costs_many`) takes: up to it numpy's
+#: ``ceil(log2(n))`` equals ``math``'s (tests/test_macro_batch.py checks every integer), past it one macro
+#: at a time
+STACK_MAX_ROWS_PARALLEL = 1 << 22
+
+
+@dataclass(frozen=True)
+class _MacroColumns:
+    """Several macros as one: every figure :func:`layer_costs` reads of a macro, as a column with one entry
+    per layer row (the row's macro), so that the elementwise formulas price all rows at once."""
+
+    rows_parallel: np.ndarray
+    sense_amps: np.ndarray
+    in_bits: np.ndarray
+    w_bits: np.ndarray
+    bits_per_cell: np.ndarray
+    access_cycles: np.ndarray
+    cols: np.ndarray                 # the cells a word-line pulse charges (MacroConfig.step_energy's line cells)
+    acc_bits: np.ndarray
+    tree_bits: np.ndarray
+    tree_register_bits: np.ndarray
+    prices: MacroPrices
+    pipeline_depth_cycles: np.ndarray
+    organisation: str
+    input_bits_per_cycle: int
+    column_select: str = "word_line"
+
+    step_events = MacroConfig.step_events
+    step_energy = MacroConfig.step_energy
+
+
+def _stackable(macro: MacroConfig, tiles: TileTable) -> bool:
+    return macro.rows_parallel <= STACK_MAX_ROWS_PARALLEL and tiles.on(macro) is tiles and tiles.count.dtype != object
+
+
+def layer_costs_many(jobs: Sequence[tuple[MacroConfig, TileTable, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                     stream_fill: bool = True) -> list[LayerCosts]:
+    """:func:`layer_costs` of each ``(macro, tiles, mvm_steps, input_density, and_density, replicas)``, the
+    macros stacked: one numpy pass over every job's layer rows, each row carrying its macro's figures (a
+    sweep over array geometries prices all its points at once). The formulas are elementwise, so each job's
+    result equals its own call to the last bit (tests/test_macro_batch.py); tables are padded with count-0
+    shapes, which add 0 as within one table. Macros of one organisation and input digit width share a
+    pass; a macro past ``STACK_MAX_ROWS_PARALLEL`` or too large for int64 is priced alone."""
+    out: list[LayerCosts | None] = [None] * len(jobs)
+    groups: dict[tuple, list[int]] = {}
+    for i, (macro, tiles, *_) in enumerate(jobs):
+        if _stackable(macro, tiles):
+            groups.setdefault((macro.organisation, macro.input_bits_per_cycle), []).append(i)
+        else:
+            out[i] = layer_costs(*jobs[i], stream_fill=stream_fill)
+    for (organisation, ipc), members in groups.items():
+        for i, lc in zip(members, _stacked(organisation, ipc, [jobs[i] for i in members], stream_fill)):
+            out[i] = lc
+    return out   # type: ignore[return-value]
+
+
+def _stacked(organisation: str, ipc: int, jobs: list[tuple], stream_fill: bool) -> list[LayerCosts]:
+    macros = [j[0] for j in jobs]
+    tables = [j[1] for j in jobs]
+    n = np.array([len(t.count) for t in tables])
+    width = max(t.count.shape[1] for t in tables)
+
+    def stack(part: str) -> np.ndarray:
+        a = np.zeros((int(n.sum()), width), dtype=np.int64)
+        k = 0
+        for t, rows in zip(tables, n.tolist()):
+            v = getattr(t, part)
+            a[k:k + rows, :v.shape[1]] = v
+            k += rows
+        return a
+
+    table = TileTable(stack("rows_used"), stack("cols_used"), stack("weights"), stack("count"))
+
+    def col(values: list, dtype: Any = np.int64) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), n)[:, None]
+
+    prices = [m.prices for m in macros]
+    price_cols = MacroPrices(*(col([getattr(p, f.name) for p in prices], float) for f in fields(MacroPrices)))
+    stacked = _MacroColumns(
+        rows_parallel=col([m.rows_parallel for m in macros]), sense_amps=col([m.sense_amps for m in macros]),
+        in_bits=col([m.in_bits for m in macros]), w_bits=col([m.w_bits for m in macros]),
+        bits_per_cell=col([m.bits_per_cell for m in macros]), access_cycles=col([m.access_cycles for m in macros]),
+        cols=col([m.cols if m.column_select == "word_line" else m.sense_amps for m in macros]),
+        acc_bits=col([m.acc_bits for m in macros]), tree_bits=col([m.tree_bits for m in macros]),
+        tree_register_bits=col([m.tree_register_bits for m in macros]), prices=price_cols,
+        pipeline_depth_cycles=col([m.pipeline_depth_cycles for m in macros])[:, 0], organisation=organisation,
+        input_bits_per_cycle=ipc)
+    lc = _layer_costs(stacked, table, *(np.concatenate([np.asarray(j[k]) for j in jobs]) for k in (2, 3, 4, 5)),
+                      stream_fill)
+    out, k = [], 0
+    for rows in n.tolist():
+        part = slice(k, k + rows)
+        out.append(LayerCosts(lc.energy_pj[part].copy(), lc.cycles[part].copy(), lc.macro_busy_cycles[part].copy(),
+                              lc.macro_steps[part].copy(), lc.macs[part].copy(), lc.macros[part].copy()))
+        k += rows
+    return out
 
 
 def dense_step(macro: MacroConfig, act: ActivityAssumption) -> tuple[StepEvents, Performance]:

@@ -49,10 +49,12 @@ import numpy as np
 from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
 from imcsim.circuit.macro import (
     DEFAULT_TOGGLE_DENSITY,
+    LayerCosts,
     MacroConfig,
     TileTable,
     activity_densities,
     layer_costs,
+    layer_costs_many,
 )
 from imcsim.device.base import DeviceModel, WriteCost
 from imcsim.engine.context import Context, _device
@@ -520,8 +522,8 @@ class _Pricer:
         rows, without the selections, rounds, passes and scratch writes that do not apply."""
         macro, tile = self.macro, self.tile
         partial_adds, ports, mac_l, rec_l, rec_col = side[5]
-        lc = layer_costs(macro, side[1], v.steps, v.densities[0], v.densities[1], v.replicas)
-        macro6 = np.asarray(lc.energy_pj, dtype=float)   # (a fresh array; object-typed only for absurd geometries)
+        lc = _LAYER_COSTS.get((macro, side[1], v), (), lambda: layer_costs(*_plain_job(macro, side[1], v)))
+        macro6 = np.array(lc.energy_pj, dtype=float)   # (a fresh array; object-typed only for absurd geometries)
         macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
         buffer = v.in_bytes * tile.buffer_read_pj_per_byte + v.out_bytes * tile.buffer_write_pj_per_byte
         rec, executions = v.rec, v.executions
@@ -1248,6 +1250,38 @@ def _numbers_of(p: _Pricer, shape: _Shape) -> _Numbers:
     sweep over write policy, flip probability or steps per day (or the event engine after the analytic
     one) reuses them and prices only the writes."""
     return _NUMBERS.get((*_owners(p.ctx), shape), (), lambda: p.numbers(shape))
+
+
+#: (macro, tile table, MVM rows) by identity -> the plain MVM rows' layer costs on that macro: what
+#: :func:`prime_layer_costs` computes for a batch of points at once and each point's pricer then reads
+_LAYER_COSTS: IdentityMemo[LayerCosts] = IdentityMemo(1024)
+
+
+def _plain_job(macro: MacroConfig, tiles: TileTable, v: _MvmRows) -> tuple:
+    return macro, tiles, v.steps, v.densities[0], v.densities[1], v.replicas
+
+
+def prime_layer_costs(contexts: list[Context]) -> None:
+    """Price the plain MVM rows (:meth:`_Pricer._mvm_side`) of many points with one stacked numpy pass
+    (``circuit.macro.layer_costs_many``) and keep each point's layer costs for its pricer: a batch of
+    design points that differ in their arrays (engine/evaluation.py ``evaluate_many``) pays the ~40 numpy
+    calls of the macro formulas once instead of once per point. Equal to pricing each alone, to the last
+    bit (the formulas are elementwise: tests/test_macro_batch.py, tests/test_engine_batch.py)."""
+    jobs: dict[tuple[int, int, int], tuple] = {}
+    for ctx in contexts:
+        p = _Pricer(ctx)
+        shape = _shape_of(p)
+        if shape.mvm is None:
+            continue
+        side = _MVM_SIDE.get((p.mapping.tile_table, shape), (), lambda p=p, shape=shape: p._mvm_side(shape))
+        if side[5] is None:
+            continue   # rows on SRAM macros, in rounds, in passes or with scratch writes: priced per point
+        jobs.setdefault((id(p.macro), id(side[1]), id(shape.mvm)), (p.macro, side[1], shape.mvm))
+    if len(jobs) < 2:
+        return
+    owners = list(jobs.values())
+    for (macro, tiles, v), lc in zip(owners, layer_costs_many([_plain_job(*o) for o in owners])):
+        _LAYER_COSTS.get((macro, tiles, v), (), lambda lc=lc: lc)
 
 
 def price_step(ctx: Context) -> PricedStep:

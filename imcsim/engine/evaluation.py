@@ -2,16 +2,19 @@
 
 ``evaluate(study)`` returns a :class:`~imcsim.engine.ledger.Result`; ``evaluate_point(params)`` takes
 the flat form of a study (a sweep point) and returns the flat summary record, which is what sweeps store.
+``evaluate_many(studies)`` / ``evaluate_points(points)`` do the same for many points at once (what a sweep
+runs), each result equal to the point evaluated alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, fallback_note, preset_for
-from imcsim.engine.costs import POOL, PricedStep, price_step
+from imcsim.engine.costs import POOL, PricedStep, price_step, prime_layer_costs
 from imcsim.engine.estimate import activation_staging, row_estimate_cycles
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
 from imcsim.engine.ledger import Result
@@ -117,12 +120,20 @@ def clear_caches() -> None:
 
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:
     """Price one study. ``engine`` overrides ``study.engine``; the event engine can keep its timeline."""
+    engine = _engine(study, engine)
+    return _evaluate(study, build_context(study), engine, record_trace)
+
+
+def _engine(study: Study, engine: str | None) -> str:
     engine = engine or study.engine
     if engine not in ENGINES:
         from imcsim.errors import SpecError
 
         raise SpecError(None, "engine", engine, allowed=", ".join(ENGINES))
-    ctx = build_context(study)
+    return engine
+
+
+def _evaluate(study: Study, ctx: Context, engine: str, record_trace: bool = False) -> Result:
     cached = _priced(study, ctx)
     priced, bound = cached.step, cached.analytic_cycles
     timeline = None
@@ -241,10 +252,64 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
                   assumed=dict(priced.assumed))
 
 
+def evaluate_many(studies: Sequence[Study], engine: str | None = None) -> list[Result | Exception]:
+    """Price many studies, each result equal to :func:`evaluate` of its study alone (to the last bit), and
+    a failing study's exception in its place. Points that differ in their arrays (geometry, device,
+    macro options) share the work that does not depend on them; what does is priced for all of them at
+    once: their contexts are built first, then their MVM layers' macro costs in one stacked numpy pass
+    (``costs.prime_layer_costs``), then each point is finished as :func:`evaluate` would. This is what a
+    sweep runs (:func:`evaluate_points`, the sweep runner's chunks)."""
+    out: list[Any] = [None] * len(studies)
+    todo: list[tuple[int, Study, Context, str]] = []
+    for i, study in enumerate(studies):
+        try:
+            engine_i = _engine(study, engine)
+            todo.append((i, study, build_context(study), engine_i))
+        except Exception as exc:  # a failing point is its own answer; the others go on
+            out[i] = exc
+    prime_layer_costs([ctx for _, _, ctx, _ in todo])
+    for i, study, ctx, engine_i in todo:
+        try:
+            out[i] = _evaluate(study, ctx, engine_i)
+        except Exception as exc:
+            out[i] = exc
+    return out
+
+
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:
     """A sweep point (flat study fields) -> the flat summary record of its result."""
     study = study_from_params(params)
-    record = evaluate(study).summary()
+    return _record(study, evaluate(study))
+
+
+def evaluate_points(points: Sequence[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
+    """Sweep points (flat study fields) -> the flat summary record of each, as :func:`evaluate_point` gives
+    it, or the exception it raised: priced together by :func:`evaluate_many`. The sweep runner hands its
+    chunks here (``evaluate_point.batch``)."""
+    out: list[Any] = [None] * len(points)
+    studies: list[tuple[int, Study]] = []
+    for i, params in enumerate(points):
+        try:
+            studies.append((i, study_from_params(params)))
+        except Exception as exc:
+            out[i] = exc
+    for (i, study), result in zip(studies, evaluate_many([s for _, s in studies])):
+        if isinstance(result, Exception):
+            out[i] = result
+            continue
+        try:
+            out[i] = _record(study, result)
+        except Exception as exc:
+            out[i] = exc
+    return out
+
+
+def _record(study: Study, result: Result) -> dict[str, Any]:
+    record = result.summary()
     if study.accelerator is None:   # the chip the engine chose is part of the answer (acc-<device> or the fallback)
         record["accelerator"] = preset_for(study)
     return record
+
+
+#: the sweep runner evaluates a chunk of points with one call of this (imcsim/sweep/runner.py)
+evaluate_point.batch = evaluate_points   # type: ignore[attr-defined]

@@ -2,7 +2,10 @@
 
 The runner is engine-agnostic: it takes ``evaluate(params) -> dict of metrics`` (the engine's
 ``imcsim.engine.evaluate_point`` in the CLI, small functions in tests). For worker processes and Dask
-that function must be picklable by reference (a module-level function).
+that function must be picklable by reference (a module-level function). When ``evaluate`` has a
+``batch`` attribute (``batch(list of params) -> list of metrics dicts or exceptions``, in order), each
+chunk of points goes to it in one call: the engine prices a chunk's array geometries together
+(``imcsim.engine.evaluate_points``), each result equal to the point evaluated alone.
 
 Why it is built this way:
 
@@ -161,7 +164,7 @@ def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | Non
             elif jobs > 1:
                 _run_processes(todo, evaluate, warmup, jobs, chunk_size, on_result)
             else:
-                _run_serial(todo, evaluate, warmup, on_result)
+                _run_serial(todo, evaluate, warmup, chunk_size, on_result)
     except KeyboardInterrupt:
         interrupted = True  # stored below; re-raised with the summary attached
     finally:
@@ -209,6 +212,35 @@ def evaluate_safely(evaluate: Evaluate, params: Mapping[str, Any]) -> tuple[str,
         return "ok", None, clean_metrics(result, params)
     except ValueError as exc:
         return "error", one_line_error(exc), {}
+
+
+def batch_of(evaluate: Evaluate) -> Callable[[list[dict[str, Any]]], list[Any]] | None:
+    """The batch form of ``evaluate`` (its ``batch`` attribute), if it has one."""
+    return getattr(evaluate, "batch", None)
+
+
+def evaluate_chunk_safely(evaluate: Evaluate, chunk: Sequence[Mapping[str, Any]]
+                          ) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(status, error, metrics) for each point of a chunk, as :func:`evaluate_safely` gives them: through
+    ``evaluate.batch`` in one call when ``evaluate`` has it (a failing point comes back as its exception),
+    else one point at a time."""
+    batch = batch_of(evaluate)
+    if batch is None or len(chunk) < 2:
+        return [evaluate_safely(evaluate, params) for params in chunk]
+    try:
+        results = batch([dict(p) for p in chunk])
+    except Exception:   # the whole chunk failed: each point alone, so each gets its own error
+        return [evaluate_safely(evaluate, params) for params in chunk]
+    out: list[tuple[str, str | None, dict[str, Any]]] = []
+    for params, result in zip(chunk, results):
+        if isinstance(result, BaseException):
+            out.append(("error", one_line_error(result), {}))
+            continue
+        try:
+            out.append(("ok", None, clean_metrics(result, params)))
+        except ValueError as exc:
+            out.append(("error", one_line_error(exc), {}))
+    return out
 
 
 def clean_metrics(result: Any, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -271,7 +303,8 @@ def run_chunk(evaluate: Evaluate, warmup: Callable[[], Any] | None,
     """Evaluate a chunk of (position, params); returns the results and the seconds it took."""
     _ensure_warm(warmup)
     t0 = time.perf_counter()
-    out = [(i, *evaluate_safely(evaluate, params)) for i, params in chunk]
+    results = evaluate_chunk_safely(evaluate, [params for _, params in chunk])
+    out = [(i, *r) for (i, _), r in zip(chunk, results)]
     return out, time.perf_counter() - t0
 
 
@@ -310,10 +343,20 @@ OnResult = Callable[[Point, str, str | None, Mapping[str, Any]], None]
 
 
 def _run_serial(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], Any] | None,
-                on_result: OnResult) -> None:
+                chunk_size: int | None, on_result: OnResult) -> None:
     _ensure_warm(warmup)
-    for point in todo:
-        on_result(point, *evaluate_safely(evaluate, point.params))
+    if batch_of(evaluate) is None:
+        for point in todo:
+            on_result(point, *evaluate_safely(evaluate, point.params))
+        return
+    # chunks sized like the workers' (about CHUNK_TARGET_S each, the first one point), so a Ctrl-C waits
+    # no longer than one chunk and every finished chunk is stored
+    chunker = _Chunker(todo, 1, chunk_size)
+    while chunker.remaining:
+        results, seconds = run_chunk(evaluate, None, chunker.next())
+        chunker.record(len(results), seconds)
+        for i, status, error, metrics in results:
+            on_result(todo[i], status, error, metrics)
 
 
 class _Subset(Sequence[Point]):
