@@ -8,14 +8,19 @@ pipeline in a fresh process with its own peak RSS; ``--flan-t5`` runs these alon
 for two ResNet-18 sweeps: over non-geometric axes (write policy, flip probability, steps per day: the
 mapping and layer costs are reused) and over 1,000 array geometries (5 devices x rows x cols x
 rows_parallel x column_mux: every point builds its macro, maps and prices the network anew; placements
-are shared between points of equal geometry, as in a real sweep). Each analytic sweep runs in a fresh
+are shared between points of equal geometry, as in a real sweep). Each analytic sweep runs through the public
+sweep path, ``imcsim.sweep.run_sweep(points, evaluate_point, folder, jobs=1)`` as ``imcsim sweep`` runs it
+(chunks of points handed to ``evaluate_point.batch``, the result store and its compaction included; the
+baseline's runner evaluates one point at a time), in a fresh
 process on one thread, timed in CPU time, the best of ``ANALYTIC_PASSES`` passes (each pass on a freshly
 loaded copy of the package: empty caches, warm-up on one point outside the sweep; the two versions' order
 alternating; the load printed per pass),
 and in the same process the same points through the pricer of ``BASELINE_COMMIT`` (main before the vectorised pricer,
 exported with ``git archive`` into a temporary folder and loaded as a second copy of the package, with its
 own caches): ``speedup_over_baseline`` and ``max_rel_diff_vs_baseline`` (energy, latency, area, write
-energy of every point). ``python benchmarks/engine.py --analytic`` runs this part alone. The geometry
+energy of every point, read back from each store; by field in ``max_rel_diff_vs_baseline_by_field``: the
+models changed since, e.g. the analytic latency under the default ``chip.pipeline: row`` is the row estimate
+since c193556, where the baseline timed layer order). ``python benchmarks/engine.py --analytic`` runs this part alone. The geometry
 sweep runs once more on two worker processes (``multiprocessing``, chunks of 50 points; ``points_per_s`` counts from the
 first submitted point, ``points_per_s_with_start`` includes starting and warming the workers).
 ``row_loop`` times the row engine's own run on a built plan in CPU time, on ``engine/eventloop.py`` and, in
@@ -242,13 +247,27 @@ def load(path):
 
 
 def rate(evaluate_point, modules):
+    # the public sweep path (imcsim.sweep.run_sweep, as `imcsim sweep` and the Python API run it: chunks, the
+    # result store, compaction), one process; then each point read back from the store
+    import shutil
+    import tempfile
     for k in imcsim_modules():
         del sys.modules[k]
     sys.modules.update(modules)
+    from imcsim.sweep.runner import run_sweep
+    from imcsim.sweep.spec import Point
+    from imcsim.sweep.store import read_results
     evaluate_point(WARM)
-    t0 = time.process_time()
-    out = [evaluate_point(p) for p in points]
-    dt = time.process_time() - t0
+    plan = [Point(i, f"p{i}", p) for i, p in enumerate(points)]
+    folder = tempfile.mkdtemp(prefix="imcsim-bench-sweep-")
+    try:
+        t0 = time.process_time()
+        run_sweep(plan, evaluate_point, folder, jobs=1, progress=False)
+        dt = time.process_time() - t0
+        table = read_results(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    out = table.sort_values("point").to_dict("records")
     return len(points) / dt, dt, out
 
 
@@ -267,14 +286,16 @@ if workers == 1:
                 if name not in res or got[1] < res[name][1]:
                     res[name] = got
     pps, dt, rec = res["current"]
-    out = {"points": len(points), "cpu_s": dt, "points_per_s": pps, "workers": 1, "passes": PASSES,
-           "load_average_per_pass": loads}
+    out = {"points": len(points), "path": "imcsim.sweep.run_sweep(jobs=1) with evaluate_point (store included)",
+           "cpu_s": dt, "points_per_s": pps, "workers": 1, "passes": PASSES, "load_average_per_pass": loads,
+           "failed_points": sum(r["status"] != "ok" for r in rec)}
     if "baseline" in res:
         bpps, bdt, brec = res["baseline"]
-        diff = max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-300) for a, b in zip(rec, brec)
-                   for k in ("energy_pj", "latency_ns", "area_mm2", "write_energy_pj"))
+        diff = {k: max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-300) for a, b in zip(rec, brec))
+                for k in ("energy_pj", "latency_ns", "area_mm2", "write_energy_pj")}
         out.update(baseline_cpu_s=bdt, baseline_points_per_s=bpps, speedup_over_baseline=pps / bpps,
-                   max_rel_diff_vs_baseline=diff)
+                   baseline_failed_points=sum(r["status"] != "ok" for r in brec),
+                   max_rel_diff_vs_baseline=max(diff.values()), max_rel_diff_vs_baseline_by_field=diff)
 else:
     import multiprocessing as mp
     from imcsim.engine import evaluate_point

@@ -39,6 +39,15 @@ class IdentityMemo(Generic[T]):
             self._entries.popitem(last=False)
         return value
 
+    def peek(self, owners: tuple, extra: tuple[Hashable, ...]) -> T | None:
+        """The value kept for this key, or None (nothing is built; a hit counts as a use)."""
+        key = (*map(id, owners), *extra)
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        self._entries.move_to_end(key)
+        return hit[1]
+
     def clear(self) -> None:
         self._entries.clear()
 

@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike
 
 from imcsim.circuit.gates import GateSet, fastest_clock_mhz, gates_at
 from imcsim.errors import SpecError
+from imcsim.memo import IdentityMemo
 
 COMPONENTS = ("cell_read", "sense_amp", "adder_tree", "shift_accumulate", "control", "leakage")
 AREA_COMPONENTS = ("cells", "sense_amps", "adder_trees", "accumulators", "control")
@@ -744,7 +745,8 @@ class MacroConfig:
 
     @cached_property
     def _area(self) -> AreaBreakdown:
-        return macro_area(self._counts, self.rows * self.cols, float(self.device.cell_area_um2(self.node_nm)),
+        cell_um2 = _CELL_AREA.get((self.device,), (self.node_nm,), lambda: float(self.device.cell_area_um2(self.node_nm)))
+        return macro_area(self._counts, self.rows * self.cols, cell_um2,
                           self.gates)
 
     # -------------------------------------------------------------- one step
@@ -800,6 +802,10 @@ class MacroConfig:
                 "access_cycles": self.access_cycles, "lanes": self.lanes, "tree_input_bits": self.tree_bits,
                 "acc_bits": self.acc_bits, "pipeline_depth_cycles": self.pipeline_depth_cycles,
                 "weight_capacity": self.weight_capacity}
+
+
+#: a device's cell area at a node (technology's scaling curves, ~20 us): asked by every macro of a sweep
+_CELL_AREA: IdentityMemo[float] = IdentityMemo(64)
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int | None, allowed: str | None = None) -> None:

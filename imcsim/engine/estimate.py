@@ -29,17 +29,20 @@ on random small networks and on ResNet-18 and MobileNetV2 (docs/engine.md has th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from imcsim.engine import rowtime
 from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
 from imcsim.engine.noc import forward_flow, forward_traffic
 from imcsim.engine.plan import GBUF, barrier_kind
 from imcsim.engine.rowtime import GEMM, forward_rows, row_mode
-from imcsim.engine.schedule import Barrier, Stage, _flow_shop_bound, resource_kind
+from imcsim.engine.schedule import Barrier, _flow_shop_bound, resource_kind
 from imcsim.engine.staging import analytic_staging
 from imcsim.memo import IdentityMemo
 
@@ -199,80 +202,161 @@ def _build_skeleton(ctx: Context, items: list) -> _Skeleton:
 
 
 def _estimate(ctx: Context, priced: PricedStep) -> float:
-    items = priced.items
-    sk = _skeleton(ctx, priced)
-    total = 0.0
-    for seg, b in zip(sk.segments, sk.barriers):
-        total += _segment(ctx, priced, seg)
-        total += sum(s.cycles for s in items[b].stages)
-    return total + _segment(ctx, priced, sk.segments[-1])
+    return _Points([ctx], [priced]).estimate(_skeleton(ctx, priced))[0]
 
 
-def _segment(ctx: Context, priced: PricedStep, seg: _Segment) -> float:
-    items = priced.items
-    batch = ctx.batch
-    contention = ctx.accel.chip.contention
-    busy: dict[str, float] = {}     # contended resource -> busy cycles over the batch
-    chain: list[Stage] = []
-    pool: list[tuple[str, float]] = []   # ("write" | "task", cycles) in the order the pool is used
-    fetch = None
-    if seg.fwd:
-        rows = seg.fwd_rows
-        pre, has_pre, unit, fill = forward_rows(ctx, priced, seg.fwd, seg.fwd_items, rows, seg.fwd_mode)
-        gemm = seg.fwd_mode == GEMM
-        r = np.where(has_pre, pre + unit, unit)
-        ps = rows * r + fill
-        row_l, first_l, ps_l = r.tolist(), (r + fill).tolist(), ps.tolist()
-        unit_busy = (batch * (rows * unit + fill)).tolist()
-        pre_busy = (batch * (rows * pre + 0)).tolist()
-        gbuf = (has_pre & gemm).tolist()
-        task = (batch * ps).tolist()
-    for e in seg.entries if contention else seg.quiet:
-        tag = e[0]
-        if tag == _FWD:
-            _, k, resource, on_macros = e
-            # a contended resource serves its users' rows one at a time (tile buffer ports: per tile, left
-            # out, a looser bound)
-            if contention and gbuf[k]:
-                busy[GBUF] = busy.get(GBUF, 0.0) + pre_busy[k]
-            if contention or on_macros:
-                busy[resource] = busy.get(resource, 0.0) + unit_busy[k]
-            if resource == POOL:
-                pool.append(("task", task[k]))
-        elif tag == _RELOAD:
-            dram, write = items[e[1]].stages
-            fetch = dram.cycles if fetch is None else fetch
-            pool.append(("write", write.cycles))
-        else:
-            _, i, resource, on_macros = e
-            item = items[i]
-            chain.append(item)
-            if contention or on_macros:
-                busy[resource] = busy.get(resource, 0.0) + batch * item.cycles
-            if resource == POOL:
-                pool.append(("task", batch * item.cycles))
-    bound = max(busy.values(), default=0.0)
-    fwd_first = 0.0
-    if seg.fwd:
-        if seg.last is not None:   # a repeated op: its last row counts, at its first position
-            row_l, first_l, ps_l = ([v[k] for k in seg.last] for v in (row_l, first_l, ps_l))
-        # head: longest path of the rows each op's first row needs; tail: rows that need the last row
-        head = [0.0] * len(row_l)
-        for src, dst, hi0 in seg.head_edges:
-            head[dst] = max(head[dst], head[src] + first_l[src] + (hi0 - 1) * row_l[src])
-        tail = [0.0] * len(row_l)
-        for src, dst, n_last, whole in seg.tail_edges:
-            after = n_last * row_l[dst] + (first_l[dst] - row_l[dst] if whole else 0.0)
-            tail[src] = max(tail[src], after + tail[dst])
-        bound = max(bound, max(h + batch * p + t for h, p, t in zip(head, ps_l, tail)))
-        fwd_first = max(head[k] + ps_l[k] for k in seg.sinks) if seg.sinks else 0.0
-    if chain:
-        exclusive = {s.resource for s in chain if contention or resource_kind(s.resource) == "macros"}
-        bound = max(bound, fwd_first + _flow_shop_bound(chain, batch, exclusive))
-    writes = [c for what, c in pool if what == "write"]
-    if writes and all(i and pool[i - 1][0] == "write" for i, (what, _) in enumerate(pool) if what == "task"):
-        bound = max(bound, (fetch or 0.0) + sum(c for _, c in pool))
-    return bound
+def row_estimates_many(contexts: Sequence[Context], priced: Sequence[PricedStep]) -> list[float]:
+    """:func:`row_estimate_cycles` of many points (each under ``chip.pipeline: row``), memoised as it is, with
+    the points that share a skeleton (engine/costs.py: the same priced shape: array geometries that keep the
+    residency), batch and contention flag estimated together, numpy over the points: the same operations per
+    point in the same order (sums, products, maxima), so each equals its own estimate to the last bit
+    (tests/test_engine_batch.py)."""
+    out: list[Any] = [None] * len(contexts)
+    groups: dict[tuple, list[int]] = {}
+    for k, (ctx, pr) in enumerate(zip(contexts, priced)):
+        sk = _skeleton(ctx, pr)
+        groups.setdefault((id(sk), ctx.batch, ctx.accel.chip.contention), []).append(k)
+    for members in groups.values():
+        ctxs, prs = [contexts[k] for k in members], [priced[k] for k in members]
+        values = (_Points(ctxs, prs).estimate(_skeleton(ctxs[0], prs[0])) if len(members) > 1 else
+                  [_estimate(ctxs[0], prs[0])])
+        for k, ctx, pr, value in zip(members, ctxs, prs, values):
+            out[k] = _ESTIMATES.get((pr.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device),
+                                    (ctx.batch,), lambda value=float(value): value)
+    return out
+
+
+class _Points:
+    """The points one skeleton's estimate runs over: one point in Python floats (``evaluate``), several as
+    numpy arrays with one entry per point (``row_estimates_many``); every formula below is written once for
+    both (``_max`` is ``max`` or ``np.maximum``)."""
+
+    def __init__(self, contexts: Sequence[Context], priced: Sequence[PricedStep]) -> None:
+        self.contexts, self.priced = contexts, priced
+        self.one = len(contexts) == 1
+        ctx = contexts[0]
+        self.batch = ctx.batch
+        self.contention = ctx.accel.chip.contention
+        self._max = max if self.one else np.maximum
+
+    def cycles(self, i: int) -> Any:
+        """Item ``i``'s cycles at every point."""
+        if self.one:
+            return self.priced[0].items[i].cycles
+        return np.array([pr.items[i].cycles for pr in self.priced], dtype=float)
+
+    def stage_cycles(self, i: int, k: int) -> Any:
+        """Stage ``k`` of barrier item ``i``: its cycles at every point."""
+        if self.one:
+            return self.priced[0].items[i].stages[k].cycles
+        return np.array([pr.items[i].stages[k].cycles for pr in self.priced], dtype=float)
+
+    def largest(self, values: list[Any]) -> Any:
+        """``max(values, default=0.0)`` at every point."""
+        if not values:
+            return 0.0
+        out = values[0]
+        for v in values[1:]:
+            out = self._max(out, v)
+        return out
+
+    def estimate(self, sk: _Skeleton) -> Any:
+        total: Any = 0.0
+        for seg, b in zip(sk.segments, sk.barriers):
+            total += self.segment(seg)
+            total += sum(self.stage_cycles(b, k) for k in range(len(self.priced[0].items[b].stages)))
+        total = total + self.segment(sk.segments[-1])
+        return [total] if self.one else np.broadcast_to(total, (len(self.priced),)).tolist()
+
+    def forward_rows(self, seg: _Segment) -> rowtime.RowTimes:
+        """engine/rowtime.py's row times of the segment's forward ops, (points x ops) for several points."""
+        if self.one:
+            return forward_rows(self.contexts[0], self.priced[0], seg.fwd, seg.fwd_items, seg.fwd_rows, seg.fwd_mode)
+        cycles = np.array([[pr.items[i].cycles for i in seg.fwd_items] for pr in self.priced], dtype=float)
+        ports = [[pr.port_bytes.get(name, rowtime._NO_PORT) for name in seg.fwd] for pr in self.priced]
+        nbytes = np.array([[b for _, b in row] for row in ports], dtype=float)
+        port_tiles = np.array([[k == "tiles" for k, _ in row] for row in ports], dtype=bool)
+
+        def col(values: list) -> np.ndarray:
+            return np.array(values)[:, None]
+
+        chips = [ctx.accel.chip for ctx in self.contexts]
+        tiles = [ctx.accel.tile for ctx in self.contexts]
+        return rowtime.row_times(cycles, seg.fwd_rows[None, :], seg.fwd_mode[None, :], nbytes, port_tiles,
+                                 depth=col([int(ctx.macro.pipeline_depth_cycles) for ctx in self.contexts]),
+                                 tile_bytes_per_cycle=col([t.buffer_bytes_per_cycle for t in tiles]),
+                                 global_bytes_per_cycle=col([c.global_buffer_bytes_per_cycle for c in chips]),
+                                 tiles=col([c.tiles for c in chips]))
+
+    def per_op(self, a: np.ndarray) -> list[Any]:
+        """An (ops) or (points x ops) array as a list over ops of floats or point arrays."""
+        return a.tolist() if self.one else list(a.T)
+
+    def segment(self, seg: _Segment) -> Any:
+        batch, contention, mx = self.batch, self.contention, self._max
+        busy: dict[str, Any] = {}     # contended resource -> busy cycles over the batch
+        chain: list[int] = []         # the chain's items
+        pool: list[tuple[str, Any]] = []   # ("write" | "task", cycles) in the order the pool is used
+        fetch = None
+        if seg.fwd:
+            rows = seg.fwd_rows
+            pre, has_pre, unit, fill = self.forward_rows(seg)
+            gemm = seg.fwd_mode == GEMM
+            r = np.where(has_pre, pre + unit, unit)
+            ps = rows * r + fill
+            row_l, first_l, ps_l = self.per_op(r), self.per_op(r + fill), self.per_op(ps)
+            unit_busy = self.per_op(batch * (rows * unit + fill))
+            pre_busy = self.per_op(batch * (rows * pre + 0))
+            gbuf = (has_pre & gemm).any(axis=0).tolist() if not self.one else (has_pre & gemm).tolist()
+            task = self.per_op(batch * ps)
+        for e in seg.entries if contention else seg.quiet:
+            tag = e[0]
+            if tag == _FWD:
+                _, k, resource, on_macros = e
+                # a contended resource serves its users' rows one at a time (tile buffer ports: per tile, left
+                # out, a looser bound)
+                if contention and gbuf[k]:
+                    busy[GBUF] = busy.get(GBUF, 0.0) + pre_busy[k]
+                if contention or on_macros:
+                    busy[resource] = busy.get(resource, 0.0) + unit_busy[k]
+                if resource == POOL:
+                    pool.append(("task", task[k]))
+            elif tag == _RELOAD:
+                write = self.stage_cycles(e[1], 1)
+                fetch = self.stage_cycles(e[1], 0) if fetch is None else fetch
+                pool.append(("write", write))
+            else:
+                _, i, resource, on_macros = e
+                chain.append(i)
+                if contention or on_macros:
+                    busy[resource] = busy.get(resource, 0.0) + batch * self.cycles(i)
+                if resource == POOL:
+                    pool.append(("task", batch * self.cycles(i)))
+        bound = self.largest(list(busy.values()))
+        fwd_first: Any = 0.0
+        if seg.fwd:
+            if seg.last is not None:   # a repeated op: its last row counts, at its first position
+                row_l, first_l, ps_l = ([v[k] for k in seg.last] for v in (row_l, first_l, ps_l))
+            # head: longest path of the rows each op's first row needs; tail: rows that need the last row
+            head: list[Any] = [0.0] * len(row_l)
+            for src, dst, hi0 in seg.head_edges:
+                head[dst] = mx(head[dst], head[src] + first_l[src] + (hi0 - 1) * row_l[src])
+            tail: list[Any] = [0.0] * len(row_l)
+            for src, dst, n_last, whole in seg.tail_edges:
+                after = n_last * row_l[dst] + (first_l[dst] - row_l[dst] if whole else 0.0)
+                tail[src] = mx(tail[src], after + tail[dst])
+            bound = mx(bound, self.largest([h + batch * p + t for h, p, t in zip(head, ps_l, tail)]))
+            fwd_first = self.largest([head[k] + ps_l[k] for k in seg.sinks]) if seg.sinks else 0.0
+        if chain:
+            stages = [[pr.items[i] for i in chain] for pr in self.priced]
+            exclusive = {s.resource for s in stages[0] if contention or resource_kind(s.resource) == "macros"}
+            shop = [_flow_shop_bound(c, batch, exclusive) for c in stages]
+            bound = mx(bound, fwd_first + (shop[0] if self.one else np.array(shop)))
+        writes = [c for what, c in pool if what == "write"]
+        if writes and all(i and pool[i - 1][0] == "write" for i, (what, _) in enumerate(pool) if what == "task"):
+            first_fetch = (fetch or 0.0) if self.one else (0.0 if fetch is None else fetch)
+            bound = mx(bound, first_fetch + sum(c for _, c in pool))
+        return bound
 
 
 _STAGING: IdentityMemo[tuple[float, float]] = IdentityMemo(64)

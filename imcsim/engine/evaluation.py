@@ -15,7 +15,7 @@ from typing import Any
 from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, fallback_note, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step, prime_layer_costs
-from imcsim.engine.estimate import activation_staging, row_estimate_cycles
+from imcsim.engine.estimate import activation_staging, row_estimate_cycles, row_estimates_many
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
 from imcsim.engine.ledger import Result
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
@@ -57,14 +57,62 @@ def _priced(study: Study, ctx: Context) -> _Priced:
     specs give the same objects), the batch and every study option by value (all scalars); building it costs
     no serialisation, so a sweep over write options, which never revisits a key, pays nothing for it.
     Results never mutate what is cached."""
-    return _PRICED.get((ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device),
-                       (ctx.batch, *study.options.__dict__.values()), lambda: _price(ctx))
+    return _PRICED.get(*_priced_key(study, ctx), lambda: _price(ctx))
 
 
-def _price(ctx: Context) -> _Priced:
-    priced = price_step(ctx)
+def _priced_key(study: Study, ctx: Context) -> tuple[tuple, tuple]:
+    """(owners, values) of a study's priced step in ``_PRICED`` (:func:`_priced`)."""
+    return (ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device), (ctx.batch, *study.options.__dict__.values())
+
+
+def _priced_many(points: list[tuple[Study, Context]]) -> list[_Priced | None]:
+    """:func:`_priced` of many points: those not priced yet are priced one by one, then their row estimates
+    are made together (``estimate.row_estimates_many``: numpy over the points that share a skeleton), each
+    equal to its own. None where pricing failed: that point raises its error when evaluated alone."""
+    out: list[_Priced | None] = [None] * len(points)
+    new: dict[tuple, list[int]] = {}
+    for k, (study, ctx) in enumerate(points):
+        owners, extra = _priced_key(study, ctx)
+        hit = _PRICED.peek(owners, extra)
+        if hit is not None:
+            out[k] = hit
+        else:
+            new.setdefault((*map(id, owners), *extra), []).append(k)
+    steps: list[tuple[list[int], PricedStep]] = []
+    for members in new.values():
+        try:
+            steps.append((members, price_step(points[members[0]][1])))
+        except Exception:
+            continue
+    rows = [(members[0], pr) for members, pr in steps if points[members[0]][1].accel.chip.pipeline == "row"]
+    estimates: dict[int, float] = {}
+    if rows:
+        try:
+            estimates = dict(zip((k for k, _ in rows),
+                                 row_estimates_many([points[k][1] for k, _ in rows], [pr for _, pr in rows])))
+        except Exception:
+            estimates = {}   # each point's own estimate then raises its error
+    for members, pr in steps:
+        study, ctx = points[members[0]]
+        row = estimates.get(members[0])
+        try:
+            cached = _PRICED.get(*_priced_key(study, ctx), lambda ctx=ctx, pr=pr, row=row: _price(ctx, pr, row))
+        except Exception:
+            continue
+        for k in members:
+            out[k] = cached
+    return out
+
+
+def _price(ctx: Context, priced: PricedStep | None = None, row: float | None = None) -> _Priced:
+    """A priced step and what both engines derive from it; ``priced`` and the row estimate ``row`` when
+    already made (:func:`_priced_many`)."""
+    priced = priced if priced is not None else price_step(ctx)
     bound, reload_write_cycles = _timing(priced, ctx.batch)
-    row = row_estimate_cycles(ctx, priced) if ctx.accel.chip.pipeline == "row" else None
+    if ctx.accel.chip.pipeline != "row":
+        row = None
+    elif row is None:
+        row = row_estimate_cycles(ctx, priced)
     return _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles, row,
                    activation_staging(ctx, priced))
 
@@ -133,8 +181,9 @@ def _engine(study: Study, engine: str | None) -> str:
     return engine
 
 
-def _evaluate(study: Study, ctx: Context, engine: str, record_trace: bool = False) -> Result:
-    cached = _priced(study, ctx)
+def _evaluate(study: Study, ctx: Context, engine: str, record_trace: bool = False,
+              cached: _Priced | None = None) -> Result:
+    cached = cached if cached is not None else _priced(study, ctx)
     priced, bound = cached.step, cached.analytic_cycles
     timeline = None
     plan = None
@@ -268,9 +317,10 @@ def evaluate_many(studies: Sequence[Study], engine: str | None = None) -> list[R
         except Exception as exc:  # a failing point is its own answer; the others go on
             out[i] = exc
     prime_layer_costs([ctx for _, _, ctx, _ in todo])
-    for i, study, ctx, engine_i in todo:
+    priced = _priced_many([(study, ctx) for _, study, ctx, _ in todo])
+    for (i, study, ctx, engine_i), cached in zip(todo, priced):
         try:
-            out[i] = _evaluate(study, ctx, engine_i)
+            out[i] = _evaluate(study, ctx, engine_i, cached=cached)
         except Exception as exc:
             out[i] = exc
     return out
