@@ -5,6 +5,7 @@ those rows and equals the cycle-stepped reference; one row fewer on the hand-wor
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from cycle_reference import run_reference
 from hypothesis import HealthCheck, given, settings
@@ -92,3 +93,74 @@ def test_min_rows_never_deadlock(net):
     g, batch = net
     plan = _plan(g, batch=batch)
     assert simulate_plan(plan).cycles == run_reference(plan)
+
+
+def _rows_before(edges, order):
+    """``deadlock_free_rows`` as it was before its cheap steps (identity needs passing the fork rows on, one
+    maximum per join input): the oracle the faster walk must equal, edge for edge."""
+    import heapq
+
+    import numpy as np
+
+    from imcsim.engine.dataflow import _branch_rows
+
+    out_of, into, n_rows = {}, {}, {}
+    for i, (src, dst, nd) in enumerate(edges):
+        out_of.setdefault(src, []).append(i)
+        into.setdefault(dst, []).append(i)
+        n_rows[src] = nd.src_rows
+        n_rows.setdefault(dst, len(nd.hi))
+    rows = [int(np.max(nd.hi - nd.lo)) if len(nd.hi) else 0 for _, _, nd in edges]
+    for fork, outs in out_of.items():
+        if len(outs) < 2:
+            continue
+        m = {fork: None}
+        heap = sorted({(order[edges[i][1]], edges[i][1]) for i in outs}, key=lambda t: t[0])
+        heap_keys = {x for _, x in heap}
+        pending = len(outs)
+        while heap:
+            _, y = heapq.heappop(heap)
+            ins = [i for i in into[y] if edges[i][0] in m]
+            pending -= len(ins)
+            cands = [edges[i][2].hi if m[edges[i][0]] is None else m[edges[i][0]][edges[i][2].hi - 1] for i in ins]
+            my = np.maximum.accumulate(cands[0] if len(cands) == 1 else np.maximum.reduce(cands))
+            m[y] = my
+            if len(ins) >= 2:
+                for i in ins:
+                    x, _, nd = edges[i]
+                    if x == fork:
+                        reach = my
+                    else:
+                        reach = np.searchsorted(m[x], my, side="left") + 1
+                        if int(np.max(reach - nd.lo)) > rows[i]:
+                            reach = _branch_rows(fork, x, my, edges, into, out_of, m, rows, n_rows, order)
+                    rows[i] = max(rows[i], int(np.max(reach - nd.lo)))
+            if not pending:
+                break
+            for i in out_of.get(y, ()):
+                z = edges[i][1]
+                pending += 1
+                if z not in heap_keys:
+                    heap_keys.add(z)
+                    heapq.heappush(heap, (order[z], z))
+    return rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fork_join_networks())
+def test_the_walks_cheap_steps_change_no_rows(net):
+    # identity needs pass the fork rows on unchanged, one maximum per join input: the same rows as the plain walk,
+    # on the op graph and on the plan's row groups (grouped needs, task indices as ops)
+    from imcsim.engine import plan as plan_mod
+    from imcsim.engine.dataflow import Need, deadlock_free_rows
+
+    g, batch = net
+    ops = [(n.name, n.name) for n in g.nodes]
+    flow = build_dataflow(g, ops)
+    raw = [(e.src, e.dst, e.need) for e in flow.edges]
+    order = {name: i for i, (name, _) in enumerate(ops)}
+    assert deadlock_free_rows(raw, order) == _rows_before(raw, order) == [e.min_rows for e in flow.edges]
+    plan = _plan(g, batch=batch)
+    plan_mod.group_rows(plan, [max(1, t.rows // 2) for t in plan.tasks])
+    grouped = [(e.src, e.dst, Need(np.asarray(e.hi), np.asarray(e.lo), e.src_rows)) for e in plan.edges]
+    assert deadlock_free_rows(grouped, range(len(plan.tasks))) == _rows_before(grouped, range(len(plan.tasks)))

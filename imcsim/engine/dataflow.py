@@ -89,6 +89,16 @@ class Need:
         """Producer rows the consumer holds at once on this edge alone."""
         return int(np.max(self.hi - self.lo)) if len(self.hi) else 0
 
+    @cached_property
+    def identity(self) -> bool:
+        """Row r needs the producer's rows up to r (``hi[r] = r + 1``: equal row counts, row-wise)."""
+        return len(self.hi) == self.src_rows and bool(np.array_equal(self.hi, np.arange(1, len(self.hi) + 1)))
+
+    @cached_property
+    def hi_rows(self) -> np.ndarray:
+        """``hi - 1``: the last producer row each consumer row needs, as an index."""
+        return self.hi - 1
+
 
 def shared(build: Callable[..., Need]) -> Callable[..., Need]:
     """One :class:`Need` per rule and arguments, its arrays read-only, shared by every edge that asks: a big
@@ -215,7 +225,13 @@ def deadlock_free_rows(edges: Sequence[tuple[Hashable, Hashable, Need]], order: 
     """Line-buffer rows per edge that cannot deadlock (module docstring, "Line-buffer sizes"); ops are any
     hashable names (op names here, task indices in the plan's row groups), ``order`` topological. One walk per
     fork (an op with two consumers or more) over its descendants in topological order, which stops where
-    every path from the fork has merged into one op (past it, that op is the fork that matters)."""
+    every path from the fork has merged into one op (past it, that op is the fork that matters).
+
+    Cheap steps (results unchanged): an edge whose need is the identity (row r needs rows up to r: equal row
+    counts, row-wise) passes the fork rows ``m`` on as the same array, already non-decreasing."""
+    srcs = [src for src, _, _ in edges]
+    dsts = [dst for _, dst, _ in edges]
+    needs = [nd for _, _, nd in edges]
     out_of: dict[Hashable, list[int]] = {}
     into: dict[Hashable, list[int]] = {}
     n_rows: dict[Hashable, int] = {}
@@ -224,39 +240,48 @@ def deadlock_free_rows(edges: Sequence[tuple[Hashable, Hashable, Need]], order: 
         into.setdefault(dst, []).append(i)
         n_rows[src] = nd.src_rows
         n_rows.setdefault(dst, len(nd.hi))
-    rows = [nd.window for _, _, nd in edges]
+    rows = [nd.window for nd in needs]
     for fork, outs in out_of.items():
         if len(outs) < 2:
             continue
         # m[x]: fork rows needed before row r of x can run (max over paths), made non-decreasing
         m: dict[Hashable, np.ndarray | None] = {fork: None}
-        heap = sorted({(order[edges[i][1]], edges[i][1]) for i in outs}, key=lambda t: t[0])
+        heap = sorted({(order[dsts[i]], dsts[i]) for i in outs}, key=lambda t: t[0])
         heap_keys = {x for _, x in heap}
         pending = len(outs)   # edges from walked ops into ops not walked yet
         while heap:
             _, y = heapq.heappop(heap)
-            ins = [i for i in into[y] if edges[i][0] in m]
+            ins = [i for i in into[y] if srcs[i] in m]
             pending -= len(ins)
-            cands = [edges[i][2].hi if m[edges[i][0]] is None else m[edges[i][0]][edges[i][2].hi - 1] for i in ins]
-            my = np.maximum.accumulate(cands[0] if len(cands) == 1 else np.maximum.reduce(cands))
+            cands = []
+            for i in ins:
+                mx, nd = m[srcs[i]], needs[i]
+                cands.append(nd.hi if mx is None else mx if nd.identity else mx[nd.hi_rows])
+            if len(cands) == 1:
+                my = cands[0]
+                if not (m[srcs[ins[0]]] is not None and needs[ins[0]].identity):   # else non-decreasing already
+                    my = np.maximum.accumulate(my)
+            else:
+                my = np.maximum.accumulate(np.maximum.reduce(cands))
             m[y] = my
             if len(ins) >= 2:   # a join of the fork's paths: each input must let the fork reach my[r]
                 for i in ins:
-                    x, _, nd = edges[i]
+                    x, lo = srcs[i], needs[i].lo
                     if x == fork:
-                        reach = my
+                        held = int((my - lo).max())
                     else:
                         # at most the rows of x up to the first one that needs my[r] of the fork (x cannot
                         # make it before the fork has); only when that bound asks for more than the window
                         # do the buffers between the fork and x decide (a walk back over them)
-                        reach = np.searchsorted(m[x], my, side="left") + 1
-                        if int(np.max(reach - nd.lo)) > rows[i]:
+                        held = int((m[x].searchsorted(my, side="left") + 1 - lo).max())
+                        if held > rows[i]:
                             reach = _branch_rows(fork, x, my, edges, into, out_of, m, rows, n_rows, order)
-                    rows[i] = max(rows[i], int(np.max(reach - nd.lo)))
+                            held = int((reach - lo).max())
+                    rows[i] = max(rows[i], held)
             if not pending:   # every path from the fork goes through y: past y, y is the fork that matters
                 break
             for i in out_of.get(y, ()):
-                z = edges[i][1]
+                z = dsts[i]
                 pending += 1
                 if z not in heap_keys:
                     heap_keys.add(z)
