@@ -1,6 +1,8 @@
 """YAML loading and pydantic error translation: one line naming file, field, value, allowed."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import Field
 
 from imcsim.config.loader import StrictModel, load_yaml, validate
@@ -57,3 +59,42 @@ def test_non_positive_and_probability_and_type():
         validate(Outer, {"name": "a", "inner": {"rows": 1, "activity": 1.5}}, "s.yaml")
     with pytest.raises(SpecError, match=r"inner.rows: bad value 'many'; allowed: .*integer"):
         validate(Outer, {"name": "a", "inner": {"rows": "many"}}, "s.yaml")
+
+
+def _walk_only(value):
+    """check_number's rule without its scalar shortcut: the walk over the value (the reference)."""
+    import math
+
+    from imcsim.config.loader import MAX_MAGNITUDE, MIN_MAGNITUDE
+
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            continue
+        if isinstance(v, (int, float)):
+            if (isinstance(v, float) and not math.isfinite(v)) or abs(v) > MAX_MAGNITUDE or 0 < abs(v) < MIN_MAGNITUDE:
+                return False
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(), st.integers(), st.integers(min_value=-(10**40), max_value=10**40),
+                 st.sampled_from([0.0, -0.0, 1e30, -1e30, 1e-30, -1e-30, 1e30 * (1 + 2**-52), 1e-30 * (1 - 2**-53),
+                                  10**30, 10**30 + 1, True, False, None, "x"]),
+                 st.lists(st.floats(), max_size=3), st.dictionaries(st.text(max_size=2), st.floats(), max_size=3)))
+def test_number_check_accepts_what_its_walk_accepts(value):
+    # the scalar shortcut of check_number (no walk for an int, float, str, bool or None) accepts exactly the
+    # values the walk over them accepts: finite, at most 1e30 and, unless 0, at least 1e-30
+    from imcsim.config.loader import check_number
+
+    try:
+        check_number(value)
+        ok = True
+    except ValueError:
+        ok = False
+    assert ok == _walk_only(value)

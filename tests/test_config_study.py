@@ -4,6 +4,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imcsim.config.study import Study, load_study, study_from_params
 from imcsim.errors import SpecError
@@ -89,3 +91,25 @@ def test_flat_field_with_the_yaml_options_level_suggests_the_flat_name():
     with pytest.raises(SpecError, match=r"did you mean 'method\.rank'"):
         study_from_params({"method": "lora", "method.options.rank": 8})
     assert study_from_params({"workload": "flan-t5-large", "workload.seq_len": 64}).workload.options == {"seq_len": 64}
+
+
+@settings(max_examples=80, deadline=None)
+@given(params=st.fixed_dictionaries({"workload": st.just("resnet18")}, optional={
+    "device": st.sampled_from(["reram", "sram"]), "rows": st.sampled_from([32, 64, 64.0]),
+    "cols": st.sampled_from([32, 128]), "column_mux": st.sampled_from([1, 2]), "w_bits": st.sampled_from([4, 8]),
+    "write_policy": st.sampled_from(["all", "diff"]), "flip_prob": st.sampled_from([0, 0.25, 1]),
+    "batch": st.sampled_from([1, 4]), "node_nm": st.sampled_from([22, 28.0]), "chip.tiles": st.sampled_from([16, 64]),
+    "method": st.sampled_from(["inference", "lora"]), "workload.resolution": st.sampled_from([32, 64])}))
+def test_flat_form_is_the_fields_as_validated(params):
+    # flat() and the macro overrides read the models' fields as they are: what model_dump gives, value and type
+    study = study_from_params(params)
+    want = {"device": study.device, "accelerator": study.accelerator, "workload": study.workload.name,
+            "method": study.method.name, "engine": study.engine}
+    want.update({k: v for k, v in study.macro.model_dump().items() if v is not None})
+    want.update(study.options.model_dump())
+    want.update({f"workload.{k}": v for k, v in study.workload.options.items()})
+    want.update({f"method.{k}": v for k, v in study.method.options.items()})
+    want.update(study.accelerator_overrides)
+    got = study.flat()
+    assert list(got) == list(want) and [(type(v), v) for v in got.values()] == [(type(v), v) for v in want.values()]
+    assert study.macro.dotted() == {f"macro.{k}": v for k, v in study.macro.model_dump().items() if v is not None}

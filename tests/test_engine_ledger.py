@@ -5,6 +5,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imcsim.engine.ledger import COMPONENTS, OpRecord, Result, WriteSummary
 from imcsim.engine.schedule import Stage, simulate
@@ -112,3 +114,66 @@ def test_sums_of_a_table_with_an_appended_op_equal_the_rebuilt_tables():
     assert (head + [staged]).totals() == (200, 7.5, 2.0, 0.5) and (head + [mvm]).totals()[0] == 300
     assert (head + [staged]).macro_busy_cycles() == 60.0 and (head + [mvm]).macro_busy_cycles() == 70.0
     assert (head + [mvm]).group_bases()["activity"] == "partly measured"
+
+
+def _loop_sums(table):
+    """The table's sums as the loops over its columns they replace: sum() one op after the other."""
+    from imcsim.engine.ledger import basis_group, combine_bases
+
+    cols = table.energy_pj.T.tolist()
+    energy = {c: sum(cols[i], 0.0) for i, c in enumerate(COMPONENTS)}
+    n = len(table)
+    mvm = [i for i in range(n) if table.kinds[i] == "mvm"]
+    reload = [i for i in range(n) if table.phases[i] == "reload"]
+    totals = (sum(m * e for m, e in zip(table.macs, table.executions)),
+              sum((table.cycles[i] * table.executions[i] for i in reload), 0.0),
+              sum((float(table.energy_pj[i, COMPONENTS.index("write")]) for i in reload), 0.0),
+              sum((float(table.energy_pj[i, COMPONENTS.index("dram")]) for i in reload), 0.0))
+    seen = {"activity": set(), "update_writes": set(), "reload_writes": set()}
+    for b, p, k in zip(table.bases, table.phases, table.kinds):
+        g = basis_group(b, p, k)
+        if g is not None:
+            seen[g].add(b)
+    return (energy, totals, sum((table.cycles[i] * table.executions[i] * table.macros[i] for i in mvm), 0),
+            float(sum(table.macros[i] for i in mvm)), {g: combine_bases(b) for g, b in seen.items()})
+
+
+def _typed(x):
+    if isinstance(x, dict):
+        return {k: _typed(v) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(_typed(v) for v in x)
+    return (type(x), math.copysign(1.0, x) if isinstance(x, float) and x == 0 else None, x if x == x else "nan")
+
+
+_ENERGY = st.one_of(st.sampled_from([0.0, -0.0, 1e-300, 1e300, math.inf, 0.1, 1e16, 1.0]),
+                    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.floats(allow_nan=True))
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data(), n=st.integers(0, 12))
+def test_table_sums_equal_the_loops_over_its_ops_to_the_last_bit(data, n):
+    # the sums (numpy's sequential column sums, the per-shape memos of the columns two points share) equal
+    # the plain loops, value, type and sign of zero; two tables sharing their shape columns (as two geometries
+    # of one step do) with their own energies, cycles and macros each get their own sums
+    import numpy as np
+
+    from imcsim.engine.ledger import OpTable
+
+    kinds = data.draw(st.lists(st.sampled_from(["mvm", "write", "vector", "buffer"]), min_size=n, max_size=n))
+    phases = data.draw(st.lists(st.sampled_from(["forward", "update", "reload"]), min_size=n, max_size=n))
+    bases = data.draw(st.lists(st.sampled_from(["", "assumed", "measured", "partly measured"]), min_size=n,
+                               max_size=n))
+    macs = data.draw(st.lists(st.integers(0, 2**40), min_size=n, max_size=n))
+    executions = data.draw(st.lists(st.integers(1, 2**20), min_size=n, max_size=n))
+    names = [f"op{i}" for i in range(n)]
+    shape = (names, names, phases, kinds, ["r"] * n, executions)
+    for _ in range(2):
+        energy = np.array(data.draw(st.lists(st.lists(_ENERGY, min_size=len(COMPONENTS), max_size=len(COMPONENTS)),
+                                             min_size=n, max_size=n)), dtype=float).reshape(n, len(COMPONENTS))
+        cycles = data.draw(st.lists(st.one_of(st.integers(0, 10**6), st.floats(0, 1e9)), min_size=n, max_size=n))
+        macros = data.draw(st.lists(st.integers(0, 4096), min_size=n, max_size=n))
+        table = OpTable(*shape, cycles, energy, macs, [0] * n, macros, [()] * n, bases=bases)
+        got = (table.energy_by_component(), table.totals(), table.macro_busy_cycles(), table.macro_wakeups(),
+               table.group_bases())
+        assert _typed(got) == _typed(_loop_sums(table))

@@ -77,6 +77,11 @@ def check_number(value: Any) -> Any:
     Raised as ValueError so pydantic (and :func:`spec_error_from`) names the field that holds it; a
     number inside a dict or list is named by its key path too.
     """
+    kind = type(value)
+    if kind is str or value is None or kind is bool:   # most fields: nothing to walk (a sweep checks them per point)
+        return value
+    if (kind is int or kind is float) and (value == 0 or MIN_MAGNITUDE <= abs(value) <= MAX_MAGNITUDE):
+        return value   # finite and in bounds (a NaN fails both comparisons, so it is checked below)
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         v, where = stack.pop()

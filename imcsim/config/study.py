@@ -48,7 +48,7 @@ class MacroOverrides(StrictModel):
     w_bits: int | None = Field(None, ge=1, le=8, description="weight bits")
 
     def dotted(self) -> dict[str, Any]:
-        return {f"macro.{k}": v for k, v in self.model_dump().items() if v is not None}
+        return {f"macro.{k}": v for k, v in self.__dict__.items() if v is not None}
 
 
 class StudyOptions(StrictModel):
@@ -112,8 +112,9 @@ class Study(StrictModel):
         """The flat form (see module docstring): what a sweep row records about its study."""
         out: dict[str, Any] = {"device": self.device, "accelerator": self.accelerator,
                                "workload": self.workload.name, "method": self.method.name, "engine": self.engine}
-        out.update({k: v for k, v in self.macro.model_dump().items() if v is not None})
-        out.update(self.options.model_dump())
+        # the fields' values as they are (all scalars: what model_dump gives, without its copy per point)
+        out.update({k: v for k, v in self.macro.__dict__.items() if v is not None})
+        out.update(self.options.__dict__)
         out.update({f"workload.{k}": v for k, v in self.workload.options.items()})
         out.update({f"method.{k}": v for k, v in self.method.options.items()})
         out.update(self.accelerator_overrides)
@@ -122,6 +123,9 @@ class Study(StrictModel):
 
 #: Prefixes of flat keys that go into the accelerator overrides.
 _ACCEL_PREFIXES = ("chip.", "tile.", "macro.")
+#: the flat keys of the macro and the options sections (pydantic's ``model_fields`` costs ~2 us a look-up)
+_MACRO_KEYS = frozenset(MacroOverrides.model_fields)
+_OPTION_KEYS = frozenset(StudyOptions.model_fields)
 
 
 def flat_field_types() -> dict[str, Any]:
@@ -153,11 +157,11 @@ def study_from_params(params: dict[str, Any], file: str = "<params>") -> Study:
                 raise SpecError(file, key, problem=f"the flat form has no 'options' level (did you mean "
                                 f"{short!r}?)", allowed=f"{head}.<option>, e.g. {short}")
             top[head]["options"][opt] = value
-        elif key in MacroOverrides.model_fields:
+        elif key in _MACRO_KEYS:
             top["macro"][key] = value
         elif key == "batch":
             top["options"]["batch_size"] = value
-        elif key in StudyOptions.model_fields:
+        elif key in _OPTION_KEYS:
             top["options"][key] = value
         elif key.startswith(_ACCEL_PREFIXES):
             top["accelerator_overrides"][key] = value

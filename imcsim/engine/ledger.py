@@ -18,7 +18,6 @@ are the reloads' own time and energy, and ``reload_latency_share`` can exceed 1.
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import math
@@ -31,6 +30,7 @@ import numpy as np
 
 from imcsim.device.base import WriteCost
 from imcsim.engine.schedule import Timeline
+from imcsim.memo import IdentityMemo
 
 #: Energy components, in report order. Macro components come from the circuit model, ``write`` from the
 #: device model, the rest from the chip-level costs of the accelerator spec.
@@ -201,17 +201,25 @@ class OpTable(Sequence):
         """The ops of both, as ``from_records(list(self) + list(other))`` gives them, column by column: no
         records built for this table's ops. A record lists every non-zero component (its order's first), so
         the energy matrix and the orders carry over as they are."""
-        tail = OpTable.from_records(other)
-        out = OpTable(self.names + tail.names, self.nodes + tail.nodes, self.phases + tail.phases,
-                      self.kinds + tail.kinds, self.resources + tail.resources, self.executions + tail.executions,
-                      self.cycles + tail.cycles, np.vstack([self.energy_pj, tail.energy_pj]), self.macs + tail.macs,
-                      self.weights_written + tail.weights_written, self.macros + tail.macros,
-                      self.orders + tail.orders, None, self.bases + tail.bases)
+        tail = list(other)
+        energy = np.zeros((len(self.names) + len(tail), len(COMPONENTS)))
+        energy[:len(self.names)] = self.energy_pj
+        orders = []
+        for i, r in enumerate(tail, len(self.names)):
+            orders.append(tuple(COMPONENT_INDEX[c] for c in r.energy_pj))
+            for c, v in r.energy_pj.items():
+                energy[i, COMPONENT_INDEX[c]] = v
+        out = OpTable(self.names + [r.name for r in tail], self.nodes + [r.node for r in tail],
+                      self.phases + [r.phase for r in tail], self.kinds + [r.kind for r in tail],
+                      self.resources + [r.resource for r in tail], self.executions + [r.executions for r in tail],
+                      self.cycles + [r.cycles_per_execution for r in tail], energy, self.macs + [r.macs for r in tail],
+                      self.weights_written + [r.weights_written for r in tail], self.macros + [r.macros for r in tail],
+                      self.orders + orders, None, self.bases + [r.basis for r in tail])
         # ops without MACs, not MVMs, not reloads and depending on no data add nothing to the MACs, the reload
         # figures, the macro busy cycles and wake-ups or the group bases: this table's sums are the new one's
         # (the staged-activations op a sweep appends at every point)
-        if all(not m and k != "mvm" and p != "reload" and basis_group(b, p, k) is None
-               for m, k, p, b in zip(tail.macs, tail.kinds, tail.phases, tail.bases)):
+        if all(not r.macs and r.kind != "mvm" and r.phase != "reload" and basis_group(r.basis, r.phase, r.kind) is None
+               for r in tail):
             out._head = self
         return out
 
@@ -227,11 +235,18 @@ class OpTable(Sequence):
         return dict(self._memo("energy", self._energy_by_component))
 
     def _energy_by_component(self) -> dict[str, float]:
-        cols = self.energy_pj.T.tolist()
-        return {c: sum(cols[i], 0.0) for i, c in enumerate(COMPONENTS)}
+        if not len(self.names):
+            return dict.fromkeys(COMPONENTS, 0.0)
+        # np.add.accumulate adds down each column one op after the other (no pairwise summation), so its last
+        # row is sum(column, 0.0) to the last bit; + 0.0 turns a column of -0.0 into the 0.0 that sum gives
+        with np.errstate(invalid="ignore", over="ignore"):   # inf - inf and overflow: as sum() gives them, silently
+            last = (np.add.accumulate(self.energy_pj, axis=0)[-1] + 0.0).tolist()
+        return dict(zip(COMPONENTS, last))
 
     def _where(self, column: list[str], value: str) -> list[int]:
-        return [i for i, v in enumerate(column) if v == value]
+        """The ops whose ``column`` holds ``value``, memoised on the column (pricers share a step's name, phase
+        and kind columns between every point of its shape; columns are never changed once in a table)."""
+        return _WHERE.get((column,), (value,), lambda: [i for i, v in enumerate(column) if v == value])
 
     def group_bases(self) -> dict[str, str]:
         """Per data-dependent group (``BASIS_GROUPS``), what its ops rest on; ``spec`` for a group no op of
@@ -239,6 +254,9 @@ class OpTable(Sequence):
         return dict(self._memo("bases", self._group_bases))
 
     def _group_bases(self) -> dict[str, str]:
+        return _BASES.get((self.bases, self.phases, self.kinds), (), self._group_bases_of_columns)
+
+    def _group_bases_of_columns(self) -> dict[str, str]:
         seen: dict[str, set[str]] = {g: set() for g in BASIS_GROUPS}
         for b, p, k in zip(self.bases, self.phases, self.kinds):
             g = basis_group(b, p, k)
@@ -261,13 +279,20 @@ class OpTable(Sequence):
         return self._memo("totals", self._totals)
 
     def _totals(self) -> tuple[int, float, float, float]:
-        macs = sum(m * e for m, e in zip(self.macs, self.executions))
+        macs = _MACS.get((self.macs, self.executions), (),
+                         lambda: sum(m * e for m, e in zip(self.macs, self.executions)))
         reload = self._where(self.phases, "reload")
         write, dram = COMPONENT_INDEX["write"], COMPONENT_INDEX["dram"]
         e = self.energy_pj
         return (macs, sum((self.cycles[i] * self.executions[i] for i in reload), 0.0),
                 sum((float(e[i, write]) for i in reload), 0.0), sum((float(e[i, dram]) for i in reload), 0.0))
 
+
+#: what depends only on columns a step's shape shares between points (names, phases, kinds, bases, MACs,
+#: executions): computed once per shape, keyed on the columns by identity
+_WHERE: IdentityMemo[list[int]] = IdentityMemo(256)
+_BASES: IdentityMemo[dict[str, str]] = IdentityMemo(64)
+_MACS: IdentityMemo[int] = IdentityMemo(64)
 
 #: the sums an appended op without MACs, MVM work, reloads or data dependence leaves as they are (``__add__``)
 _CARRIED: dict[str, Any] = {
@@ -330,7 +355,8 @@ class WriteSummary:
 
     def finished(self, n_cells: int, device: Any, steps_per_day: float) -> WriteSummary:
         """A copy with the chip-level figures: mean wear over ``n_cells`` cells and the lifetime."""
-        out = copy.copy(self)   # dataclasses.replace, without its per-field checks (a sweep makes one a point)
+        out = WriteSummary.__new__(WriteSummary)   # a copy without copy.copy's protocol (a sweep makes one a point)
+        out.__dict__.update(self.__dict__)
         out.mean_cell_wear_per_step = self.cells_written / n_cells if n_cells else 0.0
         out.endurance_cycles = device.endurance_cycles
         out.steps_per_day = steps_per_day
