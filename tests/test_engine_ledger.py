@@ -141,8 +141,10 @@ def _loop_sums(table):
 def _typed(x):
     if isinstance(x, dict):
         return {k: _typed(v) for k, v in x.items()}
-    if isinstance(x, tuple):
+    if isinstance(x, (tuple, list)):
         return tuple(_typed(v) for v in x)
+    if isinstance(x, str):
+        return x
     return (type(x), math.copysign(1.0, x) if isinstance(x, float) and x == 0 else None, x if x == x else "nan")
 
 
@@ -177,3 +179,47 @@ def test_table_sums_equal_the_loops_over_its_ops_to_the_last_bit(data, n):
         got = (table.energy_by_component(), table.totals(), table.macro_busy_cycles(), table.macro_wakeups(),
                table.group_bases())
         assert _typed(got) == _typed(_loop_sums(table))
+
+
+_TAIL = st.builds(OpRecord, name=st.just("t"), node=st.just("t"), phase=st.sampled_from(["forward", "reload"]),
+                  kind=st.sampled_from(["buffer", "mvm"]), resource=st.just("dram"), executions=st.integers(1, 9),
+                  cycles_per_execution=st.floats(0, 1e6),
+                  energy_pj=st.dictionaries(st.sampled_from(COMPONENTS), _ENERGY, max_size=3),
+                  macs=st.sampled_from([0, 0, 7]), macros=st.integers(0, 3), basis=st.sampled_from(["", "", "assumed"]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data(), n=st.integers(0, 10), tail=st.lists(_TAIL, min_size=1, max_size=3))
+def test_a_table_with_records_appended_equals_the_rebuilt_table(data, n, tail):
+    # head + records (columns built on first use; sums carried from the head or continued over the tail) gives the
+    # sums of the table rebuilt from every record, to the last bit, and the same columns once they are built; a
+    # sweep's appended op (no MACs, no MVM, no reload, no data) is summed without building them
+    import numpy as np
+
+    from imcsim.engine.ledger import OpTable
+
+    kinds = data.draw(st.lists(st.sampled_from(["mvm", "write", "vector"]), min_size=n, max_size=n))
+    phases = data.draw(st.lists(st.sampled_from(["forward", "update", "reload"]), min_size=n, max_size=n))
+    bases = data.draw(st.lists(st.sampled_from(["", "assumed", "measured"]), min_size=n, max_size=n))
+    energy = np.array(data.draw(st.lists(st.lists(_ENERGY, min_size=len(COMPONENTS), max_size=len(COMPONENTS)),
+                                         min_size=n, max_size=n)), dtype=float).reshape(n, len(COMPONENTS))
+    cycles = data.draw(st.lists(st.floats(0, 1e9), min_size=n, max_size=n))
+    names = [f"op{i}" for i in range(n)]
+    head = OpTable(names, names, phases, kinds, ["r"] * n, [2] * n, cycles, energy, list(range(n)), [0] * n,
+                   [1] * n, [tuple(range(len(COMPONENTS)))] * n, bases=bases)
+    got = head + tail
+    # the table as concatenating the head's and the tail's columns builds it (what + did before it was lazy)
+    t = OpTable.from_records(tail)
+    want = OpTable(*(getattr(head, c) + getattr(t, c) for c in ("names", "nodes", "phases", "kinds", "resources",
+                                                                  "executions", "cycles")),
+                   np.vstack([head.energy_pj, t.energy_pj]),
+                   *(getattr(head, c) + getattr(t, c) for c in ("macs", "weights_written", "macros", "orders")),
+                   bases=head.bases + t.bases)
+    quiet = all(not r.macs and r.kind != "mvm" and r.phase != "reload" and not r.basis for r in tail)
+    sums = (got.energy_by_component(), got.totals(), got.macro_busy_cycles(), got.macro_wakeups(), got.group_bases())
+    assert len(got) == len(want) == n + len(tail)
+    assert ("_pending" in got.__dict__ and got.__dict__["_pending"] is not None) == quiet   # columns not built
+    assert _typed(sums) == _typed(_loop_sums(want))
+    assert got.energy_pj.tobytes() == want.energy_pj.tobytes() and got.orders == want.orders
+    assert [_typed(vars(r)) for r in got] == [_typed(vars(r)) for r in want]
+    assert [r.name for r in got] == [r.name for r in OpTable.from_records(list(head) + tail)]

@@ -58,9 +58,15 @@ def fallback_note(study: Study) -> str | None:
     the study names its accelerator): which chip it ran on, so no one reads it as a chip of its own."""
     if study.accelerator or not study.device or preset_for(study) != FALLBACK_PRESET:
         return None
-    if study.device == FALLBACK_PRESET.removeprefix("acc-"):
+    return _fallback_sentence(study.device)
+
+
+@lru_cache(maxsize=256)
+def _fallback_sentence(device: str) -> str | None:
+    """The sentence of :func:`fallback_note` for ``device`` (asked per sweep point: memoised)."""
+    if device == FALLBACK_PRESET.removeprefix("acc-"):
         return None
-    name = Path(study.device).stem
+    name = Path(device).stem
     return (f"device {name} has no accelerator preset of its own (acc-{name}): it ran on the chip of "
             f"{FALLBACK_PRESET} (tiles, buffers, periphery, write drivers) with {name} macros; "
             "choose another chip with --accelerator or accelerator: in the study")

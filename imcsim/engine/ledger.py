@@ -198,10 +198,15 @@ class OpTable(Sequence):
         return iter(self.records())
 
     def __add__(self, other: Sequence[OpRecord]) -> OpTable:
-        """The ops of both, as ``from_records(list(self) + list(other))`` gives them, column by column: no
-        records built for this table's ops. A record lists every non-zero component (its order's first), so
-        the energy matrix and the orders carry over as they are."""
-        tail = list(other)
+        """The ops of both, as ``from_records(list(self) + list(other))`` gives them. Its columns are built on
+        first use (:class:`_AppendedTable`): a sweep appends the staged-activations op at every point and reads
+        only sums, which come from this table's (carried, or continued over the new ops)."""
+        return _AppendedTable(self, list(other))
+
+    def _appended(self, tail: list[OpRecord]) -> tuple:
+        """The columns (``__init__``'s first twelve arguments and the bases) of this table's ops then ``tail``'s,
+        column by column: no records built for this table's ops. A record lists every non-zero component (its
+        order's first), so the energy matrix and the orders carry over as they are."""
         energy = np.zeros((len(self.names) + len(tail), len(COMPONENTS)))
         energy[:len(self.names)] = self.energy_pj
         orders = []
@@ -209,19 +214,12 @@ class OpTable(Sequence):
             orders.append(tuple(COMPONENT_INDEX[c] for c in r.energy_pj))
             for c, v in r.energy_pj.items():
                 energy[i, COMPONENT_INDEX[c]] = v
-        out = OpTable(self.names + [r.name for r in tail], self.nodes + [r.node for r in tail],
-                      self.phases + [r.phase for r in tail], self.kinds + [r.kind for r in tail],
-                      self.resources + [r.resource for r in tail], self.executions + [r.executions for r in tail],
-                      self.cycles + [r.cycles_per_execution for r in tail], energy, self.macs + [r.macs for r in tail],
-                      self.weights_written + [r.weights_written for r in tail], self.macros + [r.macros for r in tail],
-                      self.orders + orders, None, self.bases + [r.basis for r in tail])
-        # ops without MACs, not MVMs, not reloads and depending on no data add nothing to the MACs, the reload
-        # figures, the macro busy cycles and wake-ups or the group bases: this table's sums are the new one's
-        # (the staged-activations op a sweep appends at every point)
-        if all(not r.macs and r.kind != "mvm" and r.phase != "reload" and basis_group(r.basis, r.phase, r.kind) is None
-               for r in tail):
-            out._head = self
-        return out
+        return (self.names + [r.name for r in tail], self.nodes + [r.node for r in tail],
+                self.phases + [r.phase for r in tail], self.kinds + [r.kind for r in tail],
+                self.resources + [r.resource for r in tail], self.executions + [r.executions for r in tail],
+                self.cycles + [r.cycles_per_execution for r in tail], energy, self.macs + [r.macs for r in tail],
+                self.weights_written + [r.weights_written for r in tail], self.macros + [r.macros for r in tail],
+                self.orders + orders, self.bases + [r.basis for r in tail])
 
     # sums in op order, one op after the other (as a loop over the records adds them, to the last bit)
     def _memo(self, name: str, fn: Any) -> Any:
@@ -293,6 +291,53 @@ class OpTable(Sequence):
 _WHERE: IdentityMemo[list[int]] = IdentityMemo(256)
 _BASES: IdentityMemo[dict[str, str]] = IdentityMemo(64)
 _MACS: IdentityMemo[int] = IdentityMemo(64)
+
+#: the columns of a table (what :class:`_AppendedTable` builds on first use)
+_COLUMNS = frozenset(("names", "nodes", "phases", "kinds", "resources", "executions", "cycles", "energy_pj", "macs",
+                      "weights_written", "macros", "orders", "bases"))
+
+
+class _AppendedTable(OpTable):
+    """``head + tail``: the ops of a table then a few records, its columns built on first use (the row engine's
+    plan, layers.csv). Until then its length and sums need no columns: ops without MACs, not MVMs, not reloads
+    and depending on no data (the staged-activations op) leave the MACs, reload figures, busy cycles, wake-ups and
+    group bases as the head has them, and the energy by component continues the head's sums over the tail (the
+    same additions, in the same order, as summing the built column)."""
+
+    def __init__(self, head: OpTable, tail: list[OpRecord]) -> None:   # noqa: D107 (no OpTable.__init__: lazy)
+        self._pending: tuple[OpTable, list[OpRecord]] | None = (head, tail)
+        self._records = None
+        self._sums = {}
+        self._head = head if all(not r.macs and r.kind != "mvm" and r.phase != "reload"
+                                 and basis_group(r.basis, r.phase, r.kind) is None for r in tail) else None
+        self._length = len(head) + len(tail)
+
+    def __getattr__(self, name: str) -> Any:
+        # only for attributes not yet set: the columns, built here once
+        pending = self.__dict__.get("_pending")
+        if name not in _COLUMNS or pending is None:
+            raise AttributeError(name)
+        head, tail = pending
+        (self.names, self.nodes, self.phases, self.kinds, self.resources, self.executions, self.cycles,
+         self.energy_pj, self.macs, self.weights_written, self.macros, self.orders, self.bases) = head._appended(tail)
+        self._pending = None
+        return self.__dict__[name]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _energy_by_component(self) -> dict[str, float]:
+        pending = self._pending
+        if pending is None:
+            return super()._energy_by_component()
+        head, tail = pending
+        out = dict(head._memo("energy", head._energy_by_component))
+        for r in tail:   # the tail's rows, every column (a zero too: 0.0 + -0.0 is 0.0, as in the built column)
+            energy = r.energy_pj
+            for c in COMPONENTS:
+                out[c] += float(energy.get(c, 0.0))
+        return out
+
 
 #: the sums an appended op without MACs, MVM work, reloads or data dependence leaves as they are (``__add__``)
 _CARRIED: dict[str, Any] = {
