@@ -189,6 +189,19 @@ def test_links_are_resources_on_the_timeline():
         spans = sorted((a, b) for k, _, a, b in trace if k == link)
         assert all(b0 <= a1 for (_, b0), (a1, _) in zip(spans, spans[1:])), link
     assert {x[1] for x in trace if x[0] == (1, 4)} == {"fc0", "fc1"}
+    # what the run reports: links 0>1 and 1>4 each held 8 samples x 2 timesteps x 2 crossings x 65 cycles =
+    # 2,080 cycles, the longest of any resource (ties go to the first name); one sample alone never waits
+    assert many.busy["link:0->1"] == many.busy["link:1->4"] == 2080 and many.bottleneck == "link:0->1"
+    assert many.record()["bottleneck_util"] == pytest.approx(2080 / many.makespan_cycles)
+    assert many.stalls["noc"] > 0 and many.longest_queue["link:1->4"] >= 1
+    assert one.stalls == {} and one.busy["link:1->4"] == 2080
+    # energy follows the run: the same work, and the standby over the makespan; with one in flight that is
+    # the priced energy of 8 samples plus the standby over the cycles the links add (8 x 2 x 260)
+    hw_standby_pj_per_cycle = sc.hw.standby_power_w(sc.macros_used) * sc.hw.cycle_ns * 1e3
+    priced = 8 * sc.at_exit(2, evaluated=False).total_pj
+    assert one.energy_pj == pytest.approx(priced + hw_standby_pj_per_cycle * 8 * 2 * 260)
+    assert many.energy_pj - many.leakage_pj == pytest.approx(one.energy_pj - one.leakage_pj)
+    assert many.leakage_pj < one.leakage_pj
 
 
 def test_a_network_that_does_not_fit_is_placed_and_says_so():

@@ -65,7 +65,8 @@ def _price_parser(ss: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", action="store_true", help="print the per-layer, per-timestep table")
     p.add_argument("--timeline", type=int, default=None, metavar="SAMPLES",
                    help="also run SAMPLES samples through the layer pipeline on the SimPy event engine (static "
-                        "and dynamic): makespan, throughput, latency")
+                        "and dynamic): makespan, throughput, latency, energy per sample with the leakage over the "
+                        "makespan, the bottleneck resource and the stall cycles")
     _common(p)
     p.set_defaults(func=_price)
 

@@ -422,13 +422,23 @@ class SNNCost:
     def at_exit(self, t: int, evaluated: bool = True) -> Cost:
         """Cost of a sample that stops after timestep t (1..T): once + steps 1..t + min(t, T - 1) exit
         evaluations (none at T: the last step needs no decision) + standby over its latency."""
+        c = self.work_at_exit(t, evaluated)
+        busy, wakeups = self.macro_use_at_exit(t)
+        return c + self.hw.leakage(c.cycles, busy, wakeups, self.macros_used)
+
+    def work_at_exit(self, t: int, evaluated: bool = True) -> Cost:
+        """:meth:`at_exit` without the leakage: the work a sample that stops after t does, whatever the
+        schedule (the timeline charges the leakage over its own makespan)."""
         if not 1 <= t <= self.timesteps:
             raise ValueError(f"exit timestep {t} outside 1..{self.timesteps}")
         c = self.once + total(self.steps[:t])
         if evaluated:
             c = c + self.exit_eval.scaled(min(t, self.timesteps - 1))
-        busy = self.busy_once + sum(self.busy_steps[:t])
-        return c + self.hw.leakage(c.cycles, busy, self.wakeups_once + t * self.wakeups_step, self.macros_used)
+        return c
+
+    def macro_use_at_exit(self, t: int) -> tuple[float, int]:
+        """Busy macro-cycles and macro wake-ups of a sample that stops after t."""
+        return self.busy_once + sum(self.busy_steps[:t]), self.wakeups_once + t * self.wakeups_step
 
 
 def snn_cost(hw: Hardware, net: SNNNetwork, neuron: NeuronSpec, activity: ActivityTable, timesteps: int,

@@ -24,12 +24,14 @@ Model (A where marked):
   sample's membranes (``membrane_bits`` per neuron), so ``in_flight = floor(tile buffer bytes /
   membrane bytes per sample)`` by default (at least 1).
 - Samples are all waiting at time 0 (a batch); the result is the makespan, the throughput and the
-  per-sample latency from start to exit.
+  per-sample latency from start to exit, every resource's busy cycles and longest queue, the cycles spent
+  waiting by cause (compute, NoC), and the energy: every sample's work plus the leakage over the makespan
+  (energy follows this engine's latency, as the CNN engines charge it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -47,17 +49,37 @@ class Timeline:
     latencies_cycles: np.ndarray     # per sample: start of its first stage to its exit
     in_flight: int
     cycle_ns: float
+    #: resource (``macros:<layer>``, ``macros:pool``, ``digital``, ``exit``, ``link:a->b``) -> cycles held
+    busy: dict[str, float] = field(default_factory=dict)
+    #: cycles spent waiting for a busy resource, by cause: ``compute`` (macros, digital units, exit unit,
+    #: the pool) and ``noc`` (a link); the slots of in-flight samples are not a stall (admission)
+    stalls: dict[str, float] = field(default_factory=dict)
+    longest_queue: dict[str, int] = field(default_factory=dict)   # resource -> most requests waiting at once
+    #: every sample's work (``SNNCost.work_at_exit``) plus the leakage over this run's makespan (pJ, all samples)
+    energy_pj: float = 0.0
+    leakage_pj: float = 0.0
+
+    @property
+    def bottleneck(self) -> str:
+        """The resource held longest (ties: the first in name order)."""
+        return min(self.busy, key=lambda r: (-self.busy[r], r)) if self.busy else ""
 
     @property
     def throughput_per_s(self) -> float:
         n = self.latencies_cycles.size
         return n / (self.makespan_cycles * self.cycle_ns * 1e-9) if self.makespan_cycles else 0.0
 
-    def record(self) -> dict[str, float]:
+    def record(self) -> dict[str, float | str]:
         lat = self.latencies_cycles * self.cycle_ns
-        return {"samples": int(lat.size), "in_flight": self.in_flight,
-                "makespan_ns": self.makespan_cycles * self.cycle_ns, "throughput_per_s": self.throughput_per_s,
-                "latency_mean_ns": float(lat.mean()), "latency_p95_ns": float(np.percentile(lat, 95))}
+        n, ns = int(lat.size), self.cycle_ns
+        top = self.bottleneck
+        return {"samples": n, "in_flight": self.in_flight,
+                "makespan_ns": self.makespan_cycles * ns, "throughput_per_s": self.throughput_per_s,
+                "latency_mean_ns": float(lat.mean()), "latency_p95_ns": float(np.percentile(lat, 95)),
+                "energy_per_sample_pj": self.energy_pj / n, "leakage_per_sample_pj": self.leakage_pj / n,
+                "bottleneck": top, "bottleneck_util": self.busy.get(top, 0.0) / self.makespan_cycles
+                if self.makespan_cycles else 0.0,
+                "stall_compute_ns": self.stalls.get("compute", 0.0) * ns, "stall_noc_ns": self.stalls.get("noc", 0.0) * ns}
 
 
 def link_excess_cycles(sc: SNNCost, t: int = 1) -> float:
@@ -116,22 +138,39 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
     once_stage = (sc.once_layer or "once", sc.once.cycles)
     res.setdefault(once_stage[0], pool if once_stage[0] in sc.streamed else simpy.Resource(env, capacity=1))
     latencies = np.zeros(len(exits_t))
+    label = {id(pool): "macros:pool"}
+    for r, unit in res.items():
+        label.setdefault(id(unit), r if r in ("digital", "exit") else f"macros:{r}")
+    for link, unit in links.items():
+        label[id(unit)] = f"link:{link[0]}->{link[1]}"
+    busy: dict[str, float] = {}
+    stalls: dict[str, float] = {}
+    longest: dict[str, int] = {}
+
+    def hold(unit: simpy.Resource, cycles: float, cause: str):
+        """Take one unit, hold it ``cycles``, count the wait, the queue and the busy time."""
+        name = label[id(unit)]
+        longest[name] = max(longest.get(name, 0), len(unit.queue) + (unit.count >= unit.capacity))
+        with unit.request() as req:
+            asked = env.now
+            yield req
+            if env.now > asked:
+                stalls[cause] = stalls.get(cause, 0.0) + env.now - asked
+            start = env.now
+            yield env.timeout(cycles)
+            busy[name] = busy.get(name, 0.0) + cycles
+        return start
 
     def stage(resource: str, cycles: float, t: int = 0):
         if resource.startswith(NOC_STAGE):
             yield from crossings(resource[len(NOC_STAGE):], t)
             return
-        with res[resource].request() as req:
-            yield req
-            yield env.timeout(cycles)
+        yield from hold(res[resource], cycles, "compute")
 
     def crossings(layer: str, t: int):
         for bits, (_, route) in zip(sc.noc_bits[t][layer], routes[layer]):
-            for link, hold, delay in link_stages(route, bits, chip.noc_width_bits, chip.noc_hop_latency_cycles):
-                with links[link].request() as req:
-                    yield req
-                    start = env.now
-                    yield env.timeout(hold)
+            for link, held, delay in link_stages(route, bits, chip.noc_width_bits, chip.noc_hop_latency_cycles):
+                start = yield from hold(links[link], held, "noc")
                 if trace is not None:
                     trace.append((link, layer, start, env.now))
                 if delay:
@@ -152,4 +191,9 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
     for i, t in enumerate(exits_t):
         env.process(sample(i, t))
     env.run()
-    return Timeline(float(env.now), latencies, in_flight, sc.hw.cycle_ns)
+    # energy follows this run's latency: every sample's work, and the leakage over the makespan (engine/leakage
+    # sources through Hardware.leakage, as the priced results charge it over a sample's own latency)
+    work = sum(sc.work_at_exit(t, evaluated).total_pj for t in exits_t)
+    use = [sc.macro_use_at_exit(t) for t in exits_t]
+    leak = sc.hw.leakage(float(env.now), sum(b for b, _ in use), sum(w for _, w in use), sc.macros_used).total_pj
+    return Timeline(float(env.now), latencies, in_flight, sc.hw.cycle_ns, busy, stalls, longest, work + leak, leak)
