@@ -164,3 +164,27 @@ def test_the_walks_cheap_steps_change_no_rows(net):
     plan_mod.group_rows(plan, [max(1, t.rows // 2) for t in plan.tasks])
     grouped = [(e.src, e.dst, Need(np.asarray(e.hi), np.asarray(e.lo), e.src_rows)) for e in plan.edges]
     assert deadlock_free_rows(grouped, range(len(plan.tasks))) == _rows_before(grouped, range(len(plan.tasks)))
+
+
+@pytest.mark.parametrize("left, in_global, in_dram", [(240.0, 240.0, 0.0), (239.0, 160.0, 80.0), (79.0, 0.0, 240.0)])
+def test_a_deadlock_relaxes_into_the_global_buffer_only_when_it_has_room(left, in_global, in_dram):
+    # the gate of test_gate_beside_a_conv_chain_by_hand with c2 -> mul one row short (5) deadlocks with all three
+    # producers of the conv chain waiting for a free row; run_plan gives each of those edges its producer's whole
+    # map (8 rows of 10 B = 80 B), in turn: in the global buffer while the bytes the staging rule left free hold it
+    # (240 B: all three; 239 B: two, 79 B left; 79 B: none), else through DRAM (10 B at 1 GB/s = 10 ns = 10 cycles
+    # to write, 10 to read back); the run ends, equal to the cycle reference, with the traffic priced and a note
+    # naming the edges
+    from imcsim.engine.events import run_plan
+
+    plan = _plan(_gate(8), {("c2", "mul"): 5})
+    for e in plan.edges:
+        e.row_bytes = 10.0
+    plan.global_bytes_left, plan.dram_channel_gb_per_s, plan.cycle_ns = left, 1.0, 1.0
+    cycles = run_plan(plan).cycles
+    relaxed = [e for e in plan.edges if e.level != "tile"]
+    assert plan.relaxed == len(relaxed) == 3 and all(e.cap is None for e in relaxed)
+    assert (plan.global_bytes, plan.spill_bytes, plan.global_bytes_left) == (in_global, in_dram, left - in_global)
+    assert all([c for _, c, _ in e.stages] == [10, 10] for e in relaxed if e.level == "dram")
+    names = [f"{plan.tasks[e.src].name} -> {plan.tasks[e.dst].name} ({e.level})" for e in relaxed]
+    assert any("deadlock" in n and all(name in n for name in names) for n in plan.notes)
+    assert cycles == run_reference(plan)

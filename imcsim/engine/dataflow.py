@@ -44,8 +44,9 @@ other path hold nearly a whole map. One walk per fork over its descendants in to
 at the first op every path from the fork goes through (beyond it that op is the fork that matters). The
 plan gives each edge at least that many rows (the staging rule sends it to the global buffer or DRAM when
 the consumer tile's buffer cannot hold them). Before this rule looked at direct fork -> join edges only, and
-such plans deadlocked; the event engine still relaxes the edges of a deadlock if one ever occurs
-(``events.run_plan``), and none occurs on the built-in workloads.
+such plans deadlocked; should a deadlock still occur, the event engine gives the blocked edges whole maps
+(global buffer if it has room, else DRAM: ``Plan.relax``) and says so on the result; none occurs on the
+built-in workloads.
 
 **Coalescing rule.** Rows are never split. Up to ``engine.plan.MAX_ROW_EVENTS`` planned events every row
 of every op is one event on its unit; above it the plan groups consecutive rows of each op (engine/plan.py,

@@ -70,7 +70,7 @@ from imcsim.engine.dataflow import Dataflow, Need, build_dataflow, deadlock_free
 from imcsim.engine.noc import forward_traffic
 from imcsim.engine.rowtime import MVM, forward_rows, row_mode, whole_cycles
 from imcsim.engine.schedule import Barrier, resource_kind
-from imcsim.engine.staging import EdgeNeed, stage_edges, staged_bytes
+from imcsim.engine.staging import EdgeNeed, global_bytes_left, stage_edges, staged_bytes
 from imcsim.mapping.placement import POOL_NAME, Placement
 
 # T (tool default): above this many planned row events the plan coalesces rows (module docstring,
@@ -153,24 +153,55 @@ class Plan:
     global_port_cycles_per_byte: float = 0.0
     relaxed: int = 0                # edges unbounded after a deadlock (events.run_plan)
     row_group: int = 1              # rows coalesced into one event (module docstring, "Granularity")
+    #: global-buffer bytes the staging rule left free (engine/staging.py; a plan built by hand: unbounded)
+    global_bytes_left: float = math.inf
+    dram_channel_gb_per_s: float = math.inf   # one DRAM channel's bandwidth
+    cycle_ns: float = 1.0
+    dram_channels: int = 1
+    contention: bool = True         # chip.contention: shared resources other than macros are arbitrated
 
     def relax(self, edges: list[int]) -> None:
-        """Give these edges unbounded room in the global buffer: each row written there and read back."""
-        g = next((i for i, r in enumerate(self.resources) if r.name == GBUF), None)
-        if g is None:
-            g = len(self.resources)
-            self.resources.append(Resource(GBUF, 1, "global_buffer", contended=True))
+        """After a deadlock (``events.run_plan``): these bounded edges hold their producer's whole map over the
+        batch, where the staging rule would put a map that must wait whole (engine/staging.py): in the global
+        buffer if what it has left holds it (each row written there and read back through its port; a line buffer
+        it already had there stays counted), else in DRAM (written and read back on a channel). Their traffic is priced, and a note on the result says which
+        edges and why: a deadlock means the line-buffer sizing rule (engine/dataflow.py) missed a wait."""
+        index = {r.name: i for i, r in enumerate(self.resources)}
+        names = []
         for i in edges:
             e = self.edges[i]
-            if e.level == "tile":
+            traffic = e.row_bytes * self.tasks[e.src].total_rows
+            if traffic <= self.global_bytes_left:
+                self.global_bytes_left -= traffic
                 port = _cycles(e.row_bytes * self.global_port_cycles_per_byte)
-                e.stages, e.level = ((g, port, 0), (g, port, 0)), "global"
-                self.global_bytes += e.row_bytes * self.tasks[e.src].total_rows
+                r = self._resource(index, GBUF, "global_buffer")
+                stages, level = ((r, port, 0), (r, port, 0)), "global"
+            else:
+                r = self._resource(index, f"{DRAM_RES}:{i % self.dram_channels}", "dram")
+                c = _dram_cycles(e.row_bytes, self.dram_channel_gb_per_s, self.cycle_ns)
+                stages, level = ((r, c, 0), (r, c, 0)), "dram"
+            if e.level != level:
+                self.global_bytes += traffic * ((level == "global") - (e.level == "global"))
+                self.spill_bytes += traffic * ((level == "dram") - (e.level == "dram"))
+                e.stages, e.level = stages, level
+                self.resources[r].users.add(("edge", i))
             e.cap = None
             self.relaxed += 1
-        users = {("t", i) for i, t in enumerate(self.tasks) for x, _ in t.stages if x == g}
-        users |= {("e", i) for i, e in enumerate(self.edges) for x, _, _ in e.stages if x == g}
-        self.resources[g].contended = self.resources[g].contended or len(users) >= 2
+            names.append(f"{self.tasks[e.src].name} -> {self.tasks[e.dst].name} ({level})")
+        for r in self.resources:
+            if self.contention or r.kind == "macros":
+                r.contended = len(r.users) >= 2
+        self.notes.append(f"row engine deadlock: {len(edges)} line buffer(s) too small for a wait the sizing rule "
+                          "(engine/dataflow.py, deadlock_free_rows) does not know; each now holds its producer's "
+                          "whole map (global buffer if it has room, else DRAM; traffic priced) and the run restarted: "
+                          + ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""))
+
+    def _resource(self, index: dict[str, int], name: str, kind: str) -> int:
+        i = index.get(name)
+        if i is None:
+            i = index[name] = len(self.resources)
+            self.resources.append(Resource(name, 1, kind))
+        return i
 
     @property
     def segments(self) -> int:
@@ -189,6 +220,11 @@ class Plan:
 def _cycles(x: float) -> int:
     """A stage lasts a whole number of cycles, at least one."""
     return max(1, math.ceil(x - 1e-9))
+
+
+def _dram_cycles(row_bytes: float, channel_gb_per_s: float, cycle_ns: float) -> int:
+    """A row written to (or read from) one DRAM channel: bytes / (GB/s) = ns, in whole cycles."""
+    return _cycles(row_bytes / channel_gb_per_s / cycle_ns)
 
 
 def barrier_kind(item: Barrier, ops: dict) -> str:
@@ -223,6 +259,7 @@ class _Builder:
         self.last_reload_write: int | None = None
         self.pool_tasks: list[str] = []    # tasks on the streaming pool, in the order they hold it
         self.dram_edges = 0
+        self.global_left = float(self.chip.global_buffer_kib * 1024)
         self.reload_needs: dict[int, tuple[list[int], list[int]]] = {}
 
     def res(self, name: str, kind: str, capacity: int = 1) -> int:
@@ -372,7 +409,7 @@ class _Builder:
     def dram_stages(self, row_bytes: float) -> tuple[tuple[int, int, int], ...]:
         """A spilled edge's rows: written to and read back from one channel (edges take channels in turn)."""
         per_channel_gb_s = self.chip.dram_bandwidth_gb_per_s / self.chip.dram_channels
-        cycles = _cycles(row_bytes / per_channel_gb_s / self.ctx.cycle_ns)  # bytes / (GB/s) = ns
+        cycles = _dram_cycles(row_bytes, per_channel_gb_s, self.ctx.cycle_ns)
         r = self.res(f"{DRAM_RES}:{self.dram_edges % self.chip.dram_channels}", "dram")
         self.dram_edges += 1
         return ((r, cycles, 0), (r, cycles, 0))
@@ -425,7 +462,10 @@ class _Builder:
             if self.chip.contention or r.kind == "macros":
                 r.contended = len(r.users) >= 2
         plan = Plan(self.tasks, self.edges, self.resources, barriers, self.tile.double_buffering, spill, staged,
-                    global_port_cycles_per_byte=1 / self.chip.global_buffer_bytes_per_cycle)
+                    global_port_cycles_per_byte=1 / self.chip.global_buffer_bytes_per_cycle,
+                    global_bytes_left=self.global_left,
+                    dram_channel_gb_per_s=self.chip.dram_bandwidth_gb_per_s / self.chip.dram_channels,
+                    cycle_ns=self.ctx.cycle_ns, dram_channels=self.chip.dram_channels, contention=self.chip.contention)
         coalesce(plan, row_group(plan, MAX_ROW_EVENTS))
         return plan
 
@@ -454,6 +494,7 @@ class _Builder:
                           same_segment=self.tasks[s].segment == self.tasks[t].segment)
                  for e, s, t, rb in info]
         levels = stage_edges(needs, self.tile.buffer_kib * 1024, self.chip.global_buffer_kib * 1024)
+        self.global_left = global_bytes_left(needs, levels, self.chip.global_buffer_kib * 1024)
         for (e, s, t, row_bytes), (kind, cap) in zip(info, levels):
             src, dst = self.tasks[s], self.tasks[t]
             hi, lo = e.need.hi, e.need.lo   # arrays until coalesce() makes them lists

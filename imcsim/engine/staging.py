@@ -86,6 +86,14 @@ def staged_bytes(needs: list[EdgeNeed], levels: list[tuple[str, int]]) -> tuple[
     return dram, glob
 
 
+def global_bytes_left(needs: list[EdgeNeed], levels: list[tuple[str, int]], global_bytes: float) -> float:
+    """What :func:`stage_edges` leaves free in the global buffer: its size less each staged edge's share (its
+    needed rows, or its whole map over the batch)."""
+    used = sum(n.row_bytes * (n.total_rows if lv == "global-whole" else rows)
+               for n, (lv, rows) in zip(needs, levels) if lv.startswith("global"))
+    return global_bytes - used
+
+
 def analytic_staging(ctx: Context, pool_ops: list[str], segment_of: dict[str, int], whole_maps: bool
                      ) -> tuple[float, float]:
     """(DRAM bytes, global-buffer bytes) of :func:`analytic_levels`."""
