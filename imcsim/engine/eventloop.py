@@ -12,7 +12,8 @@ objects:
 - processing an event runs its callbacks in order and marks it processed (``callbacks = None``);
 - a process is a generator: it starts at ``URGENT`` priority when created, resumes with the value of
   the event it yielded once that event is processed (at once if it already was), and when it returns
-  it is itself an event, scheduled at ``NORMAL`` priority;
+  it is itself an event, scheduled at ``NORMAL`` priority (processed at once when nothing waits on it: its
+  event would run no callback);
 - ``all_of(events)`` triggers (``NORMAL``) once every event in it has been processed.
 
 Four shortcuts, each keeping the order SimPy would give (the row engine's waits, arbitration and holds
@@ -120,13 +121,10 @@ class Process(Event):
     def __init__(self, env: Environment, generator: Generator[Event, Any, Any]) -> None:
         Event.__init__(self, env)
         self._send = generator.send
-        self._wake = _Wake(self)     # after a delay (its value stays None)
+        self._wake = _Wake(self)     # after a delay (its value stays None); also its start
         self.parked = _Wake(self)    # after a park
-        start = Event(env)
-        start.callbacks.append(self._resume)
-        start._ok = True
-        start._value = None
-        env.schedule(start, URGENT)
+        now = env.now
+        heappush(env._queue, (now, URGENT, now, next(env._eid), self._wake))   # the start event, as a wake
 
     def _resume(self, event: Event) -> None:
         """Send the event's value; ``Environment.run`` does the same for a wake, written out."""
@@ -161,9 +159,15 @@ class Process(Event):
                 return
 
     def _end(self, value: Any) -> None:
+        """The process is an event once it returns; with nobody waiting on it, it is processed at once (its
+        event would run no callback). Its wakes are dropped, so it is freed by reference counting."""
         self._ok = True
         self._value = value
-        self.env.schedule(self)
+        self._wake = self.parked = None
+        if self.callbacks:
+            self.env.schedule(self)
+        else:
+            self.callbacks = None
 
 
 class AllOf(Event):

@@ -39,7 +39,7 @@ from typing import Any
 
 from imcsim.engine.eventloop import CURRENT, LATE, LATE_SHIFT, NORMAL, Environment
 from imcsim.engine.ledger import STALL_CAUSES
-from imcsim.engine.plan import Edge, Plan, paused_gc
+from imcsim.engine.plan import Plan, paused_gc
 from imcsim.engine.schedule import Interval
 
 _CAUSE_OF_KIND = {"macros": "compute", "digital": "compute", "tile_buffer": "compute", "global_buffer": "compute",
@@ -72,20 +72,22 @@ class RowTimeline:
 
 
 class _Counter:
-    """A monotone count with waiters on thresholds (delivered, freed, done rows). A process waits for the count
-    to reach ``n`` by appending ``(n, its parked wake)`` to ``waiters`` and parking (``eventloop``)."""
+    """A monotone count with waiters on thresholds (rows delivered, freed or produced). A process waits for the count
+    to reach ``n`` by appending ``(n, its parked wake)`` to ``waiters`` and parking (``eventloop``). The record
+    that set the value last is passed to ``notify`` (only a transfer reads it without waiting: ``by``, kept on the
+    counts of produced rows alone, so a count does not hold a chain of records alive)."""
 
     __slots__ = ("value", "waiters", "by")
 
     def __init__(self) -> None:
         self.value = 0
         self.waiters: list[tuple[int, Any]] = []
-        self.by: Any = None  # the record that set the value last (critical path)
+        self.by: Any = None  # produced rows: the record of the last one (critical path)
 
-    def notify(self) -> None:
-        """Trigger the waiters the count has reached. The engine sets ``value`` and ``by`` itself and calls
-        this only when someone waits (most counts change with nobody waiting)."""
-        value, by = self.value, self.by
+    def notify(self, by: Any) -> None:
+        """Wake the waiters the count has reached, with ``by``. The engine sets ``value`` itself and calls this only
+        when someone waits (most counts change with nobody waiting)."""
+        value = self.value
         waiters = self.waiters
         if len(waiters) == 1:   # the common case, written out
             n, wake = waiters[0]
@@ -235,9 +237,11 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
     intervals: list[Interval] = []
     n_events = [0]
     tasks, edges = plan.tasks, plan.edges
+    # the counts a row waits on: rows delivered on every edge; rows freed on a bounded edge only (nothing else waits
+    # for them); rows produced on an edge with transfer stages only (its transfer process waits for them)
     delivered = [_Counter() for _ in edges]
-    freed = [_Counter() for _ in edges]
-    produced = [_Counter() for _ in edges]
+    freed = [_Counter() if e.cap is not None else None for e in edges]
+    produced = [_Counter() if e.stages else None for e in edges]
     totals = [t.total_rows for t in tasks]
     finish: dict[str, float] = {}
     blocked = [-1] * len(tasks)   # the bounded edge a task waits on for a free row, if any
@@ -252,22 +256,48 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         me = yield CURRENT
         t = tasks[ti]
         total, rows, name = totals[ti], t.rows, t.name
+        # per input edge: (rows delivered, producer rows needed per row of a sample, producer rows per sample); row
+        # g = b * rows + ri needs hi[ri] + b * src_rows (Edge.need: an edge's consumer rows are its task's rows)
+        ins = tuple((delivered[ei], edges[ei].hi, edges[ei].src_rows) for ei in t.in_edges)
+        pred = segment_start[0]   # a task that never waits waited for the barrier before its segment
+        # row 0's inputs first, as the row loop below would wait for them, before the rest is built: most tasks of
+        # a big segment wait here from its start, so they hold their inputs only (the loop's checks for row 0
+        # then pass: counts only grow)
+        for cnt, hi, _ in ins if total else ():
+            n = hi[0]
+            if cnt.value < n:
+                t0 = env.now
+                cnt.waiters.append((n, me.parked))
+                by = yield None
+                stalls["input"] += env.now - t0
+                if by is not None:
+                    pred = by
         key = _key(False, ti)
-        ins = [(delivered[ei], freed[ei], *_per_row(edges[ei], total, totals[edges[ei].src])) for ei in t.in_edges]
-        bounded = [(ei, edges[ei].cap, freed[ei]) for ei in t.out_edges if edges[ei].cap is not None]
-        outs = [(produced[ei], delivered[ei] if not edges[ei].stages else None) for ei in t.out_edges]
-        out_delivered = [delivered[ei] for ei in t.out_edges] if not plan.double_buffering else []
+        for ei in t.in_edges:
+            if edges[ei].dst_rows != rows:
+                raise ValueError(f"edge {ei} into {name}: {edges[ei].dst_rows} consumer rows per sample, the task "
+                                 f"has {rows}")
+        # per bounded input edge: (rows freed, the first producer row still read once each row of a sample is done
+        # (Edge.low(g + 1): the next row's lo; the whole stream after the last row), producer rows per sample and
+        # in all)
+        frees = tuple((freed[ei], e.lo[1:] + [e.lo[0] + e.src_rows], e.src_rows, totals[e.src])
+                      for ei, e in ((ei, edges[ei]) for ei in t.in_edges) if e.cap is not None)
+        bounded = tuple((ei, edges[ei].cap, freed[ei]) for ei in t.out_edges if edges[ei].cap is not None)
+        # per output edge, in order: its count of rows produced (a transfer waits for them, and reads by) or, inside
+        # a tile, of rows delivered
+        outs = tuple((produced[ei], True) if edges[ei].stages else (delivered[ei], False) for ei in t.out_edges)
+        out_delivered = tuple(delivered[ei] for ei in t.out_edges) if not plan.double_buffering else ()
         # per stage: (resource, cycles, arbiter or None, stall cause); the first row of a sample adds the fill
         # to its last stage
-        later = [(r, c, arb[r], cause[r]) for r, c in t.stages]
-        first_row = later[:-1] + [(r, c + t.fill, a, k) for r, c, a, k in later[-1:]]
+        later = tuple((r, c, arb[r], cause[r]) for r, c in t.stages)
+        first_row = later[:-1] + tuple((r, c + t.fill, a, k) for r, c, a, k in later[-1:])
         # a row whose stages are all uncontended is one timeout (the stages follow each other without a gap)
         free_run = all(a is None for _, _, a, _ in later)
         row_cycles = sum(c for _, c, _, _ in later)
-        pred = segment_start[0]   # a task that never waits waited for the barrier before its segment
+        b = ri = 0   # row g = b * rows + ri: sample b, row ri of it
         for g in range(total):
-            for cnt, _, need, _ in ins:
-                n = need[g]
+            for cnt, hi, src_rows in ins:
+                n = hi[ri] + b * src_rows
                 if cnt.value < n:
                     t0 = env.now
                     cnt.waiters.append((n, me.parked))
@@ -295,7 +325,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         stalls["buffer"] += env.now - t0
                         if by is not None:
                             pred = by
-            first = g % rows == 0
+            first = ri == 0
             if free_run:
                 start = env.now
                 yield row_cycles + t.fill if first else row_cycles   # a delay: whole cycles (eventloop.Process)
@@ -322,20 +352,22 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
                     if a is not None:
                         a.release(pred)
-            for _, fr, _, low in ins:
-                fr.value, fr.by = low[g], pred   # Counter.set, inlined
+            for fr, lo1, src_rows, src_total in frees:
+                fr.value = lo1[ri] + b * src_rows if g + 1 < total else src_total
                 if fr.waiters:
-                    fr.notify()
-            for prod, deliv in outs:
-                prod.value, prod.by = g + 1, pred
-                if prod.waiters:
-                    prod.notify()
-                if deliv is not None:
-                    deliv.value, deliv.by = g + 1, pred
-                    if deliv.waiters:
-                        deliv.notify()
+                    fr.notify(pred)
+            for cnt, transfer in outs:
+                cnt.value = g + 1
+                if transfer:
+                    cnt.by = pred
+                if cnt.waiters:
+                    cnt.notify(pred)
+            ri += 1
+            if ri == rows:
+                b, ri = b + 1, 0
         finish[name] = env.now
         last_record[0] = _later(last_record[0], pred)
+        ended()
 
     def edge_proc(ei: int):
         me = yield CURRENT
@@ -384,10 +416,11 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                     if delay:
                         yield delay
                         pred = (hop, env.now - delay, env.now, pred)
-            deliv.value, deliv.by = j + 1, pred   # Counter.set, inlined
+            deliv.value = j + 1
             if deliv.waiters:
-                deliv.notify()
+                deliv.notify(pred)
         last_record[0] = _later(last_record[0], pred)
+        ended()
 
     def barrier_proc(k: int, pred: Any):
         for op, resource, cycles in plan.barriers[k]:
@@ -409,13 +442,28 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         if e.stages:
             seg_edges[tasks[e.src].segment].append(i)
 
+    # a segment ends when its last task or transfer does (a count, not an event per process: the run is woken
+    # where the all-of event of SimPy's processes would have resumed it, nothing else being left at that instant)
+    left = [0]
+    run_wake: list[Any] = [None]
+
+    def ended() -> None:
+        left[0] -= 1
+        if not left[0]:
+            run_wake[0].wake(None)
+
     def run():
+        me = yield CURRENT
         for k in range(plan.segments):
             segment_start[0] = last_record[0]
-            procs = [env.process(task_proc(i)) for i in seg_tasks[k]]
-            procs += [env.process(edge_proc(i)) for i in seg_edges[k]]
-            if procs:
-                yield env.all_of(procs)
+            left[0] = len(seg_tasks[k]) + len(seg_edges[k])
+            if left[0]:
+                run_wake[0] = me.parked
+                for i in seg_tasks[k]:
+                    env.process(task_proc(i))
+                for i in seg_edges[k]:
+                    env.process(edge_proc(i))
+                yield None
             if k < len(plan.barriers):
                 yield from barrier_proc(k, last_record[0])
 
@@ -481,23 +529,6 @@ def _key(transfer: bool, index: int) -> int:
     int orders as the tuples (0, task, row) < (1, edge, row) would (rows and indices below 2**30). Every request
     waiting for a resource has its own key (a process asks for one unit at a time), so keys never tie."""
     return (int(transfer) << 62) | (index << 32)
-
-
-def _per_row(e: Edge, total: int, src_total: int) -> tuple[list[int], list[int]]:
-    """``e.need(g)`` and ``e.low(g + 1, total, src_total)`` for every consumer row ``g < total``, from one
-    sample's rows: both repeat every ``dst_rows`` rows, ``src_rows`` higher (see ``Edge.need``), and the last row
-    frees every producer row."""
-    d, s = e.dst_rows, e.src_rows
-    samples = -(-total // d)
-    need = [e.need(g) for g in range(d)]
-    low = [e.low(g, d + 1, 0) for g in range(1, d + 1)]
-    if samples > 1:
-        need = [n + b * s for b in range(samples) for n in need]
-        low = [n + b * s for b in range(samples) for n in low]
-    need, low = need[:total], low[:total]
-    if low:
-        low[-1] = src_total
-    return need, low
 
 
 def _later(a: Any, b: Any) -> Any:
