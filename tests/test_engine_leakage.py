@@ -84,14 +84,15 @@ def test_leakage_sentence_states_sources_and_policies(by_policy):
 
 
 def test_standby_sources_memoised_on_what_they_read():
-    # engine/evaluation.py keeps a chip's standby sources across points that share its pieces (a sweep over
-    # write options); the batch (live activations) and the master copy give their own
-    from imcsim.engine import context, evaluation
+    # the pricer keeps a chip's standby sources with its numbers (engine/costs.py), shared by points that share
+    # its pieces (a sweep over write options); the batch (live activations) and the master copy give their own
+    from imcsim.engine import context
+    from imcsim.engine.costs import price_step
     from imcsim.engine.leakage import standby_sources
 
     base = {"workload": "digits-cnn", "method": "last"}
     points = [base, {**base, "write_policy": "diff"}, {**base, "batch": 64}, {**base, "master_copy": "int16"}]
-    got = [evaluation._standby(context.build_context(study_from_params(p))) for p in points]
+    got = [price_step(context.build_context(study_from_params(p))).standby for p in points]
     assert got[1] is got[0] and got[2] is not got[0] and got[3] is not got[0]
     for p, src in zip(points, got):
         assert src == standby_sources(context.build_context(study_from_params(p)))

@@ -102,6 +102,9 @@ class PricedStep:
     #: what decides the items' ops and resources in order: the priced shape and the slots that gave no item
     #: (points of one shape differ only in cycles: the row estimate's skeleton is memoised on it)
     structure: tuple = ()
+    #: the chip's standby sources (engine/leakage.py ``standby_sources``: what ``standby_power_w`` and the
+    #: result's leakage by source read)
+    standby: Any = None
 
     def macro_busy_cycles(self) -> float:
         """Macro-cycles of compute (MVM ops x their macros), the same for both engines."""
@@ -331,12 +334,15 @@ class _Pricer:
         for name, kind, r in base.pending_ports:
             port_bytes[name] = (kind, port[r])
         mapping = dict(self.mapping.summary())   # utilisation and chip_fill come from the mapper
+        # volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on (engine/leakage.py;
+        # idle macro periphery and wake-ups are added there by policy, from the same sources)
+        standby = standby_sources(self.ctx)
         return _Numbers(cycles, energy, macros, items, port_bytes,
                         _DEPLOY.get((self.ctx.device, self.mapping.layers),
                                     (self.mapping.resident, tuple(self.mapping.replicas.values()), self.macro.w_bits,
                                      self.tile.write_drivers, chip.tiles, int(tile.macros or 1)), self._deploy),
-                        self._standby_power_w(), self._area(), mapping,
-                        noc.hops)
+                        standby.standby_power_w(chip.power_gating), self._area(), mapping, noc.hops,
+                        standby=standby)
 
     def _digital(self, shape: _Shape) -> _Digital:
         """The vector and GEMM ops of a shape on this chip's digital units (:meth:`numbers`): their energy rows,
@@ -900,7 +906,7 @@ class _Pricer:
                 mapping["measured_flip_rate"] = self.measured.flip_rate()
         return PricedStep(out, records, exclusive, self.writes, num.standby_power_w, dict(num.area_um2),
                           self.assumptions, mapping, dict(num.port_bytes), *self._measured_vs_assumed(), num.deploy,
-                          (shape, empty))
+                          (shape, empty), num.standby)
 
     def _measured_vs_assumed(self) -> tuple[dict[str, float], dict[str, float]]:
         """What execution measured (only what priced this step) next to the stated defaults it replaces."""
@@ -960,11 +966,6 @@ class _Pricer:
             copies = self.mapping.replicas.get(name, 1)
             costs.append(self._array_write(self.ctx.device, lm.weights * copies, lm.macros * copies, 0.5, "all")[0])
         return WriteCost.sequence(costs)
-
-    def _standby_power_w(self) -> float:
-        """Volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on
-        (imcsim/engine/leakage.py; idle macro periphery and wake-ups are added there by policy)."""
-        return standby_sources(self.ctx).standby_power_w(self.chip.power_gating)
 
     def _area(self) -> dict[str, float]:
         area = {f"macro_{k.removesuffix('_um2')}": float(v) * self.accel.n_macros
@@ -1167,6 +1168,7 @@ class _Numbers:
     area_um2: dict[str, float]
     mapping: dict[str, Any]
     noc_hops: int = 0             # hops of all forward crossings (engine/noc.py), for the assumption line
+    standby: Any = None           # the chip's standby sources (engine/leakage.py)
     shared: dict[str, Any] = field(default_factory=dict)  # what points without slots share (their records)
 
 

@@ -16,7 +16,7 @@ from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, fallback_note, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step, prime_layer_costs
 from imcsim.engine.estimate import activation_staging, row_estimate_cycles, row_estimates_many
-from imcsim.engine.leakage import POLICIES, leakage_by_source_pj, standby_sources
+from imcsim.engine.leakage import POLICIES, leakage_by_source_pj
 from imcsim.engine.ledger import Result
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
 from imcsim.memo import IdentityMemo
@@ -133,16 +133,6 @@ def _timing(priced: PricedStep, batch: int) -> tuple[float, float]:
     return _TIMING.get((priced.items,), (batch, frozenset(priced.exclusive)), build)
 
 
-_STANDBY: IdentityMemo[Any] = IdentityMemo(PRICED_CACHE_SIZE)
-
-
-def _standby(ctx: Context) -> Any:
-    """The chip's standby sources (engine/leakage.py), memoised on what they read: the accelerator, macro,
-    mapping and step (by identity: the context's builders share them), the batch and the master copy."""
-    return _STANDBY.get((ctx.accel, ctx.macro, ctx.mapping, ctx.step),
-                        (ctx.batch, ctx.study.options.master_copy), lambda: standby_sources(ctx))
-
-
 _STAGED: IdentityMemo[Any] = IdentityMemo(PRICED_CACHE_SIZE)
 
 
@@ -212,7 +202,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     # By power-gating policy (chip.power_gating, imcsim/engine/leakage.py): idle macros' periphery (none) and
     # macro wake-ups (macros, macros+buffers) are added too; the sum equals busy + standby + idle + wake-ups.
     latency_ns = cycles * ctx.cycle_ns
-    src = _standby(ctx)
+    src = priced.standby
     wakes = priced.records.macro_wakeups()
     leak_args = (src, latency_ns, cached.macro_busy_cycles * ctx.cycle_ns, energy["leakage"], wakes)
     by_policy = {p: leakage_by_source_pj(p, *leak_args) for p in POLICIES}
