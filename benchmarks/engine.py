@@ -21,8 +21,10 @@ own caches): ``speedup_over_baseline`` and ``max_rel_diff_vs_baseline`` (energy,
 energy of every point, read back from each store; by field in ``max_rel_diff_vs_baseline_by_field``: the
 models changed since, e.g. the analytic latency under the default ``chip.pipeline: row`` is the row estimate
 since c193556, where the baseline timed layer order). ``python benchmarks/engine.py --analytic`` runs this part alone. The geometry
-sweep runs once more on two worker processes (``multiprocessing``, chunks of 50 points; ``points_per_s`` counts from the
-first submitted point, ``points_per_s_with_start`` includes starting and warming the workers).
+sweep runs once more on two worker processes (``run_sweep(jobs=2)``, wall time including starting and warming the
+workers). Beside each one-worker sweep rate, ``engine_alone_points_per_s`` times the engine without the runner and
+store (chunks of 256 through ``evaluate_point.batch``; the baseline one point at a time): the store's fixed costs
+(opening, parts, compaction) weigh on a short sweep of cheap points.
 ``row_loop`` times the row engine's own run on a built plan in CPU time, on ``engine/eventloop.py`` and, in
 the same process, the engine of ``ROW_BASELINE_COMMIT`` on SimPy (the loop it replaced; with the rule changes
 made on main since, ``ROW_BASELINE_PATCHES``), best of 7 with the load average before and after, and checks the two
@@ -271,6 +273,27 @@ def rate(evaluate_point, modules):
     return len(points) / dt, dt, out
 
 
+def engine_rate(evaluate_point, modules):
+    # the engine alone, without the sweep runner and store: chunks of ENGINE_CHUNK points through the batch
+    # (evaluate_point.batch) where the version has one, else one point at a time
+    for k in imcsim_modules():
+        del sys.modules[k]
+    sys.modules.update(modules)
+    evaluate_point(WARM)
+    batch = getattr(evaluate_point, "batch", None)
+    t0 = time.process_time()
+    if batch is None:
+        for p in points:
+            evaluate_point(p)
+    else:
+        for k in range(0, len(points), ENGINE_CHUNK):
+            batch(points[k:k + ENGINE_CHUNK])
+    dt = time.process_time() - t0
+    return len(points) / dt, dt
+
+
+ENGINE_CHUNK = 256
+
 if workers == 1:
     # best of PASSES passes; each pass loads a fresh copy of each version (empty caches: new geometries stay
     # new) and warms it on WARM first
@@ -285,29 +308,43 @@ if workers == 1:
                 got = rate(*load(path))
                 if name not in res or got[1] < res[name][1]:
                     res[name] = got
+                alone = engine_rate(*load(path))
+                if name + ":engine" not in res or alone[1] < res[name + ":engine"][1]:
+                    res[name + ":engine"] = alone
     pps, dt, rec = res["current"]
     out = {"points": len(points), "path": "imcsim.sweep.run_sweep(jobs=1) with evaluate_point (store included)",
            "cpu_s": dt, "points_per_s": pps, "workers": 1, "passes": PASSES, "load_average_per_pass": loads,
-           "failed_points": sum(r["status"] != "ok" for r in rec)}
+           "failed_points": sum(r["status"] != "ok" for r in rec),
+           "engine_alone_points_per_s": res["current:engine"][0]}
     if "baseline" in res:
         bpps, bdt, brec = res["baseline"]
         diff = {k: max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-300) for a, b in zip(rec, brec))
                 for k in ("energy_pj", "latency_ns", "area_mm2", "write_energy_pj")}
         out.update(baseline_cpu_s=bdt, baseline_points_per_s=bpps, speedup_over_baseline=pps / bpps,
                    baseline_failed_points=sum(r["status"] != "ok" for r in brec),
+                   baseline_engine_alone_points_per_s=res["baseline:engine"][0],
+                   engine_alone_speedup_over_baseline=res["current:engine"][0] / res["baseline:engine"][0],
                    max_rel_diff_vs_baseline=max(diff.values()), max_rel_diff_vs_baseline_by_field=diff)
 else:
-    import multiprocessing as mp
+    # the public sweep path on worker processes (run_sweep with jobs=workers: each worker warms up, then takes
+    # chunks through evaluate_point.batch), wall time from the call to its return (start and store included)
+    import shutil
+    import tempfile
     from imcsim.engine import evaluate_point
+    from imcsim.sweep.runner import run_sweep
+    from imcsim.sweep.spec import Point
     from imcsim.sweep.study import warm_engine
-    t_start = time.perf_counter()
-    with mp.get_context("spawn").Pool(workers, initializer=warm_engine) as pool:
-        pool.map(evaluate_point, [dict(WARM) for _ in range(workers)], chunksize=1)
+    folder = tempfile.mkdtemp(prefix="imcsim-bench-sweep-")
+    try:
         t0 = time.perf_counter()
-        pool.map(evaluate_point, points, chunksize=50)
+        summary = run_sweep([Point(i, f"p{i}", p) for i, p in enumerate(points)], evaluate_point, folder,
+                            jobs=workers, progress=False, warmup=warm_engine)
         t1 = time.perf_counter()
-    out = {"points": len(points), "seconds": t1 - t0, "points_per_s": len(points) / (t1 - t0),
-           "points_per_s_with_start": len(points) / (t1 - t_start), "workers": workers}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    out = {"points": len(points), "path": f"imcsim.sweep.run_sweep(jobs={workers}), wall time, start included",
+           "seconds": t1 - t0, "points_per_s": len(points) / (t1 - t0), "failed_points": summary.failed,
+           "workers": workers}
 json.dump(out, sys.stdout)
 """
 
