@@ -33,6 +33,7 @@ the same curve the gate table uses for the periphery leakage (``circuit.gates.en
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -105,7 +106,18 @@ def area_scale(node_nm: ArrayLike, kind: str = "logic") -> np.ndarray:
 def cell_area_um2(cell_area_f2: float, node_nm: float) -> float:
     """Area of one memory cell quoted as ``cell_area_f2`` F^2: F^2 x node^2 on planar nodes, and the
     FinFET cell curve below 20 nm (:func:`area_scale` with ``kind="cell"``)."""
-    return float(cell_area_f2 * (ANCHOR_NODE_NM * 1e-3) ** 2 * area_scale(node_nm, "cell"))
+    try:
+        node = float(node_nm)
+    except TypeError:   # not one number (an array): area_scale and float() below treat it as before
+        node = math.nan
+    scale = _cell_area_scale(node) if node > 0 else area_scale(node_nm, "cell")   # a bad node: area_scale's error
+    return float(cell_area_f2 * (ANCHOR_NODE_NM * 1e-3) ** 2 * scale)
+
+
+@lru_cache(maxsize=1024)
+def _cell_area_scale(node_nm: float) -> np.float64:
+    """:func:`area_scale` of the cells at one node, memoised: every new macro of a sweep asks it (~100 us each)."""
+    return area_scale(node_nm, "cell")[()]
 
 
 def sram_area_at(value_at_reference: float, node_nm: float,

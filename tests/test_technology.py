@@ -139,3 +139,20 @@ def test_buffer_area_reaches_the_chip_area():
     # at 22 nm x 0.070686 um^2 = 3.5578 mm^2 (at 28 nm x 0.1145 = 5.7630 mm^2)
     res = evaluate(study_from_params({"workload": "tiny-cnn", "node_nm": 22}), engine="analytic")
     assert res.area_um2["sram_buffers"] == pytest.approx(50_331_648 * 0.1145 * (22 / 28) ** 2)
+
+
+def test_cell_area_memoised_per_node_equals_the_curve():
+    # cell_area_um2 memoises the cell curve per node: the same float as the formula written out, on every node
+    # kind (FinFET table, bitcells below 16 nm, planar), and area_scale's error for a bad node
+    import numpy as np
+
+    from imcsim.technology import ANCHOR_NODE_NM, area_scale, cell_area_um2
+
+    # by hand at the 28 nm anchor: 40 F^2 x (0.028 um)^2 x 1 = 0.03136 um^2
+    assert cell_area_um2(40.0, 28.0) == pytest.approx(0.03136, rel=1e-12)
+    for node in np.linspace(3.0, 180.0, 709).tolist() + [7, 16, 20, np.float64(5.5), np.array(12.0)]:
+        for f2 in (4, 40.0, np.float64(146.0)):
+            want = float(f2 * (ANCHOR_NODE_NM * 1e-3) ** 2 * area_scale(node, "cell"))
+            assert cell_area_um2(f2, node) == want and cell_area_um2(f2, node) == want   # the miss and the hit
+    with pytest.raises(ValueError, match="node_nm must be > 0, got 0"):
+        cell_area_um2(40.0, 0)

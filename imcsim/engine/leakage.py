@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from imcsim.memo import IdentityMemo
+
 POLICIES = ("none", "macros", "macros+buffers")
 SOURCES = ("busy_macros", "idle_macros", "volatile_cells", "sram_buffers", "wakeup", "master_copy")
 #: bytes per master weight of ``options.master_copy`` (training keeps them in SRAM, always on)
@@ -81,7 +83,19 @@ def _peak_bytes(step: Any) -> float:
 
 
 def standby_sources(ctx: Any) -> StandbySources:
-    """The standby sources of a study's chip (a :class:`~imcsim.engine.context.Context`)."""
+    """The standby sources of a study's chip (a :class:`~imcsim.engine.context.Context`), memoised on what they
+    read: the accelerator, macro, mapping and step (by identity: the context's builders share them), the batch and
+    the master copy (the pricer and the result record of a point both ask)."""
+    study = getattr(ctx, "study", None)   # nas/fastcost passes a context without a study: no master copy
+    master = study.options.master_copy if study is not None else None
+    return _SOURCES.get((ctx.accel, ctx.macro, ctx.mapping, ctx.step), (ctx.batch, master),
+                        lambda: _standby_sources(ctx))
+
+
+_SOURCES: IdentityMemo[StandbySources] = IdentityMemo(64)
+
+
+def _standby_sources(ctx: Any) -> StandbySources:
     accel, macro = ctx.accel, ctx.macro
     chip, tile = accel.chip, accel.tile
     per_kib_w = chip.sram_leakage_w_per_kib

@@ -415,6 +415,11 @@ _STALL_KEYS = tuple((c, f"stall_cycles_{c}") for c in STALL_CAUSES)
 _MEASURED_KEYS = tuple((k, f"measured_{k}", f"assumed_{k}") for k in MEASURED_FIGURES)
 _MAP_KEYS: dict[str, str] = {}
 _AREA_KEYS: dict[str, str] = {}
+_LEAKAGE_KEYS: dict[str, str] = {}
+_LEAKAGE_IF_KEYS: dict[str, str] = {}
+_BASIS_KEYS = {g: f"basis_{g}" for g in BASIS_GROUPS}
+#: the stall fields of an engine that times no stalls (all of them 0.0)
+_NO_STALLS = {key: 0.0 for _, key in _STALL_KEYS}
 
 
 @dataclass
@@ -488,9 +493,14 @@ class Result:
             out[key] = combine_bases({groups[g] for g in mixed})
         return out
 
-    def _basis_fields(self) -> dict[str, Any]:
-        """``basis_<group>`` and the measured values next to the defaults they replace (NaN: not measured)."""
-        rec: dict[str, Any] = {f"basis_{g}": b for g, b in self.group_bases().items()}
+    def _basis_fields(self, rec: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``basis_<group>`` and the measured values next to the defaults they replace (NaN: not measured),
+        added to ``rec`` (a new record when None)."""
+        if rec is None:
+            rec = {}
+        keys = _BASIS_KEYS
+        for g, b in self.ops._memo("bases", self.ops._group_bases).items():   # read-only here: no copy
+            rec[keys[g]] = b
         rec["activity_model"] = self.activity_model
         measured, assumed = self.measured, self.assumed
         for k, m_key, a_key in _MEASURED_KEYS:
@@ -507,6 +517,7 @@ class Result:
         reload_ns = reload_cycles * self.cycle_ns
         reload_standby = self.standby_power_w * reload_ns * 1e3  # W x ns = nJ; x 1e3 -> pJ
         reload_energy = reload_write + reload_dram + reload_standby
+        writes = self.writes
         rec: dict[str, Any] = {
             "engine": self.engine,
             "latency_cycles": self.latency_cycles,
@@ -514,16 +525,16 @@ class Result:
             "energy_pj": total,
             "edp_pj_ns": total * latency_ns,
             "area_mm2": area_mm2,
-            "write_energy_pj": self.writes.energy_pj,
-            "write_energy_share": (self.writes.energy_pj / total) if total else 0.0,
-            "write_latency_ns": self.writes.latency_ns,
-            "weights_written": self.writes.weights_written,
-            "reload_weights": self.writes.reload_weights,
-            "max_cell_wear_per_step": self.writes.max_cell_wear_per_step,
-            "mean_cell_wear_per_step": self.writes.mean_cell_wear_per_step,
-            "lifetime_years": self.writes.lifetime_years,
-            "endurance_cycles": self.writes.endurance_cycles,
-            "steps_per_day": self.writes.steps_per_day,
+            "write_energy_pj": writes.energy_pj,
+            "write_energy_share": (writes.energy_pj / total) if total else 0.0,
+            "write_latency_ns": writes.latency_ns,
+            "weights_written": writes.weights_written,
+            "reload_weights": writes.reload_weights,
+            "max_cell_wear_per_step": writes.max_cell_wear_per_step,
+            "mean_cell_wear_per_step": writes.mean_cell_wear_per_step,
+            "lifetime_years": writes.lifetime_years,
+            "endurance_cycles": writes.endurance_cycles,
+            "steps_per_day": writes.steps_per_day,
             "macs": macs,
             "reload_latency_ns": reload_ns,
             "reload_latency_share": reload_ns / latency_ns if latency_ns else 0.0,
@@ -538,20 +549,23 @@ class Result:
         for c, key in _ENERGY_KEYS:
             rec[key] = energy.get(c, 0.0)
         # stalls are timed by the row engine only; other engines leave them at 0
-        for c, key in _STALL_KEYS:
-            rec[key] = stalls.get(c, 0.0)
+        if stalls:
+            for c, key in _STALL_KEYS:
+                rec[key] = stalls.get(c, 0.0)
+        else:
+            rec.update(_NO_STALLS)
         rec["bottleneck_op"] = self.bottleneck or ""
-        busiest = self.resource_records()[:1]
+        busiest = self.resource_records()[:1] if self.timeline is not None else None
         rec["busiest_resource"] = busiest[0]["resource"] if busiest else ""
         rec["busiest_utilisation"] = busiest[0]["utilisation"] if busiest else 0.0
-        rec.update(self._basis_fields())
+        self._basis_fields(rec)
         if self.power_gating:
             rec["power_gating"] = self.power_gating
             rec["macro_wakeups"] = self.macro_wakeups
             for k, v in self.leakage_by_source_pj.items():
-                rec[f"leakage_{k}_pj"] = v
+                rec[_LEAKAGE_KEYS.get(k) or _LEAKAGE_KEYS.setdefault(k, f"leakage_{k}_pj")] = v
             for k, v in self.leakage_by_policy_pj.items():
-                rec[f"leakage_if_{k.replace('+', '_')}_pj"] = v
+                rec[_LEAKAGE_IF_KEYS.get(k) or _LEAKAGE_IF_KEYS.setdefault(k, f"leakage_if_{k.replace('+', '_')}_pj")] = v
         for key, value in self.mapping.items():
             if isinstance(value, (int, float, bool, str)):
                 rec[_MAP_KEYS.get(key) or _MAP_KEYS.setdefault(key, f"map_{key}")] = value
