@@ -88,10 +88,10 @@ class Resource:
     capacity: int
     kind: str            # macros | digital | tile_buffer | global_buffer | link | dram | noc | other
     contended: bool = False
-    users: set = field(default_factory=set)
+    users: int = 0          # task and transfer streams whose stages use it (contended when two or more)
 
 
-@dataclass
+@dataclass(slots=True)   # no per-object dict: a big plan has ~46 k tasks and ~76 k edges
 class Task:
     name: str
     node: str
@@ -110,7 +110,7 @@ class Task:
         return self.rows * self.samples
 
 
-@dataclass
+@dataclass(slots=True)
 class Edge:
     src: int
     dst: int
@@ -184,13 +184,13 @@ class Plan:
                 self.global_bytes += traffic * ((level == "global") - (e.level == "global"))
                 self.spill_bytes += traffic * ((level == "dram") - (e.level == "dram"))
                 e.stages, e.level = stages, level
-                self.resources[r].users.add(("edge", i))
+                self.resources[r].users += 1   # both stages on one resource, new to this edge
             e.cap = None
             self.relaxed += 1
             names.append(f"{self.tasks[e.src].name} -> {self.tasks[e.dst].name} ({level})")
         for r in self.resources:
             if self.contention or r.kind == "macros":
-                r.contended = len(r.users) >= 2
+                r.contended = r.users >= 2
         self.notes.append(f"row engine deadlock: {len(edges)} line buffer(s) too small for a wait the sizing rule "
                           "(engine/dataflow.py, deadlock_free_rows) does not know; each now holds its producer's "
                           "whole map (global buffer if it has room, else DRAM; traffic priced) and the run restarted: "
@@ -313,8 +313,8 @@ class _Builder:
         i = len(self.tasks)
         self.tasks.append(task)
         self.task_index[task.name] = i
-        for r, _ in task.stages:
-            self.resources[r].users.add(("task", i))
+        for r in {r for r, _ in task.stages}:   # a stream counts once per resource
+            self.resources[r].users += 1
         self.last_for_node[task.node] = i
         if pool:
             self.pool_tasks.append(task.name)
@@ -395,8 +395,8 @@ class _Builder:
         self.edges.append(edge)
         self.tasks[edge.src].out_edges.append(i)
         self.tasks[edge.dst].in_edges.append(i)
-        for r, _, _ in edge.stages:
-            self.resources[r].users.add(("edge", i))
+        for r in {r for r, _, _ in edge.stages}:
+            self.resources[r].users += 1
 
     # ------------------------------------------------------------------ edges
     def transfer_stages(self, src_tile: int, dst_tile: int, row_bytes: float) -> tuple[tuple[int, int, int], ...]:
@@ -460,7 +460,7 @@ class _Builder:
         spill, staged = self._forward_edges(pending_edges)
         for r in self.resources:
             if self.chip.contention or r.kind == "macros":
-                r.contended = len(r.users) >= 2
+                r.contended = r.users >= 2
         plan = Plan(self.tasks, self.edges, self.resources, barriers, self.tile.double_buffering, spill, staged,
                     global_port_cycles_per_byte=1 / self.chip.global_buffer_bytes_per_cycle,
                     global_bytes_left=self.global_left,
