@@ -122,7 +122,8 @@ class _Arbiter:
     arbiters asked, which is the order SimPy's grant events were scheduled in): every event keeps its place in
     the order. A hold lasts at least one cycle, so no release can fall between a grant and the instant's end.
     A process holds a unit by calling ``hold`` with its parked wake and parking; it resumes when the hold
-    ends, with (record of the release before the grant, grant time), and then calls ``release``."""
+    ends, with the record of the release before the grant (it was granted its cycles before), and then calls
+    ``release``."""
 
     __slots__ = ("env", "free", "queue", "longest", "last", "at", "grant")
 
@@ -149,12 +150,15 @@ class _Arbiter:
             eid += 1
             self._count(now)
         else:
-            heapq.heappush(self.queue, (key, wake, cycles))
-            self._count(now)
+            queue = self.queue
+            heapq.heappush(queue, (key, wake, cycles))
+            n = len(queue) + (self.at == now)   # SimPy's queue still holds this instant's grant
+            if n > self.longest:
+                self.longest = n
             return
         self.at = now
         self.grant = (key, wake, cycles, eid)
-        wake._value = (self.last, now)
+        wake._value = self.last
         heappush(env._queue, (now + cycles, NORMAL, now, eid, wake))
 
     def _count(self, now: float) -> None:
@@ -172,7 +176,7 @@ class _Arbiter:
             eid = env.late_id()
             self.at = now
             self.grant = (key, wake, cycles, eid)
-            wake._value = (record, now)
+            wake._value = record
             heappush(env._queue, (now + cycles, NORMAL, now, eid, wake))
         else:
             self.free = 1
@@ -220,7 +224,7 @@ class _PoolArbiter:
         while self.free > 0 and queue:
             _, wake, cycles = heapq.heappop(queue)
             self.free -= 1
-            wake._value = (self.last, now)
+            wake._value = self.last
             heappush(env._queue, (now + cycles, NORMAL, now, eid, wake))
             eid += 1
 
@@ -343,10 +347,12 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                     else:
                         t0 = env.now
                         a.hold(me.parked, key + g, cycles)
-                        granted_after, start = yield None
+                        granted_after = yield None
+                        start = env.now - cycles   # the hold ends its cycles after the grant
                         if start > t0:
                             stalls[kind] += start - t0
-                            pred = granted_after if granted_after is not None else pred
+                            if granted_after is not None:
+                                pred = granted_after
                     pred = (name, start, env.now, pred)
                     if record:
                         intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
@@ -404,10 +410,12 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                     else:
                         t0 = env.now
                         a.hold(me.parked, key + j, cycles)
-                        granted_after, start = yield None
+                        granted_after = yield None
+                        start = env.now - cycles   # the hold ends its cycles after the grant
                         if start > t0:
                             stalls[kind] += start - t0
-                            pred = granted_after if granted_after is not None else pred
+                            if granted_after is not None:
+                                pred = granted_after
                     pred = (name, start, env.now, pred)
                     if record:
                         intervals.append(Interval(res[r].name, name, j // src_rows, start, env.now))
