@@ -244,6 +244,8 @@ def evaluate_chunk_safely(evaluate: Evaluate, chunk: Sequence[Mapping[str, Any]]
 
 
 _PLAIN = frozenset((float, int, str, bool, type(None)))   # metric types stored as they are
+_TEXT = frozenset((str,))
+_RESERVED = frozenset(RESERVED)
 
 
 def clean_metrics(result: Any, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -255,6 +257,20 @@ def clean_metrics(result: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(result, Mapping):
         raise ValueError(f"evaluate returned {type(result).__name__}, expected a dict of metrics")
+    # the common case checked in bulk (the engine's ~100 metrics per point: text names, plain values, no
+    # reserved name, no field but an echo of its own value); anything else takes the loop, which names it
+    if (_PLAIN.issuperset(map(type, result.values())) and _TEXT.issuperset(map(type, result))
+            and _RESERVED.isdisjoint(result)):
+        shared = [k for k in params if k in result]
+        if not shared:
+            return dict(result)
+        if all(params[k] == result[k] for k in shared):
+            return {k: v for k, v in result.items() if k not in params}
+    return _clean_each(result, params)
+
+
+def _clean_each(result: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`clean_metrics` one metric at a time: converts numpy scalars, names the first bad metric."""
     out: dict[str, Any] = {}
     for key, value in result.items():
         if type(key) is not str and not isinstance(key, str):

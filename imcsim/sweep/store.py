@@ -91,7 +91,7 @@ class ResultStore:
         self.flush_every = max(1, int(flush_every))
         self.flush_seconds = float(flush_seconds)
         self._seq = next_seq
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[Record] = []
         self._last_flush = time.monotonic()
         self._closed = False
         self.rows_written = 0
@@ -170,12 +170,7 @@ class ResultStore:
 
     def add(self, point: Point, status: str, error: str | None, metrics: Mapping[str, Any]) -> None:
         """Buffer one finished point; flush when the batch is full or old enough."""
-        row: dict[str, Any] = {"point_id": point.id}
-        row.update(point.params)
-        row["status"] = status
-        row["error"] = error
-        row.update(metrics)
-        self._buffer.append(row)
+        self._buffer.append((point.id, point.params, status, error, metrics))
         self.stored_status[point.id] = status
         # the first part early (a sweep stopped soon still has results on disk), then big parts
         limit = self.flush_every if self.parts_written else min(self.flush_every, FIRST_FLUSH_ROWS)
@@ -190,7 +185,7 @@ class ResultStore:
         rows, self._buffer = self._buffer, []
         final = self.out_dir / RESULTS / f"part-{self._seq:06d}.parquet"
         tmp = final.with_name("." + final.name + ".tmp")
-        pq.write_table(rows_to_table(rows), tmp)
+        pq.write_table(records_to_table(rows), tmp)
         os.replace(tmp, final)
         self._seq += 1
         self.rows_written += len(rows)
@@ -400,14 +395,36 @@ def _unified_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    if table.schema.equals(schema):
+        return table
+    names = set(table.column_names)   # (column_names builds a new list on every call)
     columns = []
     for f in schema:
-        if f.name in table.column_names:
+        if f.name in names:
             col = table.column(f.name)
             columns.append(col if col.type == f.type else pc.cast(col, f.type))
         else:
             columns.append(pa.nulls(table.num_rows, f.type))
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+#: one finished point as the store buffers it: (point_id, params, status, error, metrics)
+Record = tuple[str, Mapping[str, Any], str, str | None, Mapping[str, Any]]
+
+
+def records_to_table(records: Sequence[Record]) -> pa.Table:
+    """Buffered points to a table, column by column: the table :func:`rows_to_table` gives for their rows
+    (``point_id``, the params, ``status``, ``error``, the metrics). When every point has the same params and
+    metric names (a sweep's usual case) the columns come straight from the records, with no row dicts."""
+    first = records[0]
+    pkeys, mkeys = tuple(first[1]), tuple(first[4])
+    uniform = all(tuple(p) == pkeys and tuple(m) == mkeys for _, p, _, _, m in records)
+    names = ["point_id", *pkeys, "status", "error", *mkeys]
+    if not uniform or len(set(names)) != len(names):   # names repeat only if metrics echo a field: as rows
+        return rows_to_table([{"point_id": pid, **p, "status": st, "error": err, **m}
+                              for pid, p, st, err, m in records])
+    columns = zip(*([pid, *p.values(), st, err, *m.values()] for pid, p, st, err, m in records))
+    return pa.table([_array(list(c)) for c in columns], names=names)
 
 
 def rows_to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
