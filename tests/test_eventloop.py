@@ -9,9 +9,11 @@ import weakref
 from heapq import heappush
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from imcsim.engine.eventloop import CURRENT, NORMAL, Environment
-from imcsim.engine.events import simulate_plan
+from imcsim.engine.events import _Arbiter, simulate_plan
 from imcsim.engine.plan import Edge, Plan, Resource, Task
 
 
@@ -108,3 +110,35 @@ def test_a_row_stream_must_match_its_edges():
     plan = Plan(tasks, [e], [Resource("m0", 1, "macros"), Resource("m1", 1, "macros")], [])
     with pytest.raises(ValueError, match="3 consumer rows per sample, the task has 2"):
         simulate_plan(plan)
+
+
+def _parked():
+    yield None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 50), unique=True, max_size=4), st.integers(0, 50), st.integers(1, 5))
+def test_rehold_equals_release_then_hold(waiting, key, cycles):
+    # a transfer's write then read back on one DRAM channel: rehold(record, ...) must leave the arbiter and the
+    # queue as release(record) followed at once by hold(...) do (when the key is below every waiting one, that
+    # pair grants the unit to the smallest waiting key and takes it straight back: a revoke), entry for entry
+    assume(key not in waiting)
+    outcomes = []
+    for fused in (False, True):
+        env = Environment()
+        arb = _Arbiter(env)
+        wakes = [env.process(_parked()).parked for _ in range(1 + len(waiting))]
+        env._queue.clear()   # their starts: only the arbiter's entries are compared
+        arb.free, arb.last = 0, "before"
+        for k, w in zip(waiting, wakes[1:]):
+            arb.hold(w, k, 3)
+        env.now = 1   # the holder's release, at a later instant
+        if fused:
+            arb.rehold("mine", wakes[0], key, cycles)
+        else:
+            arb.release("mine")
+            arb.hold(wakes[0], key, cycles)
+        live = sorted((at, prio, made, eid, w.process is wakes[0].process, w._value)
+                      for at, prio, made, eid, w in env._queue if type(w).__name__ != "_Revoked")
+        outcomes.append((live, sorted(k for k, _, _ in arb.queue), arb.grant[0], arb.longest, arb.free, arb.last))
+    assert outcomes[0] == outcomes[1]

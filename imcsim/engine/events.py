@@ -181,6 +181,33 @@ class _Arbiter:
         else:
             self.free = 1
 
+    def rehold(self, record: Any, wake: Any, key: int, cycles: int) -> None:
+        """``release(record)`` then at once ``hold(wake, key, cycles)`` by the same process (a transfer's write and
+        read back on one channel). When its key is below every waiting one, the unit would be granted to the
+        smallest waiting key and taken straight back (a revoke): it is kept instead, with the id that takeover gives
+        (the release's late id, revised once), and the same longest-queue count."""
+        queue = self.queue
+        if not queue or queue[0][0] > key:
+            self.last = record
+            env = self.env
+            now = env.now
+            eid = LATE + (next(env._eid) << LATE_SHIFT)   # the id release() or hold() would take
+            if queue:   # the takeover's revision, counted as it counts
+                eid += 1
+                n = len(queue) + 1
+                if n > self.longest:
+                    self.longest = n
+            elif not self.longest:
+                self.longest = 1
+            self.free = 0
+            self.at = now
+            self.grant = (key, wake, cycles, eid)
+            wake._value = record
+            heappush(env._queue, (now + cycles, NORMAL, now, eid, wake))
+        else:
+            self.release(record)
+            self.hold(wake, key, cycles)
+
 
 class _PoolArbiter:
     """A contended resource of several units (rule 5), as SimPy would grant it: after every event of the
@@ -211,6 +238,10 @@ class _PoolArbiter:
         self.last = record
         if not self.scheduled and self.queue:
             self._ask()
+
+    def rehold(self, record: Any, wake: Any, key: int, cycles: int) -> None:
+        self.release(record)
+        self.hold(wake, key, cycles)
 
     def _ask(self) -> None:
         self.scheduled = True
@@ -382,10 +413,15 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         hop = name + ":hop"
         key = _key(True, ei)
         prod, deliv, src_rows = produced[ei], delivered[ei], tasks[e.src].rows
-        stages = [(r, c, d, arb[r], cause[r]) for r, c, d in e.stages]
+        # per stage: (resource, cycles, hop delay after, arbiter or None, stall cause, and the next stage's cycles
+        # when it holds the same contended resource right after this one, else 0)
+        stages = [(r, c, d, arb[r], cause[r],
+                   e.stages[i + 1][1] if (arb[r] is not None and not d and i + 1 < len(e.stages)
+                                          and e.stages[i + 1][0] == r) else 0)
+                  for i, (r, c, d) in enumerate(e.stages)]
         # a transfer over uncontended links only is one timeout (holds and hop delays back to back)
-        free_run = all(a is None for _, _, _, a, _ in stages)
-        transfer = sum(c + d for _, c, d, _, _ in stages)
+        free_run = all(a is None for _, _, _, a, _, _ in stages)
+        transfer = sum(c + d for _, c, d, _, _, _ in stages)
         pred = None
         for j in range(totals[e.src]):
             if prod.value < j + 1:
@@ -398,18 +434,20 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 yield transfer
                 if record:
                     at = start
-                    for r, cycles, delay, _, _ in stages:
+                    for r, cycles, delay, _, _, _ in stages:
                         intervals.append(Interval(res[r].name, name, j // src_rows, at, at + cycles))
                         at += cycles + delay
                 pred = (name, start, env.now, pred)
             else:
-                for r, cycles, delay, a, kind in stages:
+                held = False   # this stage's hold already asked for (rehold)
+                for r, cycles, delay, a, kind, same in stages:
                     if a is None:
                         start = env.now
                         yield cycles
                     else:
-                        t0 = env.now
-                        a.hold(me.parked, key + j, cycles)
+                        if not held:
+                            t0 = env.now
+                            a.hold(me.parked, key + j, cycles)
                         granted_after = yield None
                         start = env.now - cycles   # the hold ends its cycles after the grant
                         if start > t0:
@@ -419,7 +457,12 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                     pred = (name, start, env.now, pred)
                     if record:
                         intervals.append(Interval(res[r].name, name, j // src_rows, start, env.now))
-                    if a is not None:
+                    held = False
+                    if same:   # the next stage holds this resource again at once: released and asked for in one
+                        t0 = env.now
+                        a.rehold(pred, me.parked, key + j, same)
+                        held = True
+                    elif a is not None:
                         a.release(pred)
                     if delay:
                         yield delay
