@@ -61,6 +61,24 @@ def test_non_positive_and_probability_and_type():
         validate(Outer, {"name": "a", "inner": {"rows": "many"}}, "s.yaml")
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_not_a_number(value):
+    # pydantic's lax mode would read true as 1 and false as 0 in an int or float field; a spec refuses it,
+    # naming the field (nested too), and a boolean field still takes one
+    with pytest.raises(SpecError, match=rf"s.yaml: inner.rows: bad value {value}; allowed: a number"):
+        validate(Outer, {"name": "a", "inner": {"rows": value}}, "s.yaml")
+    with pytest.raises(SpecError, match=rf"s.yaml: inner.activity: bad value {value}; allowed: a number"):
+        validate(Outer, {"name": "a", "inner": {"rows": 2, "activity": value}}, "s.yaml")
+
+    class Flag(StrictModel):
+        on: bool
+        count: int | None = None
+
+    assert validate(Flag, {"on": value}, "s.yaml").on is value
+    with pytest.raises(SpecError, match=r"s.yaml: count: bad value"):
+        validate(Flag, {"on": value, "count": value}, "s.yaml")
+
+
 def _walk_only(value):
     """check_number's rule without its scalar shortcut: the walk over the value (the reference)."""
     import math

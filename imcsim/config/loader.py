@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
-from imcsim.config.annotations import element, nested_model
+from imcsim.config.annotations import element, nested_model, scalar_type
 from imcsim.errors import SpecError
 
 M = TypeVar("M", bound=BaseModel)
@@ -112,6 +112,31 @@ class StrictModel(BaseModel):
         if value == math.inf and info.field_name in cls.unlimited_fields:
             return value
         return check_number(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """``rows: true`` is a typo, not 1: pydantic's lax mode would read a boolean as 1 or 0 in an int or
+        float field (and the error, if any, would then blame the wrong thing). One scan of the input per model
+        (not a validator per field: sweeps validate many specs)."""
+        if isinstance(data, dict):
+            numeric = _numeric_fields(cls)
+            for key, value in data.items():
+                if value.__class__ is bool and key in numeric:
+                    raise FieldRule(key, value, "a number (true/false is not one)")
+        return data
+
+
+_NUMERIC: dict[type, frozenset[str]] = {}
+
+
+def _numeric_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The names of ``model``'s int and float fields (optional ones too), once per model class."""
+    names = _NUMERIC.get(model)
+    if names is None:
+        names = _NUMERIC[model] = frozenset(
+            name for name, info in model.model_fields.items() if scalar_type(info.annotation) in (int, float))
+    return names
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
