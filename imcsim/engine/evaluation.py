@@ -160,6 +160,12 @@ def clear_caches() -> None:
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:
     """Price one study. ``engine`` overrides ``study.engine``; the event engine can keep its timeline."""
     engine = _engine(study, engine)
+    if engine == "event":
+        # an event evaluation only adds objects (context, pricing, plan, run) until it returns, so the collector's
+        # rescans of that growing heap are wasted: one collection after it instead of ~1,000 (Flan-T5-large
+        # LoRAFusion, row: 0.47-0.54 s of collections -> 0.08-0.09 s, peak RSS unchanged)
+        with paused_gc():
+            return _evaluate(study, build_context(study), engine, record_trace)
     return _evaluate(study, build_context(study), engine, record_trace)
 
 
@@ -180,9 +186,9 @@ def _evaluate(study: Study, ctx: Context, engine: str, record_trace: bool = Fals
     plan = None
     if engine == "event" and ctx.accel.chip.pipeline == "row":
         from imcsim.engine.events import run_plan
-        from imcsim.engine.plan import build_plan, paused_gc
+        from imcsim.engine.plan import build_plan
 
-        with paused_gc():   # one pause over both: the collector scans the plan's objects once, after the run
+        with paused_gc():   # one pause over both (already paused by evaluate; not by every caller)
             plan = build_plan(ctx, priced)
             timeline = run_plan(plan, record=record_trace)
         cycles = timeline.cycles
