@@ -53,6 +53,18 @@ settings.register_profile("full", max_examples=100, **_NO_CLOCK)
 settings.load_profile(os.environ.get("IMCSIM_HYPOTHESIS", "quick"))
 
 #: the issue's demonstration sweep: ResNet-18 on 3 devices x 4 rows x 4 cols x 4 methods (lorafusion fails)
+def mlp3():
+    """A small SNN-able graph for the SNN tests: input (64,) -> fc0 64->64 (direct) -> spk0 -> fc1 64->32 -> spk1
+    -> fc2 32->10 (readout)."""
+    from imcsim.workload.graph import GraphBuilder
+
+    b = GraphBuilder("mlp3", (64,))
+    x = b.act(b.linear(b.input, 64, bias=False, name="fc0"), "relu", name="spk0")
+    x = b.act(b.linear(x, 32, bias=False, name="fc1"), "relu", name="spk1")
+    b.linear(x, 10, bias=False, name="fc2", tags=("classifier",))
+    return b.build()
+
+
 DEMO = ["--workload", "resnet18", "--device", "sas-mram,sot-mram,reram", "--rows", "32,64,128,256",
         "--cols", "32,64,128,256", "--method", "inference,full,last,lorafusion"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import mlp3
 
 from imcsim.snn.cost import activity_from_rates, load_hardware, snn_cost
 from imcsim.snn.encoding import (
@@ -34,15 +35,6 @@ def test_packet_format_by_hand():
     assert mean_transfer_bits(64, 1, [3, 40]) == 42 and transfer_bits(64, 1, 21.5) == 65
 
 
-def _mlp3():
-    """input (64,) -> fc0 64->64 (direct) -> spk0 -> fc1 64->32 -> spk1 -> fc2 32->10 (readout)."""
-    b = GraphBuilder("mlp3", (64,))
-    x = b.act(b.linear(b.input, 64, bias=False, name="fc0"), "relu", name="spk0")
-    x = b.act(b.linear(x, 32, bias=False, name="fc1"), "relu", name="spk1")
-    b.linear(x, 10, bias=False, name="fc2", tags=("classifier",))
-    return b.build()
-
-
 def test_a_known_spike_pattern_on_the_kernels_sets_the_packets():
     # fc0 = 2 x identity, IF neurons with threshold 1 (fire when u > 1, hard reset): a neuron whose input is 1
     # gets 2 each timestep and fires every timestep; input 0 never fires. Sample A has 3 ones, sample B 40:
@@ -52,7 +44,7 @@ def test_a_known_spike_pattern_on_the_kernels_sets_the_packets():
     # (bitmap), mean 42; spk1 no spike: the flag alone, 1 bit.
     # Energy per timestep: (42 x 2 + 1 x 3) = 87 bit-hops x 1.0 mm x 0.04 pJ/bit/mm = 3.48 pJ
     # (as bitmaps: 64 x 2 + 32 x 3 = 224 bit-hops, 8.96 pJ). Priced cycles: 42/128 + 2 and 1/128 + 3.
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     assert sends_events(net.graph) == {"spk0", "spk1"}
     weights = {"fc0": 2 * np.eye(64, dtype=np.int64), "fc1": np.zeros((32, 64), dtype=np.int64),
                "fc2": np.zeros((10, 32), dtype=np.int64)}
@@ -88,7 +80,7 @@ def test_a_known_spike_pattern_on_the_kernels_sets_the_packets():
 def test_zero_spikes_cost_only_the_flag():
     # no neuron fires anywhere: every spike crossing sends the 1-bit flag; the 3 x 3 MLP's NoC energy is
     # (1 x 2 + 1 x 3) x 0.04 = 0.2 pJ per timestep and its priced NoC cycles 1/128 + 2 + 1/128 + 3
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     hw = load_hardware("acc-sas-mram", overrides={"chip.tiles": 9, "tile.macros": 1})
     sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 1, default_rate=0.0), 1)
     assert sc.noc_bits[0] == {"fc0": (1.0,), "fc1": (1.0,)}
@@ -99,7 +91,7 @@ def test_zero_spikes_cost_only_the_flag():
 def test_noc_energy_follows_the_spike_rate():
     # the 3 x 3 MLP from rate 0 to 1: below the break-even (1/6 for spk0's 6 address bits, 1/5 for spk1's 5)
     # the bits grow with the rate, above it the map is sent: 1 + 64 and 1 + 32 bits
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     hw = load_hardware("acc-sas-mram", overrides={"chip.tiles": 9, "tile.macros": 1})
     bits = [snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 1, default_rate=r), 1).noc_bits[0]
             for r in (0.0, 0.05, 0.1, 0.5, 1.0)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import mlp3
 
 from imcsim.snn.cost import activity_from_rates, cnn_cost, load_hardware, reload_costs, snn_cost, snn_traffic
 from imcsim.snn.network import output_bits, snn_form
@@ -10,15 +11,6 @@ from imcsim.snn.spec import NeuronSpec
 from imcsim.snn.timeline import link_excess_cycles, simulate
 from imcsim.workload import zoo
 from imcsim.workload.graph import GraphBuilder
-
-
-def _mlp3():
-    """input (64,) -> fc0 64->64 (direct) -> spk0 -> fc1 64->32 -> spk1 -> fc2 32->10 (readout)."""
-    b = GraphBuilder("mlp3", (64,))
-    x = b.act(b.linear(b.input, 64, bias=False, name="fc0"), "relu", name="spk0")
-    x = b.act(b.linear(x, 32, bias=False, name="fc1"), "relu", name="spk1")
-    b.linear(x, 10, bias=False, name="fc2", tags=("classifier",))
-    return b.build()
 
 
 def _hw(tiles: int, macros: int):
@@ -45,7 +37,7 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
     c = hw.accel.chip
     assert (c.noc_width_bits, c.noc_hop_latency_cycles, c.tile_pitch_mm, c.noc_energy_pj_per_bit_per_mm) == \
         (128, 1, 1.0, 0.04)
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     placed = snn_traffic(hw, net, 16)
     assert placed.traffic.placement.cols == 3
     assert {k: placed.traffic.placement.home[k] for k in ("fc0", "fc1", "fc2")} == {"fc0": 0, "fc1": 2, "fc2": 3}
@@ -74,7 +66,7 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
 
 
 def test_another_mesh_changes_the_hops():
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     # 4 tiles of 1 macro (2 x 2): fc0 tile 0 (0,0), fc1 tile 2 (0,1), fc2 tile 3 (1,1): 1 hop each,
     # (58.6 + 25) x 1 x 0.04 = 3.344 pJ per timestep (the encoded transfers of the 3 x 3 test)
     two = snn_cost(_hw(4, 1), net, NeuronSpec(), activity_from_rates(net, 1), 1)
@@ -131,7 +123,7 @@ def test_the_int8_cnn_crosses_the_same_placement_at_8_bits():
     # the CNN of the MLP on the 3 x 3 mesh: the same routes, 8 bits per activation:
     # (64 x 8 x 2 + 32 x 8 x 3) = 1792 bit-hops x 0.04 = 71.68 pJ
     hw = _hw(9, 1)
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     assert cnn_cost(hw, net).energy_pj["noc"] == pytest.approx(71.68)
 
 
@@ -210,7 +202,7 @@ def test_a_network_that_does_not_fit_is_placed_and_says_so():
     # on macro 0 = tile 0, the pool from macro 1 = tile 1, fc0 and fc2 streamed through it. So spk0 (fc0's, on
     # tile 1) crosses to fc1 on tile 0 and spk1 back to fc2 on tile 1: 1 hop each, (58.6 + 25) x 0.04 = 3.344 pJ
     # (the encoded transfers of the 3 x 3 test).
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     sc = snn_cost(_hw(3, 1), net, NeuronSpec(), activity_from_rates(net, 1), 1)
     m = sc.placed.mapping
     assert (m.fits, m.resident, m.reloaded, m.pool_macros) == (False, ("fc1",), ("fc0", "fc2"), 2)
@@ -274,7 +266,7 @@ def test_streamed_layers_are_reloaded_as_the_cnn_engines_price_a_reload():
     # 320 B: 38,400 pJ, 6.25 cycles, then its write.
     # Steady state, one layer in the pool at a time: each sample's once part reloads fc0 (the pool holds fc2
     # from the previous sample), its first timestep reloads fc2 (the pool holds fc0), later timesteps nothing.
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     hw = _hw(3, 1)
     sc = snn_cost(hw, net, NeuronSpec(), activity_from_rates(net, 3), 3)
     fits = snn_cost(_hw(4, 1), net, NeuronSpec(), activity_from_rates(net, 3), 3)
@@ -303,10 +295,10 @@ def test_streamed_layers_are_reloaded_as_the_cnn_engines_price_a_reload():
 
 
 def test_the_reload_schedule_by_hand():
-    # _mlp3: fc0 direct-encoded (once per sample), fc1 and fc2 every timestep; the pool holds one layer
+    # mlp3: fc0 direct-encoded (once per sample), fc1 and fc2 every timestep; the pool holds one layer
     from imcsim.snn.cost import reload_schedule
 
-    net = snn_form(_mlp3())
+    net = snn_form(mlp3())
     # fc0 and fc2 share the pool: fc0 once per sample, fc2 at the first timestep only
     assert reload_schedule(net, ("fc0", "fc2"), 3) == (["fc0"], [{"fc2"}, set(), set()])
     # two per-timestep layers evict each other: both at every timestep
