@@ -269,3 +269,41 @@ def test_read_results_reads_only_the_columns_asked_for(tmp_path, monkeypatch):
     part_reads = [c for c in asked if c is not None and "map_fits" in c]
     assert part_reads and all("map_policy" not in c and "area_macro_cells_um2" not in c for c in part_reads)
     assert set(read_results(tmp_path).columns) - set(df.columns) == {"map_policy", "area_macro_cells_um2"}
+
+
+def test_compaction_reading_parts_whole_or_ids_first_writes_the_same_parts(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import imcsim.sweep.store as store_module
+
+    spec, points = _points()
+    folders = []
+    for whole_rows in (10_000, 0):   # the small-store path (each part read once) and the streaming one
+        monkeypatch.setattr(store_module, "COMPACT_READ_WHOLE_ROWS", whole_rows)
+        out = tmp_path / f"w{whole_rows}"
+        store = _open(out, spec, points, flush_every=2)
+        _fill(store, points, status="error")
+        store.add(points[0], "ok", None, {"energy_pj": 1, "note": "a"})   # a retried point, a new column
+        store.close({}, complete=True)
+        before = read_results(out)
+        assert compact(out) == 4 and len(_parts(out)) == 1
+        pd.testing.assert_frame_equal(read_results(out), before)
+        folders.append(out)
+    a, b = (pq.read_table(next((f / "results").glob("part-*.parquet"))) for f in folders)
+    assert a.schema == b.schema and a.to_pylist() == b.to_pylist()
+
+
+def test_a_short_run_rewrites_its_early_first_part_with_the_rest_as_one_part(tmp_path, monkeypatch):
+    import imcsim.sweep.store as store_module
+
+    monkeypatch.setattr(store_module, "FIRST_FLUSH_ROWS", 4)
+    spec, points = _points(rows="32,64,128,256,512", device="sas-mram,reram,sram")   # 15 points
+    store = _open(tmp_path / "s", spec, points, flush_every=100, flush_seconds=1e9)
+    _fill(store, points[:5])
+    assert _parts(tmp_path / "s") == ["part-000000.parquet"]       # the early part, on disk while running
+    _fill(store, points[5:])
+    store.close({}, complete=True)
+    assert _parts(tmp_path / "s") == ["part-000001.parquet"]       # one part: nothing left to compact
+    df = read_results(tmp_path / "s")
+    assert df["point_id"].tolist() == [p.id for p in points] and store.rows_written == 15
+    assert df["energy_pj"].tolist() == [analytic(p.params)["energy_pj"] for p in points]

@@ -62,6 +62,8 @@ DAMAGED = "damaged"
 #: rows buffered before a part is written (or ``flush_seconds``, whichever comes first): parts of
 #: ~1,000 rows keep a 100,000-point sweep at ~100 files, and the time bound keeps what a kill loses small
 FLUSH_ROWS = 1024
+#: the first part is written after this many rows (a sweep stopped early has results on disk); a run that
+#: closes before its next part rewrites it with the rest as one part (a short sweep needs no compaction)
 FIRST_FLUSH_ROWS = 64
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 
@@ -92,6 +94,7 @@ class ResultStore:
         self.flush_seconds = float(flush_seconds)
         self._seq = next_seq
         self._buffer: list[Record] = []
+        self._early: tuple[Path, list[Record]] | None = None   # this run's early first part, until the next
         self._last_flush = time.monotonic()
         self._closed = False
         self.rows_written = 0
@@ -177,16 +180,25 @@ class ResultStore:
         if len(self._buffer) >= limit or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
-    def flush(self) -> None:
-        """Write the buffered rows as one new part (temporary name, then an atomic rename)."""
+    def flush(self, *, closing: bool = False) -> None:
+        """Write the buffered rows as one new part (temporary name, then an atomic rename).
+
+        The run's first part, when it was written early (fewer rows than ``flush_every``), is kept in
+        memory until the next part: if that is the closing one, both go out as one part and the early
+        file is deleted after the rename (in between, both hold the same rows: reading is unchanged)."""
         self._last_flush = time.monotonic()
         if not self._buffer:
             return
         rows, self._buffer = self._buffer, []
+        early, self._early = (self._early if closing else None), None
         final = self.out_dir / RESULTS / f"part-{self._seq:06d}.parquet"
         tmp = final.with_name("." + final.name + ".tmp")
-        pq.write_table(records_to_table(rows), tmp)
+        pq.write_table(records_to_table(rows if early is None else early[1] + rows), tmp)
         os.replace(tmp, final)
+        if early is not None:
+            early[0].unlink(missing_ok=True)
+        elif not self.parts_written and len(rows) < self.flush_every:
+            self._early = (final, rows)
         self._seq += 1
         self.rows_written += len(rows)
         self.parts_written += 1
@@ -196,7 +208,7 @@ class ResultStore:
         if self._closed:
             return
         try:
-            self.flush()
+            self.flush(closing=True)
             self.manifest["runs"].append(dict(run))
             self.manifest["finished"] = now_iso() if complete else None
             _write_json(self.out_dir / MANIFEST, self.manifest)
@@ -244,8 +256,8 @@ def compact(folder: str | Path) -> int:
     """Merge the parts of a folder (latest row per point) into parts of at most
     :data:`COMPACT_ROWS_PER_PART` rows; returns the number of parts merged.
 
-    Streaming, so memory is bounded by one part plus the point ids whatever the sweep's size: the
-    point-id column of every part is read first (which row of which part is the latest for each
+    Streaming, so memory is bounded by one part plus the point ids whatever the sweep's size (a store
+    of at most :data:`COMPACT_READ_WHOLE_ROWS` rows is read once, whole): the point-id column of every part is read first (which row of which part is the latest for each
     point), then the parts are read one at a time, filtered to those rows, conformed to one schema
     (numbers promote, a kind clash becomes text) and appended to a Parquet writer. Several output
     parts, not one, so one damaged file later costs a bounded share of the results. The new parts
@@ -260,12 +272,19 @@ def compact(folder: str | Path) -> int:
         parts = _readable_parts(out)
         if len(parts) <= 1 and all(rows <= COMPACT_ROWS_PER_PART for _, _, rows in parts):
             return len(parts)
-        keep, offsets = _latest_rows([p for p, _, _ in parts])
+        # a small store is read once, whole (a few MB); a bigger one by its point ids first, then one part
+        # at a time
+        small = sum(rows for _, _, rows in parts) <= COMPACT_READ_WHOLE_ROWS
+        tables: list[pa.Table | None] | None = [pq.read_table(p) for p, _, _ in parts] if small else None
+        keep, offsets = _latest_rows([t.column("point_id") for t in tables] if tables is not None
+                                     else [pq.read_table(p, columns=["point_id"]).column(0) for p, _, _ in parts])
         schema = _unified_schema([schema for _, schema, _ in parts])
         writer = _PartWriter(out, max(_seq_of(p) for p in _part_files(out)) + 1, schema)
         try:
             for i, (path, _, _) in enumerate(parts):
-                table = pq.read_table(path)
+                table = tables[i] if tables is not None else pq.read_table(path)
+                if tables is not None:
+                    tables[i] = None   # released once written
                 if keep is not None:
                     table = table.filter(pa.array(keep[offsets[i]:offsets[i] + table.num_rows]))
                 writer.write(_conform(table, schema))
@@ -302,15 +321,14 @@ def _readable_parts(out: Path) -> list[tuple[Path, pa.Schema, int]]:
     return parts
 
 
-def _latest_rows(parts: Sequence[Path]) -> tuple[Any, list[int]]:
-    """A boolean per stored row (parts in order): is it the latest row of its point? None when every
-    point is stored once (a sweep that never re-evaluated a point: nothing to drop). Also each
-    part's first row. Computed in Arrow from the point-id column alone (a few bytes per row)."""
+def _latest_rows(id_columns: Sequence[Any]) -> tuple[Any, list[int]]:
+    """A boolean per stored row (each part's point-id column, parts in order): is it the latest row of
+    its point? None when every point is stored once (a sweep that never re-evaluated a point: nothing
+    to drop). Also each part's first row. Computed in Arrow from the point ids alone."""
     import numpy as np
 
     ids, offsets, total = [], [], 0
-    for p in parts:
-        col = pq.read_table(p, columns=["point_id"]).column(0)
+    for col in id_columns:
         ids.append(col.cast(pa.string()))
         offsets.append(total)
         total += len(col)
@@ -326,6 +344,9 @@ def _latest_rows(parts: Sequence[Path]) -> tuple[Any, list[int]]:
 
 #: rows per part after compaction: bounded memory to read one, and a damaged file loses at most these
 COMPACT_ROWS_PER_PART = 50_000
+#: a store of at most this many rows is compacted from one read of each part (~100 metrics a row: ~8 MB),
+#: a bigger one reads its point ids first and then each part again
+COMPACT_READ_WHOLE_ROWS = 10_000
 
 
 class _PartWriter:
