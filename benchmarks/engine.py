@@ -6,7 +6,8 @@ same run. Cases: ResNet-18 batch 1 (256x256 and 32x32 arrays), one Rep-Net step 
 MobileNetV2 and ProxylessNAS-Mobile, and Flan-T5-large LoRA / LoRAFusion on ReRAM (cold, build included, each
 pipeline in a fresh process with its own peak RSS; ``--flan-t5`` runs these alone). Analytic throughput is given
 for two ResNet-18 sweeps: over non-geometric axes (write policy, flip probability, steps per day: the
-mapping and layer costs are reused) and over 1,000 array geometries (5 devices x rows x cols x
+mapping and layer costs are reused; 150 points, and the same axes at 1,500 points, where the sweep's one-off
+costs of opening and closing its store weigh a tenth as much per point: both are reported) and over 1,000 array geometries (5 devices x rows x cols x
 rows_parallel x column_mux: every point builds its macro, maps and prices the network anew; placements
 are shared between points of equal geometry, as in a real sweep). Each analytic sweep runs through the public
 sweep path, ``imcsim.sweep.run_sweep(points, evaluate_point, folder, jobs=1)`` as ``imcsim sweep`` runs it
@@ -219,6 +220,10 @@ def big_case(params: dict) -> dict:
 
 NON_GEOMETRIC = [{"workload": "resnet18", "write_policy": w, "flip_prob": f / 100, "steps_per_day": s}
                  for w in ("all", "diff") for f in range(0, 100, 4) for s in (100, 1000, 10000)]
+#: the same axes, 1,500 points (flip probability in steps of 0.004): the sweep's one-off costs (opening the
+#: store, its plan and manifest, the first part, closing) spread over 10x the points; reported beside the 150
+NON_GEOMETRIC_1500 = [{"workload": "resnet18", "write_policy": w, "flip_prob": f / 1000, "steps_per_day": s}
+                      for w in ("all", "diff") for f in range(0, 1000, 4) for s in (100, 1000, 10000)]
 #: 5 x 5 x 5 x 4 x 2 = 1,000 points, the grid of benchmarks/sweep.py's 1k case
 GEOMETRIES = [{"workload": "resnet18", "device": d, "rows": r, "cols": c, "rows_parallel": p, "column_mux": m}
               for d in ("sas-mram", "sot-mram", "stt-mram", "reram", "sram") for r in (32, 64, 128, 256, 512)
@@ -229,7 +234,7 @@ BASELINE_COMMIT = "84051eb"
 
 _ANALYTIC_CHILD = r"""
 import json, os, sys, time
-points, workers, baseline = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+points, workers, baseline = json.loads(sys.stdin.read()), int(sys.argv[2]), sys.argv[3]  # points: stdin (big)
 PASSES = int(sys.argv[4])
 WARM = {"workload": "resnet18", "rows": 48, "cols": 48}  # a point outside both sweeps
 
@@ -418,9 +423,8 @@ def analytic_rate(points: list[dict], workers: int = 1, baseline: str = "") -> d
     import subprocess
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", _ANALYTIC_CHILD, json.dumps(points), str(workers), baseline,
-                           str(ANALYTIC_PASSES)],
-                          capture_output=True, text=True, check=True, env=env)
+    done = subprocess.run([sys.executable, "-c", _ANALYTIC_CHILD, "-", str(workers), baseline, str(ANALYTIC_PASSES)],
+                          input=json.dumps(points), capture_output=True, text=True, check=True, env=env)
     return json.loads(done.stdout)
 
 
@@ -433,6 +437,7 @@ def analytic_section() -> dict:
         base = baseline_package(tmp)
         out = {"baseline_commit": BASELINE_COMMIT if base else None, "load_average_before": os.getloadavg()[0],
                "non_geometric_axes": analytic_rate(NON_GEOMETRIC, baseline=base),
+               "non_geometric_axes_1500": analytic_rate(NON_GEOMETRIC_1500, baseline=base),
                "array_geometries": analytic_rate(GEOMETRIES, baseline=base)}
     out["array_geometries_2_workers"] = analytic_rate(GEOMETRIES, workers=2)
     out["load_average_after"] = os.getloadavg()[0]
