@@ -562,9 +562,10 @@ class Deadlock(RuntimeError):
 def run_plan(plan: Plan, record: bool = False) -> RowTimeline:
     """Simulate. The plan's line buffers are sized not to deadlock (``dataflow.deadlock_free_rows``); should
     they still (a plan built by hand, or a wait the rule does not know), the edges whose producers wait for
-    a free row are given unbounded room in the global buffer (``Plan.relax``) and the run starts again.
-    Each retry unbounds at least one edge, so this ends; the plan keeps the relaxed edges (its traffic is
-    priced, and ``map_relaxed_edges`` counts them)."""
+    a free row hold their producer's whole map, in the global buffer while its free room holds it, else in
+    DRAM (``Plan.relax``), and the run starts again. Each retry unbounds at least one edge, so this ends; the
+    plan keeps the relaxed edges (their traffic is priced, ``map_relaxed_edges`` counts them and the result
+    notes them)."""
     while True:
         try:
             with paused_gc():
