@@ -67,7 +67,7 @@ import numpy as np
 from imcsim.engine.context import Context
 from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import Dataflow, Need, build_dataflow, deadlock_free_rows, op_rows
-from imcsim.engine.noc import forward_traffic
+from imcsim.engine.noc import forward_traffic, link_stages
 from imcsim.engine.rowtime import MVM, forward_rows, row_mode, whole_cycles
 from imcsim.engine.schedule import Barrier, resource_kind
 from imcsim.engine.staging import EdgeNeed, global_bytes_left, stage_edges, staged_bytes
@@ -400,11 +400,11 @@ class _Builder:
 
     # ------------------------------------------------------------------ edges
     def transfer_stages(self, src_tile: int, dst_tile: int, row_bytes: float) -> tuple[tuple[int, int, int], ...]:
-        bits = row_bytes * 8
-        hold = _cycles(bits / self.chip.noc_width_bits)
-        delay = int(round(self.chip.noc_hop_latency_cycles))
-        return tuple((self.res(f"link:{a}->{b}", "link"), hold, delay)
-                     for a, b in self.placement.route(src_tile, dst_tile))
+        """A row over the XY route between two tiles, held link by link as :func:`noc.link_stages` says (one
+        definition for the row engine and the SNN timeline)."""
+        route = tuple(self.placement.route(src_tile, dst_tile))
+        return tuple((self.res(f"link:{a}->{b}", "link"), hold, delay) for (a, b), hold, delay in
+                     link_stages(route, row_bytes * 8, self.chip.noc_width_bits, self.chip.noc_hop_latency_cycles))
 
     def dram_stages(self, row_bytes: float) -> tuple[tuple[int, int, int], ...]:
         """A spilled edge's rows: written to and read back from one channel (edges take channels in turn)."""
