@@ -27,8 +27,14 @@ class IdentityMemo(Generic[T]):
         self._entries: OrderedDict[tuple, tuple[tuple, T]] = OrderedDict()
         _ALL.add(self)
 
+    @staticmethod
+    def key(owners: tuple, extra: tuple[Hashable, ...]) -> tuple:
+        """The entry's key: the owners by identity, then the extra values (what ``get`` and ``peek`` look up;
+        a caller grouping points by entry uses it too)."""
+        return (*map(id, owners), *extra)
+
     def get(self, owners: tuple, extra: tuple[Hashable, ...], build: Callable[[], T]) -> T:
-        key = (*map(id, owners), *extra)
+        key = (*map(id, owners), *extra)   # IdentityMemo.key, written out: get is on every priced point's path
         hit = self._entries.get(key)
         if hit is not None:
             self._entries.move_to_end(key)
@@ -41,7 +47,7 @@ class IdentityMemo(Generic[T]):
 
     def peek(self, owners: tuple, extra: tuple[Hashable, ...]) -> T | None:
         """The value kept for this key, or None (nothing is built; a hit counts as a use)."""
-        key = (*map(id, owners), *extra)
+        key = self.key(owners, extra)
         hit = self._entries.get(key)
         if hit is None:
             return None

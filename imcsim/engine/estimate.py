@@ -79,8 +79,12 @@ def row_estimate_cycles(ctx: Context, priced: PricedStep) -> float:
     Memoised on what it reads: the item list (points that price alike share it, engine/costs.py, and with
     it the port bytes), the batch and the context's pieces (the step, mapping, macro, accelerator and
     device objects the context builders memoise); a sweep over write options or steps per day asks once."""
-    return _ESTIMATES.get((priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device), (ctx.batch,),
-                          lambda: _estimate(ctx, priced))
+    return _ESTIMATES.get(*_estimate_key(ctx, priced), lambda: _estimate(ctx, priced))
+
+
+def _estimate_key(ctx: Context, priced: PricedStep) -> tuple[tuple, tuple]:
+    """(owners, values) of a point's estimate in ``_ESTIMATES`` (:func:`row_estimate_cycles`)."""
+    return (priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device), (ctx.batch,)
 
 
 _FWD, _RELOAD, _CHAIN = 0, 1, 2
@@ -221,8 +225,7 @@ def row_estimates_many(contexts: Sequence[Context], priced: Sequence[PricedStep]
         values = (_Points(ctxs, prs).estimate(_skeleton(ctxs[0], prs[0])) if len(members) > 1 else
                   [_estimate(ctxs[0], prs[0])])
         for k, ctx, pr, value in zip(members, ctxs, prs, values):
-            out[k] = _ESTIMATES.get((pr.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel, ctx.device),
-                                    (ctx.batch,), lambda value=float(value): value)
+            out[k] = _ESTIMATES.get(*_estimate_key(ctx, pr), lambda value=float(value): value)
     return out
 
 

@@ -78,7 +78,7 @@ def _priced_many(points: list[tuple[Study, Context]]) -> list[_Priced | None]:
         if hit is not None:
             out[k] = hit
         else:
-            new.setdefault((*map(id, owners), *extra), []).append(k)
+            new.setdefault(_PRICED.key(owners, extra), []).append(k)
     steps: list[tuple[list[int], PricedStep]] = []
     for members in new.values():
         try:
