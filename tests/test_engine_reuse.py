@@ -101,3 +101,25 @@ def test_points_of_one_shape_share_the_row_estimates_skeleton():
     assert len(estimate._SKELETONS) == 1
     evaluate(study_from_params({"workload": "resnet18", "rows": 256, "cols": 128, "batch_size": 2}))
     assert len(estimate._SKELETONS) == 2    # another batch: another shape
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({"rows": st.sampled_from((32, 64, 128)), "cols": st.sampled_from((32, 64)),
+                                       "device": st.sampled_from(DEVICES),
+                                       "method": st.sampled_from(("full", "last"))}), min_size=2, max_size=4))
+def test_reload_write_cycles_of_points_of_one_shape_equal_a_walk_of_their_items(points):
+    # the pool-write stages' positions are memoised on the priced shape (PricedStep.structure): each point of a
+    # sweep adds up the same stages, in the same order, as a walk over all its items
+    from imcsim.engine.context import build_context
+    from imcsim.engine.costs import POOL
+    from imcsim.engine.evaluation import _priced, _reload_write_cycles
+    from imcsim.engine.schedule import Barrier
+
+    base = {"workload": "digits-cnn", "chip.cell_capacity_mibit": 0.0625, "chip.tiles": 2}
+    clear_caches()
+    for p in points:
+        study = study_from_params({**base, **p})
+        priced = _priced(study, build_context(study)).step
+        walk = sum(s.cycles for it in priced.items if isinstance(it, Barrier) for s in it.stages if s.resource == POOL)
+        assert priced.structure and _reload_write_cycles(priced) == walk
+        assert repr(_reload_write_cycles(priced)) == repr(walk)   # the same type too (0 without reloads)

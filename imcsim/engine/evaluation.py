@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from imcsim.config.study import Study, study_from_params
@@ -31,7 +32,7 @@ class _Priced:
     """A priced step and what both engines derive from it without the timeline (read-only, shared)."""
 
     step: PricedStep
-    bound_cycles: float
+    batch: int
     op_energy_pj: dict[str, float]
     macro_busy_cycles: float
     reload_write_cycles: float
@@ -40,6 +41,13 @@ class _Priced:
     #: forward activations staged outside the tile buffers without the row plan (engine/staging.py):
     #: (DRAM bytes, global-buffer bytes) by the row estimate's line-buffer needs or by layer order's whole maps
     staging: tuple[float, float] = (0.0, 0.0)
+
+    @cached_property
+    def bound_cycles(self) -> float:
+        """The layer flow-shop bound of the step's items (engine/schedule.py), made on first use: under
+        ``chip.pipeline: row`` nothing reads it (the row estimate is the analytic latency), and it walks
+        every item of the step (~45 us of a new geometry's point)."""
+        return _flow_shop_cycles(self.step, self.batch)
 
     @property
     def analytic_cycles(self) -> float:
@@ -109,29 +117,41 @@ def _price(ctx: Context, priced: PricedStep | None = None, row: float | None = N
     """A priced step and what both engines derive from it; ``priced`` and the row estimate ``row`` when
     already made (:func:`_priced_many`)."""
     priced = priced if priced is not None else price_step(ctx)
-    bound, reload_write_cycles = _timing(priced, ctx.batch)
     if ctx.accel.chip.pipeline != "row":
         row = None
     elif row is None:
         row = row_estimate_cycles(ctx, priced)
-    return _Priced(priced, bound, priced.op_energy_pj(), priced.macro_busy_cycles(), reload_write_cycles, row,
-                   activation_staging(ctx, priced))
+    return _Priced(priced, ctx.batch, priced.op_energy_pj(), priced.macro_busy_cycles(),
+                   _reload_write_cycles(priced), row, activation_staging(ctx, priced))
 
 
-_TIMING: IdentityMemo[tuple[float, float]] = IdentityMemo(PRICED_CACHE_SIZE)
+_TIMING: IdentityMemo[float] = IdentityMemo(PRICED_CACHE_SIZE)
 
 
-def _timing(priced: PricedStep, batch: int) -> tuple[float, float]:
-    """The analytic bound of a priced step's items and its reloads' pool-write cycles, memoised on the item
-    list (points that price the same share it: engine/costs.py)."""
-    def build() -> tuple[float, float]:
-        # a reload is a barrier (DRAM stage, then a write stage on the streaming pool); no other barrier uses
-        # the pool
-        reload_write_cycles = sum(s.cycles for it in priced.items if isinstance(it, Barrier)
-                                  for s in it.stages if s.resource == POOL)
-        return analytic_cycles(priced.items, batch, priced.exclusive), reload_write_cycles
+def _flow_shop_cycles(priced: PricedStep, batch: int) -> float:
+    """The analytic bound of a priced step's items, memoised on the item list (points that price the same
+    share it: engine/costs.py)."""
+    return _TIMING.get((priced.items,), (batch, frozenset(priced.exclusive)),
+                       lambda: analytic_cycles(priced.items, batch, priced.exclusive))
 
-    return _TIMING.get((priced.items,), (batch, frozenset(priced.exclusive)), build)
+
+_POOL_STAGES: IdentityMemo[tuple[tuple[int, int], ...]] = IdentityMemo(PRICED_CACHE_SIZE)
+
+
+def _reload_write_cycles(priced: PricedStep) -> float:
+    """Cycles of the reloads' pool writes: a reload is a barrier (DRAM stage, then a write stage on the
+    streaming pool); no other barrier uses the pool. Where those stages are among the items is memoised on
+    what decides the items' ops and resources (``PricedStep.structure``: points that price alike, e.g. array
+    geometries that keep the residency, differ only in cycles), so a point adds up only them, in item order
+    (as a walk over every item adds them)."""
+    items = priced.items
+    if not priced.structure:
+        return sum(s.cycles for it in items if type(it) is Barrier for s in it.stages if s.resource == POOL)
+    shape, empty = priced.structure
+    where = _POOL_STAGES.get((shape,), (empty,), lambda: tuple(
+        (i, k) for i, it in enumerate(items) if type(it) is Barrier
+        for k, s in enumerate(it.stages) if s.resource == POOL))
+    return sum(items[i].stages[k].cycles for i, k in where)
 
 
 _STAGED: IdentityMemo[Any] = IdentityMemo(PRICED_CACHE_SIZE)
