@@ -10,6 +10,8 @@ word line 0.28 fJ per cell, FA/DFF leakage 0.1875 nW.
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imcsim.circuit.activity import Activity
 from imcsim.circuit.macro import (
@@ -18,6 +20,9 @@ from imcsim.circuit.macro import (
     accumulator_bits,
     adder_tree_full_adders,
     layer_cost,
+    macro_area,
+    periphery_counts,
+    periphery_leakage_w,
     macro_summary,
     mvm_cycles,
     peak_performance,
@@ -174,6 +179,31 @@ def test_vectorised_over_design_points(sas):
 
 
 # ---------------------------------------------------------------------------------------------- area
+_GEOMETRY = st.tuples(st.integers(1, 4096), st.integers(1, 4096), st.integers(1, 4096), st.integers(1, 4096),
+                      st.integers(1, 4), st.integers(1, 40), st.booleans(), st.integers(1, 8), st.integers(0, 512))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_GEOMETRY, min_size=1, max_size=8), st.sampled_from(("bit_column", "weight_column")),
+       st.sampled_from((1, 2)))
+def test_periphery_counts_of_numbers_equal_the_vectorised_counts(geoms, organisation, ibpc):
+    # one formula for a macro (Python numbers: what MacroConfig asks) and for arrays of design points:
+    # elementwise equal to the last bit, and so are the leakage and the area made from them
+    cols = list(zip(*geoms))
+    gates = MacroConfig(load_device("sas-mram"), rows=16, cols=16, rows_parallel=4, sense_amps=8).gates
+    kw = dict(organisation=organisation, input_bits_per_cycle=ibpc)
+    many = periphery_counts(*(np.array(c) for c in cols[:7]), w_bits=np.array(cols[7]),
+                            tree_register_bits=np.array(cols[8]), **kw)
+    leak = periphery_leakage_w(many, gates)
+    area = macro_area(many, np.array(cols[0]) * np.array(cols[1]), 0.04, gates)
+    for i, (rows, c, p, s, b, acc, sensed, w, trb) in enumerate(geoms):
+        one = periphery_counts(rows, c, p, s, b, acc, sensed, w_bits=w, tree_register_bits=trb, **kw)
+        assert {k: float(v) for k, v in one.items()} == {k: float(v[i]) for k, v in many.items()}
+        assert float(periphery_leakage_w(one, gates)) == float(leak[i])
+        assert {k: float(v) for k, v in macro_area(one, rows * c, 0.04, gates).as_dict().items()} == \
+            {k: float(v[i]) for k, v in area.as_dict().items()}
+
+
 def test_area_by_component(small, sas):
     a = small.area()
     g = small.gates

@@ -137,6 +137,19 @@ def _arr(x: ArrayLike) -> Any:
     return np.asarray(x) if isinstance(x, (list, tuple)) else x
 
 
+def _floats(x: ArrayLike) -> Any:
+    """``x`` as float64: a Python float for a number, a float array for an array, list or tuple."""
+    return np.asarray(x, dtype=float) if isinstance(x, (np.ndarray, list, tuple)) else float(x)
+
+
+def _where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Any:
+    """``x`` where ``condition`` holds, else ``y``: plain Python when all three are numbers, else np.where
+    (broadcast over the design points)."""
+    if _is_scalar(condition) and _is_scalar(x) and _is_scalar(y) and not isinstance(condition, (list, tuple)):
+        return x if condition else y
+    return np.where(np.asarray(condition, dtype=bool), x, y)
+
+
 # ---------------------------------------------------------------------------------------------- geometry
 def cols_per_weight(w_bits: ArrayLike, bits_per_cell: ArrayLike) -> Any:
     """Columns one weight occupies: ceil(w_bits / bits_per_cell)."""
@@ -504,33 +517,28 @@ def periphery_counts(rows: ArrayLike, cols: ArrayLike, rows_parallel: ArrayLike,
     NAND2-equivalent mux switch per column when columns are muxed (A); with 2 input bits per cycle, one
     XOR2 select per sensed cell bit of a parallel row and 2 XOR2 per encoder (one per parallel row).
     """
-    s = np.asarray(sense_amps, dtype=float)
-    p = np.asarray(rows_parallel, dtype=float)
-    b = np.asarray(bits_per_cell, dtype=float)
-    acc = np.asarray(acc_bits, dtype=float)
-    cols_f = np.asarray(cols, dtype=float)
-    rows_f = np.asarray(rows, dtype=float)
-    n_lanes = np.asarray(lanes(organisation, s, cols_per_weight(np.asarray(w_bits), b)), dtype=float)
-    width = np.asarray(tree_input_bits(organisation, b, np.asarray(w_bits, dtype=float), input_bits_per_cycle),
-                       dtype=float)
+    s, p, b = _floats(sense_amps), _floats(rows_parallel), _floats(bits_per_cell)
+    acc, cols_f, rows_f = _floats(acc_bits), _floats(cols), _floats(rows)
+    n_lanes = _floats(lanes(organisation, s, cols_per_weight(_arr(w_bits), b)))
+    width = _floats(tree_input_bits(organisation, b, _floats(w_bits), input_bits_per_cycle))
     booth = input_bits_per_cycle > 1
     return {
-        "latches": np.where(np.asarray(has_sense_amp, dtype=bool), s * p * (2.0 ** b - 1), 0.0),
+        "latches": _where(has_sense_amp, s * p * (2.0 ** b - 1), 0.0),
         "tree_full_adders": n_lanes * adder_tree_full_adders(p, width),
-        "tree_register_bits": n_lanes * np.asarray(tree_register_bits, dtype=float),
+        "tree_register_bits": n_lanes * _floats(tree_register_bits),
         "acc_full_adders": n_lanes * acc,
         "acc_register_bits": n_lanes * acc,
         "input_register_bits": p,
         "wl_drivers": rows_f,
-        "nand2_gates": rows_f + np.where(s < cols_f, cols_f, 0.0),
-        "xor2_gates": (s * p * b + 2.0 * p) if booth else np.zeros_like(p),
+        "nand2_gates": rows_f + _where(s < cols_f, cols_f, 0.0),
+        "xor2_gates": (s * p * b + 2.0 * p) if booth else 0.0 * p,   # none (zeros shaped like p)
     }
 
 
 def macro_area(counts: dict[str, Any], cells: ArrayLike, cell_area_um2: float, gates: GateSet) -> AreaBreakdown:
     """Area from the gate counts (:func:`periphery_counts`) and the cell area of the device card."""
     return AreaBreakdown(
-        cells_um2=np.asarray(cells, dtype=float) * cell_area_um2,
+        cells_um2=_floats(cells) * cell_area_um2,
         sense_amps_um2=counts["latches"] * gates.sense_latch_area_um2,
         adder_trees_um2=(counts["tree_full_adders"] * gates.fa_area_um2
                          + counts["tree_register_bits"] * gates.dff_area_um2),
