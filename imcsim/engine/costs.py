@@ -40,8 +40,9 @@ Per op (``StepOp``):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property, lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,7 @@ import numpy as np
 from imcsim.circuit.macro import COMPONENTS as MACRO_COMPONENTS
 from imcsim.circuit.macro import (
     DEFAULT_TOGGLE_DENSITY,
+    AreaBreakdown,
     LayerCosts,
     MacroConfig,
     TileTable,
@@ -126,6 +128,9 @@ _PENDING = "pending"  # an item whose cycles the vectorised pass fills in
 _SLOT = "slot"        # an item priced per point (writes, reloads, spills: they depend on the write options)
 _SPILL_NOTE = "<spill note>"  # where the spill's assumption goes among the walk's
 _SRAM_NOTE = "re-trained weights in SRAM arrays of the same geometry (Hyb-Learn split)"
+#: (AreaBreakdown field, area key) of each macro area component (:meth:`_Pricer._area`)
+_AREA_KEYS = tuple((f.name, f"macro_{f.name.removesuffix('_um2')}") for f in fields(AreaBreakdown)
+                   if not f.name.startswith("total"))
 
 
 class _Pricer:
@@ -140,9 +145,6 @@ class _Pricer:
         self.batch = ctx.batch
         self.cycle_ns = ctx.cycle_ns
         self.mapping = ctx.mapping
-        self.layers = {lm.name: lm for lm in ctx.mapping.layers}
-        self.resident = set(ctx.mapping.resident)
-        self.streamed = set(ctx.mapping.reloaded)
         self.activity = _activity(self.opts.activity, self.macro)
         self.measured = _measurement(ctx)
         self._measured_layers: set[str] = set()
@@ -176,6 +178,17 @@ class _Pricer:
         self._loaded: str | None = None  # streamed layer currently in the pool
         self.du_bytes = PRECISION_BYTES[self.du.precision]
         self._noc_hops = 0               # forward crossing hops of the placement (numbers), for the assumptions
+        self._shape: _Shape | None = None  # the priced shape, once looked up (prime_layer_costs, then price)
+
+    @cached_property
+    def layers(self) -> dict[str, LayerMapping]:
+        """The mapping's layers by name (built when a per-point price reads one: writes, reloads, rounds)."""
+        return {lm.name: lm for lm in self.mapping.layers}
+
+    @cached_property
+    def streamed(self) -> set[str]:
+        """The layers that do not fit and stream from DRAM."""
+        return set(self.mapping.reloaded)
 
     # -------------------------------------------------------------- helpers
     def _act_bytes(self, phase: str) -> float:
@@ -315,24 +328,35 @@ class _Pricer:
                                        chip.global_buffer_write_pj_per_byte, self.du_bytes),
                             lambda: self._digital(shape))
         energy = base.energy.copy()
-        cycles: list[Any] = list(base.cycles)
-        macros = [0] * len(cycles)
-        port: dict[int, float] = dict(base.port)
         traffic = forward_traffic(self.ctx.step, self.mapping, chip.tiles, int(tile.macros or 1), self.macro.in_bits / 8)
         noc = _NOC.get((traffic, shape), (chip.noc_width_bits, chip.noc_hop_latency_cycles, chip.tile_pitch_mm,
                                           chip.noc_energy_pj_per_bit_per_mm), lambda: self._noc_terms(shape, traffic))
+        side = None
         if shape.mvm:
-            self._price_mvms(shape, noc, energy, cycles, macros, port)
+            side = _MVM_SIDE.get((self.mapping.tile_table, shape), (), lambda: self._mvm_side(shape))
+        if side is not None and side[5] is not None:
+            # every MVM row plain: their port bytes depend on the shape alone (the digital part has them)
+            cycles, macros = self._price_plain_mvms(shape.mvm, side, noc, base, energy)
+            port_bytes = base.plain_port_bytes
+        else:
+            cycles = list(base.cycles)
+            macros = [0] * len(cycles)
+            port: dict[int, float] = dict(base.port)
+            if side is not None:
+                self._price_mvms(shape, side, noc, energy, cycles, macros, port)
+            port_bytes = dict(base.port_bytes)
+            for name, kind, r in base.pending_ports:
+                port_bytes[name] = (kind, port[r])
         executions = shape.columns[5]
         for r, pj in noc.heads:
             energy[r, COMPONENT_INDEX["noc"]] = pj * executions[r]
         items = list(base.items)   # finished items, slot markers where the writes, reloads and spill go
-        for i, name, resource, r, barrier in base.pending:
-            stage = Stage(name, resource, cycles[r])
-            items[i] = Barrier((stage,)) if barrier else stage
-        port_bytes = dict(base.port_bytes)
-        for name, kind, r in base.pending_ports:
-            port_bytes[name] = (kind, port[r])
+        # the MVM stages (C-level construction of the namedtuples: a point has dozens), then the barriers
+        for i, stage in zip(base.pending_at, map(tuple.__new__, repeat(Stage), zip(
+                base.pending_ops, base.pending_resources, map(cycles.__getitem__, base.pending_records)))):
+            items[i] = stage
+        for i, name, resource, r in base.pending_barriers:
+            items[i] = Barrier((Stage(name, resource, cycles[r]),))
         mapping = dict(self.mapping.summary())   # utilisation and chip_fill come from the mapper
         # volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on (engine/leakage.py;
         # idle macro periphery and wake-ups are added there by policy, from the same sources)
@@ -375,10 +399,11 @@ class _Pricer:
         mvm = set(shape.mvm.rec.tolist()) if shape.mvm is not None else set()
         mvm |= {r + 1 for r in mvm}   # each MVM's NoC op
         items: list[Any] = []
-        pending = []
+        pending = []      # (position, op, resource, record) of each MVM stage
+        barriers = []     # the same of each MVM stage that is a barrier of its own
         for i, it in enumerate(shape.items):
             if it[0] == _PENDING and it[3] in mvm:
-                pending.append((i, it[1], it[2], it[3], len(it) > 4 and it[4]))
+                (barriers if len(it) > 4 and it[4] else pending).append((i, it[1], it[2], it[3]))
                 items.append(None)
             elif it[0] == _PENDING:
                 stage = Stage(it[1], it[2], cycles[it[3]])
@@ -386,8 +411,15 @@ class _Pricer:
             else:
                 items.append(it)
         port_bytes = {name: (kind, port.get(r)) for name, kind, r in shape.ports}
-        return _Digital(energy, cycles, port, items, tuple(pending), port_bytes,
-                        tuple((name, kind, r) for name, kind, r in shape.ports if r in mvm))
+        pending_ports = tuple((name, kind, r) for name, kind, r in shape.ports if r in mvm)
+        plain_port_bytes = None
+        if shape.mvm is not None and _plain(shape.mvm):
+            # plain MVM rows read their input and write their output once: bytes of the shape alone
+            mvm_port = dict(zip(shape.mvm.rec.tolist(), (shape.mvm.in_bytes + shape.mvm.out_bytes).tolist()))
+            plain_port_bytes = {**port_bytes, **{name: (kind, mvm_port[r]) for name, kind, r in pending_ports}}
+        columns = tuple(zip(*pending)) or ((), (), (), ())
+        return _Digital(energy, cycles, port, items, *columns, tuple(barriers), port_bytes, pending_ports,
+                        plain_port_bytes, np.array(cycles, dtype=float))
 
     def _noc_terms(self, shape: _Shape, traffic: Traffic) -> _NocTerms:
         """The NoC terms of a shape under a placement's traffic (what :meth:`numbers` reads of it)."""
@@ -422,7 +454,7 @@ class _Pricer:
             return ((out_bits, NOC_HOPS),)
         return traffic.crossings.get(name, ()) if traffic.group.get(name) == name else ()
 
-    def _price_mvms(self, shape: _Shape, noc_terms: _NocTerms, energy: np.ndarray, cycles: list[Any],
+    def _price_mvms(self, shape: _Shape, side: tuple, noc_terms: _NocTerms, energy: np.ndarray, cycles: list[Any],
                     macros: list[int], port: dict[int, float]) -> None:
         """Every MVM op: the macro's layer cost over the layer's tiles (energy of M steps, latency of
         ceil(M / replicas) steps), row-tile partial sums added in the tile accumulator (acc_bits full adders
@@ -432,10 +464,6 @@ class _Pricer:
         has macros runs in rounds."""
         tile = self.tile
         v = shape.mvm
-        side = _MVM_SIDE.get((self.mapping.tile_table, shape), (), lambda: self._mvm_side(shape))
-        if side[5] is not None:
-            self._price_plain_mvms(v, side, noc_terms, energy, cycles, macros, port)
-            return
         rows = len(v.rec)
         macro6 = np.zeros((rows, len(MACRO_COMPONENTS)))
         cyc = np.zeros(rows)
@@ -517,17 +545,18 @@ class _Pricer:
         index = v.layer_index[sel]
         row_tiles, layer_macros = self.mapping.row_tiles[index], self.mapping.layer_macros[index]
         plain = None
-        if len(sel) == len(v.rec) and not (v.rounds > 1).any() and not (v.passes > 1).any() and not any(v.scratch):
-            plain = (np.maximum(row_tiles - 1, 0) * v.steps * v.outs, (v.in_bytes + v.out_bytes).tolist(),
-                     (layer_macros * v.replicas).tolist(), v.rec.tolist(), v.rec[:, None])
+        if _plain(v):
+            plain = (np.maximum(row_tiles - 1, 0) * v.steps * v.outs, layer_macros * v.replicas, v.rec + 1,
+                     v.rec[:, None])
         return sel, self.mapping.tile_table.take(index), row_tiles, layer_macros, np.flatnonzero(v.sram), plain
 
-    def _price_plain_mvms(self, v: _MvmRows, side: tuple, noc_terms: _NocTerms, energy: np.ndarray,
-                          cycles: list[Any], macros: list[int], port: dict[int, float]) -> None:
+    def _price_plain_mvms(self, v: _MvmRows, side: tuple, noc_terms: _NocTerms, base: _Digital,
+                          energy: np.ndarray) -> tuple[list[float], list[int]]:
         """:meth:`_price_mvms` when every MVM row is plain (:meth:`_mvm_side`): the same formulas on the whole
-        rows, without the selections, rounds, passes and scratch writes that do not apply."""
+        rows, without the selections, rounds, passes and scratch writes that do not apply. Fills ``energy``;
+        gives the step's cycles and macros (the port bytes are the shape's: ``_Digital.plain_port_bytes``)."""
         macro, tile = self.macro, self.tile
-        partial_adds, ports, mac_l, rec_l, rec_col = side[5]
+        partial_adds, mac, noc_rec, rec_col = side[5]
         lc = _LAYER_COSTS.get((macro, side[1], v), (), lambda: layer_costs(*_plain_job(macro, side[1], v)))
         macro6 = np.array(lc.energy_pj, dtype=float)   # (a fresh array; object-typed only for absurd geometries)
         macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
@@ -536,12 +565,12 @@ class _Pricer:
         energy[rec_col, _MACRO_COLUMNS] = macro6 * executions[:, None]
         energy[rec, COMPONENT_INDEX["buffer"]] = buffer * executions
         energy[rec, COMPONENT_INDEX["noc"]] = noc_terms.mvm_pj * executions
-        for r, c, nc, b, mc in zip(rec_l, np.asarray(lc.cycles, dtype=float).tolist(), noc_terms.mvm_cycles.tolist(),
-                                          ports, mac_l):
-            cycles[r] = c
-            cycles[r + 1] = nc
-            port[r] = b
-            macros[r] = mc
+        cycles = base.cycles_array.copy()
+        cycles[rec] = np.asarray(lc.cycles, dtype=float)
+        cycles[noc_rec] = noc_terms.mvm_cycles
+        macros = np.zeros(len(cycles), dtype=np.int64)
+        macros[rec] = mac
+        return cycles.tolist(), macros.tolist()
 
     def _rounds(self, lm: LayerMapping, steps: int, replicas: int, rounds: int, cycles: float, buffer: float,
                 in_bytes: float, out_bytes: float) -> tuple[float, float, float]:
@@ -895,9 +924,16 @@ class _Pricer:
             out, records = items, num.shared["records"]
         if self.chip.contention:
             exclusive |= {DIGITAL, NOC, DRAM}
-        self.assumptions = [note for n in shape.notes for note in self._note_text(n)]
         self._noc_hops = num.noc_hops
-        self._note_assumptions()
+        if self.measured is None:
+            # what the lines read beyond the shape (which fixes the step, batch, options and streamed layers)
+            m = self.macro
+            self.assumptions = list(_ASSUMPTIONS.get(
+                (shape,), (self._spill_note, num.noc_hops, m.organisation, m.input_bits_per_cycle, m.tree_stages,
+                           m.clock_mhz, m.max_clock_mhz, self.mapping.policy, self.chip.tile_pitch_mm,
+                           self.chip.power_gating), lambda: self._assumptions(shape)))
+        else:
+            self.assumptions = self._assumptions(shape)
         mapping = dict(num.mapping)
         if self.measured is not None:   # which figures execution measured (flat, so sweeps keep them)
             mapping["measured_activity_phases"] = len(self._measured_layers)
@@ -968,8 +1004,8 @@ class _Pricer:
         return WriteCost.sequence(costs)
 
     def _area(self) -> dict[str, float]:
-        area = {f"macro_{k.removesuffix('_um2')}": float(v) * self.accel.n_macros
-                for k, v in self.macro.area().as_dict().items() if not k.startswith("total")}
+        macro, n_macros = self.macro.area(), self.accel.n_macros
+        area = {key: float(getattr(macro, name)) * n_macros for name, key in _AREA_KEYS}
         bits = (self.chip.global_buffer_kib + self.chip.tiles * self.tile.buffer_kib) * 8192
         area["sram_buffers"] = bits * self.chip.sram_bit_area_um2
         area["digital_units"] = self.chip.tiles * self.du.area_um2
@@ -983,6 +1019,12 @@ class _Pricer:
         ops = self.ctx.step.ops
         return (any(op.phase == "backward_error" and op.kind == "mvm" for op in ops),
                 sum(1 for op in ops if op.kind == "gemm" and self._wgrad_on_array(op)))
+
+    def _assumptions(self, shape: _Shape) -> list[str]:
+        """The step's assumption lines: the walk's notes, then :meth:`_note_assumptions`'s."""
+        self.assumptions = [note for n in shape.notes for note in self._note_text(n)]
+        self._note_assumptions()
+        return self.assumptions
 
     def _note_assumptions(self) -> None:
         a = self.assumptions
@@ -1172,6 +1214,12 @@ class _Numbers:
     shared: dict[str, Any] = field(default_factory=dict)  # what points without slots share (their records)
 
 
+def _plain(v: _MvmRows) -> bool:
+    """Every MVM row plain: on the array, in one round and one pass, without scratch writes (a property of the
+    shape: :meth:`_Pricer._price_plain_mvms` prices such rows)."""
+    return not v.sram.any() and not (v.rounds > 1).any() and not (v.passes > 1).any() and not any(v.scratch)
+
+
 def _exclusive(items: list[Item]) -> set[str]:
     """Resources of these items that serve one stage at a time: macros (the chip's contention flag adds the
     shared units)."""
@@ -1205,9 +1253,16 @@ class _Digital:
     cycles: list[Any]
     port: dict[int, float]
     items: list[Any]              # finished vector and GEMM stages, None where an MVM stage goes, slot markers
-    pending: tuple[tuple[str, ...], ...]   # (position, op, resource, record, barrier?) of each MVM stage
+    # each MVM stage (not a barrier): its position in the items, op, resource and record, as columns
+    pending_at: tuple[int, ...]
+    pending_ops: tuple[str, ...]
+    pending_resources: tuple[str, ...]
+    pending_records: tuple[int, ...]
+    pending_barriers: tuple[tuple[int, str, str, int], ...]   # (position, op, resource, record) of the others
     port_bytes: dict[str, tuple[str, Any]]  # every op's port, the MVM ones' bytes filled in per point
     pending_ports: tuple[tuple[str, str, int], ...]
+    plain_port_bytes: dict[str, tuple[str, Any]] | None   # every op's port when every MVM row is plain (read-only)
+    cycles_array: np.ndarray      # ``cycles`` as floats (the plain MVM rows' are filled in per point)
 
 
 #: entries of the memos below that hold a shape (a big model's is megabytes): bounded like the priced steps kept
@@ -1223,6 +1278,8 @@ _STEP_OPS: IdentityMemo[tuple[bool, int]] = IdentityMemo(64)
 #: the deploy write by what it reads (:meth:`_Pricer._deploy`)
 _DEPLOY: IdentityMemo[WriteCost] = IdentityMemo(256)
 CACHE_SIZE = 16
+#: a shape's assumption lines without measurements, per what they read beyond the shape (:meth:`_Pricer.price`)
+_ASSUMPTIONS: IdentityMemo[list[str]] = IdentityMemo(256)
 #: a priced shape per what :meth:`_Pricer.shape` reads (:func:`_shape_key`: the step by identity, then values)
 _SHAPES: IdentityMemo[_Shape] = IdentityMemo(CACHE_SIZE)
 #: a shape's numbers per context pieces and shape, by identity (:func:`_numbers_of`)
@@ -1244,7 +1301,9 @@ def _shape_key(p: _Pricer) -> tuple:
 
 
 def _shape_of(p: _Pricer) -> _Shape:
-    return _SHAPES.get((p.ctx.step,), _shape_key(p), p.shape)
+    if p._shape is None:
+        p._shape = _SHAPES.get((p.ctx.step,), _shape_key(p), p.shape)
+    return p._shape
 
 
 def _numbers_of(p: _Pricer, shape: _Shape) -> _Numbers:
@@ -1263,15 +1322,24 @@ def _plain_job(macro: MacroConfig, tiles: TileTable, v: _MvmRows) -> tuple:
     return macro, tiles, v.steps, v.densities[0], v.densities[1], v.replicas
 
 
+#: the pricers :func:`prime_layer_costs` made for its batch, by context (id -> (context, pricer)): the batch's
+#: :func:`price_step` of each context takes its pricer (shape already looked up) instead of making a second one.
+#: Replaced at every call: it holds one batch at most.
+_PRIMED: dict[int, tuple[Context, _Pricer]] = {}
+
+
 def prime_layer_costs(contexts: list[Context]) -> None:
     """Price the plain MVM rows (:meth:`_Pricer._mvm_side`) of many points with one stacked numpy pass
     (``circuit.macro.layer_costs_many``) and keep each point's layer costs for its pricer: a batch of
     design points that differ in their arrays (engine/evaluation.py ``evaluate_many``) pays the ~40 numpy
     calls of the macro formulas once instead of once per point. Equal to pricing each alone, to the last
-    bit (the formulas are elementwise: tests/test_macro_batch.py, tests/test_engine_batch.py)."""
+    bit (the formulas are elementwise: tests/test_macro_batch.py, tests/test_engine_batch.py). Each point's
+    pricer is kept for its :func:`price_step` (``_PRIMED``)."""
     jobs: dict[tuple[int, int, int], tuple] = {}
+    _PRIMED.clear()
     for ctx in contexts:
         p = _Pricer(ctx)
+        _PRIMED[id(ctx)] = (ctx, p)
         shape = _shape_of(p)
         if shape.mvm is None:
             continue
@@ -1287,4 +1355,7 @@ def prime_layer_costs(contexts: list[Context]) -> None:
 
 
 def price_step(ctx: Context) -> PricedStep:
-    return _Pricer(ctx).price()
+    """The context's priced step: by the pricer :func:`prime_layer_costs` made for it, else a new one (a
+    pricer prices once: it is taken out)."""
+    primed = _PRIMED.pop(id(ctx), None)
+    return (primed[1] if primed is not None and primed[0] is ctx else _Pricer(ctx)).price()
