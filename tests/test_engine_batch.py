@@ -73,6 +73,24 @@ def test_a_batch_of_training_points_equals_each_point_evaluated_alone(points):
         assert canonical(result) == alone(p)
 
 
+options = st.fixed_dictionaries({
+    "write_policy": st.sampled_from(("all", "diff")), "flip_prob": st.sampled_from((0.0, 0.25, 0.5)),
+    "steps_per_day": st.sampled_from((100, 10000))})
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(options, min_size=2, max_size=5), st.sampled_from(("row", "layer")))
+def test_a_batch_over_write_options_equals_each_point_evaluated_alone(points, pipeline):
+    # inference prices alike under every write option: the points share their items, and the batch makes the
+    # row estimate, the staging and the pool writes once for all of them (evaluation._priced_many)
+    points = [{"workload": "resnet18", "rows": 64, "cols": 64, "chip.pipeline": pipeline, **p} for p in points]
+    clear_caches()
+    batch = evaluate_many([study_from_params(p) for p in points])
+    texts = [canonical(r) for r in batch]
+    for p, text in zip(points, texts):
+        assert text == alone(p)
+
+
 def test_evaluate_points_gives_each_point_its_record_or_its_error():
     good = {"workload": "resnet18", "rows": 64, "cols": 64}
     other = {"workload": "resnet18", "rows": 128, "cols": 64, "device": "reram"}

@@ -34,7 +34,7 @@ def _alone(params):
     costs._SHAPES.clear()
     costs._NUMBERS.clear()
     estimate._ESTIMATES.clear()
-    estimate._STAGING.clear()
+    estimate._STAGING_VALUES.clear()
     evaluation._PRICED.clear()
     return evaluate(study_from_params(params)).summary()
 

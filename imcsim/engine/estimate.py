@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -88,6 +90,7 @@ def _estimate_key(ctx: Context, priced: PricedStep) -> tuple[tuple, tuple]:
 
 
 _FWD, _RELOAD, _CHAIN = 0, 1, 2
+_CYCLES, _FIRST, _SECOND = attrgetter("cycles"), itemgetter(0), itemgetter(1)
 
 
 @dataclass(frozen=True)
@@ -210,11 +213,12 @@ def _estimate(ctx: Context, priced: PricedStep) -> float:
 
 
 def row_estimates_many(contexts: Sequence[Context], priced: Sequence[PricedStep]) -> list[float]:
-    """:func:`row_estimate_cycles` of many points (each under ``chip.pipeline: row``), memoised as it is, with
+    """:func:`row_estimate_cycles` of many points (each under ``chip.pipeline: row``), with
     the points that share a skeleton (engine/costs.py: the same priced shape: array geometries that keep the
     residency), batch and contention flag estimated together, numpy over the points: the same operations per
     point in the same order (sums, products, maxima), so each equals its own estimate to the last bit
-    (tests/test_engine_batch.py)."""
+    (tests/test_engine_batch.py). Not kept in ``_ESTIMATES``: the batch path keeps each point's estimate in its
+    priced entry (engine/evaluation.py ``_PRICED``), which a revisit finds first."""
     out: list[Any] = [None] * len(contexts)
     groups: dict[tuple, list[int]] = {}
     for k, (ctx, pr) in enumerate(zip(contexts, priced)):
@@ -224,8 +228,8 @@ def row_estimates_many(contexts: Sequence[Context], priced: Sequence[PricedStep]
         ctxs, prs = [contexts[k] for k in members], [priced[k] for k in members]
         values = (_Points(ctxs, prs).estimate(_skeleton(ctxs[0], prs[0])) if len(members) > 1 else
                   [_estimate(ctxs[0], prs[0])])
-        for k, ctx, pr, value in zip(members, ctxs, prs, values):
-            out[k] = _ESTIMATES.get(*_estimate_key(ctx, pr), lambda value=float(value): value)
+        for k, value in zip(members, values):
+            out[k] = float(value)
     return out
 
 
@@ -275,10 +279,15 @@ class _Points:
         """engine/rowtime.py's row times of the segment's forward ops, (points x ops) for several points."""
         if self.one:
             return forward_rows(self.contexts[0], self.priced[0], seg.fwd, seg.fwd_items, seg.fwd_rows, seg.fwd_mode)
-        cycles = np.array([[pr.items[i].cycles for i in seg.fwd_items] for pr in self.priced], dtype=float)
-        ports = [[pr.port_bytes.get(name, rowtime._NO_PORT) for name in seg.fwd] for pr in self.priced]
-        nbytes = np.array([[b for _, b in row] for row in ports], dtype=float)
-        port_tiles = np.array([[k == "tiles" for k, _ in row] for row in ports], dtype=bool)
+        # (points x ops) read item by item and port by port in C (map, fromiter): the per-point Python loops
+        # cost most of a new geometry's estimate
+        n, shape, names, where = len(self.priced) * len(seg.fwd), (len(self.priced), len(seg.fwd)), seg.fwd, seg.fwd_items
+        cycles = np.fromiter(map(_CYCLES, chain.from_iterable(map(pr.items.__getitem__, where) for pr in self.priced)),
+                             float, count=n).reshape(shape)
+        ports = list(chain.from_iterable(map(pr.port_bytes.get, names, repeat(rowtime._NO_PORT))
+                                         for pr in self.priced))
+        nbytes = np.fromiter(map(_SECOND, ports), float, count=n).reshape(shape)
+        port_tiles = np.fromiter(map("tiles".__eq__, map(_FIRST, ports)), bool, count=n).reshape(shape)
 
         def col(values: list) -> np.ndarray:
             return np.array(values)[:, None]
@@ -362,21 +371,22 @@ class _Points:
         return bound
 
 
-_STAGING: IdentityMemo[tuple[float, float]] = IdentityMemo(64)
-
-
 def activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
     """(DRAM bytes, global-buffer bytes) of forward activations that do not fit the tile buffers, without the
     row plan (engine/staging.py): under ``chip.pipeline: row`` each edge's line-buffer rows, segments and pool
     epochs read from the priced items as the plan reads them (equal to the plan's staging before any
-    deadlock relaxation); under ``layer``, whole maps. Memoised on what it reads (the item list, the batch,
-    the context's pieces), so a sweep over write options asks once; and by value (:func:`_staging_by_value`),
-    so array geometries that keep the placement, the streamed layers and the buffers share it."""
-    return _STAGING.get((priced.items, ctx.step, ctx.mapping, ctx.macro, ctx.accel), (ctx.batch,),
-                        lambda: _activation_staging(ctx, priced))
+    deadlock relaxation); under ``layer``, whole maps. Memoised by value (:func:`_staging_by_value`), so
+    array geometries that keep the placement, the streamed layers and the buffers share it, and so do points
+    of a sweep over write options (a revisited point finds its priced entry first: engine/evaluation.py)."""
+    if ctx.accel.chip.pipeline == "row":
+        # segments and pool epochs as the plan reads them from the items (the estimate's skeleton has them)
+        sk = _skeleton(ctx, priced)
+        return _staging_by_value(ctx, sk.pool_ops, sk.segment_of, False, sk.same_segment)
+    return _staging_by_value(ctx, (), {}, True, ())
 
 
 _STAGING_VALUES: IdentityMemo[tuple[float, float]] = IdentityMemo(1024)
+_CONSUMER_TILES: IdentityMemo[tuple[int, ...]] = IdentityMemo(256)
 _EDGE_ENDS: IdentityMemo[tuple[tuple[str, ...], tuple[str, ...]]] = IdentityMemo(64)
 
 
@@ -389,15 +399,7 @@ def _edge_ends(ctx: Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return _EDGE_ENDS.get((ctx.step,), (), build)
 
 
-def _activation_staging(ctx: Context, priced: PricedStep) -> tuple[float, float]:
-    if ctx.accel.chip.pipeline == "row":
-        # segments and pool epochs as the plan reads them from the items (the estimate's skeleton has them)
-        sk = _skeleton(ctx, priced)
-        return _staging_by_value(ctx, list(sk.pool_ops), sk.segment_of, False, sk.same_segment)
-    return _staging_by_value(ctx, [], {}, True, ())
-
-
-def _staging_by_value(ctx: Context, pool_ops: list[str], segment_of: dict[str, int], whole_maps: bool,
+def _staging_by_value(ctx: Context, pool_ops: tuple[str, ...], segment_of: dict[str, int], whole_maps: bool,
                       same_segment: tuple[bool, ...]) -> tuple[float, float]:
     """:func:`~imcsim.engine.staging.analytic_staging`, memoised on the step (by identity) and the values it
     reads: the batch, activation width, tile and global buffer sizes and, in row order, each edge's consumer
@@ -407,6 +409,10 @@ def _staging_by_value(ctx: Context, pool_ops: list[str], segment_of: dict[str, i
     act_bytes = ctx.macro.in_bits / 8
     key: tuple = (whole_maps, ctx.batch, act_bytes, tile.buffer_kib, chip.global_buffer_kib)
     if not whole_maps:
-        where = forward_traffic(ctx.step, ctx.mapping, chip.tiles, int(tile.macros or 1), act_bytes).tile
-        key += (tuple(map(where.__getitem__, _edge_ends(ctx)[1])), tuple(pool_ops), same_segment)
-    return _STAGING_VALUES.get((ctx.step,), key, lambda: analytic_staging(ctx, pool_ops, segment_of, whole_maps))
+        traffic = forward_traffic(ctx.step, ctx.mapping, chip.tiles, int(tile.macros or 1), act_bytes)
+        # each edge's consumer tile, once per placement (points that share it share the traffic object)
+        tiles = _CONSUMER_TILES.get((traffic, ctx.step), (), lambda: tuple(map(traffic.tile.__getitem__,
+                                                                                _edge_ends(ctx)[1])))
+        key += (tiles, pool_ops, same_segment)
+    return _STAGING_VALUES.get((ctx.step,), key,
+                               lambda: analytic_staging(ctx, list(pool_ops), segment_of, whole_maps))

@@ -16,7 +16,7 @@ from typing import Any
 from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, fallback_note, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step, prime_layer_costs
-from imcsim.engine.estimate import activation_staging, row_estimate_cycles, row_estimates_many
+from imcsim.engine.estimate import _estimate_key, activation_staging, row_estimate_cycles, row_estimates_many
 from imcsim.engine.leakage import POLICIES, leakage_by_source_pj
 from imcsim.engine.ledger import Result
 from imcsim.engine.plan import paused_gc
@@ -75,9 +75,12 @@ def _priced_key(study: Study, ctx: Context) -> tuple[tuple, tuple]:
 
 
 def _priced_many(points: list[tuple[Study, Context]]) -> list[_Priced | None]:
-    """:func:`_priced` of many points: those not priced yet are priced one by one, then their row estimates
-    are made together (``estimate.row_estimates_many``: numpy over the points that share a skeleton), each
-    equal to its own. None where pricing failed: that point raises its error when evaluated alone."""
+    """:func:`_priced` of many points: those not priced yet are priced one by one; what their items and the
+    context's pieces decide (the row estimate, the activation staging, the reloads' pool writes) is made once
+    per distinct item list and pieces (a sweep over write options or steps per day prices alike: its points
+    share their items, engine/costs.py), the row estimates together (``estimate.row_estimates_many``: numpy
+    over the points that share a skeleton), each equal to its own. None where pricing failed: that point
+    raises its error when evaluated alone."""
     out: list[_Priced | None] = [None] * len(points)
     new: dict[tuple, list[int]] = {}
     for k, (study, ctx) in enumerate(points):
@@ -93,19 +96,33 @@ def _priced_many(points: list[tuple[Study, Context]]) -> list[_Priced | None]:
             steps.append((members, price_step(points[members[0]][1])))
         except Exception:
             continue
-    rows = [(members[0], pr) for members, pr in steps if points[members[0]][1].accel.chip.pipeline == "row"]
-    estimates: dict[int, float] = {}
+    alike: dict[tuple, list[int]] = {}   # steps by what the estimate and the staging read (estimate._estimate_key)
+    for j, (members, pr) in enumerate(steps):
+        alike.setdefault(IdentityMemo.key(*_estimate_key(points[members[0]][1], pr)), []).append(j)
+    firsts = [(points[steps[js[0]][0][0]][1], steps[js[0]][1], js) for js in alike.values()]
+    rows = [(ctx, pr, js) for ctx, pr, js in firsts if ctx.accel.chip.pipeline == "row"]
+    derived: dict[int, tuple] = {}
     if rows:
         try:
-            estimates = dict(zip((k for k, _ in rows),
-                                 row_estimates_many([points[k][1] for k, _ in rows], [pr for _, pr in rows])))
+            estimates = row_estimates_many([ctx for ctx, _, _ in rows], [pr for _, pr, _ in rows])
         except Exception:
-            estimates = {}   # each point's own estimate then raises its error
-    for members, pr in steps:
-        study, ctx = points[members[0]]
-        row = estimates.get(members[0])
+            estimates = [None] * len(rows)   # each point's own estimate then raises its error
+        for (_, _, js), row in zip(rows, estimates):
+            derived[js[0]] = (row,)
+    for ctx, pr, js in firsts:
         try:
-            cached = _PRICED.get(*_priced_key(study, ctx), lambda ctx=ctx, pr=pr, row=row: _price(ctx, pr, row))
+            staging = activation_staging(ctx, pr)
+        except Exception:
+            staging = None   # each point's own staging then raises its error
+        shared = (*derived.get(js[0], (None,)), staging, _reload_write_cycles(pr))
+        for j in js:
+            derived[j] = shared
+    for j, (members, pr) in enumerate(steps):
+        study, ctx = points[members[0]]
+        row, staging, pool_writes = derived[j]
+        try:
+            cached = _PRICED.get(*_priced_key(study, ctx), lambda ctx=ctx, pr=pr, row=row, staging=staging,
+                                 pool_writes=pool_writes: _price(ctx, pr, row, staging, pool_writes))
         except Exception:
             continue
         for k in members:
@@ -113,16 +130,18 @@ def _priced_many(points: list[tuple[Study, Context]]) -> list[_Priced | None]:
     return out
 
 
-def _price(ctx: Context, priced: PricedStep | None = None, row: float | None = None) -> _Priced:
-    """A priced step and what both engines derive from it; ``priced`` and the row estimate ``row`` when
-    already made (:func:`_priced_many`)."""
+def _price(ctx: Context, priced: PricedStep | None = None, row: float | None = None,
+           staging: tuple[float, float] | None = None, reload_write_cycles: float | None = None) -> _Priced:
+    """A priced step and what both engines derive from it; ``priced``, the row estimate ``row``, the
+    activation ``staging`` and the reloads' pool-write cycles when already made (:func:`_priced_many`)."""
     priced = priced if priced is not None else price_step(ctx)
     if ctx.accel.chip.pipeline != "row":
         row = None
     elif row is None:
         row = row_estimate_cycles(ctx, priced)
     return _Priced(priced, ctx.batch, priced.op_energy_pj(), priced.macro_busy_cycles(),
-                   _reload_write_cycles(priced), row, activation_staging(ctx, priced))
+                   _reload_write_cycles(priced) if reload_write_cycles is None else reload_write_cycles, row,
+                   activation_staging(ctx, priced) if staging is None else staging)
 
 
 _TIMING: IdentityMemo[float] = IdentityMemo(PRICED_CACHE_SIZE)
