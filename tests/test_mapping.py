@@ -6,6 +6,8 @@ per row, 16384 cells per macro.
 """
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from imcsim.circuit.macro import MacroConfig, TileUse, layer_cost
 from imcsim.device.library import load_device
@@ -243,3 +245,72 @@ def test_functional_activity_prices_a_mapped_layer(macro):
     # 64-input 1-bit trees: 120 full adders per 64 input bits, 3.4 fJ each at the 28 nm anchor
     assert cost.energy.adder_tree_pj == pytest.approx(act.and_ones.sum() * 120 / 64 * 3.4e-3)
     assert cost.activity.source == "functional run"
+
+
+# ---------------------------------------------------------------------------------------------- one placement, any access
+def _reference_mapping(g, macro, n_macros, replicate):
+    """map_network as it was written before the placement was shared across access times: every step's cycles
+    taken from mvm_cycles at the macro's own access, tile by tile in plain Python, and the replication and the
+    reload policy run on those."""
+    from imcsim.circuit.macro import mvm_cycles
+    from imcsim.mapping.network import NetworkMapping, _layers_of, _replicate, _residency
+
+    layers, _, not_on_macros = _layers_of(g, macro)
+    cycles = {lm.name: max(int(mvm_cycles(t.rows_used, t.cols_used, macro.rows_parallel, macro.sense_amps,
+                                          macro.in_bits, macro.access_cycles, macro.input_bits_per_cycle))
+                           for t in lm.tiles) for lm in layers}
+    required = sum(lm.macros for lm in layers)
+    replicas = {lm.name: 1 for lm in layers}
+    common = dict(layers=layers, n_macros=n_macros, macros_required=required, replicas=replicas,
+                  step_cycles=cycles, not_on_macros=not_on_macros, macro_cells=macro.rows * macro.cols)
+    if required <= n_macros:
+        if replicate:
+            _replicate(layers, cycles, replicas, n_macros - required)
+        return NetworkMapping(fits=True, resident=tuple(lm.name for lm in layers), reloaded=(), pool_macros=0,
+                              reload_rounds={}, notes=(), **common)
+    resident, pool = _residency(layers, n_macros)
+    reloaded = tuple(lm.name for lm in layers if lm.name not in resident)
+    return NetworkMapping(fits=False, resident=tuple(lm.name for lm in layers if lm.name in resident),
+                          reloaded=reloaded, pool_macros=pool,
+                          reload_rounds={n: -(-layers[[lm.name for lm in layers].index(n)].macros // pool)
+                                         for n in reloaded},
+                          notes=("replication skipped: the network does not fit in the budget",) if replicate else (),
+                          **common)
+
+
+def _graphs():
+    from imcsim.workload.zoo import build
+
+    b = GraphBuilder("pipe", (4, 8, 8))
+    x = b.conv(b.input, 8, 3, name="a")
+    b.conv(x, 16, 3, stride=2, name="b")
+    return {"resnet18": build("resnet18"), "mobilenetv2": build("mobilenetv2"), "pipe": b.build(),
+            "chain": _chain([640, 16, 48, 48, 200, 10])}
+
+
+_GRAPHS = {}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(("resnet18", "mobilenetv2", "pipe", "chain")), st.sampled_from((16, 32, 64, 100, 128, 256, 512)),
+       st.sampled_from((8, 16, 32, 64, 100, 128, 256, 512)), st.integers(1, 4), st.integers(1, 8), st.integers(1, 2),
+       st.sampled_from(("sas-mram", "stt-mram", "reram", "pcm", "sram")), st.sampled_from((100.0, 500.0, 1000.0, 2500.0)),
+       st.integers(1, 4000), st.booleans(), st.data())
+def test_one_placement_serves_every_access_time(name, rows, cols, bits, in_bits, ibpc, device, clock, n_macros,
+                                               replicate, data):
+    # the placement made once at a one-cycle access and scaled (NetworkMapping.at_access) equals the mapping
+    # made with the macro's own access cycles, field by field, and so do its bottleneck and per-layer records
+    if not _GRAPHS:
+        _GRAPHS.update(_graphs())
+    g = _GRAPHS[name]
+    cpw = -(-8 // bits)
+    assume(cols >= cpw)
+    rp = data.draw(st.integers(1, rows))
+    sense = data.draw(st.sampled_from(sorted({cols, max(1, cols // 2), max(1, cols // 4), max(1, cols // 8)})))
+    macro = MacroConfig(load_device(device), rows=rows, cols=cols, rows_parallel=rp, sense_amps=sense,
+                        in_bits=in_bits, bits_per_cell=bits, clock_mhz=clock, input_bits_per_cycle=ibpc)
+    got = map_network(g, macro, n_macros, replicate=replicate)
+    want = _reference_mapping(g, macro, n_macros, replicate)
+    assert got == want
+    assert got.bottleneck == want.bottleneck and got.records() == want.records()
+    assert got.summary() == want.summary()

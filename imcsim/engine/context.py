@@ -179,7 +179,8 @@ def _step(workload: str, workload_opts: str, method: str, method_opts: str) -> T
 def _mapping(workload: str, workload_opts: str, method: str, method_opts: str, geometry: tuple,
              macro: MacroConfig, n_macros: int, replicate: bool) -> NetworkMapping:
     """The network's mapping, memoised on the macro fields mapping reads (``geometry``: MACRO_FIELDS), so
-    macros of other devices with the same geometry and step timing share it; ``macro`` is the first one."""
+    macros of other devices with the same geometry and step timing share it; ``macro`` is the first one (devices
+    of other read latencies share its placement: ``map_network``)."""
     key = (workload, workload_opts, method, method_opts, geometry, n_macros, replicate)
     return _MAPPINGS.get((), key, lambda: map_network(_step(workload, workload_opts, method, method_opts), macro,
                                                       n_macros, replicate=replicate))

@@ -153,10 +153,20 @@ def step_cycles(mapping: LayerMapping, macro: MacroConfig) -> int:
 
 
 def layers_step_cycles(tiles: TileTable, macro: MacroConfig) -> list[int]:
-    """:func:`step_cycles` of many layers at once (numpy over their tile shapes)."""
+    """:func:`step_cycles` of many layers at once (numpy over their tile shapes): their
+    :func:`layers_unit_step_cycles` times the macro's access cycles."""
+    access = macro.access_cycles
+    return [c * access for c in layers_unit_step_cycles(tiles, macro)]
+
+
+def layers_unit_step_cycles(tiles: TileTable, macro: MacroConfig) -> list[int]:
+    """The step cycles of each layer with a one-cycle array access: the slowest tile's :func:`mvm_cycles` at
+    ``access=1``. A step's cycles are a product whose last factor is the access cycles, so in integers the
+    slowest tile at ``a`` cycles an access takes ``a`` times these, exactly (macros of the same geometry on
+    devices of other read latencies share them: mapping/network.py)."""
     tiles = tiles.on(macro)
     cycles = mvm_cycles(tiles.rows_used, tiles.cols_used, macro.rows_parallel, macro.sense_amps, macro.in_bits,
-                        macro.access_cycles, macro.input_bits_per_cycle)
+                        1, macro.input_bits_per_cycle)
     return [int(c) for c in np.where(tiles.count > 0, cycles, 0).max(axis=1)]
 
 

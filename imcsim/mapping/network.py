@@ -31,7 +31,7 @@ weights); it is what ``reloaded``, ``reload_weights`` and ``reload_cells`` repor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -39,7 +39,7 @@ import numpy as np
 
 from imcsim.circuit.macro import MacroConfig, TileTable
 from imcsim.errors import SpecError
-from imcsim.mapping.layer import LayerMapping, layers_step_cycles, map_layer
+from imcsim.mapping.layer import LayerMapping, layers_unit_step_cycles, map_layer
 from imcsim.memo import IdentityMemo
 from imcsim.workload.graph import WEIGHT_OPS, Graph
 
@@ -47,7 +47,8 @@ RELOAD_POLICY = "forward-first-fit with a streaming pool"
 
 #: Everything :func:`map_network` reads from the macro (its geometry and what times one MVM step): macros
 #: that agree on these map a network alike, whatever their device or clock, so a sweep over devices reuses
-#: the mapping (engine/context.py). Reading another macro field here means adding it to this list.
+#: the mapping (engine/context.py); the placement itself does not read ``access_cycles`` (only the step cycles
+#: scale with it: :meth:`NetworkMapping.at_access`). Reading another macro field here means adding it to this list.
 MACRO_FIELDS = ("rows", "cols", "cols_per_weight", "weights_per_row", "rows_parallel", "sense_amps", "in_bits",
                 "access_cycles", "input_bits_per_cycle")
 
@@ -139,6 +140,19 @@ class NetworkMapping:
             return None
         return max(self.layers, key=lambda lm: self.layer_cycles(lm.name)).name
 
+    def at_access(self, access_cycles: int) -> NetworkMapping:
+        """This mapping for macros whose array access takes ``access_cycles`` cycles, when it was made at one
+        cycle: every step ``access_cycles`` times as long (a step's cycles are a product whose last factor is the
+        access), the same decisions (the replication compares stage times that all scale alike). It shares the
+        layers, their tile table and every placement figure."""
+        if access_cycles == 1:
+            return self
+        scaled = replace(self, step_cycles={name: c * access_cycles for name, c in self.step_cycles.items()})
+        for name in _PLACEMENT_FIGURES:   # cached figures that do not read the step cycles
+            if name in self.__dict__:
+                scaled.__dict__[name] = self.__dict__[name]
+        return scaled
+
     def records(self) -> list[dict[str, Any]]:
         resident = set(self.resident)
         out = []
@@ -160,17 +174,41 @@ class NetworkMapping:
                 "chip_fill": self.chip_fill}
 
 
+#: the cached figures of a NetworkMapping that do not read its step cycles (shared by :meth:`at_access`)
+_PLACEMENT_FIGURES = ("_by_name", "layer_index", "tile_table", "layer_macros", "row_tiles", "macros_used",
+                      "reload_weights", "reload_cells", "utilisation", "chip_fill")
+
+
 def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, replicate: bool = False
                 ) -> NetworkMapping:
-    """Map every conv/linear node of a graph (or a training step's ``.graph``) onto ``n_macros`` macros."""
+    """Map every conv/linear node of a graph (or a training step's ``.graph``) onto ``n_macros`` macros.
+
+    The placement is made once per graph, geometry and budget at a one-cycle array access and shared by the
+    macros of every device (:meth:`NetworkMapping.at_access`): an access of ``a`` cycles multiplies every
+    layer's step cycles by ``a``, which changes no comparison the replication makes."""
     graph = graph_or_step if isinstance(graph_or_step, Graph) else getattr(graph_or_step, "graph", None)
     if not isinstance(graph, Graph):
         raise SpecError(None, "workload", type(graph_or_step).__name__, "a Graph or an object with .graph",
                         problem="cannot map")
     if isinstance(n_macros, bool) or not isinstance(n_macros, int) or n_macros < 1:
         raise SpecError(None, "n_macros", n_macros, "an integer >= 1")
+    unit = _UNIT_MAPPINGS.get((graph,), (macro.rows, macro.cols, macro.cols_per_weight, macro.weights_per_row,
+                                         macro.rows_parallel, macro.sense_amps, macro.in_bits,
+                                         macro.input_bits_per_cycle, n_macros, bool(replicate)),
+                              lambda: _map(graph, macro, n_macros, bool(replicate)))
+    return unit.at_access(macro.access_cycles)
+
+
+#: (graph by identity; the geometry fields of MACRO_FIELDS but the access cycles; budget; replication) -> the
+#: mapping at a one-cycle access (:func:`map_network`)
+_UNIT_MAPPINGS: IdentityMemo[NetworkMapping] = IdentityMemo(maxsize=512)
+
+
+def _map(graph: Graph, macro: MacroConfig, n_macros: int, replicate: bool) -> NetworkMapping:
+    """The mapping of the module docstring with a one-cycle array access (step cycles from
+    :func:`~imcsim.mapping.layer.layers_unit_step_cycles`)."""
     layers, table, not_on_macros = _layers_of(graph, macro)
-    cycles = dict(zip((lm.name for lm in layers), layers_step_cycles(table, macro)))
+    cycles = dict(zip((lm.name for lm in layers), layers_unit_step_cycles(table, macro)))
     required = sum(lm.macros for lm in layers)
     replicas = {lm.name: 1 for lm in layers}
     notes: list[str] = []
