@@ -32,12 +32,11 @@ weights); it is what ``reloaded``, ``reload_weights`` and ``reload_cells`` repor
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from imcsim.circuit.macro import MacroConfig, TileTable
+from imcsim.circuit.macro import MacroConfig, TileTable, cached_figure
 from imcsim.errors import SpecError
 from imcsim.mapping.layer import LayerMapping, layers_unit_step_cycles, map_layer
 from imcsim.memo import IdentityMemo
@@ -72,26 +71,26 @@ class NetworkMapping:
     notes: tuple[str, ...] = field(default_factory=tuple)
     macro_cells: int = 0                # rows x cols of one macro (for chip_fill)
 
-    @cached_property
+    @cached_figure
     def _by_name(self) -> dict[str, LayerMapping]:
         return {lm.name: lm for lm in self.layers}
 
-    @cached_property
+    @cached_figure
     def layer_index(self) -> dict[str, int]:
         """Position of each layer in ``layers``."""
         return {lm.name: i for i, lm in enumerate(self.layers)}
 
-    @cached_property
+    @cached_figure
     def tile_table(self) -> TileTable:
         """The tile shapes of every layer as arrays (what :func:`~imcsim.circuit.macro.layer_costs` prices)."""
         return TileTable.of(lm.tiles for lm in self.layers)
 
-    @cached_property
+    @cached_figure
     def layer_macros(self) -> np.ndarray:
         """Macros of each layer (one copy), in ``layers`` order."""
         return np.array([lm.macros for lm in self.layers], dtype=np.int64)
 
-    @cached_property
+    @cached_figure
     def row_tiles(self) -> np.ndarray:
         """Row tiles of each layer (per group), in ``layers`` order."""
         return np.array([lm.row_tiles for lm in self.layers], dtype=np.int64)
@@ -100,30 +99,30 @@ class NetworkMapping:
         """The mapping of one layer by name (a dict lookup: big graphs ask for thousands)."""
         return self._by_name[name]
 
-    @cached_property
+    @cached_figure
     def macros_used(self) -> int:
         """Macros occupied: resident copies (with replicas) plus the streaming pool."""
         resident = set(self.resident)
         return sum(lm.macros * self.replicas[lm.name] for lm in self.layers if lm.name in resident) + self.pool_macros
 
-    @cached_property
+    @cached_figure
     def reload_weights(self) -> int:
         """Weights written into the pool per pass over the network."""
         gone = set(self.reloaded)
         return sum(lm.weights for lm in self.layers if lm.name in gone)
 
-    @cached_property
+    @cached_figure
     def reload_cells(self) -> int:
         gone = set(self.reloaded)
         return sum(lm.cells_used for lm in self.layers if lm.name in gone)
 
-    @cached_property
+    @cached_figure
     def utilisation(self) -> float:
         """Cells holding weights over the cells of the macros the layers occupy (one copy each)."""
         avail = sum(lm.cells_available for lm in self.layers)
         return sum(lm.cells_used for lm in self.layers) / avail if avail else 0.0
 
-    @cached_property
+    @cached_figure
     def chip_fill(self) -> float:
         """Cells holding resident weights over all the chip's cells."""
         total = self.n_macros * self.macro_cells
@@ -134,7 +133,7 @@ class NetworkMapping:
         lm = self.layer(name)
         return -(-lm.m // self.replicas[name]) * self.step_cycles[name]
 
-    @cached_property
+    @cached_figure
     def bottleneck(self) -> str | None:
         if not self.layers:
             return None
