@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imcsim.sweep.runner import _clean_each, clean_metrics
-from imcsim.sweep.store import _conform, _unified_schema, records_to_table, rows_to_table
+from imcsim.sweep.store import (
+    _conform,
+    _table_int_bounds,
+    _unified_schema,
+    records_to_table,
+    rows_to_table,
+    unify_tables,
+)
 
 NAMES = st.sampled_from(["a", "b", "energy_pj", "rows", "device", "status", "point", "x y"])
 VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
@@ -84,12 +91,46 @@ def test_parts_built_by_column_equal_parts_built_from_rows(recs):
 @given(a=records(SMALL), b=records(SMALL))
 def test_conform_keeps_a_matching_table_and_fills_the_others(a, b):
     ta, tb = records_to_table(a), records_to_table(b)
-    schema = _unified_schema([ta.schema, tb.schema])
+    schema = _unified_schema([ta.schema, tb.schema], _table_int_bounds([ta, tb]))
     for t in (ta, tb):
         got = _conform(t, schema)
         assert got.schema.equals(schema)
-        for f in schema:   # each column: the table's own (cast to the unified kind) or nulls
-            want = (pc.cast(t.column(f.name), f.type) if f.name in t.column_names
-                    else pa.chunked_array([pa.nulls(t.num_rows, f.type)]))
-            assert _ipc(pa.table({f.name: got.column(f.name).combine_chunks()})) == _ipc(
-                pa.table({f.name: want.combine_chunks()}))
+        for f in schema:   # each column: the table's own (cast to the unified kind, text as str() writes it) or nulls
+            if f.name not in t.column_names:
+                want = pa.nulls(t.num_rows, f.type)
+            elif pa.types.is_string(f.type) and not pa.types.is_string(t.column(f.name).type):
+                want = pa.array([None if v is None else str(v) for v in t.column(f.name).to_pylist()], pa.string())
+            else:
+                want = pc.cast(t.column(f.name), f.type).combine_chunks()
+            assert _ipc(pa.table({f.name: got.column(f.name).combine_chunks()})) == _ipc(pa.table({f.name: want}))
+
+
+#: one kind of value per column of a part (a part whose column mixes integers and floats holds floats: a later
+#: part of text then spells them 1.0, where one part holding all of them would say 1; see docs/sweep.md)
+KINDS = [st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True), st.text(max_size=3),
+         st.sampled_from(["True", "true", "False", "1", "1.0"])]
+
+
+@st.composite
+def parts_of_one_kind(draw):
+    """Records of one sweep split into 1-3 parts, each column of each part holding one kind of value."""
+    pkeys, mkeys = draw(RECORD_KEYS), draw(METRIC_KEYS)
+    parts, n = [], 0
+    for _ in range(draw(st.integers(1, 3))):
+        kinds = {k: draw(st.sampled_from(KINDS)) for k in (*pkeys, *mkeys)}
+        part = []
+        for _ in range(draw(st.integers(1, 4))):
+            part.append((f"p{n}", {k: draw(kinds[k]) for k in pkeys}, "ok", None, {k: draw(kinds[k]) for k in mkeys}))
+            n += 1
+        parts.append(part)
+    return parts
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=parts_of_one_kind())
+def test_rows_read_the_same_whichever_part_they_were_written_in(parts):
+    # the rule of one part (Arrow's kind for its values, text as str() writes it when kinds clash) is the rule
+    # where parts meet: integers beyond 2**53 beside floats, booleans beside "True", numbers beside text
+    one = records_to_table([r for part in parts for r in part])
+    split = unify_tables([records_to_table(part) for part in parts]).combine_chunks()
+    assert _ipc(split) == _ipc(one)

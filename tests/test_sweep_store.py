@@ -56,7 +56,9 @@ def test_rows_stream_to_disk_in_small_batches(tmp_path):
     store.add(points[2], "ok", None, analytic(points[2].params))
     assert store.rows_written == 2                               # the buffer never exceeds the batch
     store.close({"note": "test"}, complete=False)
-    assert store.rows_written == 3 and _parts(tmp_path / "s") == ["part-000000.parquet", "part-000001.parquet"]
+    # the run's parts and its last row, 3 rows in all (<= MERGE_ROWS), go out again as one part on close
+    assert store.rows_written == 3 and _parts(tmp_path / "s") == ["part-000001.parquet"]
+    assert len(read_results(tmp_path / "s")) == 3
 
 
 def test_read_back_in_plan_order_with_fields_status_and_metrics(tmp_path):
@@ -148,7 +150,10 @@ def test_resume_with_a_changed_spec_reuses_shared_points(tmp_path):
     assert [r["run"] for r in read_manifest(tmp_path)["runs"]] == [1, 2]
 
 
-def test_a_later_row_replaces_an_earlier_one_and_compaction_keeps_the_table(tmp_path):
+def test_a_later_row_replaces_an_earlier_one_and_compaction_keeps_the_table(tmp_path, monkeypatch):
+    import imcsim.sweep.store as store_module
+
+    monkeypatch.setattr(store_module, "MERGE_ROWS", 0)   # each run's parts stay as written: 6 + 2
     spec, points = _points()
     store = _open(tmp_path, spec, points, flush_every=1)
     _fill(store, points, status="error")
@@ -174,7 +179,7 @@ def test_parts_with_different_columns_and_kinds_read_as_one_table(tmp_path):
     store.close({}, complete=False)
     df = read_results(tmp_path)
     assert df["energy_pj"].tolist()[:2] == [1.0, 2.5]
-    assert df["note"].tolist()[:2] == ["a", "3"]                  # a kind clash becomes text
+    assert df["note"].tolist()[:2] == ["a", "3.0"]   # a kind clash becomes text, as str() writes it (also in a part)
     assert df["energy_pj"].isna().tolist()[2:] == [True, True]
     assert df.loc[3, "extra_ns"] == 7 and df["error"].tolist()[2] == "ValueError: x"
 
@@ -276,6 +281,7 @@ def test_compaction_reading_parts_whole_or_ids_first_writes_the_same_parts(tmp_p
 
     import imcsim.sweep.store as store_module
 
+    monkeypatch.setattr(store_module, "MERGE_ROWS", 0)   # the run's parts stay as written, for compaction
     spec, points = _points()
     folders = []
     for whole_rows in (10_000, 0):   # the small-store path (each part read once) and the streaming one
@@ -307,3 +313,59 @@ def test_a_short_run_rewrites_its_early_first_part_with_the_rest_as_one_part(tmp
     df = read_results(tmp_path / "s")
     assert df["point_id"].tolist() == [p.id for p in points] and store.rows_written == 15
     assert df["energy_pj"].tolist() == [analytic(p.params)["energy_pj"] for p in points]
+
+
+@pytest.mark.parametrize("merge_rows, parts", [(15, ["part-000003.parquet"]),
+                                               (8, [f"part-00000{i}.parquet" for i in range(4)])])
+def test_a_run_merges_its_parts_on_close_while_they_are_small(tmp_path, monkeypatch, merge_rows, parts):
+    import imcsim.sweep.store as store_module
+
+    monkeypatch.setattr(store_module, "FIRST_FLUSH_ROWS", 4)
+    monkeypatch.setattr(store_module, "MERGE_ROWS", merge_rows)
+    spec, points = _points(rows="32,64,128,256,512", device="sas-mram,reram,sram")   # 15 points
+    store = _open(tmp_path / "s", spec, points, flush_every=5, flush_seconds=1e9)
+    _fill(store, points)   # parts of 4, 5, 5 rows while running, 1 row left for the close
+    assert _parts(tmp_path / "s") == [f"part-00000{i}.parquet" for i in range(3)]
+    store.close({}, complete=True)
+    # 15 rows <= 15: one part; 15 > 8: the parts stay as written (4 + 5 + 5 + 1), compaction merges them
+    assert _parts(tmp_path / "s") == parts and store.single_part == (len(parts) == 1)
+    df = read_results(tmp_path / "s")
+    assert df["point_id"].tolist() == [p.id for p in points] and store.rows_written == 15
+    assert df["energy_pj"].tolist() == [analytic(p.params)["energy_pj"] for p in points]
+
+
+
+@pytest.mark.parametrize("whole_rows", [10_000, 0], ids=["read-whole", "ids-first"])
+def test_kinds_that_clash_across_parts_read_as_they_do_in_one_part(tmp_path, monkeypatch, whole_rows):
+    # an integer beyond 2**53 beside floats was a traceback (ArrowInvalid: no exact float) once parts met, and a
+    # boolean read "True" in its own part but "true" where parts met (Arrow's cast): now both are text, as str()
+    import imcsim.sweep.store as store_module
+
+    monkeypatch.setattr(store_module, "COMPACT_READ_WHOLE_ROWS", whole_rows)
+    monkeypatch.setattr(store_module, "MERGE_ROWS", 0, raising=False)   # a part per point stays a part per point
+    spec, points = _points()
+    big = 2**53 + 1   # 9007199254740993: no float64 holds it
+    values = [(big, True), (1.5, "True"), (2, "true"), (None, False)]
+    tables = {}
+    for flush in (1, 100):   # a part per point; one part
+        out = tmp_path / f"f{flush}"
+        store = _open(out, spec, points, flush_every=flush, flush_seconds=1e9)
+        for p, (n, b) in zip(points, values):
+            store.add(p, "ok", None, {"n": n, "b": b})
+        store.close({}, complete=False)
+        tables[flush] = read_results(out)[["n", "b"]]
+        compact(out)
+        pd.testing.assert_frame_equal(read_results(out)[["n", "b"]], tables[flush])
+    assert tables[1]["n"].tolist()[:3] == ["9007199254740993", "1.5", "2"] and tables[1]["n"].isna()[3]  # lossless
+    assert tables[1]["b"].tolist() == ["True", "True", "true", "False"]
+    pd.testing.assert_frame_equal(tables[1], tables[100])
+
+
+def test_integers_and_floats_across_parts_make_floats_when_exact(tmp_path):
+    spec, points = _points()
+    store = _open(tmp_path, spec, points, flush_every=1, flush_seconds=1e9)
+    for p, n in zip(points, [2**53, 1.5, -2**53, 7]):
+        store.add(p, "ok", None, {"n": n})
+    store.close({}, complete=False)
+    df = read_results(tmp_path)
+    assert df["n"].dtype == "float64" and df["n"].tolist()[:4] == [2.0**53, 1.5, -2.0**53, 7.0]

@@ -143,16 +143,16 @@ def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | Non
 
     signals = _sigterm_as_interrupt()
 
-    def on_result(point: Point, status: str, error: str | None, metrics: Mapping[str, Any]) -> None:
-        # a point is stored and counted, or neither: a Ctrl-C in between would leave it stored but not
-        # counted (the summary would say one point fewer than the folder holds), so it waits for the end
+    def on_results(results: Sequence[Result]) -> None:
+        # a chunk's points are stored and counted, or none: a Ctrl-C in between would leave them stored but
+        # not counted (the summary would say fewer points than the folder holds), so it waits for the end
         signals.busy = True
         try:
-            store.add(point, status, error, metrics)
-            counts["evaluated"] += 1
-            failed = status != "ok"
+            store.add_many(results)
+            failed = sum(r[1] != "ok" for r in results)
+            counts["evaluated"] += len(results)
             counts["failed"] += failed
-            bar.update(1, int(failed))
+            bar.update(len(results), failed)
         finally:
             signals.done()
 
@@ -160,11 +160,11 @@ def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | Non
     try:
         with signals:
             if client is not None:
-                _run_dask(todo, evaluate, warmup, client, chunk_size, on_result)
+                _run_dask(todo, evaluate, warmup, client, chunk_size, on_results)
             elif jobs > 1:
-                _run_processes(todo, evaluate, warmup, jobs, chunk_size, on_result)
+                _run_processes(todo, evaluate, warmup, jobs, chunk_size, on_results)
             else:
-                _run_serial(todo, evaluate, warmup, chunk_size, on_result)
+                _run_serial(todo, evaluate, warmup, chunk_size, on_results)
     except KeyboardInterrupt:
         interrupted = True  # stored below; re-raised with the summary attached
     finally:
@@ -180,7 +180,7 @@ def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | Non
                                complete=complete, elapsed_s=time.monotonic() - t0)
     if interrupted:
         raise SweepInterrupted(summary)
-    if complete and compact_when_done:
+    if complete and compact_when_done and not store.single_part:   # (one part: nothing to compact)
         compact(out_dir)
     return summary
 
@@ -261,11 +261,14 @@ def clean_metrics(result: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     # reserved name, no field but an echo of its own value); anything else takes the loop, which names it
     if (_PLAIN.issuperset(map(type, result.values())) and _TEXT.issuperset(map(type, result))
             and _RESERVED.isdisjoint(result)):
+        out = dict(result)
         shared = [k for k in params if k in result]
         if not shared:
-            return dict(result)
+            return out
         if all(params[k] == result[k] for k in shared):
-            return {k: v for k, v in result.items() if k not in params}
+            for k in shared:   # (a copy then a few deletions: ~10x faster than a comprehension over ~100)
+                del out[k]
+            return out
     return _clean_each(result, params)
 
 
@@ -360,15 +363,17 @@ def _run_worker_chunk(chunk: Sequence[tuple[int, dict[str, Any]]]) -> ChunkResul
 # ---------------------------------------------------------------------- backends (driver side)
 
 
-OnResult = Callable[[Point, str, str | None, Mapping[str, Any]], None]
+#: one evaluated point as the driver hands it to the store: (point, status, error, metrics)
+Result = tuple[Point, str, str | None, Mapping[str, Any]]
+OnResults = Callable[[Sequence[Result]], None]
 
 
 def _run_serial(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], Any] | None,
-                chunk_size: int | None, on_result: OnResult) -> None:
+                chunk_size: int | None, on_results: OnResults) -> None:
     _ensure_warm(warmup)
     if batch_of(evaluate) is None:
         for point in todo:
-            on_result(point, *evaluate_safely(evaluate, point.params))
+            on_results([(point, *evaluate_safely(evaluate, point.params))])
         return
     # chunks sized like the workers' (about CHUNK_TARGET_S each, the first one point), so a Ctrl-C waits
     # no longer than one chunk and every finished chunk is stored
@@ -376,8 +381,7 @@ def _run_serial(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], 
     while chunker.remaining:
         results, seconds = run_chunk(evaluate, None, chunker.next())
         chunker.record(len(results), seconds)
-        for i, status, error, metrics in results:
-            on_result(todo[i], status, error, metrics)
+        on_results([(todo[i], status, error, metrics) for i, status, error, metrics in results])
 
 
 class _Subset(Sequence[Point]):
@@ -429,7 +433,7 @@ class _Chunker:
 
 def _drive(todo: Sequence[Point], slots: int, chunk_size: int | None, submit: Callable[[list], Any],
            wait_any: Callable[[set], tuple[set, set]], cancel: Callable[[set], None],
-           on_result: OnResult) -> None:
+           on_results: OnResults) -> None:
     """The loop shared by processes and Dask: keep chunks in flight, store results as they land."""
     chunker = _Chunker(todo, slots, chunk_size)
     inflight: set = set()
@@ -447,8 +451,7 @@ def _drive(todo: Sequence[Point], slots: int, chunk_size: int | None, submit: Ca
         sizes.pop(fut, None)
         results, seconds = fut.result()
         chunker.record(len(results), seconds)
-        for i, status, error, metrics in results:
-            on_result(todo[i], status, error, metrics)
+        on_results([(todo[i], status, error, metrics) for i, status, error, metrics in results])
 
     try:
         fill()
@@ -473,7 +476,7 @@ def _finished_ok(fut: Any) -> bool:
 
 
 def _run_processes(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], Any] | None, jobs: int,
-                   chunk_size: int | None, on_result: OnResult) -> None:
+                   chunk_size: int | None, on_results: OnResults) -> None:
     if not todo:
         return
     jobs = min(jobs, len(todo))
@@ -490,7 +493,7 @@ def _run_processes(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[
     ok = False
     try:
         _drive(todo, jobs, chunk_size, lambda chunk: ex.submit(_run_worker_chunk, chunk),
-               lambda fs: futures_wait(fs, return_when=FIRST_COMPLETED), cancel, on_result)
+               lambda fs: futures_wait(fs, return_when=FIRST_COMPLETED), cancel, on_results)
         ok = True
     finally:
         if ok:
@@ -534,7 +537,7 @@ def _address(client: Any) -> str:
 
 
 def _run_dask(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], Any] | None, client: Any,
-              chunk_size: int | None, on_result: OnResult) -> None:
+              chunk_size: int | None, on_results: OnResults) -> None:
     if not todo:
         return
     from dask.distributed import wait
@@ -552,7 +555,7 @@ def _run_dask(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], An
         if fs:
             client.cancel(list(fs))
 
-    _drive(todo, slots, chunk_size, submit, wait_any, cancel, on_result)
+    _drive(todo, slots, chunk_size, submit, wait_any, cancel, on_results)
 
 
 # ---------------------------------------------------------------------- helpers

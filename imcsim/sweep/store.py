@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +62,15 @@ DAMAGED = "damaged"
 #: rows buffered before a part is written (or ``flush_seconds``, whichever comes first): parts of
 #: ~1,000 rows keep a 100,000-point sweep at ~100 files, and the time bound keeps what a kill loses small
 FLUSH_ROWS = 1024
-#: the first part is written after this many rows (a sweep stopped early has results on disk); a run that
-#: closes before its next part rewrites it with the rest as one part (a short sweep needs no compaction)
+#: the first part is written after this many rows (a sweep stopped early has results on disk)
 FIRST_FLUSH_ROWS = 64
+#: a run whose parts hold at most this many rows together when it closes writes them again as one part (kept
+#: in memory as Arrow tables till then: ~1 MB per 1,000 rows of ~100 metrics), so a short sweep ends with one
+#: part and its compaction has nothing to read
+MERGE_ROWS = 4096
+#: how the parts written while a sweep runs are written: no column statistics and no dictionary pages
+#: (~1 ms less per part of ~100 columns; nothing reads them back, and compaction writes its parts with both)
+PART_WRITE: dict[str, Any] = {"write_statistics": False, "use_dictionary": False}
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 
 
@@ -93,8 +99,10 @@ class ResultStore:
         self.flush_every = max(1, int(flush_every))
         self.flush_seconds = float(flush_seconds)
         self._seq = next_seq
+        self._parts_before = next_seq > 0          # the folder held parts when this run opened it
         self._buffer: list[Record] = []
-        self._early: tuple[Path, list[Record]] | None = None   # this run's early first part, until the next
+        # this run's parts as written (path, table), merged into one on close; None once over MERGE_ROWS
+        self._held: list[tuple[Path, pa.Table]] | None = []
         self._last_flush = time.monotonic()
         self._closed = False
         self.rows_written = 0
@@ -173,35 +181,63 @@ class ResultStore:
 
     def add(self, point: Point, status: str, error: str | None, metrics: Mapping[str, Any]) -> None:
         """Buffer one finished point; flush when the batch is full or old enough."""
-        self._buffer.append((point.id, point.params, status, error, metrics))
-        self.stored_status[point.id] = status
-        # the first part early (a sweep stopped soon still has results on disk), then big parts
-        limit = self.flush_every if self.parts_written else min(self.flush_every, FIRST_FLUSH_ROWS)
-        if len(self._buffer) >= limit or time.monotonic() - self._last_flush >= self.flush_seconds:
-            self.flush()
+        self.add_many([(point, status, error, metrics)])
+
+    def add_many(self, results: Sequence[tuple[Point, str, str | None, Mapping[str, Any]]]) -> None:
+        """Buffer finished points (a chunk's, in order), flushing as :meth:`add` would after each one: a
+        part holds ``flush_every`` rows (the first one fewer) whatever the chunk sizes."""
+        status_of = self.stored_status
+        start = 0
+        while start < len(results):
+            # the first part early (a sweep stopped soon still has results on disk), then big parts
+            limit = self.flush_every if self.parts_written else min(self.flush_every, FIRST_FLUSH_ROWS)
+            take = results[start:start + max(1, limit - len(self._buffer))]
+            start += len(take)
+            for point, status, error, metrics in take:
+                pid = point.id
+                self._buffer.append((pid, point.params, status, error, metrics))
+                status_of[pid] = status
+            if len(self._buffer) >= limit or time.monotonic() - self._last_flush >= self.flush_seconds:
+                self.flush()
 
     def flush(self, *, closing: bool = False) -> None:
         """Write the buffered rows as one new part (temporary name, then an atomic rename).
 
-        The run's first part, when it was written early (fewer rows than ``flush_every``), is kept in
-        memory until the next part: if that is the closing one, both go out as one part and the early
-        file is deleted after the rename (in between, both hold the same rows: reading is unchanged)."""
+        This run's parts are kept in memory while they hold at most :data:`MERGE_ROWS` rows together: on
+        closing, they and the last rows go out as one part and the earlier files are deleted after the
+        rename (in between, both hold the same rows: reading is unchanged)."""
         self._last_flush = time.monotonic()
-        if not self._buffer:
+        held = self._held
+        merge = closing and bool(held) and (len(held) > 1 or bool(self._buffer))   # type: ignore[arg-type]
+        if not self._buffer and not merge:
             return
         rows, self._buffer = self._buffer, []
-        early, self._early = (self._early if closing else None), None
+        table = records_to_table(rows) if rows else None
+        if merge:
+            table = unify_tables([t for _, t in held] + ([table] if table is not None else []))  # type: ignore[union-attr]
+        assert table is not None
         final = self.out_dir / RESULTS / f"part-{self._seq:06d}.parquet"
         tmp = final.with_name("." + final.name + ".tmp")
-        pq.write_table(records_to_table(rows if early is None else early[1] + rows), tmp)
+        pq.write_table(table, tmp, **PART_WRITE)
         os.replace(tmp, final)
-        if early is not None:
-            early[0].unlink(missing_ok=True)
-        elif not self.parts_written and len(rows) < self.flush_every:
-            self._early = (final, rows)
+        if merge:
+            for path, _ in held:   # type: ignore[union-attr]
+                path.unlink(missing_ok=True)
+            self._held = [(final, table)]
+        elif held is not None:
+            held.append((final, table))
+            if sum(t.num_rows for _, t in held) > MERGE_ROWS:
+                self._held = None   # too big to hold: compaction merges them
         self._seq += 1
         self.rows_written += len(rows)
         self.parts_written += 1
+
+    @property
+    def single_part(self) -> bool:
+        """The folder holds at most one part, written by this run and no bigger than compaction writes
+        (then compaction has nothing to do)."""
+        return (not self._parts_before and self._held is not None and len(self._held) <= 1
+                and self.rows_written <= COMPACT_ROWS_PER_PART)
 
     def close(self, run: Mapping[str, Any], *, complete: bool) -> None:
         """Flush, record this run in the manifest (``finished`` once every planned point is stored)."""
@@ -259,7 +295,7 @@ def compact(folder: str | Path) -> int:
     Streaming, so memory is bounded by one part plus the point ids whatever the sweep's size (a store
     of at most :data:`COMPACT_READ_WHOLE_ROWS` rows is read once, whole): the point-id column of every part is read first (which row of which part is the latest for each
     point), then the parts are read one at a time, filtered to those rows, conformed to one schema
-    (numbers promote, a kind clash becomes text) and appended to a Parquet writer. Several output
+    (:func:`_unified_schema`: the rule a single part follows) and appended to a Parquet writer. Several output
     parts, not one, so one damaged file later costs a bounded share of the results. The new parts
     are renamed into place before the old ones are deleted, and a later row wins on reading, so an
     interruption at any moment leaves a readable store. Damaged parts are skipped (see
@@ -278,7 +314,7 @@ def compact(folder: str | Path) -> int:
         tables: list[pa.Table | None] | None = [pq.read_table(p) for p, _, _ in parts] if small else None
         keep, offsets = _latest_rows([t.column("point_id") for t in tables] if tables is not None
                                      else [pq.read_table(p, columns=["point_id"]).column(0) for p, _, _ in parts])
-        schema = _unified_schema([schema for _, schema, _ in parts])
+        schema = _unified_schema([schema for _, schema, _ in parts], _part_int_bounds(parts, tables))
         writer = _PartWriter(out, max(_seq_of(p) for p in _part_files(out)) + 1, schema)
         try:
             for i, (path, _, _) in enumerate(parts):
@@ -300,6 +336,18 @@ def compact(folder: str | Path) -> int:
         return len(parts)
     finally:
         release_lock(lock)
+
+
+def _part_int_bounds(parts: Sequence[tuple[Path, pa.Schema, int]], tables: Sequence[pa.Table | None] | None
+                     ) -> IntBounds:
+    """:data:`IntBounds` of parts: from their tables when read whole, else that one column of each part."""
+    if tables is not None:
+        return _table_int_bounds(tables)   # type: ignore[arg-type]
+
+    def bounds(name: str) -> tuple[int, int]:
+        return _bounds_of(pq.read_table(p, columns=[name]).column(0) for p, schema, _ in parts
+                          if name in schema.names and pa.types.is_integer(schema.field(name).type))
+    return bounds
 
 
 def _readable_parts(out: Path) -> list[tuple[Path, pa.Schema, int]]:
@@ -394,8 +442,17 @@ class _PartWriter:
             tmp.unlink(missing_ok=True)
 
 
-def _unified_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
-    """One schema for parts whose columns differ: numbers promote, a kind clash becomes text."""
+#: the integers a float64 column holds exactly: a column of integers beyond them beside floats is text
+FLOAT_EXACT_INT = 2**53
+
+IntBounds = Callable[[str], tuple[int, int]]
+
+
+def _unified_schema(schemas: Sequence[pa.Schema], int_bounds: IntBounds) -> pa.Schema:
+    """One schema for parts whose columns differ, by the rule a single part follows (``pa.array`` on the
+    values, then :func:`_text`): integers and floats make a float column when every integer is exact as a
+    float (``int_bounds(name)``: the least and greatest integer of the column, asked only then), any other
+    clash of kinds makes a text column."""
     kinds: dict[str, list[pa.DataType]] = {}
     for schema in schemas:
         for f in schema:
@@ -407,15 +464,37 @@ def _unified_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
             kind = pa.null()
         elif all(t == real[0] for t in real):
             kind = real[0]
+        elif all(pa.types.is_integer(t) for t in real):
+            kind = pa.int64()
         elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in real):
-            kind = pa.float64() if any(pa.types.is_floating(t) for t in real) else pa.int64()
+            lo, hi = int_bounds(name)
+            kind = pa.float64() if -FLOAT_EXACT_INT <= lo and hi <= FLOAT_EXACT_INT else pa.string()
         else:
             kind = pa.string()
         fields.append(pa.field(name, kind))
     return pa.schema(fields)
 
 
+def _bounds_of(columns: Iterable[Any]) -> tuple[int, int]:
+    """The least and greatest value of integer columns (0, 0 when all are empty or null)."""
+    lo, hi = 0, 0
+    for col in columns:
+        got = pc.min_max(col)
+        if got["min"].is_valid:
+            lo, hi = min(lo, got["min"].as_py()), max(hi, got["max"].as_py())
+    return lo, hi
+
+
+def _table_int_bounds(tables: Sequence[pa.Table]) -> IntBounds:
+    def bounds(name: str) -> tuple[int, int]:
+        return _bounds_of(t.column(name) for t in tables
+                          if name in t.schema.names and pa.types.is_integer(t.schema.field(name).type))
+    return bounds
+
+
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` in ``schema``'s columns: numbers cast (exactly: the schema allows only exact casts), other
+    kinds written as text by :func:`_text`, missing columns null."""
     if table.schema.equals(schema):
         return table
     names = set(table.column_names)   # (column_names builds a new list on every call)
@@ -423,10 +502,26 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     for f in schema:
         if f.name in names:
             col = table.column(f.name)
-            columns.append(col if col.type == f.type else pc.cast(col, f.type))
+            if col.type == f.type:
+                columns.append(col)
+            elif pa.types.is_string(f.type):
+                columns.append(_text(col.to_pylist()))
+            else:
+                columns.append(pc.cast(col, f.type))
         else:
             columns.append(pa.nulls(table.num_rows, f.type))
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def unify_tables(tables: Sequence[pa.Table]) -> pa.Table:
+    """Tables of result rows (parts) as one table, their columns unified by :func:`_unified_schema`: what
+    reading a folder, a run's closing part and compaction all do, so a value reads back the same whichever
+    part it was written in."""
+    first = tables[0].schema
+    if all(t.schema.equals(first) for t in tables[1:]):
+        return pa.concat_tables(tables)
+    schema = _unified_schema([t.schema for t in tables], _table_int_bounds(tables))
+    return pa.concat_tables([_conform(t, schema) for t in tables])
 
 
 #: one finished point as the store buffers it: (point_id, params, status, error, metrics)
@@ -438,14 +533,14 @@ def records_to_table(records: Sequence[Record]) -> pa.Table:
     (``point_id``, the params, ``status``, ``error``, the metrics). When every point has the same params and
     metric names (a sweep's usual case) the columns come straight from the records, with no row dicts."""
     first = records[0]
-    pkeys, mkeys = tuple(first[1]), tuple(first[4])
-    uniform = all(tuple(p) == pkeys and tuple(m) == mkeys for _, p, _, _, m in records)
+    pkeys, mkeys = list(first[1]), list(first[4])
+    uniform = all(list(p) == pkeys and list(m) == mkeys for _, p, _, _, m in records)
     names = ["point_id", *pkeys, "status", "error", *mkeys]
     if not uniform or len(set(names)) != len(names):   # names repeat only if metrics echo a field: as rows
         return rows_to_table([{"point_id": pid, **p, "status": st, "error": err, **m}
                               for pid, p, st, err, m in records])
-    columns = zip(*([pid, *p.values(), st, err, *m.values()] for pid, p, st, err, m in records))
-    return pa.table([_array(list(c)) for c in columns], names=names)
+    columns = zip(*((pid, *p.values(), st, err, *m.values()) for pid, p, st, err, m in records))
+    return pa.table([_array(c) for c in columns], names=names)
 
 
 def rows_to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -460,11 +555,25 @@ def rows_to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.table(arrays, names=list(names))
 
 
-def _array(values: list[Any]) -> pa.Array:
+def _array(values: Sequence[Any]) -> pa.Array:
+    """One column of a part: Arrow's kind for the values (integers and floats together make floats, when
+    exact), or text when the kinds clash."""
     try:
-        return pa.array(values)
+        array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        return _text(values)
+    if array.type == _FLOAT and bool in set(map(type, values)):   # Arrow reads True after a float as 1.0
+        return _text(values)
+    return array
+
+
+_FLOAT = pa.float64()
+
+
+def _text(values: Iterable[Any]) -> pa.Array:
+    """Values of clashing kinds as a text column, each as Python's ``str`` writes it (``True``, ``1.5``,
+    ``9007199254740993``): the one spelling, in a part and where parts of different kinds meet."""
+    return pa.array([v if v is None or type(v) is str else str(v) for v in values], type=pa.string())
 
 
 def _read_parts(out: Path, columns: Callable[[str], bool] | None = None) -> pa.Table | None:
@@ -480,7 +589,7 @@ def _read_parts(out: Path, columns: Callable[[str], bool] | None = None) -> pa.T
     tables = [t for t in (_load_part(p, wanted(p)) for p in _part_files(out)) if t is not None]
     if not tables:
         return None
-    return _concat(tables)
+    return unify_tables(tables)
 
 
 def _load_part(path: Path, columns: Sequence[str] | None = None) -> pa.Table | None:
@@ -524,27 +633,6 @@ def quarantine_damaged(out: Path) -> list[Path]:
                     problem)
         moved.append(target)
     return moved
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    """Concatenate parts whose columns differ; numbers promote, a kind clash becomes text."""
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        kinds: dict[str, set[pa.DataType]] = {}
-        for t in tables:
-            for f in t.schema:
-                if not pa.types.is_null(f.type):
-                    kinds.setdefault(f.name, set()).add(f.type)
-        clash = {n for n, k in kinds.items()
-                 if len(k) > 1 and not all(pa.types.is_integer(x) or pa.types.is_floating(x) for x in k)}
-        fixed = []
-        for t in tables:
-            for name in clash & set(t.column_names):
-                i = t.column_names.index(name)
-                t = t.set_column(i, name, pc.cast(t.column(name), pa.string()))
-            fixed.append(t)
-        return pa.concat_tables(fixed, promote_options="permissive")
 
 
 def _empty_frame(fields: Sequence[str]):
