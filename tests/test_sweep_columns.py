@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imcsim.sweep.runner import _clean_each, clean_metrics
+from imcsim.sweep.runner import _clean_each, clean_many, clean_metrics, one_line_error
 from imcsim.sweep.store import (
     _conform,
     _table_int_bounds,
@@ -49,6 +49,47 @@ def test_the_bulk_metric_check_equals_the_check_per_metric(result, params, echo)
     if echo:   # a metric that repeats a field's own value (dropped), as the engine's results do
         result.update({k: v for k, v in params.items() if k not in ("status", "point")})
     assert _outcome(clean_metrics, result, params) == _outcome(_clean_each, result, params)
+
+
+@st.composite
+def batch_results(draw):
+    """A chunk's params and batch results: mostly the first result's metric names (and some echoes of the
+    fields), with now and then other names, an exception or a result that is not a dict."""
+    fields = draw(st.dictionaries(NAMES, PLAIN, max_size=3))
+    names = draw(st.lists(NAMES, unique=True, max_size=5))
+    chunk, results = [], []
+    for _ in range(draw(st.integers(1, 5))):
+        params = {k: draw(PLAIN) for k in fields} if draw(st.booleans()) else dict(fields)
+        kind = draw(st.sampled_from(["same", "same", "same", "other", "error", "list"]))
+        if kind == "same":
+            result = {k: draw(VALUES) for k in names}
+            result.update({k: v for k, v in params.items() if k in result and draw(st.booleans())})  # echoes
+        elif kind == "other":
+            result = draw(st.dictionaries(NAMES, VALUES, max_size=6))
+        else:
+            result = RuntimeError("no such layer") if kind == "error" else [1]
+        chunk.append(params)
+        results.append(result)
+    return chunk, results
+
+
+@settings(max_examples=300, deadline=None)
+@given(batch=batch_results())
+def test_a_chunk_is_checked_as_each_point_alone(batch):
+    chunk, results = batch
+
+    def alone(result, params):   # what the runner did for each point of a batch before clean_many
+        if isinstance(result, BaseException):
+            return "error", one_line_error(result)
+        try:
+            metrics = clean_metrics(result, params)
+        except ValueError as exc:
+            return "error", one_line_error(exc)
+        return "ok", repr(metrics), [type(v) for v in metrics.values()]
+
+    got = [("error", e) if s == "error" else ("ok", repr(m), [type(v) for v in m.values()])
+           for s, e, m in clean_many(results, chunk)]
+    assert got == [alone(r, p) for r, p in zip(results, chunk)]
 
 
 RECORD_KEYS = st.sampled_from([("rows", "cols"), ("rows",), ("cols", "rows")])

@@ -130,7 +130,7 @@ def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | Non
          warmup: Callable[[], Any] | None, retry_failed: bool, chunk_size: int | None, flush_every: int,
          flush_seconds: float, compact_when_done: bool, progress_stream: TextIO | None) -> SweepSummary:
     store = ResultStore.open(out_dir, plan, fields=fields, spec=spec, resume=resume, force=force,
-                             flush_every=flush_every, flush_seconds=flush_seconds)
+                             flush_every=flush_every, flush_seconds=flush_seconds, merge_on_close=compact_when_done)
     done = store.stored_status
     todo: Sequence[Point] = plan
     if done:
@@ -231,15 +231,36 @@ def evaluate_chunk_safely(evaluate: Evaluate, chunk: Sequence[Mapping[str, Any]]
         results = batch([dict(p) for p in chunk])
     except Exception:   # the whole chunk failed: each point alone, so each gets its own error
         return [evaluate_safely(evaluate, params) for params in chunk]
+    return clean_many(results, chunk)
+
+
+def clean_many(results: Sequence[Any], chunk: Sequence[Mapping[str, Any]]
+               ) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(status, error, metrics) of each result of a batch (metrics or the point's exception), each as
+    :func:`clean_metrics` gives it. The names are checked once for the chunk: a result with the first one's
+    metric names (and a point with the first one's fields) needs only its values' kinds checked, its echoes
+    of fields compared and dropped; any other result takes :func:`clean_metrics`."""
+    first = next((r for r in results if type(r) is dict), None)
+    keys: list[Any] = list(first) if first is not None else []
+    pkeys = list(chunk[0]) if chunk else []
+    fast = first is not None and _TEXT.issuperset(map(type, keys)) and _RESERVED.isdisjoint(keys)
+    shared = [k for k in pkeys if k in first] if fast else []   # type: ignore[operator]
     out: list[tuple[str, str | None, dict[str, Any]]] = []
     for params, result in zip(chunk, results):
-        if isinstance(result, BaseException):
+        if (fast and type(result) is dict and list(result) == keys and list(params) == pkeys
+                and _PLAIN.issuperset(map(type, result.values()))
+                and all(params[k] == result[k] for k in shared)):
+            metrics = dict(result)
+            for k in shared:
+                del metrics[k]
+            out.append(("ok", None, metrics))
+        elif isinstance(result, BaseException):
             out.append(("error", one_line_error(result), {}))
-            continue
-        try:
-            out.append(("ok", None, clean_metrics(result, params)))
-        except ValueError as exc:
-            out.append(("error", one_line_error(exc), {}))
+        else:
+            try:
+                out.append(("ok", None, clean_metrics(result, params)))
+            except ValueError as exc:
+                out.append(("error", one_line_error(exc), {}))
     return out
 
 

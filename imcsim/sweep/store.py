@@ -90,7 +90,8 @@ class ResultStore:
     """Writes result rows of one sweep run into an output folder; use :meth:`open`, then ``close``."""
 
     def __init__(self, out_dir: Path, manifest: dict[str, Any], done: dict[str, str], next_seq: int,
-                 cleared: int, flush_every: int, flush_seconds: float, lock: Path | None = None) -> None:
+                 cleared: int, flush_every: int, flush_seconds: float, lock: Path | None = None,
+                 merge_on_close: bool = True) -> None:
         self.out_dir = out_dir
         self._lock = lock
         self.manifest = manifest
@@ -102,7 +103,7 @@ class ResultStore:
         self._parts_before = next_seq > 0          # the folder held parts when this run opened it
         self._buffer: list[Record] = []
         # this run's parts as written (path, table), merged into one on close; None once over MERGE_ROWS
-        self._held: list[tuple[Path, pa.Table]] | None = []
+        self._held: list[tuple[Path, pa.Table]] | None = [] if merge_on_close else None
         self._last_flush = time.monotonic()
         self._closed = False
         self.rows_written = 0
@@ -113,8 +114,9 @@ class ResultStore:
     @classmethod
     def open(cls, out_dir: str | Path, points: Sequence[Point], *, fields: Sequence[str],
              spec: Mapping[str, Any] | None = None, resume: bool = False, force: bool = False,
-             flush_every: int = FLUSH_ROWS, flush_seconds: float = 2.0) -> ResultStore:
-        """Check the folder, then (only then) clear/prepare it and write the plan and manifest."""
+             flush_every: int = FLUSH_ROWS, flush_seconds: float = 2.0, merge_on_close: bool = True) -> ResultStore:
+        """Check the folder, then (only then) clear/prepare it and write the plan and manifest.
+        ``merge_on_close=False``: the run's parts stay as written (see :data:`MERGE_ROWS`)."""
         out = Path(out_dir)
         check_folder(out)
         bad = [f for f in fields if f in RESERVED]
@@ -172,7 +174,7 @@ class ResultStore:
             _write_json(out / MANIFEST, manifest)
             seqs = [_seq_of(p) for p in _part_files(out)]
             return cls(out, manifest, status, max(seqs, default=-1) + 1, cleared, flush_every,
-                       flush_seconds, lock)
+                       flush_seconds, lock, merge_on_close)
         except BaseException:
             release_lock(lock)
             raise
@@ -539,7 +541,9 @@ def records_to_table(records: Sequence[Record]) -> pa.Table:
     if not uniform or len(set(names)) != len(names):   # names repeat only if metrics echo a field: as rows
         return rows_to_table([{"point_id": pid, **p, "status": st, "error": err, **m}
                               for pid, p, st, err, m in records])
-    columns = zip(*((pid, *p.values(), st, err, *m.values()) for pid, p, st, err, m in records))
+    # each group of columns transposed straight from the dicts' value views (no row tuples built)
+    columns = [[r[0] for r in records], *zip(*[r[1].values() for r in records]), [r[2] for r in records],
+               [r[3] for r in records], *zip(*[r[4].values() for r in records])]
     return pa.table([_array(c) for c in columns], names=names)
 
 
