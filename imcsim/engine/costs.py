@@ -43,7 +43,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property, lru_cache
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -79,6 +79,23 @@ RELOAD_FLIP_PROB = 0.5
 FP32_BYTES = 4
 #: bytes per operand of the digital unit at its ``tile.digital_unit.precision``
 PRECISION_BYTES = {"int8": 1, "fp16": 2, "fp32": 4}
+
+
+class _WriteTerms(NamedTuple):
+    """A write's cost as :class:`~imcsim.device.base.WriteCost` holds it (its fields, in its order), without
+    the dataclass: what :meth:`_Pricer._array_write_terms` gives."""
+
+    pulses: float
+    energy_pj: float
+    latency_ns: float
+    cells_written: float
+    verify_reads: float
+    rmw_reads: float
+    max_cell_wear: float
+
+
+assert _WriteTerms._fields == tuple(f.name for f in fields(WriteCost))
+_NO_WRITE = _WriteTerms(*(float(getattr(WriteCost(), n)) for n in _WriteTerms._fields))
 
 
 @dataclass
@@ -217,15 +234,20 @@ class _Pricer:
     def _array_write(self, device: DeviceModel, weights: float, macros: int, flip_prob: float,
                      policy: str) -> tuple[WriteCost, float]:
         """Cost of writing ``weights`` spread over ``macros`` macros, and its latency in ns."""
+        terms = self._array_write_terms(device, weights, macros, flip_prob, policy)
+        return WriteCost(*terms), terms.latency_ns
+
+    def _array_write_terms(self, device: DeviceModel, weights: float, macros: int, flip_prob: float,
+                           policy: str) -> _WriteTerms:
+        """:meth:`_array_write`'s cost as plain numbers (what ``WriteCost.sequence`` reads of a cost: the deploy
+        adds up dozens per array geometry)."""
         if weights <= 0 or macros <= 0:
-            return WriteCost(), 0.0
+            return _NO_WRITE
         per_macro = _expected_write(device, weights / macros, self.macro.w_bits, policy, flip_prob)
-        latency_ns = per_macro.latency_ns * self._write_waves(macros)
         # the macros are written in parallel waves: counts and energy scale, wear does not
-        return WriteCost(pulses=per_macro.pulses * macros, energy_pj=per_macro.energy_pj * macros,
-                         latency_ns=latency_ns, cells_written=per_macro.cells_written * macros,
-                         verify_reads=per_macro.verify_reads * macros, rmw_reads=per_macro.rmw_reads * macros,
-                         max_cell_wear=per_macro.max_cell_wear), latency_ns
+        return _WriteTerms(per_macro.pulses * macros, per_macro.energy_pj * macros,
+                           per_macro.latency_ns * self._write_waves(macros), per_macro.cells_written * macros,
+                           per_macro.verify_reads * macros, per_macro.rmw_reads * macros, per_macro.max_cell_wear)
 
     def _dram(self, nbytes: float, write: bool = False) -> tuple[float, float]:
         """(energy pJ, cycles) of reading (or writing) ``nbytes`` over the DRAM channels, all in parallel."""
@@ -347,9 +369,7 @@ class _Pricer:
             port_bytes = dict(base.port_bytes)
             for name, kind, r in base.pending_ports:
                 port_bytes[name] = (kind, port[r])
-        executions = shape.columns[5]
-        for r, pj in noc.heads:
-            energy[r, COMPONENT_INDEX["noc"]] = pj * executions[r]
+        energy.put(noc.heads_at, noc.heads_pj)
         items = list(base.items)   # finished items, slot markers where the writes, reloads and spill go
         # the MVM stages (C-level construction of the namedtuples: a point has dozens), then the barriers
         for i, stage in zip(base.pending_at, map(tuple.__new__, repeat(Stage), zip(
@@ -414,6 +434,8 @@ class _Pricer:
         pending_ports = tuple((name, kind, r) for name, kind, r in shape.ports if r in mvm)
         plain_port_bytes = None
         if shape.mvm is not None and _plain(shape.mvm):
+            # their buffer energy too: the input map read and the output map written once (_mvm_buffer_pj)
+            energy[shape.mvm.rec, COMPONENT_INDEX["buffer"]] = _mvm_buffer_pj(shape.mvm, tile) * shape.mvm.executions
             # plain MVM rows read their input and write their output once: bytes of the shape alone
             mvm_port = dict(zip(shape.mvm.rec.tolist(), (shape.mvm.in_bytes + shape.mvm.out_bytes).tolist()))
             plain_port_bytes = {**port_bytes, **{name: (kind, mvm_port[r]) for name, kind, r in pending_ports}}
@@ -441,7 +463,11 @@ class _Pricer:
                 name = names[r]
                 if phases[r] == "forward" and name in traffic.crossings and traffic.group.get(name) == name:
                     heads.append((r, self._noc_energy_pj(traffic.crossings[name])))
-        return _NocTerms(mvm_pj, mvm_cycles, tuple(heads), sum(h for c in traffic.crossings.values() for _, h in c))
+        executions = shape.columns[5]
+        return _NocTerms(mvm_pj * v.executions if v is not None else mvm_pj, mvm_cycles,
+                         np.array([r for r, _ in heads], dtype=np.int64) * len(COMPONENTS) + COMPONENT_INDEX["noc"],
+                         np.array([pj * executions[r] for r, pj in heads], dtype=float),
+                         sum(h for c in traffic.crossings.values() for _, h in c))
 
     def _noc_energy_pj(self, crossings: tuple[tuple[float, int], ...]) -> float:
         """NoC energy of ``(bits, hops)`` crossings (engine/noc.py's formula) on this chip."""
@@ -495,7 +521,7 @@ class _Pricer:
         partial_adds = np.maximum(row_tiles - 1, 0) * v.steps * v.outs
         macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * acc_bits * fa_fj * 1e-3
         in_bytes, out_bytes = v.in_bytes, v.out_bytes
-        buffer = in_bytes * tile.buffer_read_pj_per_byte + out_bytes * tile.buffer_write_pj_per_byte
+        buffer = _mvm_buffer_pj(v, tile)
         ports = (in_bytes + out_bytes).tolist()
         cyc_l, buffer_l = cyc.tolist(), buffer.tolist()
         mac_l = (layer_macros * v.replicas).tolist()
@@ -522,11 +548,11 @@ class _Pricer:
                                                      int(layer_macros[i]), 0.5, "all")
                 scratch_write[i] = cost.energy_pj
                 cyc_l[i] += latency_ns / self.cycle_ns
-        noc, noc_cycles = noc_terms.mvm_pj, noc_terms.mvm_cycles
+        noc_cycles = noc_terms.mvm_cycles
         rec, executions = v.rec, v.executions
         energy[rec[:, None], _MACRO_COLUMNS] = macro6 * executions[:, None]
         energy[rec, COMPONENT_INDEX["buffer"]] = np.array(buffer_l) * executions
-        energy[rec, COMPONENT_INDEX["noc"]] = noc * executions
+        energy[rec, COMPONENT_INDEX["noc"]] = noc_terms.mvm_pj
         energy[rec, COMPONENT_INDEX["write"]] = scratch_write * executions   # MVM rows write nothing else
         for r, c, nc, b, mc in zip(rec.tolist(), cyc_l, noc_cycles.tolist(), ports, mac_l):
             cycles[r] = c
@@ -546,8 +572,11 @@ class _Pricer:
         row_tiles, layer_macros = self.mapping.row_tiles[index], self.mapping.layer_macros[index]
         plain = None
         if _plain(v):
-            plain = (np.maximum(row_tiles - 1, 0) * v.steps * v.outs, layer_macros * v.replicas, v.rec + 1,
-                     v.rec[:, None])
+            macros = np.zeros(len(shape.columns[0]), dtype=np.int64)
+            macros[v.rec] = layer_macros * v.replicas
+            plain = (np.maximum(row_tiles - 1, 0) * v.steps * v.outs, macros.tolist(), v.rec + 1,
+                     (v.rec[:, None] * len(COMPONENTS) + _MACRO_COLUMNS).ravel(),
+                     v.rec * len(COMPONENTS) + COMPONENT_INDEX["noc"])
         return sel, self.mapping.tile_table.take(index), row_tiles, layer_macros, np.flatnonzero(v.sram), plain
 
     def _price_plain_mvms(self, v: _MvmRows, side: tuple, noc_terms: _NocTerms, base: _Digital,
@@ -555,22 +584,18 @@ class _Pricer:
         """:meth:`_price_mvms` when every MVM row is plain (:meth:`_mvm_side`): the same formulas on the whole
         rows, without the selections, rounds, passes and scratch writes that do not apply. Fills ``energy``;
         gives the step's cycles and macros (the port bytes are the shape's: ``_Digital.plain_port_bytes``)."""
-        macro, tile = self.macro, self.tile
-        partial_adds, mac, noc_rec, rec_col = side[5]
+        macro = self.macro
+        partial_adds, macros, noc_rec, macro_at, noc_at = side[5]
         lc = _LAYER_COSTS.get((macro, side[1], v), (), lambda: layer_costs(*_plain_job(macro, side[1], v)))
         macro6 = np.array(lc.energy_pj, dtype=float)   # (a fresh array; object-typed only for absurd geometries)
         macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
-        buffer = v.in_bytes * tile.buffer_read_pj_per_byte + v.out_bytes * tile.buffer_write_pj_per_byte
-        rec, executions = v.rec, v.executions
-        energy[rec_col, _MACRO_COLUMNS] = macro6 * executions[:, None]
-        energy[rec, COMPONENT_INDEX["buffer"]] = buffer * executions
-        energy[rec, COMPONENT_INDEX["noc"]] = noc_terms.mvm_pj * executions
+        # the buffer column of these rows is the shape's (_digital); the macro and NoC columns are this point's
+        energy.put(macro_at, macro6 * v.executions[:, None])
+        energy.put(noc_at, noc_terms.mvm_pj)
         cycles = base.cycles_array.copy()
-        cycles[rec] = np.asarray(lc.cycles, dtype=float)
-        cycles[noc_rec] = noc_terms.mvm_cycles
-        macros = np.zeros(len(cycles), dtype=np.int64)
-        macros[rec] = mac
-        return cycles.tolist(), macros.tolist()
+        cycles.put(v.rec, np.asarray(lc.cycles, dtype=float))
+        cycles.put(noc_rec, noc_terms.mvm_cycles)
+        return cycles.tolist(), macros
 
     def _rounds(self, lm: LayerMapping, steps: int, replicas: int, rounds: int, cycles: float, buffer: float,
                 in_bytes: float, out_bytes: float) -> tuple[float, float, float]:
@@ -996,11 +1021,12 @@ class _Pricer:
         :meth:`numbers`) on what it reads: the device, the mapping's layers (by identity: one array geometry's
         mappings share them), the resident ones and their replicas, the weight width and the write waves."""
         costs = []
+        layers, replicas, device = self.layers, self.mapping.replicas, self.ctx.device
         # mapping order, not the set's: float sums in hash order differ between runs (PYTHONHASHSEED)
         for name in dict.fromkeys(self.mapping.resident):
-            lm = self.layers[name]
-            copies = self.mapping.replicas.get(name, 1)
-            costs.append(self._array_write(self.ctx.device, lm.weights * copies, lm.macros * copies, 0.5, "all")[0])
+            lm = layers[name]
+            copies = replicas.get(name, 1)
+            costs.append(self._array_write_terms(device, lm.weights * copies, lm.macros * copies, 0.5, "all"))
         return WriteCost.sequence(costs)
 
     def _area(self) -> dict[str, float]:
@@ -1214,6 +1240,12 @@ class _Numbers:
     shared: dict[str, Any] = field(default_factory=dict)  # what points without slots share (their records)
 
 
+def _mvm_buffer_pj(v: _MvmRows, tile: Any) -> np.ndarray:
+    """Tile-buffer energy per execution of the MVM rows: the input map read once and the output map written
+    once (the im2col window reuse happens in the input registers; backward swaps the two)."""
+    return v.in_bytes * tile.buffer_read_pj_per_byte + v.out_bytes * tile.buffer_write_pj_per_byte
+
+
 def _plain(v: _MvmRows) -> bool:
     """Every MVM row plain: on the array, in one round and one pass, without scratch writes (a property of the
     shape: :meth:`_Pricer._price_plain_mvms` prices such rows)."""
@@ -1236,12 +1268,13 @@ def _owners(ctx: Context) -> tuple:
 @dataclass(frozen=True)
 class _NocTerms:
     """The NoC terms of a shape under one placement's traffic (engine/noc.py), shared by the geometries that
-    keep the placement: per MVM row its crossings' energy per execution and cycles, the vector and GEMM rows
-    heading a group of their own with their crossings' energy, and the hops of all crossings."""
+    keep the placement: per MVM row its crossings' energy per step and cycles, the vector and GEMM rows
+    heading a group of their own with their crossings' energy per step, and the hops of all crossings."""
 
-    mvm_pj: np.ndarray
+    mvm_pj: np.ndarray            # per step (per execution x executions)
     mvm_cycles: np.ndarray
-    heads: tuple[tuple[int, float], ...]
+    heads_at: np.ndarray          # the heads' NoC cells in a flattened energy table
+    heads_pj: np.ndarray          # their NoC energy per step
     hops: int
 
 
