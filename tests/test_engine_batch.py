@@ -91,6 +91,25 @@ def test_a_batch_over_write_options_equals_each_point_evaluated_alone(points, pi
         assert text == alone(p)
 
 
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(geometry, min_size=1, max_size=3), st.lists(training, min_size=1, max_size=3))
+def test_sweep_records_equal_the_summary_of_each_point_evaluated_alone(geometries, trainings):
+    # a sweep record is made from a result without its description (evaluation._result, described=False):
+    # it must equal the record of the full result, key order included
+    from imcsim.engine.evaluation import _record
+
+    points = ([{"workload": "resnet18", **p} for p in geometries]
+              + [{"workload": "digits-cnn", "chip.tiles": 2, **p} for p in trainings])
+    clear_caches()
+    records = evaluate_points(points)
+    for p, record in zip(points, records):
+        clear_caches()
+        study = study_from_params(p)
+        want = _record(study, evaluate(study))
+        assert repr(list(record.items())) == repr(list(want.items()))
+        assert repr(list(evaluate_point(p).items())) == repr(list(want.items()))
+
+
 def test_evaluate_points_gives_each_point_its_record_or_its_error():
     good = {"workload": "resnet18", "rows": 64, "cols": 64}
     other = {"workload": "resnet18", "rows": 128, "cols": 64, "device": "reram"}

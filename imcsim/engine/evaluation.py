@@ -198,14 +198,18 @@ def clear_caches() -> None:
 
 def evaluate(study: Study, engine: str | None = None, record_trace: bool = False) -> Result:
     """Price one study. ``engine`` overrides ``study.engine``; the event engine can keep its timeline."""
+    return _evaluated(study, engine, record_trace)
+
+
+def _evaluated(study: Study, engine: str | None, record_trace: bool = False, described: bool = True) -> Result:
     engine = _engine(study, engine)
     if engine == "event":
         # an event evaluation only adds objects (context, pricing, plan, run) until it returns, so the collector's
         # rescans of that growing heap are wasted: one collection after it instead of ~1,000 (Flan-T5-large
         # LoRAFusion, row: 0.47-0.54 s of collections -> 0.08-0.09 s, peak RSS unchanged)
         with paused_gc():
-            return _evaluate(study, build_context(study), engine, record_trace)
-    return _evaluate(study, build_context(study), engine, record_trace)
+            return _evaluate(study, build_context(study), engine, record_trace, described=described)
+    return _evaluate(study, build_context(study), engine, record_trace, described=described)
 
 
 def _engine(study: Study, engine: str | None) -> str:
@@ -218,7 +222,7 @@ def _engine(study: Study, engine: str | None) -> str:
 
 
 def _evaluate(study: Study, ctx: Context, engine: str, record_trace: bool = False,
-              cached: _Priced | None = None) -> Result:
+              cached: _Priced | None = None, described: bool = True) -> Result:
     cached = cached if cached is not None else _priced(study, ctx)
     priced, bound = cached.step, cached.analytic_cycles
     timeline = None
@@ -236,11 +240,14 @@ def _evaluate(study: Study, ctx: Context, engine: str, record_trace: bool = Fals
         cycles = timeline.cycles
     else:
         cycles = bound
-    return _result(study, ctx, cached, engine, cycles, timeline, plan)
+    return _result(study, ctx, cached, engine, cycles, timeline, plan, described)
 
 
 def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: float, timeline,
-            plan=None) -> Result:
+            plan=None, described: bool = True) -> Result:
+    """The result of a priced and timed study. ``described=False``: without its description (``study`` and
+    ``assumptions`` left empty, :func:`_description`), which the summary does not read: what a sweep record
+    is made from (:func:`_record`), never handed out."""
     priced, bound = cached.step, cached.analytic_cycles
     energy = dict(cached.op_energy_pj)
     # The ops' own leakage (macros while they compute) stays; the chip's standby power (volatile cells, SRAM
@@ -292,6 +299,22 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     # fraction of the occupied macros' time spent computing, over this engine's latency
     used = ctx.mapping.macros_used
     mapping["temporal_utilisation"] = cached.macro_busy_cycles / (used * cycles) if cycles and used else 0.0
+    flat, assumptions = _description(study, ctx, cached, engine, writes, plan, spill_bytes) if described else ({}, [])
+    return Result(flat, engine, ctx.cycle_ns, cycles, energy, records, writes, priced.area_um2, mapping,
+                  assumptions, timeline, analytic_latency_cycles=bound,
+                  standby_power_w=priced.standby_power_w, reload_write_cycles=cached.reload_write_cycles,
+                  stall_cycles=stalls, bottleneck=bottleneck, leakage_by_source_pj=leak_by_source,
+                  leakage_by_policy_pj={p: sum(v.values()) for p, v in by_policy.items()},
+                  power_gating=ctx.accel.chip.power_gating, macro_wakeups=wakes,
+                  activity_model=ctx.macro.activity_model, measured=dict(priced.measured),
+                  assumed=dict(priced.assumed))
+
+
+def _description(study: Study, ctx: Context, cached: _Priced, engine: str, writes: Any, plan: Any,
+                 spill_bytes: float) -> tuple[dict[str, Any], list[str]]:
+    """What a result says about its study (``Result.study``: the flat study with the chip the engine chose)
+    and the assumptions its numbers rest on: read by reports and ledgers, not by the summary a sweep stores."""
+    priced = cached.step
     flat = study.flat()
     flat["accelerator"] = flat.get("accelerator") or preset_for(study)
     flat["device"] = flat.get("device") or ctx.device.name
@@ -319,7 +342,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         assumptions.extend(plan.notes)
     if spill_bytes:
         assumptions.append(f"{spill_bytes / 1e6:.3g} MB of forward activation traffic through DRAM: "
-                           + ("line buffers too small for an edge's rows" if mapping["pipeline"] == "row"
+                           + ("line buffers too small for an edge's rows" if ctx.accel.chip.pipeline == "row"
                               else "whole maps (layer order) larger than the tile and global buffers")
                            + " (written and read back, engine/staging.py)")
     if engine == "analytic" and cached.row_estimate_cycles is not None:
@@ -327,14 +350,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
                            "bound of the row event engine (fill + slowest stream, shared resources, the backward "
                            "chain) that leaves out line-buffer, NoC, DRAM-channel and write-driver waits")
     assumptions.append(f"chip standby leakage charged over the {engine} engine's latency")
-    return Result(flat, engine, ctx.cycle_ns, cycles, energy, records, writes, priced.area_um2, mapping,
-                  assumptions, timeline, analytic_latency_cycles=bound,
-                  standby_power_w=priced.standby_power_w, reload_write_cycles=cached.reload_write_cycles,
-                  stall_cycles=stalls, bottleneck=bottleneck, leakage_by_source_pj=leak_by_source,
-                  leakage_by_policy_pj={p: sum(v.values()) for p, v in by_policy.items()},
-                  power_gating=ctx.accel.chip.power_gating, macro_wakeups=wakes,
-                  activity_model=ctx.macro.activity_model, measured=dict(priced.measured),
-                  assumed=dict(priced.assumed))
+    return flat, assumptions
 
 
 def evaluate_many(studies: Sequence[Study], engine: str | None = None) -> list[Result | Exception]:
@@ -350,7 +366,9 @@ def evaluate_many(studies: Sequence[Study], engine: str | None = None) -> list[R
         return _evaluate_many(studies, engine)
 
 
-def _evaluate_many(studies: Sequence[Study], engine: str | None) -> list[Result | Exception]:
+def _evaluate_many(studies: Sequence[Study], engine: str | None, finish: Any = None) -> list[Any]:
+    """:func:`evaluate_many`; with ``finish``, each point's ``finish(study, result)`` in place of its result, made
+    as soon as the result is (while its objects are in the cache), the result undescribed (:func:`_result`)."""
     out: list[Any] = [None] * len(studies)
     todo: list[tuple[int, Study, Context, str]] = []
     for i, study in enumerate(studies):
@@ -363,7 +381,10 @@ def _evaluate_many(studies: Sequence[Study], engine: str | None) -> list[Result 
     priced = _priced_many([(study, ctx) for _, study, ctx, _ in todo])
     for (i, study, ctx, engine_i), cached in zip(todo, priced):
         try:
-            out[i] = _evaluate(study, ctx, engine_i, cached=cached)
+            if finish is None:
+                out[i] = _evaluate(study, ctx, engine_i, cached=cached)
+            else:
+                out[i] = finish(study, _evaluate(study, ctx, engine_i, cached=cached, described=False))
         except Exception as exc:
             out[i] = exc
     return out
@@ -372,13 +393,13 @@ def _evaluate_many(studies: Sequence[Study], engine: str | None) -> list[Result 
 def evaluate_point(params: dict[str, Any]) -> dict[str, Any]:
     """A sweep point (flat study fields) -> the flat summary record of its result."""
     study = study_from_params(params)
-    return _record(study, evaluate(study))
+    return _record(study, _evaluated(study, None, described=False))
 
 
 def evaluate_points(points: Sequence[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
     """Sweep points (flat study fields) -> the flat summary record of each, as :func:`evaluate_point` gives
-    it, or the exception it raised: priced together by :func:`evaluate_many`. The sweep runner hands its
-    chunks here (``evaluate_point.batch``)."""
+    it, or the exception it raised: priced together as :func:`evaluate_many` prices them, each record made as
+    soon as its result is. The sweep runner hands its chunks here (``evaluate_point.batch``)."""
     with paused_gc():
         return _evaluate_points(points)
 
@@ -391,18 +412,14 @@ def _evaluate_points(points: Sequence[dict[str, Any]]) -> list[dict[str, Any] | 
             studies.append((i, study_from_params(params)))
         except Exception as exc:
             out[i] = exc
-    for (i, study), result in zip(studies, evaluate_many([s for _, s in studies])):
-        if isinstance(result, Exception):
-            out[i] = result
-            continue
-        try:
-            out[i] = _record(study, result)
-        except Exception as exc:
-            out[i] = exc
+    for (i, _), record in zip(studies, _evaluate_many([s for _, s in studies], None, finish=_record)):
+        out[i] = record
     return out
 
 
 def _record(study: Study, result: Result) -> dict[str, Any]:
+    """The one way a sweep record is made: the summary of a study's result (described or not: the summary reads
+    neither its study nor its assumptions) and the chip the engine chose."""
     record = result.summary()
     if study.accelerator is None:   # the chip the engine chose is part of the answer (acc-<device> or the fallback)
         record["accelerator"] = preset_for(study)
