@@ -837,6 +837,8 @@ _CELL_AREA: IdentityMemo[float] = IdentityMemo(64)
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int | None, allowed: str | None = None) -> None:
+    if value.__class__ is int and lo <= value and (hi is None or value <= hi):
+        return   # the common case, decided without the general test below (every new macro checks seven)
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= lo
     if ok and hi is not None:
         ok = value <= hi

@@ -22,6 +22,7 @@ from imcsim.config.annotations import nested_model
 from imcsim.config.inherit import copy_tree, deep_merge, parent_path, walk_chain
 from imcsim.config.loader import FieldRule, StrictModel, load_yaml, validate
 from imcsim.errors import SpecError
+from imcsim.memo import IdentityMemo
 from imcsim.paths import devices_dir
 from imcsim.technology import SRAM_AREA_REFERENCE_NM, SRAM_LEAKAGE_REFERENCE_NM, sram_area_at, sram_leakage_at
 
@@ -294,10 +295,23 @@ def _macro_variant(name_or_path: str | Path, overrides: dict[str, Any]) -> Accel
         checked = MacroSpec.model_validate(macro)
     except ValueError:   # pydantic's ValidationError is one
         return None
-    tile = tile.model_copy()   # gets its macros from this array below (when the preset derives them)
-    if tile.macros is None:
-        object.__setattr__(tile, "macros", macros_per_tile(spec.chip, checked))
+    if tile.macros is None:   # the preset derives them from the capacity: this array's tile
+        tile = _tile_with(tile, macros_per_tile(spec.chip, checked))
     return spec.model_copy(update={"macro": checked, "tile": tile})
+
+
+def _tile_with(tile: TileSpec, macros: int) -> TileSpec:
+    """The preset's tile with ``macros`` macros, one per (tile, count): arrays of one size share it, as every
+    variant shares its preset's chip (specs are read-only once built)."""
+    def build() -> TileSpec:
+        copy = tile.model_copy()
+        object.__setattr__(copy, "macros", macros)
+        return copy
+
+    return _TILES.get((tile,), (macros,), build)
+
+
+_TILES: IdentityMemo[TileSpec] = IdentityMemo(256)
 
 
 def _preset_parts(name_or_path: str | Path) -> tuple[AcceleratorSpec, dict[str, Any], TileSpec] | None:
