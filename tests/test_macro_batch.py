@@ -85,3 +85,22 @@ def test_a_macro_past_the_stacking_limit_is_priced_alone():
     got = layer_costs_many([(big, table, *one), (small, table, *one)])
     for macro, lc in zip((big, small), got):
         assert lc.energy_pj.tobytes() == layer_costs(macro, table, *one).energy_pj.tobytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(jobs(), st.booleans())
+def test_layer_costs_fold_the_shapes_as_numpy_reductions_do(job, fill):
+    # layer_costs folds a layer's tile shapes column by column (slowest used shape, any shape used, tiles):
+    # the same as numpy's reductions along the shape axis, its earlier form (max and integer sums are exact)
+    macro, table, steps, d_in, d_and, reps = job
+    lc = layer_costs(*job, stream_fill=fill)
+    ev = macro.step_events(table.rows_used, table.cols_used, table.weights, d_in[:, None], d_and[:, None])
+    step = np.broadcast_to(np.asarray(ev.cycles, dtype=float), table.count.shape)
+    used = table.count > 0
+    slowest = np.where(used, step, 0.0).max(axis=1, initial=0.0)
+    pipeline_fill = np.where((steps > 0) & used.any(axis=1), macro.pipeline_depth_cycles, 0) if fill else 0
+    want = slowest * -(-steps // reps) + pipeline_fill
+    assert lc.cycles.dtype == want.dtype and lc.cycles.tobytes() == want.tobytes()
+    tiles = table.count.sum(axis=1)
+    assert lc.macros.tobytes() == (tiles * reps).tobytes()
+    assert lc.macro_steps.tobytes() == (steps * tiles).astype(float).tobytes()

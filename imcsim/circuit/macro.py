@@ -1063,10 +1063,16 @@ def _layer_costs(macro: Any, tiles: TileTable, mvm_steps: np.ndarray, input_dens
         macs = macs + macs_shape[:, j]
     energy = energy.T
     used = count > 0
-    slowest = np.where(used, step_cycles, 0.0).max(axis=1, initial=0.0)
-    fill = np.where((steps > 0) & used.any(axis=1), macro.pipeline_depth_cycles, 0) if stream_fill else 0
+    # the slowest used shape, whether any is used and how many tiles, folded column by column: numpy's
+    # reductions along the short shape axis cost ~50x as much (max and integer sums: exact in any order)
+    timed = np.where(used, step_cycles, 0.0)
+    slowest, any_used, tiles_n = np.maximum(0.0, timed[:, 0]), used[:, 0], count[:, 0]
+    for j in range(1, count.shape[1]):
+        slowest = np.maximum(slowest, timed[:, j])
+        any_used = any_used | used[:, j]
+        tiles_n = tiles_n + count[:, j]
+    fill = np.where((steps > 0) & any_used, macro.pipeline_depth_cycles, 0) if stream_fill else 0
     cycles = slowest * -(-steps // reps) + fill
-    tiles_n = count.sum(axis=1)
     return LayerCosts(energy_pj=energy, cycles=cycles, macro_busy_cycles=busy,
                       macro_steps=(steps * tiles_n).astype(float), macs=macs, macros=tiles_n * reps)
 
