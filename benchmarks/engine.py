@@ -28,8 +28,10 @@ store (chunks of 256 through ``evaluate_point.batch``; the baseline one point at
 (opening, parts, compaction) weigh on a short sweep of cheap points.
 ``row_loop`` times the row engine's own run on a built plan in CPU time, on ``engine/eventloop.py`` and, in
 the same process, the engine of ``ROW_BASELINE_COMMIT`` on SimPy (the loop it replaced; with the rule changes
-made on main since, ``ROW_BASELINE_PATCHES``), best of 7 with the load average before and after, and checks the two
-timelines are equal (and the recorded busy intervals, in order).
+made on main since, ``ROW_BASELINE_PATCHES``), best of 7 with the load average before and after, and compares the two
+timelines (and the recorded busy intervals, in order): ``same_timeline`` was true on every case until the row engine
+moved NoC rows by cut-through (docs/engine.md, "NoC links"); the baseline holds links store-and-forward, so it is
+false since on every case with an edge of several rows over links, and tests/cycle_reference.py is the check.
 For context only (not measured here): SCALE-Sim, a cycle-accurate peer, needs about 130 s and 4 GB for
 ResNet-18 on a 128x128 array on this class of machine (issue 5).
 """

@@ -2,9 +2,14 @@
 
 It implements the rules of :mod:`imcsim.engine.events` from their text, independently of SimPy: at
 every cycle ``t`` it first settles everything that happens at ``t`` (stages that end, hop delays that
-end, rows that become ready, barriers, segments), repeating until nothing changes, then lets each
-contended resource grant its free units to the waiting requests with the smallest keys, then moves to
-``t + 1``. It returns the cycle at which the last thing ends.
+end, rows that become ready, heads that reach a router, links released, barriers, segments), repeating
+until nothing changes, then lets each contended resource grant its free units to the waiting requests
+with the smallest keys, then moves to ``t + 1``. It returns the cycle at which the last thing ends.
+
+An edge over NoC links (rule 4, cut-through) is a set of packets, one per row in flight, each walking the
+links of the route: waiting at router ``i`` for link ``i``, granted, its head at router ``i + 1`` ``delay``
+later while the link stays held ``hold`` cycles; delivered ``hold + delay`` after taking the last link.
+An uncontended link is a resource of the edge alone (its rows take it in order).
 """
 
 from __future__ import annotations
@@ -26,10 +31,45 @@ class _Agent:
         self.res = -1
 
 
+class _Packet:
+    """One row of a link edge on its way: waiting at router ``link`` from cycle ``at`` (state ``wait``), queued
+    for that link (``queued``), or past the last link, delivered at ``at`` (``tail``)."""
+
+    def __init__(self, row: int, at: int) -> None:
+        self.row, self.link, self.at, self.state = row, 0, at, "wait"
+
+
+class _Route:
+    """A link edge's transfers: rows launched once produced, packets in flight, link releases pending."""
+
+    def __init__(self, index: int, total: int, stages: list, local: list[int]) -> None:
+        self.kind, self.index, self.total, self.stages = "route", index, total, stages
+        self.local = local            # per link: its resource (a contended one, or one of the edge alone)
+        self.launched = 0
+        self.delivered = 0
+        self.packets: list[_Packet] = []
+        self.releases: list[tuple[int, int]] = []   # (cycle, resource)
+
+    @property
+    def state(self) -> str:
+        return "done" if self.delivered >= self.total and not self.releases else "busy"
+
+
 def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
     tasks, edges, res = plan.tasks, plan.edges, plan.resources
-    free = [r.capacity for r in res]
-    queue: list[list[tuple]] = [[] for _ in res]
+    # contended resources, then one per uncontended link of each link edge (the edge's alone)
+    contended = [r.contended for r in res]
+    capacity = [r.capacity for r in res]
+    local_of: dict[tuple[int, int], int] = {}
+    for ei, e in enumerate(edges):
+        if e.links:
+            for i, (r, _, _) in enumerate(e.stages):
+                if not res[r].contended:
+                    local_of[ei, i] = len(contended)
+                    contended.append(True)
+                    capacity.append(1)
+    free = list(capacity)
+    queue: list[list[tuple]] = [[] for _ in capacity]
     delivered = [0] * len(edges)
     freed = [0] * len(edges)
     produced = [0] * len(edges)
@@ -48,7 +88,11 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
                 agents.append(_Agent("task", i, totals[i], list(t.stages), 0))
         for i, e in enumerate(edges):
             if e.stages and tasks[e.src].segment == k:
-                agents.append(_Agent("edge", i, totals[e.src], list(e.stages), 1))
+                if e.links:
+                    agents.append(_Route(i, totals[e.src], list(e.stages),
+                                         [local_of.get((i, j), r) for j, (r, _, _) in enumerate(e.stages)]))
+                else:
+                    agents.append(_Agent("edge", i, totals[e.src], list(e.stages), 1))
 
     def cycles_of(a: _Agent) -> int:
         c = a.stages[a.stage][1]
@@ -103,6 +147,47 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
         a.stage = 0
         a.state = "done" if a.row >= a.total else "wait"
 
+    def settle_route(a: _Route, now: int) -> bool:
+        """Everything of a link edge at cycle ``now``: links released, rows launched, heads at routers, rows
+        delivered. True if anything happened."""
+        nonlocal last
+        moved = False
+        for c, r in [x for x in a.releases if x[0] == now]:
+            a.releases.remove((c, r))
+            free[r] += 1
+            last = max(last, now)
+            moved = True
+        while a.launched < a.total and produced[a.index] > a.launched:
+            a.packets.append(_Packet(a.launched, now))
+            a.launched += 1
+            moved = True
+        for p in list(a.packets):
+            if p.at != now:
+                continue
+            if p.state == "wait":
+                r = a.local[p.link]
+                queue[r].append(((1, a.index, p.row), ("link", a, p)))
+                p.state = "queued"
+                moved = True
+            elif p.state == "tail":
+                assert p.row == a.delivered, "rows delivered out of order"
+                delivered[a.index] = a.delivered = p.row + 1
+                a.packets.remove(p)
+                last = max(last, now)
+                moved = True
+        return moved
+
+    def grant_link(a: _Route, p: _Packet, now: int) -> None:
+        """Packet ``p`` takes its link at ``now``: held ``hold`` cycles; its head at the next router ``delay``
+        later, or, past the last link, delivered ``hold + delay`` later."""
+        _, hold, delay = a.stages[p.link]
+        a.releases.append((now + hold, a.local[p.link]))
+        if p.link == len(a.stages) - 1:
+            p.state, p.at = "tail", now + hold + delay
+        else:
+            assert delay >= 1, "a head advances at most one router per cycle (noc.link_stages)"
+            p.link, p.state, p.at = p.link + 1, "wait", now + delay
+
     t = 0
     start_segment(0)
     segment = 0
@@ -111,6 +196,9 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
         while changed:
             changed = False
             for a in agents:
+                if a.kind == "route":
+                    changed |= settle_route(a, t)
+                    continue
                 if a.state == "hold" and a.end == t:
                     last = max(last, t)
                     if res[a.res].contended:
@@ -160,12 +248,15 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
                     segment += 1
                     start_segment(segment)
                 changed = True
-        for r in range(len(res)):
+        for r in range(len(capacity)):
             if queue[r] and free[r] > 0:
                 queue[r].sort(key=lambda q: q[0])
                 while queue[r] and free[r] > 0:
                     _, a = queue[r].pop(0)
                     free[r] -= 1
+                    if type(a) is tuple:   # a packet taking a link
+                        grant_link(a[1], a[2], t)
+                        continue
                     a.state = "hold"
                     a.end = t + cycles_of(a)
         t += 1

@@ -15,6 +15,7 @@ from imcsim.engine.context import build_context
 from imcsim.engine.costs import price_step
 from imcsim.engine.dataflow import build_dataflow, need
 from imcsim.engine.events import simulate_plan
+from imcsim.engine.noc import link_stages
 from imcsim.engine.plan import Edge, Plan, Resource, Task, build_plan
 from imcsim.mapping.placement import Placement
 from imcsim.workload.graph import GraphBuilder
@@ -101,8 +102,9 @@ def _random_plan(g, data) -> Plan:
     ops = [(n.name, n.name) for n in g.nodes]
     flow = build_dataflow(g, ops)
     batch = data.draw(st.integers(1, 2))
-    tiles = 4
-    place = Placement(cols=2, tiles=tiles, home={})
+    cols = data.draw(st.sampled_from([2, 3]))   # a 3 x 3 mesh: routes of up to 4 hops, sharing links
+    tiles = cols * cols
+    place = Placement(cols=cols, tiles=tiles, home={})
     resources: list[Resource] = []
 
     def res(name, kind, cap=1):
@@ -137,8 +139,10 @@ def _random_plan(g, data) -> Plan:
             stages = ((dram, c, 0), (dram, c, 0))
             cap = None
         else:
-            stages = tuple((res(f"link:{a}->{b}", "link"), data.draw(st.integers(1, 4)) * 4 // width, hop)
-                           for a, b in place.route(tasks[s].tile, tasks[t].tile))
+            # held as the plan holds a row (noc.link_stages): cut-through, the same hold on every link
+            route = place.route(tasks[s].tile, tasks[t].tile)
+            stages = tuple((res(f"link:{a}->{b}", "link"), hold, delay) for (a, b), hold, delay in
+                           link_stages(route, data.draw(st.integers(1, 4)) * 4, width, hop))
             cap = e.min_rows + data.draw(st.integers(0, 2))
         edge = Edge(s, t, [int(v) for v in e.need.hi], [int(v) for v in e.need.lo], tasks[s].rows, tasks[t].rows,
                     cap, stages, 1.0, level)
@@ -189,6 +193,43 @@ def test_reference_by_hand_two_layer_chain():
     # with a 3-row buffer the producer runs ahead: P 0-2, 2-4, 4-6; C0 4-7, C1 7-10, C2 10-13
     edge.cap = 3
     assert run_reference(plan) == simulate_plan(plan).cycles == 13
+
+
+def test_cut_through_on_a_shared_link_by_hand():
+    # A -> C over links L1, L2 (edge 0) and B -> D over L2, L3 (edge 1): L2 is shared (contended; edge 0's keys
+    # are smaller), L1 and L3 each carry one edge. A and B make 3 rows of 2 cycles (0-2, 2-4, 4-6); C and D take a
+    # row in 1 cycle once its producer row is delivered. Each link held 4 cycles, the head 1 cycle (hop latency)
+    # ahead, delivered 4 + 1 after taking the last link (noc.link_stages, cut-through).
+    # edge 1 row 0: L2 2-6 (alone at 2), L3 3-7, delivered 8 -> D0 8-9.
+    # edge 0 row 0: L1 2-6, head at L2 at 3, L2 busy: 6-10 (edge 1 row 1, waiting since 4, has the larger key),
+    #   delivered 11 -> C0 11-12. Row 1: L1 6-10, at L2 7, L2 10-14 (key below edge 1 row 1 again), delivered
+    #   15 -> C1 15-16. Row 2: L1 10-14, at L2 11, L2 14-18, delivered 19 -> C2 19-20.
+    # edge 1 row 1: L2 18-22, L3 19-23, delivered 24 -> D1 24-25; row 2: L2 22-26, L3 23-27, delivered 28 -> D2
+    # 28-29. Latency 29 cycles. (Store-and-forward, each link held 4 and then 1 cycle of hop latency before the
+    # next, rows one after the other: 44.)
+    res = [Resource(f"macros:{n}", 1, "macros") for n in "ABCD"] + [Resource(n, 1, "link") for n in ("L1", "L2", "L3")]
+    res[5].contended = True
+    tasks = [Task(n, n, "forward", 0, 3, 1, ((i, 2 if n in "AB" else 1),)) for i, n in enumerate("ABCD")]
+    edges = [Edge(0, 2, [1, 2, 3], [0, 1, 2], 3, 3, None, link_stages_of(4, 5, 4, 1)),
+             Edge(1, 3, [1, 2, 3], [0, 1, 2], 3, 3, None, link_stages_of(5, 6, 4, 1))]
+    for i, e in enumerate(edges):
+        tasks[e.src].out_edges.append(i)
+        tasks[e.dst].in_edges.append(i)
+    plan = Plan(tasks, edges, res, [])
+    run = simulate_plan(plan, record=True)
+    assert run.cycles == run_reference(plan) == 29
+    l2 = sorted((iv.start, iv.end, iv.op) for iv in run.intervals if iv.resource == "L2")
+    assert l2 == [(2, 6, "B->D"), (6, 10, "A->C"), (10, 14, "A->C"), (14, 18, "A->C"), (18, 22, "B->D"),
+                  (22, 26, "B->D")]
+    # noc stalls: a row waiting for a link another edge holds (behind its own edge's rows it is not a stall):
+    # edge 0 row 0 from 3 to 6, edge 1 row 1 from 6 (its row 0 released L2) to 18
+    assert run.stalls["noc"] == (6 - 3) + (18 - 6)
+    assert run.finish == {"A": 6, "B": 6, "C": 20, "D": 29}
+
+
+def link_stages_of(first: int, second: int, hold: int, delay: int) -> tuple[tuple[int, int, int], ...]:
+    """Two links (resource indices) held as noc.link_stages holds a packet of ``hold`` flits."""
+    return tuple((r, h, d) for r, (_, h, d) in zip((first, second), link_stages(((0, 1), (1, 2)), hold, 1, delay)))
 
 
 # ---------------------------------------------------------------------------------------------- real networks

@@ -94,9 +94,10 @@ def test_balanced_groups_by_hand():
     # the line buffer: 2 rows of P's average group (7 / 3 rows) -> 1 group, raised to the 2 groups C's first
     # group needs at once (its window in groups)
     assert edge.cap == 2
-    # P0 0-7, link 7-17, hop -18, P1 7-14, link 18-28, hop -29 (delivered 2 groups), C0 29-36 frees P group 0,
-    # P2 36-43, link 43-53, hop -54, C1 54-61
-    assert simulate_plan(plan).cycles == run_reference(plan) == 61
+    # P0 0-7, link 7-17, hop -18; P1 7-14 takes the link once group 0 has released it (cut-through: the hop
+    # latency of group 0 overlaps), link 17-27, hop -28 (delivered 2 groups), C0 28-35 frees P group 0,
+    # P2 35-42, link 42-52, hop -53, C1 53-60 (store-and-forward, the link held until the hop ended: 61)
+    assert simulate_plan(plan).cycles == run_reference(plan) == 60
 
 
 @settings(max_examples=25, deadline=None)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imcsim.config.study import study_from_params
 from imcsim.engine import evaluate
 from imcsim.engine.context import Context, build_context
 from imcsim.engine.costs import price_step
 from imcsim.engine.events import run_plan
-from imcsim.engine.noc import forward_traffic
+from imcsim.engine.noc import forward_traffic, link_cycles, link_stages, noc_cycles, transfer_cycles
 from imcsim.engine.plan import build_plan
 from imcsim.mapping.network import map_network
 from imcsim.workload import methods
@@ -63,7 +67,7 @@ def test_the_row_engine_routes_the_same_edges_from_the_same_tiles():
     links = {}
     for e in plan.edges:
         links[(plan.tasks[e.src].name, plan.tasks[e.dst].name)] = [plan.resources[r].name for r, _, _ in e.stages]
-    # r -> sum holds links 0->1 and 1->3 (x first, then y); the crossings of test_hops_by_hand, link by link
+    # r -> sum holds links 0->1 and 1->3 (x first, then y); the crossings of test_hops_by_hand, link after link
     assert links[("r:fwd", "sum:fwd")] == ["link:0->1", "link:1->3"]
     assert links[("r:fwd", "b:fwd")] == ["link:0->1"] and links[("b:fwd", "c:fwd")] == ["link:1->3"]
     assert links[("a:fwd", "r:fwd")] == [] and links[("c:fwd", "sum:fwd")] == []
@@ -91,3 +95,26 @@ def test_spreading_layers_over_more_tiles_costs_more_noc_energy():
     tight = evaluate(study_from_params({**base, "chip.tiles": 16, "tile.macros": 128}))
     assert wide.mapping["n_macros"] == tight.mapping["n_macros"]
     assert wide.energy_pj["noc"] > tight.energy_pj["noc"] > 0
+
+
+def test_an_uncontended_transfer_takes_the_analytic_noc_cycles_up_to_rounding():
+    # noc.link_stages (cut-through): 300 bits over 3 hops of 128-bit links, 2 cycles per hop: each link held
+    # ceil(300 / 128) = 3 cycles; the head takes link 2 at 2 and link 3 at 4, delivered 3 + 2 after that: 9 cycles.
+    # noc.noc_cycles: 300 / 128 + 3 x 2 = 8.34375; the difference is the rounding 3 - 2.34375 = 0.65625.
+    stages = link_stages(((0, 1), (1, 2), (2, 3)), 300, 128, 2)
+    assert stages == (((0, 1), 3, 2), ((1, 2), 3, 2), ((2, 3), 3, 2))
+    assert transfer_cycles(stages) == 9 == link_cycles(((300.0, 3),), 128, 2)
+    assert link_cycles(((300.0, 3),), 128, 2) - noc_cycles(((300.0, 3),), 128, 2) == pytest.approx(0.65625)
+    # a zero hop latency: a head still needs a cycle per router (1 + 1), delivered as the last hold ends: 1 + 1 + 3
+    # = 5 against 2.34375 (store-and-forward held the links one after the other: 3 x 3 = 9)
+    assert [d for _, _, d in link_stages(((0, 1), (1, 2), (2, 3)), 300, 128, 0)] == [1, 1, 0]
+    assert link_cycles(((300.0, 3),), 128, 0) == 5
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(1, 1e5), st.integers(1, 8), st.sampled_from([1, 8, 64, 128, 256]), st.integers(1, 4))
+def test_link_cycles_are_noc_cycles_up_to_the_ceil(bits, hops, width, latency):
+    # with whole hop latencies of a cycle or more, only the hold's rounding to whole cycles differs
+    extra = link_cycles(((bits, hops),), width, latency) - noc_cycles(((bits, hops),), width, latency)
+    assert extra == pytest.approx(max(1, math.ceil(bits / width - 1e-9)) - bits / width, abs=1e-6)
+    assert 0 <= extra < 1 + 1e-9

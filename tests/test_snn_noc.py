@@ -30,8 +30,10 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
     # Energy per timestep: (58.6 x 2 + 25 x 3) = 192.2 bit-hops x 1.0 mm x 0.04 pJ/bit/mm = 7.688 pJ
     # (as bitmaps, 64 x 2 + 32 x 3 = 224 bit-hops, 8.96 pJ).
     # Cycles per timestep (priced, noc.noc_cycles): 58.6 / 128 + 2 x 1 = 2.4578125 (fc0's stage) and
-    # 25 / 128 + 3 x 1 = 3.1953125 (fc1's). On the timeline the links are held one by one (noc.link_stages):
-    # each ceil(bits / 128) = 1 cycle, then 1 cycle of hop latency: fc0's 2 x (1 + 1) = 4, fc1's 3 x 2 = 6.
+    # 25 / 128 + 3 x 1 = 3.1953125 (fc1's). On the timeline (noc.link_stages, cut-through) each link is held
+    # ceil(bits / 128) = 1 cycle and the head moves on 1 cycle (the hop latency) after taking it; the packet is
+    # delivered 1 + 1 cycles after taking the last link: fc0's 2 x 1 + 1 = 3, fc1's 3 x 1 + 1 = 4 (held link by
+    # link, store-and-forward, they took 2 x (1 + 1) = 4 and 3 x 2 = 6).
     # The old fixed single hop gave (64 + 32) x 1 x 0.04 = 3.84 pJ and 0.5 + 1 + 0.25 + 1 = 2.75 cycles.
     hw = _hw(9, 1)
     c = hw.accel.chip
@@ -57,7 +59,7 @@ def test_three_layer_snn_on_a_3x3_mesh_by_hand():
     assert stage["fc0"] == pytest.approx(neuron_cycles)        # fc0 runs once: its stage is spk0's
     assert stage["fc1"] == pytest.approx(mvm[("fc1", 1)] + 32 * 4 / (32 * 9))
     assert (stage["noc:fc0"], stage["noc:fc1"]) == (pytest.approx(2.4578125), pytest.approx(3.1953125))
-    assert link_excess_cycles(sc) == pytest.approx(4 + 6 - 2.4578125 - 3.1953125)
+    assert link_excess_cycles(sc) == pytest.approx(3 + 4 - 2.4578125 - 3.1953125)
     assert sc.placed.routes == {"fc0": ((64.0, ((0, 1), (1, 2))),), "fc1": ((32.0, ((2, 1), (1, 0), (0, 3))),)}
     assert sum(v for _, v in sc.stages[0]) == pytest.approx(sc.steps[0].cycles)
     # dynamic timesteps: a sample that stops after t pays t timesteps of traffic
@@ -158,17 +160,17 @@ def test_links_are_resources_on_the_timeline():
     assert sc.placed.routes == {"fc0": ((64.0, ((0, 1), (1, 2))), (64.0, ((0, 1), (1, 4)))),
                                 "fc1": ((64.0, ((2, 1), (1, 4))),), "fc2": ((64.0, ((4, 3), (3, 6))),)}
     # priced (noc.noc_cycles): a crossing 65 bits / 1 + 2 hops x 1 = 67 cycles, fc0's two 134. On the timeline
-    # a crossing holds each of its 2 links 65 cycles, then 1 cycle of hop latency: 2 x (65 + 1) = 132 cycles,
-    # 65 more; the 4 crossings of a timestep 4 x 65 = 260 more than priced
+    # (cut-through) a crossing holds each of its 2 links 65 cycles, the head 1 cycle ahead on the second:
+    # 1 + 65 + 1 = 67 cycles, as priced (whole cycles already); store-and-forward took 2 x (65 + 1) = 132
     assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(2 * 67)
-    assert link_excess_cycles(sc) == 4 * 65
+    assert link_excess_cycles(sc) == 0
     trace = []
     one = simulate(sc, [2] * 8, in_flight=1, evaluated=False, trace=trace)
-    assert one.makespan_cycles == pytest.approx(8 * (sc.at_exit(2, evaluated=False).cycles + 2 * 260))
-    # link by link: s0's first crossing holds 0>1 for 65 cycles, then (1 cycle later) 1>2 for 65
+    assert one.makespan_cycles == pytest.approx(8 * sc.at_exit(2, evaluated=False).cycles)
+    # cut-through: s0's first crossing holds 0>1 for 65 cycles and, 1 cycle after taking it, 1>2 for 65
     first = [x for x in trace if x[1] == "fc0"][:2]
     assert [x[0] for x in first] == [(0, 1), (1, 2)]
-    assert first[0][3] - first[0][2] == 65 and first[1][2] == first[0][3] + 1 and first[1][3] - first[1][2] == 65
+    assert first[0][3] - first[0][2] == 65 and first[1][2] == first[0][2] + 1 and first[1][3] - first[1][2] == 65
     # 8 samples in flight, 2 timesteps each: links 0>1 and 1>4 each carry 2 x 65 bits per sample and timestep
     # at 1 bit per cycle, so the run lasts at least 8 x 2 x 130 = 2,080 cycles; with links that any number of
     # crossings could share it would take about one sample's latency (~1,100 cycles; the layer stages hold
@@ -188,10 +190,10 @@ def test_links_are_resources_on_the_timeline():
     assert many.stalls["noc"] > 0 and many.longest_queue["link:1->4"] >= 1
     assert one.stalls == {} and one.busy["link:1->4"] == 2080
     # energy follows the run: the same work, and the standby over the makespan; with one in flight that is
-    # the priced energy of 8 samples plus the standby over the cycles the links add (8 x 2 x 260)
-    hw_standby_pj_per_cycle = sc.hw.standby_power_w(sc.macros_used) * sc.hw.cycle_ns * 1e3
+    # the priced energy of 8 samples (the links add no cycle here; store-and-forward added 8 x 2 x 260 cycles of
+    # standby)
     priced = 8 * sc.at_exit(2, evaluated=False).total_pj
-    assert one.energy_pj == pytest.approx(priced + hw_standby_pj_per_cycle * 8 * 2 * 260)
+    assert one.energy_pj == pytest.approx(priced)
     assert many.energy_pj - many.leakage_pj == pytest.approx(one.energy_pj - one.leakage_pj)
     assert many.leakage_pj < one.leakage_pj
 
@@ -222,8 +224,9 @@ def test_the_snn_timeline_and_the_row_engine_hold_links_the_same_way():
     # (1 macro) on a 3 x 3 mesh of 3-macro tiles: fc0 on macros 0-5 (home tile 0), fc1 on macro 6 = tile 2;
     # s0's 192 spikes cross 0 -> 2 over links 0>1, 1>2; at rate 0.5 the encoder sends the map (96 events x 8
     # address bits > 192) and its flag bit: 193 bits.
-    # Both, by hand (noc.link_stages): link 1 held ceil(192 / 128) = ceil(193 / 128) = 2 cycles, 1 cycle of hop
-    # latency, link 2 held 2 cycles, 1 more cycle: delivered 6 cycles after the first hold began.
+    # Both, by hand (noc.link_stages, cut-through): link 1 held ceil(192 / 128) = ceil(193 / 128) = 2 cycles from
+    # 0; the head at the next router 1 cycle (the hop latency) after taking it, link 2 held 2 cycles from 1;
+    # delivered 2 + 1 cycles after that: 4 cycles after the first hold began (store-and-forward: 0-2, 3-5, 6).
     from test_engine_noc import _ctx, _net
 
     from imcsim.engine.costs import price_step
@@ -251,10 +254,10 @@ def test_the_snn_timeline_and_the_row_engine_hold_links_the_same_way():
     trace = []
     simulate(sc, [1], in_flight=1, evaluated=False, trace=trace)
     snn_times = [(a - trace[0][2], e - trace[0][2]) for _, _, a, e in trace]
-    assert cnn_times == snn_times == [(0, 2), (3, 5)]
-    # alone both take noc.link_cycles = 2 x (2 + 1) = 6 cycles; the analytic engines price the transfer at
-    # 193 / 128 + 2 x 1 = 3.5078125 (noc.noc_cycles, wormhole: docs/engine.md, "NoC links")
-    assert link_cycles(((192.0, 2),), 128, 1) == link_cycles(((193.0, 2),), 128, 1) == 6
+    assert cnn_times == snn_times == [(0, 2), (1, 3)]
+    # alone both take noc.link_cycles = 2 x 1 + 2 = 4 cycles; the analytic engines price the transfer at
+    # 193 / 128 + 2 x 1 = 3.5078125 (noc.noc_cycles: the same up to the rounding, docs/engine.md, "NoC links")
+    assert link_cycles(((192.0, 2),), 128, 1) == link_cycles(((193.0, 2),), 128, 1) == 4
     assert dict(sc.stages[0])["noc:fc0"] == pytest.approx(3.5078125)
 
 

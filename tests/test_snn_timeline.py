@@ -31,8 +31,8 @@ def test_one_in_flight_is_the_sequential_sum(vgg):
     exits = [1, 2, 4, 1, 3]
     tl = simulate(sc, exits, in_flight=1)
     # without overlap every sample takes at_exit(t) cycles (once + t steps + min(t, 3) exit evaluations), plus
-    # what holding the links one by one adds to each timestep's crossings (link_excess_cycles, worked by hand
-    # in test_snn_noc.py; the same every timestep at a constant rate)
+    # what the links take beyond the priced cycles in each timestep's crossings, the rounding to whole cycles
+    # (link_excess_cycles, by hand in test_snn_noc.py; the same every timestep at a constant rate)
     extra = link_excess_cycles(sc)
     assert extra > 0 and all(link_excess_cycles(sc, t) == extra for t in (2, 3, 4))
     expect = [sc.at_exit(t).cycles + t * extra for t in exits]

@@ -11,8 +11,13 @@ cycle at a time, and the tests hold the two equal cycle for cycle):
 2. It then runs its stages in order; a stage on a contended resource waits for a unit of it.
 3. When its last stage ends the row is done: the producer rows below the next row's ``lo`` are freed on
    every input edge, and the row is handed to every output edge (delivered at once inside a tile).
-4. An edge with transfer stages sends its rows in order: each stage (a NoC link, a DRAM channel) is
-   held for its cycles, then its delay (hop latency) passes; after the last one the row is delivered.
+4. An edge through DRAM or the global buffer sends its rows in order: each stage (a write, a read back) is held
+   for its cycles, then its delay passes; after the last one the row is delivered. An edge over NoC links
+   (``Edge.links``) moves its rows by virtual cut-through (``noc.link_stages``, A): row ``j``'s head takes link
+   ``i`` once it has reached router ``i`` (link 0: once the row is produced) and the link is free (rows of one
+   edge take each link in order), holds it ``hold`` cycles, and reaches router ``i + 1`` ``delay`` cycles after
+   taking it, whether or not the link is still held; the row is delivered ``hold + delay`` after it took the
+   last link. So several rows of one edge can be on its route at once, one per link.
 5. **Arbitration.** At each instant, after every completion of that instant has been processed and every
    request it caused has been made, each contended resource with a free unit grants the waiting requests
    with the smallest keys: (0, task, row) for task rows, (1, edge, row) for transfers. (SimPy: the
@@ -32,6 +37,7 @@ through whatever each one waited for last) with its bottleneck op.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from heapq import heappush
@@ -473,6 +479,144 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         last_record[0] = _later(last_record[0], pred)
         ended()
 
+    # an edge over NoC links (rule 4, cut-through): one process per link and one that delivers the rows, handing the
+    # rows on through a box per router (``boxes[i]``: (time the head reaches router i + 1, record) of rows the
+    # process there has not taken yet); a process waiting for its next row parks in ``waiting[i + 1]`` and is woken
+    # at the head's arrival. A route whose links are all uncontended is timed by one process (``free_route``).
+    def pass_on(boxes: list, waiting: list, i: int, at: int, rec: Any) -> None:
+        """Row's head (or, after the last link, the row) at router ``i + 1`` at ``at`` (>= now)."""
+        w = waiting[i + 1]
+        if w is None:
+            boxes[i].append((at, rec))
+        else:
+            waiting[i + 1] = None
+            w._value = rec
+            now = env.now
+            heappush(env._queue, (at, NORMAL, now, next(env._eid), w))
+
+    def link_proc(ei: int, i: int, boxes: list, waiting: list):
+        me = yield CURRENT
+        e = edges[ei]
+        name = f"{tasks[e.src].name}->{tasks[e.dst].name}"
+        key = _key(True, ei)
+        prod, src_rows = produced[ei], tasks[e.src].rows
+        r, hold, delay = e.stages[i]
+        a, kind, res_name = arb[r], cause[r], res[r].name
+        last = i == len(e.stages) - 1
+        go = hold + delay if last else delay   # after taking the link: the head at the next router / delivered
+        if go < 1:
+            raise ValueError(f"edge {name}: link {i} of {len(e.stages)} has no hop delay (noc.link_stages: >= 1)")
+        wake = go if go < hold else hold      # the process resumes at the first of the two
+        hop = name + ":hop"
+        inbox = boxes[i - 1] if i else None
+        pred = None
+        for j in range(totals[e.src]):
+            if i == 0:
+                if prod.value < j + 1:
+                    prod.waiters.append((j + 1, me.parked))
+                    pred = yield None
+                else:
+                    pred = prod.by if j + 1 == prod.value else pred
+            elif inbox:   # the next row at router i: its head arrived, or arrives at a known time
+                at, pred = inbox.popleft()
+                if at > env.now:
+                    yield at - env.now
+            else:
+                waiting[i] = me.parked
+                pred = yield None
+            if a is None:
+                g = env.now
+                yield wake
+            else:
+                t0 = env.now
+                a.hold(me.parked, key + j, wake)
+                granted_after = yield None
+                g = env.now - wake   # resumed ``wake`` after the grant
+                if g > t0:
+                    stalls[kind] += g - t0
+                    if granted_after is not None:
+                        pred = granted_after
+            held = (name, g, g + hold, pred)
+            if record:
+                intervals.append(Interval(res_name, name, j // src_rows, g, g + hold))
+            if go < hold:   # the head goes on while the link still streams the row's flits
+                pass_on(boxes, waiting, i, g + go, (name, g, g + go, pred))
+                yield hold - go
+                if a is not None:
+                    a.release(held)
+            else:
+                if a is not None:
+                    a.release(held)
+                pass_on(boxes, waiting, i, g + go,
+                        (hop, g + hold, g + go, held) if last and delay else held if last else (name, g, g + go, pred))
+        ended()
+
+    def free_route(ei: int, boxes: list, waiting: list):
+        """Rule 4 on a route of uncontended links: each link free once the edge's previous row has held it."""
+        me = yield CURRENT
+        e = edges[ei]
+        name = f"{tasks[e.src].name}->{tasks[e.dst].name}"
+        prod, src_rows = produced[ei], tasks[e.src].rows
+        stages = [(res[r].name, hold, delay) for r, hold, delay in e.stages]
+        h = len(stages)
+        stages[-1] = (stages[-1][0], stages[-1][1], stages[-1][1] + stages[-1][2])   # last: hold + delay
+        free = [0] * h
+        pred = None
+        for j in range(totals[e.src]):
+            if prod.value < j + 1:
+                prod.waiters.append((j + 1, me.parked))
+                pred = yield None
+            else:
+                pred = prod.by if j + 1 == prod.value else pred
+            start = t = env.now
+            for i, (res_name, hold, go) in enumerate(stages):
+                if free[i] > t:
+                    t = free[i]
+                free[i] = t + hold
+                if record:
+                    intervals.append(Interval(res_name, name, j // src_rows, t, t + hold))
+                t += go
+            pass_on(boxes, waiting, h - 1, t, (name, start, t, pred))
+        ended()
+
+    def deliver(ei: int, boxes: list, waiting: list):
+        me = yield CURRENT
+        h = len(edges[ei].stages)
+        deliv = delivered[ei]
+        inbox = boxes[h - 1]
+        pred = None
+        for j in range(totals[edges[ei].src]):
+            if inbox:
+                at, pred = inbox.popleft()
+                if at > env.now:
+                    yield at - env.now
+            else:
+                waiting[h] = me.parked
+                pred = yield None
+            deliv.value = j + 1
+            if deliv.waiters:
+                deliv.notify(pred)
+        last_record[0] = _later(last_record[0], pred)
+        ended()
+
+    def route_procs(ei: int) -> None:
+        h = len(edges[ei].stages)
+        boxes = [deque() for _ in range(h)]
+        waiting: list[Any] = [None] * (h + 1)
+        if any(arb[r] is not None for r, _, _ in edges[ei].stages):
+            for i in range(h):
+                env.process(link_proc(ei, i, boxes, waiting))
+        else:
+            env.process(free_route(ei, boxes, waiting))
+        env.process(deliver(ei, boxes, waiting))
+
+    def n_procs(ei: int) -> int:
+        """Processes an edge's transfer runs on (each calls ``ended`` once)."""
+        e = edges[ei]
+        if not e.links:
+            return 1
+        return 1 + (len(e.stages) if any(arb[r] is not None for r, _, _ in e.stages) else 1)
+
     def barrier_proc(k: int, pred: Any):
         for op, resource, cycles in plan.barriers[k]:
             start = env.now
@@ -507,13 +651,16 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         me = yield CURRENT
         for k in range(plan.segments):
             segment_start[0] = last_record[0]
-            left[0] = len(seg_tasks[k]) + len(seg_edges[k])
+            left[0] = len(seg_tasks[k]) + sum(n_procs(i) for i in seg_edges[k])
             if left[0]:
                 run_wake[0] = me.parked
                 for i in seg_tasks[k]:
                     env.process(task_proc(i))
                 for i in seg_edges[k]:
-                    env.process(edge_proc(i))
+                    if edges[i].links:
+                        route_procs(i)
+                    else:
+                        env.process(edge_proc(i))
                 yield None
             if k < len(plan.barriers):
                 yield from barrier_proc(k, last_record[0])

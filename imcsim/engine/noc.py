@@ -79,21 +79,41 @@ def noc_cycles(crossings: tuple[tuple[float, int], ...], width_bits: float, hop_
 
 def link_stages(route: tuple[tuple[int, int], ...], bits: float, width_bits: float, hop_latency_cycles: float
                 ) -> tuple[tuple[tuple[int, int], int, int], ...]:
-    """How an event engine holds the links of one transfer (a packet of ``bits`` over an XY ``route``):
-    link by link in route order, store-and-forward (A): each link held ``ceil(bits / width_bits)`` whole
-    cycles (at least one), released, then ``hop_latency_cycles`` (rounded to whole cycles) before the next
-    link. ``(link, hold, delay)`` per link. The row engine's ``plan.transfer_stages`` holds a row this way
-    and the SNN timeline a crossing (docs/engine.md, "NoC links")."""
+    """How an event engine holds the links of one transfer (a packet of ``bits`` over an XY ``route``), virtual
+    cut-through [DALLY-TOWLES] (A; docs/engine.md, "NoC links"): ``(link, hold, delay)`` per link in route order.
+
+    - The packet's head takes link ``i`` once it has reached router ``i`` and the link is free (the first link
+      once the row is produced); each link is then held ``hold = ceil(bits / width_bits)`` whole cycles (at least
+      one: its flits streaming through) and released, whatever the head meets further on.
+    - The head reaches the next router ``delay`` cycles after taking a link (the hop latency, rounded to whole
+      cycles, at least one: a head advances at most one router per cycle, so no hold ever starts in the instant
+      the previous one was granted); a head that finds its next link busy waits in that router, whose buffer
+      holds a whole packet (A: never full), so it never holds the link behind it.
+    - After the last link the packet is delivered its ``hold`` plus ``delay`` (the hop latency, rounded, may be
+      zero) after taking it: the tail's flits, then the last hop.
+
+    Alone a transfer thus takes ``hops x latency + ceil(bits / width)`` (:func:`transfer_cycles`), which is
+    :func:`noc_cycles` up to the rounding. The row engine's ``plan.transfer_stages`` holds a row this way and the
+    SNN timeline a crossing."""
     hold = max(1, math.ceil(bits / width_bits - 1e-9))
     delay = int(round(hop_latency_cycles))
-    return tuple((link, hold, delay) for link in route)
+    last = len(route) - 1
+    return tuple((link, hold, delay if i == last else max(1, delay)) for i, link in enumerate(route))
+
+
+def transfer_cycles(stages: tuple[tuple[object, int, int], ...]) -> int:
+    """Cycles of one transfer held as :func:`link_stages` says, with no other traffic: the head's ``delay`` at
+    every link but the last, then the last link's ``hold`` and ``delay``."""
+    if not stages:
+        return 0
+    return sum(delay for _, _, delay in stages[:-1]) + stages[-1][1] + stages[-1][2]
 
 
 def link_cycles(crossings: tuple[tuple[float, int], ...], width_bits: float, hop_latency_cycles: float) -> float:
     """Time of ``(bits, hops)`` crossings held as :func:`link_stages` holds them, one after the other, no
-    contention: per crossing ``hops x (ceil(bits / width) + hop latency)``."""
-    return float(sum(hold + delay for bits, hops in crossings
-                     for _, hold, delay in link_stages(((0, 0),) * hops, bits, width_bits, hop_latency_cycles)))
+    contention: per crossing ``hops x hop latency + ceil(bits / width)`` (:func:`transfer_cycles`)."""
+    return float(sum(transfer_cycles(link_stages(((0, 0),) * hops, bits, width_bits, hop_latency_cycles))
+                     for bits, hops in crossings))
 
 
 def _traffic(step: TrainingStep, mapping: NetworkMapping, tiles: int, macros_per_tile: int,

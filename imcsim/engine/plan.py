@@ -24,8 +24,9 @@ come from engine/rowtime.py (the one formula, which the analytic row estimate re
 
 **Edges.** A forward edge producer -> consumer carries the producer's rows (``row_bytes``) to the
 consumer's tile (both tiles from engine/noc.py, the tiles the NoC traffic is routed by): over the NoC links
-of the XY route (each link ``ceil(row bits / noc_width_bits)`` cycles, then ``noc_hop_latency_cycles``), or
-with no transfer event inside one tile. Where its rows wait follows engine/staging.py's one rule: the
+of the XY route by virtual cut-through (``noc.link_stages``: each link held ``ceil(row bits / noc_width_bits)``
+cycles, the row's head ``noc_hop_latency_cycles`` ahead from link to link), or with no transfer event inside
+one tile. Where its rows wait follows engine/staging.py's one rule: the
 consumer tile's line buffer (its ``min_rows`` and a share of what is left, counted in rows), else the
 global buffer (through its port), else DRAM: each row is written to and read back from DRAM on one of
 ``chip.dram_channels`` channels (each ``bandwidth / channels``), and its traffic is priced
@@ -119,13 +120,19 @@ class Edge:
     src_rows: int
     dst_rows: int
     cap: int | None         # line-buffer rows (None: unbounded: DRAM or across a barrier)
-    stages: tuple[tuple[int, int, int], ...]   # per row: (resource, cycles, delay after)
+    stages: tuple[tuple[int, int, int], ...]   # per row: (resource, cycles, delay; of a link: noc.link_stages)
     row_bytes: float = 0.0
     level: str = "tile"     # where its rows wait: tile (line buffer) | global (global buffer) | dram
 
     @property
     def spilled(self) -> bool:
         return self.level == "dram"
+
+    @property
+    def links(self) -> bool:
+        """Its rows cross NoC links (``stages``: ``noc.link_stages``, moved by cut-through), not DRAM or the global
+        buffer (a write, then a read back)."""
+        return self.level == "tile" and bool(self.stages)
 
     def need(self, g: int) -> int:
         """Producer rows (over the batch stream) the consumer's row ``g`` needs."""
@@ -400,8 +407,8 @@ class _Builder:
 
     # ------------------------------------------------------------------ edges
     def transfer_stages(self, src_tile: int, dst_tile: int, row_bytes: float) -> tuple[tuple[int, int, int], ...]:
-        """A row over the XY route between two tiles, held link by link as :func:`noc.link_stages` says (one
-        definition for the row engine and the SNN timeline)."""
+        """A row over the XY route between two tiles, its links held as :func:`noc.link_stages` says (cut-through;
+        one definition for the row engine and the SNN timeline)."""
         route = tuple(self.placement.route(src_tile, dst_tile))
         return tuple((self.res(f"link:{a}->{b}", "link"), hold, delay) for (a, b), hold, delay in
                      link_stages(route, row_bytes * 8, self.chip.noc_width_bits, self.chip.noc_hop_latency_cycles))

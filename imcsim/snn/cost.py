@@ -277,8 +277,8 @@ class Placed:
         sent = "" if sent_bits is None else f" as bitmaps, {sent_bits:,.0f} sent on average"
         return (where + f"{s['noc_crossings']} crossings over {s['noc_hops']} hops (XY routes) and {s['noc_bits']:,.0f} "
                 f"bits per timestep{sent}, {what}; energy per bit sent whatever its value, crossings one after the other "
-                f"and links not contended in the priced cycles (A; the --timeline run holds them link by link, as the "
-                f"CNNs' row engine){fit}")
+                f"and links not contended in the priced cycles (A; the --timeline run moves them over contended links "
+                f"by cut-through, as the CNNs' row engine){fit}")
 
     def summary(self) -> dict[str, Any]:
         p = self.traffic.placement

@@ -10,14 +10,15 @@ Model (A where marked):
   resource; the pooled digital units (pools, residual adds, z_t += o_t) one more; the exit unit one more.
   Streamed layers (a network that does not fit) and their reload stages share one resource, the pool.
 - **NoC links.** After a layer's stage its crossings (``SNNCost.placed.routes``: the engines' placement, XY
-  routes) go one after the other; each directed link is a FIFO resource. A crossing is one packet held
-  (of the bits the encoder sends that timestep, ``SNNCost.noc_bits``) link by link exactly as the CNNs'
-  row engine holds a row (``engine/noc.link_stages``, one definition):
-  in route order, each link for ``ceil(bits / noc_width_bits)`` cycles, released, then the hop latency
-  before the next (store-and-forward, A; docs/engine.md, "NoC links"). One link at a time, so crossings
-  cannot deadlock. Alone, a crossing lasts ``noc.link_cycles``, where the cost model charges the analytic
-  ``noc.noc_cycles`` (as the CNNs' row engine against their analytic engine): one sample in flight takes
-  ``at_exit(t)`` plus :func:`link_excess_cycles` of each of its timesteps.
+  routes) go one after the other; each directed link is a FIFO resource. A crossing is one packet (of the
+  bits the encoder sends that timestep, ``SNNCost.noc_bits``) moved exactly as the CNNs' row engine moves a
+  row (``engine/noc.link_stages``, one definition): virtual cut-through (A; docs/engine.md, "NoC links"), its
+  head taking each link of the route once it is free and going on a hop latency later, each link held
+  ``ceil(bits / noc_width_bits)`` cycles. A blocked head waits in its router's buffer and holds no link, so
+  crossings cannot deadlock. Alone, a crossing lasts ``noc.link_cycles`` (``hops x latency + ceil(bits /
+  width)``), where the cost model charges the analytic ``noc.noc_cycles`` (``bits / width + hops x
+  latency``): one sample in flight takes ``at_exit(t)`` plus :func:`link_excess_cycles` of each of its
+  timesteps, the rounding of each crossing to whole cycles.
 - A sample runs its direct-encoded layer once, then timestep by timestep: the layers in order, then the
   exit evaluation (dynamic only); timestep t + 1 starts after the exit decision of t (no speculation).
 - At most ``in_flight`` samples are in the chip at once: the tile buffers must hold every in-flight
@@ -83,9 +84,9 @@ class Timeline:
 
 
 def link_excess_cycles(sc: SNNCost, t: int = 1) -> float:
-    """Cycles timestep t's crossings take on the timeline (held link by link, ``noc.link_cycles``) beyond
-    what the cost model charges (``noc.noc_cycles``): per crossing ``(hops - 1) x ceil(bits / width)`` plus
-    the rounding to whole cycles."""
+    """Cycles timestep t's crossings take on the timeline (cut-through, ``noc.link_cycles``) beyond what the cost
+    model charges (``noc.noc_cycles``): per crossing ``ceil(bits / width) - bits / width`` and the hop latency's
+    rounding to whole cycles (at least one per hop before the last)."""
     chip = sc.hw.accel.chip
     routes = sc.placed.routes if sc.placed else {}
     crossings = tuple((bits, len(route)) for layer, cr in routes.items()
@@ -147,19 +148,31 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
     stalls: dict[str, float] = {}
     longest: dict[str, int] = {}
 
-    def hold(unit: simpy.Resource, cycles: float, cause: str):
-        """Take one unit, hold it ``cycles``, count the wait, the queue and the busy time."""
+    def take(unit: simpy.Resource, cause: str):
+        """Ask for one unit and wait for it, counting the queue and the wait; the granted request."""
         name = label[id(unit)]
         longest[name] = max(longest.get(name, 0), len(unit.queue) + (unit.count >= unit.capacity))
-        with unit.request() as req:
-            asked = env.now
-            yield req
-            if env.now > asked:
-                stalls[cause] = stalls.get(cause, 0.0) + env.now - asked
-            start = env.now
-            yield env.timeout(cycles)
-            busy[name] = busy.get(name, 0.0) + cycles
+        req = unit.request()
+        asked = env.now
+        yield req
+        if env.now > asked:
+            stalls[cause] = stalls.get(cause, 0.0) + env.now - asked
+        return req
+
+    def hold(unit: simpy.Resource, cycles: float, cause: str):
+        """Take one unit, hold it ``cycles``, count the wait, the queue and the busy time."""
+        req = yield from take(unit, cause)
+        start = env.now
+        yield env.timeout(cycles)
+        busy[label[id(unit)]] = busy.get(label[id(unit)], 0.0) + cycles
+        unit.release(req)
         return start
+
+    def release(unit: simpy.Resource, req: simpy.resources.resource.Request, cycles: float):
+        """A link taken by a crossing's head, released once its flits have streamed through."""
+        busy[label[id(unit)]] = busy.get(label[id(unit)], 0.0) + cycles
+        yield env.timeout(cycles)
+        unit.release(req)
 
     def stage(resource: str, cycles: float, t: int = 0):
         if resource.startswith(NOC_STAGE):
@@ -168,13 +181,17 @@ def simulate(sc: SNNCost, exit_timesteps: list[int] | np.ndarray, in_flight: int
         yield from hold(res[resource], cycles, "compute")
 
     def crossings(layer: str, t: int):
+        """Each crossing by virtual cut-through (``noc.link_stages``): the head takes a link once it is free, the
+        link stays held ``hold`` cycles while the head goes on ``delay`` later; delivered ``hold + delay`` after
+        the last link was taken."""
         for bits, (_, route) in zip(sc.noc_bits[t][layer], routes[layer]):
-            for link, held, delay in link_stages(route, bits, chip.noc_width_bits, chip.noc_hop_latency_cycles):
-                start = yield from hold(links[link], held, "noc")
+            stages = link_stages(route, bits, chip.noc_width_bits, chip.noc_hop_latency_cycles)
+            for i, (link, held, delay) in enumerate(stages):
+                req = yield from take(links[link], "noc")
+                env.process(release(links[link], req, held))
                 if trace is not None:
-                    trace.append((link, layer, start, env.now))
-                if delay:
-                    yield env.timeout(delay)
+                    trace.append((link, layer, env.now, env.now + held))
+                yield env.timeout(held + delay if i == len(stages) - 1 else delay)
 
     def sample(i: int, t_exit: int):
         with slots.request() as slot:
