@@ -4,6 +4,8 @@ wake-up energy by hand, and an engine run where gating lowers leakage and shows 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imcsim.circuit.macro import MacroConfig
 from imcsim.config.study import study_from_params
@@ -98,3 +100,35 @@ def test_standby_sources_memoised_on_what_they_read():
         assert src == standby_sources(context.build_context(study_from_params(p)))
     assert got[2].empty_buffers_w != got[0].empty_buffers_w
     assert got[3].master_copy_w > 0 and got[0].master_copy_w == 0
+
+
+
+def _one_policy(policy, src, latency_ns, busy_ns, busy_pj, wakeups):
+    """The module docstring's sources under one policy, written out (W x ns = nJ, x 1e3 -> pJ)."""
+    idle_ns = max(0.0, src.n_macros * latency_ns - busy_ns)
+    buffers_w = src.sram_buffers_w - (src.empty_buffers_w if policy == "macros+buffers" else 0.0)
+    out = {"busy_macros": busy_pj, "idle_macros": src.macro_periphery_w * idle_ns * 1e3 if policy == "none" else 0.0,
+           "volatile_cells": src.volatile_cells_w * latency_ns * 1e3, "sram_buffers": buffers_w * latency_ns * 1e3,
+           "wakeup": 0.0 if policy == "none" else src.wakeup_pj_per_macro * wakeups}
+    if src.master_copy_w:
+        out["master_copy"] = src.master_copy_w * latency_ns * 1e3
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0, 1e9), st.floats(0, 1e9), st.floats(0, 1e6), st.floats(0, 1e4),
+       st.sampled_from([0.0, 1e-3]), st.floats(0, 1e-2), st.floats(0, 1e-2))
+def test_every_policy_at_once_equals_each_policy_alone(latency_ns, busy_ns, busy_pj, wakeups, master_w, buffers_w,
+                                                       empty_w):
+    # a result lists the leakage under every policy (what gating would save), made at once with the terms the
+    # policies share computed once: each policy's sources equal the formula for that policy alone, in order
+    from imcsim.engine.leakage import leakage_by_policy_pj
+
+    src = StandbySources(volatile_cells_w=1e-4, macro_periphery_w=2e-6, n_macros=64, sram_buffers_w=buffers_w + empty_w,
+                         empty_buffers_w=empty_w, wakeup_pj_per_macro=3.0, master_copy_w=master_w)
+    every = leakage_by_policy_pj(src, latency_ns, busy_ns, busy_pj, wakeups)
+    assert list(every) == list(POLICIES)
+    for policy in POLICIES:
+        want = list(_one_policy(policy, src, latency_ns, busy_ns, busy_pj, wakeups).items())
+        assert list(every[policy].items()) == want
+        assert list(leakage_by_source_pj(policy, src, latency_ns, busy_ns, busy_pj, wakeups).items()) == want

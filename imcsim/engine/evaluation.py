@@ -17,7 +17,7 @@ from imcsim.config.study import Study, study_from_params
 from imcsim.engine.context import Context, build_context, fallback_note, preset_for
 from imcsim.engine.costs import POOL, PricedStep, price_step, prime_layer_costs
 from imcsim.engine.estimate import _estimate_key, activation_staging, row_estimate_cycles, row_estimates_many
-from imcsim.engine.leakage import POLICIES, leakage_by_source_pj
+from imcsim.engine.leakage import leakage_by_policy_pj
 from imcsim.engine.ledger import Result
 from imcsim.engine.plan import paused_gc
 from imcsim.engine.schedule import Barrier, analytic_cycles, simulate
@@ -83,21 +83,25 @@ def _priced_many(points: list[tuple[Study, Context]]) -> list[_Priced | None]:
     raises its error when evaluated alone."""
     out: list[_Priced | None] = [None] * len(points)
     new: dict[tuple, list[int]] = {}
+    keys: list[tuple[tuple, tuple]] = []   # (owners, values) of each new entry, in order
     for k, (study, ctx) in enumerate(points):
         owners, extra = _priced_key(study, ctx)
         hit = _PRICED.peek(owners, extra)
         if hit is not None:
             out[k] = hit
-        else:
-            new.setdefault(_PRICED.key(owners, extra), []).append(k)
-    steps: list[tuple[list[int], PricedStep]] = []
-    for members in new.values():
+            continue
+        members = new.setdefault(_PRICED.key(owners, extra), [])
+        if not members:
+            keys.append((owners, extra))
+        members.append(k)
+    steps: list[tuple[list[int], PricedStep, tuple[tuple, tuple]]] = []
+    for members, key in zip(new.values(), keys):
         try:
-            steps.append((members, price_step(points[members[0]][1])))
+            steps.append((members, price_step(points[members[0]][1]), key))
         except Exception:
             continue
     alike: dict[tuple, list[int]] = {}   # steps by what the estimate and the staging read (estimate._estimate_key)
-    for j, (members, pr) in enumerate(steps):
+    for j, (members, pr, _) in enumerate(steps):
         alike.setdefault(IdentityMemo.key(*_estimate_key(points[members[0]][1], pr)), []).append(j)
     firsts = [(points[steps[js[0]][0][0]][1], steps[js[0]][1], js) for js in alike.values()]
     rows = [(ctx, pr, js) for ctx, pr, js in firsts if ctx.accel.chip.pipeline == "row"]
@@ -117,11 +121,11 @@ def _priced_many(points: list[tuple[Study, Context]]) -> list[_Priced | None]:
         shared = (*derived.get(js[0], (None,)), staging, _reload_write_cycles(pr))
         for j in js:
             derived[j] = shared
-    for j, (members, pr) in enumerate(steps):
-        study, ctx = points[members[0]]
+    for j, (members, pr, key) in enumerate(steps):
+        ctx = points[members[0]][1]
         row, staging, pool_writes = derived[j]
         try:
-            cached = _PRICED.get(*_priced_key(study, ctx), lambda ctx=ctx, pr=pr, row=row, staging=staging,
+            cached = _PRICED.get(*key, lambda ctx=ctx, pr=pr, row=row, staging=staging,
                                  pool_writes=pool_writes: _price(ctx, pr, row, staging, pool_writes))
         except Exception:
             continue
@@ -245,9 +249,10 @@ def _evaluate(study: Study, ctx: Context, engine: str, record_trace: bool = Fals
 
 def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: float, timeline,
             plan=None, described: bool = True) -> Result:
-    """The result of a priced and timed study. ``described=False``: without its description (``study`` and
-    ``assumptions`` left empty, :func:`_description`), which the summary does not read: what a sweep record
-    is made from (:func:`_record`), never handed out."""
+    """The result of a priced and timed study. ``described=False``: what a sweep record is made from
+    (:func:`_record`), never handed out: without its description (``study`` and ``assumptions`` left empty,
+    :func:`_description`), its ops without the staged-activations op (which changes none of the sums a summary
+    reads: ``ledger._AppendedTable``), its measured and assumed figures the priced step's own (not copies)."""
     priced, bound = cached.step, cached.analytic_cycles
     energy = dict(cached.op_energy_pj)
     # The ops' own leakage (macros while they compute) stays; the chip's standby power (volatile cells, SRAM
@@ -257,8 +262,7 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
     latency_ns = cycles * ctx.cycle_ns
     src = priced.standby
     wakes = priced.records.macro_wakeups()
-    leak_args = (src, latency_ns, cached.macro_busy_cycles * ctx.cycle_ns, energy["leakage"], wakes)
-    by_policy = {p: leakage_by_source_pj(p, *leak_args) for p in POLICIES}
+    by_policy = leakage_by_policy_pj(src, latency_ns, cached.macro_busy_cycles * ctx.cycle_ns, energy["leakage"], wakes)
     leak_by_source = by_policy[ctx.accel.chip.power_gating]
     energy["leakage"] = sum(leak_by_source.values())
     records = priced.records
@@ -271,7 +275,8 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
         extra = {"dram": spill_bytes * 8 * (chip.dram_write_energy_pj_per_bit + chip.dram_read_energy_pj_per_bit),
                  "buffer": global_bytes * (chip.global_buffer_write_pj_per_byte
                                            + chip.global_buffer_read_pj_per_byte)}
-        records = _staged_table(records, extra)
+        if described:
+            records = _staged_table(records, extra)
         for k, v in extra.items():
             energy[k] += v
     # the step's write account, finished with the chip's cells and the device's endurance
@@ -306,8 +311,9 @@ def _result(study: Study, ctx: Context, cached: _Priced, engine: str, cycles: fl
                   stall_cycles=stalls, bottleneck=bottleneck, leakage_by_source_pj=leak_by_source,
                   leakage_by_policy_pj={p: sum(v.values()) for p, v in by_policy.items()},
                   power_gating=ctx.accel.chip.power_gating, macro_wakeups=wakes,
-                  activity_model=ctx.macro.activity_model, measured=dict(priced.measured),
-                  assumed=dict(priced.assumed))
+                  activity_model=ctx.macro.activity_model,
+                  measured=dict(priced.measured) if described else priced.measured,
+                  assumed=dict(priced.assumed) if described else priced.assumed)
 
 
 def _description(study: Study, ctx: Context, cached: _Priced, engine: str, writes: Any, plan: Any,

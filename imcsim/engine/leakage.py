@@ -131,18 +131,33 @@ def leakage_by_source_pj(policy: str, src: StandbySources, latency_ns: float, bu
     macro-time spent computing (sum over macros), ``busy_leakage_pj`` what the ops already charged for
     it, ``macro_wakeups`` the macro wake-ups of the step. W x ns = nJ, x 1e3 -> pJ. The numbers may also be
     numpy arrays over design points (imcsim/nas/fastcost.py prices many array geometries at once)."""
-    check_policy(policy)
-    idle = src.n_macros * latency_ns - busy_macro_ns
-    idle_ns = np.maximum(0.0, idle) if isinstance(idle, np.ndarray) else max(0.0, idle)
-    buffers_w = src.sram_buffers_w - (src.empty_buffers_w if policy == "macros+buffers" else 0.0)
-    out = {
-        "busy_macros": busy_leakage_pj,
-        "idle_macros": src.macro_periphery_w * idle_ns * 1e3 if policy == "none" else 0.0,
-        "volatile_cells": src.volatile_cells_w * latency_ns * 1e3,
-        "sram_buffers": buffers_w * latency_ns * 1e3,
-        "wakeup": 0.0 if policy == "none" else src.wakeup_pj_per_macro * macro_wakeups,
-    }
+    return leakage_by_policy_pj(src, latency_ns, busy_macro_ns, busy_leakage_pj, macro_wakeups, (policy,))[policy]
+
+
+def leakage_by_policy_pj(src: StandbySources, latency_ns: float, busy_macro_ns: float, busy_leakage_pj: float,
+                         macro_wakeups: float, policies: tuple[str, ...] = POLICIES) -> dict[str, dict[str, float]]:
+    """:func:`leakage_by_source_pj` under each of ``policies`` (every policy by default: a result lists what
+    gating would save), the terms they share made once."""
+    for policy in policies:
+        check_policy(policy)
+    volatile = src.volatile_cells_w * latency_ns * 1e3
+    wakeup = src.wakeup_pj_per_macro * macro_wakeups
     master = src.master_copy_w   # np.any on a float costs more than the rest of this function
-    if (master.any() if isinstance(master, np.ndarray) else master):   # only with options.master_copy
-        out["master_copy"] = src.master_copy_w * latency_ns * 1e3
+    master_pj = src.master_copy_w * latency_ns * 1e3 if (master.any() if isinstance(master, np.ndarray) else master) \
+        else None   # only with options.master_copy
+    out: dict[str, dict[str, float]] = {}
+    for policy in policies:
+        if policy == "none":
+            idle = src.n_macros * latency_ns - busy_macro_ns
+            idle_ns = np.maximum(0.0, idle) if isinstance(idle, np.ndarray) else max(0.0, idle)
+        buffers_w = src.sram_buffers_w - (src.empty_buffers_w if policy == "macros+buffers" else 0.0)
+        by_source = out[policy] = {
+            "busy_macros": busy_leakage_pj,
+            "idle_macros": src.macro_periphery_w * idle_ns * 1e3 if policy == "none" else 0.0,
+            "volatile_cells": volatile,
+            "sram_buffers": buffers_w * latency_ns * 1e3,
+            "wakeup": 0.0 if policy == "none" else wakeup,
+        }
+        if master_pj is not None:
+            by_source["master_copy"] = master_pj
     return out
