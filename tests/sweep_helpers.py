@@ -55,6 +55,19 @@ def logged(params: dict[str, Any]) -> dict[str, Any]:
     return analytic(params)
 
 
+def with_pid(params: dict[str, Any]) -> dict[str, Any]:
+    """:func:`analytic` plus the ``pid`` of the process that evaluated the point."""
+    return {**analytic(params), "pid": os.getpid()}
+
+
+def with_pid_batch(params: dict[str, Any]) -> dict[str, Any]:
+    """:func:`with_pid`, with a ``batch`` form (chunks go to it in one call, as to the engine's)."""
+    return with_pid(params)
+
+
+with_pid_batch.batch = lambda chunk: [with_pid(p) for p in chunk]  # type: ignore[attr-defined]
+
+
 _calls = 0
 
 
@@ -122,7 +135,7 @@ def main(argv: list[str]) -> int:
 
         evaluate = sweep_helpers.logged
     summary = run_sweep(demo_spec(), evaluate, out, jobs=jobs, resume="--resume" in argv, progress="lines",
-                        flush_every=1, compact_when_done=False)
+                        flush_every=1, compact_when_done=False, serial_first_s=0)   # workers from the start
     print(f"evaluated={summary.evaluated} skipped={summary.skipped}")
     return 0
 

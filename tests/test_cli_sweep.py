@@ -89,7 +89,10 @@ def test_demo_sweep_writes_store_plots_and_report(demo_sweep):
 
 
 @pytest.mark.slow  # needs the demo sweep (session fixture)
-def test_jobs_2_gives_the_serial_table(tmp_path, capsys, serial_table):
+def test_jobs_2_gives_the_serial_table(tmp_path, capsys, serial_table, monkeypatch):
+    import imcsim.sweep.runner as runner
+
+    monkeypatch.setattr(runner, "SERIAL_FIRST_S", 0)   # the workers from the first point (not after 2 s)
     out = tmp_path / "jobs"
     summary = _sweep_json([*DEMO, "-o", str(out), "--jobs", "2", "--no-report"], capsys)
     assert (summary["evaluated"], summary["failed"]) == (N_DEMO, N_FAILING), _failures(out)

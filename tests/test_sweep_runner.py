@@ -172,11 +172,11 @@ def test_force_starts_over(tmp_path, count_file):
 def test_two_worker_processes_give_the_serial_table(tmp_path, count_file):
     serial = run_sweep(demo_spec(), helpers.failing, tmp_path / "serial", progress="none")
     parallel = run_sweep(demo_spec(), helpers.failing, tmp_path / "jobs2", jobs=2, progress="none",
-                         chunk_size=5, flush_every=3)
+                         chunk_size=5, flush_every=3, serial_first_s=0)
     assert (parallel.evaluated, parallel.failed) == (serial.evaluated, serial.failed)
     pd.testing.assert_frame_equal(read_results(tmp_path / "jobs2"), read_results(tmp_path / "serial"))
     # each point evaluated exactly once across the worker processes
-    run_sweep(demo_spec(), helpers.logged, tmp_path / "logged", jobs=2, progress="none")
+    run_sweep(demo_spec(), helpers.logged, tmp_path / "logged", jobs=2, progress="none", serial_first_s=0)
     calls = logged_calls(count_file)
     assert sorted(calls) == sorted(key(p.params) for p in demo_spec().expand())
 
@@ -184,12 +184,29 @@ def test_two_worker_processes_give_the_serial_table(tmp_path, count_file):
 def test_warmup_runs_once_per_worker_process(tmp_path, monkeypatch):
     log = tmp_path / "warm.log"
     monkeypatch.setenv("IMCSIM_TEST_WARM_FILE", str(log))
-    run_sweep(demo_spec(), helpers.analytic, tmp_path / "a", jobs=2, progress="none", warmup=helpers.warm)
+    run_sweep(demo_spec(), helpers.analytic, tmp_path / "a", jobs=2, progress="none", warmup=helpers.warm,
+              serial_first_s=0)
     pids = log.read_text().split()
     assert 1 <= len(pids) <= 2 and len(set(pids)) == len(pids) and str(os.getpid()) not in pids
     log.unlink()
     run_sweep(demo_spec(), helpers.analytic, tmp_path / "b", progress="none", warmup=helpers.warm)
     assert log.read_text().split() == [str(os.getpid())]
+
+
+@pytest.mark.parametrize("evaluate", [helpers.with_pid, helpers.with_pid_batch], ids=["one-by-one", "batch"])
+def test_jobs_start_workers_only_for_the_points_left_after_serial_first_s(tmp_path, evaluate):
+    # --jobs 2 was slower than serial on small sweeps (starting and warming the workers): a short sweep is now
+    # evaluated in this process, no worker started
+    run_sweep(demo_spec(), evaluate, tmp_path / "short", jobs=2, progress="none")
+    assert set(read_results(tmp_path / "short")["pid"]) == {os.getpid()}
+    # past serial_first_s (here: after the first point) the points left go to the workers
+    run_sweep(demo_spec(), evaluate, tmp_path / "split", jobs=2, progress="none", serial_first_s=1e-9)
+    pids = read_results(tmp_path / "split")["pid"].tolist()
+    assert pids[0] == os.getpid() and os.getpid() not in pids[1:] and 1 <= len(set(pids[1:])) <= 2
+    run_sweep(demo_spec(), evaluate, tmp_path / "serial", progress="none")
+    serial = read_results(tmp_path / "serial").drop(columns="pid")
+    for name in ("short", "split"):
+        pd.testing.assert_frame_equal(read_results(tmp_path / name).drop(columns="pid"), serial)
 
 
 def test_unpicklable_evaluate_is_refused_for_workers(tmp_path):

@@ -254,8 +254,7 @@ def test_one_writer_per_folder(tmp_path):
 def test_read_results_reads_only_the_columns_asked_for(tmp_path, monkeypatch):
     # imcsim report reads a sweep with report.load.reads_column: the mapping figures and area components it
     # never shows stay in the Parquet files (pyarrow reads the asked columns only)
-    import pyarrow.parquet as pq
-
+    import imcsim.sweep.store as store_module
     from imcsim.report.load import reads_column
 
     spec, points = _points()
@@ -265,9 +264,9 @@ def test_read_results_reads_only_the_columns_asked_for(tmp_path, monkeypatch):
                                    "area_macro_cells_um2": 1.0})
     store.close({}, complete=True)
     asked: list = []
-    real = pq.read_table
-    monkeypatch.setattr(pq, "read_table", lambda path, columns=None, **kw: asked.append(columns) or
-                        real(path, columns=columns, **kw))
+    real = store_module.read_part
+    monkeypatch.setattr(store_module, "read_part", lambda path, columns=None: asked.append(columns) or
+                        real(path, columns))
     df = read_results(tmp_path, columns=reads_column)
     assert {"map_fits", "energy_pj", "area_mm2", "rows", "status", "error"} <= set(df.columns)
     assert not {"map_policy", "area_macro_cells_um2"} & set(df.columns)

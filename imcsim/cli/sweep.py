@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", default=None, metavar="DIR",
                    help="output folder (default: reports/<study file stem> or reports/sweep-<hash>)")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                   help=f"local worker processes (default 1, at most {MAX_JOBS})")
+                   help=f"local worker processes (default 1, at most {MAX_JOBS}); started only for the points "
+                        "left after 2 s of evaluating here, so a short sweep runs in this process")
     p.add_argument("--max-points", type=int, default=MAX_POINTS, metavar="N",
                    help=f"refuse a plan with more combinations than N (default {MAX_POINTS:,}; "
                         f"at most {MAX_POINTS_LIMIT:,}); checked before anything is expanded")

@@ -51,6 +51,11 @@ CHUNK_TARGET_S = 0.25   # wall time one chunk should take once the cost per poin
 MAX_CHUNK = 512
 INFLIGHT_PER_SLOT = 2   # chunks queued per worker slot: enough to keep workers busy, few to hold
 ERROR_CHARS = 300
+#: with ``jobs > 1`` the parent evaluates the first points itself, and starts the worker processes only for
+#: what is left once it has spent this long on them: about what starting and warming two workers costs, so a
+#: sweep that takes less serially never pays for workers (issue 15: --jobs 2 was slower than serial on small
+#: sweeps), and a long one starts them at most this late
+SERIAL_FIRST_S = 2.0
 DASK_CONNECT_TIMEOUT_S = 20
 
 
@@ -86,14 +91,16 @@ def run_sweep(points: SweepSpec | Sequence[Point], evaluate: Evaluate, out_dir: 
               *, warmup: Callable[[], Any] | None = None, retry_failed: bool = False,
               chunk_size: int | None = None, flush_every: int = FLUSH_ROWS, flush_seconds: float = 2.0,
               compact_when_done: bool = True, progress_stream: TextIO | None = None,
-              spec: Mapping[str, Any] | None = None) -> SweepSummary:
+              spec: Mapping[str, Any] | None = None, serial_first_s: float | None = None) -> SweepSummary:
     """Evaluate every point not yet stored in ``out_dir`` and stream the results there.
 
     ``points``: a :class:`SweepSpec` (expanded here) or points already expanded. ``jobs > 1``: local
     worker processes; ``scheduler``: a Dask scheduler address (or a ``distributed.Client``).
     ``resume``: skip points already stored (with ``retry_failed``, re-run those stored as errors).
     ``force``: delete the folder's stored results first. ``warmup()`` runs once per worker process
-    before its first point (e.g. to compile kernels or load device cards).
+    before its first point (e.g. to compile kernels or load device cards). With ``jobs > 1`` the points
+    evaluated in the first ``serial_first_s`` seconds (default :data:`SERIAL_FIRST_S`) are evaluated here,
+    in this process, and workers start only for the rest (none for a sweep done by then).
     """
     plan: Sequence[Point]
     if isinstance(points, SweepSpec):
@@ -119,7 +126,8 @@ def run_sweep(points: SweepSpec | Sequence[Point], evaluate: Evaluate, out_dir: 
     client, own_client = _connect(scheduler) if scheduler is not None else (None, False)
     try:
         return _run(plan, fields, spec, evaluate, out_dir, jobs, client, resume, force, progress, warmup,
-                    retry_failed, chunk_size, flush_every, flush_seconds, compact_when_done, progress_stream)
+                    retry_failed, chunk_size, flush_every, flush_seconds, compact_when_done, progress_stream,
+                    SERIAL_FIRST_S if serial_first_s is None else serial_first_s)
     finally:
         if own_client:
             client.close()
@@ -128,7 +136,8 @@ def run_sweep(points: SweepSpec | Sequence[Point], evaluate: Evaluate, out_dir: 
 def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | None, evaluate: Evaluate,
          out_dir: str | Path, jobs: int, client: Any, resume: bool, force: bool, progress: str | bool,
          warmup: Callable[[], Any] | None, retry_failed: bool, chunk_size: int | None, flush_every: int,
-         flush_seconds: float, compact_when_done: bool, progress_stream: TextIO | None) -> SweepSummary:
+         flush_seconds: float, compact_when_done: bool, progress_stream: TextIO | None,
+         serial_first_s: float) -> SweepSummary:
     store = ResultStore.open(out_dir, plan, fields=fields, spec=spec, resume=resume, force=force,
                              flush_every=flush_every, flush_seconds=flush_seconds, merge_on_close=compact_when_done)
     done = store.stored_status
@@ -162,7 +171,10 @@ def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | Non
             if client is not None:
                 _run_dask(todo, evaluate, warmup, client, chunk_size, on_results)
             elif jobs > 1:
-                _run_processes(todo, evaluate, warmup, jobs, chunk_size, on_results)
+                done_here = _run_serial(todo, evaluate, warmup, chunk_size, on_results, serial_first_s) \
+                    if serial_first_s > 0 else 0
+                rest = todo if not done_here else _Subset(todo, range(done_here, len(todo)))
+                _run_processes(rest, evaluate, warmup, jobs, chunk_size, on_results)
             else:
                 _run_serial(todo, evaluate, warmup, chunk_size, on_results)
     except KeyboardInterrupt:
@@ -390,19 +402,29 @@ OnResults = Callable[[Sequence[Result]], None]
 
 
 def _run_serial(todo: Sequence[Point], evaluate: Evaluate, warmup: Callable[[], Any] | None,
-                chunk_size: int | None, on_results: OnResults) -> None:
+                chunk_size: int | None, on_results: OnResults, budget_s: float = math.inf) -> int:
+    """Evaluate ``todo`` in this process, in order, until done or until its evaluations took ``budget_s``
+    seconds (checked between chunks); returns how many points it evaluated (the first ones)."""
     _ensure_warm(warmup)
+    spent = 0.0
     if batch_of(evaluate) is None:
-        for point in todo:
-            on_results([(point, *evaluate_safely(evaluate, point.params))])
-        return
+        for n, point in enumerate(todo):
+            if spent >= budget_s:
+                return n
+            t0 = time.perf_counter()
+            result = evaluate_safely(evaluate, point.params)
+            spent += time.perf_counter() - t0
+            on_results([(point, *result)])
+        return len(todo)
     # chunks sized like the workers' (about CHUNK_TARGET_S each, the first one point), so a Ctrl-C waits
     # no longer than one chunk and every finished chunk is stored
     chunker = _Chunker(todo, 1, chunk_size)
-    while chunker.remaining:
+    while chunker.remaining and spent < budget_s:
         results, seconds = run_chunk(evaluate, None, chunker.next())
         chunker.record(len(results), seconds)
+        spent += seconds
         on_results([(todo[i], status, error, metrics) for i, status, error, metrics in results])
+    return chunker.next_i
 
 
 class _Subset(Sequence[Point]):
