@@ -196,6 +196,9 @@ class _Pricer:
         self.du_bytes = PRECISION_BYTES[self.du.precision]
         self._noc_hops = 0               # forward crossing hops of the placement (numbers), for the assumptions
         self._shape: _Shape | None = None  # the priced shape, once looked up (prime_layer_costs, then price)
+        self._side: tuple | None = None    # its MVM rows' mapping side (_mvm_side), when prime_layer_costs looked
+        #: the plain MVM rows' macro energy per step and cycles, when prime_layer_costs priced them with its batch
+        self._plain_rows: tuple[np.ndarray, np.ndarray] | None = None
 
     @cached_property
     def layers(self) -> dict[str, LayerMapping]:
@@ -353,8 +356,8 @@ class _Pricer:
         traffic = forward_traffic(self.ctx.step, self.mapping, chip.tiles, int(tile.macros or 1), self.macro.in_bits / 8)
         noc = _NOC.get((traffic, shape), (chip.noc_width_bits, chip.noc_hop_latency_cycles, chip.tile_pitch_mm,
                                           chip.noc_energy_pj_per_bit_per_mm), lambda: self._noc_terms(shape, traffic))
-        side = None
-        if shape.mvm:
+        side = self._side
+        if shape.mvm and side is None:
             side = _MVM_SIDE.get((self.mapping.tile_table, shape), (), lambda: self._mvm_side(shape))
         if side is not None and side[5] is not None:
             # every MVM row plain: their port bytes depend on the shape alone (the digital part has them)
@@ -586,14 +589,17 @@ class _Pricer:
         gives the step's cycles and macros (the port bytes are the shape's: ``_Digital.plain_port_bytes``)."""
         macro = self.macro
         partial_adds, macros, noc_rec, macro_at, noc_at = side[5]
-        lc = _LAYER_COSTS.get((macro, side[1], v), (), lambda: layer_costs(*_plain_job(macro, side[1], v)))
-        macro6 = np.array(lc.energy_pj, dtype=float)   # (a fresh array; object-typed only for absurd geometries)
-        macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * macro.acc_bits * macro.gates.fa_fj * 1e-3
+        if self._plain_rows is not None:   # priced with the batch's (prime_layer_costs)
+            macro_pj, layer_cycles = self._plain_rows
+        else:
+            lc = _LAYER_COSTS.get((macro, side[1], v), (), lambda: layer_costs(*_plain_job(macro, side[1], v)))
+            macro_pj = _plain_macro_energy(lc.energy_pj, partial_adds, macro.acc_bits, macro.gates.fa_fj, v.executions)
+            layer_cycles = np.asarray(lc.cycles, dtype=float)
         # the buffer column of these rows is the shape's (_digital); the macro and NoC columns are this point's
-        energy.put(macro_at, macro6 * v.executions[:, None])
+        energy.put(macro_at, macro_pj)
         energy.put(noc_at, noc_terms.mvm_pj)
         cycles = base.cycles_array.copy()
-        cycles.put(v.rec, np.asarray(lc.cycles, dtype=float))
+        cycles.put(v.rec, layer_cycles)
         cycles.put(noc_rec, noc_terms.mvm_cycles)
         return cycles.tolist(), macros
 
@@ -1240,6 +1246,17 @@ class _Numbers:
     shared: dict[str, Any] = field(default_factory=dict)  # what points without slots share (their records)
 
 
+def _plain_macro_energy(layer_pj: np.ndarray, partial_adds: np.ndarray, acc_bits: Any, fa_fj: Any,
+                        executions: np.ndarray) -> np.ndarray:
+    """Macro energy per step of plain MVM rows (:meth:`_Pricer._price_plain_mvms`): the layer cost's components
+    plus the row-tile partial sums added in the tile accumulator (acc_bits full adders each), times the
+    executions. ``acc_bits`` and ``fa_fj`` are the macro's, or one entry per row (a batch's rows on their
+    macros, :func:`prime_layer_costs`): elementwise, so equal to the last bit."""
+    macro6 = np.array(layer_pj, dtype=float)   # (a fresh array; object-typed only for absurd geometries)
+    macro6[:, MACRO_COMPONENTS.index("shift_accumulate")] += partial_adds * acc_bits * fa_fj * 1e-3
+    return macro6 * executions[:, None]
+
+
 def _mvm_buffer_pj(v: _MvmRows, tile: Any) -> np.ndarray:
     """Tile-buffer energy per execution of the MVM rows: the input map read once and the output map written
     once (the im2col window reuse happens in the input registers; backward swaps the two)."""
@@ -1363,12 +1380,14 @@ _PRIMED: dict[int, tuple[Context, _Pricer]] = {}
 
 def prime_layer_costs(contexts: list[Context]) -> None:
     """Price the plain MVM rows (:meth:`_Pricer._mvm_side`) of many points with one stacked numpy pass
-    (``circuit.macro.layer_costs_many``) and keep each point's layer costs for its pricer: a batch of
-    design points that differ in their arrays (engine/evaluation.py ``evaluate_many``) pays the ~40 numpy
-    calls of the macro formulas once instead of once per point. Equal to pricing each alone, to the last
-    bit (the formulas are elementwise: tests/test_macro_batch.py, tests/test_engine_batch.py). Each point's
-    pricer is kept for its :func:`price_step` (``_PRIMED``)."""
+    (``circuit.macro.layer_costs_many``, then :func:`_plain_macro_energy` over all their rows) and give each
+    point's pricer its rows' macro energy and cycles: a batch of design points that differ in their arrays
+    (engine/evaluation.py ``evaluate_many``) pays the ~50 numpy calls of these formulas once instead of once
+    per point. Equal to pricing each alone, to the last bit (the formulas are elementwise:
+    tests/test_macro_batch.py, tests/test_engine_batch.py). Each point's pricer is kept for its
+    :func:`price_step` (``_PRIMED``)."""
     jobs: dict[tuple[int, int, int], tuple] = {}
+    pricers: dict[tuple[int, int, int], list[_Pricer]] = {}
     _PRIMED.clear()
     for ctx in contexts:
         p = _Pricer(ctx)
@@ -1376,15 +1395,30 @@ def prime_layer_costs(contexts: list[Context]) -> None:
         shape = _shape_of(p)
         if shape.mvm is None:
             continue
-        side = _MVM_SIDE.get((p.mapping.tile_table, shape), (), lambda p=p, shape=shape: p._mvm_side(shape))
+        p._side = side = _MVM_SIDE.get((p.mapping.tile_table, shape), (), lambda p=p, shape=shape: p._mvm_side(shape))
         if side[5] is None:
             continue   # rows on SRAM macros, in rounds, in passes or with scratch writes: priced per point
-        jobs.setdefault((id(p.macro), id(side[1]), id(shape.mvm)), (p.macro, side[1], shape.mvm))
+        key = (id(p.macro), id(side[1]), id(shape.mvm))
+        jobs.setdefault(key, (p.macro, side[1], shape.mvm, side))
+        pricers.setdefault(key, []).append(p)
     if len(jobs) < 2:
         return
     owners = list(jobs.values())
-    for (macro, tiles, v), lc in zip(owners, layer_costs_many([_plain_job(*o) for o in owners])):
-        _LAYER_COSTS.get((macro, tiles, v), (), lambda lc=lc: lc)
+    costs = layer_costs_many([_plain_job(*o[:3]) for o in owners])
+    # the macro energy per step of every job's rows at once (_plain_macro_energy, each row with its macro's
+    # figures), and their cycles; each point's pricer reads its job's rows
+    rows = [len(v.rec) for _, _, v, _ in owners]
+    energy = _plain_macro_energy(
+        np.concatenate([np.asarray(lc.energy_pj, dtype=float) for lc in costs]),
+        np.concatenate([side[5][0] for *_, side in owners]),
+        np.repeat(np.array([m.acc_bits for m, *_ in owners], dtype=np.int64), rows),
+        np.repeat(np.array([m.gates.fa_fj for m, *_ in owners], dtype=float), rows),
+        np.concatenate([v.executions for _, _, v, _ in owners]))
+    cycles = np.concatenate([np.asarray(lc.cycles, dtype=float) for lc in costs])
+    ends = np.cumsum(rows).tolist()
+    for key, start, end in zip(jobs, [0, *ends[:-1]], ends):
+        for p in pricers[key]:
+            p._plain_rows = (energy[start:end], cycles[start:end])
 
 
 def price_step(ctx: Context) -> PricedStep:
