@@ -143,9 +143,11 @@ class NetworkMapping:
         """This mapping for macros whose array access takes ``access_cycles`` cycles, when it was made at one
         cycle: every step ``access_cycles`` times as long (a step's cycles are a product whose last factor is the
         access), the same decisions (the replication compares stage times that all scale alike). It shares the
-        layers, their tile table and every placement figure."""
+        layers, their tile table, every placement figure and the bottleneck (the slowest stage stays the slowest,
+        and equal stages stay equal, so the first of them is the same layer)."""
         if access_cycles == 1:
             return self
+        self.bottleneck   # noqa: B018 (made once here, for every access time)
         scaled = object.__new__(NetworkMapping)   # dataclasses.replace without re-running __init__ (~5 us)
         scaled.__dict__.update({name: value for name, value in self.__dict__.items() if name in _SHARED})
         scaled.__dict__["step_cycles"] = {name: c * access_cycles for name, c in self.step_cycles.items()}
@@ -172,11 +174,11 @@ class NetworkMapping:
                 "chip_fill": self.chip_fill}
 
 
-#: what :meth:`NetworkMapping.at_access` shares: every field but the step cycles, and the cached figures that
-#: do not read them
+#: what :meth:`NetworkMapping.at_access` shares: every field but the step cycles, the cached figures that do not
+#: read them, and the bottleneck (which reads only their order)
 _SHARED = frozenset({f.name for f in fields(NetworkMapping)} - {"step_cycles"}) | frozenset({
     "_by_name", "layer_index", "tile_table", "layer_macros", "row_tiles", "macros_used", "reload_weights",
-    "reload_cells", "utilisation", "chip_fill"})
+    "reload_cells", "utilisation", "chip_fill", "bottleneck"})
 
 
 def map_network(graph_or_step: Graph | Any, macro: MacroConfig, n_macros: int, replicate: bool = False
