@@ -479,111 +479,100 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         last_record[0] = _later(last_record[0], pred)
         ended()
 
-    # an edge over NoC links (rule 4, cut-through): one process per link and one that delivers the rows, handing the
-    # rows on through a box per router (``boxes[i]``: (time the head reaches router i + 1, record) of rows the
-    # process there has not taken yet); a process waiting for its next row parks in ``waiting[i + 1]`` and is woken
-    # at the head's arrival. A route whose links are all uncontended is timed by one process (``free_route``).
-    def pass_on(boxes: list, waiting: list, i: int, at: int, rec: Any) -> None:
-        """Row's head (or, after the last link, the row) at router ``i + 1`` at ``at`` (>= now)."""
-        w = waiting[i + 1]
+    # an edge over NoC links (rule 4, cut-through): its route cut into segments, each a contended link and the
+    # uncontended links after it (the first segment may start with uncontended links), one process per segment and
+    # one that delivers the rows. A segment's process takes its contended link as rule 5 says and times the
+    # uncontended ones itself (each free once the edge's previous row has held it: only this edge's rows use it).
+    # Rows pass from segment to segment through ``boxes[k]`` ((time the head reaches segment k + 1's first router,
+    # record) of rows its process has not taken yet; the last box feeds the deliverer); a process waiting for its
+    # next row parks in ``waiting[k + 1]`` and is woken at the head's arrival.
+    def pass_on(boxes: list, waiting: list, k: int, at: int, rec: Any) -> None:
+        """A row's head (after the last link: the row) at segment ``k + 1``'s first router at ``at`` (>= now)."""
+        w = waiting[k + 1]
         if w is None:
-            boxes[i].append((at, rec))
+            boxes[k].append((at, rec))
         else:
-            waiting[i + 1] = None
+            waiting[k + 1] = None
             w._value = rec
             now = env.now
             heappush(env._queue, (at, NORMAL, now, next(env._eid), w))
 
-    def link_proc(ei: int, i: int, boxes: list, waiting: list):
+    def segment_proc(ei: int, k: int, first: int, end: int, boxes: list, waiting: list):
+        """Links ``first .. end - 1`` of edge ``ei``'s route: ``first`` contended (or, in the first segment, not),
+        the rest uncontended."""
         me = yield CURRENT
         e = edges[ei]
         name = f"{tasks[e.src].name}->{tasks[e.dst].name}"
         key = _key(True, ei)
         prod, src_rows = produced[ei], tasks[e.src].rows
-        r, hold, delay = e.stages[i]
-        a, kind, res_name = arb[r], cause[r], res[r].name
-        last = i == len(e.stages) - 1
-        go = hold + delay if last else delay   # after taking the link: the head at the next router / delivered
-        if go < 1:
-            raise ValueError(f"edge {name}: link {i} of {len(e.stages)} has no hop delay (noc.link_stages: >= 1)")
-        wake = go if go < hold else hold      # the process resumes at the first of the two
-        hop = name + ":hop"
-        inbox = boxes[i - 1] if i else None
+        last = len(e.stages) - 1
+        # per link: (resource name, hold, cycles from taking it to the head at the next router, or to delivery)
+        links = [(res[r].name, hold, hold + delay if i == last else delay)
+                 for i, (r, hold, delay) in enumerate(e.stages[first:end], first)]
+        if any(go < 1 for _, _, go in links):
+            raise ValueError(f"edge {name}: a link before the last has no hop delay (noc.link_stages: >= 1)")
+        res_name, hold, go = links[0]
+        a = arb[e.stages[first][0]]
+        kind = cause[e.stages[first][0]]
+        wake = go if go < hold else hold   # a contended link's process resumes at the first of the two
+        free = [0] * len(links)            # an uncontended link: free from this cycle on
+        inbox = boxes[k - 1] if k else None
         pred = None
         for j in range(totals[e.src]):
-            if i == 0:
+            if inbox is None:
                 if prod.value < j + 1:
                     prod.waiters.append((j + 1, me.parked))
                     pred = yield None
                 else:
                     pred = prod.by if j + 1 == prod.value else pred
-            elif inbox:   # the next row at router i: its head arrived, or arrives at a known time
+            elif inbox:   # the next row: its head arrived, or arrives at a known time
                 at, pred = inbox.popleft()
                 if at > env.now:
                     yield at - env.now
             else:
-                waiting[i] = me.parked
+                waiting[k] = me.parked
                 pred = yield None
             if a is None:
-                g = env.now
-                yield wake
+                start = t = env.now
+                i0 = 0
             else:
                 t0 = env.now
                 a.hold(me.parked, key + j, wake)
                 granted_after = yield None
-                g = env.now - wake   # resumed ``wake`` after the grant
-                if g > t0:
-                    stalls[kind] += g - t0
+                start = env.now - wake   # resumed ``wake`` after the grant
+                if start > t0:
+                    stalls[kind] += start - t0
                     if granted_after is not None:
                         pred = granted_after
-            held = (name, g, g + hold, pred)
-            if record:
-                intervals.append(Interval(res_name, name, j // src_rows, g, g + hold))
-            if go < hold:   # the head goes on while the link still streams the row's flits
-                pass_on(boxes, waiting, i, g + go, (name, g, g + go, pred))
-                yield hold - go
-                if a is not None:
-                    a.release(held)
-            else:
-                if a is not None:
-                    a.release(held)
-                pass_on(boxes, waiting, i, g + go,
-                        (hop, g + hold, g + go, held) if last and delay else held if last else (name, g, g + go, pred))
-        ended()
-
-    def free_route(ei: int, boxes: list, waiting: list):
-        """Rule 4 on a route of uncontended links: each link free once the edge's previous row has held it."""
-        me = yield CURRENT
-        e = edges[ei]
-        name = f"{tasks[e.src].name}->{tasks[e.dst].name}"
-        prod, src_rows = produced[ei], tasks[e.src].rows
-        stages = [(res[r].name, hold, delay) for r, hold, delay in e.stages]
-        h = len(stages)
-        stages[-1] = (stages[-1][0], stages[-1][1], stages[-1][1] + stages[-1][2])   # last: hold + delay
-        free = [0] * h
-        pred = None
-        for j in range(totals[e.src]):
-            if prod.value < j + 1:
-                prod.waiters.append((j + 1, me.parked))
-                pred = yield None
-            else:
-                pred = prod.by if j + 1 == prod.value else pred
-            start = t = env.now
-            for i, (res_name, hold, go) in enumerate(stages):
+                if record:
+                    intervals.append(Interval(res_name, name, j // src_rows, start, start + hold))
+                t = start + go
+                i0 = 1
+            for i in range(i0, len(links)):
                 if free[i] > t:
                     t = free[i]
-                free[i] = t + hold
+                link_name, link_hold, link_go = links[i]
+                free[i] = t + link_hold
                 if record:
-                    intervals.append(Interval(res_name, name, j // src_rows, t, t + hold))
-                t += go
-            pass_on(boxes, waiting, h - 1, t, (name, start, t, pred))
+                    intervals.append(Interval(link_name, name, j // src_rows, t, t + link_hold))
+                t += link_go
+            rec = (name, start, t, pred)
+            if a is None:
+                pass_on(boxes, waiting, k, t, rec)
+            elif go < hold:   # the head goes on while the link still streams the row's flits
+                pass_on(boxes, waiting, k, t, rec)
+                yield hold - go
+                a.release((name, start, start + hold, pred))
+            else:
+                a.release((name, start, start + hold, pred))
+                pass_on(boxes, waiting, k, t, rec)
         ended()
 
-    def deliver(ei: int, boxes: list, waiting: list):
+    def deliver(ei: int, k: int, boxes: list, waiting: list):
+        """Edge ``ei``'s rows delivered as they come out of its last segment (``boxes[k - 1]``)."""
         me = yield CURRENT
-        h = len(edges[ei].stages)
         deliv = delivered[ei]
-        inbox = boxes[h - 1]
+        inbox = boxes[k - 1]
         pred = None
         for j in range(totals[edges[ei].src]):
             if inbox:
@@ -591,7 +580,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 if at > env.now:
                     yield at - env.now
             else:
-                waiting[h] = me.parked
+                waiting[k] = me.parked
                 pred = yield None
             deliv.value = j + 1
             if deliv.waiters:
@@ -599,23 +588,22 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         last_record[0] = _later(last_record[0], pred)
         ended()
 
+    def segments(ei: int) -> list[int]:
+        """Where edge ``ei``'s route segments start: link 0 and every later contended link."""
+        return [0] + [i for i, (r, _, _) in enumerate(edges[ei].stages) if i and arb[r] is not None]
+
     def route_procs(ei: int) -> None:
-        h = len(edges[ei].stages)
-        boxes = [deque() for _ in range(h)]
-        waiting: list[Any] = [None] * (h + 1)
-        if any(arb[r] is not None for r, _, _ in edges[ei].stages):
-            for i in range(h):
-                env.process(link_proc(ei, i, boxes, waiting))
-        else:
-            env.process(free_route(ei, boxes, waiting))
-        env.process(deliver(ei, boxes, waiting))
+        starts = segments(ei)
+        ends = starts[1:] + [len(edges[ei].stages)]
+        boxes = [deque() for _ in starts]
+        waiting: list[Any] = [None] * (len(starts) + 1)
+        for k, (first, end) in enumerate(zip(starts, ends)):
+            env.process(segment_proc(ei, k, first, end, boxes, waiting))
+        env.process(deliver(ei, len(starts), boxes, waiting))
 
     def n_procs(ei: int) -> int:
         """Processes an edge's transfer runs on (each calls ``ended`` once)."""
-        e = edges[ei]
-        if not e.links:
-            return 1
-        return 1 + (len(e.stages) if any(arb[r] is not None for r, _, _ in e.stages) else 1)
+        return len(segments(ei)) + 1 if edges[ei].links else 1
 
     def barrier_proc(k: int, pred: Any):
         for op, resource, cycles in plan.barriers[k]:
