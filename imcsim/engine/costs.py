@@ -111,7 +111,8 @@ class PricedStep:
     assumptions: list[str]
     mapping_summary: dict[str, Any]
     #: per op (per sample): (port, bytes) through a buffer port: "tile" (the layer's tile buffer),
-    #: "global" (the global buffer) or "tiles" (all tile buffers, for work pooled on every digital unit)
+    #: "global" (the global buffer) or "tiles" (all tile buffers, for work pooled on every digital unit);
+    #: read-only (points that price alike share it, as they share their items)
     port_bytes: dict[str, tuple[str, float]] = field(default_factory=dict)
     #: what execution measured and the stated defaults it replaces (``Result.measured`` / ``assumed``)
     measured: dict[str, float] = field(default_factory=dict)
@@ -373,14 +374,13 @@ class _Pricer:
             for name, kind, r in base.pending_ports:
                 port_bytes[name] = (kind, port[r])
         energy.put(noc.heads_at, noc.heads_pj)
-        items = list(base.items)   # finished items, slot markers where the writes, reloads and spill go
-        # the MVM stages (C-level construction of the namedtuples: a point has dozens), then the barriers
-        for i, stage in zip(base.pending_at, map(tuple.__new__, repeat(Stage), zip(
-                base.pending_ops, base.pending_resources, map(cycles.__getitem__, base.pending_records)))):
-            items[i] = stage
-        for i, name, resource, r in base.pending_barriers:
-            items[i] = Barrier((Stage(name, resource, cycles[r]),))
-        mapping = dict(self.mapping.summary())   # utilisation and chip_fill come from the mapper
+        # the finished items (slot markers where the writes, reloads and spill go), then this point's MVM stages
+        # and barriers, put in item order by the shape's permutation: C-level loops (a point has dozens)
+        made = base.fixed + list(map(tuple.__new__, repeat(Stage), zip(
+            base.pending_ops, base.pending_resources, map(cycles.__getitem__, base.pending_records))))
+        made += [Barrier((Stage(name, resource, cycles[r]),)) for _, name, resource, r in base.pending_barriers]
+        items = list(map(made.__getitem__, base.order))
+        mapping = self.mapping.summary()   # a new dict (utilisation and chip_fill come from the mapper)
         # volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on (engine/leakage.py;
         # idle macro periphery and wake-ups are added there by policy, from the same sources)
         standby = standby_sources(self.ctx)
@@ -443,8 +443,18 @@ class _Pricer:
             mvm_port = dict(zip(shape.mvm.rec.tolist(), (shape.mvm.in_bytes + shape.mvm.out_bytes).tolist()))
             plain_port_bytes = {**port_bytes, **{name: (kind, mvm_port[r]) for name, kind, r in pending_ports}}
         columns = tuple(zip(*pending)) or ((), (), (), ())
-        return _Digital(energy, cycles, port, items, *columns, tuple(barriers), port_bytes, pending_ports,
-                        plain_port_bytes, np.array(cycles, dtype=float))
+        fixed = [it for it in items if it is not None]
+        made = {**{i: k for k, i in enumerate(columns[0], len(fixed))},
+                **{b[0]: k for k, b in enumerate(barriers, len(fixed) + len(pending))}}
+        order, k = [], 0
+        for i, it in enumerate(items):
+            if it is None:
+                order.append(made[i])
+            else:
+                order.append(k)
+                k += 1
+        return _Digital(energy, cycles, port, fixed, tuple(order), *columns[1:], tuple(barriers), port_bytes,
+                        pending_ports, plain_port_bytes, np.array(cycles, dtype=float))
 
     def _noc_terms(self, shape: _Shape, traffic: Traffic) -> _NocTerms:
         """The NoC terms of a shape under a placement's traffic (what :meth:`numbers` reads of it)."""
@@ -972,7 +982,7 @@ class _Pricer:
             if self._measured_writes:
                 mapping["measured_flip_rate"] = self.measured.flip_rate()
         return PricedStep(out, records, exclusive, self.writes, num.standby_power_w, dict(num.area_um2),
-                          self.assumptions, mapping, dict(num.port_bytes), *self._measured_vs_assumed(), num.deploy,
+                          self.assumptions, mapping, num.port_bytes, *self._measured_vs_assumed(), num.deploy,
                           (shape, empty), num.standby)
 
     def _measured_vs_assumed(self) -> tuple[dict[str, float], dict[str, float]]:
@@ -1302,9 +1312,10 @@ class _Digital:
     energy: np.ndarray            # the vector and GEMM rows (the MVM rows are zero)
     cycles: list[Any]
     port: dict[int, float]
-    items: list[Any]              # finished vector and GEMM stages, None where an MVM stage goes, slot markers
-    # each MVM stage (not a barrier): its position in the items, op, resource and record, as columns
-    pending_at: tuple[int, ...]
+    fixed: list[Any]              # finished vector and GEMM stages and slot markers, in item order
+    #: per item, its index in ``fixed`` + the point's MVM stages + its MVM barriers (:meth:`_Pricer.numbers`)
+    order: tuple[int, ...]
+    # each MVM stage (not a barrier): its op, resource and record, as columns
     pending_ops: tuple[str, ...]
     pending_resources: tuple[str, ...]
     pending_records: tuple[int, ...]
