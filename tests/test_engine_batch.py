@@ -121,6 +121,28 @@ def test_evaluate_points_gives_each_point_its_record_or_its_error():
     assert repr(got[2]) == repr(evaluate_point(other))
 
 
+def test_a_point_whose_shared_figures_fail_gets_its_error_and_the_others_their_records(monkeypatch):
+    # the staging and the pool writes are made once per item list for the batch (_priced_many); a failure there
+    # is that point's error (made again alone, in its own pricing), not the chunk's
+    from imcsim.engine import evaluation
+
+    real = evaluation.activation_staging
+
+    def staging(ctx, priced):
+        if ctx.macro.rows == 128:
+            raise RuntimeError("staging failed")
+        return real(ctx, priced)
+
+    monkeypatch.setattr(evaluation, "activation_staging", staging)
+    good = {"workload": "resnet18", "rows": 64, "cols": 64}
+    bad = {"workload": "resnet18", "rows": 128, "cols": 64}
+    clear_caches()
+    got = evaluate_points([good, bad, good])
+    assert isinstance(got[1], RuntimeError) and str(got[1]) == "staging failed"
+    clear_caches()
+    assert repr(got[0]) == repr(got[2]) == repr(evaluate_point(good))
+
+
 def test_the_sweep_runner_hands_its_chunks_to_the_batch(tmp_path, monkeypatch):
     from imcsim.engine import evaluation
     from imcsim.sweep.runner import run_sweep

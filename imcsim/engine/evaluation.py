@@ -115,10 +115,10 @@ def _priced_many(points: list[tuple[Study, Context]]) -> list[_Priced | None]:
             derived[js[0]] = (row,)
     for ctx, pr, js in firsts:
         try:
-            staging = activation_staging(ctx, pr)
+            staging, pool_writes = activation_staging(ctx, pr), _reload_write_cycles(pr)
         except Exception:
-            staging = None   # each point's own staging then raises its error
-        shared = (*derived.get(js[0], (None,)), staging, _reload_write_cycles(pr))
+            staging = pool_writes = None   # each point's own then raises its error (in _price)
+        shared = (*derived.get(js[0], (None,)), staging, pool_writes)
         for j in js:
             derived[j] = shared
     for j, (members, pr, key) in enumerate(steps):
