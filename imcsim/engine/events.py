@@ -29,7 +29,8 @@ cycle at a time, and the tests hold the two equal cycle for cycle):
 What it reports (:class:`RowTimeline`): latency, per-resource busy cycles, utilisation and longest queue,
 stall cycles by cause (``input``: waiting for producer rows; ``buffer``: a consumer's line buffer is
 full or, without double buffering, the last row not yet delivered; ``compute``: a busy macro, digital
-unit or buffer port; ``noc``: a busy link; ``dram``: a busy DRAM channel; ``write``: write drivers),
+unit or buffer port; ``noc``: a link another transfer holds (not the edge's own previous row); ``dram``: a
+busy DRAM channel; ``write``: write drivers),
 summed over rows, and the critical path (the chain of rows and transfers that ended last, followed back
 through whatever each one waited for last) with its bottleneck op.
 """
