@@ -207,7 +207,8 @@ BASE = ["--workload", "tiny-cnn", "--device", "sas-mram,reram"]
     ([*BASE, "--rows", "32,64", "--filter", "rows > 1000"], r"filters: the filters drop all 4 combinations"),
     ([*BASE, "--filter", "rowz > 1"], r"rowz"),
     (["--device", "sas-mram"], r"--workload: missing"),
-    ([*BASE, "--resume", "--force"], r"--force: cannot be combined with --resume"),
+    ([*BASE, "--resume", "--force"], r"--force: cannot be combined with --resume; allowed: one of"),  # (no "; True")
+    ([*BASE, "--retry-failed"], r"--retry-failed: needs --resume$"),
     (["nosuch.yaml"], r"nosuch.yaml: file does not exist"),
     # a different sweep is in the folder, and neither --resume nor --force is given
     ([*BASE, "--rows", "128"], r"holds a different sweep|different|--resume"),

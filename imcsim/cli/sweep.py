@@ -127,10 +127,10 @@ def _sweep(args: argparse.Namespace) -> int:
     from imcsim.sweep.study import check_plan, plan_from_file, plan_from_flags, warm_engine
 
     if args.resume and args.force:
-        raise SpecError("<flags>", "--force", True, problem="cannot be combined with --resume;",
+        raise SpecError("<flags>", "--force", problem="cannot be combined with --resume",
                         allowed="one of --resume (keep stored points) or --force (delete them)")
     if args.retry_failed and not args.resume:
-        raise SpecError("<flags>", "--retry-failed", True, problem="needs --resume")
+        raise SpecError("<flags>", "--retry-failed", problem="needs --resume")
     bounded_int("--max-points", args.max_points, 1, MAX_POINTS_LIMIT)
     bounded_int("--jobs", args.jobs, 1, MAX_JOBS)
     path, pairs = field_pairs(args)

@@ -711,7 +711,7 @@ def _write_plan(out: Path, points: Sequence[Point]) -> None:
     table = pa.table({"point": pa.array([p.index for p in points], pa.int64()),
                       "point_id": pa.array([p.id for p in points], pa.string())})
     tmp = out / f".{PLAN}.tmp"
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, **PART_WRITE)   # (unique ids: a dictionary page is waste)
     os.replace(tmp, out / PLAN)
 
 
