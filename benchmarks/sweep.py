@@ -7,8 +7,11 @@ Prints one JSON object:
   must: no attention layers), run with ``run_sweep`` exactly as the CLI runs it (plan, pre-flight
   check, ``imcsim.engine.evaluate_point``, warm-up hook, store). ``serial_cold`` is the first run in a
   fresh process (workload graph and mapping caches empty); ``serial`` the best/median of ``repeat``
-  warm runs; ``jobs2`` starts two fresh worker processes every run (what a user pays). Points/s are
-  points / wall time of ``run_sweep``.
+  warm runs; ``jobs2`` is ``--jobs 2`` as a user runs it (workers start only for the points left after
+  ``runner.SERIAL_FIRST_S`` of evaluating in the calling process: this sweep finishes before, so none
+  starts); ``jobs2_workers`` starts two fresh worker processes every run from the first point
+  (``serial_first_s=0``: what every ``--jobs 2`` run paid before that rule). Points/s are points / wall
+  time of ``run_sweep``.
 - ``scaling``: a ResNet-18 analytic sweep of 1,000 and 10,000 points (method last, so write policy and
   flip probability matter: device x rows x cols x rows_parallel x column_mux [x flip_prob]), each in a
   fresh process, serial and ``--jobs 2``: wall time, points/s, the parent's peak RSS (the plan and the
@@ -127,23 +130,25 @@ def _demo(repeat: int) -> dict:
     check_plan(plan)
     n = len(plan.points)
 
-    def once(jobs: int) -> tuple[float, int]:
+    def once(jobs: int, serial_first_s: float | None = None) -> tuple[float, int]:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             s = run_sweep(plan.points, evaluate_point, Path(tmp) / "s", jobs=jobs, progress="none",
-                          warmup=warm_engine, spec=plan.spec)
+                          warmup=warm_engine, spec=plan.spec, serial_first_s=serial_first_s)
             return time.perf_counter() - t0, s.failed
 
     cold_s, failed = once(1)
     serial = sorted(once(1)[0] for _ in range(repeat))
     jobs2 = sorted(once(2)[0] for _ in range(repeat))
+    jobs2_workers = sorted(once(2, serial_first_s=0)[0] for _ in range(repeat))
 
     def rates(times: list[float]) -> dict:
         return {"best_s": times[0], "median_s": times[len(times) // 2], "points_per_s_best": n / times[0],
                 "points_per_s_median": n / times[len(times) // 2]}
 
     return {"points": n, "failed_points": failed, "serial_cold": {"s": cold_s, "points_per_s": n / cold_s},
-            "serial": rates(serial), "jobs2": rates(jobs2), "peak_rss_mib": peak_rss_mib()}
+            "serial": rates(serial), "jobs2": rates(jobs2), "jobs2_workers": rates(jobs2_workers),
+            "peak_rss_mib": peak_rss_mib()}
 
 
 def _profile(n_points: int = 300) -> dict:
