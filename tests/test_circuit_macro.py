@@ -320,3 +320,50 @@ def test_mram_macro_sits_below_sram():
     p_sram = peak_performance(MacroConfig(load_device("sram"), **kw))
     assert 3 <= p_mram.tops_per_w <= 8
     assert p_sram.tops_per_w > p_mram.tops_per_w
+
+
+_DEVICES = ("sas-mram", "sot-mram", "stt-mram", "reram", "sram", "pcm")
+
+
+@st.composite
+def _macro_family(draw):
+    """Macros of one periphery on several devices (and other cell-side options), plus a neighbour."""
+    rows = draw(st.sampled_from((16, 32, 64, 100, 256)))
+    cols = draw(st.sampled_from((16, 32, 64, 96, 256)))
+    bits = draw(st.integers(1, 4))
+    cpw = -(-8 // bits)
+    organisation = draw(st.sampled_from(("bit_column", "weight_column")))
+    sense = draw(st.sampled_from(sorted({max(1, cols // k) for k in (1, 2, 4)})))
+    if organisation == "weight_column":
+        sense = max(cpw, sense - sense % cpw)
+    base = dict(rows=rows, cols=cols, rows_parallel=draw(st.integers(1, rows)), sense_amps=sense, bits_per_cell=bits,
+                in_bits=draw(st.integers(1, 8)), node_nm=draw(st.sampled_from((7.0, 22.0, 28.0, 45.0))),
+                clock_mhz=draw(st.sampled_from((100.0, 500.0, 1000.0))), organisation=organisation,
+                input_bits_per_cycle=draw(st.integers(1, 2)))
+    out = []
+    for device in draw(st.lists(st.sampled_from(_DEVICES), min_size=2, max_size=5)):
+        other = dict(base, activity_model=draw(st.sampled_from(("activity", "toggle"))),
+                     column_select=draw(st.sampled_from(("word_line", "local_mux"))))
+        if draw(st.booleans()):   # a neighbour: one periphery field changed
+            field = draw(st.sampled_from(("rows_parallel", "in_bits", "clock_mhz", "node_nm")))
+            other[field] = {"rows_parallel": max(1, base["rows_parallel"] // 2), "in_bits": 9 - base["in_bits"],
+                            "clock_mhz": 200.0, "node_nm": 16.0}[field]
+        out.append((device, other))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(_macro_family())
+def test_periphery_figures_shared_across_devices_equal_each_macros_own(family):
+    # the periphery figures of a macro made after macros of other devices (sharing them where the periphery
+    # is the same) equal the ones it makes alone, and so do the figures made from them
+    from imcsim.circuit.macro import _PERIPHERY, _PERIPHERY_FIGURES
+
+    def figures(m):
+        return ({name: getattr(m, name) for name in _PERIPHERY_FIGURES}, m.leakage_w, m.area().as_dict(), m.prices)
+
+    _PERIPHERY.clear()
+    shared = [figures(MacroConfig(load_device(d), **kw)) for d, kw in family]
+    for (d, kw), got in zip(family, shared):
+        _PERIPHERY.clear()
+        assert got == figures(MacroConfig(load_device(d), **kw))

@@ -578,6 +578,22 @@ class cached_figure:  # noqa: N801 (a decorator, named like functools.cached_pro
         return value
 
 
+class periphery_figure(cached_figure):  # noqa: N801
+    """A figure of the macro's periphery alone -- its geometry, precisions, organisation, node and clock, and
+    whether the device senses through latches (:meth:`MacroConfig._periphery_key`), not the device's cells:
+    made once per periphery and shared by the macros of every device (a sweep over devices builds each
+    geometry's macro once per device). The first such figure a macro reads brings all of them."""
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if "_making_periphery" in obj.__dict__:   # making them: each by its own function
+            return super().__get__(obj, owner)
+        figures = _PERIPHERY.get((), obj._periphery_key(), obj._periphery_figures)
+        obj.__dict__.update(figures)
+        return figures[self.name]
+
+
 @dataclass(frozen=True)
 class MacroConfig:
     """One macro design. ``bits_per_cell`` defaults to the device card's value.
@@ -671,7 +687,7 @@ class MacroConfig:
     def weight_capacity(self) -> int:
         return self.rows * self.weights_per_row
 
-    @cached_figure
+    @periphery_figure
     def acc_bits(self) -> int:
         return int(accumulator_bits(self.in_bits, self.w_bits, self.rows))
 
@@ -679,39 +695,39 @@ class MacroConfig:
     def access_cycles(self) -> int:
         return int(access_cycles(self.device.read_latency_ns, self.clock_mhz))
 
-    @cached_figure
+    @periphery_figure
     def tree_bits(self) -> int:
         """Width of one adder-tree input (:func:`tree_input_bits`)."""
         return int(tree_input_bits(self.organisation, self.bits_per_cell, self.w_bits, self.input_bits_per_cycle))
 
-    @cached_figure
+    @periphery_figure
     def lanes(self) -> int:
         """Adder trees of the macro (:func:`lanes`)."""
         return int(lanes(self.organisation, self.sense_amps, self.cols_per_weight))
 
-    @cached_figure
+    @periphery_figure
     def input_cycles(self) -> int:
         return int(input_cycles(self.in_bits, self.input_bits_per_cycle))
 
-    @cached_figure
+    @periphery_figure
     def tree_delay_ns(self) -> float:
         return float(adder_tree_delay_ns(self.rows_parallel, self.tree_bits, self.gates))
 
-    @cached_figure
+    @periphery_figure
     def max_clock_mhz(self) -> float:
         """Highest clock of the unpipelined macro (:func:`max_unpipelined_clock_mhz`)."""
         return float(max_unpipelined_clock_mhz(self.tree_delay_ns, self.gates))
 
-    @cached_figure
+    @periphery_figure
     def tree_stages(self) -> int:
         return int(tree_stages(self.tree_delay_ns, self.clock_mhz))
 
-    @cached_figure
+    @periphery_figure
     def tree_register_bits(self) -> int:
         """Pipeline register bits inside one adder tree at this clock (0 when unpipelined)."""
         return tree_pipeline_register_bits(self.rows_parallel, self.tree_bits, self.tree_stages)
 
-    @cached_figure
+    @periphery_figure
     def pipeline_depth_cycles(self) -> int:
         acc = accumulator_delay_ns(self.acc_bits, self.gates)
         return int(pipeline_depth_cycles(self.tree_delay_ns, acc, self.clock_mhz))
@@ -720,18 +736,37 @@ class MacroConfig:
     def cycle_ns(self) -> float:
         return 1e3 / self.clock_mhz
 
+    def _periphery_key(self) -> tuple:
+        """What the periphery figures read (every input of their formulas)."""
+        return (self.rows, self.cols, self.rows_parallel, self.sense_amps, self.in_bits, self.w_bits,
+                self.bits_per_cell, self.node_nm, self.clock_mhz, self.organisation, self.input_bits_per_cycle,
+                self._has_sense_amps)
+
+    @property
+    def _has_sense_amps(self) -> bool:
+        """The device senses through latches (the SRAM card reads through local logic: none)."""
+        return float(self.device.sense_amp_energy_fj) > 0
+
+    def _periphery_figures(self) -> dict[str, Any]:
+        """Every periphery figure of this macro, each made by its own function."""
+        self.__dict__["_making_periphery"] = True
+        try:
+            return {name: getattr(self, name) for name in _PERIPHERY_FIGURES}
+        finally:
+            del self.__dict__["_making_periphery"]
+
     def counts(self) -> dict[str, Any]:
         return dict(self._counts)
 
-    @cached_figure
+    @periphery_figure
     def _counts(self) -> dict[str, Any]:
         return periphery_counts(self.rows, self.cols, self.rows_parallel, self.sense_amps, self.bits_per_cell,
-                                self.acc_bits, has_sense_amp=float(self.device.sense_amp_energy_fj) > 0,
+                                self.acc_bits, has_sense_amp=self._has_sense_amps,
                                 organisation=self.organisation, w_bits=self.w_bits,
                                 input_bits_per_cycle=self.input_bits_per_cycle,
                                 tree_register_bits=self.tree_register_bits)
 
-    @cached_figure
+    @periphery_figure
     def periphery_leakage_w(self) -> float:
         """Leakage of the periphery alone (what power gating an idle macro removes)."""
         return float(periphery_leakage_w(self._counts, self.gates))
@@ -745,7 +780,7 @@ class MacroConfig:
     def leakage_w(self) -> float:
         return float(self.cell_leakage_w + self.periphery_leakage_w)
 
-    @cached_figure
+    @periphery_figure
     def wakeup_energy_pj(self) -> float:
         """Energy to wake the gated periphery once: every gate of it charged once (A) -- full adders and
         XOR2 selects at the full-adder 100 % figure, register bits and latches at the DFF write figure."""
@@ -831,6 +866,10 @@ class MacroConfig:
                 "acc_bits": self.acc_bits, "pipeline_depth_cycles": self.pipeline_depth_cycles,
                 "weight_capacity": self.weight_capacity}
 
+
+#: the figures kept by :class:`periphery_figure`, and those of each periphery (shared by every device's macro)
+_PERIPHERY_FIGURES = tuple(name for name, v in vars(MacroConfig).items() if isinstance(v, periphery_figure))
+_PERIPHERY: IdentityMemo[dict[str, Any]] = IdentityMemo(1024)
 
 #: a device's cell area at a node (technology's scaling curves, ~20 us): asked by every macro of a sweep
 _CELL_AREA: IdentityMemo[float] = IdentityMemo(64)
