@@ -378,6 +378,8 @@ class _Pricer:
         # and barriers, put in item order by the shape's permutation: C-level loops (a point has dozens)
         made = base.fixed + list(map(tuple.__new__, repeat(Stage), zip(
             base.pending_ops, base.pending_resources, map(cycles.__getitem__, base.pending_records))))
+        if base.shared_noc:
+            made += noc.stages
         made += [Barrier((Stage(name, resource, cycles[r]),)) for _, name, resource, r in base.pending_barriers]
         items = list(map(made.__getitem__, base.order))
         mapping = self.mapping.summary()   # a new dict (utilisation and chip_fill come from the mapper)
@@ -442,10 +444,20 @@ class _Pricer:
             # plain MVM rows read their input and write their output once: bytes of the shape alone
             mvm_port = dict(zip(shape.mvm.rec.tolist(), (shape.mvm.in_bytes + shape.mvm.out_bytes).tolist()))
             plain_port_bytes = {**port_bytes, **{name: (kind, mvm_port[r]) for name, kind, r in pending_ports}}
-        columns = tuple(zip(*pending)) or ((), (), (), ())
+        # the MVM rows' NoC stages: when they are the placement's (_NocTerms.stages: a plain shape's, in its MVM
+        # rows' order) every point with that placement shares them; else each point makes them
+        own, shared = pending, []
+        if plain_port_bytes is not None and not barriers:
+            noc_records = (shape.mvm.rec + 1).tolist()
+            at = set(noc_records)
+            nocs = [p for p in pending if p[3] in at]
+            if [(p[1], p[2], p[3]) for p in nocs] == [(shape.columns[0][r], NOC, r) for r in noc_records]:
+                own, shared = [p for p in pending if p[3] not in at], nocs
+        columns = tuple(zip(*own)) or ((), (), (), ())
         fixed = [it for it in items if it is not None]
         made = {**{i: k for k, i in enumerate(columns[0], len(fixed))},
-                **{b[0]: k for k, b in enumerate(barriers, len(fixed) + len(pending))}}
+                **{p[0]: k for k, p in enumerate(shared, len(fixed) + len(own))},
+                **{b[0]: k for k, b in enumerate(barriers, len(fixed) + len(own) + len(shared))}}
         order, k = [], 0
         for i, it in enumerate(items):
             if it is None:
@@ -453,8 +465,8 @@ class _Pricer:
             else:
                 order.append(k)
                 k += 1
-        return _Digital(energy, cycles, port, fixed, tuple(order), *columns[1:], tuple(barriers), port_bytes,
-                        pending_ports, plain_port_bytes, np.array(cycles, dtype=float))
+        return _Digital(energy, cycles, port, fixed, tuple(order), *columns[1:], bool(shared), tuple(barriers),
+                        port_bytes, pending_ports, plain_port_bytes, np.array(cycles, dtype=float))
 
     def _noc_terms(self, shape: _Shape, traffic: Traffic) -> _NocTerms:
         """The NoC terms of a shape under a placement's traffic (what :meth:`numbers` reads of it)."""
@@ -477,10 +489,12 @@ class _Pricer:
                 if phases[r] == "forward" and name in traffic.crossings and traffic.group.get(name) == name:
                     heads.append((r, self._noc_energy_pj(traffic.crossings[name])))
         executions = shape.columns[5]
+        # each MVM row's NoC stage (its crossings' cycles: the placement's), shared by the points that keep it
+        stages = tuple(Stage(names[r + 1], NOC, c) for r, c in zip(v.rec.tolist(), mvm_cycles.tolist())) if v is not None else ()
         return _NocTerms(mvm_pj * v.executions if v is not None else mvm_pj, mvm_cycles,
                          np.array([r for r, _ in heads], dtype=np.int64) * len(COMPONENTS) + COMPONENT_INDEX["noc"],
                          np.array([pj * executions[r] for r, pj in heads], dtype=float),
-                         sum(h for c in traffic.crossings.values() for _, h in c))
+                         sum(h for c in traffic.crossings.values() for _, h in c), stages)
 
     def _noc_energy_pj(self, crossings: tuple[tuple[float, int], ...]) -> float:
         """NoC energy of ``(bits, hops)`` crossings (engine/noc.py's formula) on this chip."""
@@ -1303,6 +1317,7 @@ class _NocTerms:
     heads_at: np.ndarray          # the heads' NoC cells in a flattened energy table
     heads_pj: np.ndarray          # their NoC energy per step
     hops: int
+    stages: tuple = ()            # each MVM row's NoC stage, in the rows' order (read-only: shared by points)
 
 
 @dataclass(frozen=True)
@@ -1319,6 +1334,7 @@ class _Digital:
     pending_ops: tuple[str, ...]
     pending_resources: tuple[str, ...]
     pending_records: tuple[int, ...]
+    shared_noc: bool              # the MVM rows' NoC stages are the placement's (``_NocTerms.stages``), after these
     pending_barriers: tuple[tuple[int, str, str, int], ...]   # (position, op, resource, record) of the others
     port_bytes: dict[str, tuple[str, Any]]  # every op's port, the MVM ones' bytes filled in per point
     pending_ports: tuple[tuple[str, str, int], ...]
