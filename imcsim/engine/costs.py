@@ -40,9 +40,11 @@ Per op (``StepOp``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property, lru_cache
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -377,11 +379,11 @@ class _Pricer:
         # the finished items (slot markers where the writes, reloads and spill go), then this point's MVM stages
         # and barriers, put in item order by the shape's permutation: C-level loops (a point has dozens)
         made = base.fixed + list(map(tuple.__new__, repeat(Stage), zip(
-            base.pending_ops, base.pending_resources, map(cycles.__getitem__, base.pending_records))))
+            base.pending_ops, base.pending_resources, base.pick_cycles(cycles))))
         if base.shared_noc:
             made += noc.stages
         made += [Barrier((Stage(name, resource, cycles[r]),)) for _, name, resource, r in base.pending_barriers]
-        items = list(map(made.__getitem__, base.order))
+        items = list(base.pick_items(made))
         mapping = self.mapping.summary()   # a new dict (utilisation and chip_fill come from the mapper)
         # volatile cells of every macro plus the SRAM buffers the power-gating policy leaves on (engine/leakage.py;
         # idle macro periphery and wake-ups are added there by policy, from the same sources)
@@ -465,8 +467,9 @@ class _Pricer:
             else:
                 order.append(k)
                 k += 1
-        return _Digital(energy, cycles, port, fixed, tuple(order), *columns[1:], bool(shared), tuple(barriers),
-                        port_bytes, pending_ports, plain_port_bytes, np.array(cycles, dtype=float))
+        return _Digital(energy, cycles, port, fixed, _picker(tuple(order)), *columns[1:], _picker(columns[3]),
+                        bool(shared), tuple(barriers), port_bytes, pending_ports, plain_port_bytes,
+                        np.array(cycles, dtype=float))
 
     def _noc_terms(self, shape: _Shape, traffic: Traffic) -> _NocTerms:
         """The NoC terms of a shape under a placement's traffic (what :meth:`numbers` reads of it)."""
@@ -1270,6 +1273,17 @@ class _Numbers:
     shared: dict[str, Any] = field(default_factory=dict)  # what points without slots share (their records)
 
 
+def _picker(indices: tuple[int, ...]) -> Callable[[Sequence[Any]], tuple]:
+    """``seq -> tuple(seq[i] for i in indices)`` as a C-level ``itemgetter`` (which gives a bare item for one index:
+    wrapped then)."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    if indices:
+        one = itemgetter(indices[0])
+        return lambda seq: (one(seq),)
+    return lambda seq: ()
+
+
 def _plain_macro_energy(layer_pj: np.ndarray, partial_adds: np.ndarray, acc_bits: Any, fa_fj: Any,
                         executions: np.ndarray) -> np.ndarray:
     """Macro energy per step of plain MVM rows (:meth:`_Pricer._price_plain_mvms`): the layer cost's components
@@ -1328,12 +1342,13 @@ class _Digital:
     cycles: list[Any]
     port: dict[int, float]
     fixed: list[Any]              # finished vector and GEMM stages and slot markers, in item order
-    #: per item, its index in ``fixed`` + the point's MVM stages + its MVM barriers (:meth:`_Pricer.numbers`)
-    order: tuple[int, ...]
+    #: the items in order from ``fixed`` + the point's MVM stages + its MVM barriers (:meth:`_Pricer.numbers`)
+    pick_items: Callable[[Sequence[Any]], tuple]
     # each MVM stage (not a barrier): its op, resource and record, as columns
     pending_ops: tuple[str, ...]
     pending_resources: tuple[str, ...]
     pending_records: tuple[int, ...]
+    pick_cycles: Callable[[Sequence[float]], tuple]   # those records' cycles from the point's cycles
     shared_noc: bool              # the MVM rows' NoC stages are the placement's (``_NocTerms.stages``), after these
     pending_barriers: tuple[tuple[int, str, str, int], ...]   # (position, op, resource, record) of the others
     port_bytes: dict[str, tuple[str, Any]]  # every op's port, the MVM ones' bytes filled in per point
