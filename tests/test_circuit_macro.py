@@ -21,11 +21,11 @@ from imcsim.circuit.macro import (
     adder_tree_full_adders,
     layer_cost,
     macro_area,
-    periphery_counts,
-    periphery_leakage_w,
     macro_summary,
     mvm_cycles,
     peak_performance,
+    periphery_counts,
+    periphery_leakage_w,
     step_energy,
     step_events,
 )
