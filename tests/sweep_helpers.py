@@ -10,6 +10,7 @@ the kill test starts it in a subprocess and kills it halfway.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -66,6 +67,11 @@ def with_pid_batch(params: dict[str, Any]) -> dict[str, Any]:
 
 
 with_pid_batch.batch = lambda chunk: [with_pid(p) for p in chunk]  # type: ignore[attr-defined]
+
+
+def with_frozen(params: dict[str, Any]) -> dict[str, Any]:
+    """:func:`with_pid` plus how many objects the cyclic collector holds frozen while the point is evaluated."""
+    return {**with_pid(params), "frozen_objects": gc.get_freeze_count()}
 
 
 _calls = 0

@@ -209,6 +209,29 @@ def test_jobs_start_workers_only_for_the_points_left_after_serial_first_s(tmp_pa
         pd.testing.assert_frame_equal(read_results(tmp_path / name).drop(columns="pid"), serial)
 
 
+def test_the_heap_alive_at_the_start_is_frozen_during_the_sweep_and_thawed_after(tmp_path):
+    # the collector's full collections during a sweep skip what was alive when it started (runner._frozen_heap)
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    run_sweep(demo_spec(), helpers.with_frozen, tmp_path / "serial", progress="none")
+    assert (read_results(tmp_path / "serial")["frozen_objects"] > 1000).all()   # modules and all: thousands
+    assert gc.get_freeze_count() == 0                                           # thawed: as the caller had it
+    # worker processes (spawned: nothing inherited) freeze theirs once warm
+    run_sweep(demo_spec(), helpers.with_frozen, tmp_path / "jobs2", jobs=2, progress="none", serial_first_s=0)
+    workers = read_results(tmp_path / "jobs2")
+    assert os.getpid() not in set(workers["pid"]) and (workers["frozen_objects"] > 1000).all()
+    assert gc.get_freeze_count() == 0
+    # a heap the caller froze stays frozen
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        run_sweep(demo_spec(), helpers.with_frozen, tmp_path / "caller", progress="none")
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_unpicklable_evaluate_is_refused_for_workers(tmp_path):
     with pytest.raises(TypeError, match="module-level function"):
         run_sweep(demo_spec(), lambda p: {}, tmp_path, jobs=2, progress="none")

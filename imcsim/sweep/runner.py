@@ -25,6 +25,8 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import multiprocessing
 import os
@@ -33,7 +35,7 @@ import signal
 import threading
 import time
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
@@ -167,7 +169,7 @@ def _run(plan: Sequence[Point], fields: list[str], spec: Mapping[str, Any] | Non
 
     interrupted = False
     try:
-        with signals:
+        with signals, _frozen_heap():
             if client is not None:
                 _run_dask(todo, evaluate, warmup, client, chunk_size, on_results)
             elif jobs > 1:
@@ -375,6 +377,9 @@ def _init_worker(evaluate: Evaluate, warmup: Callable[[], Any] | None, parent_pi
                          name="imcsim-parent-watch").start()
     _WORKER_EVALUATE, _WORKER_WARMUP = evaluate, warmup
     _ensure_warm(warmup)
+    # what the worker holds now (modules, warmed caches) lives as long as it does: frozen, as in _frozen_heap
+    gc.collect()
+    gc.freeze()
 
 
 PARENT_POLL_S = 0.5
@@ -628,6 +633,23 @@ def _check_picklable(fn: Any, name: str) -> None:
     except Exception as exc:
         raise TypeError(f"{name} must be a module-level function to run in worker processes or on Dask "
                         f"({one_line_error(exc)})") from None
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive when a sweep starts (modules, the plan, the engine's caches) live through it, so the
+    cyclic collector's full collections during it need not rescan them: they are moved to its permanent
+    generation (``gc.freeze``) and back at the end. A full collection over the loaded modules took 50-130 ms
+    of CPU, a tenth to a third of a 1,000-point sweep of new geometries; objects made during the sweep are
+    collected as before. A heap the caller froze stays as it is."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _sigterm_as_interrupt:
