@@ -304,7 +304,8 @@ def compact(folder: str | Path) -> int:
     """Merge the parts of a folder (latest row per point) into parts of at most
     :data:`COMPACT_ROWS_PER_PART` rows; returns the number of parts merged.
 
-    Streaming, so memory is bounded by one part plus the point ids whatever the sweep's size (a store
+    Streaming, so memory is bounded by one part, one row group (:data:`COMPACT_ROW_GROUP_ROWS`) and the point
+    ids whatever the sweep's size (a store
     of at most :data:`COMPACT_READ_WHOLE_ROWS` rows is read once, whole): the point-id column of every part is read first (which row of which part is the latest for each
     point), then the parts are read one at a time, filtered to those rows, conformed to one schema
     (:func:`_unified_schema`: the rule a single part follows) and appended to a Parquet writer. Several output
@@ -389,11 +390,12 @@ def _latest_rows(id_columns: Sequence[Any]) -> tuple[Any, list[int]]:
 
     ids, offsets, total = [], [], 0
     for col in id_columns:
-        ids.append(col.cast(pa.string()))
+        # the arrays themselves (pa.chunked_array takes a ChunkedArray as a sequence: value by value in Python)
+        ids.extend(col.cast(pa.string()).chunks if isinstance(col, pa.ChunkedArray) else [col.cast(pa.string())])
         offsets.append(total)
         total += len(col)
     chunked = pa.chunked_array(ids, pa.string())
-    if pc.count_distinct(chunked).as_py() == total:
+    if len(pc.unique(chunked)) == total:   # (a tenth of pc.count_distinct's time on 100k ids)
         return None, offsets
     table = pa.table({"point_id": chunked, "row": pa.array(np.arange(total))})
     last = table.group_by("point_id").aggregate([("row", "max")]).column("row_max").to_numpy()
@@ -409,17 +411,36 @@ COMPACT_ROWS_PER_PART = 50_000
 COMPACT_READ_WHOLE_ROWS = 10_000
 
 
+#: rows gathered before compaction writes a row group: a row group per ~1,000-row part written cost 2.5x the
+#: writing of one table, and every later read pays per row group and column; 4,096 rows (~4 MB of ~100 metrics)
+#: keep most of the gain (10,000 added ~15 MiB to the peak RSS of a 100k-point sweep's compaction)
+COMPACT_ROW_GROUP_ROWS = 4096
+
+
 class _PartWriter:
-    """Appends tables to ``part-NNNNNN.parquet`` files of at most COMPACT_ROWS_PER_PART rows each,
-    under temporary names until :meth:`close` renames them all into place."""
+    """Appends tables to ``part-NNNNNN.parquet`` files of at most COMPACT_ROWS_PER_PART rows each, in row
+    groups of about COMPACT_ROW_GROUP_ROWS rows, under temporary names until :meth:`close` renames them all
+    into place."""
 
     def __init__(self, out: Path, seq: int, schema: pa.Schema) -> None:
         self.out, self.seq, self.schema = out, seq, schema
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
         self.tmp: list[tuple[Path, Path]] = []
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
 
     def write(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        if self.pending_rows >= COMPACT_ROW_GROUP_ROWS:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if not self.pending:
+            return
+        table = pa.concat_tables(self.pending)   # one schema (conformed): no copy, chunks side by side
+        self.pending, self.pending_rows = [], 0
         start = 0
         while start < table.num_rows:
             if self.writer is None or self.rows >= COMPACT_ROWS_PER_PART:
@@ -440,6 +461,7 @@ class _PartWriter:
         self.rows = 0
 
     def close(self) -> list[Path]:
+        self._write_pending()
         if self.writer is not None:
             self.writer.close()
         for tmp, final in self.tmp:
