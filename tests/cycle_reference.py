@@ -10,6 +10,11 @@ An edge over NoC links (rule 4, cut-through) is a set of packets, one per row in
 links of the route: waiting at router ``i`` for link ``i``, granted, its head at router ``i + 1`` ``delay``
 later while the link stays held ``hold`` cycles; delivered ``hold + delay`` after taking the last link.
 An uncontended link is a resource of the edge alone (its rows take it in order).
+
+A double-buffered port task (rule 7: double buffering, stages (tile-buffer port, unit)) is two agents: a port
+agent (rule 1's input waits, plus row ``g - 2`` computed) walking the port stage, and a compute agent walking the
+unit stage of each row once the port agent has passed it and a row is free on every bounded output edge (it
+reserves them); a row is done when the compute agent ends it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from imcsim.engine.plan import Plan
 
 
 class _Agent:
-    """A task (rows) or an edge transfer (rows of its producer), walking its stages row by row."""
+    """A task (rows), an edge transfer (rows of its producer), or a port task's port or compute half (rule 7),
+    walking its stages row by row."""
 
     def __init__(self, kind: str, index: int, total: int, stages: list, key_base: int) -> None:
         self.kind, self.index, self.total = kind, index, total
@@ -74,6 +80,8 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
     freed = [0] * len(edges)
     produced = [0] * len(edges)
     reserved = [0] * len(edges)
+    ported = [0] * len(tasks)     # port tasks: rows whose port stage has ended
+    computed = [0] * len(tasks)   # port tasks: rows whose unit stage has ended
     totals = [t.total_rows for t in tasks]
     agents: list[_Agent] = []
     segment = -1
@@ -84,7 +92,13 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
     def start_segment(k: int) -> None:
         agents.clear()
         for i, t in enumerate(tasks):
-            if t.segment == k:
+            if t.segment != k:
+                continue
+            if (plan.double_buffering and len(t.stages) == 2
+                    and res[t.stages[0][0]].kind == "tile_buffer"):   # rule 7: two agents
+                agents.append(_Agent("port", i, totals[i], [t.stages[0]], 0))
+                agents.append(_Agent("compute", i, totals[i], [t.stages[1]], 0))
+            else:
                 agents.append(_Agent("task", i, totals[i], list(t.stages), 0))
         for i, e in enumerate(edges):
             if e.stages and tasks[e.src].segment == k:
@@ -96,7 +110,7 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
 
     def cycles_of(a: _Agent) -> int:
         c = a.stages[a.stage][1]
-        if a.kind == "task":
+        if a.kind in ("task", "compute"):
             t = tasks[a.index]
             if a.row % t.rows == 0 and a.stage == len(a.stages) - 1:
                 c += t.fill
@@ -117,10 +131,14 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
             return produced[a.index] >= a.row + 1
         t = tasks[a.index]
         g = a.row
-        for ei in t.in_edges:
+        if a.kind == "compute" and ported[a.index] < g + 1:
+            return False
+        if a.kind == "port" and computed[a.index] < g - 1:
+            return False
+        for ei in t.in_edges if a.kind != "compute" else ():
             if delivered[ei] < edges[ei].need(g):
                 return False
-        for ei in t.out_edges:
+        for ei in t.out_edges if a.kind != "port" else ():
             e = edges[ei]
             if e.cap is not None and reserved[ei] - freed[ei] >= e.cap:
                 return False
@@ -132,8 +150,11 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
 
     def row_done(a: _Agent) -> None:
         g = a.row
-        if a.kind == "task":
+        if a.kind == "port":
+            ported[a.index] = g + 1
+        elif a.kind in ("task", "compute"):
             t = tasks[a.index]
+            computed[a.index] = g + 1
             for ei in t.in_edges:
                 e = edges[ei]
                 freed[ei] = e.low(g + 1, totals[a.index], totals[e.src])
@@ -223,7 +244,7 @@ def run_reference(plan: Plan, max_cycles: int = 10_000_000) -> int:
                     changed = True
             for a in agents:
                 if a.state == "wait" and ready(a):
-                    if a.kind == "task":
+                    if a.kind in ("task", "compute"):
                         for ei in tasks[a.index].out_edges:
                             if edges[ei].cap is not None:
                                 reserved[ei] += 1

@@ -227,6 +227,51 @@ def test_cut_through_on_a_shared_link_by_hand():
     assert run.finish == {"A": 6, "B": 6, "C": 20, "D": 29}
 
 
+def test_double_buffered_port_by_hand():
+    # M: 3 rows, each 2 cycles on its tile buffer port then 3 on its macros, the first row 1 more (fill); C: a 1x1
+    # layer on the same tile (the edge delivers at once), 1 cycle per row on its own macros. Rule 7, two input
+    # buffers: port P0 0-2, unit U0 2-6 (3 + fill); P1 2-4, U1 6-9 (after U0); P2 waits for U0 to free a buffer:
+    # 6-8, U2 9-12. C: 6-7, 9-10, 12-13: latency 13. Without double buffering a row's port and unit run in
+    # turn: M 0-2 2-6 | 6-8 8-11 | 11-13 13-16, C at 6-7, 11-12, 16-17 (rule 1c holds: inside a tile a row is
+    # delivered when done): 17.
+    res = [Resource("tile_buffer:0", 1, "tile_buffer"), Resource("macros:M", 1, "macros"),
+           Resource("macros:C", 1, "macros")]
+    tasks = [Task("M", "M", "forward", 0, 3, 1, ((0, 2), (1, 3)), 1, 0), Task("C", "C", "forward", 0, 3, 1, ((2, 1),))]
+    edge = Edge(0, 1, [1, 2, 3], [0, 1, 2], 3, 3, None, ())
+    tasks[0].out_edges.append(0)
+    tasks[1].in_edges.append(0)
+    plan = Plan(tasks, [edge], res, [], True)
+    run = simulate_plan(plan, record=True)
+    assert run.cycles == run_reference(plan) == 13
+    port = sorted((iv.start, iv.end) for iv in run.intervals if iv.resource == "tile_buffer:0")
+    unit = sorted((iv.start, iv.end) for iv in run.intervals if iv.resource == "macros:M")
+    assert port == [(0, 2), (2, 4), (6, 8)] and unit == [(2, 6), (6, 9), (9, 12)]
+    assert run.finish == {"M": 12, "C": 13}
+    assert run.busy == {"tile_buffer:0": 6, "macros:M": 10, "macros:C": 3}
+    plan.double_buffering = False
+    assert simulate_plan(plan).cycles == run_reference(plan) == 17
+    # C's line buffer of 1 row: M's unit stage reserves it (its output needs it, its port stage does not). P0 0-2,
+    # U0 2-6, P1 2-4; U1 waits for C to free row 0: C0 6-7, U1 7-10; P2 6-8 (U0 freed a buffer); C1 10-11, U2
+    # 11-14, C2 14-15: 15. Without double buffering row 1 starts when C frees row 0: 7-9 9-12, C1 12-13, row 2
+    # 13-15 15-18, C2 18-19: 19.
+    edge.cap = 1
+    assert simulate_plan(plan).cycles == run_reference(plan) == 19
+    plan.double_buffering = True
+    run = simulate_plan(plan, record=True)
+    assert run.cycles == run_reference(plan) == 15
+    assert sorted((iv.start, iv.end) for iv in run.intervals if iv.resource == "tile_buffer:0") == [(0, 2), (2, 4),
+                                                                                                   (6, 8)]
+    assert run.stalls["buffer"] == (7 - 6) + (11 - 10)   # U1 and U2 waiting for C's free row
+    edge.cap = None
+    # a port slower than the unit (4 and 2 cycles, no fill): P0 0-4, U0 4-6, P1 4-8, U1 8-10, P2 8-12, U2 12-14;
+    # C 6-7, 10-11, 14-15: the port sets the pace (15; serial rows 6 cycles each, C after each: 19)
+    plan = Plan([Task("M", "M", "forward", 0, 3, 1, ((0, 4), (1, 2)), 0, 0), tasks[1]], [edge], res, [], True)
+    plan.tasks[0].out_edges.append(0)
+    assert simulate_plan(plan).cycles == run_reference(plan) == 15
+    plan.double_buffering = False
+    assert simulate_plan(plan).cycles == run_reference(plan) == 19
+
+
 def link_stages_of(first: int, second: int, hold: int, delay: int) -> tuple[tuple[int, int, int], ...]:
     """Two links (resource indices) held as noc.link_stages holds a packet of ``hold`` flits."""
     return tuple((r, h, d) for r, (_, h, d) in zip((first, second), link_stages(((0, 1), (1, 2)), hold, 1, delay)))

@@ -115,8 +115,10 @@ class TileSpec(StrictModel):
     buffer_write_pj_per_byte: float = Field(ge=0, description="tile buffer write energy")
     digital_unit: DigitalUnitSpec = Field(description="the tile's digital unit")
     write_drivers: int = Field(gt=0, description="macros of the tile that can be written at the same time")
-    double_buffering: bool = Field(True, description="output registers double-buffered: a layer computes its next "
-                                                     "row while the last one is sent (false: it waits for delivery)")
+    double_buffering: bool = Field(True, description="macro input and output registers double-buffered: a layer's "
+                                                     "buffer port moves its next row while its macros compute a row, "
+                                                     "and it computes its next row while the last one is sent (false: "
+                                                     "port and macros in turn, and it waits for delivery)")
 
 
 class ChipSpec(StrictModel):

@@ -10,7 +10,9 @@ segment (a segment ends at a barrier: a spill of stored tensors, batch-shared di
   ``first_p + (hi[0] - 1) x row_p`` along each edge, ``first`` including the pipeline fill); it then runs
   ``batch x rows`` rows one after the other (``B x total_k``); after its last row, each consumer still runs
   the rows that need that last row (``tail_k``, longest path over consumers). Bound: ``max_k (head_k +
-  B x total_k + tail_k)``.
+  B x total_k + tail_k)``. An MVM whose port stage is double-buffered (engine/events.py rule 7) overlaps its
+  port stage with its previous row's unit stage: its rows follow each other at its unit stage's pace after the
+  first port stage, and at least at its port stage's pace (formulas in ``_Points.segment``).
 - **a shared resource**: a contended resource (a macro group, the streaming pool; with
   ``chip.contention`` also the digital units and the global buffer port) serves its users' rows one at a
   time: the sum of their busy cycles.
@@ -43,7 +45,7 @@ from imcsim.engine.costs import POOL, PricedStep
 from imcsim.engine.dataflow import build_dataflow
 from imcsim.engine.noc import forward_flow, forward_traffic
 from imcsim.engine.plan import GBUF, barrier_kind
-from imcsim.engine.rowtime import GEMM, forward_rows, row_mode
+from imcsim.engine.rowtime import GEMM, MVM, forward_rows, row_mode
 from imcsim.engine.schedule import Barrier, _flow_shop_bound, resource_kind
 from imcsim.engine.staging import analytic_staging
 from imcsim.memo import IdentityMemo
@@ -245,6 +247,9 @@ class _Points:
         self.batch = ctx.batch
         self.contention = ctx.accel.chip.contention
         self._max = max if self.one else np.maximum
+        # per point (a column over points): MVM rows through the tile buffer port double-buffered (events.py rule 7)
+        self.double_buffering = (ctx.accel.tile.double_buffering if self.one else
+                                 np.array([c.accel.tile.double_buffering for c in contexts])[:, None])
 
     def cycles(self, i: int) -> Any:
         """Item ``i``'s cycles at every point."""
@@ -316,11 +321,23 @@ class _Points:
             gemm = seg.fwd_mode == GEMM
             r = np.where(has_pre, pre + unit, unit)
             ps = rows * r + fill
-            row_l, first_l, ps_l = self.per_op(r), self.per_op(r + fill), self.per_op(ps)
+            # a port task (events.py rule 7: an MVM with a port stage, double-buffered) ends row i of a sample at
+            # least max(first + i x unit, r + i x pre) after its first row's start: its units follow each other,
+            # the first after its port stage, and each unit follows its row's port stage, the ports one after the
+            # other; other ops first + i x r (so ``base`` and ``port`` are 0 for them, and max keeps the first)
+            db = has_pre & (seg.fwd_mode == MVM) & self.double_buffering
+            row = np.where(db, unit, r)
+            port = np.where(db, pre, 0.0)
+            base = np.where(db, r, 0.0)
+            # one sample's rows and the batch's (a port task: its units after the first port stage, or its ports
+            # and the last unit)
+            span = np.where(db, np.maximum(pre + (rows * unit + fill), rows * pre + unit), ps)
+            stream = np.where(db, np.maximum(pre + batch * (rows * unit + fill), batch * (rows * pre) + unit), batch * ps)
+            row_l, first_l, ps_l = self.per_op(row), self.per_op(r + fill), self.per_op(span)
+            port_l, base_l, stream_l = self.per_op(port), self.per_op(base), self.per_op(stream)
             unit_busy = self.per_op(batch * (rows * unit + fill))
             pre_busy = self.per_op(batch * (rows * pre + 0))
             gbuf = (has_pre & gemm).any(axis=0).tolist() if not self.one else (has_pre & gemm).tolist()
-            task = self.per_op(batch * ps)
         for e in seg.entries if contention else seg.quiet:
             tag = e[0]
             if tag == _FWD:
@@ -332,7 +349,7 @@ class _Points:
                 if contention or on_macros:
                     busy[resource] = busy.get(resource, 0.0) + unit_busy[k]
                 if resource == POOL:
-                    pool.append(("task", task[k]))
+                    pool.append(("task", stream_l[k]))
             elif tag == _RELOAD:
                 write = self.stage_cycles(e[1], 1)
                 fetch = self.stage_cycles(e[1], 0) if fetch is None else fetch
@@ -348,16 +365,20 @@ class _Points:
         fwd_first: Any = 0.0
         if seg.fwd:
             if seg.last is not None:   # a repeated op: its last row counts, at its first position
-                row_l, first_l, ps_l = ([v[k] for k in seg.last] for v in (row_l, first_l, ps_l))
-            # head: longest path of the rows each op's first row needs; tail: rows that need the last row
+                row_l, first_l, ps_l, port_l, base_l, stream_l = (
+                    [v[k] for k in seg.last] for v in (row_l, first_l, ps_l, port_l, base_l, stream_l))
+            # head: longest path of the rows each op's first row needs; tail: rows that need the last row (a port
+            # task's first of them after its port stage, its last unit after their port stages)
             head: list[Any] = [0.0] * len(row_l)
             for src, dst, hi0 in seg.head_edges:
-                head[dst] = mx(head[dst], head[src] + first_l[src] + (hi0 - 1) * row_l[src])
+                head[dst] = mx(head[dst], mx(head[src] + first_l[src] + (hi0 - 1) * row_l[src],
+                                             head[src] + base_l[src] + (hi0 - 1) * port_l[src]))
             tail: list[Any] = [0.0] * len(row_l)
             for src, dst, n_last, whole in seg.tail_edges:
-                after = n_last * row_l[dst] + (first_l[dst] - row_l[dst] if whole else 0.0)
+                after = mx(n_last * row_l[dst] + (first_l[dst] - row_l[dst] if whole else port_l[dst]),
+                           base_l[dst] + (n_last - 1) * port_l[dst])
                 tail[src] = mx(tail[src], after + tail[dst])
-            bound = mx(bound, self.largest([h + batch * p + t for h, p, t in zip(head, ps_l, tail)]))
+            bound = mx(bound, self.largest([h + s + t for h, s, t in zip(head, stream_l, tail)]))
             fwd_first = self.largest([head[k] + ps_l[k] for k in seg.sinks]) if seg.sinks else 0.0
         if chain:
             stages = [[pr.items[i] for i in chain] for pr in self.priced]

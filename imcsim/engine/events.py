@@ -25,11 +25,20 @@ cycle at a time, and the tests hold the two equal cycle for cycle):
    after all same-time events.)
 6. Tasks of segment k start when barrier k - 1 ends; barrier k starts when every task and transfer of
    segment k is done, and runs its stages one after the other.
+7. **Double-buffered port.** With double buffering (``Plan.double_buffering``: ``tile.double_buffering``), a task
+   whose rows are a tile-buffer port stage then a unit stage (an MVM: its rows through the tile buffer port, then
+   its macros) has two input buffers before its unit: row ``g``'s port stage starts once rule 1 (a) holds (its
+   inputs are delivered) and row ``g - 2``'s unit stage has ended (a buffer is free); its unit stage starts once
+   its port stage and row ``g - 1``'s unit stage have ended and rule 1 (b) holds (a free row on every bounded
+   output edge, reserved then: the row's output needs it, its inputs do not); the row is done (rule 3) when its
+   unit stage ends. So the port moves row ``g + 1`` while the macros compute row ``g``. Without double
+   buffering the two stages run in turn (rule 2).
 
 What it reports (:class:`RowTimeline`): latency, per-resource busy cycles, utilisation and longest queue,
 stall cycles by cause (``input``: waiting for producer rows; ``buffer``: a consumer's line buffer is
 full or, without double buffering, the last row not yet delivered; ``compute``: a busy macro, digital
-unit or buffer port; ``noc``: a link another transfer holds (not the edge's own previous row); ``dram``: a
+unit or buffer port (not a port task's wait for its own free input buffer, nor its unit's wait for
+its own port stage: rule 7); ``noc``: a link another transfer holds (not the edge's own previous row); ``dram``: a
 busy DRAM channel; ``write``: write drivers),
 summed over rows, and the critical path (the chain of rows and transfers that ended last, followed back
 through whatever each one waited for last) with its bottleneck op.
@@ -336,8 +345,18 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         # a row whose stages are all uncontended is one timeout (the stages follow each other without a gap)
         free_run = all(a is None for _, _, a, _ in later)
         row_cycles = sum(c for _, c, _, _ in later)
+        port = is_port_task(ti)
+        if port:   # rule 7: this process runs the port stage, a compute process the unit stage
+            ported, computed = _Counter(), _Counter()
+            env.process(compute_proc(ti, ported, computed, bounded, frees, outs, later[1:], first_row[1:]))
+            later, first_row, free_run, bounded = later[:1], first_row[:1], False, ()
         b = ri = 0   # row g = b * rows + ri: sample b, row ri of it
         for g in range(total):
+            if port and computed.value < g - 1:   # two input buffers: row g - 2's compute has freed one (not a stall)
+                computed.waiters.append((g - 1, me.parked))
+                by = yield None
+                if by is not None:
+                    pred = by
             for cnt, hi, src_rows in ins:
                 n = hi[ri] + b * src_rows
                 if cnt.value < n:
@@ -396,16 +415,91 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
                     if a is not None:
                         a.release(pred)
-            for fr, lo1, src_rows, src_total in frees:
-                fr.value = lo1[ri] + b * src_rows if g + 1 < total else src_total
-                if fr.waiters:
-                    fr.notify(pred)
-            for cnt, transfer in outs:
-                cnt.value = g + 1
-                if transfer:
-                    cnt.by = pred
-                if cnt.waiters:
-                    cnt.notify(pred)
+            if port:   # the row's inputs are in the macros' input buffer: the compute process goes on
+                ported.value = g + 1
+                ported.by = pred
+                if ported.waiters:
+                    ported.notify(pred)
+            else:
+                row_done(g, b, ri, total, frees, outs, pred)
+            ri += 1
+            if ri == rows:
+                b, ri = b + 1, 0
+        if port:
+            ended()
+            return
+        finish[name] = env.now
+        last_record[0] = _later(last_record[0], pred)
+        ended()
+
+    def row_done(g: int, b: int, ri: int, total: int, frees: tuple, outs: tuple, pred: Any) -> None:
+        """Rule 3: row ``g`` (sample ``b``, row ``ri`` of it) of a task of ``total`` rows is done."""
+        for fr, lo1, src_rows, src_total in frees:
+            fr.value = lo1[ri] + b * src_rows if g + 1 < total else src_total
+            if fr.waiters:
+                fr.notify(pred)
+        for cnt, transfer in outs:
+            cnt.value = g + 1
+            if transfer:
+                cnt.by = pred
+            if cnt.waiters:
+                cnt.notify(pred)
+
+    def is_port_task(ti: int) -> bool:
+        """Rule 7: a task whose rows are a tile-buffer port stage then a unit stage, with double buffering."""
+        stages = tasks[ti].stages
+        return plan.double_buffering and len(stages) == 2 and res[stages[0][0]].kind == "tile_buffer"
+
+    def compute_proc(ti: int, ported: _Counter, computed: _Counter, bounded: tuple, frees: tuple, outs: tuple,
+                     later: tuple, first_row: tuple):
+        """Rule 7: the unit stage of a port task's rows, row ``g`` once its port stage has ended (``ported``), row
+        ``g - 1`` is computed and its output edges have a free row (reserved then); then the row is done (rule 3)
+        and its input buffer free (``computed``)."""
+        me = yield CURRENT
+        t = tasks[ti]
+        total, rows, name = totals[ti], t.rows, t.name
+        key = _key(False, ti)
+        pred = None
+        b = ri = 0
+        for g in range(total):
+            if ported.value < g + 1:
+                ported.waiters.append((g + 1, me.parked))
+                pred = yield None
+            elif g + 1 == ported.value:
+                pred = ported.by
+            for ei, cap, fr in bounded:
+                n = g - cap + 1   # rows reserved before this one: g (one per row)
+                if fr.value < n:
+                    blocked[ti] = ei
+                    t0 = env.now
+                    fr.waiters.append((n, me.parked))
+                    by = yield None
+                    stalls["buffer"] += env.now - t0
+                    if by is not None:
+                        pred = by
+                    blocked[ti] = -1
+            for r, cycles, a, kind in first_row if ri == 0 else later:
+                if a is None:
+                    start = env.now
+                    yield cycles
+                else:
+                    t0 = env.now
+                    a.hold(me.parked, key + g, cycles)
+                    granted_after = yield None
+                    start = env.now - cycles   # the hold ends its cycles after the grant
+                    if start > t0:
+                        stalls[kind] += start - t0
+                        if granted_after is not None:
+                            pred = granted_after
+                pred = (name, start, env.now, pred)
+                if record:
+                    intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
+                if a is not None:
+                    a.release(pred)
+            row_done(g, b, ri, total, frees, outs, pred)
+            computed.value = g + 1
+            if computed.waiters:
+                computed.notify(pred)
             ri += 1
             if ri == rows:
                 b, ri = b + 1, 0
@@ -640,7 +734,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         me = yield CURRENT
         for k in range(plan.segments):
             segment_start[0] = last_record[0]
-            left[0] = len(seg_tasks[k]) + sum(n_procs(i) for i in seg_edges[k])
+            left[0] = sum(1 + is_port_task(i) for i in seg_tasks[k]) + sum(n_procs(i) for i in seg_edges[k])
             if left[0]:
                 run_wake[0] = me.parked
                 for i in seg_tasks[k]:
