@@ -366,17 +366,8 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                     stalls["input"] += env.now - t0
                     if by is not None:
                         pred = by
-            for ei, cap, fr in bounded:
-                n = g - cap + 1   # rows reserved before this one: g (one per row)
-                if fr.value < n:
-                    blocked[ti] = ei
-                    t0 = env.now
-                    fr.waiters.append((n, me.parked))
-                    by = yield None
-                    stalls["buffer"] += env.now - t0
-                    if by is not None:
-                        pred = by
-                    blocked[ti] = -1
+            if bounded:
+                pred = yield from reserve_rows(me, ti, bounded, g, pred)
             if g:
                 for cnt in out_delivered:
                     if cnt.value < g:
@@ -397,24 +388,7 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                         at += cycles
                 pred = (name, start, env.now, pred)
             else:
-                for r, cycles, a, kind in first_row if first else later:
-                    if a is None:
-                        start = env.now
-                        yield cycles
-                    else:
-                        t0 = env.now
-                        a.hold(me.parked, key + g, cycles)
-                        granted_after = yield None
-                        start = env.now - cycles   # the hold ends its cycles after the grant
-                        if start > t0:
-                            stalls[kind] += start - t0
-                            if granted_after is not None:
-                                pred = granted_after
-                    pred = (name, start, env.now, pred)
-                    if record:
-                        intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
-                    if a is not None:
-                        a.release(pred)
+                pred = yield from run_stages(me, first_row if first else later, key, g, rows, name, pred)
             if port:   # the row's inputs are in the macros' input buffer: the compute process goes on
                 ported.value = g + 1
                 ported.by = pred
@@ -431,6 +405,45 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
         finish[name] = env.now
         last_record[0] = _later(last_record[0], pred)
         ended()
+
+    def reserve_rows(me: Any, ti: int, bounded: tuple, g: int, pred: Any):
+        """Rule 1 (b): row ``g`` of task ``ti`` waits for a free row on each bounded output edge (reserved then);
+        returns the record of the last thing it waited for (``pred`` when it did not wait)."""
+        for ei, cap, fr in bounded:
+            n = g - cap + 1   # rows reserved before this one: g (one per row)
+            if fr.value < n:
+                blocked[ti] = ei
+                t0 = env.now
+                fr.waiters.append((n, me.parked))
+                by = yield None
+                stalls["buffer"] += env.now - t0
+                if by is not None:
+                    pred = by
+                blocked[ti] = -1
+        return pred
+
+    def run_stages(me: Any, stages: tuple, key: int, g: int, rows: int, name: str, pred: Any):
+        """Rule 2: row ``g``'s stages one after the other, a contended one held on its arbiter; returns the
+        last stage's record."""
+        for r, cycles, a, kind in stages:
+            if a is None:
+                start = env.now
+                yield cycles
+            else:
+                t0 = env.now
+                a.hold(me.parked, key + g, cycles)
+                granted_after = yield None
+                start = env.now - cycles   # the hold ends its cycles after the grant
+                if start > t0:
+                    stalls[kind] += start - t0
+                    if granted_after is not None:
+                        pred = granted_after
+            pred = (name, start, env.now, pred)
+            if record:
+                intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
+            if a is not None:
+                a.release(pred)
+        return pred
 
     def row_done(g: int, b: int, ri: int, total: int, frees: tuple, outs: tuple, pred: Any) -> None:
         """Rule 3: row ``g`` (sample ``b``, row ``ri`` of it) of a task of ``total`` rows is done."""
@@ -467,35 +480,9 @@ def simulate_plan(plan: Plan, record: bool = False) -> RowTimeline:
                 pred = yield None
             elif g + 1 == ported.value:
                 pred = ported.by
-            for ei, cap, fr in bounded:
-                n = g - cap + 1   # rows reserved before this one: g (one per row)
-                if fr.value < n:
-                    blocked[ti] = ei
-                    t0 = env.now
-                    fr.waiters.append((n, me.parked))
-                    by = yield None
-                    stalls["buffer"] += env.now - t0
-                    if by is not None:
-                        pred = by
-                    blocked[ti] = -1
-            for r, cycles, a, kind in first_row if ri == 0 else later:
-                if a is None:
-                    start = env.now
-                    yield cycles
-                else:
-                    t0 = env.now
-                    a.hold(me.parked, key + g, cycles)
-                    granted_after = yield None
-                    start = env.now - cycles   # the hold ends its cycles after the grant
-                    if start > t0:
-                        stalls[kind] += start - t0
-                        if granted_after is not None:
-                            pred = granted_after
-                pred = (name, start, env.now, pred)
-                if record:
-                    intervals.append(Interval(res[r].name, name, g // rows, start, env.now))
-                if a is not None:
-                    a.release(pred)
+            if bounded:
+                pred = yield from reserve_rows(me, ti, bounded, g, pred)
+            pred = yield from run_stages(me, first_row if ri == 0 else later, key, g, rows, name, pred)
             row_done(g, b, ri, total, frees, outs, pred)
             computed.value = g + 1
             if computed.waiters:
