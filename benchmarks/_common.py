@@ -28,18 +28,25 @@ def timed(fn: Callable[[], Any], repeat: int = 5) -> dict[str, float]:
             "best_cpu_ms": min(cpu), "median_cpu_ms": statistics.median(cpu)}
 
 
+def status_mib(key: str) -> float | None:
+    """A memory field of this process's /proc/self/status (``VmHWM``: its peak; ``VmRSS``: now), MiB; None
+    where there is no such file (not Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0   # kB
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mib() -> float:
     """Peak resident set size of this process so far, MiB: VmHWM, the peak of this process's own memory.
     Not ru_maxrss where VmHWM can be read: Linux carries ru_maxrss over exec from the process that started
     this one, so a child of a benchmark that had peaked at 200 MiB reported at least 200 MiB."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0   # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
+    hwm = status_mib("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB
 
 
 def print_json(obj: dict[str, Any]) -> None:

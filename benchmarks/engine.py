@@ -191,6 +191,8 @@ def row_loop_rate(params: dict, repeat: int = 7) -> dict:
 
 _BIG_CHILD = r"""
 import json, os, sys, time
+sys.path.insert(0, sys.argv[3])   # benchmarks/
+from _common import peak_rss_mib
 from imcsim.config.study import study_from_params
 from imcsim.engine import evaluate
 study, engine = study_from_params(json.loads(sys.argv[1])), sys.argv[2]
@@ -201,10 +203,7 @@ wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
 json.dump({"wall_s_including_build": wall_s, "cpu_s_including_build": cpu_s, "load_average_at_start": load,
            "events": r.mapping.get("events"),
            "row_group": r.mapping.get("row_group"), "relaxed_edges": r.mapping.get("relaxed_edges"),
-           "latency_ns": r.latency_ns, "bottleneck_op": r.bottleneck,
-           # VmHWM: this process's own peak (ru_maxrss carries the starting process's over exec)
-           "peak_rss_mib": next(int(ln.split()[1]) / 1024 for ln in open("/proc/self/status")
-                                if ln.startswith("VmHWM:"))}, sys.stdout)
+           "latency_ns": r.latency_ns, "bottleneck_op": r.bottleneck, "peak_rss_mib": peak_rss_mib()}, sys.stdout)
 """
 
 
@@ -217,7 +216,7 @@ def big_case(params: dict) -> dict:
     import subprocess
 
     def child(p: dict, engine: str) -> dict:
-        done = subprocess.run([sys.executable, "-c", _BIG_CHILD, json.dumps(p), engine],
+        done = subprocess.run([sys.executable, "-c", _BIG_CHILD, json.dumps(p), engine, str(Path(__file__).parent)],
                               capture_output=True, text=True, check=True)
         return json.loads(done.stdout)
 

@@ -61,6 +61,8 @@ SCALING_FLAGS[100000] = SCALING_FLAGS[10000] + [("steps_per_day", "1000:10000:10
 _CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
+sys.path.insert(0, sys.argv[5])   # benchmarks/
+from _common import status_mib
 from imcsim.engine import evaluate_point
 from imcsim.sweep.runner import run_sweep, use_system_allocator
 from imcsim.sweep.study import check_plan, plan_from_flags, warm_engine
@@ -72,14 +74,9 @@ plan = plan_from_flags(pairs)
 t2 = time.perf_counter()
 check_plan(plan)
 t3 = time.perf_counter()
-def status_mib(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-rss_plan = status_mib("VmHWM")
 # the process's own peak so far: VmHWM, not ru_maxrss, which Linux carries over exec from the process that
 # started this one (a benchmark that already peaked at 200 MiB would hide every child's peak below that)
-hwm_before = status_mib("VmHWM")
+rss_plan = status_mib("VmHWM")
 try:  # reset the peak (VmHWM) so that the peak during the sweep alone can be read (Linux >= 4.0)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -96,7 +93,7 @@ if compact == "separate":
     compact_store(out)
     compact_s = time.perf_counter() - c0
 during = status_mib("VmHWM") if rss_start is not None else None
-peak = max(hwm_before, during) if during is not None else status_mib("VmHWM")
+peak = max(rss_plan, during) if during is not None else status_mib("VmHWM")
 # the workers' ru_maxrss: an upper bound (each starts as a copy of this process, whose RSS it may carry over)
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 import pyarrow.parquet as pq
@@ -118,7 +115,7 @@ def _child(pairs: list[tuple[str, str]], jobs: int, compact: bool | str = True) 
     mode = compact if isinstance(compact, str) else ("1" if compact else "0")
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(pairs), str(jobs), str(Path(tmp) / "s"),
-                               mode],
+                               mode, str(Path(__file__).parent)],
                               capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])

@@ -305,8 +305,8 @@ def compact(folder: str | Path) -> int:
     :data:`COMPACT_ROWS_PER_PART` rows; returns the number of parts merged.
 
     Streaming, so memory is bounded by one part, one row group (:data:`COMPACT_ROW_GROUP_ROWS`) and the point
-    ids whatever the sweep's size (a store
-    of at most :data:`COMPACT_READ_WHOLE_ROWS` rows is read once, whole): the point-id column of every part is read first (which row of which part is the latest for each
+    ids whatever the sweep's size (a store of at most :data:`COMPACT_READ_WHOLE_ROWS` rows is read once,
+    whole): the point-id column of every part is read first (which row of which part is the latest for each
     point), then the parts are read one at a time, filtered to those rows, conformed to one schema
     (:func:`_unified_schema`: the rule a single part follows) and appended to a Parquet writer. Several output
     parts, not one, so one damaged file later costs a bounded share of the results. The new parts
@@ -333,7 +333,7 @@ def compact(folder: str | Path) -> int:
             for i, (path, _, _) in enumerate(parts):
                 table = tables[i] if tables is not None else read_part(path)
                 if tables is not None:
-                    tables[i] = None   # released once written
+                    tables[i] = None   # released once the writer has written its row group
                 if keep is not None:
                     table = table.filter(pa.array(keep[offsets[i]:offsets[i] + table.num_rows]))
                 writer.write(_conform(table, schema))
